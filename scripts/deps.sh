@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install the Debian packages ChaosControl needs, but only those missing.
+# Idempotent and offline-safe: when everything is installed it touches
+# nothing and needs no network.
+set -euo pipefail
+
+PKGS=(
+  # build
+  gcc g++ make meson ninja-build pkg-config musl-tools clang
+  libjansson-dev libxxhash-dev libzstd-dev zlib1g-dev libsodium-dev
+  # guest kernel build
+  linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils patch
+  # KVM test host (QEMU TCG with an emulated SVM CPU) and its tiny initramfs
+  qemu-system-x86 busybox-static kmod
+  # tests
+  e2fsprogs
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  st=$(dpkg-query -W -f '${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$st" = installed ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "deps: installing missing Debian packages: ${missing[*]}"
+if [ "$(id -u)" != 0 ]; then
+  echo "deps: error: not root; run as root or install: apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y --no-install-recommends "${missing[@]}"; then
+  echo "deps: install failed; refreshing the package lists and retrying" >&2
+  apt-get update
+  apt-get install -y --no-install-recommends "${missing[@]}"
+fi
