@@ -1,0 +1,136 @@
+/* Byte buffer and reader for binary formats (see buf.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+void cc_buf_init(struct cc_buf *b)
+{
+    memset(b, 0, sizeof(*b));
+}
+
+void cc_buf_free(struct cc_buf *b)
+{
+    free(b->data);
+    cc_buf_init(b);
+}
+
+bool cc_buf_ok(const struct cc_buf *b)
+{
+    return !b->oom;
+}
+
+void cc_buf_put(struct cc_buf *b, const void *p, size_t n)
+{
+    if (b->oom || n == 0)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n)
+            cap *= 2;
+        uint8_t *d = realloc(b->data, cap);
+        if (!d) {
+            b->oom = true;
+            return;
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+void cc_buf_put_u8(struct cc_buf *b, uint8_t v)
+{
+    cc_buf_put(b, &v, 1);
+}
+
+void cc_buf_put_u16(struct cc_buf *b, uint16_t v)
+{
+    uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+    cc_buf_put(b, x, 2);
+}
+
+void cc_buf_put_u32(struct cc_buf *b, uint32_t v)
+{
+    uint8_t x[4];
+    for (int i = 0; i < 4; i++)
+        x[i] = (uint8_t)(v >> (8 * i));
+    cc_buf_put(b, x, 4);
+}
+
+void cc_buf_put_u64(struct cc_buf *b, uint64_t v)
+{
+    uint8_t x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = (uint8_t)(v >> (8 * i));
+    cc_buf_put(b, x, 8);
+}
+
+void cc_buf_put_bool(struct cc_buf *b, bool v)
+{
+    cc_buf_put_u8(b, v ? 1 : 0);
+}
+
+void cc_rd_init(struct cc_rd *r, const void *p, size_t len)
+{
+    r->p = p;
+    r->len = len;
+    r->pos = 0;
+    r->short_read = false;
+}
+
+bool cc_rd_get(struct cc_rd *r, void *out, size_t n)
+{
+    if (r->short_read || n > r->len - r->pos) {
+        r->short_read = true;
+        memset(out, 0, n);
+        return false;
+    }
+    memcpy(out, r->p + r->pos, n);
+    r->pos += n;
+    return true;
+}
+
+uint8_t cc_rd_u8(struct cc_rd *r)
+{
+    uint8_t v;
+    cc_rd_get(r, &v, 1);
+    return v;
+}
+
+uint16_t cc_rd_u16(struct cc_rd *r)
+{
+    uint8_t x[2];
+    cc_rd_get(r, x, 2);
+    return (uint16_t)(x[0] | x[1] << 8);
+}
+
+uint32_t cc_rd_u32(struct cc_rd *r)
+{
+    uint8_t x[4];
+    cc_rd_get(r, x, 4);
+    return (uint32_t)x[0] | (uint32_t)x[1] << 8 | (uint32_t)x[2] << 16 | (uint32_t)x[3] << 24;
+}
+
+uint64_t cc_rd_u64(struct cc_rd *r)
+{
+    uint64_t lo = cc_rd_u32(r);
+    uint64_t hi = cc_rd_u32(r);
+    return lo | hi << 32;
+}
+
+bool cc_rd_bool(struct cc_rd *r)
+{
+    return cc_rd_u8(r) != 0;
+}
+
+bool cc_rd_ok(const struct cc_rd *r)
+{
+    return !r->short_read;
+}
+
+size_t cc_rd_left(const struct cc_rd *r)
+{
+    return r->len - r->pos;
+}

@@ -1,0 +1,49 @@
+/* Growable byte buffer and bounds-checked reader, used for snapshot
+ * sections and other binary formats. Multi-byte values are little-endian.
+ *
+ * Writer: cc_buf_put_* never fail silently: on allocation failure the buffer
+ * is marked failed (b->oom) and later puts are ignored; check cc_buf_ok().
+ * Reader: cc_rd_get_* return false once the input is exhausted and leave
+ * r->short_read set, so a decoder can read a whole record and check once.
+ */
+#ifndef CC_UTIL_BUF_H
+#define CC_UTIL_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cc_buf {
+    uint8_t *data;
+    size_t len, cap;
+    bool oom;
+};
+
+void cc_buf_init(struct cc_buf *b);
+void cc_buf_free(struct cc_buf *b);
+bool cc_buf_ok(const struct cc_buf *b);
+void cc_buf_put(struct cc_buf *b, const void *p, size_t n);
+void cc_buf_put_u8(struct cc_buf *b, uint8_t v);
+void cc_buf_put_u16(struct cc_buf *b, uint16_t v);
+void cc_buf_put_u32(struct cc_buf *b, uint32_t v);
+void cc_buf_put_u64(struct cc_buf *b, uint64_t v);
+void cc_buf_put_bool(struct cc_buf *b, bool v);
+
+struct cc_rd {
+    const uint8_t *p;
+    size_t len, pos;
+    bool short_read;
+};
+
+void cc_rd_init(struct cc_rd *r, const void *p, size_t len);
+bool cc_rd_get(struct cc_rd *r, void *out, size_t n);
+uint8_t cc_rd_u8(struct cc_rd *r);
+uint16_t cc_rd_u16(struct cc_rd *r);
+uint32_t cc_rd_u32(struct cc_rd *r);
+uint64_t cc_rd_u64(struct cc_rd *r);
+bool cc_rd_bool(struct cc_rd *r);
+/* True when everything read so far was present. */
+bool cc_rd_ok(const struct cc_rd *r);
+size_t cc_rd_left(const struct cc_rd *r);
+
+#endif
