@@ -24,15 +24,25 @@ int cc_err_prefix(struct cc_err *err, const char *fmt, ...)
 {
     if (!err)
         return -EINVAL;
-    char prefix[512], old[sizeof(err->msg)];
+    char prefix[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    int n = vsnprintf(prefix, sizeof(prefix), fmt, ap);
     va_end(ap);
-    memcpy(old, err->msg, sizeof(old));
-    int n = snprintf(err->msg, sizeof(err->msg), "%s: ", prefix);
-    if (n >= 0 && (size_t)n < sizeof(err->msg))
-        strncat(err->msg, old, sizeof(err->msg) - (size_t)n - 1);
+    if (n < 0)
+        n = 0;
+    size_t plen = strlen(prefix) + 2;           /* "prefix: " */
+    size_t cap = sizeof(err->msg);
+    size_t olen = strnlen(err->msg, cap - 1);
+    if (plen >= cap)
+        plen = cap - 1;
+    if (olen > cap - 1 - plen)
+        olen = cap - 1 - plen;
+    memmove(err->msg + plen, err->msg, olen);
+    err->msg[plen + olen] = 0;
+    memcpy(err->msg, prefix, plen - 2);
+    err->msg[plen - 2] = ':';
+    err->msg[plen - 1] = ' ';
     if (err->code <= 0)
         err->code = EINVAL;
     return -err->code;

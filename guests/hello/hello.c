@@ -1,0 +1,158 @@
+/* hello: the first ChaosControl guest. It runs as /init (PID 1) of a minimal
+ * Linux VM whose console is ttyS0, prints a few lines that a deterministic
+ * run must reproduce exactly (a computed checksum, bytes from getrandom(),
+ * the clocks), then powers the VM off.
+ *
+ * Built with musl-gcc -static (guests/meson.build). It also runs natively
+ * (./build/guests/hello): when it is not PID 1 it prints the same lines and
+ * exits instead of calling reboot().
+ *
+ * Every line is one write(2) to fd 1 (the kernel opens /dev/console as fds
+ * 0-2 for init when the initramfs has /dev/console), so nothing sits in a
+ * stdio buffer when the VM powers off.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/reboot.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NUM_LINES 5
+#define NUM_PRIMES 1000
+#define FNV_BUF_SIZE (64 * 1024)
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    char line[512];
+    int n = snprintf(line, sizeof(line), "hello: ");
+    va_list ap;
+    va_start(ap, fmt);
+    n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if ((size_t)n > sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    line[n++] = '\n';
+    for (const char *p = line; n > 0;) {
+        ssize_t k = write(1, p, (size_t)n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return;   /* no console: nothing more we can do */
+        p += k;
+        n -= (int)k;
+    }
+}
+
+/* Sum of the first count primes, by trial division. */
+static uint64_t sum_primes(unsigned count)
+{
+    uint64_t sum = 0;
+    unsigned found = 0;
+    for (uint32_t n = 2; found < count; n++) {
+        int prime = 1;
+        for (uint32_t d = 2; d * d <= n; d++) {
+            if (n % d == 0) {
+                prime = 0;
+                break;
+            }
+        }
+        if (prime) {
+            sum += n;
+            found++;
+        }
+    }
+    return sum;
+}
+
+/* FNV-1a (64-bit) over FNV_BUF_SIZE bytes from a xorshift32 stream seeded
+ * with 1. */
+static uint64_t fnv1a_stream(void)
+{
+    static uint8_t buf[FNV_BUF_SIZE];
+    uint32_t x = 1;
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        buf[i] = (uint8_t)x;
+    }
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        h ^= buf[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static void show_random(void)
+{
+    uint8_t bytes[16];
+    size_t got = 0;
+    int waited = 0;
+    while (got < sizeof(bytes)) {
+        ssize_t k = getrandom(bytes + got, sizeof(bytes) - got, waited ? 0 : GRND_NONBLOCK);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && errno == EAGAIN && !waited) {
+            /* Say so: if the VM provides no entropy this would hang silently. */
+            say("getrandom: entropy pool not ready, waiting");
+            waited = 1;
+            continue;
+        }
+        if (k < 0) {
+            say("getrandom: failed: %s", strerror(errno));
+            return;
+        }
+        got += (size_t)k;
+    }
+    char hex[2 * sizeof(bytes) + 1];
+    for (size_t i = 0; i < sizeof(bytes); i++)
+        snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
+    say("getrandom: %s", hex);
+}
+
+static void show_clock(const char *name, clockid_t id)
+{
+    struct timespec ts;
+    if (clock_gettime(id, &ts) < 0)
+        say("%s: clock_gettime failed: %s", name, strerror(errno));
+    else
+        say("%s: %lld.%09ld", name, (long long)ts.tv_sec, (long)ts.tv_nsec);
+}
+
+int main(void)
+{
+    say("ChaosControl guest starting");
+    say("pid: %d", (int)getpid());
+    for (int i = 1; i <= NUM_LINES; i++)
+        say("line %d of %d", i, NUM_LINES);
+    say("primes: sum of first %d = %llu", NUM_PRIMES,
+        (unsigned long long)sum_primes(NUM_PRIMES));
+    say("fnv1a: 0x%016llx", (unsigned long long)fnv1a_stream());
+    show_random();
+    show_clock("realtime", CLOCK_REALTIME);
+    show_clock("monotonic", CLOCK_MONOTONIC);
+    struct utsname u;
+    if (uname(&u) < 0)
+        say("uname: failed: %s", strerror(errno));
+    else
+        say("uname: %s %s %s", u.sysname, u.release, u.machine);
+    say("done");
+
+    sync();
+    if (getpid() != 1) {
+        say("not pid 1, not powering off");
+        return 0;
+    }
+    reboot(RB_POWER_OFF);
+    /* PID 1 must never exit (the kernel would panic): report and idle. */
+    say("reboot(RB_POWER_OFF) failed: %s", strerror(errno));
+    for (;;)
+        pause();
+}

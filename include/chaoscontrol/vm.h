@@ -1,0 +1,218 @@
+/* libchaoscontrol: one deterministic virtual machine.
+ *
+ * A struct cc_vm owns everything about one guest: the KVM file descriptors,
+ * guest memory, the legacy devices (PIC, PIT, UART, CMOS), the virtual clock,
+ * the seeded entropy stream and the exit trace. There are no globals, so
+ * many VMs can live in one process.
+ *
+ *   struct cc_vm_config cfg;
+ *   cc_vm_config_default(&cfg);
+ *   cfg.seed = 1;
+ *   struct cc_vm *vm;
+ *   struct cc_err err = {0};
+ *   if (cc_vm_create(&cfg, &vm, &err) < 0 ||
+ *       cc_vm_load_linux(vm, "bzImage", "hello.initrd", NULL, &err) < 0) ...
+ *   struct cc_run_result res;
+ *   cc_vm_run(vm, NULL, &res, &err);      // until power-off, reset or halt
+ *   cc_vm_destroy(vm);
+ *
+ * Determinism (DESIGN.md §3): the guest only sees time through the virtual
+ * clock, which advances by fixed amounts at exits and jumps to the next timer
+ * deadline when the vCPU halts; interrupts are injected only at exits; the
+ * TSC is written from virtual time before every entry; CPUID hides sources of
+ * hardware randomness and host time. */
+#ifndef CHAOSCONTROL_VM_H
+#define CHAOSCONTROL_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chaoscontrol/err.h"
+
+struct cc_vm;
+
+/* Virtual-time cost of each exit kind, in nanoseconds. */
+struct cc_exit_costs {
+    uint64_t pio;
+    uint64_t mmio;
+    uint64_t hlt;           /* added on top of the jump to the next deadline */
+    uint64_t irq_window;
+    uint64_t other;
+};
+
+struct cc_cpu_identity {
+    char vendor[13];        /* 12 characters, e.g. "GenuineIntel" */
+    uint32_t family, model, stepping;
+    char brand[49];         /* brand string for leaves 0x80000002-4 */
+};
+
+struct cc_vm_config {
+    uint64_t mem_size;      /* bytes; default 256 MiB, at most 3 GiB */
+    uint64_t seed;
+    uint32_t tsc_khz;       /* default 3,000,000 */
+    struct cc_cpu_identity cpu;
+    bool avx2, avx512;      /* expose AVX2 / AVX-512 when the host has them */
+    const char *cmdline_extra;   /* appended to the kernel command line */
+    uint64_t rtc_epoch;     /* Unix seconds at virtual time 0 */
+    struct cc_exit_costs costs;
+
+    /* Serial (COM1) output: always captured in memory; also written to
+     * serial_fd when >= 0 (e.g. a file or the terminal). */
+    int serial_fd;
+
+    /* Exit trace: folded into a running hash always; kept in memory when
+     * trace_keep (needed by verify to report the first divergence); written
+     * as text to trace_path when set. */
+    bool trace_keep;
+    const char *trace_path;
+
+    /* Host watchdog: report when KVM_RUN has not returned for this many
+     * wall-clock seconds (0 = off). It changes nothing the guest can see. */
+    unsigned watchdog_s;
+
+    /* Messages about the host (e.g. TSC frequency not pinned) go here;
+     * NULL means stderr. */
+    void (*log)(void *opaque, const char *msg);
+    void *log_opaque;
+};
+
+void cc_vm_config_default(struct cc_vm_config *cfg);
+
+int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_err *err);
+void cc_vm_destroy(struct cc_vm *vm);
+
+/* Load a Linux kernel (bzImage or ELF vmlinux) with an optional initrd and
+ * command line (NULL = the default deterministic command line; cmdline_extra
+ * from the config is appended either way) and point the vCPU at its 64-bit
+ * entry. */
+int cc_vm_load_linux(struct cc_vm *vm, const char *kernel, const char *initrd,
+                     const char *cmdline, struct cc_err *err);
+
+/* The default kernel command line (console, no APIC/ACPI, timers, ...). */
+const char *cc_vm_default_cmdline(void);
+
+/* Set up flat 64-bit long mode (identity-mapped first 1 GiB, GDT, no
+ * interrupts) and start at rip with the given rsp, rdi and rsi. Used by the
+ * Linux loader and by tiny test guests. */
+int cc_vm_setup_long_mode(struct cc_vm *vm, uint64_t rip, uint64_t rsp,
+                          uint64_t rdi, uint64_t rsi, struct cc_err *err);
+
+enum cc_stop {
+    CC_STOP_NONE = 0,
+    CC_STOP_POWEROFF,       /* the guest wrote the power-off port */
+    CC_STOP_HALTED,         /* HLT with interrupts disabled: nothing can wake it */
+    CC_STOP_RESET,          /* reset requested (port 0x64, 0xCF9, 0x92) */
+    CC_STOP_TRIPLE_FAULT,   /* KVM_EXIT_SHUTDOWN */
+    CC_STOP_IDLE,           /* halted with interrupts on but no timer armed */
+    CC_STOP_SERIAL_MATCH,   /* run_until pattern seen */
+    CC_STOP_MAX_EXITS,      /* exit budget used up */
+    CC_STOP_VTIME,          /* virtual-time limit reached */
+    CC_STOP_REQUESTED,      /* a device or hook called cc_vm_request_stop */
+    CC_STOP_ERROR,          /* KVM internal error or failed entry */
+};
+
+const char *cc_stop_name(enum cc_stop s);
+
+struct cc_run_limits {
+    uint64_t max_exits;         /* 0 = unlimited; counted per call */
+    uint64_t until_vtime_ns;    /* 0 = unlimited; absolute virtual time */
+    const char *until_serial;   /* stop once this appears in new output */
+};
+
+struct cc_run_result {
+    enum cc_stop stop;
+    int stop_code;              /* for CC_STOP_REQUESTED: the caller's code */
+    uint64_t exits;             /* exits in this call */
+};
+
+/* Run until a stop condition. Returns 0 (details in res) or a negative errno
+ * for host-side failures (with err filled). A guest that crashes is not a
+ * host failure: it shows up as a stop reason. */
+int cc_vm_run(struct cc_vm *vm, const struct cc_run_limits *lim,
+              struct cc_run_result *res, struct cc_err *err);
+int cc_vm_run_until(struct cc_vm *vm, const char *serial_pattern,
+                    struct cc_run_result *res, struct cc_err *err);
+int cc_vm_run_bounded(struct cc_vm *vm, uint64_t max_exits,
+                      struct cc_run_result *res, struct cc_err *err);
+
+/* Ask the run loop to return CC_STOP_REQUESTED with code after the current
+ * exit is handled (callable from port/MMIO handlers). */
+void cc_vm_request_stop(struct cc_vm *vm, int code);
+
+/* Port I/O and MMIO handlers for extra devices and test hooks. The handler
+ * gets the offset from base. Ranges must not overlap existing ones. */
+struct cc_io_ops {
+    void (*read)(void *opaque, uint64_t offset, void *data, unsigned size);
+    void (*write)(void *opaque, uint64_t offset, const void *data, unsigned size);
+};
+int cc_vm_add_pio(struct cc_vm *vm, uint16_t base, uint16_t len,
+                  const struct cc_io_ops *ops, void *opaque, struct cc_err *err);
+int cc_vm_add_mmio(struct cc_vm *vm, uint64_t base, uint64_t len,
+                   const struct cc_io_ops *ops, void *opaque, struct cc_err *err);
+
+/* Guest memory. cc_vm_gpa returns a host pointer for [gpa, gpa+len) or NULL
+ * when the range is not entirely inside guest RAM. */
+uint8_t *cc_vm_mem(struct cc_vm *vm, uint64_t *size);
+void *cc_vm_gpa(struct cc_vm *vm, uint64_t gpa, uint64_t len);
+
+/* Observations. */
+uint64_t cc_vm_vtime_ns(const struct cc_vm *vm);
+uint64_t cc_vm_exit_count(const struct cc_vm *vm);
+uint64_t cc_vm_trace_hash(const struct cc_vm *vm);
+uint64_t cc_vm_ram_hash(struct cc_vm *vm);
+const uint8_t *cc_vm_serial(const struct cc_vm *vm, size_t *len);
+uint64_t cc_vm_serial_hash(const struct cc_vm *vm);
+uint64_t cc_vm_unknown_io_count(const struct cc_vm *vm);
+
+/* Host input to the guest's COM1 receiver. Bytes wait in a queue and enter
+ * the UART as its receiver (FIFO or holding register) has room. Returns
+ * the number of bytes queued (len, or 0 when out of memory). */
+size_t cc_vm_serial_input(struct cc_vm *vm, const void *data, size_t len);
+
+/* One exit as recorded in the trace. */
+enum cc_trace_kind {
+    CC_TR_PIO_IN = 1,
+    CC_TR_PIO_OUT,
+    CC_TR_MMIO_READ,
+    CC_TR_MMIO_WRITE,
+    CC_TR_HLT,
+    CC_TR_IRQ_WINDOW,
+    CC_TR_INJECT,           /* not an exit: interrupt injected before entry */
+    CC_TR_SHUTDOWN,
+    CC_TR_OTHER,
+};
+
+struct cc_trace_rec {
+    uint64_t seq;           /* exit number */
+    uint64_t vtime;         /* virtual ns when the exit was handled */
+    uint64_t rip;
+    uint64_t addr;          /* port, MMIO address or vector */
+    uint64_t data;          /* value read/written (first 8 bytes) */
+    uint32_t size;
+    uint32_t kind;          /* enum cc_trace_kind */
+};
+
+const struct cc_trace_rec *cc_vm_trace(const struct cc_vm *vm, size_t *n);
+const char *cc_trace_kind_name(uint32_t kind);
+/* Format one record as a line of text (no newline). */
+void cc_trace_format(const struct cc_trace_rec *r, char *buf, size_t len);
+
+/* vCPU register access for tests and tools (thin KVM wrappers). */
+struct kvm_regs;
+struct kvm_sregs;
+int cc_vm_get_regs(struct cc_vm *vm, struct kvm_regs *regs, struct cc_err *err);
+int cc_vm_set_regs(struct cc_vm *vm, const struct kvm_regs *regs, struct cc_err *err);
+int cc_vm_get_sregs(struct cc_vm *vm, struct kvm_sregs *sregs, struct cc_err *err);
+int cc_vm_set_sregs(struct cc_vm *vm, const struct kvm_sregs *sregs, struct cc_err *err);
+
+/* Host capabilities seen when the VM was created. */
+struct cc_host_caps {
+    bool tsc_control;       /* KVM_CAP_TSC_CONTROL: KVM_SET_TSC_KHZ works */
+    bool sync_regs;         /* KVM_CAP_SYNC_REGS */
+    bool exit_hypercall;    /* KVM_CAP_EXIT_HYPERCALL */
+    bool immediate_exit;
+};
+void cc_vm_host_caps(const struct cc_vm *vm, struct cc_host_caps *caps);
+
+#endif
