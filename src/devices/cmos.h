@@ -10,7 +10,17 @@
  * PC BIOS leaves it). Register D reports a valid battery. Periodic, alarm
  * and update-ended interrupts are not generated (no IRQ8); register C reads
  * 0. NVRAM bytes 0x0E-0x7F are plain storage, preset with the memory size
- * fields a PC BIOS writes (0x15-0x18, 0x30-0x31, 0x34-0x35, 0x5B-0x5D). */
+ * fields a PC BIOS writes (0x15-0x18, 0x30-0x31, 0x34-0x35, 0x5B-0x5D;
+ * RAM above 3 GiB is counted as above 4 GiB). Register 0x32 is the century.
+ *
+ * Port 0x70 is write-only (reads 0xff). Guest writes to a time register move
+ * offset_s so the clock shows the written field from then on; while
+ * register B's SET bit is on the clock is frozen, the time registers are
+ * plain bytes, and clearing SET starts the clock from them (out-of-range
+ * fields carry over: day 32 of January is February 1st). The day of week is
+ * always derived from the date. The clock is clamped to 1970-01-01 ..
+ * 9999-12-31T23:59:59, whatever the guest writes or cc_cmos_shift() adds
+ * (offset_s saturates). */
 #ifndef CC_DEVICES_CMOS_H
 #define CC_DEVICES_CMOS_H
 

@@ -324,8 +324,7 @@ bool cc_pit_advance(struct cc_pit *pit, uint64_t now_ns)
         return false;
     cc_irq_set(&pit->irq, 0, 1);
     cc_irq_set(&pit->irq, 0, 0);
-    const struct cc_pit_channel *ch = &pit->ch[0];
-    pit->next_irq_ns = one_shot(ch) ? UINT64_MAX : next_edge(ch, now_ns);
+    pit->next_irq_ns = next_edge(&pit->ch[0], now_ns);   /* none for one-shots */
     return true;
 }
 

@@ -203,6 +203,30 @@ static void test_guest_writes(void)
     wr(&c, t, R_B, 0x02);
     is_str(show(&c, t), "2030-07-31 15:00:00 4", "12h binary write: 3 pm");
 
+    /* other centuries: 2100 is not a leap year, 2400 is */
+    wr(&c, t, R_B, 0x82);
+    wr(&c, t, R_CENT, 0x21);
+    wr(&c, t, R_YEAR, 0x00);
+    wr(&c, t, R_MON, 0x02);
+    wr(&c, t, R_MDAY, 0x29);
+    wr(&c, t, R_B, 0x02);
+    is_str(show(&c, t), "2100-03-01 15:00:00 2", "Feb 29th 2100 carries into March");
+    wr(&c, t, R_CENT, 0x24);
+    wr(&c, t, R_MON, 0x02);
+    wr(&c, t, R_MDAY, 0x29);
+    is_str(show(&c, t), "2400-02-29 15:00:00 3", "2400 is a leap year (written with SET off)");
+
+    /* out-of-range months carry into the year */
+    wr(&c, t, R_CENT, 0x20);
+    wr(&c, t, R_B, 0x82);
+    wr(&c, t, R_YEAR, 0x30);
+    wr(&c, t, R_MON, 0x13);
+    wr(&c, t, R_MDAY, 0x05);
+    wr(&c, t, R_B, 0x02);
+    is_str(show(&c, t), "2031-01-05 15:00:00 1", "month 13 is January of the next year");
+    wr(&c, t, R_MON, 0x00);
+    is_str(show(&c, t), "2030-12-05 15:00:00 5", "month 0 is December of the year before");
+
     /* garbage: out-of-range BCD digits and zero fields never crash */
     wr(&c, t, R_B, 0x82);
     wr(&c, t, R_MON, 0x00);
@@ -366,6 +390,26 @@ static void test_fuzz(void)
             valid = 0;
     }
     ok(valid, "random epochs, shifts and times always render a valid date");
+
+    /* SET on and off without writes must not move the clock: render and
+     * parse are inverse over the whole range, in every format */
+    int same = 1;
+    for (int i = 0; i < 5000; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        cc_cmos_init(&c, x % 253402300800ull, 0);
+        uint8_t fmt = (uint8_t)((x >> 40) & 0x06);
+        wr(&c, 0, R_B, fmt);
+        char before[64];
+        snprintf(before, sizeof(before), "%s", show(&c, 0));
+        wr(&c, 0, R_B, fmt | 0x80);
+        wr(&c, 0, R_B, fmt);
+        if (strcmp(before, show(&c, 0)) || c.offset_s != 0) {
+            tap_diag("epoch %" PRIu64 " fmt %x: %s -> %s", c.epoch_s, fmt, before, show(&c, 0));
+            same = 0;
+            break;
+        }
+    }
+    ok(same, "5000 random times: SET capture and release is exact");
 }
 
 int main(void)

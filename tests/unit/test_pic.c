@@ -321,6 +321,36 @@ static void test_poll_aeoi_rotate_smm(void)
     is_int(cc_pic_ack(&p), 0x20, "then IRQ0");
     linux_eoi(&p, 0);
 
+    /* special fully nested mode (ICW4 bit 4): a higher slave line nests
+     * inside a slave line already in service */
+    linux_init(&p, 0x20, 0x28);
+    pulse(&p, 12);
+    is_int(cc_pic_ack(&p), 0x2c, "IRQ12 in service");
+    pulse(&p, 9);
+    ok(!cc_pic_intr(&p), "fully nested off: IR2 in service blocks IRQ9");
+    cc_pic_write(&p, 0xa0, 0x20);
+    cc_pic_write(&p, 0x20, 0x20);
+    is_int(cc_pic_ack(&p), 0x29, "IRQ9 after the EOIs");
+    cc_pic_write(&p, 0xa0, 0x20);
+    cc_pic_write(&p, 0x20, 0x20);
+
+    cc_pic_write(&p, 0x20, 0x11);
+    cc_pic_write(&p, 0x21, 0x20);
+    cc_pic_write(&p, 0x21, 0x04);
+    cc_pic_write(&p, 0x21, 0x11);           /* ICW4: SFNM, normal EOI */
+    pulse(&p, 12);
+    is_int(cc_pic_ack(&p), 0x2c, "SFNM: IRQ12 in service");
+    pulse(&p, 9);
+    ok(cc_pic_intr(&p), "SFNM: IRQ9 nests although IR2 is in service");
+    is_int(cc_pic_ack(&p), 0x29, "IRQ9 delivered");
+    is_int(read_isr(&p, 0xa0), 0x12, "slave: IRQ9 and IRQ12 in service");
+    pulse(&p, 3);
+    ok(!cc_pic_intr(&p), "IRQ3 (lower than IR2) still waits");
+    cc_pic_write(&p, 0xa0, 0x20);
+    cc_pic_write(&p, 0xa0, 0x20);
+    cc_pic_write(&p, 0x20, 0x20);
+    is_int(cc_pic_ack(&p), 0x23, "IRQ3 after the EOIs");
+
     /* special mask mode lets lower priorities through a masked in-service line */
     linux_init(&p, 0x20, 0x28);
     pulse(&p, 1);

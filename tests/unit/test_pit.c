@@ -100,9 +100,14 @@ static void test_mode2_periodic(void)
     is_int(e.rises, 2, "missed periods coalesced into one edge");
     is_u64(cc_pit_next_deadline(&p), t0 + ref_ns(6 * (uint64_t)n), "next deadline = next grid point");
 
+    /* advance half a period late: the next deadline is still on the grid */
+    ok(cc_pit_advance(&p, t0 + ref_ns(6 * (uint64_t)n + n / 2)), "half a period late");
+    is_u64(cc_pit_next_deadline(&p), t0 + ref_ns(7 * (uint64_t)n), "next deadline back on the grid");
+    ok(!cc_pit_advance(&p, t0 + ref_ns(7 * (uint64_t)n) - 1), "not early");
+
     /* no drift over many periods, each deadline exactly load + ceil(k*N*1e9/HZ) */
     int exact = 1;
-    for (uint64_t k = 6; k <= 1001; k++) {
+    for (uint64_t k = 7; k <= 1001; k++) {
         uint64_t d = cc_pit_next_deadline(&p);
         if (d != t0 + ref_ns(k * n) || latched_count(&p, d - 1) != 1 || latched_count(&p, d) != n)
             exact = 0;
@@ -111,7 +116,7 @@ static void test_mode2_periodic(void)
     }
     ok(exact, "1000 periods: every deadline on the exact grid, count 1 -> N at each");
     is_u64(cc_pit_next_deadline(&p), t0 + 10020151159ull, "deadline 1002 = t0 + 10020151159 (no drift)");
-    is_int(e.rises, 2 + 996, "one edge per period");
+    is_int(e.rises, 3 + 995, "one edge per period");
     is_int(e.bad_line, 0, "only line 0 used");
 
     /* status: mode 2, LSB/MSB, OUT high except while count is 1 */
@@ -350,6 +355,29 @@ static void test_channel2_port61(void)
     cc_pit_write(&p, t + 1000000, 0x61, 0x01);
     unsigned resumed = read16(&p, t + 1000000 + ref_ns(10), 0x42);
     is_int(resumed, held - 10, "resumes from the held count");
+
+    /* after terminal count, holding and resuming keeps OUT high */
+    t += 5000000;
+    cc_pit_write(&p, t, 0x43, 0xb0);
+    cc_pit_write(&p, t, 0x42, 20);
+    cc_pit_write(&p, t, 0x42, 0);
+    cc_pit_write(&p, t + ref_ns(30), 0x61, 0x00);
+    cc_pit_write(&p, t + ref_ns(40), 0x61, 0x01);
+    is_int(cc_pit_read(&p, t + ref_ns(40), 0x61) & 0x20, 0x20, "held after TC: OUT stays high");
+    is_int(cc_pit_read(&p, t + ref_ns(40) + ref_ns(65536 - 10), 0x61) & 0x20, 0x20,
+           "and the wrapped count does not fire again");
+    cc_pit_write(&p, t, 0x43, 0xb0);        /* reset the flip-flop state */
+
+    /* mode 3 with an odd count: high for (N+1)/2 ticks, low for (N-1)/2 */
+    t += 5000000;
+    cc_pit_write(&p, t, 0x43, 0xb6);
+    cc_pit_write(&p, t, 0x42, 5);
+    cc_pit_write(&p, t, 0x42, 0);
+    char wave[11];
+    for (int i = 0; i < 10; i++)
+        wave[i] = cc_pit_read(&p, t + ref_ns((uint64_t)i), 0x61) & 0x20 ? 'H' : 'L';
+    wave[10] = 0;
+    is_str(wave, "HHHLLHHHLL", "mode 3, N=5 square wave");
 
     /* mode 2 on channel 2: gate low forces OUT high, rising edge reloads */
     t += 10000000;

@@ -257,6 +257,21 @@ static void test_rx_and_fifo(void)
             order = 0;
     ok(order, "FIFO preserves order");
     is_int(cc_uart_read(&u, IIR), 0xc1, "drained");
+    /* ring wrap-around: many partial fill/drain rounds without a clear */
+    int wrap_ok = 1;
+    uint8_t next_in = 0, next_out = 0;
+    for (int round = 0; round < 40; round++) {
+        uint8_t d[16];
+        size_t n = (size_t)(round % 13) + 1;
+        for (size_t i = 0; i < n; i++)
+            d[i] = next_in++;
+        if (cc_uart_rx_push(&u, d, n) != n)
+            wrap_ok = 0;
+        for (size_t i = 0; i < n; i++)
+            if (cc_uart_read(&u, RBR) != next_out++)
+                wrap_ok = 0;
+    }
+    ok(wrap_ok && u.rx_head < CC_UART_FIFO, "FIFO order kept across ring wrap-around");
     cc_uart_rx_push(&u, big, 3);
     cc_uart_write(&u, FCR, 0x00);
     is_int(cc_uart_read(&u, LSR) & 0x01, 0, "disabling the FIFO empties it");
@@ -447,17 +462,31 @@ static void test_fuzz(void)
     setup(&v, &sv, &tv);
     uint64_t x = 0x0123456789abcdefull;
     int good = 1;
-    size_t pushed = 0;
+    size_t pushed = 0, full = 0;
     for (int i = 0; i < 100000 && good; i++) {
         x ^= x << 13; x ^= x >> 7; x ^= x << 17;
         uint16_t off = (uint16_t)((x >> 3) % 10);
         uint8_t val = (uint8_t)(x >> 16);
-        switch ((x >> 32) % 5) {
-        case 0: case 1:
+        /* Mostly the data path; FIFO resets and DLAB are kept rare so the
+         * FIFO fills, drains and wraps between them. */
+        switch ((x >> 32) % 20) {
+        case 0: case 1: case 2: case 3: case 4:
+            if (off == FCR && (x >> 56) % 8)
+                val = (uint8_t)((val | 0x01) & ~0x02);  /* FIFO mostly on, kept */
+            if (off == LCR && (x >> 59) % 8)
+                val &= 0x7f;                            /* DLAB rarely */
+            if (off == MCR && (x >> 53) % 8)
+                val &= 0xef;                            /* loopback rarely */
             cc_uart_write(&u, off, val);
             break;
-        case 2: case 3:
+        case 5: case 6:
             (void)cc_uart_read(&u, off);
+            break;
+        case 7: case 8: case 9: case 10: case 11: case 12:
+            (void)cc_uart_read(&u, RBR);
+            break;
+        case 13: case 14:
+            (void)cc_uart_read(&u, (x >> 40) & 1 ? IIR : LSR);
             break;
         default: {
             uint8_t d[24];
@@ -467,6 +496,8 @@ static void test_fuzz(void)
             if (got > n)
                 good = 0;
             pushed += got;
+            if (u.rx_count == CC_UART_FIFO)
+                full++;
             break;
         }
         }
@@ -492,6 +523,7 @@ static void test_fuzz(void)
     }
     ok(good, "100k random accesses: rx_count <= 16, LSR/IRQ consistent, snapshots reload (%zu bytes in)",
        pushed);
+    ok(pushed > 20000 && full > 1000, "the run exercised the receive path (FIFO full %zu times)", full);
 }
 
 int main(void)
