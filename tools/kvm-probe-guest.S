@@ -72,9 +72,11 @@ probe_guest_start:
 #define RFLAGS_USER 0x2
 
 /*
- * (a) CPUID control. The host set a custom vendor string in leaf 0 with
- * KVM_SET_CPUID2; send back what CPUID(0) returns, in string order, first
- * at CPL0 (the kernel) then at CPL3 (user space, e.g. glibc's ifuncs).
+ * (a) CPUID control. The host set a custom vendor string in leaf 0, a
+ * changed signature in leaf 1 EAX and a changed feature set in leaf 1 ECX
+ * with KVM_SET_CPUID2; send back what CPUID returns: leaf 0 EBX, EDX, ECX
+ * (the vendor string, in order), leaf 1 EAX and ECX. First at CPL0 (the
+ * kernel), then at CPL3 (user space, e.g. glibc's ifunc resolvers).
  */
     .globl probe_cpuid_entry
 probe_cpuid_entry:
@@ -94,6 +96,12 @@ cpuid_report:
     report
     mov %ecx, %eax
     report
+    mov $1, %eax
+    xor %ecx, %ecx
+    cpuid
+    report                      /* leaf 1 EAX: the signature */
+    mov %ecx, %eax
+    report                      /* leaf 1 ECX: features */
     ret
 
 /*
@@ -166,8 +174,6 @@ probe_user_ret2:                /* expected RCX of the second syscall */
  * Report: marker (RAX), RCX (return RIP, 2 words), our CS, the user's CS
  * (RBX), and R11 (the user's RFLAGS, low word).
  */
-    .globl probe_syscall_handler
-probe_syscall_handler:
 syscall_handler:
     mov %rax, %rdi              /* keep the marker */
     report

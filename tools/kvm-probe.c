@@ -6,7 +6,8 @@
  * that a software hypervisor may silently not provide:
  *
  *   cpuid-control  KVM_SET_CPUID2 decides what the guest's CPUID returns
- *                  (a custom vendor string in leaf 0 is read back);
+ *                  (a custom vendor string, signature and feature set are
+ *                  read back, at CPL0 and CPL3);
  *   tsc-set        a KVM_SET_MSRS write of MSR_IA32_TSC takes effect
  *                  (RDTSC in the guest reads near the value written);
  *   user-syscall   a CPL3 SYSCALL reaches the LSTAR handler at CPL0 with
@@ -73,7 +74,6 @@ extern const unsigned char probe_guest_start[], probe_guest_end[];
 extern const unsigned char probe_cpuid_entry[], probe_tsc_entry[];
 extern const unsigned char probe_syscall_entry[], probe_exc_stubs[];
 extern const unsigned char probe_user_ret1[], probe_user_ret2[];
-extern const unsigned char probe_syscall_handler[];
 
 static uint64_t guest_addr(const unsigned char *label)
 {
@@ -99,8 +99,6 @@ struct outcome {
     uint32_t words[MAX_WORDS];
     int nwords;
     struct kvm_regs regs;     /* at the end of the run */
-    bool exc;                 /* ended in a guest exception: */
-    uint64_t exc_vec, exc_err, exc_rip, exc_cs;
 };
 
 struct vm {
@@ -292,11 +290,23 @@ static int vm_open(int kvm, struct vm *vm, struct outcome *o)
     return 0;
 }
 
+/* What check_cpuid asks KVM_SET_CPUID2 for, and expects back. */
+struct cpuid_want {
+    const char *vendor;     /* leaf 0: 12 characters */
+    uint32_t leaf1_eax;     /* filled in by set_cpuid */
+    uint32_t leaf1_ecx;     /* filled in by set_cpuid */
+};
+
+#define CPUID1_ECX_OSXSAVE (1u << 27)  /* KVM mirrors CR4.OSXSAVE here */
+#define CPUID1_ECX_RDRAND  (1u << 30)
+
 /*
- * Give the vCPU the host-supported CPUID, optionally with leaf 0's vendor
- * string replaced by vendor (12 characters).
+ * Give the vCPU the host-supported CPUID. With want, also change what a
+ * deterministic VMM changes: leaf 0's vendor string, leaf 1's signature
+ * (one stepping bit flipped) and features (RDRAND hidden), and record the
+ * leaf 1 values the guest should then read.
  */
-static int set_cpuid(int kvm, struct vm *vm, const char *vendor,
+static int set_cpuid(int kvm, struct vm *vm, struct cpuid_want *want,
                      struct outcome *o)
 {
     int n = 256;
@@ -318,20 +328,33 @@ static int set_cpuid(int kvm, struct vm *vm, const char *vendor,
         }
         n *= 2;
     }
-    if (vendor) {
-        bool found = false;
+    if (want) {
+        int found = 0;
         for (uint32_t i = 0; i < c->nent; i++) {
             struct kvm_cpuid_entry2 *e = &c->entries[i];
             if (e->function == 0 && e->index == 0) {
-                memcpy(&e->ebx, vendor + 0, 4);
-                memcpy(&e->edx, vendor + 4, 4);
-                memcpy(&e->ecx, vendor + 8, 4);
-                found = true;
+                memcpy(&e->ebx, want->vendor + 0, 4);
+                memcpy(&e->edx, want->vendor + 4, 4);
+                memcpy(&e->ecx, want->vendor + 8, 4);
+                found |= 1;
+            }
+            if (e->function == 1 && e->index == 0) {
+                /*
+                 * The supported leaf 1 ECX may list RDRAND, and the host's
+                 * own may too: hide it (as ChaosControl does) and flip the
+                 * stepping, so a guest reading the host's values fails.
+                 */
+                e->eax ^= 0x1;
+                e->ecx &= ~CPUID1_ECX_RDRAND;
+                want->leaf1_eax = e->eax;
+                want->leaf1_ecx = e->ecx;
+                found |= 2;
             }
         }
-        if (!found) {
+        if (found != 3) {
             free(c);
-            set_why(o, "KVM_GET_SUPPORTED_CPUID has no leaf 0");
+            set_why(o, "KVM_GET_SUPPORTED_CPUID lacks leaf %s",
+                    found & 1 ? "1" : "0");
             return -1;
         }
     }
@@ -412,11 +435,6 @@ static void run_guest(struct vm *vm, uint64_t rip, struct outcome *o)
                 if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &er) == 0 &&
                     er.rsp + sizeof f <= GUEST_MEM_SIZE)
                     memcpy(f, vm->mem + er.rsp, sizeof f);
-                o->exc = true;
-                o->exc_vec = f[0];
-                o->exc_err = f[1];
-                o->exc_rip = f[2];
-                o->exc_cs = f[3];
                 set_why(o, "guest exception %" PRIu64 " (error code 0x%"
                         PRIx64 ") at rip 0x%" PRIx64 ", cs 0x%" PRIx64,
                         f[0], f[1], f[2], f[3]);
@@ -485,11 +503,12 @@ struct check {
 static void check_cpuid(int kvm, struct check *c)
 {
     static const char vendor[13] = "CCprobeVENDR";
+    struct cpuid_want want = {.vendor = vendor};
     struct vm vm;
     struct outcome o = {.ok = false};
     c->name = "cpuid-control";
     c->yes = false;
-    if (vm_open(kvm, &vm, &o) == 0 && set_cpuid(kvm, &vm, vendor, &o) == 0 &&
+    if (vm_open(kvm, &vm, &o) == 0 && set_cpuid(kvm, &vm, &want, &o) == 0 &&
         setup_long_mode(&vm, &o) == 0)
         run_guest(&vm, guest_addr(probe_cpuid_entry), &o);
     vm_close(&vm);
@@ -497,23 +516,38 @@ static void check_cpuid(int kvm, struct check *c)
         snprintf(c->detail, sizeof c->detail, "%s", o.why);
         return;
     }
-    if (o.nwords != 6) {
+    if (o.nwords != 10) {
         snprintf(c->detail, sizeof c->detail,
-                 "guest reported %d words, wanted 6", o.nwords);
+                 "guest reported %d words, wanted 10", o.nwords);
         return;
     }
-    /* Words 0-2: CPUID(0) at CPL0; words 3-5: at CPL3. */
+    /* Per CPL, 5 words: leaf 0 EBX EDX ECX, leaf 1 EAX ECX. */
     for (int cpl = 0; cpl <= 3; cpl += 3) {
+        const uint32_t *w = o.words + (cpl ? 5 : 0);
         char got[13];
-        memcpy(got, o.words + cpl, 12);
+        memcpy(got, w, 12);
         got[12] = 0;
         for (int i = 0; i < 12; i++)
             if (got[i] < 0x20 || got[i] > 0x7e)
                 got[i] = '?';
-        if (memcmp(o.words + cpl, vendor, 12) != 0) {
+        if (memcmp(w, vendor, 12) != 0) {
             snprintf(c->detail, sizeof c->detail,
                      "CPUID(0) at CPL%d read vendor \"%s\", wanted \"%s\"",
                      cpl, got, vendor);
+            return;
+        }
+        if (w[3] != want.leaf1_eax) {
+            snprintf(c->detail, sizeof c->detail,
+                     "CPUID(1).EAX (signature) at CPL%d read 0x%08x, wanted "
+                     "0x%08x", cpl, w[3], want.leaf1_eax);
+            return;
+        }
+        if ((w[4] ^ want.leaf1_ecx) & ~CPUID1_ECX_OSXSAVE) {
+            snprintf(c->detail, sizeof c->detail,
+                     "CPUID(1).ECX (features) at CPL%d read 0x%08x, wanted "
+                     "0x%08x (ignoring OSXSAVE)%s", cpl, w[4],
+                     want.leaf1_ecx,
+                     (w[4] & CPUID1_ECX_RDRAND) ? ": RDRAND not hidden" : "");
             return;
         }
     }
@@ -528,18 +562,21 @@ static void check_tsc(int kvm, struct check *c)
     c->yes = false;
     if (vm_open(kvm, &vm, &o) == 0 && set_cpuid(kvm, &vm, NULL, &o) == 0 &&
         setup_long_mode(&vm, &o) == 0) {
-        struct {
-            struct kvm_msrs hdr;
-            struct kvm_msr_entry e[1];
-        } msrs;
-        memset(&msrs, 0, sizeof msrs);
-        msrs.hdr.nmsrs = 1;
-        msrs.e[0].index = MSR_IA32_TSC;
-        msrs.e[0].data = TSC_WANTED;
-        int r = ioctl(vm.vcpu_fd, KVM_SET_MSRS, &msrs);
+        /* struct kvm_msrs ends in a flexible array: one entry after it. */
+        struct kvm_msrs *msrs =
+            calloc(1, sizeof *msrs + sizeof msrs->entries[0]);
+        int r = -1;
+        if (msrs) {
+            msrs->nmsrs = 1;
+            msrs->entries[0].index = MSR_IA32_TSC;
+            msrs->entries[0].data = TSC_WANTED;
+            r = ioctl(vm.vcpu_fd, KVM_SET_MSRS, msrs);
+        }
+        int e = msrs ? errno : ENOMEM;
+        free(msrs);
         if (r != 1)
             set_why(&o, "KVM_SET_MSRS(IA32_TSC) returned %d%s%s", r,
-                    r < 0 ? ": " : "", r < 0 ? strerror(errno) : "");
+                    r < 0 ? ": " : "", r < 0 ? strerror(e) : "");
         else
             run_guest(&vm, guest_addr(probe_tsc_entry), &o);
     }

@@ -110,6 +110,8 @@ enum cc_stop {
     CC_STOP_VTIME,          /* virtual-time limit reached */
     CC_STOP_REQUESTED,      /* a device or hook called cc_vm_request_stop */
     CC_STOP_ERROR,          /* KVM internal error or failed entry */
+    CC_STOP_ASSERTION,      /* an SDK assertion failed (see chaoscontrol/sdk_host.h) */
+    CC_STOP_SETUP_COMPLETE, /* the guest called cc_setup_complete (when asked to stop) */
 };
 
 const char *cc_stop_name(enum cc_stop s);
@@ -155,6 +157,9 @@ int cc_vm_add_mmio(struct cc_vm *vm, uint64_t base, uint64_t len,
  * when the range is not entirely inside guest RAM. */
 uint8_t *cc_vm_mem(struct cc_vm *vm, uint64_t *size);
 void *cc_vm_gpa(struct cc_vm *vm, uint64_t gpa, uint64_t len);
+/* Like cc_vm_gpa, for writing: device models must write guest memory
+ * through this, so the pages are known dirty for snapshot resets. */
+void *cc_vm_gpa_w(struct cc_vm *vm, uint64_t gpa, uint64_t len);
 
 /* Observations. */
 uint64_t cc_vm_vtime_ns(const struct cc_vm *vm);
@@ -181,6 +186,7 @@ enum cc_trace_kind {
     CC_TR_INJECT,           /* not an exit: interrupt injected before entry */
     CC_TR_SHUTDOWN,
     CC_TR_OTHER,
+    CC_TR_HYPERCALL,        /* KVM_EXIT_HYPERCALL: addr = first argument, data = third */
 };
 
 struct cc_trace_rec {

@@ -72,8 +72,7 @@
 
 static const char default_cmdline[] =
     "console=ttyS0 8250.nr_uarts=1 noapic nolapic acpi=off nokaslr "
-    "lpj=500000 io_delay=none reboot=k panic=-1 "
-    "random.trust_bootloader=on printk.time=1";
+    "lpj=500000 io_delay=none reboot=k panic=-1 printk.time=1";
 
 const char *cc_vm_default_cmdline(void)
 {
@@ -293,18 +292,28 @@ int cc_vm_load_linux(struct cc_vm *vm, const char *kernel, const char *initrd,
     if (rc < 0)
         return rc;
 
-    /* Command line. */
+    /* Command line: base (or the default), device fragments, extra. */
     char *cl = (char *)(vm->mem + CMDLINE_GPA);
-    const char *base = cmdline ? cmdline : default_cmdline;
-    const char *extra = vm->cfg.cmdline_extra;
-    size_t need = strlen(base) + (extra && *extra ? 1 + strlen(extra) : 0);
+    const char *parts[3] = {cmdline ? cmdline : default_cmdline, vm->cmdline_dev,
+                            vm->cfg.cmdline_extra};
+    size_t need = 0;
+    for (int i = 0; i < 3; i++)
+        if (parts[i] && *parts[i])
+            need += (need ? 1 : 0) + strlen(parts[i]);
     uint32_t limit = ki.cmdline_size ? ki.cmdline_size : 255;
     if (limit > CMDLINE_MAX - 1)
         limit = CMDLINE_MAX - 1;
     if (need > limit)
         return cc_err_set(err, E2BIG, "kernel command line is %zu bytes; the kernel accepts %u",
                           need, limit);
-    snprintf(cl, CMDLINE_MAX, "%s%s%s", base, extra && *extra ? " " : "", extra ? extra : "");
+    cl[0] = 0;
+    for (int i = 0; i < 3; i++) {
+        if (!parts[i] || !*parts[i])
+            continue;
+        if (cl[0])
+            strcat(cl, " ");
+        strcat(cl, parts[i]);
+    }
     put32(bp + HDR_CMD_LINE_PTR, (uint32_t)CMDLINE_GPA);
     put32(bp + BP_EXT_CMD_LINE_PTR, 0);
 

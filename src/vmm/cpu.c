@@ -71,6 +71,50 @@ static void put_str(uint32_t *regs[], int nregs, const char *s)
     }
 }
 
+/* Leaf 0xD must agree with the feature bits the guest sees: a state
+ * component is offered only when its feature is (x87/SSE always, AVX with
+ * CPUID.1:ECX.AVX, AVX-512 with CPUID.7:EBX.AVX512F, PKRU with
+ * CPUID.7:ECX.PKU), and ECX (the XSAVE area size for everything offered) is
+ * recomputed from the component offsets. Hosts disagree here (an emulated
+ * CPU may list AVX state without AVX), and Linux warns and drops XSAVE
+ * features when the sizes do not match. */
+static void fix_xsave_leaf(struct kvm_cpuid2 *c)
+{
+    struct kvm_cpuid_entry2 *d0 = find_leaf(c, 0xd, 0);
+    struct kvm_cpuid_entry2 *l1 = find_leaf(c, 1, 0);
+    struct kvm_cpuid_entry2 *l7 = find_leaf(c, 7, 0);
+    if (!d0 || !l1)
+        return;
+    if (!(l1->ecx & BIT(26))) {                 /* no XSAVE at all */
+        d0->eax = d0->ebx = d0->ecx = d0->edx = 0;
+        return;
+    }
+    uint32_t allowed = BIT(0) | BIT(1);
+    if (l1->ecx & BIT(28))
+        allowed |= BIT(2);
+    if (l7 && (l7->ebx & BIT(16)))
+        allowed |= BIT(5) | BIT(6) | BIT(7);
+    if (l7 && (l7->ecx & BIT(3)))
+        allowed |= BIT(9);
+    d0->eax &= allowed;
+    d0->edx = 0;
+    uint32_t size = 576;                        /* legacy area + header */
+    for (uint32_t i = 0; i < c->nent; i++) {
+        struct kvm_cpuid_entry2 *e = &c->entries[i];
+        if (e->function != 0xd || e->index < 2 || e->index > 31)
+            continue;
+        if (!(d0->eax & BIT(e->index))) {
+            e->eax = e->ebx = e->ecx = e->edx = 0;
+            continue;
+        }
+        if (e->eax + e->ebx > size)
+            size = e->eax + e->ebx;
+    }
+    d0->ecx = size;
+    if (d0->ebx > size)
+        d0->ebx = size;
+}
+
 static void apply_policy(struct cc_vm *vm, struct kvm_cpuid2 *c, uint32_t cap)
 {
     const struct cc_vm_config *cfg = &vm->cfg;
@@ -137,9 +181,6 @@ static void apply_policy(struct cc_vm *vm, struct kvm_cpuid2 *c, uint32_t cap)
                     BIT(22) |      /* ACPI thermal */
                     BIT(29) |      /* thermal monitor */
                     BIT(28));      /* HTT */
-        if (!cfg->avx2 && !cfg->avx512) {
-            /* keep AVX itself; only AVX2/512 are optional */
-        }
     }
     if ((e = find_leaf(c, 6, 0)))
         e->eax = e->ebx = e->ecx = e->edx = 0;   /* no thermal/power (ARAT etc.) */
@@ -169,9 +210,6 @@ static void apply_policy(struct cc_vm *vm, struct kvm_cpuid2 *c, uint32_t cap)
             e->eax = e->ebx = e->ecx = e->edx = 0;
         } else if (e->function == 0xa) {
             e->eax = e->ebx = e->ecx = e->edx = 0;      /* no PMU */
-        } else if (e->function == 0xd && e->index == 0 && !cfg->avx512) {
-            e->eax &= ~(BIT(5) | BIT(6) | BIT(7));      /* AVX-512 state */
-            e->eax &= ~(BIT(17) | BIT(18));             /* AMX state */
         }
     }
     /* The TSC runs at the pinned frequency: crystal 1 kHz x tsc_khz. */
@@ -209,6 +247,58 @@ static void apply_policy(struct cc_vm *vm, struct kvm_cpuid2 *c, uint32_t cap)
     }
     if ((e = find_leaf(c, 0x80000007, 0)))
         e->eax = e->ebx = e->ecx = e->edx = 0;  /* invariant TSC, power mgmt */
+
+    fix_xsave_leaf(c);
+}
+
+/* With every offered state component enabled in XCR0, does KVM's runtime
+ * size (CPUID.0xD.0:EBX, which KVM computes from the host's layout) match
+ * what we advertise in ECX?
+ *
+ * XCR0 is left at the full offered mask, not the architectural reset value
+ * 1: a host whose SVM does not intercept XSETBV (QEMU TCG as the L1 CPU)
+ * never tells KVM about the guest's own XSETBV, and KVM would then report
+ * the XSAVE size for XCR0=1 to a guest that enabled AVX state (Linux then
+ * warns "XSAVE consistency problem"). Linux writes XCR0 itself at boot, to
+ * the same mask. */
+static bool xsave_sizes_agree(struct cc_vm *vm, const struct kvm_cpuid2 *want)
+{
+    const struct kvm_cpuid_entry2 *d0 = NULL;
+    for (uint32_t i = 0; i < want->nent; i++)
+        if (want->entries[i].function == 0xd && want->entries[i].index == 0)
+            d0 = &want->entries[i];
+    if (!d0 || !d0->eax)
+        return true;
+    struct kvm_xcrs x;
+    memset(&x, 0, sizeof(x));
+    x.nr_xcrs = 1;
+    x.xcrs[0].xcr = 0;
+    x.xcrs[0].value = d0->eax;
+    if (ioctl(vm->vcpu_fd, KVM_SET_XCRS, &x) < 0) {
+        if (getenv("CC_DEBUG_CPUID"))
+            cc_vm_log(vm, "xsave check: KVM_SET_XCRS(0x%x): %s", d0->eax, strerror(errno));
+        return true;    /* cannot tell; keep the policy as is */
+    }
+    uint32_t cap = want->nent + 8;
+    struct kvm_cpuid2 *got = calloc(1, sizeof(*got) + cap * sizeof(struct kvm_cpuid_entry2));
+    bool agree = true;
+    if (got) {
+        got->nent = cap;
+        if (ioctl(vm->vcpu_fd, KVM_GET_CPUID2, got) == 0)
+            for (uint32_t i = 0; i < got->nent; i++)
+                if (got->entries[i].function == 0xd && got->entries[i].index == 0) {
+                    agree = got->entries[i].ebx == d0->ecx;
+                    if (getenv("CC_DEBUG_CPUID"))
+                        cc_vm_log(vm, "xsave check: runtime size %u, advertised %u",
+                                  got->entries[i].ebx, d0->ecx);
+                }
+        free(got);
+    }
+    if (!agree) {
+        x.xcrs[0].value = 1;
+        ioctl(vm->vcpu_fd, KVM_SET_XCRS, &x);
+    }
+    return agree;
 }
 
 static int setup_cpuid(struct cc_vm *vm, struct cc_err *err)
@@ -229,9 +319,28 @@ static int setup_cpuid(struct cc_vm *vm, struct cc_err *err)
         cap *= 2;
     }
     apply_policy(vm, c, cap);
+    if (getenv("CC_DEBUG_CPUID"))
+        for (uint32_t i = 0; i < c->nent; i++)
+            cc_vm_log(vm, "cpuid %08x.%02x: eax=%08x ebx=%08x ecx=%08x edx=%08x",
+                      c->entries[i].function, c->entries[i].index, c->entries[i].eax,
+                      c->entries[i].ebx, c->entries[i].ecx, c->entries[i].edx);
     int rc = 0;
     if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, c) < 0)
         rc = cc_err_set(err, errno, "KVM_SET_CPUID2: %s", strerror(errno));
+    else if (!xsave_sizes_agree(vm, c)) {
+        /* The host's own XSAVE layout disagrees with what it advertises
+         * (seen with QEMU TCG as the L1 CPU): offer only x87/SSE state. */
+        struct kvm_cpuid_entry2 *l1 = find_leaf(c, 1, 0), *l7 = find_leaf(c, 7, 0);
+        if (l1)
+            l1->ecx &= ~(BIT(28) | BIT(29) | BIT(12));  /* AVX, F16C, FMA */
+        if (l7)
+            l7->ebx &= ~(BIT(5) | BIT(16) | BIT(17) | BIT(21) | BIT(26) | BIT(27) | BIT(28) |
+                         BIT(30) | BIT(31));
+        fix_xsave_leaf(c);
+        cc_vm_log(vm, "host XSAVE sizes are inconsistent for AVX state; AVX hidden from the guest");
+        if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, c) < 0)
+            rc = cc_err_set(err, errno, "KVM_SET_CPUID2: %s", strerror(errno));
+    }
     free(c);
     return rc;
 }
@@ -265,10 +374,31 @@ static int set_msrs(struct cc_vm *vm, const uint32_t *idx, const uint64_t *val, 
     return 0;
 }
 
+/* Write the guest TSC from virtual time. Where KVM offers the TSC offset
+ * attribute it is set directly (guest TSC = host TSC x ratio + offset), since
+ * KVM treats a host write of MSR_IA32_TSC within a second of its own
+ * expectation as a "synchronisation" and keeps the old offset, ignoring the
+ * value. Elsewhere the MSR is written. Either way the guest reads virtual
+ * time at entry plus however long it has run since: the kernel does not use
+ * the TSC (it is hidden from CPUID and patched out of the entropy paths). */
 int cc_cpu_set_tsc(struct cc_vm *vm, struct cc_err *err)
 {
-    uint32_t idx = MSR_IA32_TSC;
     uint64_t val = cc_vm_tsc_value(vm);
+    if (vm->tsc_offset_attr) {
+        unsigned __int128 host = __builtin_ia32_rdtsc();
+        if (vm->host_tsc_khz && vm->host_tsc_khz != vm->cfg.tsc_khz && vm->caps.tsc_control)
+            host = host * vm->cfg.tsc_khz / vm->host_tsc_khz;
+        uint64_t off = val - (uint64_t)host;
+        struct kvm_device_attr a = {
+            .group = KVM_VCPU_TSC_CTRL,
+            .attr = KVM_VCPU_TSC_OFFSET,
+            .addr = (uintptr_t)&off,
+        };
+        if (ioctl(vm->vcpu_fd, KVM_SET_DEVICE_ATTR, &a) == 0)
+            return 0;
+        vm->tsc_offset_attr = false;    /* fall back to the MSR from now on */
+    }
+    uint32_t idx = MSR_IA32_TSC;
     return set_msrs(vm, &idx, &val, 1, err);
 }
 
@@ -278,6 +408,10 @@ int cc_cpu_init(struct cc_vm *vm, struct cc_err *err)
     if (rc < 0)
         return rc;
 
+    int khz = ioctl(vm->vcpu_fd, KVM_GET_TSC_KHZ, 0);
+    vm->host_tsc_khz = khz > 0 ? (uint32_t)khz : 0;
+    struct kvm_device_attr tsc_attr = {.group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET};
+    vm->tsc_offset_attr = ioctl(vm->vcpu_fd, KVM_HAS_DEVICE_ATTR, &tsc_attr) == 0;
     if (vm->caps.tsc_control) {
         if (ioctl(vm->vcpu_fd, KVM_SET_TSC_KHZ, vm->cfg.tsc_khz) < 0) {
             cc_vm_log(vm, "TSC frequency not pinned: KVM_SET_TSC_KHZ(%u) failed: %s",
@@ -293,13 +427,14 @@ int cc_cpu_init(struct cc_vm *vm, struct cc_err *err)
     static const uint32_t idx[] = {
         MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
         MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK, MSR_KERNEL_GS_BASE,
-        MSR_IA32_TSC, MSR_IA32_MISC_ENABLE, MSR_MTRR_DEF_TYPE,
+        MSR_IA32_TSC, MSR_IA32_MISC_ENABLE, MSR_MTRR_DEF_TYPE, MSR_IA32_APICBASE,
     };
     const uint64_t val[] = {
         0, 0, 0, 0, 0, 0, 0, 0,
         0,
         1,                  /* fast strings */
         (1u << 11) | 6,     /* MTRRs enabled, default write-back */
+        0,                  /* no local APIC (KVM derives CPUID's APIC bit from it) */
     };
     for (unsigned i = 0; i < sizeof(idx) / sizeof(idx[0]); i++) {
         struct cc_err e2 = {0};

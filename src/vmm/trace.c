@@ -1,5 +1,6 @@
 /* Exit trace: every userspace-visible exit (and every interrupt injection)
- * is folded into a running XXH3 hash; optionally kept in memory (for
+ * is folded into a running hash (h = XXH3_64(record, seed = h), so the
+ * whole state is one number that snapshots carry); optionally kept in memory (for
  * `verify` to find the first divergence) and written as text lines to a file
  * (for diffing two runs with ordinary tools). */
 #include <errno.h>
@@ -19,6 +20,7 @@ static const char *const kind_names[] = {
     [CC_TR_INJECT] = "inject",
     [CC_TR_SHUTDOWN] = "shutdown",
     [CC_TR_OTHER] = "other",
+    [CC_TR_HYPERCALL] = "hypercall",
 };
 
 const char *cc_trace_kind_name(uint32_t kind)
@@ -39,16 +41,11 @@ int cc_trace_open(struct cc_trace *t, bool keep, const char *path, struct cc_err
 {
     memset(t, 0, sizeof(*t));
     t->keep = keep;
-    t->hash = XXH3_createState();
-    if (!t->hash)
-        return cc_err_set(err, ENOMEM, "out of memory for the trace hash");
-    XXH3_64bits_reset(t->hash);
+    t->hash = 0;
     if (path) {
         t->file = fopen(path, "w");
         if (!t->file) {
             int e = errno;
-            XXH3_freeState(t->hash);
-            t->hash = NULL;
             return cc_err_set(err, e, "cannot write trace file '%s': %s", path, strerror(e));
         }
     }
@@ -59,8 +56,6 @@ void cc_trace_close(struct cc_trace *t)
 {
     if (t->file)
         fclose(t->file);
-    if (t->hash)
-        XXH3_freeState(t->hash);
     free(t->recs);
     memset(t, 0, sizeof(*t));
 }
@@ -69,7 +64,7 @@ void cc_trace_add(struct cc_trace *t, const struct cc_trace_rec *r)
 {
     /* Hash a packed little-endian encoding, not the struct (no padding). */
     uint64_t w[7] = {r->seq, r->vtime, r->rip, r->addr, r->data, r->size, r->kind};
-    XXH3_64bits_update(t->hash, w, sizeof(w));
+    t->hash = XXH3_64bits_withSeed(w, sizeof(w), t->hash);
     if (t->keep) {
         if (t->n == t->cap) {
             size_t cap = t->cap ? t->cap * 2 : 4096;
@@ -93,5 +88,5 @@ void cc_trace_add(struct cc_trace *t, const struct cc_trace_rec *r)
 
 uint64_t cc_trace_digest(const struct cc_trace *t)
 {
-    return XXH3_64bits_digest(t->hash);
+    return t->hash;
 }

@@ -23,7 +23,9 @@
 #include <sodium.h>
 
 #include "chaoscontrol/platform.h"
+#include "chaoscontrol/snapshot.h"
 #include "vm_internal.h"
+#include "vm_virtio.h"
 
 #define MAX_MEM (3ull << 30)
 
@@ -74,6 +76,8 @@ const char *cc_stop_name(enum cc_stop s)
     case CC_STOP_VTIME: return "vtime-limit";
     case CC_STOP_REQUESTED: return "requested";
     case CC_STOP_ERROR: return "error";
+    case CC_STOP_ASSERTION: return "assertion-failed";
+    case CC_STOP_SETUP_COMPLETE: return "setup-complete";
     }
     return "?";
 }
@@ -204,6 +208,17 @@ int cc_vm_add_mmio(struct cc_vm *vm, uint64_t base, uint64_t len,
     return bus_add(&vm->mmio, base, len, ops, opaque, "MMIO", err);
 }
 
+int cc_vm_cmdline_add(struct cc_vm *vm, const char *frag, struct cc_err *err)
+{
+    size_t have = strlen(vm->cmdline_dev), add = strlen(frag);
+    if (have + 1 + add >= sizeof(vm->cmdline_dev))
+        return cc_err_set(err, E2BIG, "too many device command-line fragments");
+    if (have)
+        vm->cmdline_dev[have++] = ' ';
+    memcpy(vm->cmdline_dev + have, frag, add + 1);
+    return 0;
+}
+
 void cc_vm_request_stop(struct cc_vm *vm, int code)
 {
     vm->pending_stop = CC_STOP_REQUESTED;
@@ -226,9 +241,19 @@ void *cc_vm_gpa(struct cc_vm *vm, uint64_t gpa, uint64_t len)
     return vm->mem + gpa;
 }
 
+/* The RAM hash is the hash of the per-page hashes, the same definition
+ * snapshots use, so a VM and a snapshot of it compare directly. */
 uint64_t cc_vm_ram_hash(struct cc_vm *vm)
 {
-    return XXH3_64bits(vm->mem, vm->mem_size);
+    uint64_t n = vm->mem_size / 4096;
+    uint64_t *h = malloc(n * sizeof(uint64_t));
+    if (!h)
+        return 0;
+    for (uint64_t p = 0; p < n; p++)
+        h[p] = XXH3_64bits(vm->mem + p * 4096, 4096);
+    uint64_t r = XXH3_64bits(h, n * sizeof(uint64_t));
+    free(h);
+    return r;
 }
 
 uint64_t cc_vm_vtime_ns(const struct cc_vm *vm) { return vm->vtime; }
@@ -354,7 +379,15 @@ int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_e
     if (!vm)
         return cc_err_set(err, ENOMEM, "out of memory");
     vm->cfg = *cfg;
-    vm->cfg.cmdline_extra = NULL;   /* not owned; only used during load */
+    /* Strings in the config are the caller's; keep our own copies. */
+    if (cfg->cmdline_extra) {
+        vm->cmdline_extra = strdup(cfg->cmdline_extra);
+        if (!vm->cmdline_extra) {
+            free(vm);
+            return cc_err_set(err, ENOMEM, "out of memory");
+        }
+    }
+    vm->cfg.cmdline_extra = vm->cmdline_extra;
     vm->cfg.trace_path = NULL;
     vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
     vm->serial.fd = cfg->serial_fd;
@@ -362,9 +395,18 @@ int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_e
     vm->run = MAP_FAILED;
     vm->mem_size = cfg->mem_size;
     cc_rng_init(&vm->rng, cfg->seed, "vm");
+    rc = cc_mem_init(vm, err);
+    if (rc < 0) {
+        cc_mem_free(vm);
+        free(vm->cmdline_extra);
+        free(vm);
+        return rc;
+    }
 
     rc = cc_trace_open(&vm->trace, cfg->trace_keep, cfg->trace_path, err);
     if (rc < 0) {
+        cc_mem_free(vm);
+        free(vm->cmdline_extra);
         free(vm);
         return rc;
     }
@@ -448,6 +490,10 @@ int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_e
     rc = cc_cpu_init(vm, err);
     if (rc < 0)
         goto fail;
+    /* The guest SDK's header page and doorbells (KVM_CAP_EXIT_HYPERCALL). */
+    rc = cc_sdk_attach(vm, err);
+    if (rc < 0)
+        goto fail;
 
     *out = vm;
     return 0;
@@ -462,6 +508,8 @@ void cc_vm_destroy(struct cc_vm *vm)
     if (!vm)
         return;
     watchdog_stop(vm);
+    cc_vm_virtio_destroy(vm);
+    cc_sdk_detach(vm);
     if (vm->run != MAP_FAILED)
         munmap(vm->run, vm->run_size);
     if (vm->vcpu_fd >= 0)
@@ -472,9 +520,12 @@ void cc_vm_destroy(struct cc_vm *vm)
         close(vm->kvm_fd);
     if (vm->mem != MAP_FAILED)
         munmap(vm->mem, vm->mem_size);
+    cc_snapshot_put(vm->mem_base);
+    cc_mem_free(vm);
     cc_trace_close(&vm->trace);
     free(vm->serial.buf);
     free(vm->serial.in);
+    free(vm->cmdline_extra);
     free(vm);
 }
 
@@ -549,6 +600,10 @@ static uint32_t pio_access(struct cc_vm *vm, uint16_t port, unsigned size, bool 
         }
     }
     if (port >= CC_PORT_BASE && port < CC_PORT_BASE + CC_PORT_LEN) {
+        if (write && port == CC_PORT_SDK && size == 4) {
+            cc_sdk_port_write(vm, val);
+            return 0;
+        }
         if (write && port == CC_PORT_POWEROFF) {
             request_stop(vm, CC_STOP_POWEROFF);
             return 0;
@@ -769,6 +824,17 @@ int cc_vm_run(struct cc_vm *vm, const struct cc_run_limits *lim,
                 }
             }
             tr.vtime = vm->vtime;
+            break;
+        case KVM_EXIT_HYPERCALL:
+            /* The guest SDK's doorbell (KVM_HC_MAP_GPA_RANGE, enabled by
+             * cc_sdk_attach); KVM puts ret in rax at the next entry. */
+            vm->vtime += vm->cfg.costs.other;
+            tr.vtime = vm->vtime;
+            tr.kind = CC_TR_HYPERCALL;
+            tr.addr = run->hypercall.args[0];
+            tr.data = run->hypercall.args[2];
+            run->hypercall.ret = cc_sdk_hypercall(vm, run->hypercall.nr, run->hypercall.args[0],
+                                                  run->hypercall.args[1], run->hypercall.args[2]);
             break;
         case KVM_EXIT_SHUTDOWN:
             vm->vtime += vm->cfg.costs.other;

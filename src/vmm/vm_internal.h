@@ -31,7 +31,7 @@ struct cc_io_bus {
 };
 
 struct cc_trace {
-    XXH3_state_t *hash;
+    uint64_t hash;                  /* chained: h = XXH3_64(record, seed = h) */
     struct cc_trace_rec *recs;      /* when keep */
     size_t n, cap;
     bool keep;
@@ -57,6 +57,8 @@ struct cc_vm {
     struct cc_host_caps caps;
 
     int kvm_fd, vm_fd, vcpu_fd;
+    bool tsc_offset_attr;       /* KVM_VCPU_TSC_OFFSET usable */
+    uint32_t host_tsc_khz;
     struct kvm_run *run;
     size_t run_size;
 
@@ -77,10 +79,26 @@ struct cc_vm {
 
     struct cc_io_bus pio, mmio;
 
+    /* Kernel command-line fragments added by devices (e.g. virtio_mmio.device=...),
+     * appended by cc_vm_load_linux. */
+    char cmdline_dev[1024];
+    char *cmdline_extra;        /* owned copy of cfg.cmdline_extra */
+
     struct cc_rng rng;          /* seeded ChaCha20 stream */
+
+    /* Snapshot memory (mem.c, snapshot.c): RAM is a copy-on-write view of
+     * mem_base's memfd once a snapshot exists; dirty = pages written since. */
+    struct cc_snapshot *mem_base;
+    uint64_t *dirty, *kvm_log;
+    bool dirty_logging;
+    uint64_t last_reset_pages;
+
+    struct cc_vm_virtio *virtio;    /* virtio-mmio devices (vm_virtio.c), NULL if none */
 
     struct cc_trace trace;
     struct cc_serial serial;
+
+    struct cc_sdk *sdk;         /* guest SDK state (src/sdk/host.c) */
 
     /* Stop requests from devices and hooks during one exit. */
     enum cc_stop pending_stop;
@@ -101,13 +119,36 @@ int cc_cpu_init(struct cc_vm *vm, struct cc_err *err);
 int cc_cpu_set_tsc(struct cc_vm *vm, struct cc_err *err);
 uint64_t cc_vm_tsc_value(const struct cc_vm *vm);
 
+/* mem.c */
+int cc_mem_init(struct cc_vm *vm, struct cc_err *err);
+void cc_mem_free(struct cc_vm *vm);
+void cc_mem_mark_dirty(struct cc_vm *vm, uint64_t gpa, uint64_t len);
+int cc_mem_fetch_dirty(struct cc_vm *vm, struct cc_err *err);
+uint64_t cc_mem_dirty_count(const struct cc_vm *vm);
+int cc_mem_map_memfd(struct cc_vm *vm, int memfd, struct cc_err *err);
+int64_t cc_mem_reset(struct cc_vm *vm, struct cc_err *err);
+
+/* vcpu_state.c */
+int cc_vcpu_complete_io(struct cc_vm *vm, struct cc_err *err);
+int cc_vcpu_save(struct cc_vm *vm, struct cc_buf *out, struct cc_err *err);
+int cc_vcpu_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err);
+
 /* trace.c */
 int cc_trace_open(struct cc_trace *t, bool keep, const char *path, struct cc_err *err);
 void cc_trace_close(struct cc_trace *t);
 void cc_trace_add(struct cc_trace *t, const struct cc_trace_rec *r);
 uint64_t cc_trace_digest(const struct cc_trace *t);
 
+/* src/sdk/host.c: the guest SDK's VMM side */
+int cc_sdk_attach(struct cc_vm *vm, struct cc_err *err);
+void cc_sdk_detach(struct cc_vm *vm);
+void cc_sdk_port_write(struct cc_vm *vm, uint32_t value);
+uint64_t cc_sdk_hypercall(struct cc_vm *vm, uint64_t nr, uint64_t gpa, uint64_t npages,
+                          uint64_t attrs);
+
 /* vm.c */
+/* Append " frag" to the device part of the kernel command line. */
+int cc_vm_cmdline_add(struct cc_vm *vm, const char *frag, struct cc_err *err);
 void cc_vm_log(struct cc_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -242,6 +242,13 @@ struct kt_vm *kt_create(void (*guest)(uint64_t), uint64_t arg, const struct cc_v
     return t;
 }
 
+void kt_attach(struct kt_vm *t)
+{
+    struct cc_err err = {0};
+    if (cc_vm_add_pio(t->vm, KT_UCALL_PORT, 4, &ucall_ops, t, &err) < 0)
+        tap_bail("%s", err.msg);
+}
+
 enum kt_ucall_type kt_run(struct kt_vm *t, struct kt_ucall *uc)
 {
     struct cc_run_result res;

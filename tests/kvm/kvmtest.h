@@ -45,6 +45,12 @@
 /* keep gcc from turning loops into memset/memcpy calls (no libc in guest) */
 #define KT_NO_LIBCALLS_ , optimize("no-tree-loop-distribute-patterns")
 #endif
+/* For guest functions whose inline assembly uses x87/SSE registers. The
+ * compiler may then use SSE too, which some software hypervisors cannot
+ * emulate; such tests run through tools/kvm-host. */
+#define GUEST_CODE_FPU __attribute__((noinline, used, no_sanitize_address, \
+                                      no_sanitize("undefined"), no_stack_protector \
+                                      KT_NO_LIBCALLS_))
 #define GUEST_CODE __attribute__((noinline, used, no_sanitize_address, \
                                   no_sanitize("undefined"), no_stack_protector, \
                                   target("general-regs-only") \
@@ -179,6 +185,9 @@ struct kt_vm {
 /* Create a VM running guest(arg). cfg may be NULL for defaults (64 MiB,
  * seed 0). Bails out of the test (TAP "Bail out!") on failure. */
 struct kt_vm *kt_create(void (*guest)(uint64_t), uint64_t arg, const struct cc_vm_config *cfg);
+/* Attach the ucall port to a VM made elsewhere (e.g. a fork of a snapshot
+ * of a kt_create VM): set t->vm first. */
+void kt_attach(struct kt_vm *t);
 /* Run until the next ucall or stop. Returns the ucall type (KT_NONE when the
  * VM stopped for another reason, see uc->stop). */
 enum kt_ucall_type kt_run(struct kt_vm *t, struct kt_ucall *uc);

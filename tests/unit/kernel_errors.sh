@@ -119,8 +119,12 @@ if [ ! -f "$real_source" ]; then
   exit 1
 fi
 
-# A patch that applies (exercised by the configure run) ...
-cat >"$t/patches/0001-good.patch" <<'EOF'
+# The real patches (the real fragment needs options they add), plus one
+# more that applies (exercised by the configure run) ...
+real_patches=$(dirname "$real_fragment")/patches
+cp "$real_patches"/*.patch "$t/patches/"
+npatches=$(find "$t/patches" -name '*.patch' | wc -l)
+cat >"$t/patches/9000-good.patch" <<'EOF'
 --- a/README
 +++ b/README
 @@ -1,3 +1,4 @@
@@ -149,15 +153,15 @@ CC_KERNEL_FRAGMENT=$t/bad.frag run --config-only --out "$t/out"
   has "3 option(s)"
 ok $? "misspelled, unsatisfiable and force-selected options are each reported as file:line" "rc $rc: $out"
 
-has "applying 1 patch"
-ok $? "the good patch was applied" "$out"
+has "applying $((npatches + 1)) patch"
+ok $? "the real patches and the good test patch were applied" "$out"
 
 leftover=$(cd "$t/cache/kernel" && ls -d tmp.* 2>/dev/null)
 [ -z "$leftover" ] && [ ! -e "$t/out/config" ]
 ok $? "stale and own temporary directories are removed; nothing is published" "left: $leftover"
 
 # --- a patch that does not apply
-cat >"$t/patches/0002-bad.patch" <<'EOF'
+cat >"$t/patches/9001-bad.patch" <<'EOF'
 --- a/Makefile
 +++ b/Makefile
 @@ -1,1 +1,1 @@
@@ -165,7 +169,7 @@ cat >"$t/patches/0002-bad.patch" <<'EOF'
 +and neither is this one
 EOF
 run --config-only
-[ "$rc" != 0 ] && has "patch 0002-bad.patch does not apply" && ! has "0001-good.patch does not" &&
+[ "$rc" != 0 ] && has "patch 9001-bad.patch does not apply" && ! has "9000-good.patch does not" &&
   ! has "configuring"
 ok $? "a failing patch stops the build with an error naming it" "rc $rc: $out"
 

@@ -1,0 +1,364 @@
+/* Saving and restoring the VMM's SDK state of a VM (for snapshots): the
+ * catalog with its slots and host-side counts, the first failure, the run
+ * log, guidance, the random stream position, the choice log and script,
+ * staged payloads and the transport counters. The guest's half (state
+ * table, coverage bitmap, mailboxes) is guest RAM and travels with it.
+ * Options and hooks are the caller's configuration and are not saved.
+ *
+ * Record: magic "CCSDKST1", u32 version, then the fields in a fixed order,
+ * little-endian (util/buf.h). A newer version is refused with a message. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sdk_state.h"
+#include "vmm/vm_internal.h"
+
+#define SAVE_MAGIC   0x3154534b44534343ull     /* "CCSDKST1" */
+#define SAVE_VERSION 1u
+
+static void put_str(struct cc_buf *b, const char *s)
+{
+    uint32_t n = (uint32_t)strlen(s);
+    cc_buf_put_u32(b, n);
+    cc_buf_put(b, s, n);
+}
+
+void cc_vm_sdk_save(struct cc_vm *vm, struct cc_buf *out)
+{
+    struct cc_sdk *s = vm->sdk;
+    cc_buf_put_u64(out, SAVE_MAGIC);
+    cc_buf_put_u32(out, SAVE_VERSION);
+    if (!s) {
+        cc_buf_put_u64(out, UINT64_MAX);    /* no state */
+        return;
+    }
+    cc_buf_put_u64(out, s->cat.n);
+    for (size_t i = 0; i < s->cat.n; i++) {
+        const struct cc_sdk_entry *e = &s->cat.e[i];
+        cc_buf_put_u64(out, e->a.id);
+        cc_buf_put_u32(out, e->a.kind);
+        cc_buf_put_u32(out, e->a.line);
+        put_str(out, e->a.message);
+        put_str(out, e->a.file);
+        put_str(out, e->a.function);
+        cc_buf_put_u32(out, e->slot);
+        cc_buf_put_u64(out, e->host_hits);
+        cc_buf_put_u64(out, e->host_passes);
+        cc_buf_put_u64(out, e->host_fails);
+    }
+    cc_buf_put_u32(out, s->next_slot);
+
+    cc_buf_put_bool(out, s->failed);
+    if (s->failed) {
+        const struct cc_sdk_failure *f = &s->failure;
+        cc_buf_put_u64(out, f->a.id);
+        cc_buf_put_u64(out, f->a.hits);
+        cc_buf_put_u64(out, f->a.passes);
+        cc_buf_put_u64(out, f->a.fails);
+        put_str(out, f->details);
+        cc_buf_put_u64(out, f->vtime);
+        cc_buf_put_u64(out, f->exit);
+    }
+
+    cc_buf_put_u64(out, s->nev);
+    for (size_t i = 0; i < s->nev; i++) {
+        const struct cc_sdk_event *e = &s->ev[i];
+        cc_buf_put_u64(out, e->seq);
+        cc_buf_put_u32(out, e->kind);
+        cc_buf_put_u32(out, e->pid);
+        cc_buf_put_u64(out, e->vtime);
+        cc_buf_put_u64(out, e->exit);
+        cc_buf_put_u64(out, (uint64_t)e->value);
+        put_str(out, e->name);
+        put_str(out, e->details);
+    }
+
+    cc_buf_put_u64(out, s->ngd);
+    for (size_t i = 0; i < s->ngd; i++) {
+        put_str(out, s->gd[i].message);
+        cc_buf_put_bool(out, s->gd[i].maximize);
+        cc_buf_put_u64(out, (uint64_t)s->gd[i].best);
+        cc_buf_put_u64(out, s->gd[i].updates);
+    }
+
+    cc_rng_save(&s->rng, out);
+    cc_buf_put_u64(out, s->next_choice);
+    cc_buf_put_u64(out, s->nch);
+    for (size_t i = 0; i < s->nch; i++) {
+        const struct cc_choice *c = &s->ch[i];
+        cc_buf_put_u64(out, c->index);
+        cc_buf_put_u32(out, c->kind);
+        cc_buf_put_u32(out, c->source);
+        cc_buf_put_u64(out, c->n);
+        cc_buf_put_u64(out, c->value);
+        cc_buf_put_u64(out, c->vtime);
+    }
+    cc_buf_put_u64(out, s->nov);
+    for (size_t i = 0; i < s->nov; i++) {
+        cc_buf_put_u64(out, s->ov[i].index);
+        cc_buf_put_u64(out, s->ov[i].value);
+    }
+    cc_buf_put_u64(out, s->nreplay);
+    for (size_t i = 0; i < s->nreplay; i++)
+        cc_buf_put_u64(out, s->replay[i]);
+
+    for (unsigned i = 0; i < CC_PROTO_MAILBOXES; i++) {
+        cc_buf_put_u32(out, (uint32_t)s->stage[i].len);
+        cc_buf_put(out, s->stage[i].p, s->stage[i].len);
+    }
+    cc_buf_put_u64(out, s->stats.calls);
+    cc_buf_put_u64(out, s->stats.port_calls);
+    cc_buf_put_u64(out, s->stats.hypercall_calls);
+    cc_buf_put_u64(out, s->stats.bad_calls);
+}
+
+/* ---- load ---- */
+
+struct ld {
+    struct cc_rd *in;
+    bool bad;
+};
+
+static char *get_str(struct ld *l)
+{
+    uint32_t n = cc_rd_u32(l->in);
+    if (!cc_rd_ok(l->in) || n > cc_rd_left(l->in)) {
+        l->bad = true;
+        return NULL;
+    }
+    char *p = malloc((size_t)n + 1);
+    if (!p) {
+        l->bad = true;
+        return NULL;
+    }
+    cc_rd_get(l->in, p, n);
+    p[n] = 0;
+    return p;
+}
+
+/* A count of records of at least min_size bytes each that can still be in
+ * the input. */
+static bool count_ok(struct ld *l, uint64_t n, size_t min_size)
+{
+    if (!cc_rd_ok(l->in) || n > cc_rd_left(l->in) / min_size)
+        l->bad = true;
+    return !l->bad;
+}
+
+static void sdk_parts_free(struct cc_sdk *s)
+{
+    cc_catalog_free(&s->cat);
+    free(s->view);
+    free(s->failure_details);
+    for (size_t i = 0; i < s->nev; i++) {
+        free((char *)s->ev[i].name);
+        free((char *)s->ev[i].details);
+    }
+    free(s->ev);
+    for (size_t i = 0; i < s->ngd; i++)
+        free((char *)s->gd[i].message);
+    free(s->gd);
+    free(s->ch);
+    free(s->ov);
+    free(s->replay);
+    for (unsigned i = 0; i < CC_PROTO_MAILBOXES; i++)
+        free(s->stage[i].p);
+}
+
+int cc_vm_sdk_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
+{
+    struct cc_sdk *s = vm->sdk;
+    if (!s)
+        return cc_err_set(err, EINVAL, "this VM has no SDK state to restore into");
+    if (cc_rd_u64(in) != SAVE_MAGIC || !cc_rd_ok(in))
+        return cc_err_set(err, EINVAL, "not an SDK state record (bad magic)");
+    uint32_t ver = cc_rd_u32(in);
+    if (!cc_rd_ok(in) || ver != SAVE_VERSION)
+        return cc_err_set(err, ENOTSUP, "SDK state record version %u is not supported (this "
+                          "build reads version %u)", ver, SAVE_VERSION);
+
+    struct cc_sdk t;
+    memset(&t, 0, sizeof(t));
+    cc_catalog_init(&t.cat);
+    struct ld l = {in, false};
+    uint64_t n = cc_rd_u64(in);
+    if (n == UINT64_MAX && cc_rd_ok(in))
+        return cc_err_set(err, EINVAL, "the SDK state record is empty (saved from a VM "
+                          "without SDK state)");
+    if (!count_ok(&l, n, 40))
+        goto bad;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t id = cc_rd_u64(in);
+        uint32_t kind = cc_rd_u32(in), line = cc_rd_u32(in);
+        char *m = get_str(&l), *f = get_str(&l), *fn = get_str(&l);
+        bool added = false;
+        long k = -1;
+        if (!l.bad)
+            k = cc_catalog_add(&t.cat, id, kind, line, m, strlen(m), f, strlen(f), fn,
+                               strlen(fn), &added);
+        free(m);
+        free(f);
+        free(fn);
+        if (l.bad || k < 0 || !added)
+            goto bad;
+        struct cc_sdk_entry *e = &t.cat.e[k];
+        e->slot = cc_rd_u32(in);
+        e->host_hits = cc_rd_u64(in);
+        e->host_passes = cc_rd_u64(in);
+        e->host_fails = cc_rd_u64(in);
+        if (e->slot > CC_PROTO_SLOTS)
+            goto bad;
+    }
+    t.next_slot = cc_rd_u32(in);
+    if (t.next_slot > CC_PROTO_SLOTS)
+        goto bad;
+
+    t.failed = cc_rd_bool(in);
+    if (t.failed) {
+        uint64_t id = cc_rd_u64(in);
+        long k = cc_catalog_find(&t.cat, id);
+        if (k < 0)
+            goto bad;
+        t.failure.a = t.cat.e[k].a;
+        t.failure.a.hits = cc_rd_u64(in);
+        t.failure.a.passes = cc_rd_u64(in);
+        t.failure.a.fails = cc_rd_u64(in);
+        t.failure_details = get_str(&l);
+        if (l.bad)
+            goto bad;
+        t.failure.details = t.failure_details;
+        t.failure.vtime = cc_rd_u64(in);
+        t.failure.exit = cc_rd_u64(in);
+    }
+
+    n = cc_rd_u64(in);
+    if (!count_ok(&l, n, 48))
+        goto bad;
+    if (n) {
+        t.ev = calloc(n, sizeof(*t.ev));
+        if (!t.ev)
+            goto nomem;
+        t.evcap = n;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        struct cc_sdk_event *e = &t.ev[i];
+        e->seq = cc_rd_u64(in);
+        e->kind = cc_rd_u32(in);
+        e->pid = cc_rd_u32(in);
+        e->vtime = cc_rd_u64(in);
+        e->exit = cc_rd_u64(in);
+        e->value = (int64_t)cc_rd_u64(in);
+        e->name = get_str(&l);
+        e->details = get_str(&l);
+        t.nev = i + 1;
+        if (l.bad)
+            goto bad;
+    }
+
+    n = cc_rd_u64(in);
+    if (!count_ok(&l, n, 21))
+        goto bad;
+    if (n) {
+        t.gd = calloc(n, sizeof(*t.gd));
+        if (!t.gd)
+            goto nomem;
+        t.gdcap = n;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        t.gd[i].message = get_str(&l);
+        t.ngd = i + 1;
+        t.gd[i].maximize = cc_rd_bool(in);
+        t.gd[i].best = (int64_t)cc_rd_u64(in);
+        t.gd[i].updates = cc_rd_u64(in);
+        if (l.bad)
+            goto bad;
+    }
+
+    if (cc_rng_load(&t.rng, in, err) < 0) {
+        sdk_parts_free(&t);
+        return cc_err_prefix(err, "SDK state record");
+    }
+    t.next_choice = cc_rd_u64(in);
+    n = cc_rd_u64(in);
+    if (!count_ok(&l, n, 40))
+        goto bad;
+    if (n) {
+        t.ch = malloc(n * sizeof(*t.ch));
+        if (!t.ch)
+            goto nomem;
+        t.chcap = n;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        struct cc_choice *c = &t.ch[i];
+        c->index = cc_rd_u64(in);
+        c->kind = cc_rd_u32(in);
+        c->source = cc_rd_u32(in);
+        c->n = cc_rd_u64(in);
+        c->value = cc_rd_u64(in);
+        c->vtime = cc_rd_u64(in);
+    }
+    t.nch = n;
+    n = cc_rd_u64(in);
+    if (!count_ok(&l, n, 16))
+        goto bad;
+    if (n) {
+        t.ov = malloc(n * sizeof(*t.ov));
+        if (!t.ov)
+            goto nomem;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        t.ov[i].index = cc_rd_u64(in);
+        t.ov[i].value = cc_rd_u64(in);
+        if (i && t.ov[i].index <= t.ov[i - 1].index)
+            goto bad;       /* must stay sorted for the lookup */
+    }
+    t.nov = n;
+    n = cc_rd_u64(in);
+    if (!count_ok(&l, n, 8))
+        goto bad;
+    if (n) {
+        t.replay = malloc(n * sizeof(*t.replay));
+        if (!t.replay)
+            goto nomem;
+    }
+    for (uint64_t i = 0; i < n; i++)
+        t.replay[i] = cc_rd_u64(in);
+    t.nreplay = n;
+
+    for (unsigned i = 0; i < CC_PROTO_MAILBOXES; i++) {
+        uint32_t len = cc_rd_u32(in);
+        if (!cc_rd_ok(in) || len > cc_rd_left(in))
+            goto bad;
+        if (len) {
+            t.stage[i].p = malloc(len);
+            if (!t.stage[i].p)
+                goto nomem;
+            cc_rd_get(in, t.stage[i].p, len);
+            t.stage[i].len = t.stage[i].cap = len;
+        }
+    }
+    t.stats.calls = cc_rd_u64(in);
+    t.stats.port_calls = cc_rd_u64(in);
+    t.stats.hypercall_calls = cc_rd_u64(in);
+    t.stats.bad_calls = cc_rd_u64(in);
+    if (!cc_rd_ok(in))
+        goto bad;
+
+    /* Keep what belongs to this VM, not to the saved run. */
+    t.vm = s->vm;
+    t.opt = s->opt;
+    t.hypercall_enabled = s->hypercall_enabled;
+    t.vmmcall = s->vmmcall;
+    t.stats.hypercall_enabled = s->hypercall_enabled;
+    sdk_parts_free(s);
+    *s = t;
+    return 0;
+
+nomem:
+    sdk_parts_free(&t);
+    return cc_err_set(err, ENOMEM, "out of memory restoring the SDK state");
+bad:
+    sdk_parts_free(&t);
+    return cc_err_set(err, EINVAL, "SDK state record is truncated or corrupt");
+}

@@ -1,0 +1,113 @@
+/* Atomic file writes (see afile.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "afile.h"
+
+void cc_fsync_parent_dir(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(copy);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+int cc_afile_open(struct cc_afile *f, const char *path, struct cc_err *err)
+{
+    memset(f, 0, sizeof(*f));
+    f->fd = -1;
+    f->path = strdup(path);
+    if (!f->path || asprintf(&f->tmp, "%s.tmp-XXXXXX", path) < 0) {
+        free(f->path);
+        f->path = NULL;
+        f->tmp = NULL;
+        return cc_err_set(err, ENOMEM, "out of memory");
+    }
+    f->fd = mkostemp(f->tmp, O_CLOEXEC);
+    if (f->fd < 0) {
+        int e = errno;
+        free(f->tmp);
+        free(f->path);
+        f->tmp = f->path = NULL;
+        return cc_err_set(err, e, "cannot create a file next to '%s': %s", path, strerror(e));
+    }
+    return 0;
+}
+
+int cc_afile_write(struct cc_afile *f, const void *p, size_t n, struct cc_err *err)
+{
+    const char *c = p;
+    while (n && !f->failed) {
+        ssize_t w = write(f->fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            f->failed = w < 0 ? errno : EIO;
+            break;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    if (f->failed)
+        return cc_err_set(err, f->failed, "cannot write '%s': %s", f->path, strerror(f->failed));
+    return 0;
+}
+
+int cc_afile_commit(struct cc_afile *f, struct cc_err *err)
+{
+    int rc = 0;
+    if (f->failed)
+        rc = cc_err_set(err, f->failed, "cannot write '%s': %s", f->path, strerror(f->failed));
+    else if (fchmod(f->fd, 0644) < 0 || fsync(f->fd) < 0)
+        rc = cc_err_set(err, errno, "cannot sync '%s': %s", f->path, strerror(errno));
+    if (close(f->fd) < 0 && rc == 0)
+        rc = cc_err_set(err, errno, "cannot close '%s': %s", f->path, strerror(errno));
+    f->fd = -1;
+    if (rc == 0 && rename(f->tmp, f->path) < 0)
+        rc = cc_err_set(err, errno, "cannot rename into '%s': %s", f->path, strerror(errno));
+    if (rc == 0)
+        cc_fsync_parent_dir(f->path);
+    else
+        unlink(f->tmp);
+    free(f->tmp);
+    free(f->path);
+    f->tmp = f->path = NULL;
+    return rc;
+}
+
+void cc_afile_abort(struct cc_afile *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    if (f->tmp)
+        unlink(f->tmp);
+    free(f->tmp);
+    free(f->path);
+    memset(f, 0, sizeof(*f));
+    f->fd = -1;
+}
+
+int cc_write_file_atomic(const char *path, const void *data, size_t len, struct cc_err *err)
+{
+    struct cc_afile f;
+    int rc = cc_afile_open(&f, path, err);
+    if (rc < 0)
+        return rc;
+    rc = cc_afile_write(&f, data, len, err);
+    if (rc < 0) {
+        cc_afile_abort(&f);
+        return rc;
+    }
+    return cc_afile_commit(&f, err);
+}

@@ -1,0 +1,943 @@
+/* Snapshots: capture, in-place restore, fork, diff, and the file format.
+ *
+ * In memory a snapshot is (state blob, memfd, per-page hashes, config). The
+ * state blob is a sequence of tagged sections, one per component, each
+ * produced by that component's save function; the same blob goes into
+ * files, so in-memory and on-disk snapshots restore through one path.
+ *
+ * File layout (all integers little-endian):
+ *   "CCSNAPSH"  u32 format version  u32 flags (0)
+ *   sections:   u32 tag  u64 length  payload
+ *     'CONF'  VM configuration (memory size, seed, CPU identity, costs...)
+ *     'STAT'  the state blob
+ *     'MEM '  u64 pages, bitmap of stored pages, u64 zstd length, zstd frame
+ *             holding the stored (non-zero) pages in order
+ *     'END '  u64 XXH3-64 of every byte before this section
+ * The format version is independent of the release version; a file with a
+ * newer version is refused, as is any file whose checksum does not match. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+#include <zstd.h>
+
+#include "chaoscontrol/snapshot.h"
+#include "util/afile.h"
+#include "vm_internal.h"
+
+#define PAGE 4096ull
+#define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+#define T_VCPU TAG('V', 'C', 'P', 'U')
+#define T_PIC  TAG('P', 'I', 'C', ' ')
+#define T_PIT  TAG('P', 'I', 'T', ' ')
+#define T_UART TAG('U', 'A', 'R', 'T')
+#define T_CMOS TAG('C', 'M', 'O', 'S')
+#define T_VM   TAG('V', 'M', ' ', ' ')
+#define T_CONF TAG('C', 'O', 'N', 'F')
+#define T_STAT TAG('S', 'T', 'A', 'T')
+#define T_MEM  TAG('M', 'E', 'M', ' ')
+#define T_END  TAG('E', 'N', 'D', ' ')
+
+static const char FILE_MAGIC[8] = {'C', 'C', 'S', 'N', 'A', 'P', 'S', 'H'};
+
+struct cc_snapshot {
+    int refs;
+    int memfd;
+    uint64_t mem_size;
+    uint64_t *page_hash;
+    uint64_t pages_nonzero;
+    struct cc_buf state;
+    struct cc_vm_config cfg;    /* strings and callbacks cleared */
+    uint64_t vtime, exits, trace_hash;
+};
+
+static uint64_t zero_page_hash(void)
+{
+    static const uint8_t zero[PAGE];
+    return XXH3_64bits(zero, PAGE);
+}
+
+static bool page_is_zero(const uint8_t *p)
+{
+    const uint64_t *q = (const uint64_t *)p;
+    for (size_t i = 0; i < PAGE / 8; i++)
+        if (q[i])
+            return false;
+    return true;
+}
+
+/* ---- sections ---- */
+
+static size_t section_begin(struct cc_buf *b, uint32_t tag)
+{
+    cc_buf_put_u32(b, tag);
+    size_t at = b->len;
+    cc_buf_put_u64(b, 0);
+    return at;
+}
+
+static void section_end(struct cc_buf *b, size_t at)
+{
+    if (!cc_buf_ok(b))
+        return;
+    uint64_t len = b->len - at - 8;
+    for (int i = 0; i < 8; i++)
+        b->data[at + i] = (uint8_t)(len >> (8 * i));
+}
+
+static void save_vm_section(const struct cc_vm *vm, struct cc_buf *b)
+{
+    cc_buf_put_u8(b, 1);        /* version */
+    cc_buf_put_u64(b, vm->vtime);
+    cc_buf_put_u64(b, vm->exits);
+    cc_buf_put_u64(b, vm->unknown_io);
+    cc_buf_put_u8(b, vm->port92);
+    cc_buf_put_u64(b, vm->trace.hash);
+    cc_buf_put_u64(b, vm->cfg.seed);
+    cc_rng_save(&vm->rng, b);
+    cc_buf_put_u64(b, vm->serial.len);
+    cc_buf_put(b, vm->serial.buf, vm->serial.len);
+    cc_buf_put_u64(b, vm->serial.in_len);
+    cc_buf_put(b, vm->serial.in, vm->serial.in_len);
+}
+
+static int grow_to(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 4096;
+    while (c < need)
+        c *= 2;
+    uint8_t *n = realloc(*buf, c);
+    if (!n)
+        return -ENOMEM;
+    *buf = n;
+    *cap = c;
+    return 0;
+}
+
+static int load_vm_section(struct cc_vm *vm, struct cc_rd *r, struct cc_err *err)
+{
+    uint8_t ver = cc_rd_u8(r);
+    if (cc_rd_ok(r) && ver != 1)
+        return cc_err_set(err, EINVAL, "VM state: unknown version %u", ver);
+    uint64_t vtime = cc_rd_u64(r), exits = cc_rd_u64(r), unknown = cc_rd_u64(r);
+    uint8_t port92 = cc_rd_u8(r);
+    uint64_t trace_hash = cc_rd_u64(r), seed = cc_rd_u64(r);
+    struct cc_rng rng;
+    int rc = cc_rng_load(&rng, r, err);
+    if (rc < 0)
+        return rc;
+    uint64_t slen = cc_rd_u64(r);
+    if (!cc_rd_ok(r) || slen > cc_rd_left(r))
+        return cc_err_set(err, EINVAL, "VM state: serial transcript truncated");
+    if (grow_to(&vm->serial.buf, &vm->serial.cap, slen) < 0)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    cc_rd_get(r, vm->serial.buf, slen);
+    uint64_t ilen = cc_rd_u64(r);
+    if (!cc_rd_ok(r) || ilen > cc_rd_left(r))
+        return cc_err_set(err, EINVAL, "VM state: serial input truncated");
+    if (grow_to(&vm->serial.in, &vm->serial.in_cap, ilen) < 0)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    cc_rd_get(r, vm->serial.in, ilen);
+    vm->vtime = vtime;
+    vm->exits = exits;
+    vm->unknown_io = unknown;
+    vm->port92 = port92;
+    vm->trace.hash = trace_hash;
+    vm->cfg.seed = seed;
+    vm->rng = rng;
+    vm->serial.len = slen;
+    vm->serial.in_len = ilen;
+    /* Records kept for diagnostics past the restored point are gone. */
+    while (vm->trace.n && vm->trace.recs[vm->trace.n - 1].seq > exits)
+        vm->trace.n--;
+    return 0;
+}
+
+static int save_state(struct cc_vm *vm, struct cc_buf *b, struct cc_err *err)
+{
+    size_t at = section_begin(b, T_VCPU);
+    int rc = cc_vcpu_save(vm, b, err);
+    if (rc < 0)
+        return rc;
+    section_end(b, at);
+    at = section_begin(b, T_PIC);
+    cc_pic_save(&vm->pic, b);
+    section_end(b, at);
+    at = section_begin(b, T_PIT);
+    cc_pit_save(&vm->pit, b);
+    section_end(b, at);
+    at = section_begin(b, T_UART);
+    cc_uart_save(&vm->uart, b);
+    section_end(b, at);
+    at = section_begin(b, T_CMOS);
+    cc_cmos_save(&vm->cmos, b);
+    section_end(b, at);
+    at = section_begin(b, T_VM);
+    save_vm_section(vm, b);
+    section_end(b, at);
+    if (!cc_buf_ok(b))
+        return cc_err_set(err, ENOMEM, "out of memory saving VM state");
+    return 0;
+}
+
+static const char *tag_name(uint32_t tag, char out[5])
+{
+    for (int i = 0; i < 4; i++) {
+        char c = (char)(tag >> (8 * i));
+        out[i] = (c >= 32 && c < 127) ? c : '?';
+    }
+    out[4] = 0;
+    return out;
+}
+
+static int load_state(struct cc_vm *vm, const uint8_t *p, size_t len, struct cc_err *err)
+{
+    struct cc_rd r;
+    cc_rd_init(&r, p, len);
+    unsigned seen = 0;
+    while (cc_rd_left(&r) > 0) {
+        uint32_t tag = cc_rd_u32(&r);
+        uint64_t slen = cc_rd_u64(&r);
+        if (!cc_rd_ok(&r) || slen > cc_rd_left(&r))
+            return cc_err_set(err, EINVAL, "snapshot state: section header truncated");
+        struct cc_rd s;
+        cc_rd_init(&s, r.p + r.pos, slen);
+        r.pos += slen;
+        int rc;
+        char tn[5];
+        switch (tag) {
+        case T_VCPU: rc = cc_vcpu_load(vm, &s, err); seen |= 1; break;
+        case T_PIC: rc = cc_pic_load(&vm->pic, &s, err); seen |= 2; break;
+        case T_PIT: rc = cc_pit_load(&vm->pit, &s, err); seen |= 4; break;
+        case T_UART: rc = cc_uart_load(&vm->uart, &s, err); seen |= 8; break;
+        case T_CMOS: rc = cc_cmos_load(&vm->cmos, &s, err); seen |= 16; break;
+        case T_VM: rc = load_vm_section(vm, &s, err); seen |= 32; break;
+        default:
+            return cc_err_set(err, EINVAL, "snapshot state: unknown section '%s'",
+                              tag_name(tag, tn));
+        }
+        if (rc < 0)
+            return cc_err_prefix(err, "snapshot section '%s'", tag_name(tag, tn));
+        if (cc_rd_left(&s) != 0)
+            return cc_err_set(err, EINVAL, "snapshot section '%s': %zu unexpected trailing bytes",
+                              tag_name(tag, tn), cc_rd_left(&s));
+    }
+    if (seen != 63)
+        return cc_err_set(err, EINVAL, "snapshot state is missing sections (have mask 0x%x)", seen);
+    return 0;
+}
+
+/* ---- memory ---- */
+
+static int write_all_at(int fd, const void *p, size_t n, off_t off)
+{
+    const uint8_t *c = p;
+    while (n) {
+        ssize_t w = pwrite(fd, c, n, off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? -errno : -EIO;
+        c += w;
+        n -= (size_t)w;
+        off += w;
+    }
+    return 0;
+}
+
+/* Copy the data extents of src into dst (same offsets), keeping holes. */
+static int copy_extents(int src, int dst, uint64_t size)
+{
+    off_t pos = 0;
+    while ((uint64_t)pos < size) {
+        off_t data = lseek(src, pos, SEEK_DATA);
+        if (data < 0)
+            return errno == ENXIO ? 0 : -errno;
+        off_t hole = lseek(src, data, SEEK_HOLE);
+        if (hole < 0)
+            return -errno;
+        off_t in = data, out = data;
+        size_t left = (size_t)(hole - data);
+        while (left) {
+            ssize_t c = copy_file_range(src, &in, dst, &out, left, 0);
+            if (c < 0 && errno == EINTR)
+                continue;
+            if (c <= 0) {
+                /* Fall back to a plain copy. */
+                uint8_t buf[65536];
+                while (left) {
+                    size_t k = left < sizeof(buf) ? left : sizeof(buf);
+                    ssize_t rd = pread(src, buf, k, in);
+                    if (rd <= 0)
+                        return rd < 0 ? -errno : -EIO;
+                    int rc = write_all_at(dst, buf, (size_t)rd, out);
+                    if (rc < 0)
+                        return rc;
+                    in += rd;
+                    out += rd;
+                    left -= (size_t)rd;
+                }
+                break;
+            }
+            left -= (size_t)c;
+        }
+        pos = hole;
+    }
+    return 0;
+}
+
+static int new_memfd(uint64_t size, struct cc_err *err)
+{
+    int fd = memfd_create("chaoscontrol-snapshot", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return cc_err_set(err, errno, "memfd_create: %s", strerror(errno));
+    if (ftruncate(fd, (off_t)size) < 0) {
+        int e = errno;
+        close(fd);
+        return cc_err_set(err, e, "sizing snapshot memory: %s", strerror(e));
+    }
+    return fd;
+}
+
+static int seal(int fd, struct cc_err *err)
+{
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+        return cc_err_set(err, errno, "sealing snapshot memory: %s", strerror(errno));
+    return 0;
+}
+
+/* Write the pages of RAM [first, first+count) into the memfd and hash them. */
+static int store_pages(struct cc_vm *vm, struct cc_snapshot *s, uint64_t first, uint64_t count,
+                       uint64_t zh, struct cc_err *err)
+{
+    for (uint64_t p = first; p < first + count; p++) {
+        const uint8_t *src = vm->mem + p * PAGE;
+        if (page_is_zero(src)) {
+            s->page_hash[p] = zh;
+            continue;
+        }
+        s->page_hash[p] = XXH3_64bits(src, PAGE);
+        int rc = write_all_at(s->memfd, src, PAGE, (off_t)(p * PAGE));
+        if (rc < 0)
+            return cc_err_set(err, -rc, "writing snapshot memory: %s", strerror(-rc));
+    }
+    return 0;
+}
+
+static int build_memory(struct cc_vm *vm, struct cc_snapshot *s, struct cc_err *err)
+{
+    uint64_t n = vm->mem_size / PAGE, zh = zero_page_hash();
+    s->page_hash = malloc(n * sizeof(uint64_t));
+    if (!s->page_hash)
+        return cc_err_set(err, ENOMEM, "out of memory for page hashes");
+    int fd = new_memfd(vm->mem_size, err);
+    if (fd < 0)
+        return fd;
+    s->memfd = fd;
+
+    int rc;
+    if (vm->mem_base) {
+        /* RAM is a view of the parent: start from its memory, then store
+         * what was dirtied since. */
+        rc = copy_extents(vm->mem_base->memfd, fd, vm->mem_size);
+        if (rc < 0)
+            return cc_err_set(err, -rc, "copying parent snapshot memory: %s", strerror(-rc));
+        memcpy(s->page_hash, vm->mem_base->page_hash, n * sizeof(uint64_t));
+        rc = cc_mem_fetch_dirty(vm, err);
+        if (rc < 0)
+            return rc;
+        for (uint64_t p = 0; p < n; p++) {
+            if (!(vm->dirty[p / 64] >> (p % 64) & 1))
+                continue;
+            const uint8_t *src = vm->mem + p * PAGE;
+            s->page_hash[p] = XXH3_64bits(src, PAGE);
+            rc = write_all_at(fd, src, PAGE, (off_t)(p * PAGE));
+            if (rc < 0)
+                return cc_err_set(err, -rc, "writing snapshot memory: %s", strerror(-rc));
+        }
+    } else {
+        /* Anonymous RAM: pages never touched are not resident; skip them. */
+        unsigned char *vec = malloc(n);
+        if (!vec)
+            return cc_err_set(err, ENOMEM, "out of memory");
+        if (mincore(vm->mem, vm->mem_size, vec) < 0)
+            memset(vec, 1, n);
+        for (uint64_t p = 0; p < n;) {
+            if (!(vec[p] & 1)) {
+                s->page_hash[p++] = zh;
+                continue;
+            }
+            uint64_t start = p;
+            while (p < n && (vec[p] & 1))
+                p++;
+            rc = store_pages(vm, s, start, p - start, zh, err);
+            if (rc < 0) {
+                free(vec);
+                return rc;
+            }
+        }
+        free(vec);
+    }
+    s->pages_nonzero = 0;
+    for (uint64_t p = 0; p < n; p++)
+        if (s->page_hash[p] != zh)
+            s->pages_nonzero++;
+    return seal(fd, err);
+}
+
+/* ---- public API ---- */
+
+static struct cc_snapshot *snap_new(void)
+{
+    struct cc_snapshot *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->refs = 1;
+    s->memfd = -1;
+    cc_buf_init(&s->state);
+    return s;
+}
+
+void cc_snapshot_get(struct cc_snapshot *s)
+{
+    if (s)
+        s->refs++;
+}
+
+void cc_snapshot_put(struct cc_snapshot *s)
+{
+    if (!s || --s->refs > 0)
+        return;
+    if (s->memfd >= 0)
+        close(s->memfd);
+    free(s->page_hash);
+    cc_buf_free(&s->state);
+    free(s);
+}
+
+static void clean_config(struct cc_vm_config *c)
+{
+    c->cmdline_extra = NULL;
+    c->trace_path = NULL;
+    c->log = NULL;
+    c->log_opaque = NULL;
+    c->serial_fd = -1;
+    c->trace_keep = false;
+}
+
+/* Point the VM's RAM at snapshot s (copy-on-write) and make s its base. */
+static int adopt_memory(struct cc_vm *vm, struct cc_snapshot *s, struct cc_err *err)
+{
+    int rc = cc_mem_map_memfd(vm, s->memfd, err);
+    if (rc < 0)
+        return rc;
+    cc_snapshot_get(s);
+    cc_snapshot_put(vm->mem_base);
+    vm->mem_base = s;
+    return 0;
+}
+
+int cc_vm_snapshot(struct cc_vm *vm, struct cc_snapshot **out, struct cc_err *err)
+{
+    *out = NULL;
+    int rc = cc_vcpu_complete_io(vm, err);
+    if (rc < 0)
+        return rc;
+    struct cc_snapshot *s = snap_new();
+    if (!s)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    s->mem_size = vm->mem_size;
+    s->cfg = vm->cfg;
+    clean_config(&s->cfg);
+    s->vtime = vm->vtime;
+    s->exits = vm->exits;
+    s->trace_hash = vm->trace.hash;
+    rc = save_state(vm, &s->state, err);
+    if (rc == 0)
+        rc = build_memory(vm, s, err);
+    if (rc == 0)
+        rc = adopt_memory(vm, s, err);
+    if (rc < 0) {
+        cc_snapshot_put(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int cc_vm_restore(struct cc_vm *vm, const struct cc_snapshot *cs, struct cc_err *err)
+{
+    struct cc_snapshot *s = (struct cc_snapshot *)cs;
+    if (s->mem_size != vm->mem_size)
+        return cc_err_set(err, EINVAL, "snapshot has %llu MiB of memory, the VM %llu MiB",
+                          (unsigned long long)(s->mem_size >> 20),
+                          (unsigned long long)(vm->mem_size >> 20));
+    int rc;
+    if (vm->mem_base == s) {
+        int64_t n = cc_mem_reset(vm, err);
+        if (n < 0)
+            return (int)n;
+        vm->last_reset_pages = (uint64_t)n;
+    } else {
+        rc = cc_mem_fetch_dirty(vm, err);
+        if (rc < 0)
+            return rc;
+        vm->last_reset_pages = cc_mem_dirty_count(vm);
+        rc = adopt_memory(vm, s, err);
+        if (rc < 0)
+            return rc;
+    }
+    return load_state(vm, s->state.data, s->state.len, err);
+}
+
+void cc_fork_opts_default(struct cc_fork_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->serial_fd = -1;
+}
+
+int cc_vm_fork(const struct cc_snapshot *cs, const struct cc_fork_opts *o, struct cc_vm **out,
+               struct cc_err *err)
+{
+    struct cc_snapshot *s = (struct cc_snapshot *)cs;
+    struct cc_fork_opts def;
+    if (!o) {
+        cc_fork_opts_default(&def);
+        o = &def;
+    }
+    struct cc_vm_config cfg = s->cfg;
+    cfg.serial_fd = o->serial_fd;
+    cfg.trace_keep = o->trace_keep;
+    cfg.trace_path = o->trace_path;
+    cfg.watchdog_s = o->watchdog_s;
+    cfg.log = o->log;
+    cfg.log_opaque = o->log_opaque;
+    struct cc_vm *vm;
+    int rc = cc_vm_create(&cfg, &vm, err);
+    if (rc < 0)
+        return rc;
+    rc = adopt_memory(vm, s, err);
+    if (rc == 0)
+        rc = load_state(vm, s->state.data, s->state.len, err);
+    if (rc < 0) {
+        cc_vm_destroy(vm);
+        return rc;
+    }
+    if (o->reseed)
+        cc_vm_reseed(vm, o->seed);
+    *out = vm;
+    return 0;
+}
+
+void cc_vm_reseed(struct cc_vm *vm, uint64_t seed)
+{
+    vm->cfg.seed = seed;
+    cc_rng_init(&vm->rng, seed, "vm");
+}
+
+uint64_t cc_vm_last_reset_pages(const struct cc_vm *vm)
+{
+    return vm->last_reset_pages;
+}
+
+void cc_snapshot_info(const struct cc_snapshot *s, struct cc_snapshot_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->mem_size = s->mem_size;
+    info->pages_nonzero = s->pages_nonzero;
+    info->vtime_ns = s->vtime;
+    info->exits = s->exits;
+    info->seed = s->cfg.seed;
+    info->trace_hash = s->trace_hash;
+    info->ram_hash = XXH3_64bits(s->page_hash, (s->mem_size / PAGE) * sizeof(uint64_t));
+    info->state_bytes = s->state.len;
+}
+
+const uint64_t *cc_snapshot_page_hashes(const struct cc_snapshot *s, size_t *n)
+{
+    *n = (size_t)(s->mem_size / PAGE);
+    return s->page_hash;
+}
+
+int64_t cc_snapshot_diff(const struct cc_snapshot *a, const struct cc_snapshot *b,
+                         void (*fn)(void *opaque, uint64_t first_page, uint64_t count),
+                         void *opaque, struct cc_err *err)
+{
+    if (a->mem_size != b->mem_size)
+        return cc_err_set(err, EINVAL, "snapshots have different memory sizes (%llu and %llu MiB)",
+                          (unsigned long long)(a->mem_size >> 20),
+                          (unsigned long long)(b->mem_size >> 20));
+    uint64_t n = a->mem_size / PAGE, total = 0;
+    for (uint64_t p = 0; p < n;) {
+        if (a->page_hash[p] == b->page_hash[p]) {
+            p++;
+            continue;
+        }
+        uint64_t start = p;
+        while (p < n && a->page_hash[p] != b->page_hash[p])
+            p++;
+        total += p - start;
+        if (fn)
+            fn(opaque, start, p - start);
+    }
+    return (int64_t)total;
+}
+
+/* ---- files ---- */
+
+static void put_config(struct cc_buf *b, const struct cc_vm_config *c)
+{
+    cc_buf_put_u8(b, 1);
+    cc_buf_put_u64(b, c->mem_size);
+    cc_buf_put_u64(b, c->seed);
+    cc_buf_put_u32(b, c->tsc_khz);
+    cc_buf_put(b, c->cpu.vendor, sizeof(c->cpu.vendor));
+    cc_buf_put_u32(b, c->cpu.family);
+    cc_buf_put_u32(b, c->cpu.model);
+    cc_buf_put_u32(b, c->cpu.stepping);
+    cc_buf_put(b, c->cpu.brand, sizeof(c->cpu.brand));
+    cc_buf_put_bool(b, c->avx2);
+    cc_buf_put_bool(b, c->avx512);
+    cc_buf_put_u64(b, c->rtc_epoch);
+    cc_buf_put_u64(b, c->costs.pio);
+    cc_buf_put_u64(b, c->costs.mmio);
+    cc_buf_put_u64(b, c->costs.hlt);
+    cc_buf_put_u64(b, c->costs.irq_window);
+    cc_buf_put_u64(b, c->costs.other);
+}
+
+static int get_config(struct cc_rd *r, struct cc_vm_config *c, struct cc_err *err)
+{
+    cc_vm_config_default(c);
+    uint8_t ver = cc_rd_u8(r);
+    if (cc_rd_ok(r) && ver != 1)
+        return cc_err_set(err, EINVAL, "configuration section: unknown version %u", ver);
+    c->mem_size = cc_rd_u64(r);
+    c->seed = cc_rd_u64(r);
+    c->tsc_khz = cc_rd_u32(r);
+    cc_rd_get(r, c->cpu.vendor, sizeof(c->cpu.vendor));
+    c->cpu.family = cc_rd_u32(r);
+    c->cpu.model = cc_rd_u32(r);
+    c->cpu.stepping = cc_rd_u32(r);
+    cc_rd_get(r, c->cpu.brand, sizeof(c->cpu.brand));
+    c->avx2 = cc_rd_bool(r);
+    c->avx512 = cc_rd_bool(r);
+    c->rtc_epoch = cc_rd_u64(r);
+    c->costs.pio = cc_rd_u64(r);
+    c->costs.mmio = cc_rd_u64(r);
+    c->costs.hlt = cc_rd_u64(r);
+    c->costs.irq_window = cc_rd_u64(r);
+    c->costs.other = cc_rd_u64(r);
+    c->cpu.vendor[12] = 0;
+    c->cpu.brand[48] = 0;
+    if (!cc_rd_ok(r))
+        return cc_err_set(err, EINVAL, "configuration section truncated");
+    if (c->mem_size < (2ull << 20) || c->mem_size > (3ull << 30) || (c->mem_size & 0xfff))
+        return cc_err_set(err, EINVAL, "configuration: bad memory size %llu",
+                          (unsigned long long)c->mem_size);
+    return 0;
+}
+
+int cc_snapshot_save(const struct cc_snapshot *s, const char *path, struct cc_err *err)
+{
+    uint64_t n = s->mem_size / PAGE, zh = zero_page_hash();
+    struct cc_buf b;
+    cc_buf_init(&b);
+    cc_buf_put(&b, FILE_MAGIC, 8);
+    cc_buf_put_u32(&b, CC_SNAPSHOT_FORMAT_VERSION);
+    cc_buf_put_u32(&b, 0);
+    size_t at = section_begin(&b, T_CONF);
+    put_config(&b, &s->cfg);
+    section_end(&b, at);
+    at = section_begin(&b, T_STAT);
+    cc_buf_put(&b, s->state.data, s->state.len);
+    section_end(&b, at);
+
+    /* Memory: bitmap of stored pages, then one zstd frame of those pages. */
+    at = section_begin(&b, T_MEM);
+    cc_buf_put_u64(&b, n);
+    size_t bm_words = (size_t)((n + 63) / 64);
+    uint64_t *bm = calloc(bm_words, sizeof(uint64_t));
+    uint8_t *pages = MAP_FAILED;
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    int rc = 0;
+    if (!bm || !z) {
+        rc = cc_err_set(err, ENOMEM, "out of memory");
+        goto out;
+    }
+    pages = mmap(NULL, s->mem_size, PROT_READ, MAP_SHARED, s->memfd, 0);
+    if (pages == MAP_FAILED) {
+        rc = cc_err_set(err, errno, "mapping snapshot memory: %s", strerror(errno));
+        goto out;
+    }
+    for (uint64_t p = 0; p < n; p++)
+        if (s->page_hash[p] != zh)
+            bm[p / 64] |= 1ull << (p % 64);
+    for (size_t i = 0; i < bm_words; i++)
+        cc_buf_put_u64(&b, bm[i]);
+    size_t len_at = b.len;
+    cc_buf_put_u64(&b, 0);
+    ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 3);
+    size_t out_cap = ZSTD_CStreamOutSize();
+    for (uint64_t p = 0; p <= n && cc_buf_ok(&b); p++) {
+        bool last = p == n;
+        ZSTD_inBuffer in = {NULL, 0, 0};
+        if (!last) {
+            if (!(bm[p / 64] >> (p % 64) & 1))
+                continue;
+            in.src = pages + p * PAGE;
+            in.size = PAGE;
+        }
+        ZSTD_EndDirective mode = last ? ZSTD_e_end : ZSTD_e_continue;
+        for (;;) {
+            if (b.len + out_cap > b.cap) {
+                size_t want = b.len + out_cap;
+                uint8_t *nd = realloc(b.data, want * 2);
+                if (!nd) {
+                    b.oom = true;
+                    break;
+                }
+                b.data = nd;
+                b.cap = want * 2;
+            }
+            ZSTD_outBuffer zo = {b.data + b.len, out_cap, 0};
+            size_t r = ZSTD_compressStream2(z, &zo, &in, mode);
+            if (ZSTD_isError(r)) {
+                rc = cc_err_set(err, EIO, "compressing snapshot memory: %s", ZSTD_getErrorName(r));
+                goto out;
+            }
+            b.len += zo.pos;
+            if (last ? r == 0 : in.pos == in.size)
+                break;
+        }
+    }
+    if (cc_buf_ok(&b)) {
+        uint64_t zlen = b.len - len_at - 8;
+        for (int i = 0; i < 8; i++)
+            b.data[len_at + i] = (uint8_t)(zlen >> (8 * i));
+    }
+    section_end(&b, at);
+    at = section_begin(&b, T_END);
+    if (cc_buf_ok(&b)) {
+        uint64_t sum = XXH3_64bits(b.data, at - 4);
+        cc_buf_put_u64(&b, sum);
+    }
+    section_end(&b, at);
+    if (!cc_buf_ok(&b)) {
+        rc = cc_err_set(err, ENOMEM, "out of memory writing snapshot");
+        goto out;
+    }
+    rc = cc_write_file_atomic(path, b.data, b.len, err);
+    if (rc < 0)
+        cc_err_prefix(err, "saving snapshot");
+out:
+    if (pages != MAP_FAILED)
+        munmap(pages, s->mem_size);
+    ZSTD_freeCCtx(z);
+    free(bm);
+    cc_buf_free(&b);
+    return rc;
+}
+
+static int read_whole(const char *path, uint8_t **data, size_t *len, struct cc_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return cc_err_set(err, errno, "snapshot '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return cc_err_set(err, EINVAL, "snapshot '%s': not a regular file", path);
+    }
+    *len = (size_t)st.st_size;
+    *data = malloc(*len ? *len : 1);
+    if (!*data) {
+        close(fd);
+        return cc_err_set(err, ENOMEM, "snapshot '%s': out of memory", path);
+    }
+    size_t off = 0;
+    while (off < *len) {
+        ssize_t r = read(fd, *data + off, *len - off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            int e = r < 0 ? errno : EIO;
+            close(fd);
+            free(*data);
+            return cc_err_set(err, e, "snapshot '%s': read failed: %s", path, strerror(e));
+        }
+        off += (size_t)r;
+    }
+    close(fd);
+    return 0;
+}
+
+int cc_snapshot_load(const char *path, struct cc_snapshot **out, struct cc_err *err)
+{
+    *out = NULL;
+    uint8_t *d = NULL;
+    size_t len = 0;
+    int rc = read_whole(path, &d, &len, err);
+    if (rc < 0)
+        return rc;
+    struct cc_snapshot *s = NULL;
+    uint8_t *pages = MAP_FAILED;
+    ZSTD_DCtx *z = NULL;
+
+#define FAIL(code, ...) do { rc = cc_err_set(err, code, __VA_ARGS__); goto out; } while (0)
+    if (len < 16 || memcmp(d, FILE_MAGIC, 8))
+        FAIL(EINVAL, "'%s' is not a ChaosControl snapshot (bad magic)", path);
+    struct cc_rd r;
+    cc_rd_init(&r, d + 8, len - 8);
+    uint32_t ver = cc_rd_u32(&r);
+    cc_rd_u32(&r);
+    if (ver > CC_SNAPSHOT_FORMAT_VERSION)
+        FAIL(EINVAL, "snapshot '%s' has format version %u, newer than this chaoscontrol "
+             "supports (%u): use a newer chaoscontrol", path, ver, CC_SNAPSHOT_FORMAT_VERSION);
+    if (ver == 0)
+        FAIL(EINVAL, "snapshot '%s' has an invalid format version 0", path);
+    /* Find the END section and check the checksum before trusting anything. */
+    if (len < 16 + 20)
+        FAIL(EINVAL, "snapshot '%s' is truncated (%zu bytes)", path, len);
+    {
+        const uint8_t *end = d + len - 20;
+        struct cc_rd er;
+        cc_rd_init(&er, end, 20);
+        uint32_t tag = cc_rd_u32(&er);
+        uint64_t elen = cc_rd_u64(&er), sum = cc_rd_u64(&er);
+        if (tag != T_END || elen != 8)
+            FAIL(EINVAL, "snapshot '%s' is truncated (no end marker)", path);
+        if (XXH3_64bits(d, len - 20) != sum)
+            FAIL(EINVAL, "snapshot '%s' is corrupt (checksum mismatch)", path);
+    }
+    s = snap_new();
+    if (!s)
+        FAIL(ENOMEM, "out of memory");
+    bool have_conf = false, have_stat = false, have_mem = false;
+    while (cc_rd_left(&r) > 20) {
+        uint32_t tag = cc_rd_u32(&r);
+        uint64_t slen = cc_rd_u64(&r);
+        if (!cc_rd_ok(&r) || slen > cc_rd_left(&r) - 20)
+            FAIL(EINVAL, "snapshot '%s': section runs past the end of the file", path);
+        struct cc_rd sr;
+        cc_rd_init(&sr, r.p + r.pos, slen);
+        r.pos += slen;
+        char tn[5];
+        if (tag == T_CONF) {
+            rc = get_config(&sr, &s->cfg, err);
+            if (rc < 0)
+                goto out_prefix;
+            s->mem_size = s->cfg.mem_size;
+            have_conf = true;
+        } else if (tag == T_STAT) {
+            cc_buf_put(&s->state, sr.p, slen);
+            if (!cc_buf_ok(&s->state))
+                FAIL(ENOMEM, "out of memory");
+            have_stat = true;
+        } else if (tag == T_MEM) {
+            if (!have_conf)
+                FAIL(EINVAL, "snapshot '%s': memory before configuration", path);
+            uint64_t n = cc_rd_u64(&sr);
+            if (n != s->mem_size / PAGE)
+                FAIL(EINVAL, "snapshot '%s': memory section has %llu pages, configuration says "
+                     "%llu", path, (unsigned long long)n,
+                     (unsigned long long)(s->mem_size / PAGE));
+            size_t bm_words = (size_t)((n + 63) / 64);
+            if (cc_rd_left(&sr) < bm_words * 8 + 8)
+                FAIL(EINVAL, "snapshot '%s': memory bitmap truncated", path);
+            const uint8_t *bm = sr.p + sr.pos;
+            sr.pos += bm_words * 8;
+            uint64_t zlen = cc_rd_u64(&sr);
+            if (zlen != cc_rd_left(&sr))
+                FAIL(EINVAL, "snapshot '%s': compressed memory length mismatch", path);
+            int fd = new_memfd(s->mem_size, err);
+            if (fd < 0) {
+                rc = fd;
+                goto out;
+            }
+            s->memfd = fd;
+            pages = mmap(NULL, s->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            s->page_hash = malloc(n * sizeof(uint64_t));
+            z = ZSTD_createDCtx();
+            if (pages == MAP_FAILED || !s->page_hash || !z)
+                FAIL(ENOMEM, "out of memory loading snapshot memory");
+            ZSTD_inBuffer in = {sr.p + sr.pos, (size_t)zlen, 0};
+            uint64_t zh = zero_page_hash();
+            for (uint64_t p = 0; p < n; p++) {
+                uint64_t word;
+                memcpy(&word, bm + (p / 64) * 8, 8);
+                if (!(word >> (p % 64) & 1)) {
+                    s->page_hash[p] = zh;
+                    continue;
+                }
+                ZSTD_outBuffer o = {pages + p * PAGE, PAGE, 0};
+                while (o.pos < PAGE) {
+                    size_t zr = ZSTD_decompressStream(z, &o, &in);
+                    if (ZSTD_isError(zr))
+                        FAIL(EINVAL, "snapshot '%s': corrupt memory data (%s)", path,
+                             ZSTD_getErrorName(zr));
+                    if (o.pos < PAGE && in.pos == in.size)
+                        FAIL(EINVAL, "snapshot '%s': memory data truncated", path);
+                }
+                s->page_hash[p] = XXH3_64bits(pages + p * PAGE, PAGE);
+                if (s->page_hash[p] != zh)
+                    s->pages_nonzero++;
+            }
+            have_mem = true;
+        } else {
+            FAIL(EINVAL, "snapshot '%s': unknown section '%s'", path, tag_name(tag, tn));
+        }
+    }
+    if (!have_conf || !have_stat || !have_mem)
+        FAIL(EINVAL, "snapshot '%s' is incomplete (missing %s section)", path,
+             !have_conf ? "configuration" : !have_stat ? "state" : "memory");
+    munmap(pages, s->mem_size);
+    pages = MAP_FAILED;
+    rc = seal(s->memfd, err);
+    if (rc < 0)
+        goto out;
+    /* Pull the summary fields out of the VM section for info(). */
+    {
+        struct cc_rd st;
+        cc_rd_init(&st, s->state.data, s->state.len);
+        while (cc_rd_left(&st) >= 12) {
+            uint32_t tag = cc_rd_u32(&st);
+            uint64_t sl = cc_rd_u64(&st);
+            if (!cc_rd_ok(&st) || sl > cc_rd_left(&st))
+                FAIL(EINVAL, "snapshot '%s': state section truncated", path);
+            if (tag == T_VM && sl >= 1 + 8 * 5 + 1) {
+                const uint8_t *v = st.p + st.pos;
+                struct cc_rd vr;
+                cc_rd_init(&vr, v, sl);
+                cc_rd_u8(&vr);
+                s->vtime = cc_rd_u64(&vr);
+                s->exits = cc_rd_u64(&vr);
+                cc_rd_u64(&vr);
+                cc_rd_u8(&vr);
+                s->trace_hash = cc_rd_u64(&vr);
+            }
+            st.pos += sl;
+        }
+    }
+    *out = s;
+    s = NULL;
+    rc = 0;
+    goto out;
+out_prefix:
+    cc_err_prefix(err, "snapshot '%s'", path);
+out:
+#undef FAIL
+    if (pages != MAP_FAILED)
+        munmap(pages, s ? s->mem_size : 0);
+    ZSTD_freeDCtx(z);
+    cc_snapshot_put(s);
+    free(d);
+    return rc;
+}

@@ -1,0 +1,247 @@
+/* vCPU state capture and restore for snapshots.
+ *
+ * Captured: general registers, special registers (including the pending
+ * external interrupt bitmap, which matters without an in-kernel irqchip),
+ * XSAVE area (x87/SSE/AVX...), XCRs, debug registers, vCPU events (pending
+ * exceptions, NMI, interrupt shadow), mp_state, every MSR KVM lists as
+ * saveable, and the two kvm_run fields the run loop reads before the next
+ * entry (ready_for_interrupt_injection, if_flag).
+ *
+ * KVM's own structs are stored as their UAPI byte layout, each with its
+ * size so a mismatch is detected on load. MSRs are read and written one at
+ * a time: a host that refuses one MSR does not silently drop the rest; the
+ * refused ones are reported through the VM log.
+ *
+ * The guest TSC is not saved as an MSR: it is derived from virtual time and
+ * written before every entry. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "vm_internal.h"
+
+#define VCPU_STATE_VERSION 1
+#define MSR_IA32_TSC 0x10
+
+/* Run KVM_RUN once with immediate_exit so KVM finishes an instruction whose
+ * port or MMIO access we handled (e.g. IN writes RAX only on the next
+ * KVM_RUN). Returns with no guest instruction executed. */
+int cc_vcpu_complete_io(struct cc_vm *vm, struct cc_err *err)
+{
+    struct kvm_run *run = vm->run;
+    if (run->exit_reason != KVM_EXIT_IO && run->exit_reason != KVM_EXIT_MMIO &&
+        run->exit_reason != KVM_EXIT_HYPERCALL)
+        return 0;
+    if (!vm->caps.immediate_exit)
+        return cc_err_set(err, ENOTSUP, "cannot complete in-flight I/O before a snapshot: "
+                          "the host lacks KVM_CAP_IMMEDIATE_EXIT");
+    uint8_t ready = run->ready_for_interrupt_injection, iflag = run->if_flag;
+    uint64_t rip_valid = run->kvm_valid_regs;
+    run->immediate_exit = 1;
+    int r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+    int e = errno;
+    run->immediate_exit = 0;
+    if (r == 0 || e != EINTR)
+        return cc_err_set(err, r == 0 ? EIO : e, "completing in-flight I/O: KVM_RUN with "
+                          "immediate_exit returned %d (%s)", r, strerror(e));
+    /* Nothing ran: keep what the last real exit told us. */
+    run->ready_for_interrupt_injection = ready;
+    run->if_flag = iflag;
+    run->kvm_valid_regs = rip_valid;
+    run->exit_reason = KVM_EXIT_INTR;
+    return 0;
+}
+
+static int get_msr_list(struct cc_vm *vm, uint32_t **out, uint32_t *n, struct cc_err *err)
+{
+    struct kvm_msr_list probe = {.nmsrs = 0};
+    if (ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
+        return cc_err_set(err, errno, "KVM_GET_MSR_INDEX_LIST: %s", strerror(errno));
+    struct kvm_msr_list *l = calloc(1, sizeof(*l) + probe.nmsrs * sizeof(uint32_t));
+    if (!l)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    l->nmsrs = probe.nmsrs;
+    if (ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, l) < 0) {
+        int e = errno;
+        free(l);
+        return cc_err_set(err, e, "KVM_GET_MSR_INDEX_LIST: %s", strerror(e));
+    }
+    *n = l->nmsrs;
+    *out = malloc((l->nmsrs ? l->nmsrs : 1) * sizeof(uint32_t));
+    if (!*out) {
+        free(l);
+        return cc_err_set(err, ENOMEM, "out of memory");
+    }
+    memcpy(*out, l->indices, l->nmsrs * sizeof(uint32_t));
+    free(l);
+    return 0;
+}
+
+static int msr_get1(struct cc_vm *vm, uint32_t idx, uint64_t *val)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e;
+    } m;
+    memset(&m, 0, sizeof(m));
+    m.hdr.nmsrs = 1;
+    m.e.index = idx;
+    if (ioctl(vm->vcpu_fd, KVM_GET_MSRS, &m) != 1)
+        return -1;
+    *val = m.e.data;
+    return 0;
+}
+
+static int msr_set1(struct cc_vm *vm, uint32_t idx, uint64_t val)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e;
+    } m;
+    memset(&m, 0, sizeof(m));
+    m.hdr.nmsrs = 1;
+    m.e.index = idx;
+    m.e.data = val;
+    return ioctl(vm->vcpu_fd, KVM_SET_MSRS, &m) == 1 ? 0 : -1;
+}
+
+static void put_blob(struct cc_buf *b, const void *p, uint32_t len)
+{
+    cc_buf_put_u32(b, len);
+    cc_buf_put(b, p, len);
+}
+
+static bool get_blob(struct cc_rd *r, void *p, uint32_t len)
+{
+    uint32_t have = cc_rd_u32(r);
+    if (have != len) {
+        r->short_read = true;
+        return false;
+    }
+    return cc_rd_get(r, p, len);
+}
+
+int cc_vcpu_save(struct cc_vm *vm, struct cc_buf *out, struct cc_err *err)
+{
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    struct kvm_xsave xsave;
+    struct kvm_xcrs xcrs;
+    struct kvm_debugregs dbg;
+    struct kvm_vcpu_events ev;
+    struct kvm_mp_state mp;
+
+    memset(&xcrs, 0, sizeof(xcrs));
+    if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) < 0 ||
+        ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0 ||
+        ioctl(vm->vcpu_fd, KVM_GET_XSAVE, &xsave) < 0 ||
+        ioctl(vm->vcpu_fd, KVM_GET_DEBUGREGS, &dbg) < 0 ||
+        ioctl(vm->vcpu_fd, KVM_GET_VCPU_EVENTS, &ev) < 0 ||
+        ioctl(vm->vcpu_fd, KVM_GET_MP_STATE, &mp) < 0)
+        return cc_err_set(err, errno, "reading vCPU state: %s", strerror(errno));
+    bool have_xcrs = ioctl(vm->vcpu_fd, KVM_GET_XCRS, &xcrs) == 0;
+
+    uint32_t *idx = NULL, n = 0;
+    int rc = get_msr_list(vm, &idx, &n, err);
+    if (rc < 0)
+        return rc;
+
+    cc_buf_put_u8(out, VCPU_STATE_VERSION);
+    put_blob(out, &regs, sizeof(regs));
+    put_blob(out, &sregs, sizeof(sregs));
+    put_blob(out, &xsave, sizeof(xsave));
+    cc_buf_put_bool(out, have_xcrs);
+    put_blob(out, &xcrs, sizeof(xcrs));
+    put_blob(out, &dbg, sizeof(dbg));
+    put_blob(out, &ev, sizeof(ev));
+    put_blob(out, &mp, sizeof(mp));
+    cc_buf_put_u8(out, vm->run->ready_for_interrupt_injection);
+    cc_buf_put_u8(out, vm->run->if_flag);
+
+    /* MSRs: count, then (index, value) for each one the host let us read. */
+    size_t count_at = out->len;
+    cc_buf_put_u32(out, 0);
+    uint32_t saved = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t v;
+        /* The TSC comes from virtual time; KVM's paravirtual MSRs belong to
+         * features the guest cannot see (the KVM CPUID leaves are hidden). */
+        bool kvm_pv = (idx[i] >= 0x4b564d00 && idx[i] <= 0x4b564dff) ||
+                      idx[i] == 0x11 || idx[i] == 0x12;
+        if (idx[i] == MSR_IA32_TSC || kvm_pv || msr_get1(vm, idx[i], &v) < 0)
+            continue;
+        cc_buf_put_u32(out, idx[i]);
+        cc_buf_put_u64(out, v);
+        saved++;
+    }
+    free(idx);
+    if (!cc_buf_ok(out))
+        return cc_err_set(err, ENOMEM, "out of memory saving vCPU state");
+    for (int b = 0; b < 4; b++)
+        out->data[count_at + b] = (uint8_t)(saved >> (8 * b));
+    return 0;
+}
+
+int cc_vcpu_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
+{
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    struct kvm_xsave xsave;
+    struct kvm_xcrs xcrs;
+    struct kvm_debugregs dbg;
+    struct kvm_vcpu_events ev;
+    struct kvm_mp_state mp;
+
+    uint8_t ver = cc_rd_u8(in);
+    if (cc_rd_ok(in) && ver != VCPU_STATE_VERSION)
+        return cc_err_set(err, EINVAL, "vCPU state: unknown version %u", ver);
+    get_blob(in, &regs, sizeof(regs));
+    get_blob(in, &sregs, sizeof(sregs));
+    get_blob(in, &xsave, sizeof(xsave));
+    bool have_xcrs = cc_rd_bool(in);
+    get_blob(in, &xcrs, sizeof(xcrs));
+    get_blob(in, &dbg, sizeof(dbg));
+    get_blob(in, &ev, sizeof(ev));
+    get_blob(in, &mp, sizeof(mp));
+    uint8_t ready = cc_rd_u8(in), iflag = cc_rd_u8(in);
+    uint32_t nmsr = cc_rd_u32(in);
+    if (!cc_rd_ok(in))
+        return cc_err_set(err, EINVAL, "vCPU state truncated or written by a different KVM "
+                          "ABI (structure sizes differ)");
+    if (nmsr > cc_rd_left(in) / 12)
+        return cc_err_set(err, EINVAL, "vCPU state: MSR count %u larger than the data", nmsr);
+
+    if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
+        return cc_err_set(err, errno, "restoring special registers: %s", strerror(errno));
+    if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0)
+        return cc_err_set(err, errno, "restoring registers: %s", strerror(errno));
+    if (have_xcrs && ioctl(vm->vcpu_fd, KVM_SET_XCRS, &xcrs) < 0)
+        return cc_err_set(err, errno, "restoring XCRs: %s", strerror(errno));
+    if (ioctl(vm->vcpu_fd, KVM_SET_XSAVE, &xsave) < 0)
+        return cc_err_set(err, errno, "restoring XSAVE state: %s", strerror(errno));
+    unsigned refused = 0;
+    uint32_t first_refused = 0;
+    for (uint32_t i = 0; i < nmsr; i++) {
+        uint32_t idx = cc_rd_u32(in);
+        uint64_t v = cc_rd_u64(in);
+        if (msr_set1(vm, idx, v) < 0) {
+            if (!refused++)
+                first_refused = idx;
+        }
+    }
+    if (refused)
+        cc_vm_log(vm, "restore: host refused %u MSR(s), first 0x%x", refused, first_refused);
+    ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
+    if (ioctl(vm->vcpu_fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
+        return cc_err_set(err, errno, "restoring vCPU events: %s", strerror(errno));
+    if (ioctl(vm->vcpu_fd, KVM_SET_MP_STATE, &mp) < 0)
+        return cc_err_set(err, errno, "restoring mp_state: %s", strerror(errno));
+    if (ioctl(vm->vcpu_fd, KVM_SET_DEBUGREGS, &dbg) < 0)
+        return cc_err_set(err, errno, "restoring debug registers: %s", strerror(errno));
+    vm->run->ready_for_interrupt_injection = ready;
+    vm->run->if_flag = iflag;
+    vm->run->request_interrupt_window = 0;
+    vm->run->exit_reason = KVM_EXIT_INTR;
+    return 0;
+}

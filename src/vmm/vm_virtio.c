@@ -1,0 +1,343 @@
+/* Plugging virtio-mmio devices into a VM: each device gets the next 4 KiB
+ * MMIO window at 0xd0000000 + i * 0x1000, the next free ISA interrupt from
+ * 5, 6, 7, 9, 10, 11, 12, 14, 15 (PIC, edge-triggered as Linux sets up
+ * these lines), and a "virtio_mmio.device=4K@0x...:IRQ" fragment on the
+ * kernel command line, which is why devices must be added before
+ * cc_vm_load_linux. Device messages (a device that failed and why) go to
+ * the VM's log. Devices see guest RAM through &vm->mem / &vm->mem_size, so
+ * they follow the VM if its memory is remapped, and report every range they
+ * write through cc_vm_gpa_w, so snapshot resets see those pages dirty. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "chaoscontrol/virtio.h"
+#include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
+#include "devices/virtio_rng.h"
+#include "vm_internal.h"
+#include "vm_virtio.h"
+
+#define VIRTIO_SAVE_VERSION 1
+
+static const unsigned virtio_irqs[CC_VIRTIO_MAX_DEVICES] = {5, 6, 7, 9, 10, 11, 12, 14, 15};
+
+struct vm_vdev {
+    enum cc_virtio_type type;
+    void *dev;                      /* struct cc_virtio_{rng,blk,net} */
+    struct cc_virtio_mmio *mmio;
+    uint64_t base;
+    unsigned irq;
+};
+
+struct cc_vm_virtio {
+    struct vm_vdev d[CC_VIRTIO_MAX_DEVICES];
+    unsigned n;
+    unsigned n_type[5];             /* devices of each type, for labels */
+};
+
+static void mmio_read(void *opaque, uint64_t off, void *data, unsigned size)
+{
+    cc_virtio_mmio_read(opaque, off, data, size);
+}
+
+static void mmio_write(void *opaque, uint64_t off, const void *data, unsigned size)
+{
+    cc_virtio_mmio_write(opaque, off, data, size);
+}
+
+static const struct cc_io_ops virtio_io = {mmio_read, mmio_write};
+
+static void vm_log(void *opaque, const char *msg)
+{
+    cc_vm_log(opaque, "%s", msg);
+}
+
+/* Device writes into guest RAM are invisible to KVM's dirty log. */
+static void vm_mark_dirty(void *opaque, uint64_t gpa, uint64_t len)
+{
+    cc_vm_gpa_w(opaque, gpa, len);
+}
+
+static void destroy_dev(struct vm_vdev *d)
+{
+    switch (d->type) {
+    case CC_VIRTIO_RNG: cc_virtio_rng_destroy(d->dev); break;
+    case CC_VIRTIO_BLK: cc_virtio_blk_destroy(d->dev); break;
+    case CC_VIRTIO_NET: cc_virtio_net_destroy(d->dev); break;
+    }
+}
+
+/* The slot a new device would get, with its command-line fragment; checks
+ * that there is room for both before anything is created. */
+static int next_slot(struct cc_vm *vm, struct vm_vdev *slot, char *frag, size_t fraglen,
+                     struct cc_err *err)
+{
+    if (!vm->virtio) {
+        vm->virtio = calloc(1, sizeof(*vm->virtio));
+        if (!vm->virtio)
+            return cc_err_set(err, ENOMEM, "out of memory");
+    }
+    struct cc_vm_virtio *v = vm->virtio;
+    if (v->n == CC_VIRTIO_MAX_DEVICES)
+        return cc_err_set(err, ENOSPC, "a VM has at most %u virtio devices",
+                          CC_VIRTIO_MAX_DEVICES);
+    slot->base = CC_VIRTIO_MMIO_BASE + (uint64_t)v->n * CC_VIRTIO_MMIO_SIZE;
+    slot->irq = virtio_irqs[v->n];
+    snprintf(frag, fraglen, "virtio_mmio.device=4K@0x%llx:%u", (unsigned long long)slot->base,
+             slot->irq);
+    if (strlen(vm->cmdline_dev) + 1 + strlen(frag) >= sizeof(vm->cmdline_dev))
+        return cc_err_set(err, E2BIG, "no room on the kernel command line for another device");
+    return 0;
+}
+
+/* Register a created device: MMIO window, command line, log. */
+static int plug(struct cc_vm *vm, struct vm_vdev *slot, const char *frag, const char *label,
+                struct cc_err *err)
+{
+    struct cc_vm_virtio *v = vm->virtio;
+    int rc = cc_vm_add_mmio(vm, slot->base, CC_VIRTIO_MMIO_SIZE, &virtio_io, slot->mmio, err);
+    if (rc < 0) {
+        destroy_dev(slot);
+        return rc;
+    }
+    rc = cc_vm_cmdline_add(vm, frag, err);      /* room was checked in next_slot */
+    char name[32];
+    snprintf(name, sizeof(name), "%s@0x%llx", label, (unsigned long long)slot->base);
+    cc_virtio_mmio_set_log(slot->mmio, name, vm_log, vm);
+    cc_virtio_mmio_set_dirty_hook(slot->mmio, vm_mark_dirty, vm);
+    v->d[v->n++] = *slot;
+    v->n_type[slot->type]++;
+    return rc;
+}
+
+static struct cc_irq_sink pic_sink(struct cc_vm *vm)
+{
+    return (struct cc_irq_sink){cc_pic_sink_set_irq, &vm->pic};
+}
+
+int cc_vm_add_virtio_rng(struct cc_vm *vm, struct cc_virtio_rng **out, struct cc_err *err)
+{
+    struct vm_vdev slot = {.type = CC_VIRTIO_RNG};
+    char frag[80], label[32];
+    int rc = next_slot(vm, &slot, frag, sizeof(frag), err);
+    if (rc < 0)
+        return rc;
+    snprintf(label, sizeof(label), "virtio-rng%u", vm->virtio->n_type[CC_VIRTIO_RNG]);
+    struct cc_virtio_rng *r;
+    rc = cc_virtio_rng_create(vm->cfg.seed, label, &vm->mem, &vm->mem_size, pic_sink(vm),
+                              slot.irq, &r, err);
+    if (rc < 0)
+        return rc;
+    slot.dev = r;
+    slot.mmio = &r->mmio;
+    rc = plug(vm, &slot, frag, label, err);
+    if (rc == 0 && out)
+        *out = r;
+    return rc;
+}
+
+int cc_vm_add_virtio_blk(struct cc_vm *vm, const struct cc_blk_config *cfg,
+                         struct cc_virtio_blk **out, struct cc_err *err)
+{
+    struct vm_vdev slot = {.type = CC_VIRTIO_BLK};
+    char frag[80], label[32];
+    int rc = next_slot(vm, &slot, frag, sizeof(frag), err);
+    if (rc < 0)
+        return rc;
+    snprintf(label, sizeof(label), "virtio-blk%u", vm->virtio->n_type[CC_VIRTIO_BLK]);
+    struct cc_virtio_blk *b;
+    rc = cc_virtio_blk_create(cfg, vm->cfg.seed, label, &vm->mem, &vm->mem_size, pic_sink(vm),
+                              slot.irq, &b, err);
+    if (rc < 0)
+        return rc;
+    slot.dev = b;
+    slot.mmio = &b->mmio;
+    rc = plug(vm, &slot, frag, label, err);
+    if (rc == 0 && out)
+        *out = b;
+    return rc;
+}
+
+int cc_vm_add_virtio_net(struct cc_vm *vm, const uint8_t mac[6], struct cc_virtio_net **out,
+                         struct cc_err *err)
+{
+    struct vm_vdev slot = {.type = CC_VIRTIO_NET};
+    char frag[80], label[32];
+    int rc = next_slot(vm, &slot, frag, sizeof(frag), err);
+    if (rc < 0)
+        return rc;
+    unsigned idx = vm->virtio->n_type[CC_VIRTIO_NET];
+    snprintf(label, sizeof(label), "virtio-net%u", idx);
+    uint8_t def[6] = {0x02, 0xcc, 0, 0, (uint8_t)((idx + 1) >> 8), (uint8_t)(idx + 1)};
+    struct cc_virtio_net *n;
+    rc = cc_virtio_net_create(mac ? mac : def, &vm->mem, &vm->mem_size, pic_sink(vm), slot.irq,
+                              &n, err);
+    if (rc < 0)
+        return rc;
+    slot.dev = n;
+    slot.mmio = &n->mmio;
+    rc = plug(vm, &slot, frag, label, err);
+    if (rc == 0 && out)
+        *out = n;
+    return rc;
+}
+
+unsigned cc_vm_virtio_count(const struct cc_vm *vm)
+{
+    return vm->virtio ? vm->virtio->n : 0;
+}
+
+int cc_vm_virtio_info(const struct cc_vm *vm, unsigned i, struct cc_virtio_info *info)
+{
+    if (i >= cc_vm_virtio_count(vm))
+        return -ENOENT;
+    const struct vm_vdev *d = &vm->virtio->d[i];
+    info->type = d->type;
+    info->mmio_base = d->base;
+    info->irq = d->irq;
+    info->failure = cc_virtio_mmio_failure(d->mmio);
+    info->status = d->mmio->status;
+    return 0;
+}
+
+void cc_vm_virtio_destroy(struct cc_vm *vm)
+{
+    struct cc_vm_virtio *v = vm->virtio;
+    if (!v)
+        return;
+    for (unsigned i = 0; i < v->n; i++)
+        destroy_dev(&v->d[i]);
+    free(v);
+    vm->virtio = NULL;
+}
+
+void cc_vm_virtio_save(const struct cc_vm *vm, struct cc_buf *out)
+{
+    unsigned n = cc_vm_virtio_count(vm);
+    cc_buf_put_u8(out, VIRTIO_SAVE_VERSION);
+    cc_buf_put_u8(out, (uint8_t)n);
+    for (unsigned i = 0; i < n; i++) {
+        const struct vm_vdev *d = &vm->virtio->d[i];
+        cc_buf_put_u8(out, (uint8_t)d->type);
+        switch (d->type) {
+        case CC_VIRTIO_RNG: cc_virtio_rng_save(d->dev, out); break;
+        case CC_VIRTIO_BLK: cc_virtio_blk_save(d->dev, out); break;
+        case CC_VIRTIO_NET: cc_virtio_net_save(d->dev, out); break;
+        }
+    }
+}
+
+int cc_vm_virtio_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
+{
+    uint8_t ver = cc_rd_u8(in);
+    uint8_t n = cc_rd_u8(in);
+    if (!cc_rd_ok(in))
+        return cc_err_set(err, EINVAL, "virtio: snapshot section truncated");
+    if (ver != VIRTIO_SAVE_VERSION)
+        return cc_err_set(err, EINVAL, "virtio: snapshot section version %u is not supported "
+                          "(this build reads version %u)", ver, VIRTIO_SAVE_VERSION);
+    if (n != cc_vm_virtio_count(vm))
+        return cc_err_set(err, EINVAL, "virtio: the snapshot has %u devices, this VM %u; add "
+                          "the same devices in the same order", n, cc_vm_virtio_count(vm));
+    for (unsigned i = 0; i < n; i++) {
+        struct vm_vdev *d = &vm->virtio->d[i];
+        uint8_t type = cc_rd_u8(in);
+        if (!cc_rd_ok(in))
+            return cc_err_set(err, EINVAL, "virtio: snapshot section truncated");
+        if (type != d->type)
+            return cc_err_set(err, EINVAL, "virtio: snapshot device %u has type %u, this VM's "
+                              "has type %u", i, type, d->type);
+        int rc = 0;
+        switch (d->type) {
+        case CC_VIRTIO_RNG: rc = cc_virtio_rng_load(d->dev, in, err); break;
+        case CC_VIRTIO_BLK: rc = cc_virtio_blk_load(d->dev, in, err); break;
+        case CC_VIRTIO_NET: rc = cc_virtio_net_load(d->dev, in, err); break;
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- in-memory snapshots ---- */
+
+struct cc_vm_virtio_snap {
+    struct cc_buf state;        /* like cc_vm_virtio_save, disks without pages */
+    struct cc_blk_overlay *disk[CC_VIRTIO_MAX_DEVICES];
+    unsigned n;
+};
+
+void cc_vm_virtio_snap_free(struct cc_vm_virtio_snap *s)
+{
+    if (!s)
+        return;
+    for (unsigned i = 0; i < s->n; i++)
+        cc_blk_overlay_free(s->disk[i]);
+    cc_buf_free(&s->state);
+    free(s);
+}
+
+int cc_vm_virtio_snap_take(const struct cc_vm *vm, struct cc_vm_virtio_snap **out,
+                           struct cc_err *err)
+{
+    struct cc_vm_virtio_snap *s = calloc(1, sizeof(*s));
+    if (!s)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    cc_buf_init(&s->state);
+    s->n = cc_vm_virtio_count(vm);
+    cc_buf_put_u8(&s->state, VIRTIO_SAVE_VERSION);
+    cc_buf_put_u8(&s->state, (uint8_t)s->n);
+    for (unsigned i = 0; i < s->n; i++) {
+        const struct vm_vdev *d = &vm->virtio->d[i];
+        cc_buf_put_u8(&s->state, (uint8_t)d->type);
+        switch (d->type) {
+        case CC_VIRTIO_RNG: cc_virtio_rng_save(d->dev, &s->state); break;
+        case CC_VIRTIO_NET: cc_virtio_net_save(d->dev, &s->state); break;
+        case CC_VIRTIO_BLK:
+            cc_virtio_blk_save_meta(d->dev, &s->state);
+            s->disk[i] = cc_virtio_blk_snapshot(d->dev);
+            if (!s->disk[i]) {
+                cc_vm_virtio_snap_free(s);
+                return cc_err_set(err, ENOMEM, "out of memory");
+            }
+            break;
+        }
+    }
+    if (!cc_buf_ok(&s->state)) {
+        cc_vm_virtio_snap_free(s);
+        return cc_err_set(err, ENOMEM, "out of memory");
+    }
+    *out = s;
+    return 0;
+}
+
+int cc_vm_virtio_snap_restore(struct cc_vm *vm, const struct cc_vm_virtio_snap *s,
+                              struct cc_err *err)
+{
+    struct cc_rd in;
+    cc_rd_init(&in, s->state.data, s->state.len);
+    uint8_t ver = cc_rd_u8(&in);
+    uint8_t n = cc_rd_u8(&in);
+    if (!cc_rd_ok(&in) || ver != VIRTIO_SAVE_VERSION)
+        return cc_err_set(err, EINVAL, "virtio: snapshot is damaged");
+    if (n != cc_vm_virtio_count(vm))
+        return cc_err_set(err, EINVAL, "virtio: the snapshot has %u devices, this VM %u; add "
+                          "the same devices in the same order", n, cc_vm_virtio_count(vm));
+    for (unsigned i = 0; i < n; i++) {
+        struct vm_vdev *d = &vm->virtio->d[i];
+        uint8_t type = cc_rd_u8(&in);
+        if (type != d->type)
+            return cc_err_set(err, EINVAL, "virtio: snapshot device %u has type %u, this VM's "
+                              "has type %u", i, type, d->type);
+        int rc = 0;
+        switch (d->type) {
+        case CC_VIRTIO_RNG: rc = cc_virtio_rng_load(d->dev, &in, err); break;
+        case CC_VIRTIO_NET: rc = cc_virtio_net_load(d->dev, &in, err); break;
+        case CC_VIRTIO_BLK: rc = cc_virtio_blk_load_meta(d->dev, &in, s->disk[i], err); break;
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
