@@ -23,7 +23,10 @@
  * Each assertion macro is one catalog entry, a static descriptor in the ELF
  * section "cc_catalog" that the SDK registers with the VMM before main(),
  * so entries that are never reached are still reported, by name. Messages
- * should be string literals; details are JSON object text or NULL.
+ * should be string literals; details are JSON object text or NULL. (One
+ * exception: g++ drops the section of statics in function template
+ * instances, so with g++ those entries are registered when first reached;
+ * clang++ and C have no such exception.)
  *
  * Build: link libchaoscontrol-sdk.a (musl-gcc -static for guests; the host
  * build works for local mode). For edge coverage compile the program (not
@@ -105,11 +108,11 @@ struct cc_catalog_entry {
 void cc_assert_eval_(struct cc_catalog_entry *entry, int cond, const char *details);
 
 #if defined(__cplusplus)
-#define CC_ENTRY_INIT_(kind, message) \
-    {CC_CATALOG_MAGIC, (kind), __LINE__, (message), __FILE__, __func__, 0, 0, 0}
+#define CC_ENTRY_INIT_(k_, m_) \
+    {CC_CATALOG_MAGIC, (k_), __LINE__, (m_), __FILE__, __func__, 0, 0, 0}
 #else
-#define CC_ENTRY_INIT_(kind, message) \
-    {.magic = CC_CATALOG_MAGIC, .kind = (kind), .line = __LINE__, .message = (message), \
+#define CC_ENTRY_INIT_(k_, m_) \
+    {.magic = CC_CATALOG_MAGIC, .kind = (k_), .line = __LINE__, .message = (m_), \
      .file = __FILE__, .function = __func__}
 #endif
 

@@ -41,6 +41,7 @@ static struct {
     volatile struct cc_proto_slot *slots;
     uint32_t nslots;
     uint32_t nmailboxes;
+    uint64_t mailbox_gpa;
     uint16_t port;
     bool vmmcall;
     bool hypercall_ok;
@@ -49,6 +50,9 @@ static struct {
     bool key_ok;
     pthread_mutex_t lock;               /* guidance table, catalog state */
 } g = {.hc_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Defined only in the libvoidstar shim (voidstar.c). */
+extern const int ccsdk_is_voidstar __attribute__((weak, visibility("hidden")));
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_state;                  /* 0 none, 1 running, 2 done */
@@ -177,8 +181,17 @@ static bool map_vmm(void)
     struct cc_proto_header h;
     memcpy(&h, p, sizeof(h));
     munmap(p, 4096);
-    if (h.magic != CC_PROTO_MAGIC || h.version != CC_PROTO_VERSION ||
-        h.header_size < sizeof(struct cc_proto_header)) {
+    if (h.magic != CC_PROTO_MAGIC) {
+        close(fd);
+        return false;       /* not under ChaosControl: quietly local */
+    }
+    if (h.version != CC_PROTO_VERSION || h.header_size < sizeof(struct cc_proto_header)) {
+        char msg[160];
+        int n = snprintf(msg, sizeof(msg), "chaoscontrol-sdk: the VMM speaks protocol version "
+                         "%u, this SDK version %u; running in local mode\n", h.version,
+                         CC_PROTO_VERSION);
+        ssize_t r = write(2, msg, n > 0 ? (size_t)n : 0);
+        (void)r;
         close(fd);
         return false;
     }
@@ -204,6 +217,7 @@ static bool map_vmm(void)
     g.slots = (volatile struct cc_proto_slot *)(g.area + (h.table_gpa - lo));
     g.nslots = h.table_slots;
     g.nmailboxes = h.mailbox_count;
+    g.mailbox_gpa = h.mailbox_gpa;
     g.port = (uint16_t)h.port;
     g.vmmcall = (h.flags & CC_PROTO_F_VMMCALL) != 0;
     g.hypercall_ok = (h.flags & CC_PROTO_F_HYPERCALL) && !(h.flags & CC_PROTO_F_FORCE_PORT);
@@ -213,8 +227,8 @@ static bool map_vmm(void)
 
 static volatile struct cc_proto_mailbox *mailbox_at(int i)
 {
-    uint64_t gpa = g.hdr->mailbox_gpa + (uint64_t)i * CC_PROTO_MAILBOX_SIZE;
-    return (volatile struct cc_proto_mailbox *)(g.area + (gpa - CC_PROTO_AREA_GPA));
+    return (volatile struct cc_proto_mailbox *)(g.area + (g.mailbox_gpa - CC_PROTO_AREA_GPA) +
+                                                 (size_t)i * CC_PROTO_MAILBOX_SIZE);
 }
 
 /* ---- mailboxes ---- */
@@ -243,14 +257,15 @@ static void process_exit(void)
 }
 
 /* Claim a free mailbox for this thread (waiting if all are taken by live
- * threads; owners that died are reclaimed). */
-static int claim_mailbox(void)
+ * threads; owners that died are reclaimed). fresh: not one this thread
+ * owns already (a nested call from a signal handler). */
+static int claim_mailbox(bool fresh)
 {
     uint32_t tid = (uint32_t)my_tid();
     for (unsigned spins = 0;; spins++) {
         for (uint32_t i = 0; i < g.nmailboxes; i++) {
             uint32_t cur = __atomic_load_n(&g.hdr->mailbox_owner[i], __ATOMIC_RELAXED);
-            if (cur == tid)
+            if (cur == tid && !fresh)
                 return (int)i;      /* ours already (e.g. after exec) */
             uint32_t zero = 0;
             if (cur == 0 &&
@@ -284,7 +299,7 @@ static void ring(int idx, uint32_t op)
     if (g.mode == CC_SDK_HYPERCALL) {
         struct cc_proto_hypercall hc = {
             .nr = CC_PROTO_HYPERCALL_NR,
-            .args = {g.hdr->mailbox_gpa + (uint64_t)idx * CC_PROTO_MAILBOX_SIZE, 1, op, 0},
+            .args = {g.mailbox_gpa + (uint64_t)idx * CC_PROTO_MAILBOX_SIZE, 1, op, 0},
             .flags = g.vmmcall ? CC_PROTO_HC_VMMCALL : 0,
         };
         int r;
@@ -305,27 +320,43 @@ static void ring(int idx, uint32_t op)
     __asm__ volatile("outl %0, %w1" : : "a"(v), "Nd"(g.port) : "memory");
 }
 
-/* One doorbell with the mailbox already filled except op/len/flags. */
-static int32_t send_one(int idx, uint32_t op, uint32_t flags, const uint64_t args[3],
-                        const uint8_t *p, size_t n)
+/* Copy bytes [off, off + n) of the payload made of parts p1 and p2 to dst. */
+static void gather(volatile uint8_t *dst, const uint8_t *p1, size_t l1, const uint8_t *p2,
+                   size_t off, size_t n)
+{
+    if (off < l1) {
+        size_t k = l1 - off < n ? l1 - off : n;
+        memcpy((void *)dst, p1 + off, k);
+        dst += k;
+        n -= k;
+        off += k;
+    }
+    if (n)
+        memcpy((void *)dst, p2 + (off - l1), n);
+}
+
+/* Fill the mailbox (payload straight from the caller's parts: every page
+ * touched costs, under nested virtualization) and ring. */
+static int32_t send_one(int idx, uint32_t op, uint32_t flags, uint64_t a0, uint64_t a1,
+                        uint64_t a2, const uint8_t *p1, size_t l1, const uint8_t *p2,
+                        size_t off, size_t n)
 {
     volatile struct cc_proto_mailbox *mb = mailbox_at(idx);
     mb->op = op;
     mb->flags = flags;
     mb->len = (uint32_t)n;
-    mb->arg[0] = args[0];
-    mb->arg[1] = args[1];
-    mb->arg[2] = args[2];
-    mb->ret[0] = mb->ret[1] = 0;
+    mb->arg[0] = a0;
+    mb->arg[1] = a1;
+    mb->arg[2] = a2;
     mb->status = -ENOSYS;       /* stays if nobody answers */
     if (n)
-        memcpy((void *)mb->data, p, n);
+        gather(mb->data, p1, l1, p2, off, n);
     ring(idx, op);
     return mb->status;
 }
 
-/* Gather up to two payload parts into one logical payload and send it,
- * in pieces when it does not fit one mailbox. */
+/* Send a payload made of up to two parts, in pieces when it does not fit
+ * one mailbox. */
 static int call_parts(uint32_t op, uint64_t a0, uint64_t a1, uint64_t a2, const void *p1,
                       size_t l1, const void *p2, size_t l2, struct ccsdk_reply *reply)
 {
@@ -339,12 +370,12 @@ static int call_parts(uint32_t op, uint64_t a0, uint64_t a1, uint64_t a2, const 
     int idx;
     bool temp = false;
     if (tls_busy) {
-        /* re-entered from a signal handler: use a mailbox of our own */
-        idx = claim_mailbox();
-        temp = idx != tls_mb;
+        /* re-entered from a signal handler: use another mailbox */
+        idx = claim_mailbox(true);
+        temp = true;
     } else {
         if (tls_mb < 0) {
-            tls_mb = claim_mailbox();
+            tls_mb = claim_mailbox(false);
             if (g.key_ok)
                 pthread_setspecific(g.key, (void *)1);
         }
@@ -355,31 +386,17 @@ static int call_parts(uint32_t op, uint64_t a0, uint64_t a1, uint64_t a2, const 
 
     const size_t max = CC_PROTO_MAILBOX_DATA;
     size_t total = l1 + l2, off = 0;
-    uint8_t chunk[CC_PROTO_MAILBOX_DATA];
     int32_t st = 0;
     bool staged = false;
-    const uint64_t none[3] = {0, 0, 0};
     /* Everything but the last piece goes as CC_OP_APPEND. */
     while (total - off > max) {
-        for (size_t i = 0; i < max; i++) {
-            size_t at = off + i;
-            chunk[i] = at < l1 ? ((const uint8_t *)p1)[at] : ((const uint8_t *)p2)[at - l1];
-        }
-        uint64_t args[3] = {off, 0, 0};
-        st = send_one(idx, CC_OP_APPEND, 0, args, chunk, max);
+        st = send_one(idx, CC_OP_APPEND, 0, off, 0, 0, p1, l1, p2, off, max);
         if (st < 0)
             goto out;
         off += max;
         staged = true;
     }
-    size_t n = total - off;
-    for (size_t i = 0; i < n; i++) {
-        size_t at = off + i;
-        chunk[i] = at < l1 ? ((const uint8_t *)p1)[at] : ((const uint8_t *)p2)[at - l1];
-    }
-    (void)none;
-    uint64_t args[3] = {a0, a1, a2};
-    st = send_one(idx, op, staged ? CC_MB_STAGED : 0, args, chunk, n);
+    st = send_one(idx, op, staged ? CC_MB_STAGED : 0, a0, a1, a2, p1, l1, p2, off, total - off);
     if (reply) {
         volatile struct cc_proto_mailbox *mb = mailbox_at(idx);
         reply->ret[0] = mb->ret[0];
@@ -494,8 +511,12 @@ static void register_entries(struct cc_catalog_entry **list, size_t n)
 
 static void register_catalog(void)
 {
-    struct cc_catalog_entry **start = __start_cc_catalog, **stop = __stop_cc_catalog;
-    if (!start || !stop || stop <= start)
+    /* Through volatile: compilers may assume two arrays' addresses are
+     * non-null and unrelated, and fold the checks away. */
+    struct cc_catalog_entry **volatile vstart = __start_cc_catalog;
+    struct cc_catalog_entry **volatile vstop = __stop_cc_catalog;
+    struct cc_catalog_entry **start = vstart, **stop = vstop;
+    if (!start || !stop || (uintptr_t)stop <= (uintptr_t)start)
         return;
     size_t n = (size_t)(stop - start);
     if (g.mode == CC_SDK_LOCAL) {
@@ -524,17 +545,12 @@ static void after_fork_child(void)
 
 static const char *program_name(char *buf, size_t cap)
 {
-    int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t n = read(fd, buf, cap - 1);
-        close(fd);
-        if (n > 0) {
-            buf[n] = 0;
-            buf[strcspn(buf, "\n")] = 0;
-            return buf;
-        }
-    }
-    snprintf(buf, cap, "pid-%d", (int)getpid());
+    /* argv[0]'s last component (no /proc needed: init often has none) */
+    const char *n = program_invocation_short_name;
+    if (n && *n)
+        snprintf(buf, cap, "%s", n);
+    else
+        snprintf(buf, cap, "pid-%d", (int)getpid());
     return buf;
 }
 
@@ -578,6 +594,9 @@ static void do_init(void)
         program_name(name, sizeof(name));
         uint64_t flags = (g.mode == CC_SDK_HYPERCALL ? CC_HELLO_HYPERCALL : 0) |
                          (ccsdk_kcov_active() ? CC_HELLO_KCOV : 0);
+        const int *volatile shim = &ccsdk_is_voidstar;
+        if (shim)
+            flags |= CC_HELLO_VOIDSTAR;
         ccsdk_call(CC_OP_HELLO, (uint64_t)getpid(), flags, 0, name, strlen(name), NULL);
     } else {
         ccsdk_local_open();
@@ -772,11 +791,43 @@ static struct guide {
     bool used;
 } guides[GUIDE_SLOTS];
 
+/* True when value is a new extreme for (message, direction) in this
+ * process (the first value always is). */
+static bool guidance_improves(const char *message, int64_t value, bool maximize)
+{
+    uint64_t h = cc_proto_fnv1a(0xcbf29ce484222325ull, message, strlen(message)) ^ maximize;
+    bool better = true;
+    pthread_mutex_lock(&g.lock);
+    for (unsigned i = 0; i < GUIDE_SLOTS; i++) {
+        struct guide *gd = &guides[(h + i) % GUIDE_SLOTS];
+        if (!gd->used) {
+            gd->used = true;
+            gd->hash = h;
+            gd->best = value;
+            break;
+        }
+        if (gd->hash == h) {
+            if (maximize ? value > gd->best : value < gd->best)
+                gd->best = value;
+            else
+                better = false;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g.lock);
+    return better;
+}
+
 static void guidance(const char *message, int64_t value, bool maximize)
 {
     if (!message)
         message = "";
-    if (ccsdk_init() == CC_SDK_LOCAL) {
+    int mode = ccsdk_init();
+    if (mode != CC_SDK_LOCAL)
+        ccsdk_kcov_fold();
+    if (!guidance_improves(message, value, maximize))
+        return;
+    if (mode == CC_SDK_LOCAL) {
         struct ccsdk_str s;
         ccsdk_str_init(&s);
         ccsdk_str_cstr(&s, "{\"antithesis_guidance\":{\"guidance_type\":\"numeric\",\"message\":");
@@ -792,30 +843,8 @@ static void guidance(const char *message, int64_t value, bool maximize)
         ccsdk_str_free(&s);
         return;
     }
-    uint64_t h = cc_proto_fnv1a(0xcbf29ce484222325ull, message, strlen(message)) ^ maximize;
-    bool send = true;
-    pthread_mutex_lock(&g.lock);
-    for (unsigned i = 0; i < GUIDE_SLOTS; i++) {
-        struct guide *gd = &guides[(h + i) % GUIDE_SLOTS];
-        if (!gd->used) {
-            gd->used = true;
-            gd->hash = h;
-            gd->best = value;
-            break;
-        }
-        if (gd->hash == h) {
-            if (maximize ? value > gd->best : value < gd->best)
-                gd->best = value;
-            else
-                send = false;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&g.lock);
-    ccsdk_kcov_fold();
-    if (send)
-        ccsdk_call(CC_OP_GUIDANCE, (uint64_t)value, maximize ? 1 : 0, 0, message,
-                   strlen(message), NULL);
+    ccsdk_call(CC_OP_GUIDANCE, (uint64_t)value, maximize ? 1 : 0, 0, message, strlen(message),
+               NULL);
 }
 
 void cc_guidance_maximize(const char *message, int64_t value)

@@ -89,6 +89,7 @@ CCSDK_HIDDEN bool ccsdk_kcov_active(void);
 CCSDK_HIDDEN void ccsdk_kcov_fold(void);
 CCSDK_HIDDEN void ccsdk_kcov_forget(void);    /* after fork, in the child */
 
+
 /* ---- misc ---- */
 CCSDK_HIDDEN uint64_t ccsdk_entry_id(const struct cc_catalog_entry *e);
 CCSDK_HIDDEN const char *ccsdk_kind_display(uint32_t kind);   /* "Always", ... */

@@ -35,6 +35,10 @@ EXPORT uint64_t fuzz_get_random(void);
 EXPORT size_t init_coverage_module(size_t edge_count, const char *symbol_file_name);
 EXPORT bool notify_coverage(size_t edge_plus_module);
 
+/* The SDK's hello says CC_HELLO_VOIDSTAR when this is linked in. */
+CCSDK_HIDDEN extern const int ccsdk_is_voidstar;
+CCSDK_HIDDEN const int ccsdk_is_voidstar = 1;
+
 void fuzz_json_data(const char *message, size_t length)
 {
     if (!message || !length)

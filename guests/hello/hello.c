@@ -16,7 +16,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/reboot.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -117,6 +120,33 @@ static void show_random(void)
     say("getrandom: %s", hex);
 }
 
+/* With a virtio-rng device the VMM feeds /dev/hwrng from the seeded stream
+ * of the moment it is read, so forks of one snapshot with different seeds
+ * print different bytes here (getrandom's pool was seeded at boot). */
+static void show_hwrng(void)
+{
+    if (getpid() == 1) {
+        mkdir("/dev", 0755);
+        mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);   /* may already be there */
+    }
+    int fd = open("/dev/hwrng", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        say("hwrng: none (%s)", strerror(errno));
+        return;
+    }
+    unsigned char bytes[16];
+    ssize_t k = read(fd, bytes, sizeof(bytes));
+    close(fd);
+    if (k != (ssize_t)sizeof(bytes)) {
+        say("hwrng: short read (%zd)", k);
+        return;
+    }
+    char hex[2 * sizeof(bytes) + 1];
+    for (size_t i = 0; i < sizeof(bytes); i++)
+        snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
+    say("hwrng: %s", hex);
+}
+
 static void show_clock(const char *name, clockid_t id)
 {
     struct timespec ts;
@@ -135,6 +165,7 @@ int main(void)
     say("primes: sum of first %d = %llu", NUM_PRIMES,
         (unsigned long long)sum_primes(NUM_PRIMES));
     say("fnv1a: 0x%016llx", (unsigned long long)fnv1a_stream());
+    show_hwrng();
     show_random();
     show_clock("realtime", CLOCK_REALTIME);
     show_clock("monotonic", CLOCK_MONOTONIC);

@@ -3,13 +3,37 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+};
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("chaoscontrol 0.1.0\n");
+    return 0;
+}
+
+static const struct command commands[] = {
+    {"boot", cmd_boot, "boot a Linux guest and run it to the end"},
+    {"run", cmd_run, "run an SDK guest to the end and report its assertions"},
+    {"snapshot", cmd_snapshot, "save, load, inspect and diff snapshot files"},
+    {"snapshot-demo", cmd_snapshot_demo, "snapshot, restore and fork a guest, with checks and timings"},
+    {"verify", cmd_verify, "boot a guest N times and check the runs are bit-identical"},
+    {"version", cmd_version, "print the version"},
+};
+
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: chaoscontrol <command> [options]\n"
-        "\n"
-        "commands:\n"
-        "  version     print the version\n");
+    fprintf(f, "usage: chaoscontrol <command> [options]   (chaoscontrol <command> --help)\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].help);
 }
 
 int main(int argc, char **argv)
@@ -18,14 +42,15 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
-        printf("chaoscontrol 0.1.0\n");
-        return 0;
-    }
+    if (!strcmp(argv[1], "--version"))
+        return cmd_version(argc, argv);
     if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(stdout);
         return 0;
     }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "chaoscontrol: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

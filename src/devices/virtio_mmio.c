@@ -7,6 +7,9 @@
 
 #include "devices/virtio_mmio.h"
 
+/* A guest can fail and reset a device in a loop; log only the first few. */
+#define LOG_LIMIT 16
+
 #define STATUS_KNOWN (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | \
                       VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK | \
                       VIRTIO_STATUS_DEVICE_NEEDS_RESET | VIRTIO_STATUS_FAILED)
@@ -105,9 +108,11 @@ void cc_virtio_mmio_fail(struct cc_virtio_mmio *t, const char *fmt, ...)
     t->failed = true;
     t->failures++;
     t->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
-    if (t->log) {
+    if (t->log && t->logged < LOG_LIMIT) {
         char msg[384];
-        snprintf(msg, sizeof(msg), "%s: device needs reset: %s", t->label, t->reason);
+        snprintf(msg, sizeof(msg), "%s: device needs reset: %s%s", t->label, t->reason,
+                 ++t->logged == LOG_LIMIT ? " (further messages from this device suppressed)"
+                                          : "");
         t->log(t->log_opaque, msg);
     }
     if (t->status & VIRTIO_STATUS_DRIVER_OK)
@@ -223,11 +228,13 @@ static void set_status(struct cc_virtio_mmio *t, uint32_t val)
         bool ok = (drv & ~device_features(t)) == 0 && (drv >> VIRTIO_F_VERSION_1) & 1;
         if (!ok) {
             val &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
-            if (t->log) {
-                char msg[256];
+            if (t->log && t->logged < LOG_LIMIT) {
+                char msg[320];
                 snprintf(msg, sizeof(msg), "%s: refusing driver features 0x%llx (offered "
-                         "0x%llx; VIRTIO_F_VERSION_1 is required)", t->label,
-                         (unsigned long long)drv, (unsigned long long)device_features(t));
+                         "0x%llx; VIRTIO_F_VERSION_1 is required)%s", t->label,
+                         (unsigned long long)drv, (unsigned long long)device_features(t),
+                         ++t->logged == LOG_LIMIT ? " (further messages from this device "
+                                                    "suppressed)" : "");
                 t->log(t->log_opaque, msg);
             }
         }

@@ -17,8 +17,9 @@
  * Failure: any malformed guest input (bad queue layout, bad chain, a request
  * the device cannot parse) puts the device into the failed state: status
  * gets DEVICE_NEEDS_RESET, a configuration-change interrupt is sent (when
- * DRIVER_OK), the reason is logged and kept (cc_virtio_mmio_failure), and the
- * device ignores its queues until the driver resets it (status 0).
+ * DRIVER_OK), the reason is logged (the first 16 messages per device: a
+ * guest can fail and reset in a loop) and kept (cc_virtio_mmio_failure),
+ * and the device ignores its queues until the driver resets it (status 0).
  *
  * Interrupts: InterruptStatus bit 0 (used buffer) and bit 1 (configuration
  * change). The ISA line is driven high when InterruptStatus goes from 0 to
@@ -146,6 +147,7 @@ struct cc_virtio_mmio {
 
     /* Statistics (not saved). */
     uint64_t failures;
+    unsigned logged;            /* messages logged (at most 16, then quiet) */
 };
 
 /* Set up the transport for a device. mem_base/mem_size point at the owner's

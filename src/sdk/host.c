@@ -577,7 +577,8 @@ static int handle_mailbox(struct cc_sdk *s, uint32_t idx)
             st = -ENOMEM;
             goto out;
         }
-        memcpy(joined, sg->p, sg->len);
+        if (sg->len)
+            memcpy(joined, sg->p, sg->len);
         memcpy(joined + sg->len, mb->data, len);
         r.p = joined;
         r.len = sg->len + len;

@@ -418,9 +418,12 @@ int cc_cpu_init(struct cc_vm *vm, struct cc_err *err)
                       vm->cfg.tsc_khz, strerror(errno));
         }
     } else {
-        cc_vm_log(vm, "TSC frequency not pinned: host has no KVM_CAP_TSC_CONTROL "
-                      "(the guest does not use the TSC as a clock; values it reads "
-                      "with RDTSC are written from virtual time before each entry)");
+        /* A fact about the host, not the VM: say it once per process. */
+        static atomic_bool said;
+        if (!atomic_exchange(&said, true))
+            cc_vm_log(vm, "TSC frequency not pinned: host has no KVM_CAP_TSC_CONTROL "
+                          "(the guest does not use the TSC as a clock; values it reads "
+                          "with RDTSC are written from virtual time before each entry)");
     }
 
     /* One MSR at a time so a host that rejects one does not hide the rest. */

@@ -29,6 +29,7 @@
 #include "chaoscontrol/snapshot.h"
 #include "util/afile.h"
 #include "vm_internal.h"
+#include "vm_virtio.h"
 
 #define PAGE 4096ull
 #define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
@@ -42,6 +43,8 @@
 #define T_STAT TAG('S', 'T', 'A', 'T')
 #define T_MEM  TAG('M', 'E', 'M', ' ')
 #define T_END  TAG('E', 'N', 'D', ' ')
+#define T_VDEV TAG('V', 'D', 'E', 'V')
+#define T_VIRT TAG('V', 'I', 'R', 'T')
 
 static const char FILE_MAGIC[8] = {'C', 'C', 'S', 'N', 'A', 'P', 'S', 'H'};
 
@@ -54,6 +57,12 @@ struct cc_snapshot {
     struct cc_buf state;
     struct cc_vm_config cfg;    /* strings and callbacks cleared */
     uint64_t vtime, exits, trace_hash;
+    /* virtio devices: which ones (manifest), and their state either as an
+     * in-memory copy-on-write snapshot (taken from a VM) or as a full
+     * serialized blob (loaded from a file). */
+    struct cc_buf vdev;
+    struct cc_vm_virtio_snap *vsnap;
+    struct cc_buf vstate;
 };
 
 static uint64_t zero_page_hash(void)
@@ -402,6 +411,8 @@ static struct cc_snapshot *snap_new(void)
     s->refs = 1;
     s->memfd = -1;
     cc_buf_init(&s->state);
+    cc_buf_init(&s->vdev);
+    cc_buf_init(&s->vstate);
     return s;
 }
 
@@ -419,6 +430,9 @@ void cc_snapshot_put(struct cc_snapshot *s)
         close(s->memfd);
     free(s->page_hash);
     cc_buf_free(&s->state);
+    cc_buf_free(&s->vdev);
+    cc_buf_free(&s->vstate);
+    cc_vm_virtio_snap_free(s->vsnap);
     free(s);
 }
 
@@ -460,6 +474,10 @@ int cc_vm_snapshot(struct cc_vm *vm, struct cc_snapshot **out, struct cc_err *er
     s->exits = vm->exits;
     s->trace_hash = vm->trace.hash;
     rc = save_state(vm, &s->state, err);
+    if (rc == 0) {
+        cc_vm_virtio_manifest_save(vm, &s->vdev);
+        rc = cc_vm_virtio_snap_take(vm, &s->vsnap, err);
+    }
     if (rc == 0)
         rc = build_memory(vm, s, err);
     if (rc == 0)
@@ -469,6 +487,18 @@ int cc_vm_snapshot(struct cc_vm *vm, struct cc_snapshot **out, struct cc_err *er
         return rc;
     }
     *out = s;
+    return 0;
+}
+
+static int restore_virtio(struct cc_vm *vm, const struct cc_snapshot *s, struct cc_err *err)
+{
+    if (s->vsnap)
+        return cc_vm_virtio_snap_restore(vm, s->vsnap, err);
+    struct cc_rd r;
+    cc_rd_init(&r, s->vstate.data, s->vstate.len);
+    int rc = cc_vm_virtio_load(vm, &r, err);
+    if (rc < 0)
+        return cc_err_prefix(err, "virtio device state");
     return 0;
 }
 
@@ -494,7 +524,10 @@ int cc_vm_restore(struct cc_vm *vm, const struct cc_snapshot *cs, struct cc_err 
         if (rc < 0)
             return rc;
     }
-    return load_state(vm, s->state.data, s->state.len, err);
+    rc = load_state(vm, s->state.data, s->state.len, err);
+    if (rc == 0)
+        rc = restore_virtio(vm, s, err);
+    return rc;
 }
 
 void cc_fork_opts_default(struct cc_fork_opts *o)
@@ -523,9 +556,15 @@ int cc_vm_fork(const struct cc_snapshot *cs, const struct cc_fork_opts *o, struc
     int rc = cc_vm_create(&cfg, &vm, err);
     if (rc < 0)
         return rc;
-    rc = adopt_memory(vm, s, err);
+    struct cc_rd man;
+    cc_rd_init(&man, s->vdev.data, s->vdev.len);
+    rc = cc_vm_virtio_manifest_apply(vm, &man, err);
+    if (rc == 0)
+        rc = adopt_memory(vm, s, err);
     if (rc == 0)
         rc = load_state(vm, s->state.data, s->state.len, err);
+    if (rc == 0)
+        rc = restore_virtio(vm, s, err);
     if (rc < 0) {
         cc_vm_destroy(vm);
         return rc;
@@ -540,6 +579,7 @@ void cc_vm_reseed(struct cc_vm *vm, uint64_t seed)
 {
     vm->cfg.seed = seed;
     cc_rng_init(&vm->rng, seed, "vm");
+    cc_vm_virtio_reseed(vm, seed);
 }
 
 uint64_t cc_vm_last_reset_pages(const struct cc_vm *vm)
@@ -645,6 +685,33 @@ static int get_config(struct cc_rd *r, struct cc_vm_config *c, struct cc_err *er
     return 0;
 }
 
+static void quiet_log(void *opaque, const char *msg)
+{
+    (void)opaque;
+    (void)msg;
+}
+
+/* The full serialized device state for a file. An in-memory snapshot keeps
+ * its disks as copy-on-write clones, not bytes: serialize them through a
+ * short-lived fork of the snapshot. */
+static int virtio_blob(const struct cc_snapshot *s, struct cc_buf *b, struct cc_err *err)
+{
+    if (!s->vsnap) {
+        cc_buf_put(b, s->vstate.data, s->vstate.len);
+        return 0;
+    }
+    struct cc_fork_opts o;
+    cc_fork_opts_default(&o);
+    o.log = quiet_log;      /* host notes were already shown for the original */
+    struct cc_vm *tmp;
+    int rc = cc_vm_fork(s, &o, &tmp, err);
+    if (rc < 0)
+        return cc_err_prefix(err, "serializing device state");
+    cc_vm_virtio_save(tmp, b);
+    cc_vm_destroy(tmp);
+    return 0;
+}
+
 int cc_snapshot_save(const struct cc_snapshot *s, const char *path, struct cc_err *err)
 {
     uint64_t n = s->mem_size / PAGE, zh = zero_page_hash();
@@ -658,6 +725,16 @@ int cc_snapshot_save(const struct cc_snapshot *s, const char *path, struct cc_er
     section_end(&b, at);
     at = section_begin(&b, T_STAT);
     cc_buf_put(&b, s->state.data, s->state.len);
+    section_end(&b, at);
+    at = section_begin(&b, T_VDEV);
+    cc_buf_put(&b, s->vdev.data, s->vdev.len);
+    section_end(&b, at);
+    at = section_begin(&b, T_VIRT);
+    int vrc = virtio_blob(s, &b, err);
+    if (vrc < 0) {
+        cc_buf_free(&b);
+        return vrc;
+    }
     section_end(&b, at);
 
     /* Memory: bitmap of stored pages, then one zstd frame of those pages. */
@@ -841,6 +918,14 @@ int cc_snapshot_load(const char *path, struct cc_snapshot **out, struct cc_err *
             if (!cc_buf_ok(&s->state))
                 FAIL(ENOMEM, "out of memory");
             have_stat = true;
+        } else if (tag == T_VDEV) {
+            cc_buf_put(&s->vdev, sr.p, slen);
+            if (!cc_buf_ok(&s->vdev))
+                FAIL(ENOMEM, "out of memory");
+        } else if (tag == T_VIRT) {
+            cc_buf_put(&s->vstate, sr.p, slen);
+            if (!cc_buf_ok(&s->vstate))
+                FAIL(ENOMEM, "out of memory");
         } else if (tag == T_MEM) {
             if (!have_conf)
                 FAIL(EINVAL, "snapshot '%s': memory before configuration", path);

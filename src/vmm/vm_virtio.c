@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "chaoscontrol/virtio.h"
 #include "devices/virtio_blk.h"
@@ -28,6 +29,11 @@ struct vm_vdev {
     struct cc_virtio_mmio *mmio;
     uint64_t base;
     unsigned irq;
+    /* How it was made, so forks and snapshot files can make it again. */
+    uint64_t blk_size;
+    char *blk_image, *blk_id;
+    bool blk_ro;
+    uint8_t mac[6];
 };
 
 struct cc_vm_virtio {
@@ -61,6 +67,9 @@ static void vm_mark_dirty(void *opaque, uint64_t gpa, uint64_t len)
 
 static void destroy_dev(struct vm_vdev *d)
 {
+    free(d->blk_image);
+    free(d->blk_id);
+    d->blk_image = d->blk_id = NULL;
     switch (d->type) {
     case CC_VIRTIO_RNG: cc_virtio_rng_destroy(d->dev); break;
     case CC_VIRTIO_BLK: cc_virtio_blk_destroy(d->dev); break;
@@ -153,6 +162,14 @@ int cc_vm_add_virtio_blk(struct cc_vm *vm, const struct cc_blk_config *cfg,
         return rc;
     slot.dev = b;
     slot.mmio = &b->mmio;
+    slot.blk_size = cc_virtio_blk_size(b);
+    slot.blk_ro = cfg->read_only;
+    slot.blk_image = cfg->image_path ? strdup(cfg->image_path) : NULL;
+    slot.blk_id = cfg->id ? strdup(cfg->id) : NULL;
+    if ((cfg->image_path && !slot.blk_image) || (cfg->id && !slot.blk_id)) {
+        destroy_dev(&slot);
+        return cc_err_set(err, ENOMEM, "out of memory");
+    }
     rc = plug(vm, &slot, frag, label, err);
     if (rc == 0 && out)
         *out = b;
@@ -177,6 +194,7 @@ int cc_vm_add_virtio_net(struct cc_vm *vm, const uint8_t mac[6], struct cc_virti
         return rc;
     slot.dev = n;
     slot.mmio = &n->mmio;
+    memcpy(slot.mac, mac ? mac : def, 6);
     rc = plug(vm, &slot, frag, label, err);
     if (rc == 0 && out)
         *out = n;
@@ -340,4 +358,114 @@ int cc_vm_virtio_snap_restore(struct cc_vm *vm, const struct cc_vm_virtio_snap *
             return rc;
     }
     return 0;
+}
+
+/* ---- manifest: which devices, made how ---- */
+
+#define MANIFEST_VERSION 1
+
+static void put_str(struct cc_buf *b, const char *s)
+{
+    uint32_t n = s ? (uint32_t)strlen(s) : 0;
+    cc_buf_put_u8(b, s != NULL);
+    cc_buf_put_u32(b, n);
+    cc_buf_put(b, s, n);
+}
+
+static int get_str(struct cc_rd *r, char **out, struct cc_err *err)
+{
+    *out = NULL;
+    bool present = cc_rd_bool(r);
+    uint32_t n = cc_rd_u32(r);
+    if (!cc_rd_ok(r) || n > 4096 || n > cc_rd_left(r))
+        return cc_err_set(err, EINVAL, "virtio manifest: bad string");
+    if (!present)
+        return 0;
+    *out = malloc(n + 1);
+    if (!*out)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    cc_rd_get(r, *out, n);
+    (*out)[n] = 0;
+    if (strlen(*out) != n) {
+        free(*out);
+        *out = NULL;
+        return cc_err_set(err, EINVAL, "virtio manifest: string with a NUL byte");
+    }
+    return 0;
+}
+
+void cc_vm_virtio_manifest_save(const struct cc_vm *vm, struct cc_buf *out)
+{
+    unsigned n = vm->virtio ? vm->virtio->n : 0;
+    cc_buf_put_u8(out, MANIFEST_VERSION);
+    cc_buf_put_u32(out, n);
+    for (unsigned i = 0; i < n; i++) {
+        const struct vm_vdev *d = &vm->virtio->d[i];
+        cc_buf_put_u8(out, (uint8_t)d->type);
+        if (d->type == CC_VIRTIO_BLK) {
+            cc_buf_put_u64(out, d->blk_size);
+            cc_buf_put_bool(out, d->blk_ro);
+            put_str(out, d->blk_image);
+            put_str(out, d->blk_id);
+        } else if (d->type == CC_VIRTIO_NET) {
+            cc_buf_put(out, d->mac, 6);
+        }
+    }
+}
+
+int cc_vm_virtio_manifest_apply(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
+{
+    uint8_t ver = cc_rd_u8(in);
+    uint32_t n = cc_rd_u32(in);
+    if (!cc_rd_ok(in))
+        return cc_err_set(err, EINVAL, "virtio manifest truncated");
+    if (ver != MANIFEST_VERSION)
+        return cc_err_set(err, EINVAL, "virtio manifest: unknown version %u", ver);
+    if (n > CC_VIRTIO_MAX_DEVICES)
+        return cc_err_set(err, EINVAL, "virtio manifest: %u devices (at most %u)", n,
+                          CC_VIRTIO_MAX_DEVICES);
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t type = cc_rd_u8(in);
+        int rc;
+        if (!cc_rd_ok(in))
+            return cc_err_set(err, EINVAL, "virtio manifest truncated");
+        if (type == CC_VIRTIO_RNG) {
+            rc = cc_vm_add_virtio_rng(vm, NULL, err);
+        } else if (type == CC_VIRTIO_BLK) {
+            struct cc_blk_config c = {0};
+            char *image = NULL, *id = NULL;
+            c.size = cc_rd_u64(in);
+            c.read_only = cc_rd_bool(in);
+            rc = get_str(in, &image, err);
+            if (rc == 0)
+                rc = get_str(in, &id, err);
+            if (rc == 0) {
+                c.image_path = image;
+                c.id = id;
+                rc = cc_vm_add_virtio_blk(vm, &c, NULL, err);
+            }
+            free(image);
+            free(id);
+        } else if (type == CC_VIRTIO_NET) {
+            uint8_t mac[6];
+            cc_rd_get(in, mac, 6);
+            if (!cc_rd_ok(in))
+                return cc_err_set(err, EINVAL, "virtio manifest truncated");
+            rc = cc_vm_add_virtio_net(vm, mac, NULL, err);
+        } else {
+            return cc_err_set(err, EINVAL, "virtio manifest: unknown device type %u", type);
+        }
+        if (rc < 0)
+            return cc_err_prefix(err, "recreating virtio device %u", i);
+    }
+    return 0;
+}
+
+void cc_vm_virtio_reseed(struct cc_vm *vm, uint64_t seed)
+{
+    if (!vm->virtio)
+        return;
+    for (unsigned i = 0; i < vm->virtio->n; i++)
+        if (vm->virtio->d[i].type == CC_VIRTIO_RNG)
+            cc_virtio_rng_reseed(vm->virtio->d[i].dev, seed);
 }

@@ -30,4 +30,13 @@ int cc_vm_virtio_snap_restore(struct cc_vm *vm, const struct cc_vm_virtio_snap *
                               struct cc_err *err);
 void cc_vm_virtio_snap_free(struct cc_vm_virtio_snap *s);
 
+/* Which devices the VM has and how each was made (type, disk size, base
+ * image path, id, MAC), so that another VM can be given the same set:
+ * forks and snapshot files use it before loading device state. */
+void cc_vm_virtio_manifest_save(const struct cc_vm *vm, struct cc_buf *out);
+int cc_vm_virtio_manifest_apply(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err);
+
+/* Reseed every virtio-rng of the VM (forks that should diverge). */
+void cc_vm_virtio_reseed(struct cc_vm *vm, uint64_t seed);
+
 #endif

@@ -1,0 +1,30 @@
+# Shared helpers for benchmarks (source this file).
+
+# ms_until_line PATTERN CMD...: run CMD in its own session, print the
+# milliseconds from start until a stdout line contains PATTERN (or "timeout"
+# after 300 s), then kill the whole session.
+ms_until_line() {
+  local pattern=$1
+  shift
+  local start end line found=0
+  start=$(date +%s%N)
+  # Its stdin is a pipe that stays open (QEMU's stdio chardev stops at EOF);
+  # the whole pipeline is one process group, killed at the end.
+  coproc BENCH_P { exec setsid bash -c 'sleep 100000 | "$@"' _ "$@" 2>/dev/null; }
+  local pid=$BENCH_P_PID
+  while IFS= read -r -t 300 line <&"${BENCH_P[0]}"; do
+    if [[ $line == *"$pattern"* ]]; then found=1; break; fi
+  done
+  end=$(date +%s%N)
+  kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  if [ $found = 1 ]; then echo $(((end - start) / 1000000)); else echo timeout; fi
+}
+
+# median N1 N2 ...: the median of integers.
+median() {
+  printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'
+}
+
+# ratio A B: A/B with two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "inf"; else printf "%.2f", a / b }'; }

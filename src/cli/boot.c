@@ -1,0 +1,467 @@
+/* chaoscontrol boot / verify: run a Linux guest once, or N times and prove
+ * the runs are bit-identical (same exits, trace, serial output and RAM). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chaoscontrol/probe.h"
+#include "chaoscontrol/virtio.h"
+#include "cli.h"
+
+void cli_vm_opts_default(struct cli_vm_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->mem = 256ull << 20;
+    o->seed = 0;
+}
+
+bool cli_parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool cli_parse_size(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return false;
+    uint64_t mul = 1;
+    switch (*end) {
+    case 0: break;
+    case 'k': case 'K': mul = 1ull << 10; end++; break;
+    case 'm': case 'M': mul = 1ull << 20; end++; break;
+    case 'g': case 'G': mul = 1ull << 30; end++; break;
+    default: return false;
+    }
+    if (*end == 'i' || *end == 'B')
+        end++;
+    if (*end == 'B')
+        end++;
+    if (*end || (v && mul > UINT64_MAX / v))
+        return false;
+    *out = v * mul;
+    return true;
+}
+
+bool cli_is_tty(void)
+{
+    return isatty(STDERR_FILENO);
+}
+
+int cli_check_kvm(bool force)
+{
+    struct cc_probe_result pr;
+    cc_kvm_probe(&pr);
+    if (pr.verdict == CC_PROBE_CAPABLE)
+        return 0;
+    if (force) {
+        fprintf(stderr, "chaoscontrol: warning: %s; continuing because of --force\n", pr.summary);
+        return 0;
+    }
+    fprintf(stderr,
+            "chaoscontrol: %s.\n"
+            "Linux guests need hardware KVM (Intel VT-x or AMD-V). On a machine without it, run\n"
+            "this command inside the KVM test host, which provides real KVM under QEMU:\n"
+            "    tools/kvm-host -- build/chaoscontrol ...\n"
+            "(or pass --force to try anyway)\n", pr.summary);
+    return -1;
+}
+
+enum {
+    OPT_KERNEL = 256, OPT_INITRD, OPT_MEM, OPT_SEED, OPT_CMDLINE, OPT_APPEND,
+    OPT_SERIAL_OUT, OPT_UNTIL, OPT_MAX_EXITS, OPT_TRACE, OPT_FORCE, OPT_RUNS, OPT_QUIET,
+    OPT_HELP, OPT_PRINT_CMDLINE, OPT_DISK_IMAGE, OPT_DISK, OPT_RNG, OPT_OUTPUT,
+};
+
+static const struct option long_opts[] = {
+    {"kernel", required_argument, NULL, OPT_KERNEL},
+    {"initrd", required_argument, NULL, OPT_INITRD},
+    {"mem", required_argument, NULL, OPT_MEM},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"cmdline", required_argument, NULL, OPT_CMDLINE},
+    {"append", required_argument, NULL, OPT_APPEND},
+    {"serial-out", required_argument, NULL, OPT_SERIAL_OUT},
+    {"until", required_argument, NULL, OPT_UNTIL},
+    {"max-exits", required_argument, NULL, OPT_MAX_EXITS},
+    {"trace", required_argument, NULL, OPT_TRACE},
+    {"force", no_argument, NULL, OPT_FORCE},
+    {"runs", required_argument, NULL, OPT_RUNS},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"print-cmdline", no_argument, NULL, OPT_PRINT_CMDLINE},
+    {"disk-image", required_argument, NULL, OPT_DISK_IMAGE},
+    {"disk", required_argument, NULL, OPT_DISK},
+    {"rng", no_argument, NULL, OPT_RNG},
+    {"output", required_argument, NULL, OPT_OUTPUT},
+    {NULL, 0, NULL, 0},
+};
+
+static void usage(FILE *f, const char *cmd)
+{
+    bool verify = !strcmp(cmd, "verify");
+    fprintf(f,
+            "usage: chaoscontrol %s --kernel K [--initrd I] [--mem 256M] [--seed N]\n"
+            "       [--cmdline ARGS | --append ARGS] [--serial-out F] [--until PATTERN]\n"
+            "       [--max-exits N] [--trace F]%s [--force] [--quiet]\n\n"
+            "  --kernel K        bzImage or ELF vmlinux\n"
+            "  --initrd I        initramfs (newc cpio, optionally gzip)\n"
+            "  --mem SIZE        guest RAM (default 256M, at most 3G)\n"
+            "  --seed N          seed for every source of randomness (default 0)\n"
+            "  --cmdline ARGS    replace the default kernel command line\n"
+            "  --append ARGS     append to the kernel command line\n"
+            "  --serial-out F    write the guest's serial output to F%s\n"
+            "  --until PATTERN   stop once PATTERN appears on the serial port\n"
+            "  --max-exits N     stop after N exits\n"
+            "  --trace F         write the exit trace as text to F%s\n"
+            "  --disk-image F    a virtio disk over the read-only image F (never written;\n"
+            "                    the guest's writes are kept copy-on-write in memory)\n"
+            "  --disk SIZE       a virtio disk of SIZE bytes of zeros (with --disk-image:\n"
+            "                    the disk's size, default the image's)\n"
+            "  --rng             a virtio-rng device fed from the seeded stream\n"
+            "%s"
+            "  --force           run even if this host's KVM fails the capability probe\n"
+            "  --quiet           no summary on stderr\n"
+            "  --print-cmdline   print the kernel command line that would be used\n",
+            cmd, verify ? " [--runs N]" : "",
+            verify ? "" : " (default: the terminal)",
+            verify ? " (run 1; runs 2.. get F.2, F.3, ...)" : "",
+            verify ? "  --runs N          number of runs to compare (default 3)\n" : "");
+}
+
+/* Returns 0, or 2 for a usage error (after printing why). */
+int cli_parse_vm_opts(int argc, char **argv, const char *cmd, struct cli_vm_opts *o,
+                      uint64_t *runs)
+{
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_KERNEL: o->kernel = optarg; break;
+        case OPT_INITRD: o->initrd = optarg; break;
+        case OPT_MEM:
+            if (!cli_parse_size(optarg, &o->mem)) {
+                fprintf(stderr, "chaoscontrol %s: --mem '%s' is not a size (e.g. 256M, 1G)\n",
+                        cmd, optarg);
+                return 2;
+            }
+            break;
+        case OPT_SEED:
+            if (!cli_parse_u64(optarg, &o->seed)) {
+                fprintf(stderr, "chaoscontrol %s: --seed '%s' is not a number\n", cmd, optarg);
+                return 2;
+            }
+            o->seed_given = true;
+            break;
+        case OPT_OUTPUT: o->output = optarg; break;
+        case OPT_CMDLINE: o->cmdline = optarg; break;
+        case OPT_APPEND: o->cmdline_extra = optarg; break;
+        case OPT_SERIAL_OUT: o->serial_out = optarg; break;
+        case OPT_UNTIL: o->until = optarg; break;
+        case OPT_MAX_EXITS:
+            if (!cli_parse_u64(optarg, &o->max_exits) || !o->max_exits) {
+                fprintf(stderr, "chaoscontrol %s: --max-exits '%s' is not a positive number\n",
+                        cmd, optarg);
+                return 2;
+            }
+            break;
+        case OPT_TRACE: o->trace_out = optarg; break;
+        case OPT_FORCE: o->force = true; break;
+        case OPT_QUIET: o->quiet = true; break;
+        case OPT_RUNS:
+            if (!runs || !cli_parse_u64(optarg, runs) || *runs < 2 || *runs > 1000) {
+                fprintf(stderr, "chaoscontrol %s: %s\n", cmd,
+                        runs ? "--runs must be a number from 2 to 1000" :
+                               "--runs is only for 'verify'");
+                return 2;
+            }
+            break;
+        case OPT_HELP:
+            usage(stdout, cmd);
+            exit(0);
+        case OPT_PRINT_CMDLINE:
+            o->print_cmdline = true;
+            break;
+        case OPT_DISK_IMAGE: o->disk_image = optarg; break;
+        case OPT_DISK:
+            if (!cli_parse_size(optarg, &o->disk_size) || !o->disk_size) {
+                fprintf(stderr, "chaoscontrol %s: --disk '%s' is not a size (e.g. 64M)\n", cmd,
+                        optarg);
+                return 2;
+            }
+            break;
+        case OPT_RNG: o->rng = true; break;
+        default:
+            if (optopt >= OPT_KERNEL)
+                fprintf(stderr, "chaoscontrol %s: option '%s' needs a value\n", cmd,
+                        argv[optind - 1]);
+            else
+                fprintf(stderr, "chaoscontrol %s: unknown option '%s'\n", cmd, argv[optind - 1]);
+            usage(stderr, cmd);
+            return 2;
+        }
+    }
+    if (o->snapshot_mode && optind < argc)
+        o->snapshot = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "chaoscontrol %s: unexpected argument '%s'\n", cmd, argv[optind]);
+        usage(stderr, cmd);
+        return 2;
+    }
+    if (o->print_cmdline) {
+        printf("%s%s%s\n", o->cmdline ? o->cmdline : cc_vm_default_cmdline(),
+               o->cmdline_extra ? " " : "", o->cmdline_extra ? o->cmdline_extra : "");
+        exit(0);
+    }
+    if (!o->kernel && !o->snapshot_mode) {
+        fprintf(stderr, "chaoscontrol %s: --kernel is required\n", cmd);
+        usage(stderr, cmd);
+        return 2;
+    }
+    return 0;
+}
+
+/* Library notes about the host (e.g. TSC not pinned) are the same for every
+ * VM of a run: print each distinct one once. */
+void cli_log(void *opaque, const char *msg)
+{
+    static char seen[16][160];
+    (void)opaque;
+    for (int i = 0; i < 16; i++) {
+        if (!strncmp(seen[i], msg, sizeof(seen[i]) - 1))
+            return;
+        if (!seen[i][0]) {
+            snprintf(seen[i], sizeof(seen[i]), "%s", msg);
+            break;
+        }
+    }
+    fprintf(stderr, "chaoscontrol: %s\n", msg);
+}
+
+/* Create the VM and load the guest: all input files are checked here,
+ * before anything runs. */
+int cli_prepare_vm(const struct cli_vm_opts *o, int serial_fd, const char *trace_path,
+                      bool keep_trace, struct cc_vm **out)
+{
+    struct cc_vm_config cfg;
+    cc_vm_config_default(&cfg);
+    cfg.mem_size = o->mem;
+    cfg.seed = o->seed;
+    cfg.cmdline_extra = o->cmdline_extra;
+    cfg.serial_fd = serial_fd;
+    cfg.trace_keep = keep_trace;
+    cfg.trace_path = trace_path;
+    cfg.watchdog_s = 30;
+    cfg.log = cli_log;
+
+    struct cc_err err = {0};
+    struct cc_vm *vm = NULL;
+    struct cc_blk_config disk = {.size = o->disk_size, .image_path = o->disk_image};
+    if (cc_vm_create(&cfg, &vm, &err) < 0 ||
+        (o->rng && cc_vm_add_virtio_rng(vm, NULL, &err) < 0) ||
+        ((o->disk_image || o->disk_size) && cc_vm_add_virtio_blk(vm, &disk, NULL, &err) < 0) ||
+        cc_vm_load_linux(vm, o->kernel, o->initrd, o->cmdline, &err) < 0) {
+        fprintf(stderr, "chaoscontrol: %s\n", err.msg);
+        cc_vm_destroy(vm);
+        return -1;
+    }
+    *out = vm;
+    return 0;
+}
+
+int cli_run_vm(const struct cli_vm_opts *o, struct cc_vm *vm, struct cli_summary *sum)
+{
+    struct cc_err err = {0};
+    struct cc_run_limits lim = {.max_exits = o->max_exits, .until_serial = o->until};
+    struct cc_run_result res;
+    if (cc_vm_run(vm, &lim, &res, &err) < 0) {
+        fprintf(stderr, "chaoscontrol: %s\n", err.msg);
+        return -1;
+    }
+    sum->stop = res.stop;
+    sum->exits = cc_vm_exit_count(vm);
+    sum->vtime = cc_vm_vtime_ns(vm);
+    sum->trace_hash = cc_vm_trace_hash(vm);
+    sum->serial_hash = cc_vm_serial_hash(vm);
+    sum->ram_hash = cc_vm_ram_hash(vm);
+    sum->unknown_io = cc_vm_unknown_io_count(vm);
+    return 0;
+}
+
+void cli_print_summary(FILE *f, const char *prefix, const struct cli_summary *s)
+{
+    fprintf(f, "%sstop=%s exits=%" PRIu64 " vtime=%" PRIu64 ".%09" PRIu64 "s trace=%016" PRIx64
+            " serial=%016" PRIx64 " ram=%016" PRIx64 " unknown-io=%" PRIu64 "\n",
+            prefix, cc_stop_name(s->stop), s->exits, s->vtime / 1000000000u,
+            s->vtime % 1000000000u, s->trace_hash, s->serial_hash, s->ram_hash, s->unknown_io);
+}
+
+bool cli_stop_is_clean(enum cc_stop s)
+{
+    return s == CC_STOP_POWEROFF || s == CC_STOP_HALTED || s == CC_STOP_RESET ||
+           s == CC_STOP_SERIAL_MATCH || s == CC_STOP_MAX_EXITS || s == CC_STOP_VTIME;
+}
+
+int cmd_boot(int argc, char **argv)
+{
+    struct cli_vm_opts o;
+    cli_vm_opts_default(&o);
+    int rc = cli_parse_vm_opts(argc, argv, "boot", &o, NULL);
+    if (rc)
+        return rc;
+    int serial_fd = STDOUT_FILENO;
+    if (o.serial_out) {
+        serial_fd = open(o.serial_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (serial_fd < 0) {
+            fprintf(stderr, "chaoscontrol: cannot write serial output '%s': %s\n", o.serial_out,
+                    strerror(errno));
+            return 1;
+        }
+    }
+    struct cc_vm *vm = NULL;
+    struct cli_summary sum = {0};
+    rc = cli_prepare_vm(&o, serial_fd, o.trace_out, false, &vm);
+    if (rc == 0 && cli_check_kvm(o.force) < 0)
+        rc = -1;
+    if (rc == 0)
+        rc = cli_run_vm(&o, vm, &sum);
+    if (o.serial_out)
+        close(serial_fd);
+    if (rc < 0) {
+        cc_vm_destroy(vm);
+        return 1;
+    }
+    if (!o.quiet)
+        cli_print_summary(stderr, "chaoscontrol: ", &sum);
+    cc_vm_destroy(vm);
+    if (!cli_stop_is_clean(sum.stop)) {
+        fprintf(stderr, "chaoscontrol: the guest stopped abnormally (%s)\n", cc_stop_name(sum.stop));
+        return 1;
+    }
+    return 0;
+}
+
+/* Compare two kept traces; returns the index of the first difference, or
+ * SIZE_MAX when equal. */
+static size_t first_divergence(const struct cc_trace_rec *a, size_t na,
+                               const struct cc_trace_rec *b, size_t nb)
+{
+    size_t n = na < nb ? na : nb;
+    for (size_t i = 0; i < n; i++)
+        if (a[i].seq != b[i].seq || a[i].vtime != b[i].vtime || a[i].rip != b[i].rip ||
+            a[i].addr != b[i].addr || a[i].data != b[i].data || a[i].size != b[i].size ||
+            a[i].kind != b[i].kind)
+            return i;
+    return na == nb ? SIZE_MAX : n;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+    struct cli_vm_opts o;
+    cli_vm_opts_default(&o);
+    uint64_t runs = 3;
+    int rc = cli_parse_vm_opts(argc, argv, "verify", &o, &runs);
+    if (rc)
+        return rc;
+
+    struct cc_vm *ref = NULL;
+    struct cli_summary ref_sum = {0};
+    bool all_same = true;
+    for (uint64_t r = 1; r <= runs; r++) {
+        char trace_path[4096];
+        const char *tp = NULL;
+        if (o.trace_out) {
+            if (r == 1)
+                snprintf(trace_path, sizeof(trace_path), "%s", o.trace_out);
+            else
+                snprintf(trace_path, sizeof(trace_path), "%s.%" PRIu64, o.trace_out, r);
+            tp = trace_path;
+        }
+        int serial_fd = -1;
+        if (o.serial_out && r == 1) {
+            serial_fd = open(o.serial_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+            if (serial_fd < 0) {
+                fprintf(stderr, "chaoscontrol: cannot write serial output '%s': %s\n",
+                        o.serial_out, strerror(errno));
+                cc_vm_destroy(ref);
+                return 1;
+            }
+        }
+        struct cc_vm *vm = NULL;
+        struct cli_summary sum;
+        rc = cli_prepare_vm(&o, serial_fd, tp, true, &vm);
+        if (rc == 0 && r == 1 && cli_check_kvm(o.force) < 0)
+            rc = -1;
+        if (rc == 0)
+            rc = cli_run_vm(&o, vm, &sum);
+        if (serial_fd >= 0)
+            close(serial_fd);
+        if (rc < 0) {
+            cc_vm_destroy(vm);
+            cc_vm_destroy(ref);
+            return 1;
+        }
+        char prefix[64];
+        snprintf(prefix, sizeof(prefix), "run %" PRIu64 ": ", r);
+        cli_print_summary(stdout, prefix, &sum);
+        fflush(stdout);
+        if (!ref) {
+            ref = vm;
+            ref_sum = sum;
+            continue;
+        }
+        bool same = sum.exits == ref_sum.exits && sum.trace_hash == ref_sum.trace_hash &&
+                    sum.serial_hash == ref_sum.serial_hash && sum.ram_hash == ref_sum.ram_hash &&
+                    sum.stop == ref_sum.stop && sum.vtime == ref_sum.vtime;
+        if (!same) {
+            all_same = false;
+            size_t na, nb;
+            const struct cc_trace_rec *a = cc_vm_trace(ref, &na);
+            const struct cc_trace_rec *b = cc_vm_trace(vm, &nb);
+            size_t i = first_divergence(a, na, b, nb);
+            if (i == SIZE_MAX) {
+                printf("run %" PRIu64 ": the exit traces are identical (%zu records) but %s "
+                       "differ\n", r, na,
+                       sum.ram_hash != ref_sum.ram_hash ? "the final RAM contents" :
+                                                          "the serial output");
+            } else {
+                char la[256], lb[256];
+                if (i < na)
+                    cc_trace_format(&a[i], la, sizeof(la));
+                else
+                    snprintf(la, sizeof(la), "(trace ended)");
+                if (i < nb)
+                    cc_trace_format(&b[i], lb, sizeof(lb));
+                else
+                    snprintf(lb, sizeof(lb), "(trace ended)");
+                printf("run %" PRIu64 ": first divergent record is #%zu:\n  run 1: %s\n  run %"
+                       PRIu64 ": %s\n", r, i, la, r, lb);
+            }
+        }
+        cc_vm_destroy(vm);
+    }
+    cc_vm_destroy(ref);
+    if (all_same) {
+        printf("verify: all %" PRIu64 " runs are identical\n", runs);
+        return cli_stop_is_clean(ref_sum.stop) ? 0 : 1;
+    }
+    printf("verify: runs differ\n");
+    return 1;
+}

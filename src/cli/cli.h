@@ -1,0 +1,77 @@
+/* Shared pieces of the chaoscontrol subcommands. */
+#ifndef CC_CLI_H
+#define CC_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "chaoscontrol/vm.h"
+
+/* Options common to every command that boots a Linux guest. */
+struct cli_vm_opts {
+    const char *kernel;
+    const char *initrd;
+    const char *cmdline;        /* replaces the default command line */
+    const char *cmdline_extra;  /* appended */
+    uint64_t mem;
+    uint64_t seed;
+    const char *serial_out;
+    const char *until;
+    uint64_t max_exits;
+    const char *trace_out;
+    bool force;                 /* run even if the KVM probe says no */
+    bool quiet;
+    bool print_cmdline;
+    const char *disk_image;     /* virtio-blk over this read-only image */
+    uint64_t disk_size;         /* virtio-blk size (zeros without an image) */
+    bool rng;                   /* virtio-rng */
+    bool seed_given;
+    const char *output;         /* snapshot save */
+    bool snapshot_mode;         /* snapshot load: a FILE argument, no --kernel */
+    const char *snapshot;
+};
+
+/* Parse the options shared by boot, verify and the snapshot commands.
+ * runs is non-NULL only for verify. Returns 0, or 2 after printing a usage
+ * error. */
+int cli_parse_vm_opts(int argc, char **argv, const char *cmd, struct cli_vm_opts *o,
+                      uint64_t *runs);
+
+/* What a finished run looked like. */
+struct cli_summary {
+    enum cc_stop stop;
+    uint64_t exits, vtime, trace_hash, serial_hash, ram_hash, unknown_io;
+};
+
+/* Create the VM (with the devices the options ask for) and load the guest;
+ * every input file is checked here. Prints the error and returns -1. */
+int cli_prepare_vm(const struct cli_vm_opts *o, int serial_fd, const char *trace_path,
+                   bool keep_trace, struct cc_vm **out);
+/* Run until a stop (honouring --until and --max-exits) and summarize. */
+int cli_run_vm(const struct cli_vm_opts *o, struct cc_vm *vm, struct cli_summary *sum);
+void cli_print_summary(FILE *f, const char *prefix, const struct cli_summary *s);
+bool cli_stop_is_clean(enum cc_stop s);
+/* VM log callback: prints each distinct library note once. */
+void cli_log(void *opaque, const char *msg);
+
+void cli_vm_opts_default(struct cli_vm_opts *o);
+
+/* Parse a size such as 256M, 1G, 4096 or 64K. Returns false if malformed. */
+bool cli_parse_size(const char *s, uint64_t *out);
+bool cli_parse_u64(const char *s, uint64_t *out);
+
+/* Refuse (with a message pointing at tools/kvm-host) when this host's KVM
+ * cannot run Linux guests, unless force. Returns 0 to go ahead. */
+int cli_check_kvm(bool force);
+
+/* Progress output goes to stderr only when it is a terminal. */
+bool cli_is_tty(void);
+
+int cmd_boot(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_snapshot_demo(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_run(int argc, char **argv);      /* run.c */
+
+#endif
