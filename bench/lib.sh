@@ -12,7 +12,7 @@ ms_until_line() {
   # the whole pipeline is one process group, killed at the end.
   coproc BENCH_P { exec setsid bash -c 'sleep 100000 | "$@"' _ "$@" 2>/dev/null; }
   local pid=$BENCH_P_PID
-  while IFS= read -r -t 300 line <&"${BENCH_P[0]}"; do
+  while IFS= read -r -t "${BENCH_TIMEOUT:-300}" line <&"${BENCH_P[0]}"; do
     if [[ $line == *"$pattern"* ]]; then found=1; break; fi
   done
   end=$(date +%s%N)

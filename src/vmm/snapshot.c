@@ -26,6 +26,7 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include "chaoscontrol/sdk_host.h"
 #include "chaoscontrol/snapshot.h"
 #include "util/afile.h"
 #include "vm_internal.h"
@@ -39,6 +40,7 @@
 #define T_UART TAG('U', 'A', 'R', 'T')
 #define T_CMOS TAG('C', 'M', 'O', 'S')
 #define T_VM   TAG('V', 'M', ' ', ' ')
+#define T_SDK  TAG('S', 'D', 'K', ' ')
 #define T_CONF TAG('C', 'O', 'N', 'F')
 #define T_STAT TAG('S', 'T', 'A', 'T')
 #define T_MEM  TAG('M', 'E', 'M', ' ')
@@ -101,7 +103,7 @@ static void section_end(struct cc_buf *b, size_t at)
 
 static void save_vm_section(const struct cc_vm *vm, struct cc_buf *b)
 {
-    cc_buf_put_u8(b, 1);        /* version */
+    cc_buf_put_u8(b, 2);        /* version */
     cc_buf_put_u64(b, vm->vtime);
     cc_buf_put_u64(b, vm->exits);
     cc_buf_put_u64(b, vm->unknown_io);
@@ -113,6 +115,9 @@ static void save_vm_section(const struct cc_vm *vm, struct cc_buf *b)
     cc_buf_put(b, vm->serial.buf, vm->serial.len);
     cc_buf_put_u64(b, vm->serial.in_len);
     cc_buf_put(b, vm->serial.in, vm->serial.in_len);
+    /* version 2: halted in the VMM, PIT ticks owed (vm_internal.h) */
+    cc_buf_put_bool(b, vm->halted);
+    cc_buf_put_u64(b, vm->missed_ticks);
 }
 
 static int grow_to(uint8_t **buf, size_t *cap, size_t need)
@@ -133,7 +138,7 @@ static int grow_to(uint8_t **buf, size_t *cap, size_t need)
 static int load_vm_section(struct cc_vm *vm, struct cc_rd *r, struct cc_err *err)
 {
     uint8_t ver = cc_rd_u8(r);
-    if (cc_rd_ok(r) && ver != 1)
+    if (cc_rd_ok(r) && ver != 1 && ver != 2)
         return cc_err_set(err, EINVAL, "VM state: unknown version %u", ver);
     uint64_t vtime = cc_rd_u64(r), exits = cc_rd_u64(r), unknown = cc_rd_u64(r);
     uint8_t port92 = cc_rd_u8(r);
@@ -154,6 +159,16 @@ static int load_vm_section(struct cc_vm *vm, struct cc_rd *r, struct cc_err *err
     if (grow_to(&vm->serial.in, &vm->serial.in_cap, ilen) < 0)
         return cc_err_set(err, ENOMEM, "out of memory");
     cc_rd_get(r, vm->serial.in, ilen);
+    bool halted = false;
+    uint64_t missed = 0;
+    if (ver >= 2) {
+        halted = cc_rd_bool(r);
+        missed = cc_rd_u64(r);
+        if (!cc_rd_ok(r))
+            return cc_err_set(err, EINVAL, "VM state: truncated");
+    }
+    vm->halted = halted;
+    vm->missed_ticks = missed;
     vm->vtime = vtime;
     vm->exits = exits;
     vm->unknown_io = unknown;
@@ -190,6 +205,9 @@ static int save_state(struct cc_vm *vm, struct cc_buf *b, struct cc_err *err)
     section_end(b, at);
     at = section_begin(b, T_VM);
     save_vm_section(vm, b);
+    section_end(b, at);
+    at = section_begin(b, T_SDK);
+    cc_vm_sdk_save(vm, b);
     section_end(b, at);
     if (!cc_buf_ok(b))
         return cc_err_set(err, ENOMEM, "out of memory saving VM state");
@@ -228,6 +246,7 @@ static int load_state(struct cc_vm *vm, const uint8_t *p, size_t len, struct cc_
         case T_UART: rc = cc_uart_load(&vm->uart, &s, err); seen |= 8; break;
         case T_CMOS: rc = cc_cmos_load(&vm->cmos, &s, err); seen |= 16; break;
         case T_VM: rc = load_vm_section(vm, &s, err); seen |= 32; break;
+        case T_SDK: rc = cc_vm_sdk_load(vm, &s, err); seen |= 64; break;
         default:
             return cc_err_set(err, EINVAL, "snapshot state: unknown section '%s'",
                               tag_name(tag, tn));
@@ -238,7 +257,7 @@ static int load_state(struct cc_vm *vm, const uint8_t *p, size_t len, struct cc_
             return cc_err_set(err, EINVAL, "snapshot section '%s': %zu unexpected trailing bytes",
                               tag_name(tag, tn), cc_rd_left(&s));
     }
-    if (seen != 63)
+    if (seen != 127)
         return cc_err_set(err, EINVAL, "snapshot state is missing sections (have mask 0x%x)", seen);
     return 0;
 }
@@ -580,6 +599,7 @@ void cc_vm_reseed(struct cc_vm *vm, uint64_t seed)
     vm->cfg.seed = seed;
     cc_rng_init(&vm->rng, seed, "vm");
     cc_vm_virtio_reseed(vm, seed);
+    cc_vm_sdk_reseed(vm, seed);
 }
 
 uint64_t cc_vm_last_reset_pages(const struct cc_vm *vm)
