@@ -28,3 +28,36 @@ median() {
 
 # ratio A B: A/B with two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "inf"; else printf "%.2f", a / b }'; }
+
+# qemu_hmp_time WORKDIR PATTERN COMMAND QEMU_ARGS...: start QEMU with its
+# human monitor on a pipe; if PATTERN is set, wait until WORKDIR/serial
+# contains it; then time COMMAND (e.g. "savevm s1") from sending it until
+# the monitor's next prompt, print the milliseconds, and quit QEMU.
+qemu_hmp_time() {
+  local work=$1 pattern=$2 command=$3
+  shift 3
+  coproc QEMU_HMP { exec qemu-system-x86_64 -monitor stdio "$@" 2>"$work/qemu.err"; }
+  local pid=$QEMU_HMP_PID chunk start end
+  _hmp_prompt() {
+    while IFS= read -r -d ')' -t 300 chunk <&"${QEMU_HMP[0]}"; do
+      [[ $chunk == *"(qemu" ]] && return 0
+    done
+    return 1
+  }
+  _hmp_prompt || { echo "no-prompt"; kill "$pid" 2>/dev/null; return; }
+  if [ -n "$pattern" ]; then
+    local n=0
+    until grep -q -- "$pattern" "$work/serial" 2>/dev/null; do
+      sleep 0.1
+      n=$((n + 1))
+      [ $n -gt 3000 ] && { echo "timeout"; kill "$pid" 2>/dev/null; return; }
+    done
+  fi
+  start=$(date +%s%N)
+  echo "$command" >&"${QEMU_HMP[1]}"
+  _hmp_prompt
+  end=$(date +%s%N)
+  echo "quit" >&"${QEMU_HMP[1]}"
+  wait "$pid" 2>/dev/null
+  echo $(((end - start) / 1000000))
+}

@@ -11,7 +11,7 @@ PKGS=(
   # guest kernel build
   linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils patch
   # KVM test host (QEMU TCG with an emulated SVM CPU) and its tiny initramfs
-  qemu-system-x86 busybox-static kmod
+  qemu-system-x86 qemu-utils busybox-static kmod
   # tests
   e2fsprogs
 )

@@ -87,14 +87,21 @@ static int cmd_save(int argc, char **argv)
     }
     struct cc_err err = {0};
     struct cc_snapshot *s = NULL;
+    double t0 = now_ms();
     if (cc_vm_snapshot(vm, &s, &err) < 0 || cc_snapshot_save(s, o.output, &err) < 0) {
         fprintf(stderr, "chaoscontrol: %s\n", err.msg);
         cc_snapshot_put(s);
         cc_vm_destroy(vm);
         return 1;
     }
-    if (!o.quiet)
+    double t_save = now_ms() - t0;
+    if (!o.quiet) {
+        struct stat st = {0};
+        stat(o.output, &st);
         cli_print_summary(stderr, "chaoscontrol: snapshot at ", &sum);
+        fprintf(stderr, "chaoscontrol: snapshot written to %s (%lld bytes) in %.1f ms\n",
+                o.output, (long long)st.st_size, t_save);
+    }
     cc_snapshot_put(s);
     cc_vm_destroy(vm);
     return 0;
@@ -116,6 +123,7 @@ static int cmd_load(int argc, char **argv)
     }
     struct cc_err err = {0};
     struct cc_snapshot *s;
+    double t0 = now_ms();
     if (cc_snapshot_load(o.snapshot, &s, &err) < 0) {
         fprintf(stderr, "chaoscontrol: %s\n", err.msg);
         return 1;
@@ -145,6 +153,10 @@ static int cmd_load(int argc, char **argv)
     struct cc_vm *vm;
     rc = cc_vm_fork(s, &fo, &vm, &err);
     cc_snapshot_put(s);
+    double t_load = now_ms() - t0;
+    if (rc == 0 && !o.quiet)
+        fprintf(stderr, "chaoscontrol: snapshot %s loaded, VM ready in %.1f ms\n", o.snapshot,
+                t_load);
     if (rc < 0) {
         fprintf(stderr, "chaoscontrol: %s\n", err.msg);
         if (o.serial_out)
