@@ -720,6 +720,8 @@ static int virtio_blob(const struct cc_snapshot *s, struct cc_buf *b, struct cc_
         cc_buf_put(b, s->vstate.data, s->vstate.len);
         return 0;
     }
+    if (cc_vm_virtio_snap_serialize(s->vsnap, b))
+        return 0;
     struct cc_fork_opts o;
     cc_fork_opts_default(&o);
     o.log = quiet_log;      /* host notes were already shown for the original */
@@ -781,7 +783,7 @@ int cc_snapshot_save(const struct cc_snapshot *s, const char *path, struct cc_er
         cc_buf_put_u64(&b, bm[i]);
     size_t len_at = b.len;
     cc_buf_put_u64(&b, 0);
-    ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 3);
+    ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 1);
     size_t out_cap = ZSTD_CStreamOutSize();
     for (uint64_t p = 0; p <= n && cc_buf_ok(&b); p++) {
         bool last = p == n;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "chaoscontrol/virtio.h"
+#include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
@@ -39,7 +40,7 @@ struct vm_vdev {
 struct cc_vm_virtio {
     struct vm_vdev d[CC_VIRTIO_MAX_DEVICES];
     unsigned n;
-    unsigned n_type[5];             /* devices of each type, for labels */
+    unsigned n_type[6];             /* devices of each type, for labels */
 };
 
 static void mmio_read(void *opaque, uint64_t off, void *data, unsigned size)
@@ -74,6 +75,7 @@ static void destroy_dev(struct vm_vdev *d)
     case CC_VIRTIO_RNG: cc_virtio_rng_destroy(d->dev); break;
     case CC_VIRTIO_BLK: cc_virtio_blk_destroy(d->dev); break;
     case CC_VIRTIO_NET: cc_virtio_net_destroy(d->dev); break;
+    case CC_VIRTIO_BALLOON: cc_virtio_balloon_destroy(d->dev); break;
     }
 }
 
@@ -201,6 +203,50 @@ int cc_vm_add_virtio_net(struct cc_vm *vm, const uint8_t mac[6], struct cc_virti
     return rc;
 }
 
+int cc_vm_add_virtio_balloon(struct cc_vm *vm, struct cc_virtio_balloon **out,
+                             struct cc_err *err)
+{
+    struct vm_vdev slot = {.type = CC_VIRTIO_BALLOON};
+    char frag[80], label[32];
+    int rc = next_slot(vm, &slot, frag, sizeof(frag), err);
+    if (rc < 0)
+        return rc;
+    snprintf(label, sizeof(label), "virtio-balloon%u", vm->virtio->n_type[CC_VIRTIO_BALLOON]);
+    struct cc_virtio_balloon *b;
+    rc = cc_virtio_balloon_create(&vm->mem, &vm->mem_size, pic_sink(vm), slot.irq, &b, err);
+    if (rc < 0)
+        return rc;
+    slot.dev = b;
+    slot.mmio = &b->mmio;
+    rc = plug(vm, &slot, frag, label, err);
+    if (rc == 0 && out)
+        *out = b;
+    return rc;
+}
+
+static void *nth_device(struct cc_vm *vm, enum cc_virtio_type type, unsigned n)
+{
+    for (unsigned i = 0; i < cc_vm_virtio_count(vm); i++)
+        if (vm->virtio->d[i].type == type && n-- == 0)
+            return vm->virtio->d[i].dev;
+    return NULL;
+}
+
+struct cc_virtio_net *cc_vm_virtio_net(struct cc_vm *vm, unsigned n)
+{
+    return nth_device(vm, CC_VIRTIO_NET, n);
+}
+
+struct cc_virtio_blk *cc_vm_virtio_blk(struct cc_vm *vm, unsigned n)
+{
+    return nth_device(vm, CC_VIRTIO_BLK, n);
+}
+
+struct cc_virtio_balloon *cc_vm_virtio_balloon(struct cc_vm *vm, unsigned n)
+{
+    return nth_device(vm, CC_VIRTIO_BALLOON, n);
+}
+
 unsigned cc_vm_virtio_count(const struct cc_vm *vm)
 {
     return vm->virtio ? vm->virtio->n : 0;
@@ -242,6 +288,7 @@ void cc_vm_virtio_save(const struct cc_vm *vm, struct cc_buf *out)
         case CC_VIRTIO_RNG: cc_virtio_rng_save(d->dev, out); break;
         case CC_VIRTIO_BLK: cc_virtio_blk_save(d->dev, out); break;
         case CC_VIRTIO_NET: cc_virtio_net_save(d->dev, out); break;
+        case CC_VIRTIO_BALLOON: cc_virtio_balloon_save(d->dev, out); break;
         }
     }
 }
@@ -271,6 +318,7 @@ int cc_vm_virtio_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
         case CC_VIRTIO_RNG: rc = cc_virtio_rng_load(d->dev, in, err); break;
         case CC_VIRTIO_BLK: rc = cc_virtio_blk_load(d->dev, in, err); break;
         case CC_VIRTIO_NET: rc = cc_virtio_net_load(d->dev, in, err); break;
+        case CC_VIRTIO_BALLOON: rc = cc_virtio_balloon_load(d->dev, in, err); break;
         }
         if (rc < 0)
             return rc;
@@ -312,6 +360,7 @@ int cc_vm_virtio_snap_take(const struct cc_vm *vm, struct cc_vm_virtio_snap **ou
         switch (d->type) {
         case CC_VIRTIO_RNG: cc_virtio_rng_save(d->dev, &s->state); break;
         case CC_VIRTIO_NET: cc_virtio_net_save(d->dev, &s->state); break;
+        case CC_VIRTIO_BALLOON: cc_virtio_balloon_save(d->dev, &s->state); break;
         case CC_VIRTIO_BLK:
             cc_virtio_blk_save_meta(d->dev, &s->state);
             s->disk[i] = cc_virtio_blk_snapshot(d->dev);
@@ -328,6 +377,15 @@ int cc_vm_virtio_snap_take(const struct cc_vm *vm, struct cc_vm_virtio_snap **ou
     }
     *out = s;
     return 0;
+}
+
+bool cc_vm_virtio_snap_serialize(const struct cc_vm_virtio_snap *s, struct cc_buf *out)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->disk[i])
+            return false;
+    cc_buf_put(out, s->state.data, s->state.len);
+    return true;
 }
 
 int cc_vm_virtio_snap_restore(struct cc_vm *vm, const struct cc_vm_virtio_snap *s,
@@ -352,6 +410,7 @@ int cc_vm_virtio_snap_restore(struct cc_vm *vm, const struct cc_vm_virtio_snap *
         switch (d->type) {
         case CC_VIRTIO_RNG: rc = cc_virtio_rng_load(d->dev, &in, err); break;
         case CC_VIRTIO_NET: rc = cc_virtio_net_load(d->dev, &in, err); break;
+        case CC_VIRTIO_BALLOON: rc = cc_virtio_balloon_load(d->dev, &in, err); break;
         case CC_VIRTIO_BLK: rc = cc_virtio_blk_load_meta(d->dev, &in, s->disk[i], err); break;
         }
         if (rc < 0)
@@ -452,6 +511,8 @@ int cc_vm_virtio_manifest_apply(struct cc_vm *vm, struct cc_rd *in, struct cc_er
             if (!cc_rd_ok(in))
                 return cc_err_set(err, EINVAL, "virtio manifest truncated");
             rc = cc_vm_add_virtio_net(vm, mac, NULL, err);
+        } else if (type == CC_VIRTIO_BALLOON) {
+            rc = cc_vm_add_virtio_balloon(vm, NULL, err);
         } else {
             return cc_err_set(err, EINVAL, "virtio manifest: unknown device type %u", type);
         }

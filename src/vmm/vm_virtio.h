@@ -3,6 +3,8 @@
 #ifndef CC_VMM_VM_VIRTIO_H
 #define CC_VMM_VM_VIRTIO_H
 
+#include <stdbool.h>
+
 #include "chaoscontrol/err.h"
 #include "util/buf.h"
 
@@ -29,6 +31,9 @@ int cc_vm_virtio_snap_take(const struct cc_vm *vm, struct cc_vm_virtio_snap **ou
 int cc_vm_virtio_snap_restore(struct cc_vm *vm, const struct cc_vm_virtio_snap *s,
                               struct cc_err *err);
 void cc_vm_virtio_snap_free(struct cc_vm_virtio_snap *s);
+/* Append the snapshot in cc_vm_virtio_save's format when that needs no
+ * disk pages (no virtio-blk devices); false (nothing written) otherwise. */
+bool cc_vm_virtio_snap_serialize(const struct cc_vm_virtio_snap *s, struct cc_buf *out);
 
 /* Which devices the VM has and how each was made (type, disk size, base
  * image path, id, MAC), so that another VM can be given the same set:
