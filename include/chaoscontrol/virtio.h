@@ -1,8 +1,8 @@
 /* libchaoscontrol: virtio devices (virtio-mmio, version 2) for a VM.
  *
- * Three deterministic devices: an entropy source fed by the VM's seeded
- * ChaCha20 stream, a copy-on-write disk with fault injection, and a network
- * card whose frames go to and come from the host. Each device sits in its
+ * Four deterministic devices: an entropy source fed by the VM's seeded
+ * ChaCha20 stream, a copy-on-write disk with fault injection, a network
+ * card whose frames go to and come from the host, and a memory balloon. Each device sits in its
  * own 4 KiB MMIO window at 0xd0000000 + i * 0x1000 with its own ISA
  * interrupt (5, 6, 7, 9, 10, 11, 12, 14, 15 in the order devices are added)
  * and is announced to Linux on the kernel command line
@@ -38,6 +38,7 @@ struct cc_vm;
 struct cc_virtio_rng;
 struct cc_virtio_blk;
 struct cc_virtio_net;
+struct cc_virtio_balloon;
 struct cc_blk_overlay;
 
 #define CC_VIRTIO_MMIO_BASE 0xd0000000ull
@@ -47,6 +48,7 @@ enum cc_virtio_type {
     CC_VIRTIO_NET = 1,
     CC_VIRTIO_BLK = 2,
     CC_VIRTIO_RNG = 4,
+    CC_VIRTIO_BALLOON = 5,
 };
 
 struct cc_virtio_info {
@@ -60,6 +62,12 @@ struct cc_virtio_info {
 unsigned cc_vm_virtio_count(const struct cc_vm *vm);
 /* Device i (in the order added). -ENOENT when there is no such device. */
 int cc_vm_virtio_info(const struct cc_vm *vm, unsigned i, struct cc_virtio_info *info);
+
+/* The n-th device of a type (0 = the first added), or NULL: for VMs whose
+ * devices were made elsewhere, e.g. by cc_vm_fork. */
+struct cc_virtio_net *cc_vm_virtio_net(struct cc_vm *vm, unsigned n);
+struct cc_virtio_blk *cc_vm_virtio_blk(struct cc_vm *vm, unsigned n);
+struct cc_virtio_balloon *cc_vm_virtio_balloon(struct cc_vm *vm, unsigned n);
 
 /* ---- virtio-rng ----
  * Bytes come from the stream (seed, "virtio-rng<i>"), i = the device's
@@ -229,5 +237,29 @@ struct cc_net_stats {
     uint64_t rx_too_small;      /* dropped: the guest's buffer could not hold it */
 };
 void cc_virtio_net_stats(const struct cc_virtio_net *n, struct cc_net_stats *s);
+
+/* ---- virtio-balloon ----
+ * A memory balloon (devices/virtio_balloon.h): the host sets a target in
+ * 4 KiB pages and the guest's driver hands that many pages over, making
+ * them unusable inside the guest (Linux: MemTotal and MemFree drop). The
+ * pages are only counted, never discarded, so guest RAM and determinism
+ * are unaffected. No optional features (no statistics queue, no
+ * deflate-on-OOM). */
+int cc_vm_add_virtio_balloon(struct cc_vm *vm, struct cc_virtio_balloon **out,
+                             struct cc_err *err);
+/* Ask for `pages` pages (0 = give everything back); a configuration-change
+ * interrupt tells the driver. */
+void cc_virtio_balloon_set_target(struct cc_virtio_balloon *b, uint64_t pages);
+
+struct cc_balloon_stats {
+    uint64_t target_pages;      /* what the host asks for */
+    uint64_t actual_pages;      /* what the guest holds in the balloon now */
+    uint64_t inflated, deflated;            /* PFNs received on each queue */
+    uint64_t inflate_reqs, deflate_reqs;    /* requests (chains) */
+    uint64_t bad_pfns;          /* PFNs outside guest RAM (ignored) */
+    uint64_t target_changes;
+};
+void cc_virtio_balloon_stats(const struct cc_virtio_balloon *b, struct cc_balloon_stats *s);
+const char *cc_virtio_balloon_failure(const struct cc_virtio_balloon *b);
 
 #endif

@@ -169,6 +169,9 @@ uint64_t cc_vm_ram_hash(struct cc_vm *vm);
 const uint8_t *cc_vm_serial(const struct cc_vm *vm, size_t *len);
 uint64_t cc_vm_serial_hash(const struct cc_vm *vm);
 uint64_t cc_vm_unknown_io_count(const struct cc_vm *vm);
+/* Interrupt-window exits reported inside an STI shadow and not counted
+ * (seen under QEMU's emulated SVM; see vm.c). */
+uint64_t cc_vm_sti_deferrals(const struct cc_vm *vm);
 
 /* Host input to the guest's COM1 receiver. Bytes wait in a queue and enter
  * the UART as its receiver (FIFO or holding register) has room. Returns
@@ -203,6 +206,50 @@ const struct cc_trace_rec *cc_vm_trace(const struct cc_vm *vm, size_t *n);
 const char *cc_trace_kind_name(uint32_t kind);
 /* Format one record as a line of text (no newline). */
 void cc_trace_format(const struct cc_trace_rec *r, char *buf, size_t len);
+
+/* ---- clock faults and interrupt injection (the fault engine, sim.h) ----
+ *
+ * Halting and lockstep: when the vCPU halts with interrupts on and its next
+ * timer deadline lies beyond the run's until_vtime_ns, the run does not
+ * fast-forward past the limit: the clock stops at the limit, the run
+ * returns CC_STOP_VTIME, and the vCPU stays halted (cc_vm_halted) without
+ * re-entering the guest, also when no timer is armed at all. The next run
+ * continues the halt: it wakes at once if an interrupt is deliverable (a
+ * device or the host raised one in between), else at the timer deadline if
+ * that is within its limit, else it stops at its limit again. So N VMs can
+ * advance in lockstep quanta with no exits spent on idle ones. Without a
+ * limit nothing changes (fast-forward; CC_STOP_IDLE when nothing is armed). */
+bool cc_vm_halted(const struct cc_vm *vm);
+/* The earliest virtual time at which this VM can execute again on its own:
+ * its clock now unless it is halted with nothing deliverable, else its next
+ * timer deadline (UINT64_MAX: none). Only an interrupt raised from outside
+ * (a device fed by the host, cc_vm_irq_pulse, cc_vm_nmi) can wake it sooner.
+ * (A simulation uses it to skip quanta in which every VM is idle.) */
+uint64_t cc_vm_wake_time(struct cc_vm *vm);
+
+/* Move the virtual clock forward by delta_ns at once, as if the VM had been
+ * frozen that long (a paused VM, a clock jump). Guest time reads (PIT,
+ * CMOS, TSC) jump with it; the periodic PIT ticks that fall inside the jump
+ * are owed to the guest and raised on IRQ0 one at a time (the next once the
+ * guest has taken and acknowledged the previous, like KVM's PIT reinject
+ * policy; at most 1,000,000 are owed, the rest are coalesced), so Linux's
+ * tick-based clock (jiffies, CLOCK_MONOTONIC, CLOCK_REALTIME) catches up by
+ * the full delta. Returns the number of ticks added to the debt. The clock
+ * cannot go backwards: for a backward jump shift the RTC only. */
+uint64_t cc_vm_clock_jump(struct cc_vm *vm, uint64_t delta_ns);
+/* Ticks still owed from clock jumps. */
+uint64_t cc_vm_missed_ticks(const struct cc_vm *vm);
+/* Shift the wall-clock time the CMOS RTC shows by delta_s seconds (either
+ * sign). Linux reads the RTC only at boot (and in hwclock), so this alone
+ * does not move a running guest's clock. */
+void cc_vm_rtc_shift(struct cc_vm *vm, int64_t delta_s);
+/* An edge on ISA interrupt line `line` (0-15, not 2) of the PIC, as a
+ * device would raise it. Delivered when the guest has the line unmasked
+ * (Linux unmasks a line when a driver requests it). */
+int cc_vm_irq_pulse(struct cc_vm *vm, unsigned line, struct cc_err *err);
+/* Queue a non-maskable interrupt (KVM_NMI; traced as an injection of
+ * vector 2); KVM delivers it at the next entry, waking a halted vCPU. */
+int cc_vm_nmi(struct cc_vm *vm, struct cc_err *err);
 
 /* vCPU register access for tests and tools (thin KVM wrappers). */
 struct kvm_regs;

@@ -73,5 +73,6 @@ int cmd_snapshot(int argc, char **argv);
 int cmd_snapshot_demo(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_run(int argc, char **argv);      /* run.c */
+int cmd_sim(int argc, char **argv);      /* sim.c */
 
 #endif

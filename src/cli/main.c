@@ -22,6 +22,7 @@ static int cmd_version(int argc, char **argv)
 static const struct command commands[] = {
     {"boot", cmd_boot, "boot a Linux guest and run it to the end"},
     {"run", cmd_run, "run an SDK guest to the end and report its assertions"},
+    {"sim", cmd_sim, "run N VMs in one simulation with a network and a fault schedule"},
     {"snapshot", cmd_snapshot, "save, load, inspect and diff snapshot files"},
     {"snapshot-demo", cmd_snapshot_demo, "snapshot, restore and fork a guest, with checks and timings"},
     {"verify", cmd_verify, "boot a guest N times and check the runs are bit-identical"},

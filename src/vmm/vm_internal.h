@@ -68,6 +68,9 @@ struct cc_vm {
     /* Virtual clock: nanoseconds since power-on. */
     uint64_t vtime;
     uint64_t exits;
+    /* Interrupt windows reported inside an STI shadow (vm.c) */
+    uint64_t sti_last_rip, sti_deferrals;
+    bool defer_inject_once;
     uint64_t unknown_io;
 
     struct cc_pic pic;
@@ -99,6 +102,17 @@ struct cc_vm {
     struct cc_serial serial;
 
     struct cc_sdk *sdk;         /* guest SDK state (src/sdk/host.c) */
+
+    /* Halted in the VMM (fault engine, issue 7): the vCPU executed HLT with
+     * interrupts on and its next timer is beyond the run's virtual-time
+     * limit, so the run stopped at the limit without re-entering the guest.
+     * The next run continues the halt: it wakes on a deliverable interrupt
+     * or at the timer deadline. Saved in snapshots. */
+    bool halted;
+    /* PIT ticks owed to the guest after cc_vm_clock_jump: raised on IRQ0 one
+     * at a time, whenever IRQ0 is neither requested nor in service, so a
+     * jiffies-based guest clock catches up. Saved in snapshots. */
+    uint64_t missed_ticks;
 
     /* Stop requests from devices and hooks during one exit. */
     enum cc_stop pending_stop;

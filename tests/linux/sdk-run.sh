@@ -22,10 +22,20 @@ trap 'rm -rf "$work"' EXIT
 tap_plan 13
 
 run() {   # run NAME ARGS...: stdout to NAME.out, stderr to NAME.err, serial to NAME.serial
-  local name=$1
+  local name=$1 rc
   shift
-  "$cc" run --kernel "$kernel" --initrd "$initrd" --serial-out "$work/$name.serial" "$@" \
+  # Bounded, so that a hang shows up as a failure with its diagnostics
+  # instead of the whole script timing out silently.
+  timeout -k 10 300 "$cc" run --kernel "$kernel" --initrd "$initrd" \
+    --serial-out "$work/$name.serial" --max-exits 5000000 "$@" \
     >"$work/$name.out" 2>"$work/$name.err"
+  rc=$?
+  if [ $rc -ge 124 ]; then
+    echo "# run $name: exit $rc (timeout or signal); stderr and serial tail:"
+    diag_file "$work/$name.err"
+    tail -5 "$work/$name.serial" 2>/dev/null | sed 's/^/#   | /'
+  fi
+  return $rc
 }
 
 run s1 --seed 1 --json "$work/s1.json"; rc=$?

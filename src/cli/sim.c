@@ -1,0 +1,465 @@
+/* chaoscontrol sim: N Linux VMs in one deterministic simulation, connected
+ * by the simulated network, with an optional fault schedule.
+ *
+ *   chaoscontrol sim --vms 3 --kernel K --initrd I [--schedule F.json]
+ *                    [--seed N] [--duration 10s] [--disk SIZE] [--json F]
+ *
+ * Prints per-VM status, the network statistics per link, the applied fault
+ * log and the merged assertion table of all VMs (see chaoscontrol/sim.h).
+ * Exit status: 0 when no assertion failed and no host error happened, 1
+ * when an assertion failed (or on errors), 2 for usage errors, including a
+ * malformed schedule. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chaoscontrol/schedule.h"
+#include "chaoscontrol/sdk_host.h"
+#include "chaoscontrol/sim.h"
+#include "cli.h"
+#include "util/afile.h"
+
+enum {
+    OPT_VMS = 256, OPT_KERNEL, OPT_INITRD, OPT_SCHEDULE, OPT_SEED, OPT_DURATION, OPT_DISK,
+    OPT_DISK_IMAGE, OPT_APPEND, OPT_CMDLINE, OPT_MEM, OPT_JSON, OPT_QUANTUM, OPT_LATENCY,
+    OPT_SETUP_MARKER, OPT_SERIAL_DIR, OPT_NO_STOP, OPT_NO_RNG, OPT_NO_BALLOON, OPT_FORCE,
+    OPT_QUIET, OPT_HELP,
+};
+
+static const struct option long_opts[] = {
+    {"vms", required_argument, NULL, OPT_VMS},
+    {"kernel", required_argument, NULL, OPT_KERNEL},
+    {"initrd", required_argument, NULL, OPT_INITRD},
+    {"schedule", required_argument, NULL, OPT_SCHEDULE},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"duration", required_argument, NULL, OPT_DURATION},
+    {"disk", required_argument, NULL, OPT_DISK},
+    {"disk-image", required_argument, NULL, OPT_DISK_IMAGE},
+    {"append", required_argument, NULL, OPT_APPEND},
+    {"cmdline", required_argument, NULL, OPT_CMDLINE},
+    {"mem", required_argument, NULL, OPT_MEM},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"quantum", required_argument, NULL, OPT_QUANTUM},
+    {"latency", required_argument, NULL, OPT_LATENCY},
+    {"setup-marker", required_argument, NULL, OPT_SETUP_MARKER},
+    {"serial-dir", required_argument, NULL, OPT_SERIAL_DIR},
+    {"no-stop-on-failure", no_argument, NULL, OPT_NO_STOP},
+    {"no-rng", no_argument, NULL, OPT_NO_RNG},
+    {"no-balloon", no_argument, NULL, OPT_NO_BALLOON},
+    {"force", no_argument, NULL, OPT_FORCE},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: chaoscontrol sim --vms N --kernel K --initrd I [--schedule F.json]\n"
+            "       [--seed N] [--duration 10s] [--disk SIZE | --disk-image F] [--append ARGS]\n"
+            "       [--json F] [--mem 256M] [--quantum 100us] [--latency 100us]\n"
+            "       [--setup-marker TEXT] [--serial-dir DIR] [--no-stop-on-failure]\n"
+            "       [--no-rng] [--no-balloon] [--force] [--quiet]\n\n"
+            "Runs N Linux VMs in one deterministic simulation on one virtual timeline,\n"
+            "connected by a simulated Ethernet switch, applies the fault schedule, and\n"
+            "prints per-VM status, network statistics, the fault log and the merged\n"
+            "assertion table. The same seed and schedule give the same run.\n\n"
+            "  --vms N             number of VMs (1-%u); VM i has MAC 52:54:00:00:00:(i+1)\n"
+            "                      and \"cc_vm_id=i\" on its kernel command line\n"
+            "  --kernel K          bzImage or ELF vmlinux\n"
+            "  --initrd I          initramfs with the program under test as /init\n"
+            "  --schedule F        fault schedule (JSON; see include/chaoscontrol/schedule.h)\n"
+            "  --seed N            seed of every random stream (default 0)\n"
+            "  --duration T        virtual time to run from power-on (default 10s; units\n"
+            "                      ns, us, ms, s)\n"
+            "  --disk SIZE         a zero-filled copy-on-write disk per VM (/dev/vda)\n"
+            "  --disk-image F      a copy-on-write disk per VM over read-only image F\n"
+            "  --append ARGS       kernel command line addition; \"{id}\" becomes the VM's\n"
+            "                      index (e.g. --append \"raft_id={id}\")\n"
+            "  --cmdline ARGS      replace the default kernel command line\n"
+            "  --json F            write the whole report (status, links, log, schedule,\n"
+            "                      assertions, failures) as JSON to F\n"
+            "  --mem SIZE          guest RAM per VM (default 256M)\n"
+            "  --quantum T         lockstep quantum (default 100us)\n"
+            "  --latency T         one-way latency of every link at start (default 100us)\n"
+            "  --setup-marker TEXT console text that counts as setup complete (besides\n"
+            "                      the SDK's cc_setup_complete)\n"
+            "  --serial-dir DIR    write each VM's console to DIR/vmN.log\n"
+            "  --no-stop-on-failure  keep running after an assertion fails\n"
+            "  --no-rng, --no-balloon  leave out those devices\n"
+            "  --force             run even if this host's KVM fails the capability probe\n"
+            "  --quiet             print only failures and the final line\n",
+            CC_SIM_MAX_VMS);
+}
+
+struct sim_opts {
+    unsigned vms;
+    const char *kernel, *initrd, *schedule, *append, *cmdline, *json, *disk_image;
+    const char *setup_marker, *serial_dir;
+    uint64_t seed, duration, disk, mem, quantum, latency;
+    bool latency_set, no_stop, no_rng, no_balloon, force, quiet;
+};
+
+static int bad(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "chaoscontrol sim: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    return 2;
+}
+
+static int parse(int argc, char **argv, struct sim_opts *o)
+{
+    optind = 1;
+    opterr = 0;
+    int c;
+    uint64_t v;
+    while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_VMS:
+            if (!cli_parse_u64(optarg, &v) || v < 1 || v > CC_SIM_MAX_VMS) {
+                fprintf(stderr, "chaoscontrol sim: --vms '%s' is not a number from 1 to %u\n",
+                        optarg, CC_SIM_MAX_VMS);
+                return 2;
+            }
+            o->vms = (unsigned)v;
+            break;
+        case OPT_KERNEL: o->kernel = optarg; break;
+        case OPT_INITRD: o->initrd = optarg; break;
+        case OPT_SCHEDULE: o->schedule = optarg; break;
+        case OPT_APPEND: o->append = optarg; break;
+        case OPT_CMDLINE: o->cmdline = optarg; break;
+        case OPT_JSON: o->json = optarg; break;
+        case OPT_DISK_IMAGE: o->disk_image = optarg; break;
+        case OPT_SETUP_MARKER: o->setup_marker = optarg; break;
+        case OPT_SERIAL_DIR: o->serial_dir = optarg; break;
+        case OPT_SEED:
+            if (!cli_parse_u64(optarg, &o->seed))
+                return bad("--seed '%s' is not a number", optarg);
+            break;
+        case OPT_DURATION:
+            if (!cc_time_parse(optarg, &o->duration) || !o->duration)
+                return bad("--duration '%s' is not a positive time (e.g. 10s, 1500ms)", optarg);
+            break;
+        case OPT_QUANTUM:
+            if (!cc_time_parse(optarg, &o->quantum) || !o->quantum)
+                return bad("--quantum '%s' is not a positive time (e.g. 100us)", optarg);
+            break;
+        case OPT_LATENCY:
+            if (!cc_time_parse(optarg, &o->latency))
+                return bad("--latency '%s' is not a time (e.g. 100us)", optarg);
+            o->latency_set = true;
+            break;
+        case OPT_DISK:
+            if (!cli_parse_size(optarg, &o->disk) || !o->disk || (o->disk & 511))
+                return bad("--disk '%s' is not a size that is a multiple of 512 (e.g. 1M)",
+                           optarg);
+            break;
+        case OPT_MEM:
+            if (!cli_parse_size(optarg, &o->mem))
+                return bad("--mem '%s' is not a size (e.g. 256M)", optarg);
+            break;
+        case OPT_NO_STOP: o->no_stop = true; break;
+        case OPT_NO_RNG: o->no_rng = true; break;
+        case OPT_NO_BALLOON: o->no_balloon = true; break;
+        case OPT_FORCE: o->force = true; break;
+        case OPT_QUIET: o->quiet = true; break;
+        case OPT_HELP:
+            usage(stdout);
+            return 3;
+        default:
+            if (optopt >= OPT_VMS)
+                fprintf(stderr, "chaoscontrol sim: option '%s' needs a value\n", argv[optind - 1]);
+            else
+                fprintf(stderr, "chaoscontrol sim: unknown option '%s'\n", argv[optind - 1]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "chaoscontrol sim: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (!o->vms) {
+        fprintf(stderr, "chaoscontrol sim: --vms is required\n");
+        return 2;
+    }
+    if (!o->kernel) {
+        fprintf(stderr, "chaoscontrol sim: --kernel is required\n");
+        return 2;
+    }
+    if (o->disk && o->disk_image)
+        return bad("%s", "--disk and --disk-image are exclusive (the image sets the size)");
+    return 0;
+}
+
+static bool readable(const char *what, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || access(path, R_OK) < 0) {
+        fprintf(stderr, "chaoscontrol sim: %s '%s': %s\n", what, path,
+                errno ? strerror(errno) : "not a regular file");
+        return false;
+    }
+    return true;
+}
+
+static void secs(uint64_t ns, char *buf, size_t len)
+{
+    snprintf(buf, len, "%" PRIu64 ".%06" PRIu64 "s", ns / 1000000000u, ns % 1000000000u / 1000u);
+}
+
+static void print_vms(struct cc_sim *sim)
+{
+    printf("%-3s %-8s %-13s %14s %10s %11s %8s %9s %-16s\n", "VM", "STATE", "REASON", "VTIME",
+           "EXITS", "SETUP", "RESTARTS", "SKEW", "TRACE");
+    for (unsigned i = 0; i < cc_sim_vm_count(sim); i++) {
+        struct cc_sim_vm_status st;
+        cc_sim_vm_status(sim, i, &st);
+        char vt[32], su[32], sk[32];
+        secs(st.vtime, vt, sizeof(vt));
+        if (st.setup_done)
+            secs(st.setup_at, su, sizeof(su));
+        else
+            snprintf(su, sizeof(su), "-");
+        snprintf(sk, sizeof(sk), "%+" PRId64, st.skew_ppm);
+        const char *reason = st.state == CC_SIM_VM_EXITED ? cc_stop_name(st.exit_reason) :
+                             st.failed ? "assert-failed" : "-";
+        printf("%-3u %-8s %-13s %14s %10" PRIu64 " %11s %8" PRIu64 " %9s %016" PRIx64 "\n", i,
+               cc_sim_vm_state_name(st.state), reason, vt, st.exits, su, st.restarts, sk,
+               st.trace_hash);
+    }
+}
+
+static void print_links(struct cc_sim *sim)
+{
+    printf("\nnetwork: %-6s %8s %9s %6s %6s %5s %5s %5s %5s %5s %5s %s\n", "LINK", "SENT",
+           "DELIVERED", "PART", "LOSS", "QUEUE", "DOWN", "RX", "DUP", "CORR", "REORD", "SETTINGS");
+    for (unsigned i = 0; i < cc_sim_vm_count(sim); i++) {
+        for (unsigned j = 0; j < cc_sim_vm_count(sim); j++) {
+            if (i == j)
+                continue;
+            struct cc_link_stats s;
+            struct cc_link_params p;
+            cc_sim_link_stats(sim, i, j, &s);
+            cc_sim_link_params(sim, i, j, &p);
+            char lat[32], link[32];
+            cc_time_format((int64_t)p.latency_ns, lat, sizeof(lat));
+            snprintf(link, sizeof(link), "%u->%u", i, j);
+            printf("         %-6s %8" PRIu64 " %9" PRIu64 " %6" PRIu64 " %6" PRIu64 " %5" PRIu64
+                   " %5" PRIu64 " %5" PRIu64 " %5" PRIu64 " %5" PRIu64 " %5" PRIu64
+                   " latency %s", link, s.sent, s.delivered, s.dropped_partition, s.dropped_loss,
+                   s.dropped_queue, s.dropped_down, s.dropped_rx, s.duplicated, s.corrupted,
+                   s.reordered, lat);
+            if (p.jitter_ns) {
+                cc_time_format((int64_t)p.jitter_ns, lat, sizeof(lat));
+                printf(" jitter %s", lat);
+            }
+            if (p.bandwidth_bps)
+                printf(" %" PRIu64 " bit/s", p.bandwidth_bps);
+            if (p.loss_ppm)
+                printf(" loss %g%%", p.loss_ppm / 1e4);
+            if (p.corrupt_ppm)
+                printf(" corrupt %g%%", p.corrupt_ppm / 1e4);
+            if (p.duplicate_ppm)
+                printf(" dup %g%%", p.duplicate_ppm / 1e4);
+            if (p.reorder_ppm)
+                printf(" reorder %g%%", p.reorder_ppm / 1e4);
+            if (!cc_sim_connected(sim, i, j))
+                printf(" PARTITIONED");
+            printf("\n");
+        }
+    }
+}
+
+static void print_log(struct cc_sim *sim)
+{
+    size_t n;
+    const struct cc_sim_log_entry *log = cc_sim_log(sim, &n);
+    printf("\nlog: %zu entries\n", n);
+    for (size_t i = 0; i < n; i++) {
+        char line[320];
+        cc_sim_log_format(&log[i], line, sizeof(line));
+        printf("  %s\n", line);
+    }
+}
+
+static size_t print_assertions(struct cc_sim *sim)
+{
+    struct cc_err err = {0};
+    struct cc_oracle *o = cc_sim_oracle(sim, &err);
+    if (!o) {
+        fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
+        return 0;
+    }
+    size_t n;
+    const struct cc_oracle_entry *e = cc_oracle_entries(o, &n);
+    size_t failed = 0, passed = 0, unex = 0;
+    for (size_t i = 0; i < n; i++) {
+        switch (cc_oracle_verdict(&e[i])) {
+        case CC_VERDICT_FAILED: failed++; break;
+        case CC_VERDICT_PASSED: passed++; break;
+        default: unex++; break;
+        }
+    }
+    printf("\nassertions (all VMs): %zu (%zu passed, %zu failed, %zu unexercised)\n", n, passed,
+           failed, unex);
+    if (n)
+        printf("  %-22s %-12s %10s %4s  %s\n", "KIND", "VERDICT", "HITS", "VMS",
+               "MESSAGE (LOCATION)");
+    for (size_t i = 0; i < n; i++) {
+        const struct cc_assertion *a = &e[i].a;
+        printf("  %-22s %-12s %10" PRIu64 " %4" PRIu64 "  %s (%s:%u %s)\n", cc_kind_name(a->kind),
+               cc_verdict_name(cc_oracle_verdict(&e[i])), a->hits, e[i].runs_hit, a->message,
+               a->file, a->line, a->function);
+    }
+    cc_oracle_free(o);
+    return failed;
+}
+
+static void print_failures(struct cc_sim *sim)
+{
+    for (unsigned i = 0; i < cc_sim_vm_count(sim); i++) {
+        const struct cc_sdk_failure *fl = cc_vm_sdk_failure(cc_sim_vm(sim, i));
+        if (!fl)
+            continue;
+        printf("failure: vm %u: %s \"%s\" at %s:%u (%s)%s%s, vm time %" PRIu64 ".%09" PRIu64
+               " s, exit #%" PRIu64 "\n", i, cc_kind_name(fl->a.kind), fl->a.message, fl->a.file,
+               fl->a.line, fl->a.function, *fl->details ? ", details " : "", fl->details,
+               fl->vtime / 1000000000u, fl->vtime % 1000000000u, fl->exit);
+    }
+}
+
+int cmd_sim(int argc, char **argv)
+{
+    struct sim_opts o = {0};
+    o.duration = 10 * CC_SEC;
+    o.mem = 256ull << 20;
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc == 3 ? 0 : rc;
+
+    /* Everything about the input is checked before any VM exists. */
+    struct cc_err err = {0};
+    struct cc_schedule *sched = NULL;
+    if (o.schedule && cc_schedule_load(o.schedule, o.vms, &sched, &err) < 0) {
+        fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
+        return 2;
+    }
+    if (!readable("kernel", o.kernel) || (o.initrd && !readable("initrd", o.initrd)) ||
+        (o.disk_image && !readable("disk image", o.disk_image))) {
+        cc_schedule_free(sched);
+        return 2;
+    }
+    if (cli_check_kvm(o.force) < 0) {
+        cc_schedule_free(sched);
+        return 1;
+    }
+
+    struct cc_sim_config cfg;
+    cc_sim_config_default(&cfg);
+    cfg.n_vms = o.vms;
+    cfg.seed = o.seed;
+    if (o.quantum)
+        cfg.quantum_ns = o.quantum;
+    if (o.latency_set)
+        cfg.link.latency_ns = o.latency;
+    cfg.stop_on_failure = !o.no_stop;
+    cfg.setup_marker = o.setup_marker;
+    cfg.kernel = o.kernel;
+    cfg.initrd = o.initrd;
+    cfg.cmdline = o.cmdline;
+    cfg.append = o.append;
+    cfg.mem_size = o.mem;
+    cfg.disk_size = o.disk;
+    cfg.disk_image = o.disk_image;
+    cfg.rng = !o.no_rng;
+    cfg.balloon = !o.no_balloon;
+    cfg.watchdog_s = 30;
+    cfg.log = cli_log;
+    int status = 1;
+    struct cc_sim *sim = NULL;
+    if (o.serial_dir) {
+        for (unsigned i = 0; i < o.vms; i++) {
+            char path[4096];
+            snprintf(path, sizeof(path), "%s/vm%u.log", o.serial_dir, i);
+            cfg.serial_fd[i] = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+            if (cfg.serial_fd[i] < 0) {
+                fprintf(stderr, "chaoscontrol sim: cannot write '%s': %s\n", path,
+                        strerror(errno));
+                goto out;
+            }
+        }
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (cc_sim_create(&cfg, &sim, &err) < 0 ||
+        (sched && cc_sim_set_schedule(sim, sched, &err) < 0)) {
+        fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
+        goto out;
+    }
+    struct cc_sim_limits lim = {.until_ns = o.duration};
+    struct cc_sim_result res;
+    if (cc_sim_run(sim, &lim, &res, &err) < 0) {
+        fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
+        goto out;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double wall = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    size_t failed = 0;
+    if (!o.quiet) {
+        print_vms(sim);
+        print_links(sim);
+        print_log(sim);
+        failed = print_assertions(sim);
+    } else {
+        struct cc_oracle *or = cc_sim_oracle(sim, &err);
+        size_t n;
+        const struct cc_oracle_entry *e = or ? cc_oracle_entries(or, &n) : NULL;
+        for (size_t i = 0; e && i < n; i++)
+            failed += cc_oracle_verdict(&e[i]) == CC_VERDICT_FAILED &&
+                      cc_assertion_failed(&e[i].a);
+        cc_oracle_free(or);
+    }
+    print_failures(sim);
+    uint64_t exits = 0;
+    for (unsigned i = 0; i < o.vms; i++) {
+        struct cc_sim_vm_status st;
+        cc_sim_vm_status(sim, i, &st);
+        exits += st.exits;
+    }
+    char vt[32];
+    secs(res.vtime, vt, sizeof(vt));
+    printf("\nsim: %u VMs, seed %" PRIu64 ", stop %s at %s virtual (%.1f s wall, %" PRIu64
+           " quanta, %" PRIu64 " exits), hash %016" PRIx64 "\n", o.vms, o.seed,
+           cc_sim_stop_name(res.stop), vt, wall, res.quanta, exits, cc_sim_hash(sim));
+    fflush(stdout);
+    if (o.json) {
+        char *text = cc_sim_json(sim);
+        if (!text || cc_write_file_atomic(o.json, text, strlen(text), &err) < 0) {
+            fprintf(stderr, "chaoscontrol sim: cannot write '%s': %s\n", o.json,
+                    text ? err.msg : "out of memory");
+            free(text);
+            goto out;
+        }
+        free(text);
+    }
+    bool any_failed = res.stop == CC_SIM_STOP_FAILURE;
+    for (unsigned i = 0; i < o.vms; i++)
+        any_failed |= cc_vm_sdk_failure(cc_sim_vm(sim, i)) != NULL;
+    status = any_failed || failed ? 1 : 0;
+out:
+    cc_sim_destroy(sim);
+    cc_schedule_free(sched);
+    for (unsigned i = 0; o.serial_dir && i < o.vms; i++)
+        if (cfg.serial_fd[i] >= 0)
+            close(cfg.serial_fd[i]);
+    return status;
+}

@@ -1,0 +1,436 @@
+/* The fault engine: applying scheduled faults and their ends to a running
+ * simulation (see chaoscontrol/schedule.h for what each fault means). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/sim_internal.h"
+
+#define IRQ_SPACING_NS 1000000ull       /* repeated IRQ edges: 1 ms apart */
+
+static uint64_t all_vms(const struct cc_sim *sim)
+{
+    return sim->n >= 64 ? UINT64_MAX : (1ull << sim->n) - 1;
+}
+
+static void skipped(struct cc_sim *sim, const struct cc_fault *f, int64_t idx, const char *why)
+{
+    char d[160];
+    cc_fault_describe(f, d, sizeof(d));
+    sim_log(sim, CC_SIM_LOG_SKIPPED, cc_fault_has_vm(f->type) ? (int)f->vm : -1, idx, f->type,
+            "%s: %s", d, why);
+}
+
+static int push(struct cc_sim *sim, struct sim_event e, struct cc_err *err)
+{
+    if (sim_push_event(sim, &e) < 0)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    return 0;
+}
+
+/* ---- network ---- */
+
+static void set_links(struct cc_sim *sim, enum cc_fault_type t, uint64_t from, uint64_t to,
+                      const struct cc_link_params *src)
+{
+    if (!from)
+        from = all_vms(sim);
+    if (!to)
+        to = all_vms(sim);
+    for (unsigned i = 0; i < sim->n; i++) {
+        if (!((from >> i) & 1))
+            continue;
+        for (unsigned j = 0; j < sim->n; j++) {
+            if (i == j || !((to >> j) & 1))
+                continue;
+            struct cc_link_params *p = cc_fabric_link(sim->net, i, j);
+            switch (t) {
+            case CC_FAULT_LATENCY: p->latency_ns = src->latency_ns; break;
+            case CC_FAULT_JITTER: p->jitter_ns = src->jitter_ns; break;
+            case CC_FAULT_BANDWIDTH: p->bandwidth_bps = src->bandwidth_bps; break;
+            case CC_FAULT_LOSS: p->loss_ppm = src->loss_ppm; break;
+            case CC_FAULT_CORRUPT: p->corrupt_ppm = src->corrupt_ppm; break;
+            case CC_FAULT_DUPLICATE: p->duplicate_ppm = src->duplicate_ppm; break;
+            case CC_FAULT_REORDER:
+                p->reorder_ppm = src->reorder_ppm;
+                p->reorder_ns = src->reorder_ns;
+                break;
+            default: break;
+            }
+        }
+    }
+}
+
+static void link_fault_params(const struct cc_fault *f, struct cc_link_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->latency_ns = f->ns;
+    p->jitter_ns = f->ns;
+    p->bandwidth_bps = f->bps;
+    p->loss_ppm = p->corrupt_ppm = p->duplicate_ppm = p->reorder_ppm = f->ppm;
+    p->reorder_ns = f->ns;
+}
+
+/* ---- disks ---- */
+
+static enum cc_blk_fault_kind blk_kind(enum cc_fault_type t)
+{
+    switch (t) {
+    case CC_FAULT_DISK_READ_ERROR: return CC_BLK_FAULT_READ_ERROR;
+    case CC_FAULT_DISK_WRITE_ERROR: return CC_BLK_FAULT_WRITE_ERROR;
+    case CC_FAULT_DISK_TORN_WRITE: return CC_BLK_FAULT_TORN_WRITE;
+    case CC_FAULT_DISK_CORRUPT_READ: return CC_BLK_FAULT_CORRUPT_READ;
+    case CC_FAULT_DISK_CORRUPT_WRITE: return CC_BLK_FAULT_CORRUPT_WRITE;
+    default: return CC_BLK_FAULT_DISK_FULL;
+    }
+}
+
+static int disk_fault(struct cc_sim *sim, struct sim_vm *v, const struct cc_fault *f, int64_t idx,
+                      struct cc_err *err)
+{
+    if (!v->blk) {
+        skipped(sim, f, idx, "the VM has no disk");
+        return 0;
+    }
+    if (v->st.n_disk_faults == SIM_MAX_DISK_FAULTS) {
+        skipped(sim, f, idx, "too many disk faults on this VM");
+        return 0;
+    }
+    struct cc_blk_fault bf = {
+        .kind = blk_kind(f->type),
+        .offset = f->offset,
+        .length = f->length,
+        .count = f->count == CC_FAULT_UNLIMITED ? CC_BLK_FAULT_UNLIMITED : f->count,
+        .torn_bytes = f->torn_bytes == CC_FAULT_TORN_RANDOM ? CC_BLK_TORN_RANDOM : f->torn_bytes,
+        .torn_error = f->torn_error,
+        .flip_bits = f->bits,
+        .full_bytes = f->bytes,
+    };
+    struct cc_err e = {0};
+    int id = cc_virtio_blk_fault_add(v->blk, &bf, &e);
+    if (id < 0) {
+        skipped(sim, f, idx, e.msg);
+        return 0;
+    }
+    struct sim_disk_fault *d = &v->st.disk_faults[v->st.n_disk_faults++];
+    d->sim_id = ++sim->disk_seq;
+    d->dev_id = id;
+    d->f = bf;
+    char desc[160];
+    cc_fault_describe(f, desc, sizeof(desc));
+    sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type, "%s", desc);
+    if (f->duration_ns)
+        return push(sim, (struct sim_event){.at = sim->now + f->duration_ns, .kind = EV_DISK_REMOVE,
+                                            .vm = (int)v->index, .fault = idx, .type = f->type,
+                                            .arg = d->sim_id}, err);
+    return 0;
+}
+
+static void disk_fault_remove(struct sim_vm *v, uint64_t sim_id)
+{
+    for (unsigned i = 0; i < v->st.n_disk_faults; i++) {
+        if (v->st.disk_faults[i].sim_id != sim_id)
+            continue;
+        if (v->blk)
+            cc_virtio_blk_fault_remove(v->blk, v->st.disk_faults[i].dev_id);
+        memmove(&v->st.disk_faults[i], &v->st.disk_faults[i + 1],
+                (v->st.n_disk_faults - i - 1) * sizeof(v->st.disk_faults[0]));
+        v->st.n_disk_faults--;
+        return;
+    }
+}
+
+/* ---- processes ---- */
+
+/* Back to the post-setup snapshot, keeping the disk (and its faults, the
+ * memory pressure and the clock rate: they belong to the machine). */
+static int restart(struct cc_sim *sim, struct sim_vm *v, const struct cc_fault *f, int64_t idx,
+                   struct cc_err *err)
+{
+    if (!v->rp) {
+        skipped(sim, f, idx, "the VM has not completed setup: no restart point");
+        return 0;
+    }
+    /* The assertions of the life that ends count in the merged table. */
+    int rc = cc_oracle_add_vm(sim->retired, v->vm, err);
+    if (rc < 0)
+        return rc;
+    uint64_t hits[SIM_MAX_DISK_FAULTS];
+    for (unsigned i = 0; i < v->st.n_disk_faults; i++) {
+        int64_t h = v->blk ? cc_virtio_blk_fault_hits(v->blk, v->st.disk_faults[i].dev_id) : 0;
+        hits[i] = h > 0 ? (uint64_t)h : 0;
+    }
+    struct cc_blk_overlay *disk = v->blk ? cc_virtio_blk_snapshot(v->blk) : NULL;
+    if (v->blk && !disk)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    rc = cc_vm_restore(v->vm, v->rp->snap, err);
+    if (rc == 0) {
+        struct cc_rd rd;
+        cc_rd_init(&rd, v->rp->sdk.data, v->rp->sdk.len);
+        rc = cc_vm_sdk_load(v->vm, &rd, err);
+    }
+    if (rc == 0 && disk)
+        rc = cc_virtio_blk_restore(v->blk, disk, err);
+    cc_blk_overlay_free(disk);
+    if (rc < 0)
+        return cc_err_prefix(err, "restarting vm %u", v->index);
+    /* The restored device has the faults of setup time: put ours back. */
+    if (v->blk) {
+        cc_virtio_blk_fault_clear(v->blk);
+        unsigned k = 0;
+        for (unsigned i = 0; i < v->st.n_disk_faults; i++) {
+            struct sim_disk_fault d = v->st.disk_faults[i];
+            if (d.f.count != CC_BLK_FAULT_UNLIMITED) {
+                if (hits[i] >= d.f.count)
+                    continue;
+                d.f.count -= hits[i];
+            }
+            int id = cc_virtio_blk_fault_add(v->blk, &d.f, NULL);
+            if (id < 0)
+                continue;
+            d.dev_id = id;
+            v->st.disk_faults[k++] = d;
+        }
+        v->st.n_disk_faults = k;
+    }
+    if (v->balloon && v->st.balloon_pages)
+        cc_virtio_balloon_set_target(v->balloon, v->st.balloon_pages);
+    /* Its clock starts again from the snapshot's time, at the same rate. */
+    v->st.anchor_g = sim->now;
+    v->st.anchor_l = cc_vm_vtime_ns(v->vm);
+    v->st.state = CC_SIM_VM_RUNNING;
+    v->st.exit_reason = CC_STOP_NONE;
+    v->st.paused_until = 0;
+    v->st.restarts++;
+    v->st.setup_done = true;
+    sim_set_sdk_options(v);
+    cc_fabric_set_port_up(sim->net, v->index, true);
+    char d[160];
+    cc_fault_describe(f, d, sizeof(d));
+    sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type, "%s (restart #%" PRIu64
+            ", back to its setup point, disk kept)", d, v->st.restarts);
+    return 0;
+}
+
+static bool alive(const struct sim_vm *v)
+{
+    return v->st.state == CC_SIM_VM_RUNNING || v->st.state == CC_SIM_VM_PAUSED;
+}
+
+static void resume(struct cc_sim *sim, struct sim_vm *v, int64_t idx)
+{
+    uint64_t target = sim_to_local(v, sim->now), vt = cc_vm_vtime_ns(v->vm);
+    uint64_t owed = 0;
+    if (target > vt)
+        owed = cc_vm_clock_jump(v->vm, target - vt);
+    v->st.state = CC_SIM_VM_RUNNING;
+    v->st.paused_until = 0;
+    sim_log(sim, CC_SIM_LOG_FAULT_END, (int)v->index, idx, CC_FAULT_PAUSE,
+            "pause vm %u: resumed, its clock jumped %" PRIu64 " ns (%" PRIu64 " timer ticks owed)",
+            v->index, target > vt ? target - vt : 0, owed);
+}
+
+/* ---- applying ---- */
+
+int sim_apply_fault(struct cc_sim *sim, const struct cc_fault *f, int64_t idx, struct cc_err *err)
+{
+    char d[160];
+    cc_fault_describe(f, d, sizeof(d));
+    struct sim_vm *v = cc_fault_has_vm(f->type) && f->vm < sim->n ? sim->v[f->vm] : NULL;
+    if (cc_fault_has_vm(f->type) && !v) {
+        skipped(sim, f, idx, "no such VM");
+        return 0;
+    }
+    if (v && !alive(v) && f->type != CC_FAULT_RESTART && !cc_fault_is_disk(f->type) &&
+        f->type != CC_FAULT_MEMORY_PRESSURE && f->type != CC_FAULT_CLOCK_SKEW) {
+        char why[64];
+        snprintf(why, sizeof(why), "vm %u is %s", v->index, cc_sim_vm_state_name(v->st.state));
+        skipped(sim, f, idx, why);
+        return 0;
+    }
+    struct cc_link_params lp;
+    switch (f->type) {
+    case CC_FAULT_PARTITION: {
+        uint8_t group[CC_SIM_MAX_VMS] = {0};
+        for (unsigned s = 0; s < f->n_sides; s++)
+            for (unsigned i = 0; i < sim->n; i++)
+                if ((f->sides[s] >> i) & 1)
+                    group[i] = (uint8_t)(s + 1);
+        cc_fabric_partition(sim->net, group);
+        sim_log(sim, CC_SIM_LOG_FAULT, -1, idx, f->type, "%s", d);
+        if (f->duration_ns)
+            return push(sim, (struct sim_event){.at = sim->now + f->duration_ns, .kind = EV_HEAL,
+                                                .vm = -1, .fault = idx, .type = f->type}, err);
+        return 0;
+    }
+    case CC_FAULT_HEAL:
+        cc_fabric_heal(sim->net);
+        sim_log(sim, CC_SIM_LOG_FAULT, -1, idx, f->type, "%s", d);
+        return 0;
+    case CC_FAULT_LATENCY:
+    case CC_FAULT_JITTER:
+    case CC_FAULT_BANDWIDTH:
+    case CC_FAULT_LOSS:
+    case CC_FAULT_CORRUPT:
+    case CC_FAULT_REORDER:
+    case CC_FAULT_DUPLICATE:
+        link_fault_params(f, &lp);
+        set_links(sim, f->type, f->from, f->to, &lp);
+        sim_log(sim, CC_SIM_LOG_FAULT, -1, idx, f->type, "%s", d);
+        if (f->duration_ns)
+            return push(sim, (struct sim_event){.at = sim->now + f->duration_ns,
+                                                .kind = EV_LINK_RESTORE, .vm = -1, .fault = idx,
+                                                .type = f->type, .from = f->from, .to = f->to},
+                        err);
+        return 0;
+    case CC_FAULT_DISK_READ_ERROR:
+    case CC_FAULT_DISK_WRITE_ERROR:
+    case CC_FAULT_DISK_TORN_WRITE:
+    case CC_FAULT_DISK_CORRUPT_READ:
+    case CC_FAULT_DISK_CORRUPT_WRITE:
+    case CC_FAULT_DISK_FULL:
+        return disk_fault(sim, v, f, idx, err);
+    case CC_FAULT_KILL:
+        v->st.state = CC_SIM_VM_KILLED;
+        v->st.paused_until = 0;
+        cc_fabric_set_port_up(sim->net, v->index, false);
+        sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type, "%s", d);
+        return 0;
+    case CC_FAULT_PAUSE: {
+        uint64_t until = sim->now + f->duration_ns;
+        if (v->st.state == CC_SIM_VM_PAUSED && v->st.paused_until >= until) {
+            skipped(sim, f, idx, "already paused for longer");
+            return 0;
+        }
+        v->st.state = CC_SIM_VM_PAUSED;
+        v->st.paused_until = until;
+        sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type, "%s", d);
+        return push(sim, (struct sim_event){.at = until, .kind = EV_RESUME, .vm = (int)v->index,
+                                            .fault = idx, .type = f->type}, err);
+    }
+    case CC_FAULT_RESTART:
+        return restart(sim, v, f, idx, err);
+    case CC_FAULT_CLOCK_SKEW:
+        sim_reanchor(v, sim->now);
+        v->st.skew_ppm = f->skew_ppm;
+        sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type, "%s", d);
+        if (f->duration_ns)
+            return push(sim, (struct sim_event){.at = sim->now + f->duration_ns,
+                                                .kind = EV_SKEW_RESET, .vm = (int)v->index,
+                                                .fault = idx, .type = f->type}, err);
+        return 0;
+    case CC_FAULT_CLOCK_JUMP:
+        if (f->delta_ns > 0) {
+            sim_reanchor(v, sim->now);
+            v->st.anchor_l += (uint64_t)f->delta_ns;
+            uint64_t owed = cc_vm_clock_jump(v->vm, (uint64_t)f->delta_ns);
+            sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type,
+                    "%s (%" PRIu64 " timer ticks owed)", d, owed);
+        } else {
+            /* Virtual time cannot run backwards (PIT, TSC and everything
+             * derived from them are monotonic): only the RTC moves. */
+            cc_vm_rtc_shift(v->vm, f->delta_ns / (int64_t)CC_SEC);
+            sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type,
+                    "%s (backward: the RTC only; the running clock cannot go back)", d);
+        }
+        return 0;
+    case CC_FAULT_MEMORY_PRESSURE:
+        if (!v->balloon) {
+            skipped(sim, f, idx, "the VM has no balloon device");
+            return 0;
+        }
+        v->st.balloon_pages = f->bytes / CC_BALLOON_PAGE_SIZE;
+        cc_virtio_balloon_set_target(v->balloon, v->st.balloon_pages);
+        sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type, "%s (%" PRIu64 " pages)", d,
+                v->st.balloon_pages);
+        if (f->duration_ns)
+            return push(sim, (struct sim_event){.at = sim->now + f->duration_ns,
+                                                .kind = EV_BALLOON_RESET, .vm = (int)v->index,
+                                                .fault = idx, .type = f->type}, err);
+        return 0;
+    case CC_FAULT_IRQ: {
+        int rc = cc_vm_irq_pulse(v->vm, f->line, err);
+        if (rc < 0)
+            return rc;
+        sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type, "%s", d);
+        if (f->count > 1)
+            return push(sim, (struct sim_event){.at = sim->now + IRQ_SPACING_NS, .kind = EV_IRQ,
+                                                .vm = (int)v->index, .fault = idx,
+                                                .type = f->type, .arg = f->line,
+                                                .arg2 = f->count - 1}, err);
+        return 0;
+    }
+    case CC_FAULT_NMI: {
+        struct cc_err e = {0};
+        if (cc_vm_nmi(v->vm, &e) < 0) {
+            skipped(sim, f, idx, e.msg);
+            return 0;
+        }
+        sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type, "%s", d);
+        return 0;
+    }
+    default:
+        skipped(sim, f, idx, "unknown fault type");
+        return 0;
+    }
+}
+
+int sim_apply_event(struct cc_sim *sim, const struct sim_event *e, struct cc_err *err)
+{
+    struct sim_vm *v = e->vm >= 0 && (unsigned)e->vm < sim->n ? sim->v[e->vm] : NULL;
+    struct cc_link_params def = sim->cfg.link;
+    int rc;
+    switch (e->kind) {
+    case EV_HEAL:
+        cc_fabric_heal(sim->net);
+        sim_log(sim, CC_SIM_LOG_FAULT_END, -1, e->fault, e->type, "partition: healed");
+        return 0;
+    case EV_LINK_RESTORE:
+        set_links(sim, e->type, e->from, e->to, &def);
+        sim_log(sim, CC_SIM_LOG_FAULT_END, -1, e->fault, e->type,
+                "%s: back to the default setting", cc_fault_type_name(e->type));
+        return 0;
+    case EV_DISK_REMOVE:
+        if (v)
+            disk_fault_remove(v, e->arg);
+        sim_log(sim, CC_SIM_LOG_FAULT_END, e->vm, e->fault, e->type, "%s vm %d: removed",
+                cc_fault_type_name(e->type), e->vm);
+        return 0;
+    case EV_SKEW_RESET:
+        if (v) {
+            sim_reanchor(v, sim->now);
+            v->st.skew_ppm = 0;
+        }
+        sim_log(sim, CC_SIM_LOG_FAULT_END, e->vm, e->fault, e->type, "clock_skew vm %d: back to 0",
+                e->vm);
+        return 0;
+    case EV_BALLOON_RESET:
+        if (v) {
+            v->st.balloon_pages = 0;
+            if (v->balloon)
+                cc_virtio_balloon_set_target(v->balloon, 0);
+        }
+        sim_log(sim, CC_SIM_LOG_FAULT_END, e->vm, e->fault, e->type,
+                "memory_pressure vm %d: balloon emptied", e->vm);
+        return 0;
+    case EV_IRQ:
+        if (!v || !alive(v))
+            return 0;
+        rc = cc_vm_irq_pulse(v->vm, (unsigned)e->arg, err);
+        if (rc < 0)
+            return rc;
+        if (e->arg2 > 1) {
+            struct sim_event n = *e;
+            n.at = sim->now + IRQ_SPACING_NS;
+            n.arg2--;
+            return push(sim, n, err);
+        }
+        return 0;
+    case EV_RESUME:
+        if (v && v->st.state == CC_SIM_VM_PAUSED && v->st.paused_until <= sim->now)
+            resume(sim, v, e->fault);
+        return 0;
+    }
+    return 0;
+}
