@@ -33,6 +33,7 @@ $(ASAN_BUILD)/build.ninja: | deps
 
 test-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
+	@kernel/build.sh --out $(ASAN_BUILD)/kernel
 	meson test -C $(ASAN_BUILD) --print-errorlogs --suite unit --suite kvm
 
 test: build test-asan

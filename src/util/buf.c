@@ -82,6 +82,8 @@ void cc_rd_init(struct cc_rd *r, const void *p, size_t len)
 
 bool cc_rd_get(struct cc_rd *r, void *out, size_t n)
 {
+    if (n == 0)
+        return !r->short_read;
     if (r->short_read || n > r->len - r->pos) {
         r->short_read = true;
         memset(out, 0, n);
