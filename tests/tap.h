@@ -29,12 +29,21 @@ static inline void tap_plan(int n)
 static inline void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static inline void tap_diag(const char *fmt, ...)
 {
+    /* Every line of a multi-line message gets the "# " prefix, so the
+     * output stays valid TAP whatever the message holds. */
+    char buf[4096];
     va_list ap;
     va_start(ap, fmt);
-    printf("# ");
-    vprintf(fmt, ap);
-    printf("\n");
+    vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
+    for (const char *p = buf;;) {
+        const char *nl = strchr(p, '\n');
+        int n = nl ? (int)(nl - p) : (int)strlen(p);
+        printf("# %.*s\n", n, p);
+        if (!nl || !nl[1])
+            break;
+        p = nl + 1;
+    }
     fflush(stdout);
 }
 

@@ -494,6 +494,18 @@ static void send_message(struct peer *p, unsigned to)
         lost(p, now_ms());
 }
 
+/* One catalog entry each, whatever the call path. */
+static void check_integrity(bool intact)
+{
+    CC_ALWAYS(intact, "payload integrity: every message arrives as it was sent", NULL);
+}
+
+static void connected(struct peer *p)
+{
+    p->connects++;
+    CC_SOMETIMES(p->connects > 1, "reconnected after a lost connection", NULL);
+}
+
 /* A message arrived on an incoming connection. */
 static void got_message(struct conn *c, const uint8_t *m, size_t len)
 {
@@ -506,7 +518,7 @@ static void got_message(struct conn *c, const uint8_t *m, size_t len)
         payload(from, seq, want);
         intact = !memcmp(want, m + HDR_LEN, PAYLOAD);
     }
-    CC_ALWAYS(intact, "payload integrity: every message arrives as it was sent", NULL);
+    check_integrity(intact);
     if (!intact)
         return;
     bool in_order = !c->have_seq || seq == c->last_seq + 1;
@@ -566,7 +578,7 @@ static int pump(struct conn *c, bool outgoing)
                     break;
                 size_t plen = (size_t)r[6] | (size_t)r[7] << 8;
                 if (get32(r) != MSG_MAGIC || plen > INBUF - HDR_LEN) {
-                    CC_ALWAYS(0, "payload integrity: every message arrives as it was sent", NULL);
+                    check_integrity(false);
                     return -1;
                 }
                 if (left < HDR_LEN + plen)
@@ -598,10 +610,8 @@ static void try_connect(struct peer *p, uint64_t now)
         p->next_attempt_ms = now + RECONNECT_MS;
         return;
     }
-    if (!c->connecting) {
-        p->connects++;
-        CC_SOMETIMES(p->connects > 1, "reconnected after a lost connection", NULL);
-    }
+    if (!c->connecting)
+        connected(p);
 }
 
 static void lost(struct peer *p, uint64_t now)
@@ -847,8 +857,7 @@ int main(void)
                 if (!(pfd[i].revents & POLLOUT))
                     continue;
                 c->connecting = 0;
-                p->connects++;
-                CC_SOMETIMES(p->connects > 1, "reconnected after a lost connection", NULL);
+                connected(p);
             }
             if ((pfd[i].revents & (POLLIN | POLLERR | POLLHUP)) && pump(c, outgoing) < 0) {
                 if (outgoing)

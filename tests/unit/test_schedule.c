@@ -177,6 +177,8 @@ static void test_every_type(void)
     ok(cc_schedule_save(s, path, &err) == 0, "saved to a file");
     struct cc_schedule *s3 = NULL;
     ok(cc_schedule_load(path, 3, &s3, &err) == 0 && cc_schedule_count(s3) == 24, "loads back");
+    cc_schedule_free(s3);
+    s3 = NULL;
     ok(cc_schedule_load(path, 2, &s3, &err) < 0 && strstr(err.msg, path) &&
        strstr(err.msg, "is out of range (2 VMs)"), "with 2 VMs: %s", err.msg);
     unlink(path);
