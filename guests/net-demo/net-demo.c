@@ -18,11 +18,18 @@
  *     an acknowledgement (u32 "NDA1", u32 0, u64 seq, u64 the sender's time)
  *     from which the sender measures the round trip;
  *   - every netdemo_udp_ms (50; 0 = off) a numbered UDP datagram to each
- *     peer's port 7101, counted on both sides (a loss rate from inside);
+ *     peer's port 7101 (u32 "NDU1", u32 from, u64 seq, u64 the sender's
+ *     CLOCK_MONOTONIC ns), counted on both sides (a loss rate from inside);
+ *     the receiver also measures its one-way delay (the VMs' clocks agree
+ *     unless a clock fault is applied), and counts datagrams that arrive
+ *     after a higher seq (reordered) or a second time (duplicated);
  *   - every netdemo_report_ms (500) an SDK event "netdemo" whose details
  *     are a JSON object: node, boots, mono_ns, real_ns, and per peer (arrays
  *     indexed by node) sent, acked, recv, connects, conn_fail, rtt_last_us,
- *     rtt_max_us, udp_sent, udp_recv; plus, observations for fault tests:
+ *     rtt_max_us, udp_sent, udp_recv, udp_reorder, udp_dup, udp_dsum_us (sum
+ *     of one-way delays), udp_dn, udp_dmin_us and udp_dmax_us (count, min
+ *     and max of the delays since the previous report); rx_bad (IP header and UDP/TCP checksum
+ *     errors from /proc/net/snmp); plus, observations for fault tests:
  *     irq (the 16 ISA lines' counts from /proc/interrupts), nmi,
  *     memtotal_kb, memfree_kb, and a disk probe (write a 4 KiB block at a
  *     rotating offset with O_DIRECT, fdatasync, read it back, compare):
@@ -73,6 +80,8 @@
 #define DISK_BLOCK 4096
 #define PROBE_FIRST 64              /* probe blocks 64..127 */
 #define PROBE_BLOCKS 64
+#define UDP_WINDOW 512              /* seqs remembered for duplicate detection */
+#define UDP_LEN 24
 
 struct conn {
     int fd;                     /* -1 when none */
@@ -92,7 +101,10 @@ struct peer {
     uint64_t seq;               /* next seq to send */
     uint64_t sent, acked, recv, connects, conn_fail;
     uint64_t rtt_last_us, rtt_max_us;
-    uint64_t udp_sent, udp_recv;
+    uint64_t udp_sent, udp_recv, udp_reorder, udp_dup, udp_dsum_us, udp_dn, udp_dmin_us,
+        udp_dmax_us;
+    uint64_t udp_top;           /* highest seq received + 1 */
+    uint64_t udp_seen[UDP_WINDOW / 64];     /* seqs udp_top - UDP_WINDOW .. udp_top - 1 */
     struct sockaddr_in tcp_addr, udp_addr;
 };
 
@@ -431,6 +443,47 @@ static void meminfo(uint64_t *total, uint64_t *freek)
     *freek = f ? strtoull(f + 8, NULL, 10) : 0;
 }
 
+/* A named field of a "Proto: names" / "Proto: values" line pair of
+ * /proc/net/snmp (0 when absent). */
+static uint64_t snmp_field(const char *buf, const char *proto, const char *name)
+{
+    size_t pl = strlen(proto);
+    const char *hdr = buf;
+    while ((hdr = strstr(hdr, proto)) != NULL) {
+        if ((hdr == buf || hdr[-1] == '\n') && hdr[pl] == ':')
+            break;
+        hdr++;
+    }
+    if (!hdr)
+        return 0;
+    const char *vals = strchr(hdr, '\n');
+    if (!vals || strncmp(vals + 1, proto, pl))
+        return 0;
+    vals += 1 + pl + 1;
+    const char *h = hdr + pl + 1;
+    for (;;) {
+        while (*h == ' ')
+            h++;
+        while (*vals == ' ')
+            vals++;
+        size_t nl = strcspn(h, " \n");
+        if (!nl)
+            return 0;
+        if (nl == strlen(name) && !strncmp(h, name, nl))
+            return strtoull(vals, NULL, 10);
+        h += nl;
+        vals += strcspn(vals, " \n");
+    }
+}
+
+static uint64_t rx_bad(void)
+{
+    char buf[8192];
+    read_file("/proc/net/snmp", buf, sizeof(buf));
+    return snmp_field(buf, "Ip", "InHdrErrors") + snmp_field(buf, "Udp", "InCsumErrors") +
+           snmp_field(buf, "Tcp", "InCsumErrors");
+}
+
 /* ---- messages ---- */
 
 static void conn_close(struct conn *c)
@@ -621,16 +674,56 @@ static void lost(struct peer *p, uint64_t now)
     p->next_attempt_ms = now + RECONNECT_MS;
 }
 
+static bool udp_bit(struct peer *p, uint64_t seq, bool set)
+{
+    uint64_t *w = &p->udp_seen[(seq % UDP_WINDOW) / 64], m = 1ull << (seq % 64);
+    bool was = *w & m;
+    if (set)
+        *w |= m;
+    return was;
+}
+
+static void udp_got(struct peer *p, uint64_t seq, uint64_t sent_ns)
+{
+    uint64_t now = now_ns(CLOCK_MONOTONIC);
+    if (seq >= p->udp_top) {
+        /* Forget the seqs that leave the window. */
+        if (seq >= p->udp_top + UDP_WINDOW)
+            memset(p->udp_seen, 0, sizeof(p->udp_seen));
+        else
+            for (uint64_t s = p->udp_top; s <= seq; s++)
+                p->udp_seen[(s % UDP_WINDOW) / 64] &= ~(1ull << (s % 64));
+        p->udp_top = seq + 1;
+    } else if (seq + UDP_WINDOW < p->udp_top) {
+        p->udp_reorder++;       /* too old to tell a duplicate */
+        return;
+    } else if (udp_bit(p, seq, false)) {
+        p->udp_dup++;
+        return;
+    } else {
+        p->udp_reorder++;
+    }
+    udp_bit(p, seq, true);
+    p->udp_recv++;
+    uint64_t d = now > sent_ns ? (now - sent_ns) / 1000 : 0;
+    p->udp_dsum_us += d;
+    if (!p->udp_dn++ || d < p->udp_dmin_us)
+        p->udp_dmin_us = d;
+    if (d > p->udp_dmax_us)
+        p->udp_dmax_us = d;
+}
+
 static void udp_send_all(void)
 {
     for (unsigned i = 0; i < N.n; i++) {
         if (i == N.id)
             continue;
         struct peer *p = &N.p[i];
-        uint8_t d[16];
+        uint8_t d[UDP_LEN];
         put32(d, UDP_MAGIC);
         put32(d + 4, N.id);
         put64(d + 8, p->udp_sent);
+        put64(d + 16, now_ns(CLOCK_MONOTONIC));
         if (sendto(N.ufd, d, sizeof(d), MSG_DONTWAIT, (struct sockaddr *)&p->udp_addr,
                    sizeof(p->udp_addr)) == (ssize_t)sizeof(d))
             p->udp_sent++;
@@ -644,8 +737,8 @@ static void udp_recv_all(void)
         ssize_t k = recv(N.ufd, d, sizeof(d), MSG_DONTWAIT);
         if (k < 0)
             return;
-        if (k == 16 && get32(d) == UDP_MAGIC && get32(d + 4) < N.n)
-            N.p[get32(d + 4)].udp_recv++;
+        if (k == UDP_LEN && get32(d) == UDP_MAGIC && get32(d + 4) < N.n)
+            udp_got(&N.p[get32(d + 4)], get64(d + 8), get64(d + 16));
     }
 }
 
@@ -680,7 +773,15 @@ static void report(void)
     ARR(rtt_max_us);
     ARR(udp_sent);
     ARR(udp_recv);
+    ARR(udp_reorder);
+    ARR(udp_dup);
+    ARR(udp_dsum_us);
+    ARR(udp_dn);
+    ARR(udp_dmin_us);
+    ARR(udp_dmax_us);
 #undef ARR
+    for (unsigned i = 0; i < N.n; i++)
+        N.p[i].udp_dn = N.p[i].udp_dmin_us = N.p[i].udp_dmax_us = 0;
     uint64_t irq[16], nmi, total, freek;
     interrupts(irq, &nmi);
     meminfo(&total, &freek);
@@ -690,10 +791,10 @@ static void report(void)
                                (unsigned long long)irq[i]);
     disk_probe();
     snprintf(d + at, sizeof(d) - at,
-             "], \"nmi\": %llu, \"memtotal_kb\": %llu, \"memfree_kb\": %llu, \"disk\": %s, "
+             "], \"rx_bad\": %llu, \"nmi\": %llu, \"memtotal_kb\": %llu, \"memfree_kb\": %llu, \"disk\": %s, "
              "\"disk_writes\": %llu, \"disk_wr_err\": %llu, \"disk_rd_err\": %llu, "
              "\"disk_mismatch\": %llu, \"disk_last_errno\": %d}",
-             (unsigned long long)nmi, (unsigned long long)total, (unsigned long long)freek,
+             (unsigned long long)rx_bad(), (unsigned long long)nmi, (unsigned long long)total, (unsigned long long)freek,
              N.dfd >= 0 ? "true" : "false", (unsigned long long)N.disk_writes,
              (unsigned long long)N.disk_wr_err, (unsigned long long)N.disk_rd_err,
              (unsigned long long)N.disk_mismatch, N.disk_last_errno);

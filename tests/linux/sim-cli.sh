@@ -19,7 +19,7 @@ initrd=$build/guests/net-demo.initrd
 work=$(mktemp -d "${TMPDIR:-/tmp}/sim-cli.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 15
+tap_plan 14
 
 cat >"$work/sched.json" <<'EOF'
 {"version": 1, "faults": [

@@ -13,6 +13,9 @@
  *     restores it;
  *   - 20% loss: measured by the link counters and by the guests' own UDP
  *     counters;
+ *   - latency, jitter, bandwidth, corruption, reorder and duplication, each
+ *     on its own link, seen in the receivers' one-way delays, reorder and
+ *     duplicate counters and the kernel's checksum error counters;
  *   - the same seed and schedule give identical multi-VM traces and hash,
  *     another seed a different one;
  *   - kill (a node stops answering), pause (answers late, its clock jumps),
@@ -491,6 +494,117 @@ static void test_disk(void)
                "\"length\": \"256K\"}", k2);
 }
 
+/* The six link faults at once, each on its own directed link, observed by
+ * the receivers' UDP counters (one-way delay, reordered, duplicated) and
+ * checksum counters:
+ * The guest's clocks tick at HZ = 100, so delays are seen in 10 ms steps.
+ *   0->1 latency 50 ms, 1->2 jitter 60 ms, 2->0 bandwidth 20 kbit/s,
+ *   1->0 corruption 5%, 0->2 reorder 30% by 120 ms, 2->1 duplication 30%. */
+struct udp_window {
+    uint64_t recv, dsum, dmin, dmax, reorder, dup, n;
+};
+
+/* What vm saw from peer over the reports in (g0, g1]. */
+static struct udp_window udp_window(unsigned vm, unsigned peer, uint64_t g0, uint64_t g1)
+{
+    struct udp_window w = {0};
+    const struct sample *first = NULL, *lastw = NULL, *before = NULL;
+    for (size_t k = 0; k < nsamples; k++) {
+        const struct sample *s = &samples[k];
+        if (s->vm != vm)
+            continue;
+        if (s->g <= g0) {
+            before = s;
+            continue;
+        }
+        if (s->g > g1)
+            break;
+        if (!first)
+            first = s;
+        lastw = s;
+        uint64_t cnt = at(s, "udp_dn", peer);
+        uint64_t mn = at(s, "udp_dmin_us", peer), mx = at(s, "udp_dmax_us", peer);
+        if (!cnt)
+            continue;
+        if (!w.n || mn < w.dmin)
+            w.dmin = mn;
+        w.n += cnt;
+        if (mx > w.dmax)
+            w.dmax = mx;
+    }
+    if (!first || !before)
+        return w;
+    w.recv = at(lastw, "udp_recv", peer) - at(before, "udp_recv", peer);
+    w.dsum = at(lastw, "udp_dsum_us", peer) - at(before, "udp_dsum_us", peer);
+    w.reorder = at(lastw, "udp_reorder", peer) - at(before, "udp_reorder", peer);
+    w.dup = at(lastw, "udp_dup", peer) - at(before, "udp_dup", peer);
+    return w;
+}
+
+static uint64_t avg_us(const struct udp_window *w)
+{
+    return w->recv ? w->dsum / w->recv : 0;
+}
+
+static void test_link_faults(void)
+{
+    reset("latency 0->1, jitter 1->2, bandwidth 2->0, corruption 1->0, reorder 0->2, "
+          "duplication 2->1");
+    run_for(1000 * MS);
+    uint64_t g0 = cc_sim_now(sim);
+    uint64_t bad0 = num(last(0), "rx_bad");
+    struct cc_link_stats c0;
+    link_stats(&c0, 1, 0);
+    fault("{\"at\": 0, \"type\": \"latency\", \"from\": 0, \"to\": 1, \"latency\": \"50ms\"},"
+          "{\"at\": 0, \"type\": \"jitter\", \"from\": 1, \"to\": 2, \"jitter\": \"60ms\"},"
+          "{\"at\": 0, \"type\": \"bandwidth\", \"from\": 2, \"to\": 0, \"bps\": 20000},"
+          "{\"at\": 0, \"type\": \"corrupt\", \"from\": 1, \"to\": 0, \"rate\": 0.05},"
+          "{\"at\": 0, \"type\": \"reorder\", \"from\": 0, \"to\": 2, \"rate\": 0.3, "
+          "\"delay\": \"120ms\"},"
+          "{\"at\": 0, \"type\": \"duplicate\", \"from\": 2, \"to\": 1, \"rate\": 0.3}");
+    run_for(3000 * MS);
+    uint64_t g1 = cc_sim_now(sim);
+    /* Before: every link as configured by default (100 us). */
+    struct udp_window b01 = udp_window(1, 0, t_base, g0), b12 = udp_window(2, 1, t_base, g0);
+    /* After, skipping the first 500 ms while queues fill. */
+    uint64_t g = g0 + 500 * MS;
+    struct udp_window a01 = udp_window(1, 0, g, g1), a12 = udp_window(2, 1, g, g1),
+                      a20 = udp_window(0, 2, g, g1), a02 = udp_window(2, 0, g, g1),
+                      a21 = udp_window(1, 2, g, g1), a10 = udp_window(0, 1, g, g1);
+    ok(b01.n > 10 && b01.dmax <= 10000 && a01.n > 10 && a01.dmin >= 40000 && a01.dmax <= 60000,
+       "latency: 0->1 UDP one-way delay %" PRIu64 "..%" PRIu64 " us before, %" PRIu64 "..%" PRIu64
+       " us after 50 ms latency (avg %" PRIu64 " us, %" PRIu64 " datagrams)", b01.dmin, b01.dmax,
+       a01.dmin, a01.dmax, avg_us(&a01), a01.n);
+    ok(b12.n > 10 && b12.dmax - b12.dmin <= 10000 && a12.n > 10 &&
+       a12.dmax - a12.dmin >= 30000 && a12.dmax <= 70000,
+       "jitter: 1->2 delay spread %" PRIu64 " us before, %" PRIu64 " us after 60 ms jitter "
+       "(min %" PRIu64 ", max %" PRIu64 " us)", b12.dmax - b12.dmin, a12.dmax - a12.dmin, a12.dmin,
+       a12.dmax);
+    is_u64(a12.reorder, 0, "and jitter keeps each link's order: nothing arrives reordered on 1->2");
+    struct cc_link_stats q;
+    link_stats(&q, 2, 0);
+    ok(avg_us(&a20) > 30000 && a20.dmax > 60000 && q.dropped_queue > 0,
+       "bandwidth 20 kbit/s: 2->0 delay avg %" PRIu64 " us, max %" PRIu64 " us (queueing), %"
+       PRIu64 " frames dropped at the full queue", avg_us(&a20), a20.dmax, q.dropped_queue);
+    struct cc_link_stats c1;
+    link_stats(&c1, 1, 0);
+    uint64_t bad1 = num(last(0), "rx_bad");
+    ok(c1.corrupted > c0.corrupted && bad1 > bad0,
+       "corruption: the link flipped bits in %" PRIu64 " frames 1->0; vm 0's kernel counted %"
+       PRIu64 " bad checksums or headers (before: %" PRIu64 ")", c1.corrupted - c0.corrupted,
+       bad1 - bad0, bad0);
+    ok(!strcmp(assertion_verdict("payload integrity: every message arrives as it was sent"),
+               "passed"),
+       "ALWAYS payload integrity still holds (%s): TCP checksums caught the flipped bits",
+       assertion_verdict("payload integrity: every message arrives as it was sent"));
+    ok(a02.reorder > 3 && a02.dup == 0, "reorder: vm 2 saw %" PRIu64 " of %" PRIu64
+       " datagrams from 0 arrive after a later one, no duplicates", a02.reorder, a02.recv);
+    ok(a21.dup > 3 && a21.reorder == 0, "duplication: vm 1 got %" PRIu64 " datagrams from 2 twice "
+       "(of %" PRIu64 "), none reordered", a21.dup, a21.recv);
+    ok(a10.dup == 0 && a10.reorder == 0 && a01.dup == 0 && a01.reorder == 0,
+       "links without those faults see no duplicates or reordering");
+}
+
 static unsigned balloon_irq(unsigned vm)
 {
     struct cc_vm *v = cc_sim_vm(sim, vm);
@@ -532,6 +646,13 @@ static void test_memory_irq_nmi(void)
     ok(serial_has(1, "NMI received"), "and the kernel reported it on the console");
 }
 
+/* VMM log lines are TAP diagnostics (kvm-host merges stderr into stdout). */
+static void log_diag(void *opaque, const char *msg)
+{
+    (void)opaque;
+    tap_diag("%s", msg);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3)
@@ -548,6 +669,7 @@ int main(int argc, char **argv)
     cfg.append = "netdemo_report_ms=250 CHAOSCONTROL_SDK_KCOV=0";
     cfg.sdk_hook = hook;
     cfg.watchdog_s = 60;
+    cfg.log = log_diag;
     struct cc_err err = {0};
     double t0 = wall();
     if (cc_sim_create(&cfg, &sim, &err) < 0)
@@ -577,6 +699,7 @@ int main(int argc, char **argv)
         {"pause+skew", test_pause_and_skew},
         {"restart", test_restart},
         {"clock jump", test_clock_jump},
+        {"link faults", test_link_faults},
         {"disk", test_disk},
         {"memory+irq+nmi", test_memory_irq_nmi},
     };
