@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/guest.h"
+
 #define NUM_LINES 5
 #define NUM_PRIMES 1000
 #define FNV_BUF_SIZE (64 * 1024)
@@ -32,24 +34,10 @@
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
-    char line[512];
-    int n = snprintf(line, sizeof(line), "hello: ");
     va_list ap;
     va_start(ap, fmt);
-    n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    guest_vsay("hello: ", fmt, ap);
     va_end(ap);
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    line[n++] = '\n';
-    for (const char *p = line; n > 0;) {
-        ssize_t k = write(1, p, (size_t)n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return;   /* no console: nothing more we can do */
-        p += k;
-        n -= (int)k;
-    }
 }
 
 /* Sum of the first count primes, by trial division. */

@@ -62,6 +62,7 @@
 #include <unistd.h>
 
 #include "chaoscontrol.h"
+#include "common/guest.h"
 
 #define MAX_NODES 8
 #define TCP_PORT 7100
@@ -128,17 +129,12 @@ static char cmdline[4096];
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
-    char line[512];
-    int n = snprintf(line, sizeof(line), "net-demo %u: ", N.id);
+    char prefix[32];
+    snprintf(prefix, sizeof(prefix), "net-demo %u: ", N.id);
     va_list ap;
     va_start(ap, fmt);
-    n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    guest_vsay(prefix, fmt, ap);
     va_end(ap);
-    if (n > (int)sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    line[n++] = '\n';
-    ssize_t k = write(1, line, (size_t)n);
-    (void)k;
 }
 
 static uint64_t now_ns(clockid_t c)
@@ -164,24 +160,7 @@ static const char *param(const char *name, char *buf, size_t cap)
     const char *v = getenv(env);
     if (v)
         return v;
-    size_t nl = strlen(name);
-    for (const char *p = cmdline; *p;) {
-        while (*p == ' ' || *p == '\n')
-            p++;
-        const char *e = p;
-        while (*e && *e != ' ' && *e != '\n')
-            e++;
-        if ((size_t)(e - p) > nl && !strncmp(p, name, nl) && p[nl] == '=') {
-            size_t len = (size_t)(e - p) - nl - 1;
-            if (len >= cap)
-                len = cap - 1;
-            memcpy(buf, p + nl + 1, len);
-            buf[len] = 0;
-            return buf;
-        }
-        p = e;
-    }
-    return NULL;
+    return guest_cmdline_param(cmdline, name, buf, cap);
 }
 
 static uint64_t param_u(const char *name, uint64_t dflt)
@@ -808,18 +787,6 @@ static void report(void)
 
 /* ---- main loop ---- */
 
-static void finish(int code) __attribute__((noreturn));
-static void finish(int code)
-{
-    if (getpid() == 1) {
-        sync();
-        reboot(RB_POWER_OFF);
-        for (;;)
-            pause();
-    }
-    exit(code);
-}
-
 int main(void)
 {
     if (getpid() == 1) {
@@ -841,11 +808,11 @@ int main(void)
     N.run_ms = param_u("netdemo_run_ms", 0);
     if (N.n < 2 || N.n > MAX_NODES || N.id >= N.n || !N.period_ms || !N.report_ms) {
         say("bad configuration: cc_vm_id=%u netdemo_nodes=%u", N.id, N.n);
-        finish(2);
+        guest_power_off(2);
     }
     setup_network();
     if (open_listeners() < 0)
-        finish(1);
+        guest_power_off(1);
     char details[64];
     snprintf(details, sizeof(details), "{\"node\": %u}", N.id);
     say("listening on port %d, %u nodes", TCP_PORT, N.n);
@@ -975,5 +942,5 @@ int main(void)
     }
     report();
     say("done");
-    finish(0);
+    guest_power_off(0);
 }

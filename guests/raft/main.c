@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "chaoscontrol.h"
+#include "common/guest.h"
 #include "raft.h"
 #include "store.h"
 
@@ -66,43 +67,12 @@ static struct raft_entry loaded[RAFT_LOG_MAX];
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
-    char line[768];
-    int n = snprintf(line, sizeof(line), "raft %u: ", A.id);
+    char prefix[32];
+    snprintf(prefix, sizeof(prefix), "raft %u: ", A.id);
     va_list ap;
     va_start(ap, fmt);
-    n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    guest_vsay(prefix, fmt, ap);
     va_end(ap);
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    line[n++] = '\n';
-    for (const char *p = line; n > 0;) {
-        ssize_t k = write(1, p, (size_t)n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return;
-        p += k;
-        n -= (int)k;
-    }
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void finish(int code) __attribute__((noreturn));
-static void finish(int code)
-{
-    if (getpid() == 1) {
-        sync();
-        reboot(RB_POWER_OFF);
-        for (;;)
-            pause();
-    }
-    exit(code);
 }
 
 /* ---- configuration ---- */
@@ -132,24 +102,8 @@ static const char *param(const char *name, char *buf, size_t cap)
     const char *v = getenv(up);
     if (v)
         return v;
-    size_t nl = strlen(name);
-    for (const char *p = cmdline; *p;) {
-        while (*p == ' ' || *p == '\n')
-            p++;
-        const char *e = p;
-        while (*e && *e != ' ' && *e != '\n')
-            e++;
-        if ((size_t)(e - p) > nl && !strncmp(p, name, nl) && p[nl] == '=') {
-            size_t len = (size_t)(e - p) - nl - 1;
-            if (len >= cap)
-                len = cap - 1;
-            memcpy(buf, p + nl + 1, len);
-            buf[len] = 0;
-            return buf;
-        }
-        p = e;
-    }
-    return getenv(name);
+    v = guest_cmdline_param(cmdline, name, buf, cap);
+    return v ? v : getenv(name);
 }
 
 static unsigned long param_ul(const char *name, unsigned long dflt)
@@ -163,7 +117,7 @@ static unsigned long param_ul(const char *name, unsigned long dflt)
     unsigned long x = strtoul(v, &end, 10);
     if (errno || *end) {
         say("bad %s=%s (want a decimal number)", name, v);
-        finish(2);
+        guest_power_off(2);
     }
     return x;
 }
@@ -270,7 +224,7 @@ static void open_socket(void)
     A.sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (A.sock < 0) {
         say("socket: %s", strerror(errno));
-        finish(1);
+        guest_power_off(1);
     }
     struct sockaddr_in me;
     memset(&me, 0, sizeof(me));
@@ -284,7 +238,7 @@ static void open_socket(void)
     }
     if (bind(A.sock, (struct sockaddr *)&me, sizeof(me)) < 0) {
         say("bind port %u: %s", ntohs(me.sin_port), strerror(errno));
-        finish(1);
+        guest_power_off(1);
     }
     for (unsigned p = 0; p < A.n_nodes; p++) {
         struct sockaddr_in *sa = &A.peer[p];
@@ -478,14 +432,14 @@ int main(void)
     if (A.n_nodes < 1 || A.n_nodes > RAFT_MAX_NODES || A.id >= A.n_nodes) {
         say("bad raft_id=%u / raft_nodes=%u (want 0 <= raft_id < raft_nodes <= %d)", A.id,
             A.n_nodes, RAFT_MAX_NODES);
-        finish(2);
+        guest_power_off(2);
     }
     enum raft_bug bug = RAFT_BUG_NONE;
     const char *bugname = param("raft_bug", buf, sizeof(buf));
     if (bugname && *bugname && raft_bug_parse(bugname, &bug) < 0) {
         say("unknown raft_bug=%s (want none, fig8_commit, skip_truncate, accept_stale_term, "
             "leader_no_stepdown, double_vote or premature_commit)", bugname);
-        finish(2);
+        guest_power_off(2);
     }
 
     if (!A.local)
@@ -544,7 +498,7 @@ int main(void)
         .event = cb_event,
         .apply = cb_apply,
     };
-    uint64_t start = now_ms();
+    uint64_t start = guest_now_ms();
     if (raft_init(&A.node, &A.cfg, &ops, start) < 0 ||
         raft_restore(&A.node, term, vote, loaded, n_loaded) < 0) {
         say("bad persisted state (term %llu, vote %d, %llu entries): refusing to start",
@@ -557,14 +511,14 @@ int main(void)
 
     uint64_t end = A.run_ms ? start + A.run_ms : UINT64_MAX;
     for (;;) {
-        uint64_t now = now_ms();
+        uint64_t now = guest_now_ms();
         if (now >= end)
             break;
         raft_tick(&A.node, now);
         uint64_t deadline = raft_next_deadline(&A.node);
         if (deadline > end)
             deadline = end;
-        now = now_ms();
+        now = guest_now_ms();
         int timeout = deadline <= now ? 0 : deadline - now > 1000 ? 1000 : (int)(deadline - now);
         struct pollfd pfd = {.fd = A.sock, .events = POLLIN};
         int r = poll(&pfd, 1, timeout);
@@ -580,7 +534,7 @@ int main(void)
                 A.bad_packets++;
                 continue;
             }
-            raft_recv(&A.node, now_ms(), &m);
+            raft_recv(&A.node, guest_now_ms(), &m);
         }
     }
 
@@ -592,5 +546,5 @@ int main(void)
         (unsigned long long)n->applied_hash[n->applied_index], (unsigned long long)n->msgs_sent,
         (unsigned long long)n->msgs_recv, (unsigned long long)A.bad_packets,
         n->halted ? " (halted)" : "");
-    finish(0);
+    guest_power_off(0);
 }

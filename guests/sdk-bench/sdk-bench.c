@@ -21,22 +21,16 @@
 #include <unistd.h>
 
 #include "chaoscontrol.h"
+#include "common/guest.h"
 #include "chaoscontrol_protocol.h"
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
-    char line[256];
-    int n = snprintf(line, sizeof(line), "sdk-bench: ");
     va_list ap;
     va_start(ap, fmt);
-    n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    guest_vsay("sdk-bench: ", fmt, ap);
     va_end(ap);
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    line[n++] = '\n';
-    ssize_t k = write(1, line, (size_t)n);
-    (void)k;
 }
 
 static void mark(const char *what, const char *seg, long n)

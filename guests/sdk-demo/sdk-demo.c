@@ -28,28 +28,15 @@
 #include <unistd.h>
 
 #include "chaoscontrol.h"
+#include "common/guest.h"
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
-    char line[512];
-    int n = snprintf(line, sizeof(line), "sdk-demo: ");
     va_list ap;
     va_start(ap, fmt);
-    n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    guest_vsay("sdk-demo: ", fmt, ap);
     va_end(ap);
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    line[n++] = '\n';
-    for (const char *p = line; n > 0;) {
-        ssize_t k = write(1, p, (size_t)n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return;
-        p += k;
-        n -= (int)k;
-    }
 }
 
 static const char *mode_name(int m)

@@ -54,6 +54,8 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "common/guest.h"
+
 /* Kernel UAPI bits that musl's headers do not carry (linux/fs.h,
  * linux/fiemap.h). */
 #define VC_BLKFLSBUF _IO(0x12, 97)
@@ -78,24 +80,10 @@ struct vc_fiemap_head {
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
-    char line[1024];
-    int n = snprintf(line, sizeof(line), "vc: ");
     va_list ap;
     va_start(ap, fmt);
-    n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    guest_vsay("vc: ", fmt, ap);
     va_end(ap);
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    line[n++] = '\n';
-    for (const char *p = line; n > 0;) {
-        ssize_t k = write(1, p, (size_t)n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return;
-        p += k;
-        n -= (int)k;
-    }
 }
 
 static const char *ename(int e)
