@@ -1,0 +1,656 @@
+/* chaoscontrol explore / minimize / reproduce: coverage-guided exploration
+ * of a multi-VM simulation, and the bug files it writes (see
+ * include/chaoscontrol/explore.h).
+ *
+ *   chaoscontrol explore run --kernel K --initrd I --vms N --rounds R
+ *                            --branches B --output DIR [--mode M] [--seed S]
+ *                            [--disk-image F] [--cmdline ARGS] [--append ARGS]
+ *   chaoscontrol explore resume --corpus DIR --rounds R
+ *   chaoscontrol minimize --bug bug_N.json --output min.json
+ *   chaoscontrol reproduce --bug F [--serial]
+ *
+ * Exit status: explore: 0 when no bug was found, 1 when one was (or on
+ * errors); minimize: 0 when the minimized recipe was written (it was
+ * verified to fail the same way); reproduce: 0 when the recorded failure
+ * happened again at the same virtual time, 1 otherwise; 2 for usage errors
+ * and unusable input files. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chaoscontrol/explore.h"
+#include "chaoscontrol/sdk_host.h"
+#include "chaoscontrol/sim.h"
+#include "cli.h"
+
+enum {
+    OPT_KERNEL = 256, OPT_INITRD, OPT_VMS, OPT_ROUNDS, OPT_BRANCHES, OPT_OUTPUT, OPT_MODE,
+    OPT_SEED, OPT_DISK_IMAGE, OPT_DISK, OPT_CMDLINE, OPT_APPEND, OPT_MEM, OPT_BRANCH_TIME,
+    OPT_STOP_AFTER, OPT_CORPUS, OPT_BUG, OPT_SERIAL, OPT_FORCE, OPT_QUIET, OPT_HELP,
+};
+
+static const struct option long_opts[] = {
+    {"kernel", required_argument, NULL, OPT_KERNEL},
+    {"initrd", required_argument, NULL, OPT_INITRD},
+    {"vms", required_argument, NULL, OPT_VMS},
+    {"rounds", required_argument, NULL, OPT_ROUNDS},
+    {"branches", required_argument, NULL, OPT_BRANCHES},
+    {"output", required_argument, NULL, OPT_OUTPUT},
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"disk-image", required_argument, NULL, OPT_DISK_IMAGE},
+    {"disk", required_argument, NULL, OPT_DISK},
+    {"cmdline", required_argument, NULL, OPT_CMDLINE},
+    {"append", required_argument, NULL, OPT_APPEND},
+    {"mem", required_argument, NULL, OPT_MEM},
+    {"branch-time", required_argument, NULL, OPT_BRANCH_TIME},
+    {"stop-after", required_argument, NULL, OPT_STOP_AFTER},
+    {"corpus", required_argument, NULL, OPT_CORPUS},
+    {"bug", required_argument, NULL, OPT_BUG},
+    {"serial", no_argument, NULL, OPT_SERIAL},
+    {"force", no_argument, NULL, OPT_FORCE},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+struct xopts {
+    const char *cmd;                /* "explore run", "minimize", ... */
+    const char *kernel, *initrd, *output, *disk_image, *cmdline, *append, *corpus, *bug;
+    unsigned vms, rounds, branches, stop_after;
+    enum cc_xmode mode;
+    uint64_t seed, disk, mem, branch_ns;
+    bool serial, force, quiet, help;
+    bool rounds_set, branches_set;
+};
+
+static void usage_run(FILE *f)
+{
+    fprintf(f,
+            "usage: chaoscontrol explore run --kernel K --initrd I --vms N --rounds R\n"
+            "           --branches B --output DIR [--mode fault|input-tree|hybrid] [--seed S]\n"
+            "           [--disk-image F | --disk SIZE] [--cmdline ARGS] [--append ARGS]\n"
+            "           [--mem SIZE] [--branch-time T] [--stop-after N] [--force] [--quiet]\n"
+            "       chaoscontrol explore resume --corpus DIR --rounds R [--stop-after N]\n\n"
+            "Boots N VMs in one simulation, runs them to setup_complete and snapshots\n"
+            "them; each round forks B branches from frontier points with mutated fault\n"
+            "schedules (fault), other values at cc_random_choice points (input-tree) or\n"
+            "both (hybrid, the default), keeps the branches that reach new coverage as new\n"
+            "frontier points, and writes every assertion failure as DIR/bug_N.json.\n"
+            "DIR also gets checkpoint.json (for resume), report.txt, assertions.json and\n"
+            "coverage.svg, rewritten after every round.\n\n"
+            "  --vms N            VMs in the simulation (1-%u)\n"
+            "  --seed S           seed of the simulation and of the explorer (default 0)\n"
+            "  --disk SIZE        a zero-filled copy-on-write disk per VM (default 1M)\n"
+            "  --disk-image F     a copy-on-write disk per VM over read-only image F\n"
+            "  --cmdline ARGS     replace the default kernel command line\n"
+            "  --append ARGS      append to it; \"{id}\" becomes the VM's index\n"
+            "                     (e.g. --append \"raft_id={id} raft_bug=double_vote\")\n"
+            "  --branch-time T    virtual time each branch runs (default 1s)\n"
+            "  --stop-after N     stop once N distinct bugs were found (default: never)\n"
+            "  --quiet            no per-round lines (bugs and the summary still print)\n"
+            "Exit status: 0 no bug found, 1 bugs found (or an error), 2 usage errors.\n",
+            CC_SIM_MAX_VMS);
+}
+
+static void usage_minimize(FILE *f)
+{
+    fprintf(f,
+            "usage: chaoscontrol minimize --bug bug_N.json --output min.json [--quiet]\n\n"
+            "Delta debugging over the bug's faults, then its choice overrides; every\n"
+            "candidate is replayed from the setup snapshot and kept when it fails the\n"
+            "same assertion. The result is replayed from a fresh boot and must fail the\n"
+            "same way before it is written (atomically) as a new bug file.\n");
+}
+
+static void usage_reproduce(FILE *f)
+{
+    fprintf(f,
+            "usage: chaoscontrol reproduce --bug F [--serial]\n\n"
+            "Boots the bug's target (the kernel, initrd and disk image must have the\n"
+            "recorded SHA-256), replays its recipe and checks that the same assertion\n"
+            "fails in the same VM at the same virtual time and exit.\n"
+            "  --serial   print each VM's console afterwards\n"
+            "Exit status: 0 reproduced, 1 not (or an error), 2 unusable bug file.\n");
+}
+
+static void usage(FILE *f, const char *cmd)
+{
+    if (!strcmp(cmd, "minimize"))
+        usage_minimize(f);
+    else if (!strcmp(cmd, "reproduce"))
+        usage_reproduce(f);
+    else
+        usage_run(f);
+}
+
+static int bad(const struct xopts *o, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "chaoscontrol %s: ", o->cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    return 2;
+}
+
+static bool parse_uint(const char *s, unsigned max, unsigned *out)
+{
+    uint64_t v;
+    if (!cli_parse_u64(s, &v) || v < 1 || v > max)
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
+/* Returns 0, 2 for a usage error, 3 after --help. */
+static int parse(int argc, char **argv, struct xopts *o)
+{
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_KERNEL: o->kernel = optarg; break;
+        case OPT_INITRD: o->initrd = optarg; break;
+        case OPT_OUTPUT: o->output = optarg; break;
+        case OPT_DISK_IMAGE: o->disk_image = optarg; break;
+        case OPT_CMDLINE: o->cmdline = optarg; break;
+        case OPT_APPEND: o->append = optarg; break;
+        case OPT_CORPUS: o->corpus = optarg; break;
+        case OPT_BUG: o->bug = optarg; break;
+        case OPT_SERIAL: o->serial = true; break;
+        case OPT_FORCE: o->force = true; break;
+        case OPT_QUIET: o->quiet = true; break;
+        case OPT_VMS:
+            if (!parse_uint(optarg, CC_SIM_MAX_VMS, &o->vms))
+                return bad(o, "--vms '%s' is not a number of VMs (1-8)", optarg);
+            break;
+        case OPT_ROUNDS:
+            if (!parse_uint(optarg, 1000000, &o->rounds))
+                return bad(o, "--rounds '%s' is not a positive number", optarg);
+            o->rounds_set = true;
+            break;
+        case OPT_BRANCHES:
+            if (!parse_uint(optarg, 1000000, &o->branches))
+                return bad(o, "--branches '%s' is not a positive number", optarg);
+            o->branches_set = true;
+            break;
+        case OPT_STOP_AFTER:
+            if (!parse_uint(optarg, 1000000, &o->stop_after))
+                return bad(o, "--stop-after '%s' is not a positive number", optarg);
+            break;
+        case OPT_MODE:
+            if (cc_xmode_parse(optarg, &o->mode) < 0)
+                return bad(o, "--mode '%s' is not one of fault, input-tree, hybrid", optarg);
+            break;
+        case OPT_SEED:
+            if (!cli_parse_u64(optarg, &o->seed))
+                return bad(o, "--seed '%s' is not a number", optarg);
+            break;
+        case OPT_DISK:
+            if (!cli_parse_size(optarg, &o->disk) || !o->disk || (o->disk & 511))
+                return bad(o, "--disk '%s' is not a size that is a multiple of 512 (e.g. 1M)",
+                           optarg);
+            break;
+        case OPT_MEM:
+            if (!cli_parse_size(optarg, &o->mem) || !o->mem)
+                return bad(o, "--mem '%s' is not a size (e.g. 256M)", optarg);
+            break;
+        case OPT_BRANCH_TIME:
+            if (!cc_time_parse(optarg, &o->branch_ns) || !o->branch_ns)
+                return bad(o, "--branch-time '%s' is not a positive time (e.g. 1s, 500ms)",
+                           optarg);
+            break;
+        case OPT_HELP:
+            usage(stdout, o->cmd);
+            return 3;
+        default:
+            if (optopt >= OPT_KERNEL)
+                fprintf(stderr, "chaoscontrol %s: option '%s' needs a value\n", o->cmd,
+                        argv[optind - 1]);
+            else
+                fprintf(stderr, "chaoscontrol %s: unknown option '%s'\n", o->cmd,
+                        argv[optind - 1]);
+            usage(stderr, o->cmd);
+            return 2;
+        }
+    }
+    if (optind < argc)
+        return bad(o, "unexpected argument '%s'", argv[optind]);
+    return 0;
+}
+
+/* Options that do not belong to a command are refused, not ignored. */
+static int only(const struct xopts *o, const char *allowed, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2))
+            continue;
+        char name[64];
+        size_t n = strcspn(a + 2, "=");
+        if (n >= sizeof(name) - 2)
+            n = sizeof(name) - 3;
+        snprintf(name, sizeof(name), " %.*s ", (int)n, a + 2);
+        char list[512];
+        snprintf(list, sizeof(list), " %s help ", allowed);
+        if (!strstr(list, name))
+            return bad(o, "option '%s' does not apply to this command", a);
+        /* skip the value of options that take one */
+        for (const struct option *lo = long_opts; lo->name; lo++)
+            if (!strncmp(lo->name, a + 2, n) && !lo->name[n] && lo->has_arg &&
+                !a[2 + n])
+                i++;
+    }
+    return 0;
+}
+
+static bool readable(const struct xopts *o, const char *what, const char *path)
+{
+    struct stat st;
+    errno = 0;
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || access(path, R_OK) < 0) {
+        fprintf(stderr, "chaoscontrol %s: %s '%s': %s\n", o->cmd, what, path,
+                errno ? strerror(errno) : "not a regular file");
+        return false;
+    }
+    return true;
+}
+
+/* ---- terminal status line and log ---- */
+
+struct ui {
+    const char *cmd;
+    bool tty, line_shown, quiet;
+};
+
+static void ui_progress(void *opaque, const char *line)
+{
+    struct ui *u = opaque;
+    if (!u->tty)
+        return;
+    fprintf(stderr, "\r\033[K%s", line);
+    fflush(stderr);
+    u->line_shown = *line != 0;
+}
+
+static void ui_log(void *opaque, const char *msg)
+{
+    struct ui *u = opaque;
+    if (u->quiet && !strncmp(msg, "round ", 6))
+        return;
+    if (u->line_shown) {
+        fprintf(stderr, "\r\033[K");
+        u->line_shown = false;
+    }
+    fprintf(stderr, "chaoscontrol %s: %s\n", u->cmd, msg);
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- explore ---- */
+
+static int summarize(struct cc_explorer *x, const char *dir)
+{
+    struct cc_explore_summary s;
+    cc_explorer_summary(x, &s);
+    printf("explored %u rounds, %" PRIu64 " branches in %.1f s: %zu edges, %zu assertion "
+           "states, frontier %zu, %u bug%s\n", s.rounds_done, s.branches, s.wall_s, s.edges,
+           s.assert_bits, s.frontier, s.bugs, s.bugs == 1 ? "" : "s");
+    if (s.bugs)
+        printf("first bug after %" PRIu64 " branches, %.1f s\n", s.first_bug_branch,
+               s.first_bug_wall_s);
+    printf("report: %s/report.txt\n", dir);
+    return s.bugs ? 1 : 0;
+}
+
+static int explore_run(int argc, char **argv)
+{
+    struct xopts o = {.cmd = "explore run", .mode = CC_XMODE_HYBRID};
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc == 3 ? 0 : rc;
+    if (only(&o, "kernel initrd vms rounds branches output mode seed disk-image disk cmdline "
+             "append mem branch-time stop-after force quiet", argc, argv))
+        return 2;
+    if (!o.kernel)
+        return bad(&o, "%s", "--kernel is required");
+    if (!o.initrd)
+        return bad(&o, "%s", "--initrd is required");
+    if (!o.vms)
+        return bad(&o, "%s", "--vms is required");
+    if (!o.rounds_set)
+        return bad(&o, "%s", "--rounds is required");
+    if (!o.branches_set)
+        return bad(&o, "%s", "--branches is required");
+    if (!o.output)
+        return bad(&o, "%s", "--output is required");
+    if (o.disk && o.disk_image)
+        return bad(&o, "%s", "--disk and --disk-image are exclusive (the image sets the size)");
+    if (!readable(&o, "kernel", o.kernel) || !readable(&o, "initrd", o.initrd) ||
+        (o.disk_image && !readable(&o, "disk image", o.disk_image)))
+        return 2;
+    char ck[4200];
+    snprintf(ck, sizeof(ck), "%s/checkpoint.json", o.output);
+    if (access(ck, F_OK) == 0) {
+        fprintf(stderr, "chaoscontrol explore run: '%s' already holds an exploration: continue "
+                "it with 'chaoscontrol explore resume --corpus %s --rounds N', or give another "
+                "--output\n", o.output, o.output);
+        return 2;
+    }
+    if (cli_check_kvm(o.force) < 0)
+        return 1;
+
+    /* Absolute paths in bug files and the checkpoint, so that reproduce,
+     * minimize and resume work from any directory. */
+    char *kernel = realpath(o.kernel, NULL), *initrd = realpath(o.initrd, NULL);
+    char *image = o.disk_image ? realpath(o.disk_image, NULL) : NULL;
+    if (!kernel || !initrd || (o.disk_image && !image)) {
+        fprintf(stderr, "chaoscontrol explore run: cannot resolve the input paths: %s\n",
+                strerror(errno));
+        free(kernel);
+        free(initrd);
+        free(image);
+        return 2;
+    }
+    struct cc_xtarget t;
+    cc_xtarget_init(&t);
+    t.kernel = kernel;
+    t.initrd = initrd;
+    t.n_vms = o.vms;
+    t.mem_size = o.mem;
+    t.cmdline = o.cmdline;
+    t.append = o.append;
+    t.disk_image = image;
+    t.disk_size = o.disk_image ? 0 : o.disk ? o.disk : 1u << 20;
+    t.seed = o.seed;
+
+    struct ui u = {.cmd = o.cmd, .tty = cli_is_tty(), .quiet = o.quiet};
+    struct cc_explore_opts eo;
+    cc_explore_opts_default(&eo);
+    eo.output = o.output;
+    eo.rounds = o.rounds;
+    eo.branches = o.branches;
+    eo.mode = o.mode;
+    eo.seed = o.seed;
+    if (o.branch_ns)
+        eo.branch_ns = o.branch_ns;
+    eo.stop_after_bugs = o.stop_after;
+    eo.progress = ui_progress;
+    eo.log = ui_log;
+    eo.log_opaque = &u;
+
+    struct cc_err err = {0};
+    struct cc_explorer *x;
+    double t0 = wall_now();
+    if (u.tty)
+        ui_progress(&u, "booting and running to setup_complete ...");
+    rc = cc_explorer_new(&t, &eo, &x, &err);
+    free(kernel);
+    free(initrd);
+    free(image);
+    if (rc < 0) {
+        ui_progress(&u, "");
+        fprintf(stderr, "chaoscontrol explore run: %s\n", err.msg);
+        return 1;
+    }
+    ui_progress(&u, "");
+    if (!o.quiet)
+        fprintf(stderr, "chaoscontrol explore run: booted %u VMs to setup in %.1f s; mode %s, "
+                "%u rounds of %u branches\n", o.vms, wall_now() - t0, cc_xmode_name(o.mode),
+                o.rounds, o.branches);
+    rc = cc_explorer_run(x, &err);
+    int status;
+    if (rc < 0) {
+        fprintf(stderr, "chaoscontrol explore run: %s\n", err.msg);
+        summarize(x, o.output);
+        status = 1;
+    } else {
+        status = summarize(x, o.output);
+    }
+    cc_explorer_free(x);
+    return status;
+}
+
+static int explore_resume(int argc, char **argv)
+{
+    struct xopts o = {.cmd = "explore resume"};
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc == 3 ? 0 : rc;
+    if (only(&o, "corpus rounds stop-after force quiet", argc, argv))
+        return 2;
+    if (!o.corpus)
+        return bad(&o, "%s", "--corpus DIR is required (the --output of 'explore run')");
+    if (!o.rounds_set)
+        return bad(&o, "%s", "--rounds is required (how many more rounds to run)");
+    struct cc_err err = {0};
+    unsigned done, bugs;
+    if (cc_checkpoint_peek(o.corpus, &done, &bugs, &err) < 0) {
+        fprintf(stderr, "chaoscontrol explore resume: %s\n", err.msg);
+        return 2;
+    }
+    if (cli_check_kvm(o.force) < 0)
+        return 1;
+    struct ui u = {.cmd = o.cmd, .tty = cli_is_tty(), .quiet = o.quiet};
+    struct cc_explore_opts eo;
+    cc_explore_opts_default(&eo);
+    eo.rounds = o.rounds;
+    eo.stop_after_bugs = o.stop_after;
+    eo.progress = ui_progress;
+    eo.log = ui_log;
+    eo.log_opaque = &u;
+    struct cc_explorer *x;
+    if (u.tty)
+        ui_progress(&u, "booting and running to setup_complete ...");
+    if (cc_explorer_resume(o.corpus, &eo, &x, &err) < 0) {
+        ui_progress(&u, "");
+        fprintf(stderr, "chaoscontrol explore resume: %s\n", err.msg);
+        return 1;
+    }
+    ui_progress(&u, "");
+    if (!o.quiet)
+        fprintf(stderr, "chaoscontrol explore resume: continuing %s after round %u (%u bug%s "
+                "so far), %u more rounds\n", o.corpus, done, bugs, bugs == 1 ? "" : "s",
+                o.rounds);
+    rc = cc_explorer_run(x, &err);
+    int status;
+    if (rc < 0) {
+        fprintf(stderr, "chaoscontrol explore resume: %s\n", err.msg);
+        summarize(x, o.corpus);
+        status = 1;
+    } else {
+        status = summarize(x, o.corpus);
+    }
+    cc_explorer_free(x);
+    return status;
+}
+
+int cmd_explore(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage_run(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "run"))
+        return explore_run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "resume"))
+        return explore_resume(argc - 1, argv + 1);
+    fprintf(stderr, "chaoscontrol explore: unknown subcommand '%s' (run or resume)\n", argv[1]);
+    usage_run(stderr);
+    return 2;
+}
+
+/* ---- bug files ---- */
+
+static void print_failure(FILE *f, const char *label, const struct cc_xfailure *x)
+{
+    fprintf(f, "%s: vm %u: %s \"%s\" at %s:%u (%s)%s%s, simulation time %.9f s, vm time "
+            "%.9f s, exit #%" PRIu64 "\n", label, x->vm, cc_kind_name(x->kind), x->message,
+            x->file, x->line, x->function, *x->details ? ", details " : "", x->details,
+            x->sim_ns / 1e9, x->vm_ns / 1e9, x->exit);
+}
+
+static void print_recipe(const struct cc_recipe *r)
+{
+    size_t nf = cc_schedule_count(r->sched);
+    printf("recipe: %zu fault%s, %zu choice override%s, ends at %.6f s\n", nf,
+           nf == 1 ? "" : "s", r->n_ov, r->n_ov == 1 ? "" : "s", r->end_ns / 1e9);
+    for (size_t i = 0; i < nf; i++) {
+        const struct cc_fault *f = cc_schedule_get(r->sched, i);
+        char line[512];
+        cc_fault_describe(f, line, sizeof(line));
+        printf("  fault    at %.6f s: %s\n", f->at_ns / 1e9, line);
+    }
+    for (size_t i = 0; i < r->n_ov; i++)
+        printf("  override vm %u life %" PRIu64 " choice #%" PRIu64 " = %" PRIu64 "\n",
+               r->ov[i].vm, r->ov[i].life, r->ov[i].index, r->ov[i].value);
+}
+
+static void ui_plain(void *opaque, const char *msg)
+{
+    struct ui *u = opaque;
+    if (!u->quiet)
+        fprintf(stderr, "chaoscontrol %s: %s\n", u->cmd, msg);
+}
+
+int cmd_minimize(int argc, char **argv)
+{
+    struct xopts o = {.cmd = "minimize"};
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc == 3 ? 0 : rc;
+    if (only(&o, "bug output force quiet", argc, argv))
+        return 2;
+    if (!o.bug)
+        return bad(&o, "%s", "--bug FILE is required");
+    if (!o.output)
+        return bad(&o, "%s", "--output FILE is required");
+    struct cc_err err = {0};
+    struct cc_bug *b;
+    if (cc_bug_load(o.bug, &b, &err) < 0) {
+        fprintf(stderr, "chaoscontrol minimize: %s\n", err.msg);
+        return 2;
+    }
+    if (cc_xtarget_check(&b->target, &err) < 0) {
+        fprintf(stderr, "chaoscontrol minimize: %s: %s\n", o.bug, err.msg);
+        cc_bug_free(b);
+        return 2;
+    }
+    if (cli_check_kvm(o.force) < 0) {
+        cc_bug_free(b);
+        return 1;
+    }
+    struct ui u = {.cmd = o.cmd, .quiet = o.quiet};
+    struct cc_xrun_opts ro;
+    cc_xrun_opts_default(&ro);
+    ro.log = ui_plain;
+    ro.log_opaque = &u;
+    struct cc_bug *nb;
+    struct cc_minimize_stats st;
+    rc = cc_bug_minimize(b, &ro, ui_plain, &u, &nb, &st, &err);
+    if (rc < 0) {
+        fprintf(stderr, "chaoscontrol minimize: %s: %s\n", o.bug, err.msg);
+        cc_bug_free(b);
+        return 1;
+    }
+    free(nb->minimized_from);
+    nb->minimized_from = strdup(o.bug);
+    if (cc_bug_save(nb, o.output, &err) < 0) {
+        fprintf(stderr, "chaoscontrol minimize: %s\n", err.msg);
+        cc_bug_free(nb);
+        cc_bug_free(b);
+        return 1;
+    }
+    print_failure(stdout, "failure", &nb->fail);
+    print_recipe(nb->recipe);
+    printf("minimized %s: %zu -> %zu faults, %zu -> %zu overrides, %lu replays in %.1f s; "
+           "verified from a fresh boot; written to %s\n", o.bug, st.faults_before,
+           st.faults_after, st.overrides_before, st.overrides_after, st.tests, st.wall_s,
+           o.output);
+    cc_bug_free(nb);
+    cc_bug_free(b);
+    return 0;
+}
+
+int cmd_reproduce(int argc, char **argv)
+{
+    struct xopts o = {.cmd = "reproduce"};
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc == 3 ? 0 : rc;
+    if (only(&o, "bug serial force quiet", argc, argv))
+        return 2;
+    if (!o.bug)
+        return bad(&o, "%s", "--bug FILE is required");
+    struct cc_err err = {0};
+    struct cc_bug *b;
+    if (cc_bug_load(o.bug, &b, &err) < 0) {
+        fprintf(stderr, "chaoscontrol reproduce: %s\n", err.msg);
+        return 2;
+    }
+    if (cc_xtarget_check(&b->target, &err) < 0) {
+        fprintf(stderr, "chaoscontrol reproduce: %s: %s\n", o.bug, err.msg);
+        cc_bug_free(b);
+        return 2;
+    }
+    if (cli_check_kvm(o.force) < 0) {
+        cc_bug_free(b);
+        return 1;
+    }
+    struct ui u = {.cmd = o.cmd, .quiet = o.quiet};
+    struct cc_xrun_opts ro;
+    cc_xrun_opts_default(&ro);
+    ro.log = ui_plain;
+    ro.log_opaque = &u;
+    struct cc_xrun *x;
+    double t0 = wall_now();
+    rc = cc_xrun_boot(&b->target, &ro, &x, &err);
+    struct cc_repro rp = {0};
+    if (rc == 0) {
+        rc = cc_xrun_play(x, b->recipe, NULL, &rp.res, &err);
+        if (rc == 0)
+            cc_bug_compare(b, &rp.res, &rp);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "chaoscontrol reproduce: %s: %s\n", o.bug, err.msg);
+        cc_xrun_free(x);
+        cc_bug_free(b);
+        return 1;
+    }
+    if (!o.quiet)
+        print_recipe(b->recipe);
+    print_failure(stdout, "recorded", &b->fail);
+    if (rp.res.fail.failed)
+        print_failure(stdout, "replayed", &rp.res.fail);
+    if (o.serial) {
+        struct cc_sim *sim = cc_xrun_sim(x);
+        for (unsigned i = 0; i < cc_sim_vm_count(sim); i++) {
+            size_t len;
+            const uint8_t *s = cc_vm_serial(cc_sim_vm(sim, i), &len);
+            printf("---- vm %u console (%zu bytes) ----\n", i, len);
+            fwrite(s, 1, len, stdout);
+            if (len && s[len - 1] != '\n')
+                printf("\n");
+        }
+        printf("---- end of consoles ----\n");
+    }
+    if (rp.same)
+        printf("reproduced: the same failure at the same virtual time (%.1f s wall)\n",
+               wall_now() - t0);
+    else
+        printf("NOT reproduced: %s\n", rp.diff);
+    cc_xrun_free(x);
+    cc_bug_free(b);
+    return rp.same ? 0 : 1;
+}

@@ -1,0 +1,511 @@
+/* Bug files: everything needed to reproduce a failure (target with file
+ * hashes, seed, recipe, the failure itself), their validation, and the
+ * reproducer and minimizer built on replays.
+ *
+ *   {"format": "chaoscontrol-bug", "version": 1, "bug": 1,
+ *    "failure": {"vm": 2, "assertion_id": "...", "kind": "ALWAYS",
+ *                "message": "...", "file": "...", "line": 375, ...,
+ *                "sim_vtime_ns": ..., "vm_vtime_ns": ..., "vm_exit": ...},
+ *    "target": {"kernel": ..., "kernel_sha256": ..., "vms": 3, "seed": "0", ...},
+ *    "recipe": {"schedule": {...}, "overrides": [...], "stops": [...], "end": ...},
+ *    "found": {"round": 2, "branch": 37, "wall_s": 81.2, "mode": "fault"},
+ *    "choices_drawn": [31, 28, 40]} */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "chaoscontrol/explore.h"
+#include "chaoscontrol/sim.h"
+#include "explore/explore_internal.h"
+#include "util/afile.h"
+
+#define BUG_FORMAT "chaoscontrol-bug"
+#define BUG_VERSION 1
+
+void cc_bug_free(struct cc_bug *b)
+{
+    if (!b)
+        return;
+    free(b->kernel);
+    free(b->initrd);
+    free(b->cmdline);
+    free(b->append);
+    free(b->disk_image);
+    cc_recipe_free(b->recipe);
+    free(b->minimized_from);
+    free(b);
+}
+
+char *cc_bug_to_json(const struct cc_bug *b)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "format", json_string(BUG_FORMAT));
+    json_object_set_new(o, "version", json_integer(BUG_VERSION));
+    json_object_set_new(o, "bug", json_integer(b->number));
+    json_object_set_new(o, "failure", xfailure_to_json(&b->fail));
+    json_object_set_new(o, "target", xtarget_to_json(&b->target));
+    json_object_set_new(o, "recipe", cc_recipe_to_jsonv(b->recipe));
+    json_t *found = json_object();
+    json_object_set_new(found, "round", xj_u64(b->round));
+    json_object_set_new(found, "branch", xj_u64(b->branch));
+    json_object_set_new(found, "wall_s", json_real(b->wall_s));
+    json_object_set_new(found, "mode", json_string(cc_xmode_name(b->mode)));
+    json_object_set_new(o, "found", found);
+    json_t *ch = json_array();
+    for (unsigned i = 0; i < b->target.n_vms; i++)
+        json_array_append_new(ch, xj_u64(b->choices[i]));
+    json_object_set_new(o, "choices_drawn", ch);
+    if (b->minimized_from) {
+        json_object_set_new(o, "minimized_from", json_string(b->minimized_from));
+        json_object_set_new(o, "original_size", xj_u64(b->original_size));
+    }
+    char *t = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    json_decref(o);
+    if (!t)
+        return NULL;
+    size_t len = strlen(t);
+    char *n = realloc(t, len + 2);
+    if (!n) {
+        free(t);
+        return NULL;
+    }
+    n[len] = '\n';
+    n[len + 1] = 0;
+    return n;
+}
+
+int cc_bug_save(const struct cc_bug *b, const char *path, struct cc_err *err)
+{
+    char *t = cc_bug_to_json(b);
+    if (!t)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    int rc = cc_write_file_atomic(path, t, strlen(t), err);
+    free(t);
+    return rc;
+}
+
+static const char *const top_keys[] = {
+    "format", "version", "bug", "failure", "target", "recipe", "found", "choices_drawn",
+    "minimized_from", "original_size", NULL,
+};
+
+int cc_bug_parse(const char *text, const char *name, struct cc_bug **out, struct cc_err *err)
+{
+    *out = NULL;
+    if (!name)
+        name = "bug file";
+    json_error_t je;
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return cc_err_set(err, EINVAL, "%s: line %d, column %d: invalid JSON: %s", name, je.line,
+                          je.column, je.text);
+    int rc = 0;
+    struct cc_bug *b = calloc(1, sizeof(*b));
+    if (!b) {
+        json_decref(root);
+        return cc_err_set(err, ENOMEM, "out of memory");
+    }
+    if (!json_is_object(root)) {
+        rc = cc_err_set(err, EINVAL, "%s: not a JSON object (a bug file is one object)", name);
+        goto out;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val) {
+        bool known = false;
+        for (size_t i = 0; top_keys[i] && !known; i++)
+            known = !strcmp(key, top_keys[i]);
+        if (!known) {
+            rc = cc_err_set(err, EINVAL, "%s: %s: unknown key", name, key);
+            goto out;
+        }
+    }
+    json_t *fmt = json_object_get(root, "format");
+    if (!json_is_string(fmt) || strcmp(json_string_value(fmt), BUG_FORMAT)) {
+        rc = cc_err_set(err, EINVAL, "%s: format: %s (want \"%s\"): not a bug file", name,
+                        fmt ? "wrong value" : "missing", BUG_FORMAT);
+        goto out;
+    }
+    uint64_t v;
+    if (xj_get_u64(json_object_get(root, "version"), &v) < 0) {
+        rc = cc_err_set(err, EINVAL, "%s: version: missing or not an integer", name);
+        goto out;
+    }
+    if (v > BUG_VERSION) {
+        rc = cc_err_set(err, EINVAL, "%s: version %" PRIu64 " is newer than this chaoscontrol "
+                        "reads (%d): update chaoscontrol", name, v, BUG_VERSION);
+        goto out;
+    }
+    uint64_t num = 0;
+    if (xj_get_u64(json_object_get(root, "bug"), &num) < 0) {
+        rc = cc_err_set(err, EINVAL, "%s: bug: missing or not a non-negative integer", name);
+        goto out;
+    }
+    b->number = (unsigned)num;
+    struct xtarget_strings s;
+    rc = xtarget_from_json(json_object_get(root, "target"), name, "target", &b->target, &s, err);
+    if (rc < 0)
+        goto out;
+    b->kernel = s.kernel;
+    b->initrd = s.initrd;
+    b->cmdline = s.cmdline;
+    b->append = s.append;
+    b->disk_image = s.disk_image;
+    rc = xfailure_from_json(json_object_get(root, "failure"), name, "failure", &b->fail, err);
+    if (rc < 0)
+        goto out;
+    if (b->fail.vm >= b->target.n_vms) {
+        rc = cc_err_set(err, EINVAL, "%s: failure.vm: %u is out of range (%u VMs)", name,
+                        b->fail.vm, b->target.n_vms);
+        goto out;
+    }
+    json_t *rj = json_object_get(root, "recipe");
+    if (!rj) {
+        rc = cc_err_set(err, EINVAL, "%s: recipe: missing", name);
+        goto out;
+    }
+    rc = cc_recipe_from_jsonv(rj, name, "recipe", b->target.n_vms, &b->recipe, err);
+    if (rc < 0)
+        goto out;
+    if (b->recipe->end_ns != b->fail.sim_ns) {
+        rc = cc_err_set(err, EINVAL, "%s: recipe.end (%" PRIu64 " ns) is not the failure's "
+                        "sim_vtime_ns (%" PRIu64 " ns)", name, b->recipe->end_ns, b->fail.sim_ns);
+        goto out;
+    }
+    json_t *found = json_object_get(root, "found");
+    if (found) {
+        if (!json_is_object(found)) {
+            rc = cc_err_set(err, EINVAL, "%s: found: not an object", name);
+            goto out;
+        }
+        xj_get_u64(json_object_get(found, "round"), &b->round);
+        xj_get_u64(json_object_get(found, "branch"), &b->branch);
+        json_t *w = json_object_get(found, "wall_s");
+        b->wall_s = json_is_number(w) ? json_number_value(w) : 0;
+        json_t *m = json_object_get(found, "mode");
+        if (!json_is_string(m) || cc_xmode_parse(json_string_value(m), &b->mode) < 0)
+            b->mode = CC_XMODE_FAULT;
+    }
+    json_t *ch = json_object_get(root, "choices_drawn");
+    for (size_t i = 0; json_is_array(ch) && i < json_array_size(ch) && i < CC_SIM_MAX_VMS; i++)
+        xj_get_u64(json_array_get(ch, i), &b->choices[i]);
+    json_t *mf = json_object_get(root, "minimized_from");
+    if (json_is_string(mf)) {
+        b->minimized_from = strdup(json_string_value(mf));
+        xj_get_u64(json_object_get(root, "original_size"), &v);
+        b->original_size = (size_t)v;
+    }
+out:
+    json_decref(root);
+    if (rc < 0) {
+        cc_bug_free(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+int cc_bug_load(const char *path, struct cc_bug **out, struct cc_err *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cc_err_set(err, errno, "%s: %s", path, strerror(errno));
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 16384;
+            if (cap > (64u << 20)) {
+                free(text);
+                fclose(f);
+                return cc_err_set(err, EFBIG, "%s: larger than 64 MiB: not a bug file", path);
+            }
+            char *n = realloc(text, cap);
+            if (!n) {
+                free(text);
+                fclose(f);
+                return cc_err_set(err, ENOMEM, "out of memory");
+            }
+            text = n;
+        }
+        size_t k = fread(text + len, 1, 4096, f);
+        len += k;
+        if (k < 4096)
+            break;
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(text);
+        return cc_err_set(err, EIO, "%s: read error", path);
+    }
+    text[len] = 0;
+    if (strlen(text) != len) {
+        free(text);
+        return cc_err_set(err, EINVAL, "%s: contains NUL bytes: not a JSON bug file", path);
+    }
+    int rc = cc_bug_parse(text, path, out, err);
+    free(text);
+    return rc;
+}
+
+/* ---- reproduce ---- */
+
+void cc_bug_compare(const struct cc_bug *b, const struct cc_xrun_result *res, struct cc_repro *r)
+{
+    const struct cc_xfailure *w = &b->fail, *g = &res->fail;
+    r->same = false;
+    r->diff[0] = 0;
+    if (!g->failed) {
+        snprintf(r->diff, sizeof(r->diff), "no assertion failed (the run %s at %.6f s)",
+                 res->all_down ? "lost every VM" : "ended", res->end_ns / 1e9);
+        return;
+    }
+    if (g->id != w->id || strcmp(g->message, w->message) || strcmp(g->file, w->file) ||
+        g->line != w->line) {
+        snprintf(r->diff, sizeof(r->diff), "a different assertion failed: \"%.120s\" at %.60s:%u "
+                 "(recorded: \"%.120s\" at %.60s:%u)", g->message, g->file, g->line, w->message,
+                 w->file, w->line);
+        return;
+    }
+    if (g->vm != w->vm) {
+        snprintf(r->diff, sizeof(r->diff), "the same assertion failed, but in vm %u (recorded: "
+                 "vm %u)", g->vm, w->vm);
+        return;
+    }
+    if (g->sim_ns != w->sim_ns || g->vm_ns != w->vm_ns || g->exit != w->exit) {
+        snprintf(r->diff, sizeof(r->diff), "the same assertion failed in vm %u, but at "
+                 "simulation time %" PRIu64 " ns, vm time %" PRIu64 " ns, exit %" PRIu64
+                 " (recorded: %" PRIu64 ", %" PRIu64 ", %" PRIu64 ")", g->vm, g->sim_ns,
+                 g->vm_ns, g->exit, w->sim_ns, w->vm_ns, w->exit);
+        return;
+    }
+    r->same = true;
+}
+
+int cc_bug_reproduce(const struct cc_bug *b, const struct cc_xrun_opts *o, struct cc_repro *out,
+                     struct cc_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = cc_xtarget_check(&b->target, err);
+    if (rc < 0)
+        return rc;
+    struct cc_xrun *x;
+    rc = cc_xrun_boot(&b->target, o, &x, err);
+    if (rc < 0)
+        return rc;
+    rc = cc_xrun_play(x, b->recipe, NULL, &out->res, err);
+    if (rc == 0)
+        cc_bug_compare(b, &out->res, out);
+    cc_xrun_free(x);
+    return rc;
+}
+
+/* ---- minimize ---- */
+
+struct mctx {
+    struct cc_xrun *x;
+    const struct cc_bug *b;
+    const struct cc_recipe *base;       /* faults and overrides to choose from */
+    bool faults;                        /* choosing faults (else overrides) */
+    uint64_t end;                       /* candidate end: the original + slack */
+    struct cc_recipe *best;             /* the last failing candidate, end = its failure */
+    struct cc_xfailure best_fail;
+    void (*progress)(void *opaque, const char *msg);
+    void *opaque;
+    unsigned long tests;
+    struct cc_err *err;
+};
+
+static struct cc_recipe *candidate(const struct mctx *m, const bool *keep)
+{
+    struct cc_recipe *r = cc_recipe_new();
+    if (!r)
+        return NULL;
+    size_t nf = cc_schedule_count(m->base->sched);
+    for (size_t i = 0; i < nf; i++) {
+        if (m->faults && !keep[i])
+            continue;
+        if (cc_schedule_add(r->sched, cc_schedule_get(m->base->sched, i), NULL) < 0)
+            goto oom;
+    }
+    for (size_t i = 0; i < m->base->n_ov; i++) {
+        if (!m->faults && !keep[i])
+            continue;
+        if (cc_recipe_add_override(r, &m->base->ov[i]) < 0)
+            goto oom;
+    }
+    for (size_t i = 0; i < m->base->n_stops; i++)
+        if (cc_recipe_add_stop(r, m->base->stops[i]) < 0)
+            goto oom;
+    r->end_ns = m->end;
+    return r;
+oom:
+    cc_recipe_free(r);
+    return NULL;
+}
+
+static int mtest(void *opaque, const bool *keep, size_t n)
+{
+    struct mctx *m = opaque;
+    (void)n;
+    struct cc_recipe *r = candidate(m, keep);
+    if (!r)
+        return cc_err_set(m->err, ENOMEM, "out of memory");
+    struct cc_xrun_result res;
+    int rc = cc_xrun_replay(m->x, r, &res, m->err);
+    m->tests++;
+    if (rc < 0) {
+        cc_recipe_free(r);
+        return rc;
+    }
+    bool fails = res.fail.failed && res.fail.id == m->b->fail.id;
+    if (m->progress) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "test %lu: %zu faults, %zu overrides: %s", m->tests,
+                 cc_schedule_count(r->sched), r->n_ov,
+                 fails ? "fails the same way" : res.fail.failed ? "fails differently" :
+                 "passes");
+        m->progress(m->opaque, msg);
+    }
+    if (fails) {
+        /* Keep the smallest failing candidate found so far (ddmin only
+         * ever moves to smaller ones). */
+        r->end_ns = res.fail.sim_ns;
+        size_t k = 0;
+        while (k < r->n_stops && r->stops[k] < r->end_ns)
+            k++;
+        r->n_stops = k;
+        cc_recipe_add_stop(r, r->end_ns);
+        if (!m->best || cc_recipe_size(r) <= cc_recipe_size(m->best)) {
+            cc_recipe_free(m->best);
+            m->best = r;
+            m->best_fail = res.fail;
+            r = NULL;
+        }
+    }
+    cc_recipe_free(r);
+    return fails ? 1 : 0;
+}
+
+int cc_bug_minimize(const struct cc_bug *b, const struct cc_xrun_opts *o,
+                    void (*progress)(void *opaque, const char *msg), void *opaque,
+                    struct cc_bug **out, struct cc_minimize_stats *st, struct cc_err *err)
+{
+    *out = NULL;
+    memset(st, 0, sizeof(*st));
+    double t0 = xnow();
+    int rc = cc_xtarget_check(&b->target, err);
+    if (rc < 0)
+        return rc;
+    struct cc_xrun *x;
+    rc = cc_xrun_boot(&b->target, o, &x, err);
+    if (rc < 0)
+        return rc;
+    struct mctx m = {
+        .x = x, .b = b, .progress = progress, .opaque = opaque, .err = err,
+        .end = b->recipe->end_ns + CC_SEC,
+    };
+    st->faults_before = cc_schedule_count(b->recipe->sched);
+    st->overrides_before = b->recipe->n_ov;
+
+    /* The original must fail the same way from this boot. */
+    struct cc_xrun_result res;
+    rc = cc_xrun_replay(x, b->recipe, &res, err);
+    if (rc == 0) {
+        struct cc_repro rp;
+        cc_bug_compare(b, &res, &rp);
+        if (!rp.same)
+            rc = cc_err_set(err, EINVAL, "the bug does not reproduce, so it cannot be "
+                            "minimized: %s", rp.diff);
+    }
+    struct cc_recipe *cur = rc == 0 ? cc_recipe_clone(b->recipe) : NULL;
+    if (rc == 0 && !cur)
+        rc = cc_err_set(err, ENOMEM, "out of memory");
+    struct cc_xfailure cur_fail = b->fail;
+    for (int pass = 0; rc == 0 && pass < 2; pass++) {
+        m.faults = pass == 0;
+        m.base = cur;
+        size_t n = m.faults ? cc_schedule_count(cur->sched) : cur->n_ov;
+        if (!n)
+            continue;
+        bool *keep = malloc(n);
+        if (!keep) {
+            rc = cc_err_set(err, ENOMEM, "out of memory");
+            break;
+        }
+        memset(keep, 1, n);
+        if (progress) {
+            char msg[120];
+            snprintf(msg, sizeof(msg), "ddmin over %zu %s", n, m.faults ? "faults" : "overrides");
+            progress(opaque, msg);
+        }
+        long t = cc_ddmin(n, keep, mtest, &m);
+        free(keep);
+        if (t < 0) {
+            rc = (int)t;
+            if (!err->code)
+                cc_err_set(err, -rc, "minimizing: %s", strerror(-rc));
+            break;
+        }
+        if (m.best) {
+            cc_recipe_free(cur);
+            cur = m.best;
+            cur_fail = m.best_fail;
+            m.best = NULL;
+        }
+        m.end = cur->end_ns + CC_SEC;
+    }
+    cc_recipe_free(m.best);
+    cc_xrun_free(x);
+    st->tests = m.tests;
+    struct cc_bug *nb = NULL;
+    if (rc == 0) {
+        nb = calloc(1, sizeof(*nb));
+        if (!nb)
+            rc = cc_err_set(err, ENOMEM, "out of memory");
+    }
+    if (rc == 0) {
+        *nb = *b;
+        nb->kernel = b->kernel ? strdup(b->kernel) : NULL;
+        nb->initrd = b->initrd ? strdup(b->initrd) : NULL;
+        nb->cmdline = b->cmdline ? strdup(b->cmdline) : NULL;
+        nb->append = b->append ? strdup(b->append) : NULL;
+        nb->disk_image = b->disk_image ? strdup(b->disk_image) : NULL;
+        nb->target.kernel = nb->kernel;
+        nb->target.initrd = nb->initrd;
+        nb->target.cmdline = nb->cmdline;
+        nb->target.append = nb->append;
+        nb->target.disk_image = nb->disk_image;
+        nb->recipe = cur;
+        cur = NULL;
+        nb->fail = cur_fail;
+        nb->minimized_from = NULL;
+        nb->original_size = cc_recipe_size(b->recipe);
+        /* The result, from a fresh boot, must fail as recorded. */
+        if (progress)
+            progress(opaque, "verifying the result from a fresh boot");
+        struct cc_repro rp;
+        rc = cc_bug_reproduce(nb, o, &rp, err);
+        if (rc == 0 && !rp.same)
+            rc = cc_err_set(err, EIO, "the minimized recipe did not fail the same way from a "
+                            "fresh boot: %s", rp.diff);
+        if (rc == 0)
+            memcpy(nb->choices, rp.res.choices, sizeof(nb->choices));
+    }
+    cc_recipe_free(cur);
+    if (rc < 0) {
+        cc_bug_free(nb);
+        return rc;
+    }
+    st->faults_after = cc_schedule_count(nb->recipe->sched);
+    st->overrides_after = nb->recipe->n_ov;
+    st->wall_s = xnow() - t0;
+    *out = nb;
+    return 0;
+}

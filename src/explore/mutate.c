@@ -1,0 +1,403 @@
+/* Mutators: new faults for a branch's time window, mutations of an
+ * existing window (add, remove, shift, retarget), and choice overrides for
+ * input-tree exploration. Deterministic per seed: one ChaCha20 stream
+ * (util/rng.h). Times are whole milliseconds after the window start, so
+ * schedules in bug files read well. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chaoscontrol/explore.h"
+#include "util/rng.h"
+
+struct cc_xmut {
+    struct cc_rng rng;
+    struct cc_xweights w;
+};
+
+void cc_xweights_default(struct cc_xweights *w)
+{
+    /* Network partitions, crashes with restarts and pauses are what break
+     * consensus protocols; the rest is there for variety. */
+    *w = (struct cc_xweights){
+        .partition = 30, .heal = 6, .kill = 6, .restart = 16, .pause = 12, .loss = 8,
+        .latency = 3, .duplicate = 3, .reorder = 3, .clock = 5, .disk = 1,
+    };
+}
+
+const char *cc_xmode_name(enum cc_xmode m)
+{
+    switch (m) {
+    case CC_XMODE_FAULT: return "fault";
+    case CC_XMODE_INPUT: return "input-tree";
+    case CC_XMODE_HYBRID: return "hybrid";
+    }
+    return "?";
+}
+
+int cc_xmode_parse(const char *s, enum cc_xmode *out)
+{
+    if (!strcmp(s, "fault"))
+        *out = CC_XMODE_FAULT;
+    else if (!strcmp(s, "input-tree") || !strcmp(s, "input"))
+        *out = CC_XMODE_INPUT;
+    else if (!strcmp(s, "hybrid"))
+        *out = CC_XMODE_HYBRID;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+struct cc_xmut *cc_xmut_new(uint64_t seed, const struct cc_xweights *w)
+{
+    struct cc_xmut *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    cc_rng_init(&m->rng, seed, "explore-mutate");
+    if (w)
+        m->w = *w;
+    else
+        cc_xweights_default(&m->w);
+    return m;
+}
+
+void cc_xmut_free(struct cc_xmut *m)
+{
+    free(m);
+}
+
+uint64_t cc_xmut_below(struct cc_xmut *m, uint64_t n)
+{
+    return n ? cc_rng_below(&m->rng, n) : 0;
+}
+
+double cc_xmut_unit(struct cc_xmut *m)
+{
+    return (double)(cc_rng_u64(&m->rng) >> 11) / (double)(1ull << 53);
+}
+
+static bool chance(struct cc_xmut *m, unsigned percent)
+{
+    return cc_xmut_below(m, 100) < percent;
+}
+
+/* Uniform in [lo, hi] milliseconds, as nanoseconds. */
+static uint64_t ms_between(struct cc_xmut *m, uint64_t lo, uint64_t hi)
+{
+    if (hi < lo)
+        hi = lo;
+    return (lo + cc_xmut_below(m, hi - lo + 1)) * CC_MSEC;
+}
+
+static unsigned pick_vm(struct cc_xmut *m, const struct cc_xpoint_info *p, bool alive_only)
+{
+    unsigned cand[CC_SIM_MAX_VMS], n = 0;
+    for (unsigned i = 0; i < p->n_vms; i++)
+        if (!alive_only || p->alive[i])
+            cand[n++] = i;
+    if (!n)
+        return (unsigned)cc_xmut_below(m, p->n_vms);
+    return cand[cc_xmut_below(m, n)];
+}
+
+static uint64_t window_ms(const struct cc_xpoint_info *p)
+{
+    uint64_t w = (p->t1 - p->t0) / CC_MSEC;
+    return w < 2 ? 2 : w;
+}
+
+/* A VM mask for link faults: everything, or one VM's traffic. */
+static void pick_links(struct cc_xmut *m, const struct cc_xpoint_info *p, struct cc_fault *f)
+{
+    unsigned r = (unsigned)cc_xmut_below(m, 3);
+    unsigned v = pick_vm(m, p, false);
+    if (r == 1)
+        f->from = 1ull << v;
+    else if (r == 2)
+        f->to = 1ull << v;
+}
+
+static void partition_sides(struct cc_xmut *m, const struct cc_xpoint_info *p, struct cc_fault *f)
+{
+    unsigned n = p->n_vms;
+    unsigned r = (unsigned)cc_xmut_below(m, 100);
+    f->n_sides = 0;
+    if (n >= 3 && r < 15) {
+        /* everyone alone */
+        for (unsigned i = 0; i < n && i < CC_SCHEDULE_MAX_SIDES; i++)
+            f->sides[f->n_sides++] = 1ull << i;
+        return;
+    }
+    if (n >= 3 && r < 40) {
+        /* a random two-way split with both sides non-empty */
+        uint64_t all = n >= 64 ? ~0ull : (1ull << n) - 1, a;
+        do
+            a = cc_xmut_below(m, all);     /* [0, all): never everyone */
+        while (a == 0);
+        f->sides[f->n_sides++] = a;
+        return;
+    }
+    /* one VM cut off from the rest */
+    f->sides[f->n_sides++] = 1ull << pick_vm(m, p, false);
+}
+
+void cc_xmut_random_fault(struct cc_xmut *m, const struct cc_xpoint_info *p, uint64_t at,
+                          struct cc_fault *f)
+{
+    const struct cc_xweights *w = &m->w;
+    unsigned weights[] = {w->partition, w->heal, w->kill, w->restart, w->pause, w->loss,
+                          w->latency, w->duplicate, w->reorder, w->clock, w->disk};
+    unsigned total = 0;
+    for (size_t i = 0; i < sizeof(weights) / sizeof(weights[0]); i++)
+        total += weights[i];
+    unsigned r = total ? (unsigned)cc_xmut_below(m, total) : 0, k = 0;
+    while (k + 1 < sizeof(weights) / sizeof(weights[0]) && r >= weights[k])
+        r -= weights[k++];
+    if (!total)
+        k = 0;
+    uint64_t wms = window_ms(p);
+    switch (k) {
+    case 0:
+        cc_fault_init(f, CC_FAULT_PARTITION, at);
+        partition_sides(m, p, f);
+        if (chance(m, 75))
+            f->duration_ns = ms_between(m, 30, wms * 2);
+        break;
+    case 1:
+        cc_fault_init(f, CC_FAULT_HEAL, at);
+        break;
+    case 2:
+        cc_fault_init(f, CC_FAULT_KILL, at);
+        f->vm = pick_vm(m, p, true);
+        break;
+    case 3:
+        cc_fault_init(f, CC_FAULT_RESTART, at);
+        f->vm = pick_vm(m, p, false);
+        break;
+    case 4:
+        cc_fault_init(f, CC_FAULT_PAUSE, at);
+        f->vm = pick_vm(m, p, true);
+        f->duration_ns = ms_between(m, 20, wms < 800 ? wms : 800);
+        break;
+    case 5: {
+        static const uint32_t rates[] = {200000, 500000, 800000, 1000000};
+        cc_fault_init(f, CC_FAULT_LOSS, at);
+        f->ppm = rates[cc_xmut_below(m, 4)];
+        pick_links(m, p, f);
+        f->duration_ns = ms_between(m, 30, wms);
+        break;
+    }
+    case 6:
+        cc_fault_init(f, CC_FAULT_LATENCY, at);
+        f->ns = ms_between(m, 1, 150);
+        pick_links(m, p, f);
+        f->duration_ns = ms_between(m, 30, wms);
+        break;
+    case 7:
+        cc_fault_init(f, CC_FAULT_DUPLICATE, at);
+        f->ppm = (uint32_t)(100000 + cc_xmut_below(m, 400001));
+        pick_links(m, p, f);
+        f->duration_ns = ms_between(m, 30, wms);
+        break;
+    case 8:
+        cc_fault_init(f, CC_FAULT_REORDER, at);
+        f->ppm = (uint32_t)(100000 + cc_xmut_below(m, 400001));
+        f->ns = ms_between(m, 1, 100);
+        pick_links(m, p, f);
+        f->duration_ns = ms_between(m, 30, wms);
+        break;
+    case 9:
+        if (chance(m, 50)) {
+            cc_fault_init(f, CC_FAULT_CLOCK_JUMP, at);
+            f->vm = pick_vm(m, p, true);
+            f->delta_ns = (int64_t)ms_between(m, 50, 1000);
+        } else {
+            cc_fault_init(f, CC_FAULT_CLOCK_SKEW, at);
+            f->vm = pick_vm(m, p, true);
+            int64_t ppm = (int64_t)(10000 + cc_xmut_below(m, 490001));
+            f->skew_ppm = chance(m, 50) ? ppm : -ppm / 2;
+            f->duration_ns = ms_between(m, 50, wms);
+        }
+        break;
+    default:
+        cc_fault_init(f, chance(m, 50) ? CC_FAULT_DISK_WRITE_ERROR : CC_FAULT_DISK_READ_ERROR, at);
+        f->vm = pick_vm(m, p, true);
+        f->count = 1;
+        break;
+    }
+}
+
+/* A time in (t0, t1): whole milliseconds after t0. */
+static uint64_t window_time(struct cc_xmut *m, const struct cc_xpoint_info *p)
+{
+    uint64_t w = window_ms(p);
+    return p->t0 + (1 + cc_xmut_below(m, w - 1)) * CC_MSEC;
+}
+
+static int add_fault(struct cc_recipe *r, const struct cc_fault *f, struct cc_err *err)
+{
+    int rc = cc_schedule_add(r->sched, f, err);
+    return rc < 0 ? rc : 0;
+}
+
+static int add_one(struct cc_xmut *m, struct cc_recipe *r, const struct cc_xpoint_info *p,
+                   unsigned *budget, struct cc_err *err)
+{
+    struct cc_fault f;
+    uint64_t at = window_time(m, p);
+    cc_xmut_random_fault(m, p, at, &f);
+    int rc = add_fault(r, &f, err);
+    if (rc < 0)
+        return rc;
+    (*budget)--;
+    /* A kill is usually a crash: bring the VM back a little later. */
+    if (f.type == CC_FAULT_KILL && *budget && chance(m, 70)) {
+        uint64_t back = at + ms_between(m, 20, 600);
+        if (back < p->t1) {
+            struct cc_fault g;
+            cc_fault_init(&g, CC_FAULT_RESTART, back);
+            g.vm = f.vm;
+            rc = add_fault(r, &g, err);
+            (*budget)--;
+        }
+    }
+    /* A partition without an end often gets a heal. */
+    if (rc == 0 && f.type == CC_FAULT_PARTITION && !f.duration_ns && *budget && chance(m, 50)) {
+        uint64_t heal = at + ms_between(m, 30, 800);
+        if (heal < p->t1) {
+            struct cc_fault g;
+            cc_fault_init(&g, CC_FAULT_HEAL, heal);
+            rc = add_fault(r, &g, err);
+            (*budget)--;
+        }
+    }
+    return rc;
+}
+
+int cc_xmut_faults_fresh(struct cc_xmut *m, struct cc_recipe *r, const struct cc_xpoint_info *p,
+                         unsigned max_faults, struct cc_err *err)
+{
+    if (!max_faults)
+        max_faults = 1;
+    unsigned want = 1 + (unsigned)cc_xmut_below(m, max_faults);
+    unsigned budget = want;
+    int rc = 0;
+    while (budget && rc == 0)
+        rc = add_one(m, r, p, &budget, err);
+    return rc;
+}
+
+/* Indices of r's faults inside the window. */
+static size_t window_faults(const struct cc_recipe *r, const struct cc_xpoint_info *p,
+                            size_t *idx, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < cc_schedule_count(r->sched) && n < cap; i++) {
+        const struct cc_fault *f = cc_schedule_get(r->sched, i);
+        if (f->at_ns > p->t0 && f->at_ns < p->t1)
+            idx[n++] = i;
+    }
+    return n;
+}
+
+static void retarget(struct cc_xmut *m, const struct cc_xpoint_info *p, struct cc_fault *f)
+{
+    uint64_t wms = window_ms(p);
+    switch (f->type) {
+    case CC_FAULT_PARTITION:
+        if (chance(m, 50))
+            partition_sides(m, p, f);
+        else
+            f->duration_ns = chance(m, 20) ? 0 : ms_between(m, 30, wms * 2);
+        break;
+    case CC_FAULT_LOSS:
+    case CC_FAULT_DUPLICATE:
+    case CC_FAULT_REORDER:
+        if (chance(m, 50)) {
+            f->from = f->to = 0;
+            pick_links(m, p, f);
+        } else {
+            f->ppm = (uint32_t)(100000 + cc_xmut_below(m, 900001));
+        }
+        break;
+    case CC_FAULT_PAUSE:
+        if (chance(m, 50))
+            f->vm = pick_vm(m, p, false);
+        else
+            f->duration_ns = ms_between(m, 20, wms < 800 ? wms : 800);
+        break;
+    default:
+        if (cc_fault_has_vm(f->type))
+            f->vm = pick_vm(m, p, false);
+        else if (f->duration_ns)
+            f->duration_ns = ms_between(m, 30, wms);
+        break;
+    }
+}
+
+int cc_xmut_faults_mutate(struct cc_xmut *m, struct cc_recipe *r, const struct cc_xpoint_info *p,
+                          unsigned max_ops, struct cc_err *err)
+{
+    if (!max_ops)
+        max_ops = 1;
+    unsigned ops = 1 + (unsigned)cc_xmut_below(m, max_ops);
+    int rc = 0;
+    for (unsigned k = 0; k < ops && rc == 0; k++) {
+        size_t idx[256];
+        size_t n = window_faults(r, p, idx, 256);
+        unsigned op = n ? (unsigned)cc_xmut_below(m, 4) : 0;
+        if (op == 0) {
+            unsigned budget = 1;
+            rc = add_one(m, r, p, &budget, err);
+            continue;
+        }
+        size_t i = idx[cc_xmut_below(m, n)];
+        struct cc_fault f = *cc_schedule_get(r->sched, i);
+        cc_schedule_remove(r->sched, i);
+        if (op == 1)
+            continue;                       /* removed */
+        if (op == 2) {                      /* shifted by up to +-200 ms */
+            int64_t d = (int64_t)ms_between(m, 1, 200);
+            int64_t at = (int64_t)f.at_ns + (chance(m, 50) ? d : -d);
+            if (at <= (int64_t)p->t0)
+                at = (int64_t)(p->t0 + CC_MSEC);
+            if (at >= (int64_t)p->t1)
+                at = (int64_t)(p->t1 - CC_MSEC);
+            f.at_ns = (uint64_t)at;
+        } else {
+            retarget(m, p, &f);
+        }
+        rc = add_fault(r, &f, err);
+    }
+    return rc;
+}
+
+int cc_xmut_inputs(struct cc_xmut *m, struct cc_recipe *r, const struct cc_xpoint_info *p,
+                   unsigned k, struct cc_err *err)
+{
+    if (!k)
+        k = 1;
+    unsigned v = pick_vm(m, p, true);
+    int rc = 0;
+    if (p->n_vms >= 2 && chance(m, 35)) {
+        /* Make two VMs draw the same next value (e.g. equal election
+         * timeouts, so that they campaign together). */
+        unsigned u = pick_vm(m, p, true);
+        if (u == v)
+            u = (v + 1) % p->n_vms;
+        uint64_t val = chance(m, 50) ? 0 : cc_xmut_below(m, 1u << 16);
+        struct cc_xoverride a = {v, p->life[v], p->next_choice[v], val};
+        struct cc_xoverride b = {u, p->life[u], p->next_choice[u], val};
+        if (cc_recipe_add_override(r, &a) < 0 || cc_recipe_add_override(r, &b) < 0)
+            rc = cc_err_set(err, ENOMEM, "out of memory");
+        return rc;
+    }
+    unsigned count = 1 + (unsigned)cc_xmut_below(m, k);
+    for (unsigned j = 0; j < count && rc == 0; j++) {
+        uint64_t val = chance(m, 30) ? 0 : cc_xmut_below(m, 1ull << 32);
+        struct cc_xoverride o = {v, p->life[v], p->next_choice[v] + j, val};
+        if (cc_recipe_add_override(r, &o) < 0)
+            rc = cc_err_set(err, ENOMEM, "out of memory");
+    }
+    return rc;
+}

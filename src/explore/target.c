@@ -1,0 +1,263 @@
+/* Exploration targets: the simulation's configuration, the SHA-256 of its
+ * files, and its JSON form in bug files and checkpoints. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "chaoscontrol/explore.h"
+#include "explore/explore_internal.h"
+
+double xnow(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void cc_xtarget_init(struct cc_xtarget *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->n_vms = 3;
+    t->setup_timeout_ns = 120 * CC_SEC;
+}
+
+int cc_sha256_file(const char *path, char out[65], struct cc_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return cc_err_set(err, errno, "%s: %s", path, strerror(errno));
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    uint8_t buf[1 << 16];
+    for (;;) {
+        ssize_t k = read(fd, buf, sizeof(buf));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            int e = errno;
+            close(fd);
+            return cc_err_set(err, e, "%s: read: %s", path, strerror(e));
+        }
+        if (!k)
+            break;
+        crypto_hash_sha256_update(&st, buf, (unsigned long long)k);
+    }
+    close(fd);
+    uint8_t h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&st, h);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+    return 0;
+}
+
+int cc_xtarget_hash(struct cc_xtarget *t, struct cc_err *err)
+{
+    t->kernel_sha256[0] = t->initrd_sha256[0] = t->disk_image_sha256[0] = 0;
+    if (!t->kernel)
+        return cc_err_set(err, EINVAL, "no kernel given");
+    int rc = cc_sha256_file(t->kernel, t->kernel_sha256, err);
+    if (rc == 0 && t->initrd)
+        rc = cc_sha256_file(t->initrd, t->initrd_sha256, err);
+    if (rc == 0 && t->disk_image)
+        rc = cc_sha256_file(t->disk_image, t->disk_image_sha256, err);
+    return rc;
+}
+
+static int check_one(const char *what, const char *path, const char *want, struct cc_err *err)
+{
+    if (!path || !*want)
+        return 0;
+    char got[65];
+    int rc = cc_sha256_file(path, got, err);
+    if (rc < 0)
+        return cc_err_prefix(err, "%s", what);
+    if (strcmp(got, want))
+        return cc_err_set(err, EINVAL,
+                          "%s '%s' has SHA-256 %.16s..., but the recording was made with "
+                          "%.16s...: a different %s (give the one it was made with, e.g. "
+                          "--%s FILE)", what, path, got, want, what,
+                          !strcmp(what, "disk image") ? "disk-image" : what);
+    return 0;
+}
+
+int cc_xtarget_check(const struct cc_xtarget *t, struct cc_err *err)
+{
+    int rc = check_one("kernel", t->kernel, t->kernel_sha256, err);
+    if (rc == 0)
+        rc = check_one("initrd", t->initrd, t->initrd_sha256, err);
+    if (rc == 0)
+        rc = check_one("disk image", t->disk_image, t->disk_image_sha256, err);
+    return rc;
+}
+
+/* ---- JSON ---- */
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+json_t *xtarget_to_json(const struct cc_xtarget *t)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "kernel", str_or_null(t->kernel));
+    json_object_set_new(o, "kernel_sha256", json_string(t->kernel_sha256));
+    json_object_set_new(o, "initrd", str_or_null(t->initrd));
+    json_object_set_new(o, "initrd_sha256", t->initrd ? json_string(t->initrd_sha256) :
+                                                        json_null());
+    json_object_set_new(o, "vms", json_integer(t->n_vms));
+    json_object_set_new(o, "mem", xj_u64(t->mem_size));
+    json_object_set_new(o, "cmdline", str_or_null(t->cmdline));
+    json_object_set_new(o, "append", str_or_null(t->append));
+    json_object_set_new(o, "disk_size", xj_u64(t->disk_size));
+    json_object_set_new(o, "disk_image", str_or_null(t->disk_image));
+    json_object_set_new(o, "disk_image_sha256", t->disk_image ?
+                        json_string(t->disk_image_sha256) : json_null());
+    char seed[24];
+    snprintf(seed, sizeof(seed), "%" PRIu64, t->seed);
+    json_object_set_new(o, "seed", json_string(seed));
+    json_object_set_new(o, "quantum_ns", xj_u64(t->quantum_ns));
+    json_object_set_new(o, "latency_ns", xj_u64(t->latency_ns));
+    json_object_set_new(o, "setup_timeout_ns", xj_u64(t->setup_timeout_ns));
+    json_object_set_new(o, "sdk_trigger", json_string("auto"));
+    return o;
+}
+
+void xtarget_strings_free(struct xtarget_strings *s)
+{
+    free(s->kernel);
+    free(s->initrd);
+    free(s->cmdline);
+    free(s->append);
+    free(s->disk_image);
+    memset(s, 0, sizeof(*s));
+}
+
+/* A string or null field; required ones must be strings. */
+static int get_str(const json_t *j, const char *key, bool required, char **out, const char *src,
+                   const char *path, struct cc_err *err)
+{
+    json_t *v = json_object_get(j, key);
+    *out = NULL;
+    if (!v) {
+        if (required)
+            return cc_err_set(err, EINVAL, "%s: %s.%s: missing", src, path, key);
+        return 0;
+    }
+    if (json_is_null(v) && !required)
+        return 0;
+    if (!json_is_string(v))
+        return cc_err_set(err, EINVAL, "%s: %s.%s: not a string", src, path, key);
+    *out = strdup(json_string_value(v));
+    if (!*out)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    return 0;
+}
+
+static int get_hash(const json_t *j, const char *key, bool required, char out[65],
+                    const char *src, const char *path, struct cc_err *err)
+{
+    json_t *v = json_object_get(j, key);
+    out[0] = 0;
+    if (!v || json_is_null(v)) {
+        if (required)
+            return cc_err_set(err, EINVAL, "%s: %s.%s: missing", src, path, key);
+        return 0;
+    }
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    bool ok = s && strlen(s) == 64;
+    for (size_t i = 0; ok && i < 64; i++)
+        ok = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f');
+    if (!ok)
+        return cc_err_set(err, EINVAL, "%s: %s.%s: not a SHA-256 (64 lowercase hex digits)", src,
+                          path, key);
+    memcpy(out, s, 65);
+    return 0;
+}
+
+static int get_num(const json_t *j, const char *key, bool required, uint64_t *out,
+                   const char *src, const char *path, struct cc_err *err)
+{
+    json_t *v = json_object_get(j, key);
+    if (!v) {
+        if (required)
+            return cc_err_set(err, EINVAL, "%s: %s.%s: missing", src, path, key);
+        return 0;
+    }
+    if (xj_get_u64(v, out) < 0)
+        return cc_err_set(err, EINVAL, "%s: %s.%s: not a non-negative integer", src, path, key);
+    return 0;
+}
+
+int xtarget_from_json(const json_t *j, const char *src, const char *path, struct cc_xtarget *t,
+                      struct xtarget_strings *s, struct cc_err *err)
+{
+    memset(s, 0, sizeof(*s));
+    cc_xtarget_init(t);
+    if (!json_is_object(j))
+        return cc_err_set(err, EINVAL, "%s: %s: missing or not an object", src, path);
+    uint64_t vms = 0, mem = 0, disk = 0, seed = 0, q = 0, lat = 0, st = t->setup_timeout_ns;
+    int rc = get_str(j, "kernel", true, &s->kernel, src, path, err);
+    if (rc == 0)
+        rc = get_hash(j, "kernel_sha256", true, t->kernel_sha256, src, path, err);
+    if (rc == 0)
+        rc = get_str(j, "initrd", false, &s->initrd, src, path, err);
+    if (rc == 0)
+        rc = get_hash(j, "initrd_sha256", s->initrd != NULL, t->initrd_sha256, src, path, err);
+    if (rc == 0)
+        rc = get_num(j, "vms", true, &vms, src, path, err);
+    if (rc == 0 && (vms < 1 || vms > CC_SIM_MAX_VMS))
+        rc = cc_err_set(err, EINVAL, "%s: %s.vms: %" PRIu64 " is not in 1..%u", src, path, vms,
+                        CC_SIM_MAX_VMS);
+    if (rc == 0)
+        rc = get_num(j, "mem", false, &mem, src, path, err);
+    if (rc == 0)
+        rc = get_str(j, "cmdline", false, &s->cmdline, src, path, err);
+    if (rc == 0)
+        rc = get_str(j, "append", false, &s->append, src, path, err);
+    if (rc == 0)
+        rc = get_num(j, "disk_size", false, &disk, src, path, err);
+    if (rc == 0)
+        rc = get_str(j, "disk_image", false, &s->disk_image, src, path, err);
+    if (rc == 0)
+        rc = get_hash(j, "disk_image_sha256", s->disk_image != NULL, t->disk_image_sha256, src,
+                      path, err);
+    if (rc == 0)
+        rc = get_num(j, "seed", true, &seed, src, path, err);
+    if (rc == 0)
+        rc = get_num(j, "quantum_ns", false, &q, src, path, err);
+    if (rc == 0)
+        rc = get_num(j, "latency_ns", false, &lat, src, path, err);
+    if (rc == 0)
+        rc = get_num(j, "setup_timeout_ns", false, &st, src, path, err);
+    if (rc == 0) {
+        json_t *tr = json_object_get(j, "sdk_trigger");
+        if (tr && (!json_is_string(tr) || strcmp(json_string_value(tr), "auto")))
+            rc = cc_err_set(err, EINVAL, "%s: %s.sdk_trigger: only \"auto\" (the host's "
+                            "default doorbell) is supported", src, path);
+    }
+    if (rc < 0) {
+        xtarget_strings_free(s);
+        return rc;
+    }
+    t->kernel = s->kernel;
+    t->initrd = s->initrd;
+    t->cmdline = s->cmdline;
+    t->append = s->append;
+    t->disk_image = s->disk_image;
+    t->n_vms = (unsigned)vms;
+    t->mem_size = mem;
+    t->disk_size = disk;
+    t->seed = seed;
+    t->quantum_ns = q;
+    t->latency_ns = lat;
+    t->setup_timeout_ns = st;
+    return 0;
+}
