@@ -135,9 +135,10 @@ int cc_bug_parse(const char *text, const char *name, struct cc_bug **out, struct
         rc = cc_err_set(err, EINVAL, "%s: version: missing or not an integer", name);
         goto out;
     }
-    if (v > BUG_VERSION) {
-        rc = cc_err_set(err, EINVAL, "%s: version %" PRIu64 " is newer than this chaoscontrol "
-                        "reads (%d): update chaoscontrol", name, v, BUG_VERSION);
+    if (v != BUG_VERSION) {
+        rc = cc_err_set(err, EINVAL, "%s: version %" PRIu64 " is not the one this chaoscontrol "
+                        "reads (%d)%s", name, v, BUG_VERSION,
+                        v > BUG_VERSION ? ": update chaoscontrol" : "");
         goto out;
     }
     uint64_t num = 0;

@@ -355,8 +355,8 @@ int xcheckpoint_load(struct cc_explorer *x, const char *dir, struct cc_err *err)
                         src, CK_FORMAT);
         goto out;
     }
-    if (xj_get_u64(json_object_get(o, "version"), &v) < 0 || v > CK_VERSION) {
-        rc = cc_err_set(err, EINVAL, "%s: version: missing or newer than this chaoscontrol "
+    if (xj_get_u64(json_object_get(o, "version"), &v) < 0 || v != CK_VERSION) {
+        rc = cc_err_set(err, EINVAL, "%s: version: missing or not the one this chaoscontrol "
                         "reads (%d)", src, CK_VERSION);
         goto out;
     }
@@ -414,6 +414,7 @@ int xcheckpoint_load(struct cc_explorer *x, const char *dir, struct cc_err *err)
         x->cov.assert_hits[idx] = (uint32_t)hits;
     }
 
+    uint64_t next_id = x->next_id;
     json_t *pts = json_object_get(o, "points"), *lin = json_object_get(o, "lineage");
     if (!json_is_array(pts) || !json_array_size(pts) || !json_is_array(lin)) {
         rc = cc_err_set(err, EINVAL, "%s: points (with the root) or lineage missing", src);
@@ -451,6 +452,7 @@ int xcheckpoint_load(struct cc_explorer *x, const char *dir, struct cc_err *err)
             goto out;
         }
     }
+    x->next_id = next_id;       /* xp_add counted up while loading */
     if (x->next_id <= x->pts[x->n_pts - 1].id)
         x->next_id = x->pts[x->n_pts - 1].id + 1;
 

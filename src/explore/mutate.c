@@ -379,12 +379,14 @@ int cc_xmut_inputs(struct cc_xmut *m, struct cc_recipe *r, const struct cc_xpoin
         k = 1;
     unsigned v = pick_vm(m, p, true);
     int rc = 0;
-    if (p->n_vms >= 2 && chance(m, 35)) {
-        /* Make two VMs draw the same next value (e.g. equal election
+    unsigned others[CC_SIM_MAX_VMS], n_others = 0;
+    for (unsigned i = 0; i < p->n_vms; i++)
+        if (i != v && p->alive[i])
+            others[n_others++] = i;
+    if (n_others && chance(m, 35)) {
+        /* Make two live VMs draw the same next value (e.g. equal election
          * timeouts, so that they campaign together). */
-        unsigned u = pick_vm(m, p, true);
-        if (u == v)
-            u = (v + 1) % p->n_vms;
+        unsigned u = others[cc_xmut_below(m, n_others)];
         uint64_t val = chance(m, 50) ? 0 : cc_xmut_below(m, 1u << 16);
         struct cc_xoverride a = {v, p->life[v], p->next_choice[v], val};
         struct cc_xoverride b = {u, p->life[u], p->next_choice[u], val};

@@ -81,9 +81,8 @@ static int check_one(const char *what, const char *path, const char *want, struc
     if (strcmp(got, want))
         return cc_err_set(err, EINVAL,
                           "%s '%s' has SHA-256 %.16s..., but the recording was made with "
-                          "%.16s...: a different %s (give the one it was made with, e.g. "
-                          "--%s FILE)", what, path, got, want, what,
-                          !strcmp(what, "disk image") ? "disk-image" : what);
+                          "%.16s...: a different %s (put back the one it was made with; a "
+                          "rebuilt guest needs a new exploration)", what, path, got, want, what);
     return 0;
 }
 

@@ -1,0 +1,710 @@
+/* The explorer's pieces that need no KVM (src/explore): recipes and their
+ * JSON, bug files (round trip, hash check, clear errors for bad files),
+ * checkpoints (round trip, refusal of corrupt ones), coverage novelty,
+ * ddmin on a synthetic predicate, and the mutators' determinism. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "chaoscontrol/explore.h"
+#include "explore/explorer_internal.h"
+#include "../tap.h"
+
+static char tmpdir[256];
+
+static char *path_in(const char *name)
+{
+    static char buf[4][512];
+    static int k;
+    char *p = buf[k++ & 3];
+    snprintf(p, sizeof(buf[0]), "%s/%s", tmpdir, name);
+    return p;
+}
+
+static void write_text(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    fwrite(text, 1, len, f);
+    fclose(f);
+}
+
+static void add_fault(struct cc_recipe *r, enum cc_fault_type t, uint64_t at, unsigned vm,
+                      uint64_t dur)
+{
+    struct cc_fault f;
+    cc_fault_init(&f, t, at);
+    f.vm = vm;
+    f.duration_ns = dur;
+    if (t == CC_FAULT_PARTITION) {
+        f.sides[0] = 1;
+        f.sides[1] = 6;
+        f.n_sides = 2;
+    }
+    struct cc_err err = {0};
+    if (cc_schedule_add(r->sched, &f, &err) < 0)
+        tap_diag("cc_schedule_add: %s", err.msg);
+}
+
+static struct cc_recipe *sample_recipe(void)
+{
+    struct cc_recipe *r = cc_recipe_new();
+    add_fault(r, CC_FAULT_PARTITION, 1500 * CC_MSEC, 0, 300 * CC_MSEC);
+    add_fault(r, CC_FAULT_PAUSE, 1200 * CC_MSEC, 2, 100 * CC_MSEC);
+    add_fault(r, CC_FAULT_RESTART, 1700 * CC_MSEC, 1, 0);
+    struct cc_xoverride o[] = {{2, 0, 7, 3}, {0, 1, 4, 99}, {0, 0, 12, 5}, {0, 0, 3, 1}};
+    for (size_t i = 0; i < 4; i++)
+        cc_recipe_add_override(r, &o[i]);
+    cc_recipe_add_stop(r, 2 * CC_SEC);
+    cc_recipe_add_stop(r, 1 * CC_SEC);
+    cc_recipe_add_stop(r, 3 * CC_SEC);
+    r->end_ns = 3 * CC_SEC;
+    return r;
+}
+
+static int parse_recipe(const char *text, unsigned n_vms, struct cc_recipe **out,
+                        struct cc_err *err)
+{
+    json_error_t je;
+    json_t *j = json_loads(text, 0, &je);
+    if (!j)
+        return cc_err_set(err, EINVAL, "invalid JSON: %s", je.text);
+    int rc = cc_recipe_from_jsonv(j, "test.json", "recipe", n_vms, out, err);
+    json_decref(j);
+    return rc;
+}
+
+static void test_recipe(void)
+{
+    struct cc_recipe *r = sample_recipe();
+    /* overrides sorted by (vm, life, index), stops ascending */
+    ok(r->n_ov == 4 && r->ov[0].vm == 0 && r->ov[0].life == 0 && r->ov[0].index == 3 &&
+       r->ov[1].index == 12 && r->ov[2].life == 1 && r->ov[3].vm == 2,
+       "overrides are kept sorted by (vm, life, index)");
+    struct cc_xoverride rep = {0, 0, 12, 77};
+    cc_recipe_add_override(r, &rep);
+    ok(r->n_ov == 4 && r->ov[1].value == 77, "adding an existing (vm, life, index) replaces it");
+    ok(r->n_stops == 3 && r->stops[0] == CC_SEC && r->stops[2] == 3 * CC_SEC,
+       "stops ascending");
+    is_int(cc_recipe_size(r), 7, "size = 3 faults + 4 overrides");
+
+    uint64_t *seg;
+    long n = cc_recipe_segments(r, 1100 * CC_MSEC, &seg);
+    /* stops 2 s, 3 s and the restart at 1.7 s, after 1.1 s */
+    ok(n == 3 && seg[0] == 1700 * CC_MSEC && seg[1] == 2 * CC_SEC && seg[2] == 3 * CC_SEC,
+       "segments: restart times and stops after the start, end last");
+    free(seg);
+
+    char *t1 = cc_recipe_to_json(r);
+    struct cc_err err = {0};
+    struct cc_recipe *back = NULL;
+    int rc = parse_recipe(t1, 3, &back, &err);
+    ok(rc == 0, "recipe JSON parses back (%s)", rc ? err.msg : "ok");
+    char *t2 = back ? cc_recipe_to_json(back) : NULL;
+    ok(t2 && !strcmp(t1, t2), "recipe JSON round trip is exact");
+    ok(back && back->end_ns == r->end_ns && back->n_ov == r->n_ov &&
+       cc_schedule_count(back->sched) == 3 && back->ov[1].value == 77,
+       "round trip keeps end, overrides and faults");
+    free(t2);
+    cc_recipe_free(back);
+
+    /* an override for VM 2 against 2 VMs is out of range */
+    struct cc_recipe *o3 = cc_recipe_new();
+    struct cc_xoverride ov = {2, 0, 1, 1};
+    cc_recipe_add_override(o3, &ov);
+    o3->end_ns = CC_SEC;
+    char *t3 = cc_recipe_to_json(o3);
+    cc_recipe_free(o3);
+    back = NULL;
+    rc = parse_recipe(t3, 2, &back, &err);
+    free(t3);
+    ok(rc < 0 && strstr(err.msg, "test.json") && strstr(err.msg, "overrides"),
+       "an override for a VM that does not exist is refused, naming file and field: %s",
+       err.msg);
+    cc_recipe_free(back);
+    free(t1);
+
+    struct cc_recipe *c = cc_recipe_clone(r);
+    char *a = cc_recipe_to_json(r), *b = cc_recipe_to_json(c);
+    ok(c && !strcmp(a, b), "clone is equal");
+    free(a);
+    free(b);
+    cc_recipe_free(c);
+    cc_recipe_free(r);
+}
+
+/* ---- bug files ---- */
+
+static struct cc_bug *sample_bug(const char *kernel, const char *initrd)
+{
+    struct cc_bug *b = calloc(1, sizeof(*b));
+    b->number = 3;
+    cc_xtarget_init(&b->target);
+    b->kernel = strdup(kernel);
+    b->initrd = strdup(initrd);
+    b->append = strdup("raft_id={id} raft_bug=double_vote");
+    b->target.kernel = b->kernel;
+    b->target.initrd = b->initrd;
+    b->target.append = b->append;
+    b->target.n_vms = 3;
+    b->target.seed = 18446744073709551615ull;     /* beyond int64: a decimal string */
+    b->target.disk_size = 1 << 20;
+    struct cc_err err = {0};
+    if (cc_xtarget_hash(&b->target, &err) < 0)
+        tap_diag("hash: %s", err.msg);
+    b->recipe = sample_recipe();
+    b->fail.failed = true;
+    b->fail.vm = 2;
+    b->fail.id = 0xbc7e5aee3e57093aull;
+    b->fail.kind = CC_ASSERT_ALWAYS;
+    b->fail.line = 375;
+    snprintf(b->fail.message, sizeof(b->fail.message), "election safety");
+    snprintf(b->fail.file, sizeof(b->fail.file), "guests/raft/main.c");
+    snprintf(b->fail.function, sizeof(b->fail.function), "cb_check");
+    snprintf(b->fail.details, sizeof(b->fail.details), "{\"term\":1}");
+    b->fail.sim_ns = 3 * CC_SEC;        /* a bug's recipe ends at its failure */
+    b->fail.vm_ns = 2999994800ull;
+    b->fail.exit = 15798;
+    b->round = 5;
+    b->branch = 36;
+    b->wall_s = 88.25;
+    b->mode = CC_XMODE_INPUT;
+    b->choices[0] = 31;
+    b->choices[1] = 28;
+    b->choices[2] = 40;
+    return b;
+}
+
+/* Load text as a bug file; returns the error message (or "" on success). */
+static const char *load_text(const char *name, const char *text)
+{
+    static struct cc_err err;
+    memset(&err, 0, sizeof(err));
+    write_text(path_in(name), text, strlen(text));
+    struct cc_bug *b = NULL;
+    int rc = cc_bug_load(path_in(name), &b, &err);
+    cc_bug_free(b);
+    return rc < 0 ? err.msg : "";
+}
+
+/* Replace the first occurrence of from in text (malloc'd result). */
+static char *replace(const char *text, const char *from, const char *to)
+{
+    const char *p = strstr(text, from);
+    if (!p)
+        return strdup(text);
+    size_t n = strlen(text) - strlen(from) + strlen(to) + 1;
+    char *out = malloc(n);
+    snprintf(out, n, "%.*s%s%s", (int)(p - text), text, to, p + strlen(from));
+    return out;
+}
+
+static void expect_error(const char *what, const char *name, const char *text,
+                         const char *needle)
+{
+    const char *msg = load_text(name, text);
+    ok(*msg && strstr(msg, name) && strstr(msg, needle), "%s: refused, naming the file and "
+       "'%s': %s", what, needle, msg);
+}
+
+static void test_bug_files(void)
+{
+    write_text(path_in("bzImage"), "not really a kernel", 19);
+    write_text(path_in("raft.initrd"), "not really an initrd", 20);
+    struct cc_bug *b = sample_bug(path_in("bzImage"), path_in("raft.initrd"));
+    struct cc_err err = {0};
+    ok(cc_bug_save(b, path_in("bug_3.json"), &err) == 0, "bug file saved");
+    struct stat st;
+    ok(stat(path_in("bug_3.json.tmp"), &st) < 0, "no temporary file left behind");
+    struct cc_bug *l = NULL;
+    int rc = cc_bug_load(path_in("bug_3.json"), &l, &err);
+    ok(rc == 0, "bug file loads back (%s)", rc ? err.msg : "ok");
+    char *t1 = cc_bug_to_json(b), *t2 = l ? cc_bug_to_json(l) : NULL;
+    ok(t2 && !strcmp(t1, t2), "bug file round trip is exact");
+    ok(l && l->target.seed == b->target.seed && l->fail.id == b->fail.id &&
+       l->fail.sim_ns == b->fail.sim_ns && l->fail.exit == 15798 && l->mode == CC_XMODE_INPUT &&
+       l->choices[2] == 40 && !strcmp(l->target.append, b->append),
+       "round trip keeps seed, failure, mode, choices and command line");
+    ok(l && cc_xtarget_check(&l->target, &err) == 0, "hash check passes on the same files");
+
+    /* a rebuilt initrd: the check names the file and says it differs */
+    write_text(path_in("raft.initrd"), "a rebuilt initrd!!!!", 20);
+    memset(&err, 0, sizeof(err));
+    rc = l ? cc_xtarget_check(&l->target, &err) : -1;
+    ok(rc < 0 && strstr(err.msg, "raft.initrd") && strstr(err.msg, "SHA-256"),
+       "a changed initrd is refused: %s", err.msg);
+    write_text(path_in("raft.initrd"), "not really an initrd", 20);
+    cc_bug_free(l);
+
+    /* bad files: each message starts with the file name and names the field */
+    memset(&err, 0, sizeof(err));
+    rc = cc_bug_load(path_in("no_such_bug.json"), &l, &err);
+    ok(rc < 0 && strstr(err.msg, "no_such_bug.json"), "a missing file is named: %s", err.msg);
+    expect_error("not JSON", "garbage.json", "this is not json", "invalid JSON");
+    char trunc[512];
+    snprintf(trunc, sizeof(trunc), "%.*s", (int)(strlen(t1) / 2), t1);
+    expect_error("truncated", "truncated.json", trunc, "invalid JSON");
+    expect_error("empty", "empty.json", "", "invalid JSON");
+    expect_error("an array", "array.json", "[1, 2]", "not a JSON object");
+    char *v2 = replace(t1, "\"version\": 1", "\"version\": 2");
+    expect_error("a newer version", "v2.json", v2, "version 2");
+    free(v2);
+    char *v0 = replace(t1, "\"version\": 1", "\"version\": 0");
+    expect_error("version 0", "v0.json", v0, "version 0");
+    free(v0);
+    char *nf = replace(t1, "chaoscontrol-bug", "chaoscontrol-explore-checkpoint");
+    expect_error("another format", "format.json", nf, "format");
+    free(nf);
+    char *nm = replace(t1, "\"message\": \"election safety\",", "");
+    expect_error("no failure message", "nomsg.json", nm, "failure.message");
+    free(nm);
+    char *bh = replace(t1, "\"kernel_sha256\": \"", "\"kernel_sha256\": \"zz");
+    expect_error("a malformed hash", "hash.json", bh, "target.kernel_sha256");
+    free(bh);
+    char *vm = replace(t1, "\"vms\": 3", "\"vms\": 2");
+    expect_error("a failure in VM 2 of 2", "vms.json", vm, "out of range");
+    free(vm);
+    char *uk = replace(t1, "\"bug\": 3", "\"bug\": 3, \"surprise\": 1");
+    expect_error("an unknown key", "unknown.json", uk, "surprise");
+    free(uk);
+    char *tt = replace(t1, "\"end\": \"3s\"", "\"end\": \"three seconds\"");
+    expect_error("a malformed time", "time.json", tt, "end");
+    free(tt);
+    free(t1);
+    free(t2);
+    cc_bug_free(b);
+
+    /* compare: the same failure, and what differs */
+    b = sample_bug(path_in("bzImage"), path_in("raft.initrd"));
+    struct cc_xrun_result res = {0};
+    res.fail = b->fail;
+    struct cc_repro rp;
+    cc_bug_compare(b, &res, &rp);
+    ok(rp.same, "the same failure compares equal");
+    res.fail.sim_ns++;
+    cc_bug_compare(b, &res, &rp);
+    ok(!rp.same && strstr(rp.diff, "simulation time"), "a later failure is not the same: %s",
+       rp.diff);
+    res.fail = b->fail;
+    res.fail.id ^= 1;
+    cc_bug_compare(b, &res, &rp);
+    ok(!rp.same && strstr(rp.diff, "different assertion"), "another assertion: %s", rp.diff);
+    memset(&res, 0, sizeof(res));
+    cc_bug_compare(b, &res, &rp);
+    ok(!rp.same && strstr(rp.diff, "no assertion failed"), "no failure: %s", rp.diff);
+    cc_bug_free(b);
+}
+
+/* ---- checkpoints ---- */
+
+static struct cc_explorer *sample_explorer(const char *dir)
+{
+    struct cc_explorer *x = calloc(1, sizeof(*x));
+    x->dir = strdup(dir);
+    cc_explore_opts_default(&x->o);
+    x->o.mode = CC_XMODE_FAULT;
+    x->o.branches = 12;
+    x->o.seed = 99;
+    x->o.output = x->dir;
+    cc_covmap_init(&x->cov);
+    cc_xtarget_init(&x->target);
+    x->strings.kernel = strdup(path_in("bzImage"));
+    x->strings.initrd = strdup(path_in("raft.initrd"));
+    x->target.kernel = x->strings.kernel;
+    x->target.initrd = x->strings.initrd;
+    x->target.n_vms = 3;
+    x->target.seed = 7;
+    struct cc_err err = {0};
+    cc_xtarget_hash(&x->target, &err);
+    x->next_id = 1;
+    x->setup_ns = 15400000;
+    x->t_start = xnow();
+    struct xpoint *root = xp_add(x);
+    root->recipe = cc_recipe_new();
+    root->recipe->end_ns = x->setup_ns;
+    root->in_frontier = true;
+    root->sim_hash = 0x1234;
+    root->alive[0] = root->alive[1] = root->alive[2] = true;
+    struct xpoint *p = xp_add(x);
+    p->parent = root->id;
+    p->recipe = sample_recipe();
+    p->t = 3 * CC_SEC;
+    p->sim_hash = 0xfeedface12345678ull;
+    p->in_frontier = true;
+    p->round = 2;
+    p->depth = 1;
+    p->life[1] = 1;
+    p->next_choice[0] = 13;
+    p->alive[0] = p->alive[2] = true;
+    struct xpoint *gone = xp_add(x);       /* evicted: lineage only */
+    gone->parent = p->id;
+    struct cc_xcov *c = calloc(1, sizeof(*c));
+    c->edges[10] = 1;
+    c->edges[4000] = 8;
+    cc_xcov_add_assert(c, 0xabcull, 1, CC_XCOV_HIT | CC_XCOV_PASS);
+    cc_covmap_merge(&x->cov, c, NULL);
+    free(c);
+    struct cc_assertion a = {.id = 0xabc, .kind = CC_ASSERT_SOMETIMES, .line = 12,
+                             .message = "leader elected", .file = "main.c", .function = "f"};
+    int i = xa_find_or_add(x, &a);
+    x->as[i].hits = 5;
+    x->as[i].passes = 4;
+    x->as[i].vms_hit = 6;
+    x->rounds_done = 2;
+    x->branches_done = 24;
+    x->n_hist = x->cap_hist = 2;
+    x->hist = calloc(2, sizeof(*x->hist));
+    x->hist[0] = (struct xround){.round = 1, .branches = 12, .edges = 2, .new_edges = 2};
+    x->hist[1] = (struct xround){.round = 2, .branches = 12, .edges = 2, .bugs = 1};
+    x->n_bugs = x->cap_bugs = 1;
+    x->bugs = calloc(1, sizeof(*x->bugs));
+    x->bugs[0] = (struct xbug){.number = 1, .id = 0xbc7e, .vm = 2, .round = 2, .branch = 20,
+                               .sim_ns = 2 * CC_SEC, .size = 3};
+    x->bugs[0].message = strdup("election safety");
+    x->bugs[0].where = strdup("main.c:375");
+    x->max_bug_number = 1;
+    return x;
+}
+
+static const char *peek_error(const char *dir)
+{
+    static struct cc_err err;
+    memset(&err, 0, sizeof(err));
+    unsigned r, b;
+    return cc_checkpoint_peek(dir, &r, &b, &err) < 0 ? err.msg : "";
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *t = calloc(1, (size_t)n + 1);
+    if (fread(t, 1, (size_t)n, f) != (size_t)n)
+        t[0] = 0;
+    fclose(f);
+    return t;
+}
+
+static void test_checkpoint(void)
+{
+    char dir[300];
+    snprintf(dir, sizeof(dir), "%s/ck", tmpdir);
+    mkdir(dir, 0755);
+    struct cc_explorer *x = sample_explorer(dir);
+    struct cc_err err = {0};
+    ok(xcheckpoint_save(x, &err) == 0, "checkpoint saved (%s)", err.msg);
+    unsigned rounds = 0, bugs = 0;
+    ok(cc_checkpoint_peek(dir, &rounds, &bugs, &err) == 0 && rounds == 2 && bugs == 1,
+       "peek: 2 rounds, 1 bug");
+
+    struct cc_explorer *y = calloc(1, sizeof(*y));
+    y->dir = strdup(dir);
+    cc_covmap_init(&y->cov);
+    int rc = xcheckpoint_load(y, dir, &err);
+    ok(rc == 0, "checkpoint loads back (%s)", rc ? err.msg : "ok");
+    ok(y->o.mode == CC_XMODE_FAULT && y->o.branches == 12 && y->o.seed == 99 &&
+       y->rounds_done == 2 && y->branches_done == 24 && y->setup_ns == 15400000 &&
+       y->target.seed == 7 && y->target.n_vms == 3 &&
+       !strcmp(y->target.kernel_sha256, x->target.kernel_sha256),
+       "options, counters and target come back");
+    ok(y->n_pts == 3 && y->pts[0].id == 1 && y->pts[1].in_frontier && !y->pts[2].in_frontier &&
+       y->pts[2].parent == 2 && y->pts[1].sim_hash == 0xfeedface12345678ull &&
+       y->pts[1].life[1] == 1 && y->pts[1].next_choice[0] == 13 && !y->pts[1].alive[1],
+       "frontier points with their facts, and the lineage of evicted ones");
+    char *r1 = cc_recipe_to_json(x->pts[1].recipe);
+    char *r2 = y->n_pts > 1 && y->pts[1].recipe ? cc_recipe_to_json(y->pts[1].recipe) : NULL;
+    ok(r2 && !strcmp(r1, r2), "a point's recipe round-trips");
+    free(r1);
+    free(r2);
+    ok(cc_covmap_edges(&y->cov) == 2 && y->cov.edges[4000] == 8 &&
+       cc_covmap_assert_bits(&y->cov) == cc_covmap_assert_bits(&x->cov) &&
+       !memcmp(y->cov.asserts, x->cov.asserts, sizeof(x->cov.asserts)),
+       "coverage maps come back");
+    ok(y->n_bugs == 1 && y->bugs[0].id == 0xbc7e && !strcmp(y->bugs[0].where, "main.c:375") &&
+       y->n_hist == 2 && y->hist[1].bugs == 1 && y->n_as == 1 && y->as[0].passes == 4 &&
+       y->as[0].vms_hit == 6, "bugs, history and assertion table come back");
+    ok(y->next_id == x->next_id, "the next point id continues");
+    cc_explorer_free(y);
+
+    char ck[400];
+    snprintf(ck, sizeof(ck), "%s/checkpoint.json", dir);
+    char *text = read_all(ck);
+    /* corrupt copies, each in its own directory */
+    struct {
+        const char *what, *from, *to, *needle;
+        bool truncate;
+    } bad[] = {
+        {"truncated", NULL, NULL, "invalid JSON", true},
+        {"wrong format", "chaoscontrol-explore-checkpoint", "chaoscontrol-bug", "format", false},
+        {"newer version", "\"version\": 1", "\"version\": 9", "version", false},
+        {"no root point", "\"id\": 1,", "\"id\": 77,", "root", false},
+        {"bad target", "\"vms\": 3", "\"vms\": 0", "target.vms", false},
+        {"bad mode", "\"mode\": \"fault\"", "\"mode\": \"chaos\"", "options.mode", false},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char d[400], p[450];
+        snprintf(d, sizeof(d), "%s/bad%zu", tmpdir, i);
+        mkdir(d, 0755);
+        snprintf(p, sizeof(p), "%s/checkpoint.json", d);
+        char *t;
+        if (bad[i].truncate) {
+            t = strdup(text);
+            t[strlen(t) * 2 / 3] = 0;
+        } else {
+            t = replace(text, bad[i].from, bad[i].to);
+            if (!strcmp(t, text))
+                tap_diag("'%s' not found in the checkpoint", bad[i].from);
+        }
+        write_text(p, t, strlen(t));
+        free(t);
+        const char *msg = peek_error(d);
+        ok(*msg && strstr(msg, "checkpoint.json") && strstr(msg, bad[i].needle),
+           "corrupt checkpoint (%s) refused, naming the file and '%s': %s", bad[i].what,
+           bad[i].needle, msg);
+    }
+    char d[400];
+    snprintf(d, sizeof(d), "%s/empty", tmpdir);
+    mkdir(d, 0755);
+    const char *msg = peek_error(d);
+    ok(*msg && strstr(msg, "checkpoint.json") && strstr(msg, "output directory"),
+       "a directory without a checkpoint: %s", msg);
+    free(text);
+    cc_explorer_free(x);
+}
+
+/* ---- coverage ---- */
+
+static void test_covmap(void)
+{
+    struct cc_covmap *m = malloc(sizeof(*m));
+    struct cc_xcov *c = malloc(sizeof(*c));
+    uint8_t *raw = calloc(1, CC_COVERAGE_SIZE);
+    cc_covmap_init(m);
+    cc_xcov_clear(c);
+    raw[5] = 1;
+    raw[70000 % CC_COVERAGE_SIZE] = 3;
+    cc_xcov_add_edges(c, raw);
+    struct cc_xnovelty nv;
+    ok(cc_covmap_is_new(m, c), "a first branch is new");
+    ok(cc_covmap_merge(m, c, &nv) && nv.new_edges == 2 && nv.new_buckets == 0,
+       "two new edges");
+    is_int(cc_covmap_edges(m), 2, "the map counts 2 edges");
+    ok(!cc_covmap_is_new(m, c) && !cc_covmap_merge(m, c, &nv) && !nv.new_edges,
+       "the same coverage again is not new");
+    /* more hits of a known edge: a new hit-count bucket, not a new edge */
+    cc_xcov_clear(c);
+    raw[5] = 40;
+    cc_xcov_add_edges(c, raw);
+    ok(cc_covmap_merge(m, c, &nv) && nv.new_edges == 0 && nv.new_buckets >= 1,
+       "a new hit-count bucket of a known edge is new, but not a new edge");
+    is_int(cc_covmap_edges(m), 2, "still 2 edges");
+    /* assertion states */
+    cc_xcov_clear(c);
+    cc_xcov_add_assert(c, 0x1111, 0, CC_XCOV_HIT | CC_XCOV_PASS);
+    ok(cc_covmap_merge(m, c, &nv) && nv.new_assert_bits == 2 && nv.n_assert_slots == 1 &&
+       nv.assert_slots[0] == cc_xcov_assert_slot(0x1111, 0), "assertion hit+pass: 2 new bits");
+    cc_xcov_clear(c);
+    cc_xcov_add_assert(c, 0x1111, 0, CC_XCOV_FAIL);
+    ok(cc_covmap_merge(m, c, &nv) && nv.new_assert_bits == 1, "a first failure is one more bit");
+    cc_xcov_clear(c);
+    cc_xcov_add_assert(c, 0x1111, 1, CC_XCOV_HIT);
+    ok(cc_covmap_merge(m, c, &nv) && nv.new_assert_bits == 1,
+       "the same assertion in another VM is a new state");
+    is_int(cc_covmap_assert_bits(m), 4, "4 assertion bits in all");
+    cc_xcov_clear(c);
+    cc_xcov_add_assert_count(c, 0x2222, 1);
+    bool first = cc_covmap_merge(m, c, &nv);
+    cc_xcov_clear(c);
+    cc_xcov_add_assert_count(c, 0x2222, 1);
+    bool again = cc_covmap_merge(m, c, &nv);
+    cc_xcov_clear(c);
+    cc_xcov_add_assert_count(c, 0x2222, 50);
+    bool more = cc_covmap_merge(m, c, &nv);
+    ok(first && !again && more, "SOMETIMES pass counts: 1 new, 1 again not, 50 new bucket");
+    free(raw);
+    free(c);
+    free(m);
+}
+
+/* ---- ddmin ---- */
+
+struct ddctx {
+    unsigned long calls;
+    char seen[64][40];
+    size_t n_seen;
+    bool dup;
+    int fail_at;        /* return an error on this call (0: never) */
+};
+
+/* Fails when items 3, 7 and 11 are all kept. */
+static int dd_pred(void *opaque, const bool *keep, size_t n)
+{
+    struct ddctx *c = opaque;
+    c->calls++;
+    if (c->fail_at && (int)c->calls == c->fail_at)
+        return -EIO;
+    char k[40];
+    for (size_t i = 0; i < n; i++)
+        k[i] = keep[i] ? '1' : '0';
+    k[n] = 0;
+    for (size_t i = 0; i < c->n_seen; i++)
+        c->dup |= !strcmp(c->seen[i], k);
+    if (c->n_seen < 64)
+        snprintf(c->seen[c->n_seen++], sizeof(c->seen[0]), "%s", k);
+    return keep[3] && keep[7] && keep[11];
+}
+
+static int dd_never(void *opaque, const bool *keep, size_t n)
+{
+    (void)opaque;
+    (void)keep;
+    (void)n;
+    return 0;
+}
+
+static void test_ddmin(void)
+{
+    bool keep[32];
+    memset(keep, 1, sizeof(keep));
+    struct ddctx c = {0};
+    long t = cc_ddmin(32, keep, dd_pred, &c);
+    size_t kept = 0;
+    for (size_t i = 0; i < 32; i++)
+        kept += keep[i];
+    ok(t > 0 && kept == 3 && keep[3] && keep[7] && keep[11],
+       "ddmin finds exactly the 3 failure-inducing items of 32 (%ld tests)", t);
+    ok(!c.dup, "no candidate is tested twice");
+    ok((unsigned long)t == c.calls && t < 200, "tests counted (%ld)", t);
+
+    memset(keep, 0, sizeof(keep));
+    keep[3] = keep[7] = keep[11] = keep[20] = true;
+    struct ddctx c2 = {0};
+    cc_ddmin(32, keep, dd_pred, &c2);
+    ok(!keep[20] && keep[3] && keep[7] && keep[11], "starting from a subset works too");
+
+    memset(keep, 1, sizeof(keep));
+    struct ddctx c3 = {.fail_at = 2};
+    t = cc_ddmin(32, keep, dd_pred, &c3);
+    ok(t == -EIO, "a test error stops ddmin and is returned");
+
+    memset(keep, 1, 8);
+    t = cc_ddmin(8, keep, dd_never, NULL);
+    size_t all = 0;
+    for (size_t i = 0; i < 8; i++)
+        all += keep[i];
+    ok(t >= 0 && all == 8, "nothing smaller fails: the set stays whole");
+}
+
+/* ---- mutators ---- */
+
+static char *mutated(uint64_t seed, const struct cc_xpoint_info *p, int which)
+{
+    struct cc_xweights w;
+    cc_xweights_default(&w);
+    struct cc_xmut *m = cc_xmut_new(seed, &w);
+    struct cc_recipe *r = cc_recipe_new();
+    struct cc_err err = {0};
+    for (int i = 0; i < 20; i++) {
+        int rc = which == 0 ? cc_xmut_faults_fresh(m, r, p, 4, &err) :
+                 which == 1 ? cc_xmut_faults_mutate(m, r, p, 3, &err) :
+                              cc_xmut_inputs(m, r, p, 4, &err);
+        if (rc < 0)
+            tap_diag("mutator: %s", err.msg);
+    }
+    char *t = cc_recipe_to_json(r);
+    cc_recipe_free(r);
+    cc_xmut_free(m);
+    return t;
+}
+
+static void test_mutators(void)
+{
+    struct cc_xpoint_info p = {.n_vms = 3, .t0 = 2 * CC_SEC, .t1 = 3 * CC_SEC};
+    p.alive[0] = p.alive[2] = true;
+    p.life[2] = 1;
+    p.next_choice[0] = 10;
+    p.next_choice[2] = 4;
+    for (int which = 0; which < 3; which++) {
+        static const char *names[] = {"fresh faults", "fault mutations", "input overrides"};
+        char *a = mutated(42, &p, which), *b = mutated(42, &p, which),
+             *c = mutated(43, &p, which);
+        ok(!strcmp(a, b), "%s: the same seed gives the same recipe", names[which]);
+        ok(strcmp(a, c), "%s: another seed gives another recipe", names[which]);
+        free(a);
+        free(b);
+        free(c);
+    }
+    /* fresh faults stay inside the window and are valid for 3 VMs */
+    struct cc_xweights w;
+    cc_xweights_default(&w);
+    struct cc_xmut *m = cc_xmut_new(5, &w);
+    struct cc_recipe *r = cc_recipe_new();
+    struct cc_err err = {0};
+    for (int i = 0; i < 50; i++)
+        cc_xmut_faults_fresh(m, r, &p, 4, &err);
+    bool inside = cc_schedule_count(r->sched) > 0;
+    for (size_t i = 0; i < cc_schedule_count(r->sched); i++) {
+        const struct cc_fault *f = cc_schedule_get(r->sched, i);
+        inside &= f->at_ns > p.t0 && f->at_ns <= p.t1;
+    }
+    ok(inside, "%zu fresh faults, all in (t0, t1]", cc_schedule_count(r->sched));
+    ok(cc_schedule_validate(r->sched, 3, &err) == 0, "and valid for 3 VMs (%s)", err.msg);
+    cc_recipe_free(r);
+    /* overrides: live VMs only, at or after their next choice, in their life */
+    r = cc_recipe_new();
+    for (int i = 0; i < 50; i++)
+        cc_xmut_inputs(m, r, &p, 4, &err);
+    bool good = r->n_ov > 0;
+    for (size_t i = 0; i < r->n_ov; i++) {
+        const struct cc_xoverride *o = &r->ov[i];
+        good &= p.alive[o->vm] && o->life == p.life[o->vm] && o->index >= p.next_choice[o->vm];
+    }
+    ok(good, "%zu overrides, all for live VMs at or after their next choice", r->n_ov);
+    cc_recipe_free(r);
+    cc_xmut_free(m);
+
+    enum cc_xmode mode;
+    ok(cc_xmode_parse("input-tree", &mode) == 0 && mode == CC_XMODE_INPUT &&
+       cc_xmode_parse("fault", &mode) == 0 && mode == CC_XMODE_FAULT &&
+       cc_xmode_parse("hybrid", &mode) == 0 && mode == CC_XMODE_HYBRID &&
+       cc_xmode_parse("chaos", &mode) < 0 && !strcmp(cc_xmode_name(CC_XMODE_INPUT), "input-tree"),
+       "modes parse and print");
+}
+
+static void cleanup(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "%s/cc-explore-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    tap_plan(0);
+    test_recipe();
+    test_bug_files();
+    test_checkpoint();
+    test_covmap();
+    test_ddmin();
+    test_mutators();
+    cleanup();
+    return tap_exit();
+}
