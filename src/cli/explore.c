@@ -167,8 +167,11 @@ static int parse(int argc, char **argv, struct xopts *o)
         case OPT_FORCE: o->force = true; break;
         case OPT_QUIET: o->quiet = true; break;
         case OPT_VMS:
-            if (!parse_uint(optarg, CC_SIM_MAX_VMS, &o->vms))
-                return bad(o, "--vms '%s' is not a number of VMs (1-8)", optarg);
+            if (!parse_uint(optarg, CC_SIM_MAX_VMS, &o->vms)) {
+                fprintf(stderr, "chaoscontrol %s: --vms '%s' is not a number of VMs (1-%u)\n",
+                        o->cmd, optarg, CC_SIM_MAX_VMS);
+                return 2;
+            }
             break;
         case OPT_ROUNDS:
             if (!parse_uint(optarg, 1000000, &o->rounds))
