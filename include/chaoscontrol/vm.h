@@ -169,8 +169,8 @@ uint64_t cc_vm_ram_hash(struct cc_vm *vm);
 const uint8_t *cc_vm_serial(const struct cc_vm *vm, size_t *len);
 uint64_t cc_vm_serial_hash(const struct cc_vm *vm);
 uint64_t cc_vm_unknown_io_count(const struct cc_vm *vm);
-/* Interrupt-window exits reported inside an STI shadow and not counted
- * (seen under QEMU's emulated SVM; see vm.c). */
+/* Interrupt-window exits reported inside an STI shadow, stepped past before
+ * being counted (seen under QEMU's emulated SVM; see vm.c). */
 uint64_t cc_vm_sti_deferrals(const struct cc_vm *vm);
 
 /* Host input to the guest's COM1 receiver. Bytes wait in a queue and enter

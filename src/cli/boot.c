@@ -302,6 +302,11 @@ int cli_run_vm(const struct cli_vm_opts *o, struct cc_vm *vm, struct cli_summary
     sum->serial_hash = cc_vm_serial_hash(vm);
     sum->ram_hash = cc_vm_ram_hash(vm);
     sum->unknown_io = cc_vm_unknown_io_count(vm);
+    uint64_t steps = cc_vm_sti_deferrals(vm);
+    if (steps)
+        fprintf(stderr, "chaoscontrol: note: %" PRIu64 " interrupt window%s reported inside an STI "
+                "shadow (a QEMU test-host quirk) stepped one instruction further, as hardware "
+                "does\n", steps, steps == 1 ? "" : "s");
     return 0;
 }
 

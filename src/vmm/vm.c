@@ -393,7 +393,6 @@ int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_e
     vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
     vm->serial.fd = cfg->serial_fd;
     vm->mem = MAP_FAILED;
-    vm->sti_last_rip = UINT64_MAX;
     vm->run = MAP_FAILED;
     vm->mem_size = cfg->mem_size;
     cc_rng_init(&vm->rng, cfg->seed, "vm");
@@ -742,25 +741,51 @@ static uint64_t current_rip(struct cc_vm *vm)
 
 /* An interrupt-window exit right after an STI, i.e. inside the one-instruction
  * interrupt shadow where hardware keeps the window closed. QEMU's emulated
- * SVM (our KVM test host) occasionally reports the window there, depending
- * on host timing; injecting then delivers the interrupt one instruction
- * early and the run diverges. Such an exit is treated as if it had not
- * happened: the guest re-enters with the window still requested and exits
- * again once past the STI. A second suspect exit at the same RIP (e.g. a
- * byte 0xfb that only looked like STI) is taken as genuine. */
+ * SVM (our KVM test host) sometimes reports the window there, depending on
+ * host timing (1 boot in 5 at worst), and re-entering with the window
+ * requested exits again at the same place; injecting there delivers the
+ * interrupt one instruction early and the run diverges. The test is a pure
+ * function of the RIP and guest memory, so it gives the same answer in
+ * every run. */
 static bool sti_shadow_suspect(struct cc_vm *vm)
 {
     uint64_t rip = current_rip(vm);
-    if (rip == vm->sti_last_rip)
-        return false;
     struct kvm_translation tr = {.linear_address = rip - 1};
     if (ioctl(vm->vcpu_fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
         return false;
     const uint8_t *b = cc_vm_gpa(vm, tr.physical_address, 1);
-    if (!b || *b != 0xfb)
-        return false;
-    vm->sti_last_rip = rip;
-    return true;
+    return b && *b == 0xfb;
+}
+
+/* Run the one instruction in the shadow with KVM's single-step (no window
+ * requested, nothing injected), so that the window exit is taken where
+ * hardware takes it: after that instruction. Returns with vm->run holding
+ * the exit to process: the step's debug exit is turned into the
+ * interrupt-window exit it stands for; any other exit (the instruction was
+ * HLT, port I/O, ...) is the one the guest makes in every run, window or
+ * not. Not visible to the guest (except through PUSHF as the stepped
+ * instruction, which would see TF: never seen after an STI). */
+static int step_out_of_sti_shadow(struct cc_vm *vm, struct cc_err *err)
+{
+    struct kvm_guest_debug dbg = {.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP};
+    if (ioctl(vm->vcpu_fd, KVM_SET_GUEST_DEBUG, &dbg) < 0)
+        return cc_err_set(err, errno, "KVM_SET_GUEST_DEBUG (single-step): %s", strerror(errno));
+    vm->run->request_interrupt_window = 0;
+    int r, e;
+    do {
+        atomic_store(&vm->wd_in_run, true);
+        r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+        e = errno;
+        atomic_store(&vm->wd_in_run, false);
+    } while (r < 0 && (e == EINTR || e == EAGAIN));
+    struct kvm_guest_debug off = {0};
+    if (ioctl(vm->vcpu_fd, KVM_SET_GUEST_DEBUG, &off) < 0)
+        return cc_err_set(err, errno, "KVM_SET_GUEST_DEBUG (off): %s", strerror(errno));
+    if (r < 0)
+        return cc_err_set(err, e, "KVM_RUN (single-step): %s", strerror(e));
+    if (vm->run->exit_reason == KVM_EXIT_DEBUG)
+        vm->run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;
+    return 0;
 }
 
 /* Before entry: inject if the vCPU can take an interrupt now, otherwise ask
@@ -770,10 +795,8 @@ static int prepare_entry(struct cc_vm *vm, struct cc_err *err)
     struct kvm_run *run = vm->run;
     run->request_interrupt_window = 0;
     deliver_missed_tick(vm);
-    bool defer = vm->defer_inject_once;
-    vm->defer_inject_once = false;
     if (cc_pic_intr(&vm->pic)) {
-        if (run->ready_for_interrupt_injection && !defer) {
+        if (run->ready_for_interrupt_injection) {
             uint8_t vec = cc_pic_ack(&vm->pic);
             struct kvm_interrupt irq = {.irq = vec};
             if (ioctl(vm->vcpu_fd, KVM_INTERRUPT, &irq) < 0)
@@ -861,12 +884,12 @@ int cc_vm_run(struct cc_vm *vm, const struct cc_run_limits *lim,
 
         if (vm->run->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN && sti_shadow_suspect(vm)) {
             /* Not an exit the guest can tell from staying in: no time, no
-             * trace; ask again without injecting (see sti_shadow_suspect). */
+             * trace; step past the shadow (see sti_shadow_suspect). */
             vm->sti_deferrals++;
-            vm->defer_inject_once = true;
-            continue;
+            rc = step_out_of_sti_shadow(vm, err);
+            if (rc < 0)
+                break;
         }
-        vm->sti_last_rip = UINT64_MAX;
         vm->exits++;
         res->exits++;
         atomic_store(&vm->wd_exits, vm->exits);

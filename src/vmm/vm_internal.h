@@ -69,8 +69,7 @@ struct cc_vm {
     uint64_t vtime;
     uint64_t exits;
     /* Interrupt windows reported inside an STI shadow (vm.c) */
-    uint64_t sti_last_rip, sti_deferrals;
-    bool defer_inject_once;
+    uint64_t sti_deferrals;
     uint64_t unknown_io;
 
     struct cc_pic pic;

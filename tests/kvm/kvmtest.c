@@ -39,6 +39,36 @@ GUEST_CODE void kt_guest_trap(uint64_t vector, uint64_t error, uint64_t rip)
         hook(vector);
 }
 
+/* ---- guest helpers for the legacy interrupt path ---- */
+
+GUEST_CODE void kt_pic_init(uint8_t master_mask, uint8_t slave_mask)
+{
+    kt_outb(0x20, 0x11);            /* ICW1: edge, cascade, ICW4 */
+    kt_outb(0x21, 0x20);            /* vectors 0x20.. */
+    kt_outb(0x21, 0x04);            /* slave on IRQ2 */
+    kt_outb(0x21, 0x01);            /* 8086 mode */
+    kt_outb(0xa0, 0x11);
+    kt_outb(0xa1, 0x28);            /* vectors 0x28.. */
+    kt_outb(0xa1, 0x02);
+    kt_outb(0xa1, 0x01);
+    kt_outb(0x21, master_mask);
+    kt_outb(0xa1, slave_mask);
+}
+
+GUEST_CODE void kt_eoi_hook(uint64_t vector)
+{
+    if (vector >= 0x28)
+        kt_outb(0xa0, 0x20);
+    kt_outb(0x20, 0x20);
+}
+
+GUEST_CODE void kt_pit_periodic(uint16_t count)
+{
+    kt_outb(0x43, 0x34);            /* channel 0, LSB then MSB, mode 2 */
+    kt_outb(0x40, (uint8_t)count);
+    kt_outb(0x40, (uint8_t)(count >> 8));
+}
+
 /* Where a guest function returns to: report DONE and stop. */
 GUEST_CODE void kt_guest_return(void)
 {

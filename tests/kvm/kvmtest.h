@@ -174,6 +174,13 @@ KT_INLINE void kt_ucall(struct kt_ucall_rec *uc)
 extern volatile uint64_t kt_irq_count[256];
 extern void (*volatile kt_irq_hook)(uint64_t vector);
 
+/* The PIC pair initialised (vectors 0x20 and 0x28, the given masks), an
+ * interrupt hook that sends EOI, and PIT channel 0 periodic (mode 2). */
+#define KT_PIT_10MS 11932u          /* ~10 ms at 1,193,182 Hz */
+void kt_pic_init(uint8_t master_mask, uint8_t slave_mask);
+void kt_eoi_hook(uint64_t vector);
+void kt_pit_periodic(uint16_t count);
+
 /* ---- host side ---- */
 
 struct kt_vm {

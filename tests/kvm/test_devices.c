@@ -8,37 +8,8 @@
 #include "kvmtest.h"
 #include "tap.h"
 
-#define PIT_PERIOD_TICKS 11932u     /* ~10 ms at 1,193,182 Hz */
 
 /* ---- guest helpers ---- */
-
-GUEST_CODE static void pic_init(uint8_t master_mask, uint8_t slave_mask)
-{
-    kt_outb(0x20, 0x11);
-    kt_outb(0x21, 0x20);
-    kt_outb(0x21, 0x04);
-    kt_outb(0x21, 0x01);
-    kt_outb(0xa0, 0x11);
-    kt_outb(0xa1, 0x28);
-    kt_outb(0xa1, 0x02);
-    kt_outb(0xa1, 0x01);
-    kt_outb(0x21, master_mask);
-    kt_outb(0xa1, slave_mask);
-}
-
-GUEST_CODE static void eoi_hook(uint64_t vector)
-{
-    if (vector >= 0x28)
-        kt_outb(0xa0, 0x20);
-    kt_outb(0x20, 0x20);
-}
-
-GUEST_CODE static void pit_periodic(uint16_t count)
-{
-    kt_outb(0x43, 0x34);            /* channel 0, LSB then MSB, mode 2 */
-    kt_outb(0x40, (uint8_t)count);
-    kt_outb(0x40, (uint8_t)(count >> 8));
-}
 
 GUEST_CODE static uint16_t pit_read_ch0(void)
 {
@@ -52,9 +23,9 @@ GUEST_CODE static uint16_t pit_read_ch0(void)
 
 GUEST_CODE static void guest_timer(uint64_t ticks)
 {
-    kt_irq_hook = eoi_hook;
-    pic_init(0xfe, 0xff);
-    pit_periodic(PIT_PERIOD_TICKS);
+    kt_irq_hook = kt_eoi_hook;
+    kt_pic_init(0xfe, 0xff);
+    kt_pit_periodic(KT_PIT_10MS);
     while (kt_irq_count[0x20] < ticks)
         kt_sti_hlt();
     kt_cli();
@@ -72,8 +43,8 @@ GUEST_CODE static void guest_timer(uint64_t ticks)
 GUEST_CODE static void guest_pit_count(uint64_t arg)
 {
     (void)arg;
-    pic_init(0xff, 0xff);
-    pit_periodic(60000);
+    kt_pic_init(0xff, 0xff);
+    kt_pit_periodic(60000);
     uint16_t a = pit_read_ch0();
     for (int i = 0; i < 100; i++)
         kt_outb(0x80, 0);
@@ -97,7 +68,7 @@ static const char uart_msg[] = "hello from the tiny guest\n";
 GUEST_CODE static void guest_uart(uint64_t arg)
 {
     (void)arg;
-    kt_irq_hook = eoi_hook;
+    kt_irq_hook = kt_eoi_hook;
     kt_outb(0x3fb, 0x03);           /* LCR: 8N1 */
     for (const char *p = uart_msg; *p; p++) {
         while (!(kt_inb(0x3fd) & 0x20))
@@ -116,7 +87,7 @@ GUEST_CODE static void guest_uart(uint64_t arg)
     GUEST_SYNC2(got, kt_inb(0x3fd) & 0x01);
 
     /* Interrupt-driven receive: IRQ4 through the PIC. */
-    pic_init(0xef, 0xff);
+    kt_pic_init(0xef, 0xff);
     kt_outb(0x3fc, 0x08);           /* MCR: OUT2 gates the interrupt */
     kt_outb(0x3f9, 0x01);           /* IER: received data available */
     kt_cli();
@@ -147,11 +118,11 @@ GUEST_CODE static void cmos_snapshot(void)
 GUEST_CODE static void guest_cmos(uint64_t arg)
 {
     (void)arg;
-    kt_irq_hook = eoi_hook;
+    kt_irq_hook = kt_eoi_hook;
     cmos_snapshot();
     /* Let 3 virtual seconds pass (300 PIT ticks, fast-forwarded in HLT). */
-    pic_init(0xfe, 0xff);
-    pit_periodic(PIT_PERIOD_TICKS);
+    kt_pic_init(0xfe, 0xff);
+    kt_pit_periodic(KT_PIT_10MS);
     while (kt_irq_count[0x20] < 300)
         kt_sti_hlt();
     kt_cli();
@@ -176,7 +147,7 @@ static void test_timer(void)
         kt_diag_ucall(&uc);
     is_int(ty, KT_SYNC, "timer: five IRQ0s delivered through the PIC");
     is_int(uc.args[0], 5, "timer: interrupt count is 5");
-    uint64_t period = (uint64_t)PIT_PERIOD_TICKS * 1000000000ull / 1193182ull;
+    uint64_t period = (uint64_t)KT_PIT_10MS * 1000000000ull / 1193182ull;
     uint64_t v = cc_vm_vtime_ns(t->vm);
     ok(v >= 5 * period && v < 5 * period + 200000,
        "timer: virtual time after 5 ticks is 5 periods (%llu ns, period %llu ns)",

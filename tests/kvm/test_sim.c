@@ -19,27 +19,6 @@
 
 /* ---- guest ---- */
 
-GUEST_CODE static void pic_init(uint8_t master_mask, uint8_t slave_mask)
-{
-    kt_outb(0x20, 0x11);
-    kt_outb(0x21, 0x20);
-    kt_outb(0x21, 0x04);
-    kt_outb(0x21, 0x01);
-    kt_outb(0xa0, 0x11);
-    kt_outb(0xa1, 0x28);
-    kt_outb(0xa1, 0x02);
-    kt_outb(0xa1, 0x01);
-    kt_outb(0x21, master_mask);
-    kt_outb(0xa1, slave_mask);
-}
-
-GUEST_CODE static void eoi_hook(uint64_t vector)
-{
-    if (vector >= 0x28)
-        kt_outb(0xa0, 0x20);
-    kt_outb(0x20, 0x20);
-}
-
 static const char setup_msg[] = "SETUP\n";
 
 /* Tick with the PIT at `count` input clocks per period (0: no timer), say
@@ -47,8 +26,8 @@ static const char setup_msg[] = "SETUP\n";
  * are unmasked. */
 GUEST_CODE static void guest_ticker(uint64_t count)
 {
-    kt_irq_hook = eoi_hook;
-    pic_init(0xf6, 0xff);
+    kt_irq_hook = kt_eoi_hook;
+    kt_pic_init(0xf6, 0xff);
     if (count) {
         kt_outb(0x43, 0x34);
         kt_outb(0x40, (uint8_t)count);
@@ -205,7 +184,7 @@ static void test_clock_jump(void)
 GUEST_CODE static void guest_nmi(uint64_t arg)
 {
     (void)arg;
-    pic_init(0xff, 0xff);
+    kt_pic_init(0xff, 0xff);
     for (;;)
         kt_sti_hlt();
 }

@@ -45,20 +45,6 @@ GUEST_CODE static void gfill(uint64_t a, uint64_t n, uint8_t v)
         p[i] = v;
 }
 
-GUEST_CODE static void pic_init(uint8_t master_mask, uint8_t slave_mask)
-{
-    kt_outb(0x20, 0x11);
-    kt_outb(0x21, 0x20);
-    kt_outb(0x21, 0x04);
-    kt_outb(0x21, 0x01);
-    kt_outb(0xa0, 0x11);
-    kt_outb(0xa1, 0x28);
-    kt_outb(0xa1, 0x02);
-    kt_outb(0xa1, 0x01);
-    kt_outb(0x21, master_mask);
-    kt_outb(0xa1, slave_mask);
-}
-
 /* Interrupt hook: what Linux's vm_interrupt does, then EOI. */
 GUEST_CODE static void virtio_hook(uint64_t vector)
 {
@@ -167,7 +153,7 @@ GUEST_CODE static void guest_rng(uint64_t arg)
     mw(base + VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_DRIVER_OK);
     g_irq_base = base;
     kt_irq_hook = virtio_hook;
-    pic_init(0xdf, 0xff);           /* IRQ5 only */
+    kt_pic_init(0xdf, 0xff);           /* IRQ5 only */
 
     g_desc(&q, 0, BUFS, 32, CC_VRING_DESC_F_WRITE, 0);
     g_publish(&q, 0);
@@ -251,7 +237,7 @@ GUEST_CODE static void guest_blk(uint64_t arg)
     mw(base + VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_DRIVER_OK);
     g_irq_base = base;
     kt_irq_hook = virtio_hook;
-    pic_init(0xbf, 0xff);           /* IRQ6 only */
+    kt_pic_init(0xbf, 0xff);           /* IRQ6 only */
 
     uint64_t pat = BUFS, rd = BUFS + 0x1000, pat2 = BUFS + 0x2000;
     volatile uint8_t *p = (volatile uint8_t *)pat, *p2 = (volatile uint8_t *)pat2;
@@ -313,7 +299,7 @@ GUEST_CODE static void guest_net(uint64_t arg)
     mw(base + VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_DRIVER_OK);
     g_irq_base = base;
     kt_irq_hook = virtio_hook;
-    pic_init(0xdf, 0xff);
+    kt_pic_init(0xdf, 0xff);
 
     g_desc(&rx, 0, BUFS + 0x4000, 1530, CC_VRING_DESC_F_WRITE, 0);
     g_publish(&rx, 0);
