@@ -25,6 +25,10 @@
 
 #define BUG_FORMAT "chaoscontrol-bug"
 #define BUG_VERSION 1
+/* A minimization candidate runs this long past the failure it should
+ * reproduce: a failure of the same assertion a little later still counts
+ * (the candidate is kept, with its own failure time). */
+#define MIN_SLACK_NS (CC_SEC / 4)
 
 void cc_bug_free(struct cc_bug *b)
 {
@@ -410,7 +414,7 @@ int cc_bug_minimize(const struct cc_bug *b, const struct cc_xrun_opts *o,
         return rc;
     struct mctx m = {
         .x = x, .b = b, .progress = progress, .opaque = opaque, .err = err,
-        .end = b->recipe->end_ns + CC_SEC,
+        .end = b->recipe->end_ns + MIN_SLACK_NS,
     };
     st->faults_before = cc_schedule_count(b->recipe->sched);
     st->overrides_before = b->recipe->n_ov;
@@ -460,7 +464,7 @@ int cc_bug_minimize(const struct cc_bug *b, const struct cc_xrun_opts *o,
             cur_fail = m.best_fail;
             m.best = NULL;
         }
-        m.end = cur->end_ns + CC_SEC;
+        m.end = cur->end_ns + MIN_SLACK_NS;
     }
     cc_recipe_free(m.best);
     cc_xrun_free(x);

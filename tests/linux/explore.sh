@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Linux tier (issue 8): the explorer finds a planted Raft bug, the minimizer
+# shrinks it, the reproducer replays it, an exploration resumes from its
+# checkpoint, and the control (raft_bug=none) finds nothing in the same
+# budget. Run it where KVM can run Linux guests:
+#   tools/kvm-host -- bash tests/linux/explore.sh
+#
+# Budget (measured in the QEMU test host): double_vote is found in input-tree
+# mode at branch 3 of round 1 (seed 0); minimizing takes ~16 replays.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../tap.sh"
+build=${CC_BUILD_DIR:-$here/../../build}
+cc=$build/chaoscontrol
+kernel=$build/kernel/bzImage
+initrd=$build/guests/raft.initrd
+work=$(mktemp -d "${TMPDIR:-/tmp}/explore-test.XXXXXX") || exit 1
+trap 'rm -rf "$work"' EXIT
+
+tap_plan 16
+
+# json FILE EXPR: a value from a JSON file (python3 is a build dependency)
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+explore() {   # explore DIR BUG ARGS...
+  local dir=$1 bug=$2
+  shift 2
+  "$cc" explore run --kernel "$kernel" --initrd "$initrd" --vms 3 --output "$dir" \
+    --mode input-tree --seed 0 --append "raft_id={id} raft_bug=$bug" "$@"
+}
+
+# 1. find double_vote
+t0=$SECONDS
+explore "$work/dv" double_vote --rounds 3 --branches 4 --stop-after 1 \
+  >"$work/dv.out" 2>"$work/dv.err"
+rc=$?
+echo "# explore (double_vote): exit $rc in $((SECONDS - t0)) s"
+sed 's/^/#   /' "$work/dv.out"
+if [ $rc = 1 ] && [ -f "$work/dv/bug_1.json" ]; then
+  ok "the explorer finds double_vote and writes bug_1.json (exit 1)"
+else
+  not_ok "the explorer finds double_vote and writes bug_1.json (exit 1)" "exit $rc"
+  diag_file "$work/dv.err"
+fi
+msg=$(json "$work/dv/bug_1.json" 'd["failure"]["message"]' 2>/dev/null)
+check "the failure is a safety assertion (election safety)" \
+  test "${msg#election safety}" != "$msg"
+check "report.txt, assertions.json and checkpoint.json are written" \
+  test -s "$work/dv/report.txt" -a -s "$work/dv/assertions.json" -a -s "$work/dv/checkpoint.json"
+check "report.txt lists the bug" grep -q "election safety" "$work/dv/report.txt"
+check "assertions.json has a failed verdict for it" \
+  python3 -c "import json,sys; a=json.load(open(sys.argv[1]))['assertions']; sys.exit(0 if any(x['verdict']=='failed' and x['message'].startswith('election safety') for x in a) else 1)" "$work/dv/assertions.json"
+
+# 2. reproduce the bug as found
+t0=$SECONDS
+"$cc" reproduce --bug "$work/dv/bug_1.json" >"$work/rep.out" 2>"$work/rep.err"
+rc=$?
+echo "# reproduce bug_1.json: exit $rc in $((SECONDS - t0)) s"
+if [ $rc = 0 ] && grep -q "^reproduced: the same failure at the same virtual time" "$work/rep.out"; then
+  ok "reproduce: bug_1.json fails the same way at the same virtual time"
+else
+  not_ok "reproduce: bug_1.json fails the same way at the same virtual time" "exit $rc"
+  diag_file "$work/rep.out"
+  diag_file "$work/rep.err"
+fi
+
+# 3. minimize it
+t0=$SECONDS
+"$cc" minimize --bug "$work/dv/bug_1.json" --output "$work/min.json" \
+  >"$work/min.out" 2>"$work/min.err"
+rc=$?
+echo "# minimize: exit $rc in $((SECONDS - t0)) s"
+sed 's/^/#   /' "$work/min.out"
+check "minimize succeeds and writes min.json" test $rc = 0 -a -s "$work/min.json"
+size() { json "$1" 'len(d["recipe"]["schedule"]["faults"]) + len(d["recipe"]["overrides"])'; }
+orig=$(size "$work/dv/bug_1.json" 2>/dev/null || echo -1)
+small=$(size "$work/min.json" 2>/dev/null || echo 999)
+echo "# recipe size (faults + overrides): $orig -> $small"
+check "the minimized recipe is no larger than the original ($orig -> $small)" \
+  test "$small" -le "$orig" -a "$small" -ge 1
+id1=$(json "$work/dv/bug_1.json" 'd["failure"]["assertion_id"]' 2>/dev/null)
+id2=$(json "$work/min.json" 'd["failure"]["assertion_id"]' 2>/dev/null)
+check "the minimized bug fails the same assertion ($id1)" test -n "$id1" -a "$id1" = "$id2"
+
+# 4. reproduce the minimized bug twice more (minimize verified it once from
+# a fresh boot already): same failure, same virtual time
+want=$(json "$work/min.json" 'd["failure"]["sim_vtime_ns"]' 2>/dev/null)
+for i in 1 2; do
+  t0=$SECONDS
+  "$cc" reproduce --bug "$work/min.json" --serial >"$work/r$i.out" 2>"$work/r$i.err"
+  rc=$?
+  echo "# reproduce min.json run $i: exit $rc in $((SECONDS - t0)) s"
+  if [ $rc = 0 ] && grep -q "^reproduced:" "$work/r$i.out" && grep -q "^---- vm 2 console" "$work/r$i.out"; then
+    ok "reproduce min.json (run $i): same failure at $want ns, consoles printed"
+  else
+    not_ok "reproduce min.json (run $i): same failure at $want ns, consoles printed" "exit $rc"
+    grep -v "^\[" "$work/r$i.out" | tail -5 | sed 's/^/#   | /'
+    diag_file "$work/r$i.err"
+  fi
+done
+
+# 5. resume after a kill mid-round: the checkpoint on disk is the one from
+# before the round (round 0, no bugs), bug_1.json was written during it.
+cp "$work/dv/bug_1.json" "$work/bug_1.before"
+python3 - "$work/dv/checkpoint.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["rounds_done"], d["bugs"], d["history"], d["max_bug_number"] = 0, [], [], 0
+d["points"] = [p for p in d["points"] if p["id"] == 1]
+d["lineage"] = []
+json.dump(d, open(sys.argv[1], "w"))
+EOF
+t0=$SECONDS
+"$cc" explore resume --corpus "$work/dv" --rounds 2 --stop-after 5 \
+  >"$work/res.out" 2>"$work/res.err"
+rc=$?
+echo "# resume: exit $rc in $((SECONDS - t0)) s"
+sed 's/^/#   /' "$work/res.out"
+after=$(json "$work/dv/checkpoint.json" 'd["rounds_done"]' 2>/dev/null)
+bugs=$(json "$work/dv/checkpoint.json" '[b["number"] for b in d["bugs"]]' 2>/dev/null)
+check "resume runs the 2 rounds (0 -> $after) and exits 1 (bugs known)" \
+  test $rc = 1 -a "$after" = 2
+check "the bug file written after the checkpoint is adopted, not lost" \
+  grep -q "adopted .*bug_1.json" "$work/res.err"
+check "it stays bug 1 in the checkpoint (bugs: $bugs)" \
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d['bugs'][0]['number']==1 and d['bugs'][0]['file']=='bug_1.json' else 1)" "$work/dv/checkpoint.json"
+check "bug_1.json is byte-identical" cmp -s "$work/bug_1.before" "$work/dv/bug_1.json"
+
+# 6. the control: raft_bug=none, the budget that found double_vote
+t0=$SECONDS
+explore "$work/none" none --rounds 1 --branches 4 >"$work/none.out" 2>"$work/none.err"
+rc=$?
+echo "# explore (none): exit $rc in $((SECONDS - t0)) s"
+sed 's/^/#   /' "$work/none.out"
+if [ $rc = 0 ] && ! ls "$work/none"/bug_*.json >/dev/null 2>&1; then
+  ok "the control (raft_bug=none) finds no failure in the same budget"
+else
+  not_ok "the control (raft_bug=none) finds no failure in the same budget" "exit $rc"
+  diag_file "$work/none.err"
+fi
+tap_done
