@@ -514,8 +514,9 @@ int cc_vm_setup_long_mode(struct cc_vm *vm, uint64_t rip, uint64_t rsp,
     sregs.cr4 = 1u << 5;                        /* PAE */
     sregs.cr0 = 0x80000001u | (1u << 5) | (1u << 4) | (1u << 16);  /* PG PE NE ET WP */
     sregs.efer = (1u << 8) | (1u << 10);        /* LME LMA */
-    if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
-        return cc_err_set(err, errno, "KVM_SET_SREGS: %s", strerror(errno));
+    int rc = cc_vcpu_set_sregs(vm, &sregs, err);
+    if (rc < 0)
+        return rc;
 
     struct kvm_regs regs;
     memset(&regs, 0, sizeof(regs));

@@ -14,6 +14,7 @@
  *
  * The guest TSC is not saved as an MSR: it is derived from virtual time and
  * written before every entry. */
+#include <cpuid.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,44 @@ int cc_vcpu_complete_io(struct cc_vm *vm, struct cc_err *err)
     run->if_flag = iflag;
     run->kvm_valid_regs = rip_valid;
     run->exit_reason = KVM_EXIT_INTR;
+    return 0;
+}
+
+/* Is KVM on this host kvm-amd (SVM)? By the host CPU's vendor: KVM on an
+ * AMD or Hygon CPU is kvm-amd. */
+bool cc_host_is_svm(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d))
+        return false;
+    char v[13];
+    memcpy(v, &b, 4);
+    memcpy(v + 4, &d, 4);
+    memcpy(v + 8, &c, 4);
+    v[12] = 0;
+    return !strcmp(v, "AuthenticAMD") || !strcmp(v, "HygonGenuine");
+}
+
+/* KVM_SET_SREGS, with TR written the way an SVM guest's own LTR leaves it.
+ *
+ * kvm-amd reports TR as a busy TSS whatever the VMCB holds (svm_get_segment
+ * sets the busy bit because some CPUs do not store it), so a snapshot always
+ * holds type 11, and KVM_SET_SREGS writes that into the VMCB. The QEMU TCG
+ * test host (emulated SVM) keeps TR available (type 9) after LTR, and its
+ * I/O permission check accepts only type 9: after writing 11, every
+ * user-space IN/OUT that the TSS I/O bitmap permits (the SDK's port
+ * doorbell after ioperm) took a #GP, so a restored guest diverged from the
+ * original run. On SVM the TR type is not checked after LTR (VMRUN does not
+ * check it either) and KVM reads it back as busy, so writing the available
+ * type is invisible to the guest and to snapshots. VMX requires a busy TR
+ * on entry: there the registers are written unchanged. */
+int cc_vcpu_set_sregs(struct cc_vm *vm, const struct kvm_sregs *sregs, struct cc_err *err)
+{
+    struct kvm_sregs s = *sregs;
+    if (vm->host_svm && s.tr.present && !s.tr.s && s.tr.type == 11)
+        s.tr.type = 9;
+    if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &s) < 0)
+        return cc_err_set(err, errno, "KVM_SET_SREGS: %s", strerror(errno));
     return 0;
 }
 
@@ -212,8 +251,11 @@ int cc_vcpu_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
     if (nmsr > cc_rd_left(in) / 12)
         return cc_err_set(err, EINVAL, "vCPU state: MSR count %u larger than the data", nmsr);
 
-    if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
-        return cc_err_set(err, errno, "restoring special registers: %s", strerror(errno));
+    int rc = cc_vcpu_set_sregs(vm, &sregs, err);
+    if (rc < 0) {
+        cc_err_prefix(err, "restoring special registers");
+        return rc;
+    }
     if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0)
         return cc_err_set(err, errno, "restoring registers: %s", strerror(errno));
     if (have_xcrs && ioctl(vm->vcpu_fd, KVM_SET_XCRS, &xcrs) < 0)

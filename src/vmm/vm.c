@@ -296,9 +296,7 @@ int cc_vm_get_sregs(struct cc_vm *vm, struct kvm_sregs *sregs, struct cc_err *er
 
 int cc_vm_set_sregs(struct cc_vm *vm, const struct kvm_sregs *sregs, struct cc_err *err)
 {
-    if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, sregs) < 0)
-        return cc_err_set(err, errno, "KVM_SET_SREGS: %s", strerror(errno));
-    return 0;
+    return cc_vcpu_set_sregs(vm, sregs, err);
 }
 
 /* ---- watchdog ---- */
@@ -432,6 +430,7 @@ int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_e
     vm->caps.immediate_exit = check_cap(vm->kvm_fd, KVM_CAP_IMMEDIATE_EXIT);
     vm->caps.exit_hypercall = check_cap(vm->kvm_fd, KVM_CAP_EXIT_HYPERCALL);
     vm->caps.sync_regs = (check_cap(vm->kvm_fd, KVM_CAP_SYNC_REGS) & KVM_SYNC_X86_REGS) != 0;
+    vm->host_svm = cc_host_is_svm();
 
     vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
     if (vm->vm_fd < 0) {

@@ -55,6 +55,7 @@ struct cc_serial {
 struct cc_vm {
     struct cc_vm_config cfg;
     struct cc_host_caps caps;
+    bool host_svm;              /* KVM is kvm-amd: see cc_vcpu_set_sregs */
 
     int kvm_fd, vm_fd, vcpu_fd;
     bool tsc_offset_attr;       /* KVM_VCPU_TSC_OFFSET usable */
@@ -145,6 +146,9 @@ int64_t cc_mem_reset(struct cc_vm *vm, struct cc_err *err);
 int cc_vcpu_complete_io(struct cc_vm *vm, struct cc_err *err);
 int cc_vcpu_save(struct cc_vm *vm, struct cc_buf *out, struct cc_err *err);
 int cc_vcpu_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err);
+bool cc_host_is_svm(void);
+/* Every KVM_SET_SREGS of the VMM: TR's type as an SVM guest's LTR leaves it. */
+int cc_vcpu_set_sregs(struct cc_vm *vm, const struct kvm_sregs *sregs, struct cc_err *err);
 
 /* trace.c */
 int cc_trace_open(struct cc_trace *t, bool keep, const char *path, struct cc_err *err);
