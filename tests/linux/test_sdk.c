@@ -133,7 +133,10 @@ static int run(const char *name, uint64_t seed, const char *append,
     opt.hook_opaque = r;
     opt.trigger = trigger;
     cc_vm_sdk_set_options(vm, &opt);
-    struct cc_run_limits lim = {.max_exits = 20000000};
+    /* A normal run takes ~14,000 exits and 14 ms of virtual time; the
+     * limits end a run that hangs with exits (which the watchdog does not
+     * report) in minutes, not at the test host's timeout. */
+    struct cc_run_limits lim = {.max_exits = 400000, .until_vtime_ns = 60ull * 1000000000u};
     struct cc_run_result res;
     double t0 = now_s();
     if (cc_vm_run(vm, &lim, &res, &err) < 0) {
