@@ -23,9 +23,9 @@ build=${1:-build}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 export CC_BUILD_DIR=$repo/$build
-export DEMO_BUG=${DEMO_BUG:-double_vote}
-export DEMO_MODE=${DEMO_MODE:-input-tree}
-export DEMO_OUT=$CC_BUILD_DIR/demo-explore
+DEMO_BUG=${DEMO_BUG:-double_vote}
+DEMO_MODE=${DEMO_MODE:-input-tree}
+DEMO_OUT=$CC_BUILD_DIR/demo-explore
 for f in "$CC_BUILD_DIR/chaoscontrol" "$CC_BUILD_DIR/kernel/bzImage" \
          "$CC_BUILD_DIR/guests/raft.initrd"; do
   [ -e "$f" ] || { echo "demo: $f is missing: run make first" >&2; exit 2; }
@@ -40,7 +40,7 @@ tools/kvm-host --timeout 1500 --rw "$DEMO_OUT" -- bash -c '
   set -u
   b=$CC_BUILD_DIR
   cc=$b/chaoscontrol
-  out=$DEMO_OUT
+  out=$1 DEMO_BUG=$2 DEMO_MODE=$3   # kvm-host passes on only CC_* variables
   step() { echo; echo "== $* =="; }
   secs() { echo "   ($(( SECONDS - $1 )) s)"; }
 
@@ -65,7 +65,7 @@ tools/kvm-host --timeout 1500 --rw "$DEMO_OUT" -- bash -c '
   t=$SECONDS
   "$cc" reproduce --bug "$out/min.json" || exit 1
   secs $t
-'
+' _ "$DEMO_OUT" "$DEMO_BUG" "$DEMO_MODE"
 echo
 echo "demo: done in $((SECONDS - start)) s"
 echo "demo: report:          $DEMO_OUT/exploration/report.txt"

@@ -315,6 +315,7 @@ int cc_bug_reproduce(const struct cc_bug *b, const struct cc_xrun_opts *o, struc
 
 struct mctx {
     struct cc_xrun *x;
+    uint64_t x_setup_ns;
     const struct cc_bug *b;
     const struct cc_recipe *base;       /* faults and overrides to choose from */
     bool faults;                        /* choosing faults (else overrides) */
@@ -363,7 +364,9 @@ static int mtest(void *opaque, const bool *keep, size_t n)
     if (!r)
         return cc_err_set(m->err, ENOMEM, "out of memory");
     struct cc_xrun_result res;
+    double t0 = xnow();
     int rc = cc_xrun_replay(m->x, r, &res, m->err);
+    double dt = xnow() - t0;
     m->tests++;
     if (rc < 0) {
         cc_recipe_free(r);
@@ -372,10 +375,10 @@ static int mtest(void *opaque, const bool *keep, size_t n)
     bool fails = res.fail.failed && res.fail.id == m->b->fail.id;
     if (m->progress) {
         char msg[200];
-        snprintf(msg, sizeof(msg), "test %lu: %zu faults, %zu overrides: %s", m->tests,
-                 cc_schedule_count(r->sched), r->n_ov,
+        snprintf(msg, sizeof(msg), "test %lu: %zu faults, %zu overrides: %s (%.3f s virtual, "
+                 "%.1f s wall)", m->tests, cc_schedule_count(r->sched), r->n_ov,
                  fails ? "fails the same way" : res.fail.failed ? "fails differently" :
-                 "passes");
+                 "passes", (res.end_ns - m->x_setup_ns) / 1e9, dt);
         m->progress(m->opaque, msg);
     }
     if (fails) {
@@ -413,7 +416,7 @@ int cc_bug_minimize(const struct cc_bug *b, const struct cc_xrun_opts *o,
     if (rc < 0)
         return rc;
     struct mctx m = {
-        .x = x, .b = b, .progress = progress, .opaque = opaque, .err = err,
+        .x = x, .x_setup_ns = cc_xrun_setup_ns(x), .b = b, .progress = progress, .opaque = opaque, .err = err,
         .end = b->recipe->end_ns + MIN_SLACK_NS,
     };
     st->faults_before = cc_schedule_count(b->recipe->sched);

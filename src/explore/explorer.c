@@ -679,6 +679,15 @@ static int boot(struct cc_explorer *x, struct cc_err *err)
     root->in_frontier = true;
     cc_sim_snapshot_get(cc_xrun_root(x->run));
     root->snap = cc_xrun_root(x->run);
+    /* Every catalog entry is in the table from the start, so entries no
+     * branch ever reaches are reported as unexercised, by name. */
+    for (unsigned i = 0; i < x->target.n_vms; i++) {
+        size_t n;
+        const struct cc_assertion *a = cc_vm_assertions(cc_sim_vm(sim, i), &n);
+        for (size_t k = 0; k < n; k++)
+            if (xa_find_or_add(x, &a[k]) < 0)
+                return cc_err_set(err, ENOMEM, "out of memory");
+    }
     /* setup coverage is not the branches' merit */
     struct cc_xcov *c = malloc(sizeof(*c));
     if (!c)

@@ -223,7 +223,8 @@ int xreport_write(struct cc_explorer *x, struct cc_err *err)
                   cc_kind_name(e->kind), cc_verdict_name(cc_assertion_verdict(&a)), e->hits,
                   e->branches_hit, e->message, e->file, e->line);
     }
-    sb_printf(&s, "(assertions never reached in any branch after setup are not listed)\n");
+    sb_printf(&s, "(counts are of branches after setup; every catalog entry is listed, an entry "
+                  "no branch reached is unexercised)\n");
     int rc = sb_write(&s, x->dir, "report.txt", err);
     if (rc < 0)
         return rc;
