@@ -41,12 +41,8 @@
  * puts a VM back at its setup point, which clears its script and rewinds
  * its choice index, hence the life.
  *
- * The SDK doorbell is the host's default (CC_SDK_TRIGGER_AUTO: hypercall
- * where KVM offers KVM_CAP_EXIT_HYPERCALL). Exit traces, and so the virtual
- * times in bug files, depend on which one the host has: reproduce a bug on a
- * host of the same kind. (Forcing the port doorbell would remove that
- * dependence, but a guest ringing the port from user space takes a #GP
- * after cc_sim_restore on the test host; see xrun.c.)
+ * The SDK doorbell is forced to the port (CC_SDK_TRIGGER_PORT) so that exit
+ * traces, and so bug files, do not depend on the host's hypercall support.
  *
  * Nothing here is thread-safe. */
 #ifndef CHAOSCONTROL_EXPLORE_H
@@ -143,7 +139,7 @@ struct cc_xrun_opts {
 };
 void cc_xrun_opts_default(struct cc_xrun_opts *o);
 
-/* Create the simulation, run to setup_complete of
+/* Create the simulation, force the port doorbell, run to setup_complete of
  * every VM and snapshot. Fails (naming the VM) when a VM exits or the setup
  * timeout passes first. */
 int cc_xrun_boot(const struct cc_xtarget *t, const struct cc_xrun_opts *o, struct cc_xrun **out,

@@ -125,7 +125,7 @@ json_t *xtarget_to_json(const struct cc_xtarget *t)
     json_object_set_new(o, "quantum_ns", xj_u64(t->quantum_ns));
     json_object_set_new(o, "latency_ns", xj_u64(t->latency_ns));
     json_object_set_new(o, "setup_timeout_ns", xj_u64(t->setup_timeout_ns));
-    json_object_set_new(o, "sdk_trigger", json_string("auto"));
+    json_object_set_new(o, "sdk_trigger", json_string("port"));
     return o;
 }
 
@@ -238,9 +238,9 @@ int xtarget_from_json(const json_t *j, const char *src, const char *path, struct
         rc = get_num(j, "setup_timeout_ns", false, &st, src, path, err);
     if (rc == 0) {
         json_t *tr = json_object_get(j, "sdk_trigger");
-        if (tr && (!json_is_string(tr) || strcmp(json_string_value(tr), "auto")))
-            rc = cc_err_set(err, EINVAL, "%s: %s.sdk_trigger: only \"auto\" (the host's "
-                            "default doorbell) is supported", src, path);
+        if (tr && (!json_is_string(tr) || strcmp(json_string_value(tr), "port")))
+            rc = cc_err_set(err, EINVAL, "%s: %s.sdk_trigger: only \"port\" is supported", src,
+                            path);
     }
     if (rc < 0) {
         xtarget_strings_free(s);

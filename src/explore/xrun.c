@@ -74,13 +74,16 @@ int cc_xrun_boot(const struct cc_xtarget *t, const struct cc_xrun_opts *o, struc
         free(x);
         return rc;
     }
-    /* The SDK doorbell stays the host's default (hypercall where KVM has
-     * KVM_CAP_EXIT_HYPERCALL, else port I/O). Forcing the port doorbell
-     * would make exit traces host-independent, but a guest that rings the
-     * port from user space takes a #GP after cc_sim_restore on the
-     * measured test host (the VMM's snapshot loses its I/O permission), so
-     * every branch died; bug files record "auto" and reproduce on a host
-     * of the same kind. */
+    /* One doorbell everywhere, so exit traces (and so the times in bug
+     * files) do not depend on whether the host has KVM_CAP_EXIT_HYPERCALL.
+     * (Needs restores that keep user-space port I/O working: 64265c4.) */
+    for (unsigned i = 0; i < t->n_vms; i++) {
+        struct cc_sdk_options so;
+        struct cc_vm *vm = cc_sim_vm(x->sim, i);
+        cc_vm_sdk_get_options(vm, &so);
+        so.trigger = CC_SDK_TRIGGER_PORT;
+        cc_vm_sdk_set_options(vm, &so);
+    }
     struct cc_sim_limits lim = {.until_setup = true, .until_ns = t->setup_timeout_ns};
     struct cc_sim_result res;
     rc = cc_sim_run(x->sim, &lim, &res, err);

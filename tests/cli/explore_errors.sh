@@ -44,7 +44,7 @@ bug_json() {
  "target": {"kernel": "$work/bzImage", "kernel_sha256": "$1",
    "initrd": "$work/raft.initrd", "initrd_sha256": "$isum", "vms": 3,
    "append": "raft_id={id} raft_bug=double_vote", "disk_size": 1048576, "seed": "0",
-   "sdk_trigger": "auto"},
+   "sdk_trigger": "port"},
  "recipe": {"schedule": {"version": 1, "faults": [
      {"at": "100ms", "type": "pause", "vm": 0, "duration": "50ms"}]},
    "overrides": [{"vm": 1, "life": 0, "index": 0, "value": 0}],
