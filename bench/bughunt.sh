@@ -17,8 +17,10 @@ export CC_BUILD_DIR=$build
 if [ -z "${CC_IN_TESTHOST:-}" ] && [ -z "${BENCH_DIRECT:-}" ]; then
   rw=()
   [ -n "${BUGHUNT_OUT:-}" ] && mkdir -p "$BUGHUNT_OUT" && rw=(--rw "$BUGHUNT_OUT")
+  # kvm-host passes on only CC_* variables: the settings go through env
   exec "$repo/tools/kvm-host" --timeout "${BUGHUNT_TIMEOUT:-7200}" "${rw[@]}" -- \
-    env BENCH_DIRECT=1 bash "$0" "$@"
+    env BENCH_DIRECT=1 BUGS="${BUGS:-}" MODES="${MODES:-}" ROUNDS="${ROUNDS:-}" \
+    BRANCHES="${BRANCHES:-}" SEED="${SEED:-}" BUGHUNT_OUT="${BUGHUNT_OUT:-}" bash "$0" "$@"
 fi
 
 bugs=${BUGS:-"fig8_commit skip_truncate accept_stale_term leader_no_stepdown double_vote premature_commit none"}

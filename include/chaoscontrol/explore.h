@@ -331,6 +331,10 @@ struct cc_repro {
 };
 int cc_bug_reproduce(const struct cc_bug *b, const struct cc_xrun_opts *o, struct cc_repro *out,
                      struct cc_err *err);
+/* The same, handing the run (stopped at its end, e.g. for its consoles) to
+ * the caller in *keep (cc_xrun_free); NULL on errors. */
+int cc_bug_reproduce_keep(const struct cc_bug *b, const struct cc_xrun_opts *o,
+                          struct cc_repro *out, struct cc_xrun **keep, struct cc_err *err);
 /* Compare a run's failure with a bug's: fills r->same and r->diff. */
 void cc_bug_compare(const struct cc_bug *b, const struct cc_xrun_result *res, struct cc_repro *r);
 

@@ -527,38 +527,55 @@ static void ui_plain(void *opaque, const char *msg)
         fprintf(stderr, "chaoscontrol %s: %s\n", u->cmd, msg);
 }
 
+/* The common start of minimize and reproduce: parse, check the options,
+ * load and check the bug file (its files' hashes too) and the KVM. Returns
+ * 0 with *b and *ro set (ro's log goes through u), or the exit status. */
+static int bug_command(int argc, char **argv, struct xopts *o, const char *allowed,
+                       struct ui *u, struct cc_xrun_opts *ro, struct cc_bug **b)
+{
+    *b = NULL;
+    int rc = parse(argc, argv, o);
+    if (rc)
+        return rc == 3 ? -1 : rc;
+    if (only(o, allowed, argc, argv))
+        return 2;
+    if (!o->bug)
+        return bad(o, "%s", "--bug FILE is required");
+    if (!strcmp(o->cmd, "minimize") && !o->output)
+        return bad(o, "%s", "--output FILE is required");
+    struct cc_err err = {0};
+    if (cc_bug_load(o->bug, b, &err) < 0) {
+        fprintf(stderr, "chaoscontrol %s: %s\n", o->cmd, err.msg);
+        return 2;
+    }
+    if (cc_xtarget_check(&(*b)->target, &err) < 0) {
+        fprintf(stderr, "chaoscontrol %s: %s: %s\n", o->cmd, o->bug, err.msg);
+        cc_bug_free(*b);
+        *b = NULL;
+        return 2;
+    }
+    if (cli_check_kvm(o->force) < 0) {
+        cc_bug_free(*b);
+        *b = NULL;
+        return 1;
+    }
+    *u = (struct ui){.cmd = o->cmd, .quiet = o->quiet};
+    cc_xrun_opts_default(ro);
+    ro->log = ui_plain;
+    ro->log_opaque = u;
+    return 0;
+}
+
 int cmd_minimize(int argc, char **argv)
 {
     struct xopts o = {.cmd = "minimize"};
-    int rc = parse(argc, argv, &o);
-    if (rc)
-        return rc == 3 ? 0 : rc;
-    if (only(&o, "bug output force quiet", argc, argv))
-        return 2;
-    if (!o.bug)
-        return bad(&o, "%s", "--bug FILE is required");
-    if (!o.output)
-        return bad(&o, "%s", "--output FILE is required");
-    struct cc_err err = {0};
-    struct cc_bug *b;
-    if (cc_bug_load(o.bug, &b, &err) < 0) {
-        fprintf(stderr, "chaoscontrol minimize: %s\n", err.msg);
-        return 2;
-    }
-    if (cc_xtarget_check(&b->target, &err) < 0) {
-        fprintf(stderr, "chaoscontrol minimize: %s: %s\n", o.bug, err.msg);
-        cc_bug_free(b);
-        return 2;
-    }
-    if (cli_check_kvm(o.force) < 0) {
-        cc_bug_free(b);
-        return 1;
-    }
-    struct ui u = {.cmd = o.cmd, .quiet = o.quiet};
+    struct ui u;
     struct cc_xrun_opts ro;
-    cc_xrun_opts_default(&ro);
-    ro.log = ui_plain;
-    ro.log_opaque = &u;
+    struct cc_bug *b;
+    int rc = bug_command(argc, argv, &o, "bug output force quiet", &u, &ro, &b);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    struct cc_err err = {0};
     struct cc_bug *nb;
     struct cc_minimize_stats st;
     rc = cc_bug_minimize(b, &ro, ui_plain, &u, &nb, &st, &err);
@@ -589,42 +606,17 @@ int cmd_minimize(int argc, char **argv)
 int cmd_reproduce(int argc, char **argv)
 {
     struct xopts o = {.cmd = "reproduce"};
-    int rc = parse(argc, argv, &o);
-    if (rc)
-        return rc == 3 ? 0 : rc;
-    if (only(&o, "bug serial force quiet", argc, argv))
-        return 2;
-    if (!o.bug)
-        return bad(&o, "%s", "--bug FILE is required");
-    struct cc_err err = {0};
-    struct cc_bug *b;
-    if (cc_bug_load(o.bug, &b, &err) < 0) {
-        fprintf(stderr, "chaoscontrol reproduce: %s\n", err.msg);
-        return 2;
-    }
-    if (cc_xtarget_check(&b->target, &err) < 0) {
-        fprintf(stderr, "chaoscontrol reproduce: %s: %s\n", o.bug, err.msg);
-        cc_bug_free(b);
-        return 2;
-    }
-    if (cli_check_kvm(o.force) < 0) {
-        cc_bug_free(b);
-        return 1;
-    }
-    struct ui u = {.cmd = o.cmd, .quiet = o.quiet};
+    struct ui u;
     struct cc_xrun_opts ro;
-    cc_xrun_opts_default(&ro);
-    ro.log = ui_plain;
-    ro.log_opaque = &u;
+    struct cc_bug *b;
+    int rc = bug_command(argc, argv, &o, "bug serial force quiet", &u, &ro, &b);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    struct cc_err err = {0};
     struct cc_xrun *x;
+    struct cc_repro rp;
     double t0 = wall_now();
-    rc = cc_xrun_boot(&b->target, &ro, &x, &err);
-    struct cc_repro rp = {0};
-    if (rc == 0) {
-        rc = cc_xrun_play(x, b->recipe, NULL, &rp.res, &err);
-        if (rc == 0)
-            cc_bug_compare(b, &rp.res, &rp);
-    }
+    rc = cc_bug_reproduce_keep(b, &ro, &rp, &x, &err);
     if (rc < 0) {
         fprintf(stderr, "chaoscontrol reproduce: %s: %s\n", o.bug, err.msg);
         cc_xrun_free(x);

@@ -293,22 +293,38 @@ void cc_bug_compare(const struct cc_bug *b, const struct cc_xrun_result *res, st
     r->same = true;
 }
 
+/* Check the files' hashes, then boot the bug's target to setup. */
+static int boot_checked(const struct cc_bug *b, const struct cc_xrun_opts *o,
+                        struct cc_xrun **x, struct cc_err *err)
+{
+    *x = NULL;
+    int rc = cc_xtarget_check(&b->target, err);
+    return rc < 0 ? rc : cc_xrun_boot(&b->target, o, x, err);
+}
+
+int cc_bug_reproduce_keep(const struct cc_bug *b, const struct cc_xrun_opts *o,
+                          struct cc_repro *out, struct cc_xrun **keep, struct cc_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    struct cc_xrun *x;
+    int rc = boot_checked(b, o, &x, err);
+    if (rc == 0)
+        rc = cc_xrun_play(x, b->recipe, NULL, &out->res, err);
+    if (rc == 0)
+        cc_bug_compare(b, &out->res, out);
+    if (keep && rc == 0)
+        *keep = x;
+    else
+        cc_xrun_free(x);
+    if (keep && rc < 0)
+        *keep = NULL;
+    return rc;
+}
+
 int cc_bug_reproduce(const struct cc_bug *b, const struct cc_xrun_opts *o, struct cc_repro *out,
                      struct cc_err *err)
 {
-    memset(out, 0, sizeof(*out));
-    int rc = cc_xtarget_check(&b->target, err);
-    if (rc < 0)
-        return rc;
-    struct cc_xrun *x;
-    rc = cc_xrun_boot(&b->target, o, &x, err);
-    if (rc < 0)
-        return rc;
-    rc = cc_xrun_play(x, b->recipe, NULL, &out->res, err);
-    if (rc == 0)
-        cc_bug_compare(b, &out->res, out);
-    cc_xrun_free(x);
-    return rc;
+    return cc_bug_reproduce_keep(b, o, out, NULL, err);
 }
 
 /* ---- minimize ---- */
@@ -408,15 +424,13 @@ int cc_bug_minimize(const struct cc_bug *b, const struct cc_xrun_opts *o,
     *out = NULL;
     memset(st, 0, sizeof(*st));
     double t0 = xnow();
-    int rc = cc_xtarget_check(&b->target, err);
-    if (rc < 0)
-        return rc;
     struct cc_xrun *x;
-    rc = cc_xrun_boot(&b->target, o, &x, err);
+    int rc = boot_checked(b, o, &x, err);
     if (rc < 0)
         return rc;
     struct mctx m = {
-        .x = x, .x_setup_ns = cc_xrun_setup_ns(x), .b = b, .progress = progress, .opaque = opaque, .err = err,
+        .x = x, .x_setup_ns = cc_xrun_setup_ns(x), .b = b, .progress = progress,
+        .opaque = opaque, .err = err,
         .end = b->recipe->end_ns + MIN_SLACK_NS,
     };
     st->faults_before = cc_schedule_count(b->recipe->sched);
