@@ -5,7 +5,8 @@
 #  - hello boots and its output is captured, ending in a clean power-off;
 #  - verify --runs 5 --seed 1: identical exits, trace, serial and RAM hashes;
 #  - getrandom bytes equal for equal seeds, different for seeds 1 and 2;
-#  - printk timestamps identical across runs (and not all zero).
+#  - printk timestamps identical across runs (and not all zero);
+#  - the guest's monotonic clock covers a 100 ms sleep (virtual time).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
@@ -16,7 +17,7 @@ initrd=$build/guests/hello.initrd
 work=$(mktemp -d "${TMPDIR:-/tmp}/boot-test.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 9
+tap_plan 10
 
 boot() {   # boot SEED OUT: serial to OUT, summary to OUT.err
   "$cc" boot --kernel "$kernel" --initrd "$initrd" --seed "$1" \
@@ -66,5 +67,14 @@ check "printk timestamps do not depend on the seed either" cmp -s "$work/t1a" "$
 nonzero=$(grep -vc '\[ *0\.000000\]' "$work/t1a")
 echo "# $(wc -l <"$work/t1a") printk lines, $nonzero with a non-zero timestamp, last $(tail -1 "$work/t1a")"
 check "printk timestamps advance with virtual time" [ "$nonzero" -gt 0 ]
+slept=$(tr -d '\r' <"$work/s1a" |
+        sed -n 's/^hello: monotonic after a 100 ms sleep: \([0-9]*\)\.\([0-9]*\)$/\1\2/p')
+echo "# hello: CLOCK_MONOTONIC after a 100 ms sleep: ${slept:-missing} ns"
+desc="the guest's CLOCK_MONOTONIC covers a 100 ms sleep (virtual time, fast-forwarded)"
+if [ -n "$slept" ] && [ "$((10#$slept))" -ge 100000000 ] && [ "$((10#$slept))" -lt 200000000 ]; then
+  ok "$desc"
+else
+  not_ok "$desc" "got ${slept:-no line}"
+fi
 
 tap_done
