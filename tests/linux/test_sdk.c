@@ -138,6 +138,9 @@ static int run(const char *name, uint64_t seed, const char *append,
      * report) in minutes, not at the test host's timeout. */
     struct cc_run_limits lim = {.max_exits = 400000, .until_vtime_ns = 60ull * 1000000000u};
     struct cc_run_result res;
+    /* Said before the run, so a hang shows which run it was. */
+    tap_diag("%s seed %llu%s%s: running", name, (unsigned long long)seed, append ? " " : "",
+             append ? append : "");
     double t0 = now_s();
     if (cc_vm_run(vm, &lim, &res, &err) < 0) {
         tap_diag("%s: %s", name, err.msg);
