@@ -414,6 +414,10 @@ static int record_bug(struct cc_explorer *x, const struct cc_recipe *r,
         k++;
     br->n_stops = k;
     cc_recipe_add_stop(br, br->end_ns);
+    /* faults after the failure never happened: not part of the bug */
+    for (size_t i = cc_schedule_count(br->sched); i-- > 0;)
+        if (cc_schedule_get(br->sched, i)->at_ns > br->end_ns)
+            cc_schedule_remove(br->sched, i);
     struct cc_bug b = {0};
     b.number = ++x->max_bug_number;
     b.target = x->target;
