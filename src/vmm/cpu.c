@@ -210,6 +210,13 @@ static void apply_policy(struct cc_vm *vm, struct kvm_cpuid2 *c, uint32_t cap)
             e->eax = e->ebx = e->ecx = e->edx = 0;
         } else if (e->function == 0xa) {
             e->eax = e->ebx = e->ecx = e->edx = 0;      /* no PMU */
+        } else if (e->function == 0xb || e->function == 0x1f) {
+            /* Extended topology: the host's (x2APIC id, cores per package)
+             * would reach guest memory through cpuinfo. None: the guest
+             * falls back to leaf 1's one logical processor. */
+            e->eax = e->ebx = e->ecx = e->edx = 0;
+        } else if (e->function == 4) {
+            e->eax &= 0x3fffu;      /* cache leaf: one core, one thread per cache */
         }
     }
     /* The TSC runs at the pinned frequency: crystal 1 kHz x tsc_khz. */
@@ -230,7 +237,8 @@ static void apply_policy(struct cc_vm *vm, struct kvm_cpuid2 *c, uint32_t cap)
         e->eax = e->eax < 0x80000008 ? e->eax : 0x80000008;
     if ((e = find_leaf(c, 0x80000001, 0))) {
         e->edx &= ~BIT(27);                     /* RDTSCP */
-        e->ecx &= ~(BIT(2) |                    /* SVM */
+        e->ecx &= ~(BIT(1) |                    /* CmpLegacy (host core count) */
+                    BIT(2) |                    /* SVM */
                     BIT(29) |                   /* MONITORX */
                     BIT(23) |                   /* perf counter core */
                     BIT(22) |                   /* topology extensions */
@@ -247,6 +255,8 @@ static void apply_policy(struct cc_vm *vm, struct kvm_cpuid2 *c, uint32_t cap)
     }
     if ((e = find_leaf(c, 0x80000007, 0)))
         e->eax = e->ebx = e->ecx = e->edx = 0;  /* invariant TSC, power mgmt */
+    if ((e = find_leaf(c, 0x80000008, 0)))
+        e->ecx = 0;                             /* one core, no APIC id bits (host topology) */
 
     fix_xsave_leaf(c);
 }

@@ -17,7 +17,7 @@ initrd=$build/guests/raft.initrd
 work=$(mktemp -d "${TMPDIR:-/tmp}/explore-test.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 16
+tap_plan 19
 
 # json FILE EXPR: a value from a JSON file (python3 is a build dependency)
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
@@ -111,18 +111,43 @@ d["lineage"] = []
 json.dump(d, open(sys.argv[1], "w"))
 EOF
 t0=$SECONDS
-"$cc" explore resume --corpus "$work/dv" --rounds 2 --stop-after 5 \
-  >"$work/res.out" 2>"$work/res.err"
+"$cc" explore resume --corpus "$work/dv" --rounds 2 --stop-after 50 \
+  >"$work/res.out" 2>"$work/res.err" &
+pid=$!
+# ... and this resume is killed for real (SIGKILL) in its second round, as
+# soon as the checkpoint says the first one is done.
+r=
+for _ in $(seq 1 1200); do
+  r=$(grep -o '"rounds_done": *[0-9]*' "$work/dv/checkpoint.json" 2>/dev/null | grep -o '[0-9]*$')
+  [ "$r" = 1 ] && break
+  kill -0 $pid 2>/dev/null || break
+  sleep 0.5
+done
+kill -9 $pid 2>/dev/null
+wait $pid
 rc=$?
-echo "# resume: exit $rc in $((SECONDS - t0)) s"
+echo "# resume: killed (exit $rc) $((SECONDS - t0)) s in, checkpoint at round ${r:-?}"
 sed 's/^/#   /' "$work/res.out"
-after=$(json "$work/dv/checkpoint.json" 'd["rounds_done"]' 2>/dev/null)
-bugs=$(json "$work/dv/checkpoint.json" '[b["number"] for b in d["bugs"]]' 2>/dev/null)
-check "resume runs the 2 rounds (0 -> $after) and exits 1 (bugs known)" \
-  test $rc = 1 -a "$after" = 2
+check "the first resume was killed by SIGKILL in its second round (checkpoint at round 1)" \
+  test $rc = 137 -a "$r" = 1
 check "the bug file written after the checkpoint is adopted, not lost" \
   grep -q "adopted .*bug_1.json" "$work/res.err"
-check "it stays bug 1 in the checkpoint (bugs: $bugs)" \
+check "after the kill the checkpoint is whole JSON and every bug file it lists exists" \
+  python3 -c "import json,os,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if all(os.path.exists(os.path.join(os.path.dirname(sys.argv[1]), b['file'])) for b in d['bugs']) else 1)" "$work/dv/checkpoint.json"
+nbugs=$(json "$work/dv/checkpoint.json" 'len(d["bugs"])' 2>/dev/null)
+t0=$SECONDS
+"$cc" explore resume --corpus "$work/dv" --rounds 1 --stop-after 50 \
+  >"$work/res2.out" 2>"$work/res2.err"
+rc=$?
+echo "# second resume: exit $rc in $((SECONDS - t0)) s"
+sed 's/^/#   /' "$work/res2.out"
+after=$(json "$work/dv/checkpoint.json" 'd["rounds_done"]' 2>/dev/null)
+bugs=$(json "$work/dv/checkpoint.json" '[b["number"] for b in d["bugs"]]' 2>/dev/null)
+check "the second resume continues the round count (1 -> $after) and exits 1 (bugs known)" \
+  test $rc = 1 -a "$after" = 2
+check "no recorded bug is lost ($nbugs before, bugs now: $bugs)" \
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if len(d['bugs']) >= int(sys.argv[2]) else 1)" "$work/dv/checkpoint.json" "${nbugs:-999}"
+check "it stays bug 1 in the checkpoint" \
   python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d['bugs'][0]['number']==1 and d['bugs'][0]['file']=='bug_1.json' else 1)" "$work/dv/checkpoint.json"
 check "bug_1.json is byte-identical" cmp -s "$work/bug_1.before" "$work/dv/bug_1.json"
 
