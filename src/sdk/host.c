@@ -9,7 +9,6 @@
  * is stopped while an exit is handled (one vCPU), so the mailbox cannot
  * change under us. Everything written into guest memory goes through
  * cc_vm_gpa_w so snapshot resets know the page is dirty. */
-#include <cpuid.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,19 +24,6 @@
 static struct cc_sdk *sdk_of(struct cc_vm *vm)
 {
     return vm->sdk;
-}
-
-static bool host_is_amd(void)
-{
-    unsigned a, b, c, d;
-    if (!__get_cpuid(0, &a, &b, &c, &d))
-        return false;
-    char v[13];
-    memcpy(v, &b, 4);
-    memcpy(v + 4, &d, 4);
-    memcpy(v + 8, &c, 4);
-    v[12] = 0;
-    return !strcmp(v, "AuthenticAMD") || !strcmp(v, "HygonGenuine");
 }
 
 /* ---- attach / detach / header ---- */
@@ -92,7 +78,7 @@ int cc_sdk_attach(struct cc_vm *vm, struct cc_err *err)
                 s->hypercall_enabled = true;
         }
     }
-    s->vmmcall = host_is_amd();
+    s->vmmcall = cc_host_is_svm();   /* AMD/Hygon: VMMCALL, else VMCALL */
     s->stats.hypercall_enabled = s->hypercall_enabled;
     cc_sdk_write_header(vm);
     return 0;
