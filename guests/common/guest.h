@@ -11,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,6 +88,34 @@ static inline const char *guest_cmdline_param(const char *cmdline, const char *n
         p = e;
     }
     return NULL;
+}
+
+/* /dev/vda (the first virtio disk), created from /sys/block/vda/dev when
+ * /dev has no node for it (sysfs is mounted if it is not); NULL when there
+ * is no such disk or the node cannot be made (errno says why). */
+static inline const char *guest_find_disk(void)
+{
+    struct stat st;
+    if (stat("/dev/vda", &st) == 0 && S_ISBLK(st.st_mode))
+        return "/dev/vda";
+    if (stat("/sys/block", &st) < 0)
+        mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    int fd = open("/sys/block/vda/dev", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    char buf[32];
+    ssize_t k = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    unsigned maj, min;
+    if (k <= 0)
+        return NULL;
+    buf[k] = 0;
+    if (sscanf(buf, "%u:%u", &maj, &min) != 2)
+        return NULL;
+    mkdir("/dev", 0755);
+    if (mknod("/dev/vda", S_IFBLK | 0600, makedev(maj, min)) < 0 && errno != EEXIST)
+        return NULL;
+    return "/dev/vda";
 }
 
 #endif

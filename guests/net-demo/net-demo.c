@@ -271,29 +271,6 @@ static int open_listeners(void)
 
 /* ---- disk ---- */
 
-static const char *find_disk(void)
-{
-    struct stat st;
-    if (stat("/dev/vda", &st) == 0 && S_ISBLK(st.st_mode))
-        return "/dev/vda";
-    int fd = open("/sys/block/vda/dev", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    char buf[32];
-    ssize_t k = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    unsigned maj, min;
-    if (k <= 0)
-        return NULL;
-    buf[k] = 0;
-    if (sscanf(buf, "%u:%u", &maj, &min) != 2)
-        return NULL;
-    mkdir("/dev", 0755);
-    if (mknod("/dev/vda", S_IFBLK | 0600, makedev(maj, min)) < 0 && errno != EEXIST)
-        return NULL;
-    return "/dev/vda";
-}
-
 static int disk_io(bool write_, uint64_t block, uint8_t *buf)
 {
     ssize_t k = write_ ? pwrite(N.dfd, buf, DISK_BLOCK, (off_t)(block * DISK_BLOCK))
@@ -310,7 +287,7 @@ static int disk_io(bool write_, uint64_t block, uint8_t *buf)
 static void boot_counter(void)
 {
     N.dfd = -1;
-    if (N.local || !(N.disk = find_disk()))
+    if (N.local || !(N.disk = guest_find_disk()))
         return;
     N.dfd = open(N.disk, O_RDWR | O_DIRECT | O_CLOEXEC);
     if (N.dfd < 0 || posix_memalign((void **)&N.dbuf, DISK_BLOCK, DISK_BLOCK) ||

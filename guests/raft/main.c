@@ -258,34 +258,6 @@ static void open_socket(void)
 
 /* ---- disk ---- */
 
-/* /dev/vda, created from /sys/block/vda/dev when /dev has no node for it. */
-static const char *find_vm_disk(void)
-{
-    struct stat st;
-    if (stat("/dev/vda", &st) == 0 && S_ISBLK(st.st_mode))
-        return "/dev/vda";
-    if (stat("/sys/block", &st) < 0)
-        mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-    int fd = open("/sys/block/vda/dev", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    char buf[32];
-    ssize_t k = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    unsigned maj, min;
-    if (k <= 0)
-        return NULL;
-    buf[k] = 0;
-    if (sscanf(buf, "%u:%u", &maj, &min) != 2)
-        return NULL;
-    mkdir("/dev", 0755);
-    if (mknod("/dev/vda", S_IFBLK | 0600, makedev(maj, min)) < 0 && errno != EEXIST) {
-        say("mknod /dev/vda (%u:%u): %s", maj, min, strerror(errno));
-        return NULL;
-    }
-    return "/dev/vda";
-}
-
 /* ---- callbacks from the core ---- */
 
 static uint64_t cb_choice(void *ctx, uint64_t n)
@@ -462,7 +434,7 @@ int main(void)
     char dbuf[128];
     const char *disk = param("raft_disk", dbuf, sizeof(dbuf));
     if (!disk)
-        disk = A.local ? NULL : find_vm_disk();
+        disk = A.local ? NULL : guest_find_disk();
     else if (!*disk || !strcmp(disk, "none"))
         disk = NULL;
     uint64_t term = 0, n_loaded = 0;
