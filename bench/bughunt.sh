@@ -5,9 +5,9 @@
 # virtual time to the first failure. Runs itself inside tools/kvm-host when
 # needed. Not part of `make bench` (it takes long in the QEMU test host).
 #
-#   bench/bughunt.sh                          every bug, hybrid mode
+#   bench/bughunt.sh                          every bug, fault mode
 #   BUGS="double_vote none" MODES="fault input-tree hybrid" bench/bughunt.sh
-#   ROUNDS=6 BRANCHES=8 SEED=0 (the budget, defaults shown)
+#   ROUNDS=15 BRANCHES=8 SEED=0 (the budget, defaults shown)
 #   BUGHUNT_OUT=DIR  keep the explorations there (default: a temporary dir)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,8 +24,8 @@ if [ -z "${CC_IN_TESTHOST:-}" ] && [ -z "${BENCH_DIRECT:-}" ]; then
 fi
 
 bugs=${BUGS:-"fig8_commit skip_truncate accept_stale_term leader_no_stepdown double_vote premature_commit none"}
-modes=${MODES:-hybrid}
-rounds=${ROUNDS:-6}
+modes=${MODES:-fault}
+rounds=${ROUNDS:-15}
 branches=${BRANCHES:-8}
 seed=${SEED:-0}
 out=${BUGHUNT_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/bughunt.XXXXXX")}

@@ -368,6 +368,10 @@ static void cb_event(void *ctx, enum raft_event ev, uint64_t arg)
     case RAFT_EV_VOTE_REFUSED_VOTED:
         CC_SOMETIMES(1, "a vote is refused because the node already voted", NULL);
         break;
+    case RAFT_EV_OLD_ENTRY_AFTER_ELECTION:
+        CC_SOMETIMES(1, "a follower takes an earlier-term entry after another node's election "
+                        "in a later term (figure 8)", NULL);
+        break;
     case RAFT_EV_HALTED:
         say("halted");
         break;

@@ -841,6 +841,13 @@ static void on_vote_req(struct raft_node *n, const struct raft_msg *m)
                 n->voted_for = m->from;
                 n->hard_dirty = 1;
             }
+            if (!n->n_granted || n->granted[0].term != n->term) {
+                unsigned k = n->n_granted < RAFT_GRANTED_HIST ? n->n_granted : RAFT_GRANTED_HIST - 1;
+                memmove(&n->granted[1], &n->granted[0], k * sizeof(n->granted[0]));
+                n->n_granted = k + 1;
+            }
+            n->granted[0].term = n->term;
+            n->granted[0].leader = (uint8_t)m->from;
             reset_election_timer(n);
         } else if (up_to_date && !free) {
             emit(n, RAFT_EV_VOTE_REFUSED_VOTED, n->term);
@@ -867,6 +874,20 @@ static void append_reply(struct raft_node *n, const struct raft_msg *m, int ok, 
         r->ok = (uint8_t)ok;
         r->match_index = match;
     }
+}
+
+/* Does n know of an election won, or voted for, by someone other than
+ * leader in a term strictly between lo and hi? */
+static int knows_election_between(const struct raft_node *n, uint64_t lo, uint64_t hi,
+                                  unsigned leader)
+{
+    for (unsigned i = 0; i < n->n_granted; i++)
+        if (n->granted[i].term > lo && n->granted[i].term < hi && n->granted[i].leader != leader)
+            return 1;
+    for (unsigned i = 0; i < n->n_claims; i++)
+        if (n->claims[i].term > lo && n->claims[i].term < hi && n->claims[i].leader != leader)
+            return 1;
+    return 0;
 }
 
 static void on_append_req(struct raft_node *n, const struct raft_msg *m)
@@ -930,6 +951,8 @@ static void on_append_req(struct raft_node *n, const struct raft_msg *m)
         mark_dirty(n, j);
         /* the leader's hash for the same index and term must be ours */
         check_log_matching(n, j, e->term, e->hash, m->from, "appended");
+        if (e->term < m->term && knows_election_between(n, e->term, m->term, m->from))
+            emit(n, RAFT_EV_OLD_ENTRY_AFTER_ELECTION, j);
         match = j;
     }
     if (m->leader_commit > n->commit_index)

@@ -45,6 +45,7 @@
 #define RAFT_BATCH_MAX 8        /* entries per AppendEntries */
 #define RAFT_MSG_CLAIMS 4       /* (term, leader) claims piggybacked per message */
 #define RAFT_CLAIM_HIST 32      /* (term, leader) pairs a node remembers */
+#define RAFT_GRANTED_HIST 8     /* votes a node remembers granting */
 #define RAFT_OUTBOX_MAX 32      /* messages queued in one call */
 #define RAFT_MSG_WIRE_MAX 1024  /* encoded size bound (see raft_msg_encode) */
 #define RAFT_HASH_INIT 0x52414654c0ffee01ull    /* h_0 of every hash chain */
@@ -118,6 +119,12 @@ enum raft_event {
     RAFT_EV_PROPOSED,               /* [index] the leader appended a client value */
     RAFT_EV_FORWARDED,              /* [leader id] a client value was forwarded to the leader */
     RAFT_EV_HALTED,                 /* [0] persist failed: the node stopped */
+    RAFT_EV_OLD_ENTRY_AFTER_ELECTION, /* [index] a follower took an entry of term a from the
+                                       leader of term T while it knows of another
+                                       election in a term between (a leader it heard of,
+                                       or its own vote for another node): figure 8's
+                                       middle, where the other winner may hold a
+                                       conflicting entry of that term */
     RAFT_EV_COUNT
 };
 
@@ -235,6 +242,9 @@ struct raft_node {
     struct raft_claim claims[RAFT_CLAIM_HIST];
     unsigned n_claims;
     uint64_t known_commit_index, known_commit_hash;
+    struct raft_claim granted[RAFT_GRANTED_HIST];  /* votes it granted (term, candidate),
+                                                      newest first; memory only */
+    unsigned n_granted;
     /* output */
     uint64_t dirty_from;            /* lowest changed log index, 0 none */
     int hard_dirty;

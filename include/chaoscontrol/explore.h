@@ -167,6 +167,8 @@ struct cc_xfailure {
 struct cc_xrun_hooks {
     void (*before)(void *opaque, struct cc_sim *sim, uint64_t seg_end);
     void (*after)(void *opaque, struct cc_sim *sim);
+    /* at every quantum boundary (cc_sim_limits.on_boundary) */
+    void (*boundary)(void *opaque, struct cc_sim *sim);
     void *opaque;
 };
 
@@ -283,6 +285,55 @@ int cc_xmut_inputs(struct cc_xmut *m, struct cc_recipe *r, const struct cc_xpoin
 void cc_xmut_random_fault(struct cc_xmut *m, const struct cc_xpoint_info *p, uint64_t at,
                           struct cc_fault *f);
 
+/* ---- reactive faults ----
+ *
+ * A fault-mode branch may carry a reactive rule besides its scheduled
+ * faults: the explorer watches the traffic at quantum boundaries and, when
+ * a VM becomes a hub (within the last 60 ms it sent frames to every other
+ * VM, as a leader's heartbeats or a candidate's vote requests do), cuts it
+ * off from the rest or pauses it after a delay; then waits for the next new
+ * hub, up to CC_XREACT_MAX times. This is the "isolate the leader"
+ * nemesis without asking the system who leads: a protocol-agnostic guess
+ * from who talks to everyone. A firing becomes an ordinary fault at the
+ * boundary's time (cc_sim_inject_fault) and is added to the branch's
+ * recipe, so replays, bug files and minimization need no rule. */
+#define CC_XREACT_MAX 4
+#define CC_XREACT_CHECK_NS (10 * CC_MSEC)   /* traffic is looked at every 10 ms */
+#define CC_XREACT_WINDOW 6                  /* ... over the last 6 looks (60 ms) */
+
+struct cc_xreact_step {
+    uint64_t delay_ns;              /* after the hub appears */
+    uint64_t pause_ns;              /* > 0: pause it this long; 0: cut it off */
+    uint64_t cut_ns;                /* cut off this long; 0: until another partition */
+    uint32_t pick;                  /* which of several new hubs */
+};
+
+struct cc_xreact {
+    unsigned n_vms, n_steps, fired;
+    struct cc_xreact_step step[CC_XREACT_MAX];
+    uint64_t next_check;
+    unsigned looks;                 /* samples taken */
+    uint64_t *ring;                 /* (CC_XREACT_WINDOW + 1) samples of n x n sent counts */
+    uint64_t hubs;                  /* hub mask at the last look */
+    int target;                     /* pending firing: VM, -1 none */
+    uint64_t fire_at;
+};
+
+/* Draw a rule (1..3 steps) from m. n_vms < 3: no rule (n_steps 0). */
+void cc_xreact_plan(struct cc_xmut *m, unsigned n_vms, struct cc_xreact *r);
+/* Ready r (after cc_xreact_plan or with steps filled in) for a run. */
+int cc_xreact_start(struct cc_xreact *r, unsigned n_vms);
+void cc_xreact_free(struct cc_xreact *r);
+/* Does r want to look at time now? (cheap; every boundary) */
+bool cc_xreact_due(const struct cc_xreact *r, uint64_t now);
+/* Look at the cumulative frames sent, sent[from * n + to], at time now;
+ * VMs in mask `skip` (already cut off from everyone) are no targets.
+ * Returns 1 and fills f (a fault at now) when a firing is due, else 0. */
+int cc_xreact_look(struct cc_xreact *r, uint64_t now, const uint64_t *sent, uint64_t skip,
+                   struct cc_fault *f);
+/* The hubs (mask) at the last look. */
+uint64_t cc_xreact_hubs(const struct cc_xreact *r);
+
 /* ---- delta debugging ---- */
 
 /* ddmin (Zeller): the smallest subset of items [0, n) that still "fails"
@@ -366,6 +417,7 @@ struct cc_explore_opts {
     unsigned choice_k;              /* overrides per input mutation (default 4) */
     unsigned stop_after_bugs;       /* stop once this many distinct bugs (0 = never) */
     unsigned plateau_rounds;        /* rounds without novelty that make a plateau (3) */
+    unsigned react_percent;         /* fault branches with a reactive rule (default 40) */
     struct cc_xweights weights;
     /* A status line (round, branches/s, edges, bugs) before each branch,
      * and "" when it should be cleared (before log lines, at the end); the

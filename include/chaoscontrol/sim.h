@@ -175,6 +175,11 @@ const char *cc_sim_stop_name(enum cc_sim_stop s);
 struct cc_sim_limits {
     uint64_t until_ns;          /* absolute global time; 0 = no limit */
     bool until_setup;           /* stop once every live VM has completed setup */
+    /* Called at every quantum boundary of the run, before the faults due
+     * then are applied: an observer (it must not change the simulation
+     * except through cc_sim_inject_fault). NULL: none. */
+    void (*on_boundary)(void *opaque, struct cc_sim *sim);
+    void *opaque;
 };
 
 struct cc_sim_result {
@@ -203,6 +208,13 @@ const struct cc_schedule *cc_sim_schedule(const struct cc_sim *sim);
 /* Apply one fault now, outside the schedule (logged like scheduled ones,
  * with schedule index -1). */
 int cc_sim_apply_fault(struct cc_sim *sim, const struct cc_fault *f, struct cc_err *err);
+/* Add f to the simulation's schedule while it runs (from an on_boundary
+ * hook), at the current time or later. The run is the same as if the
+ * schedule had held f from the start (f goes after faults of equal time,
+ * like cc_schedule_add), so a recipe that records f replays it exactly.
+ * -EINVAL for a bad fault or one in the past, -EAGAIN when faults of
+ * f's time were already applied. */
+int cc_sim_inject_fault(struct cc_sim *sim, const struct cc_fault *f, struct cc_err *err);
 
 /* ---- observations ---- */
 

@@ -32,7 +32,7 @@
 enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_VMS, OPT_ROUNDS, OPT_BRANCHES, OPT_OUTPUT, OPT_MODE,
     OPT_SEED, OPT_DISK_IMAGE, OPT_DISK, OPT_CMDLINE, OPT_APPEND, OPT_MEM, OPT_BRANCH_TIME,
-    OPT_STOP_AFTER, OPT_CORPUS, OPT_BUG, OPT_SERIAL, OPT_FORCE, OPT_QUIET, OPT_HELP,
+    OPT_STOP_AFTER, OPT_REACT, OPT_CORPUS, OPT_BUG, OPT_SERIAL, OPT_FORCE, OPT_QUIET, OPT_HELP,
 };
 
 static const struct option long_opts[] = {
@@ -51,6 +51,7 @@ static const struct option long_opts[] = {
     {"mem", required_argument, NULL, OPT_MEM},
     {"branch-time", required_argument, NULL, OPT_BRANCH_TIME},
     {"stop-after", required_argument, NULL, OPT_STOP_AFTER},
+    {"react", required_argument, NULL, OPT_REACT},
     {"corpus", required_argument, NULL, OPT_CORPUS},
     {"bug", required_argument, NULL, OPT_BUG},
     {"serial", no_argument, NULL, OPT_SERIAL},
@@ -63,7 +64,8 @@ static const struct option long_opts[] = {
 struct xopts {
     const char *cmd;                /* "explore run", "minimize", ... */
     const char *kernel, *initrd, *output, *disk_image, *cmdline, *append, *corpus, *bug;
-    unsigned vms, rounds, branches, stop_after;
+    unsigned vms, rounds, branches, stop_after, react;
+    bool react_set;
     enum cc_xmode mode;
     uint64_t seed, disk, mem, branch_ns;
     bool serial, force, quiet, help;
@@ -76,7 +78,8 @@ static void usage_run(FILE *f)
             "usage: chaoscontrol explore run --kernel K --initrd I --vms N --rounds R\n"
             "           --branches B --output DIR [--mode fault|input-tree|hybrid] [--seed S]\n"
             "           [--disk-image F | --disk SIZE] [--cmdline ARGS] [--append ARGS]\n"
-            "           [--mem SIZE] [--branch-time T] [--stop-after N] [--force] [--quiet]\n"
+            "           [--mem SIZE] [--branch-time T] [--stop-after N] [--react PCT]\n"
+            "           [--force] [--quiet]\n"
             "       chaoscontrol explore resume --corpus DIR --rounds R [--stop-after N]\n\n"
             "Boots N VMs in one simulation, runs them to setup_complete and snapshots\n"
             "them; each round forks B branches from frontier points with mutated fault\n"
@@ -94,6 +97,9 @@ static void usage_run(FILE *f)
             "                     (e.g. --append \"raft_id={id} raft_bug=double_vote\")\n"
             "  --branch-time T    virtual time each branch runs (default 1s)\n"
             "  --stop-after N     stop once N distinct bugs were found (default: never)\n"
+            "  --react PCT        share of fault branches that also cut off or pause each\n"
+            "                     VM that starts talking to every other (a leader, most\n"
+            "                     likely) shortly after it does (default 40; 0: never)\n"
             "  --quiet            no per-round lines (bugs and the summary still print)\n"
             "Exit status: 0 no bug found, 1 bugs found (or an error), 2 usage errors.\n",
             CC_SIM_MAX_VMS);
@@ -187,6 +193,14 @@ static int parse(int argc, char **argv, struct xopts *o)
             if (!parse_uint(optarg, 1000000, &o->stop_after))
                 return bad(o, "--stop-after '%s' is not a positive number", optarg);
             break;
+        case OPT_REACT: {
+            uint64_t v;
+            if (!cli_parse_u64(optarg, &v) || v > 100)
+                return bad(o, "--react '%s' is not a percentage (0-100)", optarg);
+            o->react = (unsigned)v;
+            o->react_set = true;
+            break;
+        }
         case OPT_MODE:
             if (cc_xmode_parse(optarg, &o->mode) < 0)
                 return bad(o, "--mode '%s' is not one of fault, input-tree, hybrid", optarg);
@@ -324,7 +338,7 @@ static int explore_run(int argc, char **argv)
     if (rc)
         return rc == 3 ? 0 : rc;
     if (only(&o, "kernel initrd vms rounds branches output mode seed disk-image disk cmdline "
-             "append mem branch-time stop-after force quiet", argc, argv))
+             "append mem branch-time stop-after react force quiet", argc, argv))
         return 2;
     if (!o.kernel)
         return bad(&o, "%s", "--kernel is required");
@@ -389,6 +403,8 @@ static int explore_run(int argc, char **argv)
     if (o.branch_ns)
         eo.branch_ns = o.branch_ns;
     eo.stop_after_bugs = o.stop_after;
+    if (o.react_set)
+        eo.react_percent = o.react;
     eo.progress = ui_progress;
     eo.log = ui_log;
     eo.log_opaque = &u;

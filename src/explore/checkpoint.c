@@ -100,6 +100,7 @@ int xcheckpoint_save(struct cc_explorer *x, struct cc_err *err)
     json_object_set_new(op, "choice_k", json_integer(x->o.choice_k));
     json_object_set_new(op, "stop_after_bugs", json_integer(x->o.stop_after_bugs));
     json_object_set_new(op, "plateau_rounds", json_integer(x->o.plateau_rounds));
+    json_object_set_new(op, "react_percent", json_integer(x->o.react_percent));
     const struct cc_xweights *w = &x->o.weights;
     json_t *wj = json_object();
     json_object_set_new(wj, "partition", json_integer(w->partition));
@@ -118,6 +119,9 @@ int xcheckpoint_save(struct cc_explorer *x, struct cc_err *err)
 
     json_object_set_new(o, "rounds_done", json_integer(x->rounds_done));
     json_object_set_new(o, "branches_done", xj_u64(x->branches_done));
+    json_object_set_new(o, "react_branches", xj_u64(x->react_branches));
+    json_object_set_new(o, "react_faults", xj_u64(x->react_faults));
+    json_object_set_new(o, "mid_points", xj_u64(x->mid_points));
     json_object_set_new(o, "wall_s", json_real(x->wall_before + xnow() - x->t_start));
     json_object_set_new(o, "setup_ns", xj_u64(x->setup_ns));
     json_object_set_new(o, "next_point_id", xj_u64(x->next_id));
@@ -254,6 +258,13 @@ static int load_options(struct cc_explorer *x, const json_t *op, const char *src
                               us[i].key);
         *us[i].dst = (unsigned)v;
     }
+    /* newer than the first checkpoints: optional */
+    if (xj_get_u64(json_object_get(op, "react_percent"), &v) == 0) {
+        if (v > 100)
+            return cc_err_set(err, EINVAL, "%s: options.react_percent: %" PRIu64 " is over 100",
+                              src, v);
+        x->o.react_percent = (unsigned)v;
+    }
     if (want_u64(op, "seed", &x->o.seed, src, err) < 0 ||
         want_u64(op, "branch_ns", &x->o.branch_ns, src, err) < 0)
         return -EINVAL;
@@ -379,6 +390,12 @@ int xcheckpoint_load(struct cc_explorer *x, const char *dir, struct cc_err *err)
         x->max_bug_number = (unsigned)v;
     if (xj_get_u64(json_object_get(o, "plateau_since"), &v) == 0)
         x->plateau_since = (unsigned)v;
+    if (xj_get_u64(json_object_get(o, "react_branches"), &v) == 0)
+        x->react_branches = v;
+    if (xj_get_u64(json_object_get(o, "react_faults"), &v) == 0)
+        x->react_faults = v;
+    if (xj_get_u64(json_object_get(o, "mid_points"), &v) == 0)
+        x->mid_points = v;
 
     json_t *cov = json_object_get(o, "coverage");
     json_t *edges = json_object_get(cov, "edges"), *as = json_object_get(cov, "asserts");

@@ -40,6 +40,7 @@ void cc_explore_opts_default(struct cc_explore_opts *o)
     o->max_faults = 4;
     o->choice_k = 4;
     o->plateau_rounds = 3;
+    o->react_percent = 40;
     cc_xweights_default(&o->weights);
 }
 
@@ -282,7 +283,117 @@ struct bctx {
     uint64_t *d_hits, *d_passes, *d_fails, *vms;
     size_t nd;
     bool oom;
+    /* the reactive rule, if the branch has one, and the recipe it adds to */
+    struct cc_xreact *react;
+    struct cc_recipe *recipe;
+    uint64_t sent[CC_SIM_MAX_VMS * CC_SIM_MAX_VMS];
+    unsigned injected;
+    /* the first look (every 10 ms, at a quantum boundary of the run) where
+     * the branch had reached an assertion state never seen before: a point
+     * is made there too, so that the next branches start right after the
+     * new state rather than up to a window later */
+    uint64_t mid_from, mid_until, mid_next_look;
+    unsigned n_mid;
+    struct xpoint mid[XP_MID_MAX];  /* facts at those boundaries */
+    size_t mid_bits[XP_MID_MAX];    /* new assertion bits at each */
+    uint8_t mid_seen[CC_XCOV_ASSERT_SIZE];  /* bits the points so far have */
+    uint8_t scratch[CC_XCOV_ASSERT_SIZE];
 };
+
+/* How many assertion-state bits has the branch, by now, that neither the
+ * exploration nor this branch's earlier mid points have (any VM)? Those
+ * bits go to b->scratch. Deltas as in seg_after. */
+static size_t new_assert_state(struct bctx *b, struct cc_sim *sim)
+{
+    const struct cc_covmap *cov = &b->x->cov;
+    memset(b->scratch, 0, sizeof(b->scratch));
+    for (unsigned i = 0; i < cc_sim_vm_count(sim); i++) {
+        struct cc_sim_vm_status st;
+        cc_sim_vm_status(sim, i, &st);
+        bool restarted = st.restarts != b->restarts[i];
+        size_t n;
+        const struct cc_assertion *a = cc_vm_assertions(cc_sim_vm(sim, i), &n);
+        for (size_t k = 0; k < n; k++) {
+            uint64_t h = a[k].hits, p = a[k].passes;
+            if (!restarted)
+                for (size_t j = 0; j < b->nbase[i]; j++)
+                    if (b->base[i][j].id == a[k].id) {
+                        h -= b->base[i][j].hits < h ? b->base[i][j].hits : h;
+                        p -= b->base[i][j].passes < p ? b->base[i][j].passes : p;
+                        break;
+                    }
+            unsigned bits = (h ? CC_XCOV_HIT : 0) | (p ? CC_XCOV_PASS : 0);
+            b->scratch[cc_xcov_assert_slot(a[k].id, i)] |= (uint8_t)bits;
+        }
+    }
+    /* and the slots of earlier segments of this branch */
+    size_t n = 0;
+    for (size_t j = 0; j < CC_XCOV_ASSERT_SIZE; j++) {
+        b->scratch[j] |= b->cov->asserts[j] & (CC_XCOV_HIT | CC_XCOV_PASS);
+        b->scratch[j] &= (uint8_t)~(cov->asserts[j] | b->mid_seen[j]);
+        n += (size_t)__builtin_popcount(b->scratch[j]);
+    }
+    return n;
+}
+
+static void look_for_mid_point(struct bctx *b, struct cc_sim *sim, uint64_t now)
+{
+    if (b->n_mid >= XP_MID_MAX || now < b->mid_next_look || now <= b->mid_from ||
+        now >= b->mid_until)
+        return;
+    b->mid_next_look = now + CC_XREACT_CHECK_NS;
+    /* faults due now are not applied yet: keep clear of them, so the point's
+     * recipe (faults up to now) and its state agree without a doubt */
+    const struct cc_schedule *sc = cc_sim_schedule(sim);
+    size_t i = cc_schedule_first_at(sc, now);
+    if (i < cc_schedule_count(sc) && cc_schedule_get(sc, i)->at_ns == now)
+        return;
+    size_t bits = new_assert_state(b, sim);
+    if (!bits)
+        return;
+    for (size_t j = 0; j < CC_XCOV_ASSERT_SIZE; j++)
+        b->mid_seen[j] |= b->scratch[j];
+    b->mid_bits[b->n_mid] = bits;
+    point_facts(sim, &b->mid[b->n_mid++]);
+}
+
+/* At every quantum boundary: feed the reactive rule the links' send
+ * counters; a firing becomes a fault now, in the simulation and in the
+ * recipe alike (so the recipe replays what ran). */
+static void on_boundary(void *opaque, struct cc_sim *sim)
+{
+    struct bctx *b = opaque;
+    uint64_t now = cc_sim_now(sim);
+    look_for_mid_point(b, sim, now);
+    if (!b->react || !cc_xreact_due(b->react, now))
+        return;
+    unsigned n = cc_sim_vm_count(sim);
+    for (unsigned i = 0; i < n; i++)
+        for (unsigned j = 0; j < n; j++) {
+            struct cc_link_stats st = {0};
+            if (i != j)
+                cc_sim_link_stats(sim, i, j, &st);
+            b->sent[i * n + j] = st.sent;
+        }
+    uint64_t alone = 0;
+    for (unsigned i = 0; i < n; i++) {
+        bool any = false;
+        for (unsigned j = 0; j < n && !any; j++)
+            any = j != i && cc_sim_connected(sim, i, j);
+        if (!any)
+            alone |= 1ull << i;
+    }
+    struct cc_fault f;
+    if (cc_xreact_look(b->react, now, b->sent, alone, &f) != 1)
+        return;
+    struct cc_err e = {0};
+    if (cc_sim_inject_fault(sim, &f, &e) < 0)
+        return;                     /* not applied: not recorded either */
+    if (cc_schedule_add(b->recipe->sched, &f, &e) < 0)
+        b->oom = true;              /* the recipe would not replay the run */
+    else
+        b->injected++;
+}
 
 static void seg_before(void *opaque, struct cc_sim *sim, uint64_t seg_end)
 {
@@ -467,6 +578,70 @@ static int record_bug(struct cc_explorer *x, const struct cc_recipe *r,
     return rc;
 }
 
+/* r cut at p->t, a quantum boundary of the run r made with no fault due
+ * then: the faults up to p->t, the stops before it and p->t itself, and the
+ * overrides used by then. Replaying it gives the state that run had at
+ * p->t. */
+static struct cc_recipe *recipe_cut(const struct cc_recipe *r, const struct xpoint *p)
+{
+    struct cc_recipe *c = cc_recipe_clone(r);
+    if (!c)
+        return NULL;
+    for (size_t i = cc_schedule_count(c->sched); i-- > 0;)
+        if (cc_schedule_get(c->sched, i)->at_ns > p->t)
+            cc_schedule_remove(c->sched, i);
+    size_t k = 0;
+    while (k < c->n_stops && c->stops[k] < p->t)
+        k++;
+    c->n_stops = k;
+    if (cc_recipe_add_stop(c, p->t) < 0) {
+        cc_recipe_free(c);
+        return NULL;
+    }
+    c->end_ns = p->t;
+    size_t w = 0;
+    for (size_t i = 0; i < c->n_ov; i++) {
+        const struct cc_xoverride *o = &c->ov[i];
+        if (o->life < p->life[o->vm] ||
+            (o->life == p->life[o->vm] && o->index < p->next_choice[o->vm]))
+            c->ov[w++] = *o;
+    }
+    c->n_ov = w;
+    return c;
+}
+
+/* A frontier point without a snapshot (made on demand by replay). */
+static int add_mid_point(struct cc_explorer *x, uint64_t bid, const struct cc_recipe *r,
+                         const struct xpoint *facts, size_t new_bits,
+                         const struct cc_xnovelty *nv, struct cc_err *err)
+{
+    struct cc_recipe *mr = recipe_cut(r, facts);
+    struct xpoint *mp = mr ? xp_add(x) : NULL;
+    if (!mp) {
+        cc_recipe_free(mr);
+        return cc_err_set(err, ENOMEM, "out of memory");
+    }
+    struct xpoint *base = xp_find(x, bid);
+    mp->parent = bid;
+    mp->recipe = mr;
+    mp->t = facts->t;
+    mp->sim_hash = facts->sim_hash;
+    memcpy(mp->life, facts->life, sizeof(mp->life));
+    memcpy(mp->next_choice, facts->next_choice, sizeof(mp->next_choice));
+    memcpy(mp->alive, facts->alive, sizeof(mp->alive));
+    mp->round = x->rounds_done + 1;
+    mp->depth = base->depth + 1;
+    double score = 4.0 * (double)new_bits;
+    mp->score = score > 60 ? 60 : score;
+    mp->n_slots = nv->n_assert_slots < XP_SLOTS ? nv->n_assert_slots : XP_SLOTS;
+    memcpy(mp->slots, nv->assert_slots, mp->n_slots * sizeof(mp->slots[0]));
+    mp->in_frontier = true;
+    mp->last_used = ++x->clock;
+    x->mid_points++;
+    trim_frontier(x, mp);
+    return 0;
+}
+
 struct round_stats {
     unsigned new_points;
     size_t new_edges, new_bits;
@@ -516,10 +691,19 @@ static int branch(struct cc_explorer *x, struct cc_xmut *m, struct round_stats *
                         cc_xmut_faults_fresh(m, r, &info, x->o.max_faults, err);
     if (rc == 0 && (kind == CC_XMODE_INPUT || kind == CC_XMODE_HYBRID))
         rc = cc_xmut_inputs(m, r, &info, x->o.choice_k, err);
+    struct cc_xreact react = {.target = -1};
+    bool reactive = rc == 0 && kind != CC_XMODE_INPUT && x->target.n_vms >= 3 &&
+                    cc_xmut_below(m, 100) < x->o.react_percent;
+    if (reactive) {
+        cc_xreact_plan(m, x->target.n_vms, &react);
+        if (cc_xreact_start(&react, x->target.n_vms) < 0)
+            rc = cc_err_set(err, ENOMEM, "out of memory");
+    }
     if (rc == 0 && cc_recipe_add_stop(r, info.t1) < 0)
         rc = cc_err_set(err, ENOMEM, "out of memory");
     r->end_ns = info.t1;
     if (rc < 0) {
+        cc_xreact_free(&react);
         cc_recipe_free(r);
         return rc;
     }
@@ -530,30 +714,40 @@ static int branch(struct cc_explorer *x, struct cc_xmut *m, struct round_stats *
     if (rc == 1) {
         /* the point could not be re-made: it leaves the frontier */
         evict_point(base);
+        cc_xreact_free(&react);
         cc_recipe_free(r);
         return 0;
     }
     if (rc < 0) {
+        cc_xreact_free(&react);
         cc_recipe_free(r);
         return rc;
     }
     p->picks++;
 
+    struct bctx *bcp = calloc(1, sizeof(*bcp));
     struct cc_xcov *cov = malloc(sizeof(*cov));
-    if (!cov) {
+    if (!cov || !bcp) {
+        free(cov);
+        free(bcp);
+        cc_xreact_free(&react);
         cc_recipe_free(r);
         return cc_err_set(err, ENOMEM, "out of memory");
     }
     cc_xcov_clear(cov);
-    struct bctx bc = {.x = x, .cov = cov};
-    struct cc_xrun_hooks hooks = {.before = seg_before, .after = seg_after, .opaque = &bc};
+    *bcp = (struct bctx){.x = x, .cov = cov, .react = reactive ? &react : NULL, .recipe = r};
+    /* a point in the middle only when the window's end is well after it */
+    bcp->mid_from = info.t0;
+    bcp->mid_until = info.t0 + 4 * (info.t1 - info.t0) / 5;
+    struct cc_xrun_hooks hooks = {.before = seg_before, .after = seg_after,
+                                  .boundary = on_boundary, .opaque = bcp};
     struct cc_xrun_result res;
     rc = cc_xrun_play(x->run, r, &hooks, &res, err);
     x->branches_done++;
-    if (rc == 0 && bc.oom)
+    if (rc == 0 && bcp->oom)
         rc = cc_err_set(err, ENOMEM, "out of memory collecting coverage");
     if (rc == 0)
-        fold_deltas(x, &bc, res.fail.failed);
+        fold_deltas(x, bcp, res.fail.failed);
     struct cc_xnovelty nv;
     bool novel = rc == 0 && cc_covmap_merge(&x->cov, cov, &nv);
     if (rc == 0 && res.fail.failed)
@@ -562,6 +756,13 @@ static int branch(struct cc_explorer *x, struct cc_xmut *m, struct round_stats *
         rs->new_edges += nv.new_edges;
         rs->new_bits += nv.new_assert_bits;
         p->wins++;
+    }
+    /* children of the base, like the end point: cuts of the same run */
+    for (unsigned i = 0; rc == 0 && novel && nv.new_assert_bits && !res.fail.failed &&
+                         !res.all_down && i < bcp->n_mid; i++) {
+        rc = add_mid_point(x, bid, r, &bcp->mid[i], bcp->mid_bits[i], &nv, err);
+        if (rc == 0)
+            rs->new_points++;
     }
     if (rc == 0 && novel && !res.fail.failed && !res.all_down) {
         struct xpoint *np = xp_add(x);
@@ -590,7 +791,13 @@ static int branch(struct cc_explorer *x, struct cc_xmut *m, struct round_stats *
             }
         }
     }
-    bctx_free(&bc);
+    if (reactive) {
+        x->react_branches++;
+        x->react_faults += bcp->injected;
+    }
+    cc_xreact_free(&react);
+    bctx_free(bcp);
+    free(bcp);
     free(cov);
     cc_recipe_free(r);
     return rc;

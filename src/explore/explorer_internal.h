@@ -9,6 +9,7 @@
 #include "explore/explore_internal.h"
 
 #define XP_SLOTS 16
+#define XP_MID_MAX 3            /* points made inside one branch's window */
 
 /* A frontier point: a whole-simulation state (hot: with a live snapshot;
  * cold: only its recipe, re-made by replaying from the nearest hot
@@ -93,6 +94,9 @@ struct cc_explorer {
     unsigned materialized, diverged;    /* this round */
     bool stop;                      /* stop_after_bugs reached */
     unsigned plateau_since;         /* first round of the current plateau, 0: none */
+    uint64_t react_branches;        /* branches with a reactive rule */
+    uint64_t react_faults;          /* faults their rules fired */
+    uint64_t mid_points;            /* points made inside a window */
 };
 
 /* explorer.c */

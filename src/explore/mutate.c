@@ -227,11 +227,17 @@ void cc_xmut_random_fault(struct cc_xmut *m, const struct cc_xpoint_info *p, uin
     }
 }
 
-/* A time in (t0, t1): whole milliseconds after t0. */
+/* A time in (t0, t1): whole milliseconds after t0. A third of them fall
+ * in the first 100 ms: points are made right after something new happened
+ * (a new assertion state inside a window, or a window's end), and what a
+ * fault does to that moment is often what matters. */
 static uint64_t window_time(struct cc_xmut *m, const struct cc_xpoint_info *p)
 {
     uint64_t w = window_ms(p);
-    return p->t0 + (1 + cc_xmut_below(m, w - 1)) * CC_MSEC;
+    uint64_t span = w - 1;
+    if (span > 100 && cc_xmut_below(m, 3) == 0)
+        span = 100;
+    return p->t0 + (1 + cc_xmut_below(m, span)) * CC_MSEC;
 }
 
 static int add_fault(struct cc_recipe *r, const struct cc_fault *f, struct cc_err *err)

@@ -170,12 +170,18 @@ int xreport_write(struct cc_explorer *x, struct cc_err *err)
               "snapshots), up to %u new faults / %u overrides per branch\n",
               cc_xmode_name(x->o.mode), x->o.branches, bt, x->o.seed, x->o.frontier_max,
               x->o.hot_max, x->o.max_faults, x->o.choice_k);
+    if (x->o.mode != CC_XMODE_INPUT)
+        sb_printf(&s, "          reactive rule (cut off or pause new hubs) in %u%% of fault "
+                  "branches: %" PRIu64 " branches had one, it fired %" PRIu64 " faults\n",
+                  x->o.react_percent, x->react_branches, x->react_faults);
     size_t fr = 0;
     for (size_t i = 0; i < x->n_pts; i++)
         fr += x->pts[i].in_frontier;
     sb_printf(&s, "status:   %u rounds, %" PRIu64 " branches, %.1f s wall (%.2f branches/s), "
               "frontier %zu points\n", x->rounds_done, x->branches_done, wall,
               wall > 0 ? x->branches_done / wall : 0, fr);
+    sb_printf(&s, "          %" PRIu64 " points made inside a window, where a branch first "
+              "reached a new assertion state\n", x->mid_points);
     sb_printf(&s, "coverage: %zu edges, %zu assertion states", cc_covmap_edges(&x->cov),
               cc_covmap_assert_bits(&x->cov));
     if (x->plateau_since && x->rounds_done + 1 - x->plateau_since >= x->o.plateau_rounds)

@@ -197,6 +197,10 @@ int cc_xrun_play(struct cc_xrun *x, const struct cc_recipe *r, const struct cc_x
         if (h && h->before)
             h->before(h->opaque, sim, segs[i]);
         struct cc_sim_limits lim = {.until_ns = segs[i]};
+        if (h && h->boundary) {
+            lim.on_boundary = h->boundary;
+            lim.opaque = h->opaque;
+        }
         struct cc_sim_result sr;
         rc = cc_sim_run(sim, &lim, &sr, err);
         if (rc < 0)

@@ -665,6 +665,8 @@ int cc_sim_run(struct cc_sim *sim, const struct cc_sim_limits *lim, struct cc_si
             res->stop = CC_SIM_STOP_SETUP;
             break;
         }
+        if (lim->on_boundary)
+            lim->on_boundary(lim->opaque, sim);
         rc = apply_due(sim, err);
         if (rc < 0)
             return rc;
@@ -734,6 +736,21 @@ int cc_sim_apply_fault(struct cc_sim *sim, const struct cc_fault *f, struct cc_e
     if (cc_fault_validate(f, sim->n, &e) < 0)
         return cc_err_set(err, EINVAL, "fault: %s", e.msg);
     return sim_apply_fault(sim, f, -1, err);
+}
+
+int cc_sim_inject_fault(struct cc_sim *sim, const struct cc_fault *f, struct cc_err *err)
+{
+    struct cc_err e = {0};
+    if (cc_fault_validate(f, sim->n, &e) < 0)
+        return cc_err_set(err, EINVAL, "fault: %s", e.msg);
+    if (f->at_ns < sim->now)
+        return cc_err_set(err, EINVAL, "fault at %" PRIu64 " ns is before now (%" PRIu64 " ns)",
+                          f->at_ns, sim->now);
+    /* faults before pos were applied: f must land at or after it */
+    if (cc_schedule_first_at(sim->sched, f->at_ns + 1) < sim->pos)
+        return cc_err_set(err, EAGAIN, "faults at %" PRIu64 " ns were already applied", f->at_ns);
+    int rc = cc_schedule_add(sim->sched, f, err);
+    return rc < 0 ? rc : 0;
 }
 
 /* ---- observations ---- */

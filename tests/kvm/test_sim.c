@@ -5,6 +5,7 @@
  * jump, IRQ injection, the run log, bit-identical runs, and whole-simulation
  * snapshot, restore and fork. The network is covered by the unit tests
  * (tests/unit/test_net_fabric.c) and the Linux tier. */
+#include <errno.h>
 #include <string.h>
 
 #include "chaoscontrol/schedule.h"
@@ -372,6 +373,74 @@ static void test_restart(void)
     cc_sim_destroy(sim);
 }
 
+/* cc_sim_inject_fault from an on_boundary hook: the run equals one whose
+ * schedule held the same faults from the start (what lets the explorer's
+ * reactive faults be replayed from recipes). */
+struct inject_ctx {
+    unsigned done;
+    struct cc_fault f[3];
+    int rc[3];
+};
+
+static void inject_hook(void *opaque, struct cc_sim *sim)
+{
+    struct inject_ctx *c = opaque;
+    uint64_t now = cc_sim_now(sim);
+    struct cc_err err = {0};
+    if (c->done == 0 && now >= 12 * MS + 345678) {
+        /* a pause now and an IRQ burst 3.21 ms later */
+        cc_fault_init(&c->f[0], CC_FAULT_PAUSE, now);
+        c->f[0].vm = 1;
+        c->f[0].duration_ns = 7 * MS;
+        cc_fault_init(&c->f[1], CC_FAULT_IRQ, now + 3210000);
+        c->f[1].vm = 0;
+        c->f[1].line = 3;
+        c->f[1].count = 2;
+        c->rc[0] = cc_sim_inject_fault(sim, &c->f[0], &err);
+        c->rc[1] = cc_sim_inject_fault(sim, &c->f[1], &err);
+        /* the past is refused */
+        cc_fault_init(&c->f[2], CC_FAULT_KILL, now - 1);
+        c->rc[2] = cc_sim_inject_fault(sim, &c->f[2], &err);
+        c->done = 1;
+    }
+}
+
+static void test_inject(void)
+{
+    struct inject_ctx c = {0};
+    struct cc_sim *a = mksim(3, 9, PIT_1MS);
+    struct cc_sim_result res;
+    struct cc_err err = {0};
+    struct cc_sim_limits lim = {.until_ns = 40 * MS, .on_boundary = inject_hook, .opaque = &c};
+    ok(cc_sim_run(a, &lim, &res, &err) == 0 && c.done, "ran 40 ms with the injecting hook");
+    ok(c.rc[0] == 0 && c.rc[1] == 0 && c.rc[2] == -EINVAL,
+       "a fault now and one later are taken, one in the past is refused (%d %d %d)", c.rc[0],
+       c.rc[1], c.rc[2]);
+    is_u64(cc_schedule_count(cc_sim_schedule(a)), 2, "the simulation's schedule holds both");
+    is_u64(irq3(cc_sim_vm(a, 0)), 2, "the later IRQ burst arrived");
+    uint64_t ha = cc_sim_hash(a);
+
+    /* the same faults scheduled from the start */
+    struct cc_sim *b = mksim(3, 9, PIT_1MS);
+    struct cc_schedule *s = cc_schedule_new();
+    cc_schedule_add(s, &c.f[0], &err);
+    cc_schedule_add(s, &c.f[1], &err);
+    ok(cc_sim_set_schedule(b, s, &err) == 0, "schedule with the injected faults set");
+    sim_run(b, 40 * MS, &res);
+    uint64_t hb = cc_sim_hash(b);
+    ok(ha == hb, "the run equals the injected one (%016llx, %016llx)", (unsigned long long)ha,
+       (unsigned long long)hb);
+    /* and the faults did something */
+    struct cc_sim *n = mksim(3, 9, PIT_1MS);
+    sim_run(n, 40 * MS, &res);
+    ok(cc_sim_hash(n) != ha, "without them the run differs (%016llx)",
+       (unsigned long long)cc_sim_hash(n));
+    cc_schedule_free(s);
+    cc_sim_destroy(a);
+    cc_sim_destroy(b);
+    cc_sim_destroy(n);
+}
+
 static void diag_sim(const char *what, struct cc_sim *sim)
 {
     for (unsigned i = 0; i < cc_sim_vm_count(sim); i++) {
@@ -500,6 +569,7 @@ int main(void)
     test_lockstep();
     test_faults();
     test_restart();
+    test_inject();
     test_determinism_and_snapshots();
     return tap_exit();
 }

@@ -682,6 +682,100 @@ static void test_mutators(void)
        "modes parse and print");
 }
 
+/* Synthetic traffic for the reactive rule: every 10 ms the VMs in mask
+ * `talk` send one frame to every other VM, the others one frame to `to`. */
+static void traffic(uint64_t *sent, unsigned n, uint64_t talk, unsigned to)
+{
+    for (unsigned a = 0; a < n; a++)
+        for (unsigned b = 0; b < n; b++)
+            if (a != b && (((talk >> a) & 1) || b == to))
+                sent[a * n + b]++;
+}
+
+/* Run the rule over time [from, to) in 1 ms boundaries; returns the faults
+ * fired (at most 4) in f. */
+static unsigned react_run(struct cc_xreact *r, uint64_t *sent, unsigned n, uint64_t talk,
+                          unsigned to, uint64_t skip, uint64_t from_ms, uint64_t to_ms,
+                          struct cc_fault *f, unsigned cap)
+{
+    unsigned k = 0;
+    for (uint64_t t = from_ms; t < to_ms; t++) {
+        if (t % 10 == 0)
+            traffic(sent, n, talk, to);
+        struct cc_fault g;
+        if (cc_xreact_look(r, t * CC_MSEC, sent, skip, &g) == 1 && k < cap)
+            f[k++] = g;
+    }
+    return k;
+}
+
+static void test_react(void)
+{
+    struct cc_xweights w;
+    cc_xweights_default(&w);
+    struct cc_xmut *m = cc_xmut_new(9, &w);
+    struct cc_xreact r;
+    cc_xreact_plan(m, 2, &r);
+    is_int(r.n_steps, 0, "reactive rule: none with 2 VMs");
+    bool sane = true;
+    unsigned pauses = 0, cuts = 0, lens[4] = {0};
+    for (int i = 0; i < 200; i++) {
+        cc_xreact_plan(m, 3, &r);
+        sane &= r.n_steps >= 1 && r.n_steps <= 3;
+        lens[r.n_steps]++;
+        for (unsigned s = 0; s < r.n_steps; s++) {
+            sane &= r.step[s].delay_ns <= 300 * CC_MSEC && r.step[s].delay_ns % CC_MSEC == 0;
+            sane &= !r.step[s].pause_ns || !r.step[s].cut_ns;
+            pauses += r.step[s].pause_ns != 0;
+            cuts += r.step[s].pause_ns == 0;
+        }
+    }
+    ok(sane && lens[1] && lens[2] && lens[3] && pauses && cuts > pauses,
+       "reactive plans: 1-3 steps (%u/%u/%u), delays <= 300 ms, %u cut-offs, %u pauses", lens[1],
+       lens[2], lens[3], cuts, pauses);
+    cc_xmut_free(m);
+
+    /* a hand-made rule: cut off the hub 30 ms after it appears, then pause
+     * the next hub 100 ms for 200 ms */
+    memset(&r, 0, sizeof(r));
+    r.n_steps = 2;
+    r.step[0].delay_ns = 30 * CC_MSEC;
+    r.step[1].delay_ns = 0;
+    r.step[1].pause_ns = 200 * CC_MSEC;
+    ok(cc_xreact_start(&r, 3) == 0, "rule started");
+    uint64_t sent[9] = {0};
+    struct cc_fault f[4];
+    /* quiet: followers only answer VM 0, nobody talks to everyone */
+    unsigned k = react_run(&r, sent, 3, 0, 0, 0, 0, 200, f, 4);
+    is_int(k, 0, "no hub, no firing");
+    is_int((long)cc_xreact_hubs(&r), 0, "no hub seen");
+    /* VM 1 starts talking to everyone at 200 ms: a hub from the next look */
+    k = react_run(&r, sent, 3, 1u << 1, 1, 0, 200, 400, f, 4);
+    ok(k == 1 && f[0].type == CC_FAULT_PARTITION && f[0].n_sides == 1 &&
+       f[0].sides[0] == (1u << 1) && f[0].duration_ns == 0,
+       "the new hub (VM 1) is cut off from the rest (%u faults)", k);
+    ok(k == 1 && f[0].at_ns >= 230 * CC_MSEC && f[0].at_ns <= 241 * CC_MSEC,
+       "30 ms after it appeared (at %.3f s)", k ? f[0].at_ns / 1e9 : 0.0);
+    is_int((long)cc_xreact_hubs(&r), 1 << 1, "VM 1 is the hub");
+    /* the cut-off VM 1 keeps sending: it stays a hub but is not new */
+    k = react_run(&r, sent, 3, 1u << 1, 1, 1u << 1, 400, 600, f, 4);
+    is_int(k, 0, "an old hub does not fire again");
+    /* VM 2 starts talking to everyone too (VM 0 still answers VM 1; a
+     * follower that changes leaders within 60 ms would look like a hub for
+     * a moment), and so does VM 0, which is cut off from everyone: only
+     * VM 2 is a target; it is paused at once */
+    k = react_run(&r, sent, 3, 7, 1, 1u << 0, 600, 800, f, 4);
+    ok(k == 1 && f[0].type == CC_FAULT_PAUSE && f[0].vm == 2 &&
+       f[0].duration_ns == 200 * CC_MSEC && f[0].at_ns >= 600 * CC_MSEC &&
+       f[0].at_ns <= 611 * CC_MSEC, "the next new hub (VM 2) is paused for 200 ms, at once "
+       "(at %.3f s)", k ? f[0].at_ns / 1e9 : 0.0);
+    ok(!cc_xreact_due(&r, 10 * CC_SEC), "both steps fired: the rule is done");
+    /* VM 0 becomes a hub too: nothing more */
+    k = react_run(&r, sent, 3, 7, 0, 0, 800, 1000, f, 4);
+    is_int(k, 0, "no firing after the last step");
+    cc_xreact_free(&r);
+}
+
 static void cleanup(void)
 {
     char cmd[300];
@@ -705,6 +799,7 @@ int main(void)
     test_covmap();
     test_ddmin();
     test_mutators();
+    test_react();
     cleanup();
     return tap_exit();
 }

@@ -81,6 +81,7 @@ struct sim {
     unsigned first_node;
     char first_details[512];
     unsigned leaders_elected;
+    unsigned events[RAFT_EV_COUNT];
     uint64_t max_commit;
     unsigned persist_contract_broken;
     unsigned delivered, dropped;
@@ -177,6 +178,8 @@ static void cb_check(void *ctx, enum raft_check c, int ok, const char *details)
 static void cb_event(void *ctx, enum raft_event ev, uint64_t arg)
 {
     struct nctx *c = ctx;
+    if ((unsigned)ev < RAFT_EV_COUNT)
+        c->s->events[ev]++;
     if (ev == RAFT_EV_BECAME_LEADER)
         c->s->leaders_elected++;
     if (ev == RAFT_EV_COMMITTED && arg > c->s->max_commit)
@@ -605,6 +608,12 @@ static void test_schedules(void)
         /* the control with this schedule exercised the check the bug breaks */
         ok(S.passes[sc->expect] > 0, "none: schedule '%s' evaluates %s (%u passes)", sc->name,
            raft_check_name(sc->expect), S.passes[sc->expect]);
+        if (sc->bug == RAFT_BUG_FIG8_COMMIT)
+            ok(S.events[RAFT_EV_OLD_ENTRY_AFTER_ELECTION] > 0 &&
+               S.events[RAFT_EV_LEADER_OLD_TAIL] > 0,
+               "none: schedule '%s' passes the figure-8 stepping stones (old tail %u, old entry "
+               "after another election %u)", sc->name, S.events[RAFT_EV_LEADER_OLD_TAIL],
+               S.events[RAFT_EV_OLD_ENTRY_AFTER_ELECTION]);
     }
     /* every bug against every schedule, for the record */
     tap_diag("what fires first, bug x schedule:");
