@@ -13,7 +13,7 @@ PKGS=(
   # KVM test host (QEMU TCG with an emulated SVM CPU) and its tiny initramfs
   qemu-system-x86 qemu-utils busybox-static kmod
   # tests
-  e2fsprogs
+  e2fsprogs strace
 )
 
 missing=()

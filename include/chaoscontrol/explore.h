@@ -83,6 +83,9 @@ int cc_xtarget_hash(struct cc_xtarget *t, struct cc_err *err);
 /* Check that the files now at the target's paths have the recorded hashes;
  * the message names the file, both hashes and what to do. */
 int cc_xtarget_check(const struct cc_xtarget *t, struct cc_err *err);
+/* cc_xtarget_check, then the files as booting them would check them
+ * (cc_linux_check, cc_blk_config_check), without /dev/kvm. */
+int cc_xtarget_check_boot(const struct cc_xtarget *t, struct cc_err *err);
 
 /* ---- recipes ---- */
 
@@ -457,5 +460,8 @@ void cc_explorer_summary(const struct cc_explorer *x, struct cc_explore_summary 
 /* Checkpoint and report files of a directory, for tests and tools: the
  * checkpoint's JSON validated and summarized. */
 int cc_checkpoint_peek(const char *dir, unsigned *rounds, unsigned *bugs, struct cc_err *err);
+/* The checkpoint's target checked as resuming would boot it
+ * (cc_xtarget_check_boot), without /dev/kvm. */
+int cc_checkpoint_check_target(const char *dir, struct cc_err *err);
 
 #endif

@@ -97,6 +97,9 @@ struct cc_blk_config {
 
 int cc_vm_add_virtio_blk(struct cc_vm *vm, const struct cc_blk_config *cfg,
                          struct cc_virtio_blk **out, struct cc_err *err);
+/* Check a disk configuration as cc_vm_add_virtio_blk would (the image is a
+ * readable regular file; the size fits), without a VM or /dev/kvm. */
+int cc_blk_config_check(const struct cc_blk_config *cfg, struct cc_err *err);
 
 uint64_t cc_virtio_blk_size(const struct cc_virtio_blk *b);
 const char *cc_virtio_blk_failure(const struct cc_virtio_blk *b);

@@ -89,6 +89,18 @@ void cc_vm_destroy(struct cc_vm *vm);
 int cc_vm_load_linux(struct cc_vm *vm, const char *kernel, const char *initrd,
                      const char *cmdline, struct cc_err *err);
 
+/* Check a kernel and initrd as cc_vm_load_linux would for a VM of mem_size
+ * bytes (format, truncation, fit in memory), without a VM or /dev/kvm:
+ * programs call it before they open KVM, so bad input gets the same error on
+ * every machine. */
+int cc_linux_check(const char *kernel, const char *initrd, uint64_t mem_size,
+                   struct cc_err *err);
+
+/* Guest memory bounds: a multiple of 4 KiB in [CC_VM_MIN_MEM, CC_VM_MAX_MEM]. */
+#define CC_VM_MIN_MEM (2ull << 20)
+#define CC_VM_MAX_MEM (3ull << 30)
+#define CC_VM_DEFAULT_MEM (256ull << 20)
+
 /* The default kernel command line (console, no APIC/ACPI, timers, ...). */
 const char *cc_vm_default_cmdline(void);
 

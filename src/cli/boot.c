@@ -87,7 +87,7 @@ int cli_check_kvm(bool force)
 enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_MEM, OPT_SEED, OPT_CMDLINE, OPT_APPEND,
     OPT_SERIAL_OUT, OPT_UNTIL, OPT_MAX_EXITS, OPT_TRACE, OPT_FORCE, OPT_RUNS, OPT_QUIET,
-    OPT_HELP, OPT_PRINT_CMDLINE, OPT_DISK_IMAGE, OPT_DISK, OPT_RNG, OPT_OUTPUT,
+    OPT_HELP, OPT_PRINT_CMDLINE, OPT_DISK_IMAGE, OPT_DISK, OPT_RNG, OPT_OUTPUT, OPT_SEEDS,
 };
 
 static const struct option long_opts[] = {
@@ -110,6 +110,7 @@ static const struct option long_opts[] = {
     {"disk", required_argument, NULL, OPT_DISK},
     {"rng", no_argument, NULL, OPT_RNG},
     {"output", required_argument, NULL, OPT_OUTPUT},
+    {"seeds", required_argument, NULL, OPT_SEEDS},
     {NULL, 0, NULL, 0},
 };
 
@@ -142,7 +143,9 @@ static void usage(FILE *f, const char *cmd)
             cmd, verify ? " [--runs N]" : "",
             verify ? "" : " (default: the terminal)",
             verify ? " (run 1; runs 2.. get F.2, F.3, ...)" : "",
-            verify ? "  --runs N          number of runs to compare (default 3)\n" : "");
+            verify ? "  --runs N          number of runs to compare (default 3)\n"
+                     "  --seeds A,B,...   run k uses the k-th seed instead of --seed (the runs\n"
+                     "                    are then expected to differ: shows where they part)\n" : "");
 }
 
 /* Returns 0, or 2 for a usage error (after printing why). */
@@ -192,6 +195,7 @@ int cli_parse_vm_opts(int argc, char **argv, const char *cmd, struct cli_vm_opts
                                "--runs is only for 'verify'");
                 return 2;
             }
+            o->runs_given = true;
             break;
         case OPT_HELP:
             usage(stdout, cmd);
@@ -208,6 +212,29 @@ int cli_parse_vm_opts(int argc, char **argv, const char *cmd, struct cli_vm_opts
             }
             break;
         case OPT_RNG: o->rng = true; break;
+        case OPT_SEEDS: {
+            if (!runs) {
+                fprintf(stderr, "chaoscontrol %s: --seeds is only for 'verify'\n", cmd);
+                return 2;
+            }
+            char *copy = strdup(optarg), *save = NULL;
+            o->n_seeds = 0;
+            for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (o->n_seeds == CLI_MAX_SEEDS || !cli_parse_u64(t, &o->seeds[o->n_seeds])) {
+                    fprintf(stderr, "chaoscontrol %s: --seeds '%s': want up to %d numbers "
+                            "separated by commas\n", cmd, optarg, CLI_MAX_SEEDS);
+                    free(copy);
+                    return 2;
+                }
+                o->n_seeds++;
+            }
+            free(copy);
+            if (o->n_seeds < 2) {
+                fprintf(stderr, "chaoscontrol %s: --seeds wants at least two seeds\n", cmd);
+                return 2;
+            }
+            break;
+        }
         default:
             if (optopt >= OPT_KERNEL)
                 fprintf(stderr, "chaoscontrol %s: option '%s' needs a value\n", cmd,
@@ -255,8 +282,19 @@ void cli_log(void *opaque, const char *msg)
     fprintf(stderr, "chaoscontrol: %s\n", msg);
 }
 
-/* Create the VM and load the guest: all input files are checked here,
- * before anything runs. */
+int cli_check_inputs(const struct cli_vm_opts *o)
+{
+    struct cc_err err = {0};
+    struct cc_blk_config disk = {.size = o->disk_size, .image_path = o->disk_image};
+    if (cc_linux_check(o->kernel, o->initrd, o->mem, &err) < 0 ||
+        ((o->disk_image || o->disk_size) && cc_blk_config_check(&disk, &err) < 0)) {
+        fprintf(stderr, "chaoscontrol: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Create the VM and load the guest (whose files cli_check_inputs checked). */
 int cli_prepare_vm(const struct cli_vm_opts *o, int serial_fd, const char *trace_path,
                       bool keep_trace, struct cc_vm **out)
 {
@@ -331,6 +369,8 @@ int cmd_boot(int argc, char **argv)
     int rc = cli_parse_vm_opts(argc, argv, "boot", &o, NULL);
     if (rc)
         return rc;
+    if (cli_check_inputs(&o) < 0 || cli_check_kvm(o.force) < 0)
+        return 1;
     int serial_fd = STDOUT_FILENO;
     if (o.serial_out) {
         serial_fd = open(o.serial_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -343,8 +383,6 @@ int cmd_boot(int argc, char **argv)
     struct cc_vm *vm = NULL;
     struct cli_summary sum = {0};
     rc = cli_prepare_vm(&o, serial_fd, o.trace_out, false, &vm);
-    if (rc == 0 && cli_check_kvm(o.force) < 0)
-        rc = -1;
     if (rc == 0)
         rc = cli_run_vm(&o, vm, &sum);
     if (o.serial_out)
@@ -385,6 +423,16 @@ int cmd_verify(int argc, char **argv)
     int rc = cli_parse_vm_opts(argc, argv, "verify", &o, &runs);
     if (rc)
         return rc;
+    if (o.n_seeds) {
+        if (o.runs_given && runs != o.n_seeds) {
+            fprintf(stderr, "chaoscontrol verify: --runs %" PRIu64 " but --seeds gives %u seeds\n",
+                    runs, o.n_seeds);
+            return 2;
+        }
+        runs = o.n_seeds;
+    }
+    if (cli_check_inputs(&o) < 0 || cli_check_kvm(o.force) < 0)
+        return 1;
 
     struct cc_vm *ref = NULL;
     struct cli_summary ref_sum = {0};
@@ -411,9 +459,9 @@ int cmd_verify(int argc, char **argv)
         }
         struct cc_vm *vm = NULL;
         struct cli_summary sum;
+        if (o.n_seeds)
+            o.seed = o.seeds[r - 1];
         rc = cli_prepare_vm(&o, serial_fd, tp, true, &vm);
-        if (rc == 0 && r == 1 && cli_check_kvm(o.force) < 0)
-            rc = -1;
         if (rc == 0)
             rc = cli_run_vm(&o, vm, &sum);
         if (serial_fd >= 0)
@@ -424,7 +472,10 @@ int cmd_verify(int argc, char **argv)
             return 1;
         }
         char prefix[64];
-        snprintf(prefix, sizeof(prefix), "run %" PRIu64 ": ", r);
+        if (o.n_seeds)
+            snprintf(prefix, sizeof(prefix), "run %" PRIu64 " (seed %" PRIu64 "): ", r, o.seed);
+        else
+            snprintf(prefix, sizeof(prefix), "run %" PRIu64 ": ", r);
         cli_print_summary(stdout, prefix, &sum);
         fflush(stdout);
         if (!ref) {
@@ -456,8 +507,9 @@ int cmd_verify(int argc, char **argv)
                     cc_trace_format(&b[i], lb, sizeof(lb));
                 else
                     snprintf(lb, sizeof(lb), "(trace ended)");
-                printf("run %" PRIu64 ": first divergent record is #%zu:\n  run 1: %s\n  run %"
-                       PRIu64 ": %s\n", r, i, la, r, lb);
+                uint64_t ex = i < na ? a[i].seq : i < nb ? b[i].seq : 0;
+                printf("run %" PRIu64 ": first divergent record is #%zu of the trace (exit #%"
+                       PRIu64 "):\n  run 1: %s\n  run %" PRIu64 ": %s\n", r, i, ex, la, r, lb);
             }
         }
         cc_vm_destroy(vm);

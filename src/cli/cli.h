@@ -30,6 +30,10 @@ struct cli_vm_opts {
     const char *output;         /* snapshot save */
     bool snapshot_mode;         /* snapshot load: a FILE argument, no --kernel */
     const char *snapshot;
+#define CLI_MAX_SEEDS 16
+    uint64_t seeds[CLI_MAX_SEEDS];  /* verify --seeds: one per run */
+    unsigned n_seeds;
+    bool runs_given;
 };
 
 /* Parse the options shared by boot, verify and the snapshot commands.
@@ -44,8 +48,11 @@ struct cli_summary {
     uint64_t exits, vtime, trace_hash, serial_hash, ram_hash, unknown_io;
 };
 
-/* Create the VM (with the devices the options ask for) and load the guest;
- * every input file is checked here. Prints the error and returns -1. */
+/* Check the kernel, initrd and disk options as booting them would, before
+ * /dev/kvm is opened. Prints the error and returns -1. */
+int cli_check_inputs(const struct cli_vm_opts *o);
+/* Create the VM (with the devices the options ask for) and load the guest.
+ * Prints the error and returns -1. */
 int cli_prepare_vm(const struct cli_vm_opts *o, int serial_fd, const char *trace_path,
                    bool keep_trace, struct cc_vm **out);
 /* Run until a stop (honouring --until and --max-exits) and summarize. */

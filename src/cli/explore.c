@@ -27,6 +27,7 @@
 #include "chaoscontrol/explore.h"
 #include "chaoscontrol/sdk_host.h"
 #include "chaoscontrol/sim.h"
+#include "chaoscontrol/virtio.h"
 #include "cli.h"
 
 enum {
@@ -267,13 +268,15 @@ static int only(const struct xopts *o, const char *allowed, int argc, char **arg
     return 0;
 }
 
-static bool readable(const struct xopts *o, const char *what, const char *path)
+/* The kernel, initrd and disk checked as booting them would check them,
+ * before /dev/kvm is opened. */
+static bool inputs_ok(const struct xopts *o)
 {
-    struct stat st;
-    errno = 0;
-    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || access(path, R_OK) < 0) {
-        fprintf(stderr, "chaoscontrol %s: %s '%s': %s\n", o->cmd, what, path,
-                errno ? strerror(errno) : "not a regular file");
+    struct cc_err err = {0};
+    struct cc_blk_config bc = {.size = o->disk, .image_path = o->disk_image};
+    if (cc_linux_check(o->kernel, o->initrd, o->mem ? o->mem : CC_VM_DEFAULT_MEM, &err) < 0 ||
+        ((o->disk || o->disk_image) && cc_blk_config_check(&bc, &err) < 0)) {
+        fprintf(stderr, "chaoscontrol %s: %s\n", o->cmd, err.msg);
         return false;
     }
     return true;
@@ -354,9 +357,6 @@ static int explore_run(int argc, char **argv)
         return bad(&o, "%s", "--output is required");
     if (o.disk && o.disk_image)
         return bad(&o, "%s", "--disk and --disk-image are exclusive (the image sets the size)");
-    if (!readable(&o, "kernel", o.kernel) || !readable(&o, "initrd", o.initrd) ||
-        (o.disk_image && !readable(&o, "disk image", o.disk_image)))
-        return 2;
     char ck[4200];
     snprintf(ck, sizeof(ck), "%s/checkpoint.json", o.output);
     if (access(ck, F_OK) == 0) {
@@ -365,6 +365,8 @@ static int explore_run(int argc, char **argv)
                 "--output\n", o.output, o.output);
         return 2;
     }
+    if (!inputs_ok(&o))
+        return 2;
     if (cli_check_kvm(o.force) < 0)
         return 1;
 
@@ -455,7 +457,8 @@ static int explore_resume(int argc, char **argv)
         return bad(&o, "%s", "--rounds is required (how many more rounds to run)");
     struct cc_err err = {0};
     unsigned done, bugs;
-    if (cc_checkpoint_peek(o.corpus, &done, &bugs, &err) < 0) {
+    if (cc_checkpoint_peek(o.corpus, &done, &bugs, &err) < 0 ||
+        cc_checkpoint_check_target(o.corpus, &err) < 0) {
         fprintf(stderr, "chaoscontrol explore resume: %s\n", err.msg);
         return 2;
     }
@@ -564,7 +567,7 @@ static int bug_command(int argc, char **argv, struct xopts *o, const char *allow
         fprintf(stderr, "chaoscontrol %s: %s\n", o->cmd, err.msg);
         return 2;
     }
-    if (cc_xtarget_check(&(*b)->target, &err) < 0) {
+    if (cc_xtarget_check_boot(&(*b)->target, &err) < 0) {
         fprintf(stderr, "chaoscontrol %s: %s: %s\n", o->cmd, o->bug, err.msg);
         cc_bug_free(*b);
         *b = NULL;

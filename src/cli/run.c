@@ -346,7 +346,7 @@ int cmd_run(int argc, char **argv)
         script.n_overrides = n;
     }
     free(o.ov);
-    if (cli_check_kvm(o.vm.force) < 0) {
+    if (cli_check_inputs(&o.vm) < 0 || cli_check_kvm(o.vm.force) < 0) {
         cc_choice_script_free(&script);
         return 1;
     }

@@ -24,6 +24,7 @@
 #include "chaoscontrol/schedule.h"
 #include "chaoscontrol/sdk_host.h"
 #include "chaoscontrol/sim.h"
+#include "chaoscontrol/virtio.h"
 #include "cli.h"
 #include "util/afile.h"
 
@@ -201,16 +202,6 @@ static int parse(int argc, char **argv, struct sim_opts *o)
     return 0;
 }
 
-static bool readable(const char *what, const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || access(path, R_OK) < 0) {
-        fprintf(stderr, "chaoscontrol sim: %s '%s': %s\n", what, path,
-                errno ? strerror(errno) : "not a regular file");
-        return false;
-    }
-    return true;
-}
 
 static void secs(uint64_t ns, char *buf, size_t len)
 {
@@ -358,8 +349,10 @@ int cmd_sim(int argc, char **argv)
         fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
         return 2;
     }
-    if (!readable("kernel", o.kernel) || (o.initrd && !readable("initrd", o.initrd)) ||
-        (o.disk_image && !readable("disk image", o.disk_image))) {
+    struct cc_blk_config bc = {.size = o.disk, .image_path = o.disk_image};
+    if (cc_linux_check(o.kernel, o.initrd, o.mem, &err) < 0 ||
+        ((o.disk || o.disk_image) && cc_blk_config_check(&bc, &err) < 0)) {
+        fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
         cc_schedule_free(sched);
         return 2;
     }

@@ -68,12 +68,9 @@ static int cmd_save(int argc, char **argv)
         return 2;
     }
     struct cc_vm *vm;
-    if (cli_prepare_vm(&o, -1, o.trace_out, false, &vm) < 0)
+    if (cli_check_inputs(&o) < 0 || cli_check_kvm(o.force) < 0 ||
+        cli_prepare_vm(&o, -1, o.trace_out, false, &vm) < 0)
         return 1;
-    if (cli_check_kvm(o.force) < 0) {
-        cc_vm_destroy(vm);
-        return 1;
-    }
     struct cli_summary sum;
     if (cli_run_vm(&o, vm, &sum) < 0) {
         cc_vm_destroy(vm);
@@ -337,12 +334,9 @@ int cmd_snapshot_demo(int argc, char **argv)
     struct demo d = {.o = &o};
     struct cc_err err = {0};
     struct cc_vm *vm;
-    if (cli_prepare_vm(&o, -1, NULL, false, &vm) < 0)
+    if (cli_check_inputs(&o) < 0 || cli_check_kvm(o.force) < 0 ||
+        cli_prepare_vm(&o, -1, NULL, false, &vm) < 0)
         return 1;
-    if (cli_check_kvm(o.force) < 0) {
-        cc_vm_destroy(vm);
-        return 1;
-    }
 
     printf("snapshot-demo: boot to /init's first line\n");
     double t0 = now_ms();

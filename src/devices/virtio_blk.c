@@ -290,6 +290,33 @@ static void blk_config(void *dev, uint8_t *out)
 
 /* ---- lifecycle ---- */
 
+int cc_blk_config_check(const struct cc_blk_config *cfg, struct cc_err *err)
+{
+    if (cfg->id && strlen(cfg->id) > 20)
+        return cc_err_set(err, EINVAL, "virtio-blk: id \"%s\" is longer than 20 bytes", cfg->id);
+    struct cc_blk_base *base = NULL;
+    int rc = cc_blk_base_open(cfg->image_path, &base, err);
+    if (rc < 0)
+        return rc;
+    uint64_t size = cfg->size ? cfg->size : (cc_blk_base_size(base) + 511) & ~511ull;
+    if (size == 0 && cfg->image_path)
+        rc = cc_err_set(err, EINVAL, "disk image %s is empty; give a disk size too",
+                        cfg->image_path);
+    else if (size == 0)
+        rc = cc_err_set(err, EINVAL, "virtio-blk: disk size is 0; give a size or a "
+                        "non-empty image");
+    if (rc == 0) {
+        struct cc_blk_overlay *ov = NULL;
+        rc = cc_blk_overlay_create(base, size, &ov, err);
+        if (rc < 0)
+            cc_err_prefix(err, "virtio-blk");
+        else
+            cc_blk_overlay_free(ov);
+    }
+    cc_blk_base_put(base);
+    return rc;
+}
+
 int cc_virtio_blk_create(const struct cc_blk_config *cfg, uint64_t seed, const char *label,
                          uint8_t *const *mem_base, const uint64_t *mem_size,
                          struct cc_irq_sink irq, unsigned irq_line,

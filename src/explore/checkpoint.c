@@ -677,3 +677,16 @@ int cc_checkpoint_peek(const char *dir, unsigned *rounds, unsigned *bugs, struct
     cc_explorer_free(x);
     return rc;
 }
+
+int cc_checkpoint_check_target(const char *dir, struct cc_err *err)
+{
+    struct cc_explorer *x = calloc(1, sizeof(*x));
+    if (!x)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    x->dir = strdup(dir);
+    int rc = xcheckpoint_load(x, dir, err);
+    if (rc == 0)
+        rc = cc_xtarget_check_boot(&x->target, err);
+    cc_explorer_free(x);
+    return rc;
+}

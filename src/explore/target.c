@@ -12,6 +12,8 @@
 #include <sodium.h>
 
 #include "chaoscontrol/explore.h"
+#include "chaoscontrol/virtio.h"
+#include "chaoscontrol/vm.h"
 #include "explore/explore_internal.h"
 
 double xnow(void)
@@ -93,6 +95,20 @@ int cc_xtarget_check(const struct cc_xtarget *t, struct cc_err *err)
         rc = check_one("initrd", t->initrd, t->initrd_sha256, err);
     if (rc == 0)
         rc = check_one("disk image", t->disk_image, t->disk_image_sha256, err);
+    return rc;
+}
+
+int cc_xtarget_check_boot(const struct cc_xtarget *t, struct cc_err *err)
+{
+    int rc = cc_xtarget_check(t, err);
+    /* and what booting would find wrong with them, before any /dev/kvm */
+    if (rc == 0)
+        rc = cc_linux_check(t->kernel, t->initrd, t->mem_size ? t->mem_size : CC_VM_DEFAULT_MEM,
+                            err);
+    if (rc == 0 && (t->disk_image || t->disk_size)) {
+        struct cc_blk_config bc = {.size = t->disk_size, .image_path = t->disk_image};
+        rc = cc_blk_config_check(&bc, err);
+    }
     return rc;
 }
 

@@ -145,7 +145,13 @@ struct kernel_info {
     uint32_t initrd_max;    /* highest initrd address */
 };
 
-static int load_bzimage(struct cc_vm *vm, const char *path, const struct file_buf *k,
+/* The guest memory a kernel goes into; mem is NULL when only checking. */
+struct boot_mem {
+    uint8_t *mem;
+    uint64_t size;
+};
+
+static int load_bzimage(const struct boot_mem *vm, const char *path, const struct file_buf *k,
                         uint8_t *bp, struct kernel_info *ki, struct cc_err *err)
 {
     const uint8_t *d = k->data;
@@ -177,12 +183,13 @@ static int load_bzimage(struct cc_vm *vm, const char *path, const struct file_bu
     uint32_t init_size = get32(d + HDR_INIT_SIZE);
     if (init_size < payload)
         init_size = (uint32_t)payload;
-    if (load + init_size > vm->mem_size)
+    if (load + init_size > vm->size)
         return cc_err_set(err, ENOMEM, "memory too small for the kernel: '%s' needs %llu MiB "
                           "at %llu MiB, the VM has %llu MiB (use --mem)", path,
                           (unsigned long long)(init_size >> 20), (unsigned long long)(load >> 20),
-                          (unsigned long long)(vm->mem_size >> 20));
-    memcpy(vm->mem + load, d + setup_size, payload);
+                          (unsigned long long)(vm->size >> 20));
+    if (vm->mem)
+        memcpy(vm->mem + load, d + setup_size, payload);
 
     /* Copy the setup header into the zero page. */
     size_t hdr_end = 0x202 + d[0x201];
@@ -197,7 +204,7 @@ static int load_bzimage(struct cc_vm *vm, const char *path, const struct file_bu
     return 0;
 }
 
-static int load_elf(struct cc_vm *vm, const char *path, const struct file_buf *k,
+static int load_elf(const struct boot_mem *vm, const char *path, const struct file_buf *k,
                     uint8_t *bp, struct kernel_info *ki, struct cc_err *err)
 {
     const uint8_t *d = k->data;
@@ -224,13 +231,15 @@ static int load_elf(struct cc_vm *vm, const char *path, const struct file_buf *k
         if (filesz > memsz || off > k->size || filesz > k->size - off)
             return cc_err_set(err, EINVAL, "kernel '%s': ELF segment %u lies outside the file "
                               "(truncated?)", path, i);
-        if (paddr < HIGH_MEM || paddr > vm->mem_size || memsz > vm->mem_size - paddr)
+        if (paddr < HIGH_MEM || paddr > vm->size || memsz > vm->size - paddr)
             return cc_err_set(err, ENOMEM, "memory too small for the kernel: '%s' segment %u "
                               "needs [0x%llx, 0x%llx), the VM has %llu MiB (use --mem)", path, i,
                               (unsigned long long)paddr, (unsigned long long)(paddr + memsz),
-                              (unsigned long long)(vm->mem_size >> 20));
-        memcpy(vm->mem + paddr, d + off, filesz);
-        memset(vm->mem + paddr + filesz, 0, memsz - filesz);
+                              (unsigned long long)(vm->size >> 20));
+        if (vm->mem) {
+            memcpy(vm->mem + paddr, d + off, filesz);
+            memset(vm->mem + paddr + filesz, 0, memsz - filesz);
+        }
         if (paddr + memsz > end)
             end = paddr + memsz;
         loads++;
@@ -242,7 +251,7 @@ static int load_elf(struct cc_vm *vm, const char *path, const struct file_buf *k
      * __START_KERNEL_map address too. */
     if (entry >= 0xffffffff80000000ull)
         entry -= 0xffffffff80000000ull;
-    if (entry >= vm->mem_size)
+    if (entry >= vm->size)
         return cc_err_set(err, EINVAL, "kernel '%s': entry point 0x%llx outside guest memory",
                           path, (unsigned long long)entry);
 
@@ -269,26 +278,80 @@ static void e820_add(uint8_t *bp, uint64_t addr, uint64_t size, uint32_t type)
     bp[BP_E820_ENTRIES] = (uint8_t)(n + 1);
 }
 
-int cc_vm_load_linux(struct cc_vm *vm, const char *kernel, const char *initrd,
-                     const char *cmdline, struct cc_err *err)
+/* Read and check the kernel and initrd files against a guest of bm->size
+ * bytes; with bm->mem, also place them and fill in the zero page at bp. On
+ * success *ki describes the kernel and *rd holds the initrd (caller frees). */
+static int load_images(const struct boot_mem *bm, const char *kernel, const char *initrd,
+                       uint8_t *bp, struct kernel_info *ki, struct file_buf *rd,
+                       uint64_t *initrd_gpa, struct cc_err *err)
 {
-    struct file_buf k = {0}, rd = {0};
+    struct file_buf k = {0};
+    rd->data = NULL;
+    rd->size = 0;
     int rc = read_file("kernel", kernel, &k, err);
     if (rc < 0)
         return rc;
-
-    uint8_t *bp = vm->mem + ZERO_PAGE_GPA;
     memset(bp, 0, 4096);
-    struct kernel_info ki = {0};
     if (k.size >= 4 && !memcmp(k.data, "\177ELF", 4)) {
-        rc = load_elf(vm, kernel, &k, bp, &ki, err);
+        rc = load_elf(bm, kernel, &k, bp, ki, err);
     } else if (k.size >= HDR_MAGIC + 4 && !memcmp(k.data + HDR_MAGIC, "HdrS", 4)) {
-        rc = load_bzimage(vm, kernel, &k, bp, &ki, err);
+        rc = load_bzimage(bm, kernel, &k, bp, ki, err);
     } else {
         rc = cc_err_set(err, EINVAL, "kernel '%s' is not a Linux kernel: neither a bzImage "
                         "(no 'HdrS' boot header at offset 0x202) nor an ELF vmlinux", kernel);
     }
     free(k.data);
+    if (rc < 0 || !initrd)
+        return rc;
+
+    /* Initrd, as high as allowed. */
+    rc = read_file("initrd", initrd, rd, err);
+    if (rc < 0)
+        return rc;
+    if (rd->size == 0)
+        rc = cc_err_set(err, EINVAL, "initrd '%s' is empty", initrd);
+    uint64_t top = bm->size;
+    if (ki->initrd_max && (uint64_t)ki->initrd_max + 1 < top)
+        top = (uint64_t)ki->initrd_max + 1;
+    if (rc == 0 && (rd->size > top || ((top - rd->size) & ~0xfffull) < ki->end))
+        rc = cc_err_set(err, ENOMEM, "memory too small for the kernel and initrd: the "
+                        "kernel needs up to %llu MiB and initrd '%s' %zu KiB more, the VM "
+                        "has %llu MiB (use --mem)", (unsigned long long)(ki->end >> 20),
+                        initrd, rd->size >> 10, (unsigned long long)(bm->size >> 20));
+    if (rc < 0) {
+        free(rd->data);
+        rd->data = NULL;
+        return rc;
+    }
+    *initrd_gpa = (top - rd->size) & ~0xfffull;
+    return 0;
+}
+
+int cc_linux_check(const char *kernel, const char *initrd, uint64_t mem_size,
+                   struct cc_err *err)
+{
+    if (mem_size < CC_VM_MIN_MEM || mem_size > CC_VM_MAX_MEM || (mem_size & 0xfff))
+        return cc_err_set(err, EINVAL, "memory size %llu bytes is invalid: it must be a multiple "
+                          "of 4 KiB between 2 MiB and 3 GiB", (unsigned long long)mem_size);
+    struct boot_mem bm = {NULL, mem_size};
+    uint8_t bp[4096];
+    struct kernel_info ki = {0};
+    struct file_buf rd;
+    uint64_t gpa;
+    int rc = load_images(&bm, kernel, initrd, bp, &ki, &rd, &gpa, err);
+    free(rd.data);
+    return rc;
+}
+
+int cc_vm_load_linux(struct cc_vm *vm, const char *kernel, const char *initrd,
+                     const char *cmdline, struct cc_err *err)
+{
+    struct boot_mem bm = {vm->mem, vm->mem_size};
+    uint8_t *bp = vm->mem + ZERO_PAGE_GPA;
+    struct kernel_info ki = {0};
+    struct file_buf rd;
+    uint64_t initrd_gpa = 0;
+    int rc = load_images(&bm, kernel, initrd, bp, &ki, &rd, &initrd_gpa, err);
     if (rc < 0)
         return rc;
 
@@ -303,9 +366,11 @@ int cc_vm_load_linux(struct cc_vm *vm, const char *kernel, const char *initrd,
     uint32_t limit = ki.cmdline_size ? ki.cmdline_size : 255;
     if (limit > CMDLINE_MAX - 1)
         limit = CMDLINE_MAX - 1;
-    if (need > limit)
+    if (need > limit) {
+        free(rd.data);
         return cc_err_set(err, E2BIG, "kernel command line is %zu bytes; the kernel accepts %u",
                           need, limit);
+    }
     cl[0] = 0;
     for (int i = 0; i < 3; i++) {
         if (!parts[i] || !*parts[i])
@@ -321,32 +386,13 @@ int cc_vm_load_linux(struct cc_vm *vm, const char *kernel, const char *initrd,
     bp[HDR_LOADFLAGS] |= LOADED_HIGH | CAN_USE_HEAP;
     put16(bp + HDR_HEAP_END_PTR, 0xfe00);
 
-    /* Initrd, as high as allowed. */
-    if (initrd) {
-        rc = read_file("initrd", initrd, &rd, err);
-        if (rc < 0)
-            return rc;
-        if (rd.size == 0) {
-            free(rd.data);
-            return cc_err_set(err, EINVAL, "initrd '%s' is empty", initrd);
-        }
-        uint64_t top = vm->mem_size;
-        if (ki.initrd_max && (uint64_t)ki.initrd_max + 1 < top)
-            top = (uint64_t)ki.initrd_max + 1;
-        if (rd.size > top || ((top - rd.size) & ~0xfffull) < ki.end) {
-            free(rd.data);
-            return cc_err_set(err, ENOMEM, "memory too small for the kernel and initrd: the "
-                              "kernel needs up to %llu MiB and initrd '%s' %zu KiB more, the VM "
-                              "has %llu MiB (use --mem)", (unsigned long long)(ki.end >> 20),
-                              initrd, rd.size >> 10, (unsigned long long)(vm->mem_size >> 20));
-        }
-        uint64_t addr = (top - rd.size) & ~0xfffull;
-        memcpy(vm->mem + addr, rd.data, rd.size);
-        free(rd.data);
-        put32(bp + HDR_RAMDISK_IMAGE, (uint32_t)addr);
+    if (rd.data) {
+        memcpy(vm->mem + initrd_gpa, rd.data, rd.size);
+        put32(bp + HDR_RAMDISK_IMAGE, (uint32_t)initrd_gpa);
         put32(bp + HDR_RAMDISK_SIZE, (uint32_t)rd.size);
-        put32(bp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(addr >> 32));
+        put32(bp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(initrd_gpa >> 32));
         put32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)((uint64_t)rd.size >> 32));
+        free(rd.data);
     }
 
     /* The seed reaches the guest RNG as SETUP_RNG_SEED setup_data. */

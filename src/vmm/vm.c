@@ -27,7 +27,6 @@
 #include "vm_internal.h"
 #include "vm_virtio.h"
 
-#define MAX_MEM (3ull << 30)
 
 void cc_vm_config_default(struct cc_vm_config *cfg)
 {
@@ -366,7 +365,7 @@ int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_e
 {
     int rc;
     *out = NULL;
-    if (cfg->mem_size < (2ull << 20) || cfg->mem_size > MAX_MEM || (cfg->mem_size & 0xfff))
+    if (cfg->mem_size < CC_VM_MIN_MEM || cfg->mem_size > CC_VM_MAX_MEM || (cfg->mem_size & 0xfff))
         return cc_err_set(err, EINVAL, "memory size %llu bytes is invalid: it must be a multiple "
                           "of 4 KiB between 2 MiB and 3 GiB", (unsigned long long)cfg->mem_size);
     if (cfg->tsc_khz == 0)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Bad input to `chaoscontrol boot` gives a clear error naming the problem
-# and a non-zero exit, before anything runs (so this needs /dev/kvm but not
-# one that can run Linux guests).
+# Bad input to every command that boots a guest gives a clear error naming
+# the file and the problem, and a non-zero exit, before /dev/kvm is opened:
+# so the same error on every machine, with or without KVM. Each case runs
+# again under strace, which must show no open of /dev/kvm.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
@@ -12,15 +13,25 @@ initrd=$build/guests/hello.initrd
 work=$(mktemp -d "${TMPDIR:-/tmp}/bad-input.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 16
+command -v strace >/dev/null || { echo "Bail out! strace not found (scripts/deps.sh installs it)"; exit 1; }
 
-# expect NAME STATUS PATTERN ARGS...: exit status STATUS and PATTERN in stderr
+tap_plan 38
+
+# expect NAME STATUS PATTERN ARGS...: exit status STATUS, PATTERN in stderr,
+# and no attempt to open /dev/kvm
 expect() {
   local name=$1 want=$2 pattern=$3
   shift 3
   "$cc" "$@" >"$work/out" 2>"$work/err"
   local rc=$?
-  if [ "$rc" = "$want" ] && grep -q -- "$pattern" "$work/err"; then
+  # again under strace (LeakSanitizer cannot run under ptrace: off there)
+  ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+    strace -f -qq -e trace=open,openat -o "$work/strace" "$cc" "$@" >/dev/null 2>&1
+  if grep -q '"/dev/kvm"' "$work/strace"; then
+    not_ok "$name" "/dev/kvm was opened before the input was checked:"
+    grep '"/dev/kvm"' "$work/strace" | head -2 | sed 's/^/#   | /'
+    diag_file "$work/err"
+  elif [ "$rc" = "$want" ] && grep -q -- "$pattern" "$work/err"; then
     ok "$name"
     echo "#   $(grep -m1 -- "$pattern" "$work/err")"
   else
@@ -34,11 +45,19 @@ printf 'not a kernel at all\n' >"$work/text"
 head -c 64 /dev/urandom >"$work/small"
 # An initrd too big for 40 MiB with the kernel at 16 MiB.
 head -c $((30 << 20)) /dev/zero >"$work/big.initrd"
+: >"$work/empty.img"
+printf 'not a snapshot\n' >"$work/garbage.snap"
+printf '{"version": 1, "faults": [{"at": "1s", "type": "meteor"}]}\n' >"$work/meteor.json"
+# An ELF that is not for x86_64 (this shell's own ELF header, machine patched).
+head -c 4096 /bin/sh >"$work/arm.elf"
+printf '\xb7\x00' | dd of="$work/arm.elf" bs=1 seek=18 conv=notrunc 2>/dev/null
 
+# boot
 expect "a text file as --kernel" 1 "is not a Linux kernel" boot --kernel "$work/text"
 expect "a tiny file as --kernel" 1 "is not a Linux kernel" boot --kernel "$work/small"
 expect "the error names the file" 1 "$work/text" boot --kernel "$work/text"
 expect "a truncated bzImage" 1 "truncated" boot --kernel "$work/truncated"
+expect "an ELF for another machine" 1 "ELF file is not for x86_64" boot --kernel "$work/arm.elf"
 expect "a missing kernel" 1 "No such file" boot --kernel "$work/nope"
 expect "a missing initrd" 1 "initrd '$work/nope': No such file" \
   boot --kernel "$kernel" --initrd "$work/nope"
@@ -48,11 +67,50 @@ expect "memory too small for the kernel" 1 "memory too small for the kernel" \
 expect "memory too small for the kernel and initrd" 1 "memory too small for the kernel and initrd" \
   boot --kernel "$kernel" --initrd "$work/big.initrd" --mem 40M
 expect "memory beyond 3 GiB" 1 "between 2 MiB and 3 GiB" boot --kernel "$kernel" --mem 4G
+expect "a missing disk image" 1 "cannot open disk image $work/nope" \
+  boot --kernel "$kernel" --initrd "$initrd" --disk-image "$work/nope"
+expect "an empty disk image" 1 "disk image $work/empty.img is empty" \
+  boot --kernel "$kernel" --initrd "$initrd" --disk-image "$work/empty.img"
+expect "a directory as disk image" 1 "is not a regular file" \
+  boot --kernel "$kernel" --initrd "$initrd" --disk-image "$work"
 expect "a malformed --mem" 2 "is not a size" boot --kernel "$kernel" --mem lots
 expect "an unknown option" 2 "unknown option '--frobnicate'" boot --kernel "$kernel" --frobnicate
 expect "a missing option value" 2 "needs a value" boot --kernel
 expect "no --kernel" 2 "--kernel is required" boot
 expect "--runs outside verify" 2 "only for 'verify'" boot --kernel "$kernel" --runs 3
 expect "an unknown command" 2 "unknown command 'bogus'" bogus
+
+# the other commands that boot
+expect "verify: a text file as --kernel" 1 "is not a Linux kernel" verify --kernel "$work/text" --runs 2
+expect "verify: a truncated bzImage" 1 "truncated" verify --kernel "$work/truncated"
+expect "run: a text file as --kernel" 1 "is not a Linux kernel" run --kernel "$work/text"
+expect "run: a missing initrd" 1 "initrd '$work/nope': No such file" \
+  run --kernel "$kernel" --initrd "$work/nope"
+expect "sim: a text file as --kernel" 2 "is not a Linux kernel" sim --vms 2 --kernel "$work/text"
+expect "sim: memory too small" 2 "memory too small for the kernel" \
+  sim --vms 2 --kernel "$kernel" --initrd "$initrd" --mem 20M
+expect "sim: an empty disk image" 2 "disk image $work/empty.img is empty" \
+  sim --vms 2 --kernel "$kernel" --initrd "$initrd" --disk-image "$work/empty.img"
+expect "sim: a bad schedule" 2 "unknown fault type 'meteor'" \
+  sim --vms 2 --kernel "$kernel" --initrd "$initrd" --schedule "$work/meteor.json"
+expect "explore run: a truncated kernel" 2 "truncated" \
+  explore run --kernel "$work/truncated" --initrd "$initrd" --vms 2 --rounds 1 --branches 1 \
+  --output "$work/x1"
+expect "explore run: a directory as disk image" 2 "is not a regular file" \
+  explore run --kernel "$kernel" --initrd "$initrd" --vms 2 --rounds 1 --branches 1 \
+  --output "$work/x2" --disk-image "$work"
+expect "snapshot save: a text file as --kernel" 1 "is not a Linux kernel" \
+  snapshot save --kernel "$work/text" --output "$work/s.snap" --max-exits 10
+expect "snapshot load: not a snapshot" 1 "is not a ChaosControl snapshot" \
+  snapshot load "$work/garbage.snap"
+expect "snapshot load: a missing file" 1 "No such file" snapshot load "$work/nope.snap"
+expect "snapshot info: not a snapshot" 1 "is not a ChaosControl snapshot" \
+  snapshot info "$work/garbage.snap"
+expect "snapshot diff: not a snapshot" 1 "is not a ChaosControl snapshot" \
+  snapshot diff "$work/garbage.snap" "$work/garbage.snap"
+expect "snapshot-demo: a truncated kernel" 1 "truncated" snapshot-demo --kernel "$work/truncated"
+expect "minimize: a missing bug file" 2 "$work/nope.json" \
+  minimize --bug "$work/nope.json" --output "$work/m.json"
+expect "reproduce: not JSON" 2 "$work/meteor.json" reproduce --bug "$work/meteor.json"
 
 tap_done

@@ -4,6 +4,7 @@
  * without growth in memory or file descriptors. (The register and FPU/SSE
  * round trip is in test_cpu.c: it needs a KVM that runs SSE code.) */
 #include <dirent.h>
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,12 @@
 #include "chaoscontrol/snapshot.h"
 #include "kvmtest.h"
 #include "tap.h"
+
+#ifdef __SANITIZE_ADDRESS__
+/* libasan's allocator statistics (compiler-rt's allocator_interface.h; GCC
+ * installs no header for them). */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
 
 #define STOP_PORT 0x3100
 #define PAGES_BASE 0x1000000ull     /* 16 MiB: guest scratch area */
@@ -270,11 +277,21 @@ static void test_devices_memory_fork_file(void)
     unlink(bad);
     unlink(path);
 
-    /* 1,000 reset cycles: no growth in file descriptors or memory. */
+    /* 1,000 reset cycles: no growth in file descriptors or memory, after
+     * 200 to warm up (first touches of allocator and, under ASan, shadow
+     * pages are not leaks). */
     restore(t, s);
     finish(t, &a);
+    for (int i = 0; i < 200; i++) {
+        restore(t, s);
+        struct kt_ucall u;
+        kt_run(t, &u);
+    }
     int fds0 = count_fds();
     long rss0 = rss_kib();
+#ifdef __SANITIZE_ADDRESS__
+    size_t alloc0 = __sanitizer_get_current_allocated_bytes();
+#endif
     for (int i = 0; i < 1000; i++) {
         restore(t, s);
         struct kt_ucall u;
@@ -283,7 +300,18 @@ static void test_devices_memory_fork_file(void)
     int fds1 = count_fds();
     long rss1 = rss_kib();
     is_int(fds1, fds0, "1000 resets: file descriptors stay at %d", fds0);
+#ifdef __SANITIZE_ADDRESS__
+    /* Under ASan, RSS grows by about 6 KiB per reset that is neither heap
+     * (live and total heap are flat) nor guest memory (measured in the test
+     * host: 5.4-6 MiB per 1000 resets, also after 200 warm-up resets; 64 KiB
+     * without ASan): ASan's own bookkeeping. The RSS check runs in the
+     * normal build of the same test; here the live heap must not grow. */
+    size_t alloc1 = __sanitizer_get_current_allocated_bytes();
+    tap_diag("1000 resets under ASan: RSS grew by %ld KiB", rss1 - rss0);
+    ok(alloc1 <= alloc0 + 4096, "1000 resets: live heap %zu -> %zu bytes", alloc0, alloc1);
+#else
     ok(rss1 - rss0 < 4096, "1000 resets: RSS grew by %ld KiB (< 4 MiB)", rss1 - rss0);
+#endif
     restore(t, s);
     finish(t, &b);
     ok(same(&a, &b), "after 1000 resets the continuation is still identical");

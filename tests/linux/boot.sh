@@ -6,7 +6,11 @@
 #  - verify --runs 5 --seed 1: identical exits, trace, serial and RAM hashes;
 #  - getrandom bytes equal for equal seeds, different for seeds 1 and 2;
 #  - printk timestamps identical across runs (and not all zero);
-#  - the guest's monotonic clock covers a 100 ms sleep (virtual time).
+#  - the guest's monotonic clock covers a 100 ms sleep (virtual time);
+#  - verify --seeds 1,2 --trace: the runs part, and verify names the first
+#    divergent exit, which is where the two --trace files first differ;
+#    the trace file has one line per exit, numbered;
+#  - the ELF vmlinux boots too, to the same guest output.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
@@ -17,7 +21,7 @@ initrd=$build/guests/hello.initrd
 work=$(mktemp -d "${TMPDIR:-/tmp}/boot-test.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 10
+tap_plan 17
 
 boot() {   # boot SEED OUT: serial to OUT, summary to OUT.err
   "$cc" boot --kernel "$kernel" --initrd "$initrd" --seed "$1" \
@@ -75,6 +79,66 @@ if [ -n "$slept" ] && [ "$((10#$slept))" -ge 100000000 ] && [ "$((10#$slept))" -
   ok "$desc"
 else
   not_ok "$desc" "got ${slept:-no line}"
+fi
+
+# verify with two seeds: a divergence, printed with its record number, which
+# must be the first line where the two trace files differ.
+"$cc" verify --seeds 1,2 --kernel "$kernel" --initrd "$initrd" --trace "$work/tr" \
+  >"$work/vdiv" 2>"$work/vdiv.err"
+rc=$?
+diag_file "$work/vdiv"
+if [ $rc = 1 ] && grep -q '^verify: runs differ' "$work/vdiv"; then
+  ok "verify --seeds 1,2: the runs differ (exit 1)"
+else
+  not_ok "verify --seeds 1,2: the runs differ (exit 1)" "exit $rc"; diag_file "$work/vdiv.err"
+fi
+idx=$(sed -n 's/^run 2: first divergent record is #\([0-9]*\) of the trace (exit #[0-9]*):$/\1/p' "$work/vdiv")
+exn=$(sed -n 's/^run 2: first divergent record is #[0-9]* of the trace (exit #\([0-9]*\)):$/\1/p' "$work/vdiv")
+line1=$(sed -n 's/^  run 1: //p' "$work/vdiv")
+line2=$(sed -n 's/^  run 2: //p' "$work/vdiv")
+# the first differing line of the two trace files (1-based), and its text
+first=$(cmp "$work/tr" "$work/tr.2" 2>/dev/null | sed -n 's/.* line \([0-9]*\)$/\1/p')
+echo "# verify says record #${idx:-?}; the trace files first differ at line ${first:-?}"
+if [ -n "$idx" ] && [ -n "$first" ] && [ "$first" = $((idx + 1)) ] &&
+   [ "$(sed -n "${first}p" "$work/tr")" = "$line1" ] &&
+   [ "$(sed -n "${first}p" "$work/tr.2")" = "$line2" ]; then
+  ok "the first divergent record (#$idx) is where the --trace files first differ, same text"
+else
+  not_ok "the first divergent record is where the --trace files first differ" \
+    "record '${idx:-none}', line '${first:-none}'" "run 1: $line1" "run 2: $line2" \
+    "trace 1 there: $(sed -n "${first:-1}p" "$work/tr")" "trace 2 there: $(sed -n "${first:-1}p" "$work/tr.2")"
+fi
+exits1=$(sed -n 's/^run 1 (seed 1): stop=[a-z-]* exits=\([0-9]*\) .*/\1/p' "$work/vdiv")
+# one record per exit and one per injected interrupt (which carries the
+# number of the exit it was injected at), in exit order
+lines1=$(wc -l <"$work/tr")
+stats=$(awk '{ s = substr($1, 2) + 0; if (s < last) bad = 1; last = s; if ($3 != "inject") n++ }
+  END { print n + 0, last, bad ? "no" : "yes" }' "$work/tr")
+read -r nexit lastseq inorder <<<"$stats"
+echo "# trace: $lines1 records, $nexit of them exits, last exit #$lastseq, in order: $inorder; run 1: ${exits1:-?} exits"
+check "the --trace file: one record per exit (${nexit} records, ${exits1:-?} exits) plus injections, in exit order" \
+  test -n "$exits1" -a "$nexit" = "${exits1:-x}" -a "$inorder" = yes
+check "verify's exit number (#${exn:-?}) is that record's exit number" \
+  test -n "$exn" -a "$(sed -n "${first:-1}p" "$work/tr" | cut -d' ' -f1)" = "#${exn:-x}"
+check "each line has time, kind, address, size, data and rip" \
+  grep -qE '^#[0-9]+ t=[0-9]+ [a-z_-]+ addr=0x[0-9a-f]+ size=[0-9]+ data=0x[0-9a-f]+ rip=0x[0-9a-f]+$' "$work/tr"
+
+# the ELF vmlinux (not only the bzImage) boots to the same guest output
+"$cc" boot --kernel "$build/kernel/vmlinux" --initrd "$initrd" --seed 1 \
+  --serial-out "$work/elf" 2>"$work/elf.err"
+rc=$?
+if [ $rc = 0 ] && grep -q 'stop=poweroff' "$work/elf.err" && grep -q '^hello: done' "$work/elf"; then
+  ok "the ELF vmlinux boots hello to a clean power-off"
+else
+  not_ok "the ELF vmlinux boots hello to a clean power-off" "exit $rc"
+  diag_file "$work/elf.err"; tail -20 "$work/elf" | diag_file /dev/stdin
+fi
+g1=$(grep '^hello: ' "$work/s1a" | grep -v monotonic)
+g2=$(grep '^hello: ' "$work/elf" | grep -v monotonic)
+if [ -n "$g1" ] && [ "$g1" = "$g2" ]; then
+  ok "its guest output (hello's lines) equals the bzImage boot's with the same seed"
+else
+  not_ok "its guest output equals the bzImage boot's" "bzImage:" "$g1" "vmlinux:" "$g2"
 fi
 
 tap_done

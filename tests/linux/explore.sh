@@ -6,7 +6,8 @@
 #   tools/kvm-host -- bash tests/linux/explore.sh
 #
 # Budget (measured in the QEMU test host): double_vote is found in input-tree
-# mode at branch 3 of round 1 (seed 0); minimizing takes ~16 replays.
+# mode at branch 3 of round 1 (seed 0); minimizing takes ~16 replays; in
+# hybrid mode at branch 24 (round 3, seed 0, 8 branches a round, 37 s).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
@@ -17,7 +18,7 @@ initrd=$build/guests/raft.initrd
 work=$(mktemp -d "${TMPDIR:-/tmp}/explore-test.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 23
+tap_plan 26
 
 # json FILE EXPR: a value from a JSON file (python3 is a build dependency)
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
@@ -124,7 +125,7 @@ for _ in $(seq 1 1200); do
   sleep 0.5
 done
 kill -9 $pid 2>/dev/null
-wait $pid
+{ wait $pid; } 2>/dev/null  # no "Killed" line from bash: it would break the TAP stream
 rc=$?
 echo "# resume: killed (exit $rc) $((SECONDS - t0)) s in, checkpoint at round ${r:-?}"
 sed 's/^/#   /' "$work/res.out"
@@ -191,4 +192,55 @@ else
   not_ok "the control finds no failure with reactive faults either" "exit $rc"
   diag_file "$work/react.err"
 fi
+
+# 8. hybrid mode finds the planted bug too, and coverage.svg plots the
+# report's numbers: one point per round (after a starting point) on each of
+# the two curves, scaled to the largest value, and a marker for the bug.
+t0=$SECONDS
+explore "$work/hy" double_vote --mode hybrid --rounds 5 --branches 8 --stop-after 1 \
+  >"$work/hy.out" 2>"$work/hy.err"
+rc=$?
+echo "# explore (double_vote, hybrid): exit $rc in $((SECONDS - t0)) s"
+sed 's/^/#   /' "$work/hy.out"
+msg=$(json "$work/hy/bug_1.json" 'd["failure"]["message"]' 2>/dev/null)
+if [ $rc = 1 ] && [ "${msg#election safety}" != "$msg" ]; then
+  ok "--mode hybrid finds double_vote (election safety) and exits 1"
+else
+  not_ok "--mode hybrid finds double_vote (election safety) and exits 1" "exit $rc, failure '${msg}'"
+  diag_file "$work/hy.err"
+fi
+check "report.txt says mode hybrid" grep -q "^explorer: mode hybrid," "$work/hy/report.txt"
+svg=$(python3 - "$work/hy/report.txt" "$work/hy/coverage.svg" <<'PY' 2>&1
+import re, sys, xml.etree.ElementTree as ET
+rep = open(sys.argv[1]).read().splitlines()
+rows, on = [], False
+for l in rep:
+    if l.startswith("round branches"): on = True; continue
+    if on and not l.strip(): break
+    if on: rows.append([float(x) for x in l.split()])
+edges = [int(r[4]) for r in rows]; asserts = [int(r[6]) for r in rows]
+first_e = edges[0] - int(rows[0][5]); first_a = asserts[0] - int(rows[0][7])
+root = ET.parse(sys.argv[2]).getroot()
+ns = "{http://www.w3.org/2000/svg}"
+lines = root.findall(ns + "polyline")
+assert len(lines) == 2, "want 2 curves, got %d" % len(lines)
+T, ph = 40.0, 270.0
+for pl, vals, first in ((lines[0], edges, first_e), (lines[1], asserts, first_a)):
+    pts = [tuple(map(float, p.split(","))) for p in pl.get("points").split()]
+    assert len(pts) == len(vals) + 1, "want %d points, got %d" % (len(vals) + 1, len(pts))
+    top = max([first] + vals)
+    for (x, y), v in zip(pts, [first] + vals):
+        want = T + ph * (1 - v / top)
+        assert abs(y - want) < 0.06, "point %s for value %d: want y %.1f" % ((x, y), v, want)
+    xs = [p[0] for p in pts]
+    assert xs == sorted(xs) and len(set(xs)) == len(xs), "x not increasing: %s" % xs
+texts = [t.text for t in root.iter(ns + "text")]
+assert "bug 1" in texts, "no bug marker"
+print("ok: %d rounds, edges %s, assertion states %s" % (len(rows), edges, asserts))
+PY
+)
+rc=$?
+echo "# coverage.svg: $svg"
+check "coverage.svg: two curves with the report's per-round edges and assertion states, and the bug" \
+  test $rc = 0
 tap_done

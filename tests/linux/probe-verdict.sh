@@ -7,9 +7,10 @@
 #   - with exit 0 or 1, every check line says yes or no, the verdict is
 #     "can" exactly when all say yes, and it names each check that said no;
 #   - exit 2 (no usable KVM) only when /dev/kvm really cannot be opened;
-#   - on the kvm_pvm software hypervisor (DESIGN.md section 2, where Linux
-#     guests are known not to work) the verdict is "cannot"; on hardware
-#     KVM (kvm_intel or kvm_amd, no kvm_pvm) it is "can".
+#   - the verdict fits the machine, found out independently: no /dev/kvm
+#     that opens -> exit 2; kvm_pvm (DESIGN.md section 2) -> "cannot";
+#     inside the test host or on hardware KVM -> "can".
+# meson runs it twice: on this machine, and inside the test host.
 #
 # usage: probe-verdict.sh KVM_PROBE
 set -u
@@ -72,16 +73,34 @@ if [ $rc -eq 2 ]; then
 fi
 check "no-usable-KVM verdict only without a usable /dev/kvm" $s "$detail"
 
-# Known machines.
+# What this machine is, found out independently of the probe, and the
+# verdict that must go with it (never assumed: every kind is checked):
+#   no /dev/kvm that opens       -> exit 2, "no usable KVM"
+#   kvm_pvm (software, DESIGN.md section 2) -> exit 1, "cannot"
+#   inside the QEMU test host (CC_IN_TESTHOST=1, kvm_amd on emulated SVM)
+#                                -> exit 0, "can run"
+#   hardware KVM (kvm_intel or kvm_amd, no kvm_pvm) -> exit 0, "can run"
 s=0 detail=
-if [ -d /sys/module/kvm_pvm ]; then
+kvm_opens=0
+if [ -c /dev/kvm ] && exec 3<>/dev/kvm 2>/dev/null; then
+  exec 3>&-
+  kvm_opens=1
+fi
+if [ $kvm_opens = 0 ]; then
+  what="no usable /dev/kvm here: verdict 'no usable KVM', exit 2"
+  [ $rc -eq 2 ] || { s=1; detail="/dev/kvm does not open here, but the probe exited $rc"; }
+elif [ -d /sys/module/kvm_pvm ]; then
+  what="kvm_pvm software hypervisor: verdict 'cannot', exit 1"
   [ $rc -eq 1 ] || { s=1; detail="kvm_pvm is loaded (cannot run Linux guests, DESIGN.md section 2) but the probe exited $rc"; }
-  what="kvm_pvm software hypervisor: verdict is 'cannot'"
+elif [ "${CC_IN_TESTHOST:-}" = 1 ]; then
+  what="inside the KVM test host: verdict 'can run', exit 0"
+  [ $rc -eq 0 ] || { s=1; detail="the test host's KVM (kvm_amd on emulated SVM) must pass the probe, but it exited $rc"; }
 elif [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; then
+  what="hardware KVM: verdict 'can run', exit 0"
   [ $rc -eq 0 ] || { s=1; detail="hardware KVM (kvm_intel/kvm_amd) but the probe exited $rc: Linux-guest tests will fall back to the slow QEMU test host"; }
-  what="hardware KVM: verdict is 'can'"
 else
-  what="no known KVM module: nothing more to expect"
+  what="a /dev/kvm of an unknown kind: a verdict of 'can' or 'cannot'"
+  [ $rc -le 1 ] || { s=1; detail="/dev/kvm opens but the probe said no usable KVM (exit $rc)"; }
 fi
 check "$what" $s "$detail"
 

@@ -26,7 +26,7 @@ not_ok() {
 }
 show() { sed 's/^/#   | /' "$1"; }
 
-echo "1..6"
+echo "1..8"
 
 # 1. Exit status propagation.
 "$kvm_host" -- sh -c 'exit 7' >"$work/out1" 2>"$work/err1"
@@ -88,6 +88,32 @@ if [ $rc -eq 0 ] && grep -q '^probe: verdict: this /dev/kvm can run Linux guests
   ok "/dev/kvm under kvm-host passes kvm-probe"
 else
   not_ok "/dev/kvm under kvm-host passes kvm-probe" "status $rc"; show "$work/err6"
+fi
+
+# 7. probe-verdict.sh where kvm-host runs things: it knows it is in the test
+# host (or on hardware KVM) and wants the "can run" verdict there.
+"$kvm_host" -- bash "$here/probe-verdict.sh" "$probe" >"$work/out7" 2>"$work/err7"
+rc=$?
+show "$work/out7"
+if [ $rc -eq 0 ] && grep -qE "^ok 5 - (inside the KVM test host|hardware KVM): verdict 'can run'" "$work/out7"; then
+  ok "probe-verdict.sh passes where kvm-host runs commands, with the 'can run' verdict"
+else
+  not_ok "probe-verdict.sh passes where kvm-host runs commands" "status $rc"; show "$work/err7"
+fi
+
+# 8. --need any: directly on any working /dev/kvm (probe exit 0 or 1), in
+# the test host only without one (exit 2).
+"$probe" >/dev/null 2>&1
+prc=$?
+"$kvm_host" --need any -- sh -c 'echo "inside=${CC_IN_TESTHOST:-0}"' >"$work/out8" 2>"$work/err8"
+rc=$?
+want=inside=0
+[ $prc -eq 2 ] && want=inside=1
+if [ $rc -eq 0 ] && [ "$(cat "$work/out8")" = "$want" ]; then
+  ok "--need any runs where it should (probe exit $prc: $want)"
+else
+  not_ok "--need any runs where it should (probe exit $prc: want $want)" "status $rc"
+  show "$work/out8"; show "$work/err8"
 fi
 
 [ $failed -eq 0 ]
