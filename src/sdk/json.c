@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "sdk_state.h"
+#include "util/cjson.h"
 #include "vmm/vm_internal.h"
 
 /* ---- Antithesis events ---- */
@@ -152,24 +153,6 @@ out:
 
 /* ---- the run report ---- */
 
-static json_t *hex64(uint64_t v)
-{
-    char buf[24];
-    snprintf(buf, sizeof(buf), "%016" PRIx64, v);
-    return json_string(buf);
-}
-
-/* Numbers up to 2^53 as JSON numbers (exact in every reader), larger ones
- * as decimal strings. */
-static json_t *u64v(uint64_t v)
-{
-    if (v <= (1ull << 53))
-        return json_integer((json_int_t)v);
-    char buf[24];
-    snprintf(buf, sizeof(buf), "%" PRIu64, v);
-    return json_string(buf);
-}
-
 /* Caller JSON text as a value: parsed when valid, else a string. */
 static json_t *text_value(const char *t)
 {
@@ -182,15 +165,15 @@ static json_t *text_value(const char *t)
 static json_t *assertion_json(const struct cc_assertion *a)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "id", hex64(a->id));
+    json_object_set_new(o, "id", cj_hex64(a->id));
     json_object_set_new(o, "kind", json_string(cc_kind_name(a->kind)));
     json_object_set_new(o, "message", json_string(a->message));
     json_object_set_new(o, "file", json_string(a->file));
     json_object_set_new(o, "line", json_integer(a->line));
     json_object_set_new(o, "function", json_string(a->function));
-    json_object_set_new(o, "hits", u64v(a->hits));
-    json_object_set_new(o, "passes", u64v(a->passes));
-    json_object_set_new(o, "fails", u64v(a->fails));
+    json_object_set_new(o, "hits", cj_u64(a->hits));
+    json_object_set_new(o, "passes", cj_u64(a->passes));
+    json_object_set_new(o, "fails", cj_u64(a->fails));
     json_object_set_new(o, "verdict", json_string(cc_verdict_name(cc_assertion_verdict(a))));
     return o;
 }
@@ -212,8 +195,8 @@ char *cc_vm_sdk_json(struct cc_vm *vm)
     if (f) {
         json_t *o = assertion_json(&f->a);
         json_object_set_new(o, "details", text_value(f->details));
-        json_object_set_new(o, "vtime_ns", u64v(f->vtime));
-        json_object_set_new(o, "exit", u64v(f->exit));
+        json_object_set_new(o, "vtime_ns", cj_u64(f->vtime));
+        json_object_set_new(o, "exit", cj_u64(f->exit));
         json_object_set_new(root, "failure", o);
     } else {
         json_object_set_new(root, "failure", json_null());
@@ -223,13 +206,13 @@ char *cc_vm_sdk_json(struct cc_vm *vm)
     for (size_t i = 0; i < s->nev; i++) {
         const struct cc_sdk_event *e = &s->ev[i];
         json_t *o = json_object();
-        json_object_set_new(o, "seq", u64v(e->seq));
+        json_object_set_new(o, "seq", cj_u64(e->seq));
         json_object_set_new(o, "kind", json_string(cc_sdk_event_kind_name(e->kind)));
         json_object_set_new(o, "pid", json_integer(e->pid));
-        json_object_set_new(o, "vtime_ns", u64v(e->vtime));
-        json_object_set_new(o, "exit", u64v(e->exit));
+        json_object_set_new(o, "vtime_ns", cj_u64(e->vtime));
+        json_object_set_new(o, "exit", cj_u64(e->exit));
         if (e->kind == CC_SDK_EV_FAILURE)
-            json_object_set_new(o, "id", hex64((uint64_t)e->value));
+            json_object_set_new(o, "id", cj_hex64((uint64_t)e->value));
         else
             json_object_set_new(o, "value", json_integer(e->value));
         json_object_set_new(o, "name", json_string(e->name));
@@ -245,7 +228,7 @@ char *cc_vm_sdk_json(struct cc_vm *vm)
         json_object_set_new(o, "direction", json_string(s->gd[i].maximize ? "maximize"
                                                                           : "minimize"));
         json_object_set_new(o, "best", json_integer(s->gd[i].best));
-        json_object_set_new(o, "updates", u64v(s->gd[i].updates));
+        json_object_set_new(o, "updates", cj_u64(s->gd[i].updates));
         json_array_append_new(arr, o);
     }
     json_object_set_new(root, "guidance", arr);
@@ -254,29 +237,29 @@ char *cc_vm_sdk_json(struct cc_vm *vm)
     for (size_t i = 0; i < s->nch; i++) {
         const struct cc_choice *c = &s->ch[i];
         json_t *o = json_object();
-        json_object_set_new(o, "index", u64v(c->index));
+        json_object_set_new(o, "index", cj_u64(c->index));
         json_object_set_new(o, "kind", json_string(cc_choice_kind_name(c->kind)));
         json_object_set_new(o, "source", json_string(c->source == CC_CHOICE_OVERRIDE ? "override" :
                                                      c->source == CC_CHOICE_REPLAY ? "replay" :
                                                                                      "stream"));
-        json_object_set_new(o, "n", u64v(c->n));
-        json_object_set_new(o, "value", u64v(c->value));
-        json_object_set_new(o, "vtime_ns", u64v(c->vtime));
+        json_object_set_new(o, "n", cj_u64(c->n));
+        json_object_set_new(o, "value", cj_u64(c->value));
+        json_object_set_new(o, "vtime_ns", cj_u64(c->vtime));
         json_array_append_new(arr, o);
     }
     json_object_set_new(root, "choices", arr);
 
     const uint8_t *map = cc_vm_coverage(vm);
     json_t *cov = json_object();
-    json_object_set_new(cov, "edges", u64v(map ? cc_coverage_count(map, CC_COVERAGE_SIZE) : 0));
-    json_object_set_new(cov, "hash", hex64(map ? cc_coverage_hash(map, CC_COVERAGE_SIZE) : 0));
+    json_object_set_new(cov, "edges", cj_u64(map ? cc_coverage_count(map, CC_COVERAGE_SIZE) : 0));
+    json_object_set_new(cov, "hash", cj_hex64(map ? cc_coverage_hash(map, CC_COVERAGE_SIZE) : 0));
     json_object_set_new(root, "coverage", cov);
 
     json_t *tr = json_object();
-    json_object_set_new(tr, "calls", u64v(s->stats.calls));
-    json_object_set_new(tr, "port_calls", u64v(s->stats.port_calls));
-    json_object_set_new(tr, "hypercall_calls", u64v(s->stats.hypercall_calls));
-    json_object_set_new(tr, "bad_calls", u64v(s->stats.bad_calls));
+    json_object_set_new(tr, "calls", cj_u64(s->stats.calls));
+    json_object_set_new(tr, "port_calls", cj_u64(s->stats.port_calls));
+    json_object_set_new(tr, "hypercall_calls", cj_u64(s->stats.hypercall_calls));
+    json_object_set_new(tr, "bad_calls", cj_u64(s->stats.bad_calls));
     json_object_set_new(tr, "hypercall_enabled", json_boolean(s->stats.hypercall_enabled));
     json_object_set_new(root, "transport", tr);
 

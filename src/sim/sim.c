@@ -12,6 +12,7 @@
 #include <xxhash.h>
 
 #include "sim/sim_internal.h"
+#include "util/cjson.h"
 
 /* ---- configuration ---- */
 
@@ -862,31 +863,15 @@ struct cc_oracle *cc_sim_oracle(struct cc_sim *sim, struct cc_err *err)
 
 /* ---- the JSON report ---- */
 
-static json_t *hex(uint64_t v)
-{
-    char b[24];
-    snprintf(b, sizeof(b), "%016" PRIx64, v);
-    return json_string(b);
-}
-
-static json_t *u64j(uint64_t v)
-{
-    if (v <= (uint64_t)INT64_MAX)
-        return json_integer((json_int_t)v);
-    char b[24];
-    snprintf(b, sizeof(b), "%" PRIu64, v);
-    return json_string(b);
-}
-
 char *cc_sim_json(struct cc_sim *sim)
 {
     json_t *root = json_object();
     char seed[24];
     snprintf(seed, sizeof(seed), "%" PRIu64, sim->seed);
     json_object_set_new(root, "seed", json_string(seed));
-    json_object_set_new(root, "vtime_ns", u64j(sim->now));
-    json_object_set_new(root, "quantum_ns", u64j(sim->cfg.quantum_ns));
-    json_object_set_new(root, "hash", hex(cc_sim_hash(sim)));
+    json_object_set_new(root, "vtime_ns", cj_u64(sim->now));
+    json_object_set_new(root, "quantum_ns", cj_u64(sim->cfg.quantum_ns));
+    json_object_set_new(root, "hash", cj_hex64(cc_sim_hash(sim)));
 
     json_t *vms = json_array();
     for (unsigned i = 0; i < sim->n; i++) {
@@ -897,20 +882,20 @@ char *cc_sim_json(struct cc_sim *sim)
         json_object_set_new(o, "state", json_string(cc_sim_vm_state_name(st.state)));
         json_object_set_new(o, "exit_reason", st.state == CC_SIM_VM_EXITED ?
                             json_string(cc_stop_name(st.exit_reason)) : json_null());
-        json_object_set_new(o, "vtime_ns", u64j(st.vtime));
-        json_object_set_new(o, "exits", u64j(st.exits));
-        json_object_set_new(o, "trace_hash", hex(st.trace_hash));
-        json_object_set_new(o, "serial_hash", hex(st.serial_hash));
+        json_object_set_new(o, "vtime_ns", cj_u64(st.vtime));
+        json_object_set_new(o, "exits", cj_u64(st.exits));
+        json_object_set_new(o, "trace_hash", cj_hex64(st.trace_hash));
+        json_object_set_new(o, "serial_hash", cj_hex64(st.serial_hash));
         json_object_set_new(o, "setup_done", json_boolean(st.setup_done));
-        json_object_set_new(o, "setup_at_ns", st.setup_done ? u64j(st.setup_at) : json_null());
+        json_object_set_new(o, "setup_at_ns", st.setup_done ? cj_u64(st.setup_at) : json_null());
         json_object_set_new(o, "paused_until_ns", st.state == CC_SIM_VM_PAUSED ?
-                            u64j(st.paused_until) : json_null());
+                            cj_u64(st.paused_until) : json_null());
         json_object_set_new(o, "skew_ppm", json_integer(st.skew_ppm));
         json_object_set_new(o, "clock_offset_ns", json_integer(st.clock_offset_ns));
-        json_object_set_new(o, "restarts", u64j(st.restarts));
-        json_object_set_new(o, "missed_ticks", u64j(st.missed_ticks));
+        json_object_set_new(o, "restarts", cj_u64(st.restarts));
+        json_object_set_new(o, "missed_ticks", cj_u64(st.missed_ticks));
         json_object_set_new(o, "failed", json_boolean(st.failed));
-        json_object_set_new(o, "net_unroutable", u64j(st.net_unroutable));
+        json_object_set_new(o, "net_unroutable", cj_u64(st.net_unroutable));
         json_array_append_new(vms, o);
     }
     json_object_set_new(root, "vms", vms);
@@ -928,28 +913,28 @@ char *cc_sim_json(struct cc_sim *sim)
             json_object_set_new(o, "from", json_integer(i));
             json_object_set_new(o, "to", json_integer(j));
             json_object_set_new(o, "connected", json_boolean(cc_sim_connected(sim, i, j)));
-            json_object_set_new(o, "latency_ns", u64j(p.latency_ns));
-            json_object_set_new(o, "jitter_ns", u64j(p.jitter_ns));
-            json_object_set_new(o, "bandwidth_bps", u64j(p.bandwidth_bps));
+            json_object_set_new(o, "latency_ns", cj_u64(p.latency_ns));
+            json_object_set_new(o, "jitter_ns", cj_u64(p.jitter_ns));
+            json_object_set_new(o, "bandwidth_bps", cj_u64(p.bandwidth_bps));
             json_object_set_new(o, "loss", json_real(p.loss_ppm / 1e6));
             json_object_set_new(o, "corrupt", json_real(p.corrupt_ppm / 1e6));
             json_object_set_new(o, "duplicate", json_real(p.duplicate_ppm / 1e6));
             json_object_set_new(o, "reorder", json_real(p.reorder_ppm / 1e6));
-            json_object_set_new(o, "sent", u64j(s.sent));
-            json_object_set_new(o, "sent_bytes", u64j(s.sent_bytes));
-            json_object_set_new(o, "delivered", u64j(s.delivered));
-            json_object_set_new(o, "delivered_bytes", u64j(s.delivered_bytes));
+            json_object_set_new(o, "sent", cj_u64(s.sent));
+            json_object_set_new(o, "sent_bytes", cj_u64(s.sent_bytes));
+            json_object_set_new(o, "delivered", cj_u64(s.delivered));
+            json_object_set_new(o, "delivered_bytes", cj_u64(s.delivered_bytes));
             json_t *d = json_object();
-            json_object_set_new(d, "partition", u64j(s.dropped_partition));
-            json_object_set_new(d, "loss", u64j(s.dropped_loss));
-            json_object_set_new(d, "queue", u64j(s.dropped_queue));
-            json_object_set_new(d, "down", u64j(s.dropped_down));
-            json_object_set_new(d, "rx", u64j(s.dropped_rx));
+            json_object_set_new(d, "partition", cj_u64(s.dropped_partition));
+            json_object_set_new(d, "loss", cj_u64(s.dropped_loss));
+            json_object_set_new(d, "queue", cj_u64(s.dropped_queue));
+            json_object_set_new(d, "down", cj_u64(s.dropped_down));
+            json_object_set_new(d, "rx", cj_u64(s.dropped_rx));
             json_object_set_new(o, "dropped", d);
-            json_object_set_new(o, "duplicated", u64j(s.duplicated));
-            json_object_set_new(o, "corrupted", u64j(s.corrupted));
-            json_object_set_new(o, "reordered", u64j(s.reordered));
-            json_object_set_new(o, "in_flight", u64j(s.in_flight));
+            json_object_set_new(o, "duplicated", cj_u64(s.duplicated));
+            json_object_set_new(o, "corrupted", cj_u64(s.corrupted));
+            json_object_set_new(o, "reordered", cj_u64(s.reordered));
+            json_object_set_new(o, "in_flight", cj_u64(s.in_flight));
             json_array_append_new(links, o);
         }
     }
@@ -959,7 +944,7 @@ char *cc_sim_json(struct cc_sim *sim)
     for (size_t i = 0; i < sim->nlog; i++) {
         const struct cc_sim_log_entry *e = &sim->log[i];
         json_t *o = json_object();
-        json_object_set_new(o, "vtime_ns", u64j(e->vtime));
+        json_object_set_new(o, "vtime_ns", cj_u64(e->vtime));
         json_object_set_new(o, "kind", json_string(cc_sim_log_kind_name(e->kind)));
         json_object_set_new(o, "vm", e->vm >= 0 ? json_integer(e->vm) : json_null());
         json_object_set_new(o, "fault", e->fault >= 0 ? json_integer(e->fault) : json_null());
@@ -982,18 +967,18 @@ char *cc_sim_json(struct cc_sim *sim)
     for (size_t i = 0; oe && i < n; i++) {
         const struct cc_assertion *a = &oe[i].a;
         json_t *x = json_object();
-        json_object_set_new(x, "id", hex(a->id));
+        json_object_set_new(x, "id", cj_hex64(a->id));
         json_object_set_new(x, "kind", json_string(cc_kind_name(a->kind)));
         json_object_set_new(x, "verdict", json_string(cc_verdict_name(cc_oracle_verdict(&oe[i]))));
         json_object_set_new(x, "message", json_string(a->message ? a->message : ""));
         json_object_set_new(x, "file", json_string(a->file ? a->file : ""));
         json_object_set_new(x, "line", json_integer(a->line));
         json_object_set_new(x, "function", json_string(a->function ? a->function : ""));
-        json_object_set_new(x, "hits", u64j(a->hits));
-        json_object_set_new(x, "passes", u64j(a->passes));
-        json_object_set_new(x, "fails", u64j(a->fails));
-        json_object_set_new(x, "vms_hit", u64j(oe[i].runs_hit));
-        json_object_set_new(x, "vms_failed", u64j(oe[i].runs_failed));
+        json_object_set_new(x, "hits", cj_u64(a->hits));
+        json_object_set_new(x, "passes", cj_u64(a->passes));
+        json_object_set_new(x, "fails", cj_u64(a->fails));
+        json_object_set_new(x, "vms_hit", cj_u64(oe[i].runs_hit));
+        json_object_set_new(x, "vms_failed", cj_u64(oe[i].runs_failed));
         json_array_append_new(asserts, x);
     }
     cc_oracle_free(o);
@@ -1011,8 +996,8 @@ char *cc_sim_json(struct cc_sim *sim)
         json_object_set_new(x, "file", json_string(fl->a.file ? fl->a.file : ""));
         json_object_set_new(x, "line", json_integer(fl->a.line));
         json_object_set_new(x, "details", json_string(fl->details ? fl->details : ""));
-        json_object_set_new(x, "vm_vtime_ns", u64j(fl->vtime));
-        json_object_set_new(x, "exit", u64j(fl->exit));
+        json_object_set_new(x, "vm_vtime_ns", cj_u64(fl->vtime));
+        json_object_set_new(x, "exit", cj_u64(fl->exit));
         json_array_append_new(fails, x);
     }
     json_object_set_new(root, "failures", fails);

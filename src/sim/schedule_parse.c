@@ -1,0 +1,547 @@
+/* Fault schedules from JSON text or files: every error names the file, the
+ * fault's index and field, and what is wrong ("f.json: faults[3].vm: 5 is
+ * not a VM index (3 VMs)"). The schema is in chaoscontrol/schedule.h. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "sim/schedule_internal.h"
+#include "util/cjson.h"
+
+/* ---- JSON parsing ---- */
+
+/* Where we are, for messages: "name: faults[3].vm: ..." */
+struct ctx {
+    const char *name;
+    size_t index;
+    unsigned n_vms;
+    struct cc_err *err;
+};
+
+static int perr(const struct ctx *c, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int perr(const struct ctx *c, const char *field, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (field)
+        return cc_err_set(c->err, EINVAL, "%s: faults[%zu].%s: %s", c->name, c->index, field, msg);
+    return cc_err_set(c->err, EINVAL, "%s: faults[%zu]: %s", c->name, c->index, msg);
+}
+
+static int get_time(const struct ctx *c, const json_t *v, const char *field, bool allow_neg,
+                    int64_t *out)
+{
+    if (json_is_integer(v)) {
+        json_int_t x = json_integer_value(v);
+        if (x < 0 && !allow_neg)
+            return perr(c, field, "%lld is negative", (long long)x);
+        if ((uint64_t)(x < 0 ? -x : x) >= TIMEFMT_MAX)
+            return perr(c, field, "%lld is too large", (long long)x);
+        *out = (int64_t)x;
+        return 0;
+    }
+    if (json_is_real(v))
+        return perr(c, field, "%g is not a whole number of nanoseconds (integers are "
+                    "nanoseconds; write a string with a unit for others, e.g. \"1.5s\")",
+                    json_real_value(v));
+    if (json_is_string(v)) {
+        const char *why = NULL;
+        if (!timefmt_parse(json_string_value(v), allow_neg, out, &why))
+            return perr(c, field, "\"%s\" %s", json_string_value(v), why);
+        return 0;
+    }
+    return perr(c, field, "is %s, not a time (nanoseconds, or a string such as \"2s\")",
+                cj_kind(v));
+}
+
+static int get_utime(const struct ctx *c, const json_t *v, const char *field, uint64_t *out)
+{
+    int64_t x = 0;
+    int rc = get_time(c, v, field, false, &x);
+    if (rc == 0)
+        *out = (uint64_t)x;
+    return rc;
+}
+
+static int get_uint(const struct ctx *c, const json_t *v, const char *field, uint64_t max,
+                    uint64_t *out)
+{
+    if (!json_is_integer(v))
+        return perr(c, field, "is %s, not an integer", cj_kind(v));
+    json_int_t x = json_integer_value(v);
+    if (x < 0)
+        return perr(c, field, "%lld is negative", (long long)x);
+    if ((uint64_t)x > max)
+        return perr(c, field, "%lld is too large (at most %" PRIu64 ")", (long long)x, max);
+    *out = (uint64_t)x;
+    return 0;
+}
+
+static int get_size(const struct ctx *c, const json_t *v, const char *field, uint64_t *out)
+{
+    if (json_is_integer(v))
+        return get_uint(c, v, field, UINT64_MAX >> 1, out);
+    if (!json_is_string(v))
+        return perr(c, field, "is %s, not a size (bytes, or a string such as \"64M\")",
+                    cj_kind(v));
+    const char *s = json_string_value(v);
+    char *end;
+    errno = 0;
+    if (*s < '0' || *s > '9')
+        return perr(c, field, "\"%s\" is not a size (bytes, or a number with K, M or G)", s);
+    unsigned long long n = strtoull(s, &end, 10);
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30;
+    if (shift)
+        end++;
+    if (errno || *end || (n << shift) >> shift != n || (n << shift) > (UINT64_MAX >> 1))
+        return perr(c, field, "\"%s\" is not a size (bytes, or a number with K, M or G)", s);
+    *out = (uint64_t)n << shift;
+    return 0;
+}
+
+static int get_vm_index(const struct ctx *c, const json_t *v, const char *field, unsigned *out)
+{
+    if (!json_is_integer(v))
+        return perr(c, field, "is %s, not a VM index", cj_kind(v));
+    json_int_t x = json_integer_value(v);
+    if (x < 0)
+        return perr(c, field, "%lld is negative (VMs are numbered from 0)", (long long)x);
+    unsigned lim = c->n_vms ? c->n_vms : CC_SIM_MAX_VMS;
+    if (x >= (json_int_t)lim) {
+        if (c->n_vms)
+            return perr(c, field, "%lld is out of range (%u VM%s)", (long long)x, c->n_vms,
+                        c->n_vms == 1 ? "" : "s");
+        return perr(c, field, "%lld is out of range (at most %u VMs)", (long long)x,
+                    CC_SIM_MAX_VMS);
+    }
+    *out = (unsigned)x;
+    return 0;
+}
+
+/* An index or an array of indices, as a mask. */
+static int get_vm_set(const struct ctx *c, const json_t *v, const char *field, bool allow_empty,
+                      uint64_t *out)
+{
+    *out = 0;
+    if (json_is_integer(v)) {
+        unsigned vm;
+        int rc = get_vm_index(c, v, field, &vm);
+        if (rc == 0)
+            *out = 1ull << vm;
+        return rc;
+    }
+    if (!json_is_array(v))
+        return perr(c, field, "is %s, not a VM index or an array of them", cj_kind(v));
+    if (!allow_empty && json_array_size(v) == 0)
+        return perr(c, field, "is empty");
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        char sub[64];
+        snprintf(sub, sizeof(sub), "%s[%zu]", field, i);
+        unsigned vm;
+        int rc = get_vm_index(c, e, sub, &vm);
+        if (rc < 0)
+            return rc;
+        if (*out & (1ull << vm))
+            return perr(c, sub, "VM %u is listed twice", vm);
+        *out |= 1ull << vm;
+    }
+    return 0;
+}
+
+static int get_rate(const struct ctx *c, const json_t *v, const char *field, uint32_t *ppm)
+{
+    if (!json_is_number(v))
+        return perr(c, field, "is %s, not a rate (a number in [0, 1])", cj_kind(v));
+    double x = json_number_value(v);
+    if (!(x >= 0 && x <= 1))
+        return perr(c, field, "%g is not in [0, 1]", x);
+    *ppm = (uint32_t)(x * 1e6 + 0.5);
+    return 0;
+}
+
+static int get_count(const struct ctx *c, const json_t *v, const char *field, uint64_t *out)
+{
+    if (json_is_string(v) && !strcmp(json_string_value(v), "unlimited")) {
+        *out = CC_FAULT_UNLIMITED;
+        return 0;
+    }
+    if (!json_is_integer(v))
+        return perr(c, field, "is %s, not a count (an integer >= 1 or \"unlimited\")",
+                    cj_kind(v));
+    int rc = get_uint(c, v, field, UINT64_MAX >> 1, out);
+    if (rc == 0 && *out == 0)
+        return perr(c, field, "must be at least 1 (or \"unlimited\")");
+    return rc;
+}
+
+/* Keys each type takes besides at, type and duration. */
+#define K_VM        (1u << 0)
+#define K_FROM      (1u << 1)
+#define K_TO        (1u << 2)
+#define K_SIDES     (1u << 3)
+#define K_LATENCY   (1u << 4)
+#define K_JITTER    (1u << 5)
+#define K_BPS       (1u << 6)
+#define K_RATE      (1u << 7)
+#define K_DELAY     (1u << 8)
+#define K_OFFSET    (1u << 9)
+#define K_LENGTH    (1u << 10)
+#define K_COUNT     (1u << 11)
+#define K_TORN      (1u << 12)
+#define K_TORN_ERR  (1u << 13)
+#define K_BITS      (1u << 14)
+#define K_CAPACITY  (1u << 15)
+#define K_PPM       (1u << 16)
+#define K_DELTA     (1u << 17)
+#define K_SIZE      (1u << 18)
+#define K_LINE      (1u << 19)
+#define K_DURATION  (1u << 20)
+
+static const char *const key_names[] = {
+    "vm", "from", "to", "sides", "latency", "jitter", "bps", "rate", "delay", "offset",
+    "length", "count", "torn_bytes", "torn_error", "bits", "capacity", "ppm", "delta", "size",
+    "line", "duration",
+};
+
+#define K_LINK (K_FROM | K_TO | K_DURATION)
+#define K_DISK (K_VM | K_OFFSET | K_LENGTH | K_COUNT | K_DURATION)
+
+static unsigned type_keys(enum cc_fault_type t)
+{
+    switch (t) {
+    case CC_FAULT_PARTITION: return K_SIDES | K_DURATION;
+    case CC_FAULT_HEAL: return 0;
+    case CC_FAULT_LATENCY: return K_LINK | K_LATENCY;
+    case CC_FAULT_JITTER: return K_LINK | K_JITTER;
+    case CC_FAULT_BANDWIDTH: return K_LINK | K_BPS;
+    case CC_FAULT_LOSS: case CC_FAULT_CORRUPT: case CC_FAULT_DUPLICATE: return K_LINK | K_RATE;
+    case CC_FAULT_REORDER: return K_LINK | K_RATE | K_DELAY;
+    case CC_FAULT_DISK_READ_ERROR: case CC_FAULT_DISK_WRITE_ERROR: return K_DISK;
+    case CC_FAULT_DISK_TORN_WRITE: return K_DISK | K_TORN | K_TORN_ERR;
+    case CC_FAULT_DISK_CORRUPT_READ: case CC_FAULT_DISK_CORRUPT_WRITE: return K_DISK | K_BITS;
+    case CC_FAULT_DISK_FULL: return K_DISK | K_CAPACITY;
+    case CC_FAULT_KILL: case CC_FAULT_RESTART: case CC_FAULT_NMI: return K_VM;
+    case CC_FAULT_PAUSE: return K_VM | K_DURATION;
+    case CC_FAULT_CLOCK_SKEW: return K_VM | K_PPM | K_DURATION;
+    case CC_FAULT_CLOCK_JUMP: return K_VM | K_DELTA;
+    case CC_FAULT_MEMORY_PRESSURE: return K_VM | K_SIZE | K_DURATION;
+    case CC_FAULT_IRQ: return K_VM | K_LINE | K_COUNT;
+    default: return 0;
+    }
+}
+
+static unsigned key_bit(const char *k)
+{
+    for (unsigned i = 0; i < sizeof(key_names) / sizeof(key_names[0]); i++)
+        if (!strcmp(key_names[i], k))
+            return 1u << i;
+    return 0;
+}
+
+static int need(const struct ctx *c, const json_t *o, const char *key, const char *type,
+                json_t **out)
+{
+    *out = json_object_get(o, key);
+    if (!*out)
+        return perr(c, NULL, "a %s fault needs \"%s\"", type, key);
+    return 0;
+}
+
+static int parse_fault(const struct ctx *c, const json_t *o, struct cc_fault *f)
+{
+    if (!json_is_object(o))
+        return perr(c, NULL, "is %s, not an object", cj_kind(o));
+    json_t *tv = json_object_get(o, "type");
+    if (!tv)
+        return perr(c, NULL, "has no \"type\"");
+    if (!json_is_string(tv))
+        return perr(c, "type", "is %s, not a string", cj_kind(tv));
+    enum cc_fault_type t = cc_fault_type_from_name(json_string_value(tv));
+    if (!t)
+        return perr(c, "type", "unknown fault type '%s' (known: partition, heal, latency, "
+                    "jitter, bandwidth, loss, corrupt, reorder, duplicate, disk_read_error, "
+                    "disk_write_error, disk_torn_write, disk_corrupt_read, disk_corrupt_write, "
+                    "disk_full, kill, pause, restart, clock_skew, clock_jump, memory_pressure, "
+                    "irq, nmi)", json_string_value(tv));
+    const char *tn = cc_fault_type_name(t);
+    json_t *at = json_object_get(o, "at");
+    if (!at)
+        return perr(c, NULL, "has no \"at\" (when the fault happens)");
+    uint64_t at_ns = 0;
+    int rc = get_utime(c, at, "at", &at_ns);
+    if (rc < 0)
+        return rc;
+    cc_fault_init(f, t, at_ns);
+
+    unsigned allowed = type_keys(t);
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)o, key, v) {
+        if (!strcmp(key, "at") || !strcmp(key, "type"))
+            continue;
+        unsigned bit = key_bit(key);
+        if (!bit || !(allowed & bit)) {
+            char list[256] = "";
+            size_t at2 = 0;
+            for (unsigned i = 0; i < sizeof(key_names) / sizeof(key_names[0]); i++)
+                if (allowed & (1u << i))
+                    at2 += (size_t)snprintf(list + at2, sizeof(list) - at2, "%s%s",
+                                            at2 ? ", " : "", key_names[i]);
+            if (bit == K_DURATION)
+                return perr(c, "duration", "a %s fault is an instant and takes no duration", tn);
+            return perr(c, NULL, "unknown key \"%s\" for a %s fault (it takes at, type%s%s)",
+                        key, tn, at2 ? ", " : "", list);
+        }
+        switch (bit) {
+        case K_VM: rc = get_vm_index(c, v, "vm", &f->vm); break;
+        case K_FROM: rc = get_vm_set(c, v, "from", false, &f->from); break;
+        case K_TO: rc = get_vm_set(c, v, "to", false, &f->to); break;
+        case K_LATENCY: rc = get_utime(c, v, "latency", &f->ns); break;
+        case K_JITTER: rc = get_utime(c, v, "jitter", &f->ns); break;
+        case K_DELAY: rc = get_utime(c, v, "delay", &f->ns); break;
+        case K_DURATION: rc = get_utime(c, v, "duration", &f->duration_ns); break;
+        case K_BPS: rc = get_uint(c, v, "bps", UINT64_MAX >> 1, &f->bps); break;
+        case K_RATE: rc = get_rate(c, v, "rate", &f->ppm); break;
+        case K_OFFSET: rc = get_size(c, v, "offset", &f->offset); break;
+        case K_LENGTH: rc = get_size(c, v, "length", &f->length); break;
+        case K_COUNT: rc = get_count(c, v, "count", &f->count); break;
+        case K_CAPACITY: rc = get_size(c, v, "capacity", &f->bytes); break;
+        case K_SIZE: rc = get_size(c, v, "size", &f->bytes); break;
+        case K_BITS: {
+            uint64_t b = 0;
+            rc = get_uint(c, v, "bits", MAX_FLIPS, &b);
+            f->bits = (uint32_t)b;
+            break;
+        }
+        case K_LINE: {
+            uint64_t l = 0;
+            rc = get_uint(c, v, "line", 15, &l);
+            f->line = (unsigned)l;
+            break;
+        }
+        case K_TORN:
+            if (json_is_string(v) && !strcmp(json_string_value(v), "random")) {
+                f->torn_bytes = CC_FAULT_TORN_RANDOM;
+            } else {
+                uint64_t b = 0;
+                rc = get_uint(c, v, "torn_bytes", UINT32_MAX - 1, &b);
+                f->torn_bytes = (uint32_t)b;
+            }
+            break;
+        case K_TORN_ERR:
+            if (!json_is_boolean(v))
+                rc = perr(c, "torn_error", "is %s, not true or false", cj_kind(v));
+            else
+                f->torn_error = json_is_true(v);
+            break;
+        case K_PPM:
+            if (!json_is_integer(v))
+                rc = perr(c, "ppm", "is %s, not an integer", cj_kind(v));
+            else
+                f->skew_ppm = json_integer_value(v);
+            break;
+        case K_DELTA: rc = get_time(c, v, "delta", true, &f->delta_ns); break;
+        case K_SIDES: {
+            if (!json_is_array(v) || json_array_size(v) == 0) {
+                rc = perr(c, "sides", "must be a non-empty array of arrays of VM indices, "
+                          "e.g. [[0], [1, 2]]");
+                break;
+            }
+            if (json_array_size(v) > CC_SCHEDULE_MAX_SIDES) {
+                rc = perr(c, "sides", "has %zu sides (at most %u)", json_array_size(v),
+                          CC_SCHEDULE_MAX_SIDES);
+                break;
+            }
+            size_t i;
+            json_t *e;
+            uint64_t seen = 0;
+            json_array_foreach(v, i, e) {
+                char sub[32];
+                snprintf(sub, sizeof(sub), "sides[%zu]", i);
+                if (!json_is_array(e)) {
+                    rc = perr(c, sub, "is %s, not an array of VM indices", cj_kind(e));
+                    break;
+                }
+                rc = get_vm_set(c, e, sub, false, &f->sides[i]);
+                if (rc < 0)
+                    break;
+                if (seen & f->sides[i]) {
+                    rc = perr(c, sub, "VM %d is already on another side",
+                              __builtin_ctzll(seen & f->sides[i]));
+                    break;
+                }
+                seen |= f->sides[i];
+                f->n_sides++;
+            }
+            break;
+        }
+        }
+        if (rc < 0)
+            return rc;
+    }
+
+    /* Required keys. */
+    json_t *dummy;
+    switch (t) {
+    case CC_FAULT_PARTITION: rc = need(c, o, "sides", tn, &dummy); break;
+    case CC_FAULT_LATENCY: rc = need(c, o, "latency", tn, &dummy); break;
+    case CC_FAULT_JITTER: rc = need(c, o, "jitter", tn, &dummy); break;
+    case CC_FAULT_BANDWIDTH: rc = need(c, o, "bps", tn, &dummy); break;
+    case CC_FAULT_LOSS: case CC_FAULT_CORRUPT: case CC_FAULT_REORDER: case CC_FAULT_DUPLICATE:
+        rc = need(c, o, "rate", tn, &dummy);
+        break;
+    case CC_FAULT_DISK_FULL: rc = need(c, o, "capacity", tn, &dummy); break;
+    case CC_FAULT_PAUSE: rc = need(c, o, "duration", tn, &dummy); break;
+    case CC_FAULT_CLOCK_SKEW: rc = need(c, o, "ppm", tn, &dummy); break;
+    case CC_FAULT_CLOCK_JUMP: rc = need(c, o, "delta", tn, &dummy); break;
+    case CC_FAULT_MEMORY_PRESSURE: rc = need(c, o, "size", tn, &dummy); break;
+    case CC_FAULT_IRQ: rc = need(c, o, "line", tn, &dummy); break;
+    default: rc = 0; break;
+    }
+    if (rc == 0 && cc_fault_has_vm(t))
+        rc = need(c, o, "vm", tn, &dummy);
+    if (rc < 0)
+        return rc;
+
+    struct cc_err e = {0};
+    if (cc_fault_validate(f, c->n_vms, &e) < 0)
+        return cc_err_set(c->err, EINVAL, "%s: faults[%zu].%s", c->name, c->index, e.msg);
+    return 0;
+}
+
+int cc_schedule_parse(const char *text, const char *name, unsigned n_vms,
+                      struct cc_schedule **out, struct cc_err *err)
+{
+    *out = NULL;
+    if (!name)
+        name = "schedule";
+    json_error_t je;
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return cc_err_set(err, EINVAL, "%s: line %d, column %d: invalid JSON: %s", name, je.line,
+                          je.column, je.text);
+    int rc = 0;
+    struct cc_schedule *s = NULL;
+    if (!json_is_object(root)) {
+        rc = cc_err_set(err, EINVAL, "%s: the top level is %s; a schedule is an object "
+                        "{\"version\": 1, \"faults\": [...]}", name, cj_kind(root));
+        goto out;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v) {
+        if (strcmp(key, "version") && strcmp(key, "faults")) {
+            rc = cc_err_set(err, EINVAL, "%s: unknown top-level key \"%s\" (a schedule has "
+                            "\"version\" and \"faults\")", name, key);
+            goto out;
+        }
+    }
+    json_t *ver = json_object_get(root, "version");
+    if (ver && (!json_is_integer(ver) || json_integer_value(ver) < 1)) {
+        rc = cc_err_set(err, EINVAL, "%s: version: must be a positive integer", name);
+        goto out;
+    }
+    if (ver && json_integer_value(ver) > CC_SCHEDULE_VERSION) {
+        rc = cc_err_set(err, EINVAL, "%s: version: %lld is newer than this build reads (%d); "
+                        "use a newer chaoscontrol", name, (long long)json_integer_value(ver),
+                        CC_SCHEDULE_VERSION);
+        goto out;
+    }
+    json_t *faults = json_object_get(root, "faults");
+    if (!faults) {
+        rc = cc_err_set(err, EINVAL, "%s: no \"faults\" array", name);
+        goto out;
+    }
+    if (!json_is_array(faults)) {
+        rc = cc_err_set(err, EINVAL, "%s: faults: is %s, not an array", name, cj_kind(faults));
+        goto out;
+    }
+    s = cc_schedule_new();
+    if (!s) {
+        rc = cc_err_set(err, ENOMEM, "out of memory");
+        goto out;
+    }
+    struct ctx c = {name, 0, n_vms, err};
+    size_t i;
+    json_t *e;
+    json_array_foreach(faults, i, e) {
+        c.index = i;
+        struct cc_fault f;
+        rc = parse_fault(&c, e, &f);
+        if (rc < 0)
+            goto out;
+        if (schedule_insert(s, &f) < 0) {
+            rc = cc_err_set(err, ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    *out = s;
+    s = NULL;
+out:
+    cc_schedule_free(s);
+    json_decref(root);
+    return rc;
+}
+
+int cc_schedule_load(const char *path, unsigned n_vms, struct cc_schedule **out,
+                     struct cc_err *err)
+{
+    *out = NULL;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return cc_err_set(err, errno, "%s: cannot read the schedule: %s", path, strerror(errno));
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    int rc = 0;
+    while (buf) {
+        size_t k = fread(buf + len, 1, cap - len - 1, fp);
+        len += k;
+        if (k == 0)
+            break;
+        if (len + 1 == cap) {
+            if (cap >= (64u << 20)) {
+                rc = cc_err_set(err, EFBIG, "%s: larger than 64 MiB: not a schedule", path);
+                break;
+            }
+            char *n = realloc(buf, cap * 2);
+            if (!n) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = n;
+            cap *= 2;
+        }
+    }
+    bool ioerr = ferror(fp);
+    fclose(fp);
+    if (!buf)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    if (rc == 0 && ioerr)
+        rc = cc_err_set(err, EIO, "%s: read error", path);
+    if (rc == 0 && memchr(buf, 0, len))
+        rc = cc_err_set(err, EINVAL, "%s: contains a NUL byte: not a JSON schedule", path);
+    if (rc == 0) {
+        buf[len] = 0;
+        rc = cc_schedule_parse(buf, path, n_vms, out, err);
+    }
+    free(buf);
+    return rc;
+}
