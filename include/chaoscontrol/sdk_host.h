@@ -24,8 +24,11 @@
  * from the seeded stream, and the stream advances the same either way, so
  * overriding one choice leaves later ones as they were.
  *
- * All of this state is saved and restored with cc_vm_sdk_save/load (for
- * snapshots). Nothing here is global; every function takes the VM. */
+ * The SDK host is a VM extension (chaoscontrol/vm_ext.h: cc_sdk_ext_ops,
+ * in cc_vm_default_exts), so every VM has it unless its configuration
+ * names other extensions; all of this state travels in snapshots as the
+ * extension's section. Nothing here is global; every function takes the VM
+ * (and does nothing, or returns nothing, for a VM without the SDK). */
 #ifndef CHAOSCONTROL_SDK_HOST_H
 #define CHAOSCONTROL_SDK_HOST_H
 
@@ -36,8 +39,10 @@
 #include "chaoscontrol/err.h"
 
 struct cc_vm;
-struct cc_buf;
-struct cc_rd;
+struct cc_vm_ext_ops;
+
+/* The SDK host as a VM extension. */
+extern const struct cc_vm_ext_ops cc_sdk_ext_ops;
 
 /* Assertion kinds: the same numbers as CC_KIND_* in the wire protocol. */
 enum cc_assert_kind {
@@ -224,13 +229,6 @@ uint64_t cc_coverage_hash(const uint8_t *map, size_t n);
  * known edge, 0 if nothing new. */
 int cc_coverage_merge(uint8_t *acc, const uint8_t *buckets, size_t n);
 
-/* ---- snapshots ---- */
-
-/* Everything above except the bitmap and the guest's state table (those
- * are guest RAM) as a versioned, tagged record. */
-void cc_vm_sdk_save(struct cc_vm *vm, struct cc_buf *out);
-int cc_vm_sdk_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err);
-
 /* ---- reports ---- */
 
 /* The run's SDK state as one JSON object (malloc'd text, NULL when out of
@@ -263,7 +261,5 @@ int cc_oracle_add_vm(struct cc_oracle *o, struct cc_vm *vm, struct cc_err *err);
 uint64_t cc_oracle_runs(const struct cc_oracle *o);
 const struct cc_oracle_entry *cc_oracle_entries(const struct cc_oracle *o, size_t *n);
 enum cc_verdict cc_oracle_verdict(const struct cc_oracle_entry *e);
-void cc_oracle_save(const struct cc_oracle *o, struct cc_buf *out);
-int cc_oracle_load(struct cc_oracle *o, struct cc_rd *in, struct cc_err *err);
 
 #endif

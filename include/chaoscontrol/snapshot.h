@@ -76,8 +76,6 @@ struct cc_snapshot_info {
 };
 void cc_snapshot_info(const struct cc_snapshot *s, struct cc_snapshot_info *info);
 
-/* Per-page memory hashes (XXH3-64 of each 4 KiB page); n = mem_size/4096. */
-const uint64_t *cc_snapshot_page_hashes(const struct cc_snapshot *s, size_t *n);
 
 /* Pages whose contents differ between two snapshots of equal memory size:
  * calls fn for each run of differing pages [first, first+count). Returns the

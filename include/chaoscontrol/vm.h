@@ -31,6 +31,7 @@
 #include "chaoscontrol/err.h"
 
 struct cc_vm;
+struct cc_vm_ext_ops;
 
 /* Virtual-time cost of each exit kind, in nanoseconds. */
 struct cc_exit_costs {
@@ -75,6 +76,10 @@ struct cc_vm_config {
      * NULL means stderr. */
     void (*log)(void *opaque, const char *msg);
     void *log_opaque;
+
+    /* Extensions to attach (chaoscontrol/vm_ext.h), a NULL-terminated
+     * list; NULL means cc_vm_default_exts (the guest SDK's host side). */
+    const struct cc_vm_ext_ops *const *exts;
 };
 
 void cc_vm_config_default(struct cc_vm_config *cfg);
@@ -153,6 +158,17 @@ int cc_vm_run_bounded(struct cc_vm *vm, uint64_t max_exits,
 /* Ask the run loop to return CC_STOP_REQUESTED with code after the current
  * exit is handled (callable from port/MMIO handlers). */
 void cc_vm_request_stop(struct cc_vm *vm, int code);
+/* Ask the run loop to return with stop reason why after the current exit
+ * (the first request of an exit wins): for devices and extensions. */
+void cc_vm_stop(struct cc_vm *vm, enum cc_stop why);
+
+/* Hypercalls (KVM_EXIT_HYPERCALL): fn handles hypercall number nr and
+ * returns the value for the guest's rax. KVM only passes some numbers to
+ * user space (KVM_CAP_EXIT_HYPERCALL; today KVM_HC_MAP_GPA_RANGE = 12):
+ * -ENOTSUP (err set) when the host does not offer nr. At most 4 numbers. */
+typedef uint64_t (*cc_hypercall_fn)(void *opaque, uint64_t nr, const uint64_t args[6]);
+int cc_vm_set_hypercall(struct cc_vm *vm, uint64_t nr, cc_hypercall_fn fn, void *opaque,
+                        struct cc_err *err);
 
 /* Port I/O and MMIO handlers for extra devices and test hooks. The handler
  * gets the offset from base. Ranges must not overlap existing ones. */
@@ -174,6 +190,7 @@ void *cc_vm_gpa(struct cc_vm *vm, uint64_t gpa, uint64_t len);
 void *cc_vm_gpa_w(struct cc_vm *vm, uint64_t gpa, uint64_t len);
 
 /* Observations. */
+uint64_t cc_vm_seed(const struct cc_vm *vm);
 uint64_t cc_vm_vtime_ns(const struct cc_vm *vm);
 uint64_t cc_vm_exit_count(const struct cc_vm *vm);
 uint64_t cc_vm_trace_hash(const struct cc_vm *vm);
@@ -277,6 +294,7 @@ struct cc_host_caps {
     bool sync_regs;         /* KVM_CAP_SYNC_REGS */
     bool exit_hypercall;    /* KVM_CAP_EXIT_HYPERCALL */
     bool immediate_exit;
+    bool amd;               /* AMD or Hygon CPU (hypercalls are VMMCALL, not VMCALL) */
 };
 void cc_vm_host_caps(const struct cc_vm *vm, struct cc_host_caps *caps);
 

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <xxhash.h>
 
+#include "sdk_host/oracle.h"
 #include "sim/sim_internal.h"
 #include "util/cjson.h"
 
@@ -191,7 +192,6 @@ void sim_rp_put(struct sim_restart_point *rp)
     if (!rp || --rp->refs > 0)
         return;
     cc_snapshot_put(rp->snap);
-    cc_buf_free(&rp->sdk);
     free(rp);
 }
 
@@ -462,16 +462,10 @@ static int take_setup(struct sim_vm *v, struct cc_err *err)
     if (!rp)
         return cc_err_set(err, ENOMEM, "out of memory");
     rp->refs = 1;
-    cc_buf_init(&rp->sdk);
     int rc = cc_vm_snapshot(v->vm, &rp->snap, err);
     if (rc < 0) {
         sim_rp_put(rp);
         return cc_err_prefix(err, "vm %u: snapshot at setup", v->index);
-    }
-    cc_vm_sdk_save(v->vm, &rp->sdk);
-    if (!cc_buf_ok(&rp->sdk)) {
-        sim_rp_put(rp);
-        return cc_err_set(err, ENOMEM, "out of memory");
     }
     sim_rp_put(v->rp);
     v->rp = rp;
@@ -847,10 +841,10 @@ struct cc_oracle *cc_sim_oracle(struct cc_sim *sim, struct cc_err *err)
     }
     struct cc_buf b;
     cc_buf_init(&b);
-    cc_oracle_save(sim->retired, &b);
+    oracle_save(sim->retired, &b);
     struct cc_rd rd;
     cc_rd_init(&rd, b.data, b.len);
-    int rc = cc_buf_ok(&b) ? cc_oracle_load(o, &rd, err) : cc_err_set(err, ENOMEM, "out of memory");
+    int rc = cc_buf_ok(&b) ? oracle_load(o, &rd, err) : cc_err_set(err, ENOMEM, "out of memory");
     cc_buf_free(&b);
     for (unsigned i = 0; rc == 0 && i < sim->n; i++)
         rc = cc_oracle_add_vm(o, sim->v[i]->vm, err);

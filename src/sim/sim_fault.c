@@ -165,11 +165,6 @@ static int restart(struct cc_sim *sim, struct sim_vm *v, const struct cc_fault *
     if (v->blk && !disk)
         return cc_err_set(err, ENOMEM, "out of memory");
     rc = cc_vm_restore(v->vm, v->rp->snap, err);
-    if (rc == 0) {
-        struct cc_rd rd;
-        cc_rd_init(&rd, v->rp->sdk.data, v->rp->sdk.len);
-        rc = cc_vm_sdk_load(v->vm, &rd, err);
-    }
     if (rc == 0 && disk)
         rc = cc_virtio_blk_restore(v->blk, disk, err);
     cc_blk_overlay_free(disk);

@@ -40,12 +40,12 @@ struct sim_vm_state {
     struct sim_disk_fault disk_faults[SIM_MAX_DISK_FAULTS];
 };
 
-/* Where a restart goes back to: the VM's snapshot at setup completion and
- * its SDK state then. Shared (refcounted) by simulations and snapshots. */
+/* Where a restart goes back to: the VM's snapshot at setup completion
+ * (its SDK state included, as an extension section). Shared (refcounted) by
+ * simulations and snapshots. */
 struct sim_restart_point {
     int refs;
     struct cc_snapshot *snap;
-    struct cc_buf sdk;
 };
 
 struct sim_vm {

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sdk_host/oracle.h"
 #include "sim/sim_internal.h"
 
 struct snap_vm {
     struct cc_snapshot *snap;
-    struct cc_buf sdk;
     struct sim_vm_state st;
     struct sim_restart_point *rp;
 };
@@ -44,7 +44,6 @@ void cc_sim_snapshot_put(struct cc_sim_snapshot *s)
         return;
     for (unsigned i = 0; s->vm && i < s->n; i++) {
         cc_snapshot_put(s->vm[i].snap);
-        cc_buf_free(&s->vm[i].sdk);
         sim_rp_put(s->vm[i].rp);
     }
     free(s->vm);
@@ -85,21 +84,17 @@ int cc_sim_snapshot(struct cc_sim *sim, struct cc_sim_snapshot **out, struct cc_
     for (unsigned i = 0; i < sim->n; i++) {
         struct sim_vm *v = sim->v[i];
         struct snap_vm *sv = &s->vm[i];
-        cc_buf_init(&sv->sdk);
         rc = cc_vm_snapshot(v->vm, &sv->snap, err);
         if (rc < 0) {
             cc_err_prefix(err, "vm %u", i);
             goto fail;
         }
-        cc_vm_sdk_save(v->vm, &sv->sdk);
-        if (!cc_buf_ok(&sv->sdk))
-            goto oom;
         sv->st = v->st;
         sv->rp = v->rp;
         sim_rp_get(sv->rp);
     }
     cc_fabric_save(sim->net, &s->net);
-    cc_oracle_save(sim->retired, &s->retired);
+    oracle_save(sim->retired, &s->retired);
     s->sched = cc_schedule_clone(sim->sched);
     s->pos = sim->pos;
     if (!cc_buf_ok(&s->net) || !cc_buf_ok(&s->retired) || !s->sched)
@@ -129,18 +124,10 @@ fail:
     return rc;
 }
 
-/* Everything but the VMs' own state (already in place): engine state,
- * SDK records, network, schedule, events, log. */
+/* Everything but the VMs' own state (already in place, SDK state
+ * included): engine state, network, schedule, events, log. */
 static int load_engine(struct cc_sim *sim, const struct cc_sim_snapshot *s, struct cc_err *err)
 {
-    for (unsigned i = 0; i < s->n; i++) {
-        struct sim_vm *v = sim->v[i];
-        struct cc_rd rd;
-        cc_rd_init(&rd, s->vm[i].sdk.data, s->vm[i].sdk.len);
-        int rc = cc_vm_sdk_load(v->vm, &rd, err);
-        if (rc < 0)
-            return cc_err_prefix(err, "vm %u: SDK state", i);
-    }
     struct cc_rd rd;
     cc_rd_init(&rd, s->net.data, s->net.len);
     int rc = cc_fabric_load(sim->net, &rd, err);
@@ -150,7 +137,7 @@ static int load_engine(struct cc_sim *sim, const struct cc_sim_snapshot *s, stru
     if (!o)
         return cc_err_set(err, ENOMEM, "out of memory");
     cc_rd_init(&rd, s->retired.data, s->retired.len);
-    rc = cc_oracle_load(o, &rd, err);
+    rc = oracle_load(o, &rd, err);
     if (rc < 0) {
         cc_oracle_free(o);
         return rc;

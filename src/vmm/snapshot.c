@@ -26,7 +26,6 @@
 #include <xxhash.h>
 #include <zstd.h>
 
-#include "chaoscontrol/sdk_host.h"
 #include "chaoscontrol/snapshot.h"
 #include "util/afile.h"
 #include "vm_internal.h"
@@ -40,7 +39,6 @@
 #define T_UART TAG('U', 'A', 'R', 'T')
 #define T_CMOS TAG('C', 'M', 'O', 'S')
 #define T_VM   TAG('V', 'M', ' ', ' ')
-#define T_SDK  TAG('S', 'D', 'K', ' ')
 #define T_CONF TAG('C', 'O', 'N', 'F')
 #define T_STAT TAG('S', 'T', 'A', 'T')
 #define T_MEM  TAG('M', 'E', 'M', ' ')
@@ -206,9 +204,9 @@ static int save_state(struct cc_vm *vm, struct cc_buf *b, struct cc_err *err)
     at = section_begin(b, T_VM);
     save_vm_section(vm, b);
     section_end(b, at);
-    at = section_begin(b, T_SDK);
-    cc_vm_sdk_save(vm, b);
-    section_end(b, at);
+    int rc2 = ext_save_all(vm, b, err);
+    if (rc2 < 0)
+        return rc2;
     if (!cc_buf_ok(b))
         return cc_err_set(err, ENOMEM, "out of memory saving VM state");
     return 0;
@@ -246,10 +244,17 @@ static int load_state(struct cc_vm *vm, const uint8_t *p, size_t len, struct cc_
         case T_UART: rc = cc_uart_load(&vm->uart, &s, err); seen |= 8; break;
         case T_CMOS: rc = cc_cmos_load(&vm->cmos, &s, err); seen |= 16; break;
         case T_VM: rc = load_vm_section(vm, &s, err); seen |= 32; break;
-        case T_SDK: rc = cc_vm_sdk_load(vm, &s, err); seen |= 64; break;
         default:
-            return cc_err_set(err, EINVAL, "snapshot state: unknown section '%s'",
-                              tag_name(tag, tn));
+            /* an extension's section (vm_ext.h): it reads all of it */
+            rc = ext_load(vm, tag, s.p, slen, err);
+            if (rc == 0)
+                return cc_err_set(err, EINVAL, "snapshot state: section '%s' belongs to no "
+                                  "part of this VM (an extension it does not have?)",
+                                  tag_name(tag, tn));
+            if (rc > 0) {
+                s.pos = slen;
+                rc = 0;
+            }
         }
         if (rc < 0)
             return cc_err_prefix(err, "snapshot section '%s'", tag_name(tag, tn));
@@ -257,7 +262,7 @@ static int load_state(struct cc_vm *vm, const uint8_t *p, size_t len, struct cc_
             return cc_err_set(err, EINVAL, "snapshot section '%s': %zu unexpected trailing bytes",
                               tag_name(tag, tn), cc_rd_left(&s));
     }
-    if (seen != 127)
+    if (seen != 63)
         return cc_err_set(err, EINVAL, "snapshot state is missing sections (have mask 0x%x)", seen);
     return 0;
 }
@@ -599,7 +604,7 @@ void cc_vm_reseed(struct cc_vm *vm, uint64_t seed)
     vm->cfg.seed = seed;
     cc_rng_init(&vm->rng, seed, "vm");
     cc_vm_virtio_reseed(vm, seed);
-    cc_vm_sdk_reseed(vm, seed);
+    ext_reseed_all(vm, seed);
 }
 
 uint64_t cc_vm_last_reset_pages(const struct cc_vm *vm)
@@ -618,12 +623,6 @@ void cc_snapshot_info(const struct cc_snapshot *s, struct cc_snapshot_info *info
     info->trace_hash = s->trace_hash;
     info->ram_hash = XXH3_64bits(s->page_hash, (s->mem_size / PAGE) * sizeof(uint64_t));
     info->state_bytes = s->state.len;
-}
-
-const uint64_t *cc_snapshot_page_hashes(const struct cc_snapshot *s, size_t *n)
-{
-    *n = (size_t)(s->mem_size / PAGE);
-    return s->page_hash;
 }
 
 int64_t cc_snapshot_diff(const struct cc_snapshot *a, const struct cc_snapshot *b,

@@ -11,18 +11,23 @@
 #include <xxhash.h>
 
 #include "chaoscontrol/vm.h"
+#include "chaoscontrol/vm_ext.h"
 #include "devices/cmos.h"
 #include "devices/pic.h"
 #include "devices/pit.h"
 #include "devices/uart.h"
+#include "util/buf.h"
 #include "util/rng.h"
 
-#define CC_MAX_IO_RANGES 32
+#define CC_MAX_IO_RANGES 48
+#define IOBUS_ANY_SIZE 0xffu    /* access sizes a range takes: a mask of 1, 2, 4, 8 */
 
 struct cc_io_range {
     uint64_t base, len;
+    unsigned sizes;
     const struct cc_io_ops *ops;
     void *opaque;
+    const char *name;           /* a built-in device (board.c), for messages; else NULL */
 };
 
 struct cc_io_bus {
@@ -52,6 +57,27 @@ struct cc_serial {
     bool matched;
 };
 
+/* A port of the board (board.c): the range's handler finds the VM and the
+ * range's first port here. */
+struct board_port {
+    struct cc_vm *vm;
+    uint16_t base;
+};
+#define BOARD_PORTS 13
+
+#define VM_MAX_EXTS 8
+struct vm_ext {
+    const struct cc_vm_ext_ops *ops;
+    void *state;
+};
+
+#define VM_MAX_HYPERCALLS 4
+struct vm_hypercall {
+    uint64_t nr;
+    cc_hypercall_fn fn;
+    void *opaque;
+};
+
 struct cc_vm {
     struct cc_vm_config cfg;
     struct cc_host_caps caps;
@@ -77,8 +103,8 @@ struct cc_vm {
     struct cc_pit pit;
     struct cc_uart uart;
     struct cc_cmos cmos;
-    bool a20_reset_port;        /* port 0x92 last value bit 0 */
-    uint8_t port92;
+    uint8_t port92;             /* last value written to port 0x92, bit 0 clear */
+    struct board_port board[BOARD_PORTS];
 
     struct cc_io_bus pio, mmio;
 
@@ -101,7 +127,10 @@ struct cc_vm {
     struct cc_trace trace;
     struct cc_serial serial;
 
-    struct cc_sdk *sdk;         /* guest SDK state (src/sdk/host.c) */
+    struct vm_ext ext[VM_MAX_EXTS];     /* attached extensions (ext.c) */
+    unsigned n_ext;
+    struct vm_hypercall hc[VM_MAX_HYPERCALLS];
+    unsigned n_hc;
 
     /* Halted in the VMM (fault engine, issue 7): the vCPU executed HLT with
      * interrupts on and its next timer is beyond the run's virtual-time
@@ -156,12 +185,38 @@ void cc_trace_close(struct cc_trace *t);
 void cc_trace_add(struct cc_trace *t, const struct cc_trace_rec *r);
 uint64_t cc_trace_digest(const struct cc_trace *t);
 
-/* src/sdk/host.c: the guest SDK's VMM side */
-int cc_sdk_attach(struct cc_vm *vm, struct cc_err *err);
-void cc_sdk_detach(struct cc_vm *vm);
-void cc_sdk_port_write(struct cc_vm *vm, uint32_t value);
-uint64_t cc_sdk_hypercall(struct cc_vm *vm, uint64_t nr, uint64_t gpa, uint64_t npages,
-                          uint64_t attrs);
+/* iobus.c */
+struct cc_io_range *iobus_find(struct cc_io_bus *bus, uint64_t addr, unsigned size);
+int iobus_add_pio(struct cc_vm *vm, uint16_t base, uint16_t len, unsigned sizes,
+                  const struct cc_io_ops *ops, void *opaque, const char *name,
+                  struct cc_err *err);
+
+/* board.c: the legacy PC devices on the port bus */
+int board_init(struct cc_vm *vm, struct cc_err *err);
+
+/* serial.c */
+void serial_tx(void *opaque, uint8_t byte);     /* the UART's transmitter */
+void serial_feed(struct cc_vm *vm);             /* queued input into the UART */
+
+/* watchdog.c */
+int watchdog_start(struct cc_vm *vm, struct cc_err *err);
+void watchdog_stop(struct cc_vm *vm);
+
+/* run.c */
+void vm_timers_catch_up(struct cc_vm *vm);
+uint64_t vm_next_deadline(const struct cc_vm *vm);
+/* Would a halted vCPU (interrupts on) be woken now? (Raises an owed tick.) */
+bool vm_wake_pending(struct cc_vm *vm);
+
+/* ext.c */
+int ext_attach_all(struct cc_vm *vm, const struct cc_vm_ext_ops *const *list,
+                   struct cc_err *err);
+void ext_detach_all(struct cc_vm *vm);
+/* Each extension with state as a snapshot section (tag, u64 length, bytes). */
+int ext_save_all(struct cc_vm *vm, struct cc_buf *b, struct cc_err *err);
+/* 1 when an extension took the section, 0 when none has the tag. */
+int ext_load(struct cc_vm *vm, uint32_t tag, const uint8_t *p, size_t len, struct cc_err *err);
+void ext_reseed_all(struct cc_vm *vm, uint64_t seed);
 
 /* vm.c */
 /* Append " frag" to the device part of the kernel command line. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "chaoscontrol/sdk_host.h"
+#include "chaoscontrol/vm_ext.h"
 #include "chaoscontrol_protocol.h"
 #include "kvmtest.h"
 #include "tap.h"
@@ -457,36 +458,35 @@ static void test_protocol(void)
     kt_run(t, &uc);
     is_int(uc.type, KT_DONE, "guest done");
 
-    /* Save, load into a fresh VM, same report. */
-    struct cc_buf b;
-    cc_buf_init(&b);
-    cc_vm_sdk_save(t->vm, &b);
+    /* Save, load into a fresh VM, same report: through the extension's
+     * operations, as snapshots do (chaoscontrol/vm_ext.h). */
+    const struct cc_vm_ext_ops *x = &cc_sdk_ext_ops;
+    struct cc_err err = {0};
+    uint8_t *data = NULL;
+    size_t len = 0;
+    ok(x->save(cc_vm_ext(t->vm, x), &data, &len, &err) == 0, "SDK state saved (%s)", err.msg);
     struct kt_vm *t2 = kt_create(guest_pings, 0, NULL);
+    void *st2 = cc_vm_ext(t2->vm, x);
     /* the guest table is guest RAM: copy it too, as a snapshot would */
     memcpy(cc_vm_gpa(t2->vm, CC_PROTO_AREA_GPA, CC_PROTO_AREA_SIZE),
            cc_vm_gpa(t->vm, CC_PROTO_AREA_GPA, CC_PROTO_AREA_SIZE), CC_PROTO_AREA_SIZE);
-    struct cc_rd rd;
-    cc_rd_init(&rd, b.data, b.len);
-    struct cc_err err = {0};
-    ok(cc_buf_ok(&b) && cc_vm_sdk_load(t2->vm, &rd, &err) == 0 && cc_rd_left(&rd) == 0,
-       "SDK state saved and loaded (%zu bytes) %s", b.len, err.msg);
+    ok(data && x->load(st2, data, len, &err) == 0, "SDK state loaded (%zu bytes) %s", len,
+       err.msg);
     char *j1 = cc_vm_sdk_json(t->vm), *j2 = cc_vm_sdk_json(t2->vm);
     ok(j1 && j2 && !strcmp(j1, j2), "loaded state gives the same report");
     free(j1);
     free(j2);
     /* Every truncation is refused cleanly. */
     bool all_refused = true;
-    for (size_t cut = 0; cut < b.len; cut += 1 + cut / 8) {
-        cc_rd_init(&rd, b.data, cut);
-        if (cc_vm_sdk_load(t2->vm, &rd, &err) == 0)
+    for (size_t cut = 0; data && cut < len; cut += 1 + cut / 8)
+        if (x->load(st2, data, cut, &err) == 0)
             all_refused = false;
-    }
     ok(all_refused, "every truncated record is refused");
-    b.data[8] = 99;     /* version */
-    cc_rd_init(&rd, b.data, b.len);
-    ok(cc_vm_sdk_load(t2->vm, &rd, &err) < 0 && strstr(err.msg, "version 99"),
+    if (data)
+        data[8] = 99;     /* version */
+    ok(data && x->load(st2, data, len, &err) < 0 && strstr(err.msg, "version 99"),
        "newer version refused: %s", err.msg);
-    cc_buf_free(&b);
+    free(data);
     kt_destroy(t2);
     kt_destroy(t);
 }
@@ -612,14 +612,14 @@ static void test_garbage(void)
        st.calls, st.bad_calls);
     char *j = cc_vm_sdk_json(t->vm);
     ok(j != NULL, "and still reports (%zu bytes of JSON)", j ? strlen(j) : 0);
-    struct cc_buf b;
-    cc_buf_init(&b);
-    cc_vm_sdk_save(t->vm, &b);
-    struct cc_rd rd;
-    cc_rd_init(&rd, b.data, b.len);
+    const struct cc_vm_ext_ops *x = &cc_sdk_ext_ops;
+    void *st0 = cc_vm_ext(t->vm, x);
+    uint8_t *data = NULL;
+    size_t len = 0;
     struct cc_err err = {0};
-    ok(cc_vm_sdk_load(t->vm, &rd, &err) == 0, "and its state saves and loads %s", err.msg);
-    cc_buf_free(&b);
+    ok(x->save(st0, &data, &len, &err) == 0 && x->load(st0, data, len, &err) == 0,
+       "and its state saves and loads %s", err.msg);
+    free(data);
     free(j);
     kt_destroy(t);
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "sdk_host/oracle.h"
 #include "../tap.h"
 #include "chaoscontrol/sdk_host.h"
 #include "chaoscontrol_protocol.h"
@@ -96,11 +97,11 @@ static void test_oracle(void)
 
     struct cc_buf b;
     cc_buf_init(&b);
-    cc_oracle_save(o, &b);
+    oracle_save(o, &b);
     struct cc_oracle *o2 = cc_oracle_new();
     struct cc_rd rd;
     cc_rd_init(&rd, b.data, b.len);
-    ok(cc_oracle_load(o2, &rd, &err) == 0 && cc_rd_left(&rd) == 0, "oracle saved and loaded");
+    ok(oracle_load(o2, &rd, &err) == 0 && cc_rd_left(&rd) == 0, "oracle saved and loaded");
     size_t n1, n2;
     const struct cc_oracle_entry *e1 = cc_oracle_entries(o, &n1);
     const struct cc_oracle_entry *e2 = cc_oracle_entries(o2, &n2);
@@ -113,15 +114,15 @@ static void test_oracle(void)
     bool refused = true;
     for (size_t cut = 0; cut < b.len; cut++) {
         cc_rd_init(&rd, b.data, cut);
-        if (cc_oracle_load(o2, &rd, &err) == 0)
+        if (oracle_load(o2, &rd, &err) == 0)
             refused = false;
     }
     ok(refused, "every truncation refused");
     cc_rd_init(&rd, b.data, b.len);
-    ok(cc_oracle_load(o2, &rd, &err) == 0, "the oracle still loads after refusals");
+    ok(oracle_load(o2, &rd, &err) == 0, "the oracle still loads after refusals");
     b.data[0] ^= 1;
     cc_rd_init(&rd, b.data, b.len);
-    ok(cc_oracle_load(o2, &rd, &err) < 0 && strstr(err.msg, "magic"), "bad magic: %s", err.msg);
+    ok(oracle_load(o2, &rd, &err) < 0 && strstr(err.msg, "magic"), "bad magic: %s", err.msg);
     cc_buf_free(&b);
     cc_oracle_free(o2);
     cc_oracle_free(o);

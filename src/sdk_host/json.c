@@ -12,7 +12,6 @@
 
 #include "sdk_state.h"
 #include "util/cjson.h"
-#include "vmm/vm_internal.h"
 
 /* ---- Antithesis events ---- */
 
@@ -69,17 +68,17 @@ static int json_assert(struct cc_sdk *s, json_t *a, uint32_t pid)
         line = 0;
     uint64_t id = cc_proto_assert_id(file, strlen(file), (uint32_t)line, msg, strlen(msg));
     bool added;
-    long k = cc_sdk_register(s, id, kind, (uint32_t)line, msg, strlen(msg), file, strlen(file),
+    long k = sdk_register(s, id, kind, (uint32_t)line, msg, strlen(msg), file, strlen(file),
                              fn, strlen(fn), false, &added);
     if (k < 0)
         return -ENOMEM;
     if (added)
-        cc_sdk_log_event(s, CC_SDK_EV_CATALOG, pid, 1, NULL, 0, NULL, 0);
+        sdk_log_event(s, CC_SDK_EV_CATALOG, pid, 1, NULL, 0, NULL, 0);
     if (!json_is_true(json_object_get(a, "hit")))
         return 0;       /* a catalog entry */
     bool cond = json_is_true(json_object_get(a, "condition"));
     char *details = dump(json_object_get(a, "details"));
-    cc_sdk_assert_eval(s, k, cond, false, pid, details, details ? strlen(details) : 0);
+    sdk_assert_eval(s, k, cond, false, pid, details, details ? strlen(details) : 0);
     free(details);
     return 0;
 }
@@ -106,11 +105,11 @@ static int json_guidance(struct cc_sdk *s, json_t *g, uint32_t pid)
         v = 9.2e18;
     if (v < -9.2e18)
         v = -9.2e18;
-    cc_sdk_guidance(s, msg, strlen(msg), (int64_t)v, maximize, pid);
+    sdk_guidance(s, msg, strlen(msg), (int64_t)v, maximize, pid);
     return 0;
 }
 
-int cc_sdk_json_event(struct cc_sdk *s, const char *text, size_t len, uint32_t pid)
+int sdk_json_event(struct cc_sdk *s, const char *text, size_t len, uint32_t pid)
 {
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_DECODE_ANY, &je);
@@ -128,19 +127,19 @@ int cc_sdk_json_event(struct cc_sdk *s, const char *text, size_t len, uint32_t p
             rc = json_is_object(val) ? json_assert(s, val, pid) : -EINVAL;
         } else if (!strcmp(key, "antithesis_setup")) {
             char *d = dump(json_object_get(val, "details"));
-            cc_sdk_log_event(s, CC_SDK_EV_SETUP, pid, 0, NULL, 0, d, d ? strlen(d) : 0);
+            sdk_log_event(s, CC_SDK_EV_SETUP, pid, 0, NULL, 0, d, d ? strlen(d) : 0);
             free(d);
-            if (s->opt.stop_on_setup && s->vm->pending_stop == CC_STOP_NONE)
-                s->vm->pending_stop = CC_STOP_SETUP_COMPLETE;
+            if (s->opt.stop_on_setup)
+                cc_vm_stop(s->vm, CC_STOP_SETUP_COMPLETE);
         } else if (!strcmp(key, "antithesis_guidance")) {
             rc = json_is_object(val) ? json_guidance(s, val, pid) : -EINVAL;
         } else if (!strcmp(key, "antithesis_sdk")) {
             char *d = dump(val);
-            cc_sdk_log_event(s, CC_SDK_EV_SDK_INFO, pid, 0, NULL, 0, d, d ? strlen(d) : 0);
+            sdk_log_event(s, CC_SDK_EV_SDK_INFO, pid, 0, NULL, 0, d, d ? strlen(d) : 0);
             free(d);
         } else {
             char *d = dump(val);
-            cc_sdk_log_event(s, CC_SDK_EV_EVENT, pid, 0, key, strlen(key), d, d ? strlen(d) : 0);
+            sdk_log_event(s, CC_SDK_EV_EVENT, pid, 0, key, strlen(key), d, d ? strlen(d) : 0);
             free(d);
         }
         if (rc < 0)
@@ -180,7 +179,7 @@ static json_t *assertion_json(const struct cc_assertion *a)
 
 char *cc_vm_sdk_json(struct cc_vm *vm)
 {
-    struct cc_sdk *s = vm->sdk;
+    struct cc_sdk *s = sdk_of(vm);
     if (!s)
         return NULL;
     json_t *root = json_object();

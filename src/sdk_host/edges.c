@@ -7,7 +7,6 @@
 #include <xxhash.h>
 
 #include "sdk_state.h"
-#include "vmm/vm_internal.h"
 
 const uint8_t *cc_vm_coverage(struct cc_vm *vm)
 {

@@ -1,6 +1,7 @@
-/* The VMM side of the guest SDK: per-VM state (struct cc_sdk) shared by the
- * files of src/sdk/. Not part of the public API (that is
- * include/chaoscontrol/sdk_host.h). */
+/* The host side of the guest SDK: per-VM state (struct cc_sdk) shared by the
+ * files of src/sdk_host/. Not part of the public API (that is
+ * include/chaoscontrol/sdk_host.h). The SDK host is a VM extension
+ * (ext.c); it uses only the VMM's public API. */
 #ifndef CC_SDK_STATE_H
 #define CC_SDK_STATE_H
 
@@ -9,6 +10,8 @@
 #include <stdint.h>
 
 #include "chaoscontrol/sdk_host.h"
+#include "chaoscontrol/vm.h"
+#include "chaoscontrol/vm_ext.h"
 #include "chaoscontrol_protocol.h"
 #include "util/buf.h"
 #include "util/rng.h"
@@ -32,13 +35,13 @@ struct cc_catalog {
     size_t map_cap;             /* power of two */
 };
 
-void cc_catalog_init(struct cc_catalog *c);
-void cc_catalog_free(struct cc_catalog *c);
+void catalog_init(struct cc_catalog *c);
+void catalog_free(struct cc_catalog *c);
 /* Index of id, or -1. */
-long cc_catalog_find(const struct cc_catalog *c, uint64_t id);
+long catalog_find(const struct cc_catalog *c, uint64_t id);
 /* Add (copying the strings) unless present; returns the index or -1 (out of
  * memory). *added tells which. */
-long cc_catalog_add(struct cc_catalog *c, uint64_t id, uint32_t kind, uint32_t line,
+long catalog_add(struct cc_catalog *c, uint64_t id, uint32_t kind, uint32_t line,
                     const char *message, size_t message_len, const char *file, size_t file_len,
                     const char *function, size_t function_len, bool *added);
 
@@ -81,36 +84,41 @@ struct cc_sdk {
     struct cc_sdk_stats stats;
 };
 
-/* host.c */
-int cc_sdk_attach(struct cc_vm *vm, struct cc_err *err);
-void cc_sdk_detach(struct cc_vm *vm);
-/* Write the header page (again): after create and option changes. */
-void cc_sdk_write_header(struct cc_vm *vm);
-/* A doorbell: mailbox index from the port, or the hypercall's GPA. */
-void cc_sdk_port_write(struct cc_vm *vm, uint32_t value);
-/* Returns the value for the guest's rax. */
-uint64_t cc_sdk_hypercall(struct cc_vm *vm, uint64_t nr, uint64_t gpa, uint64_t npages,
-                          uint64_t attrs);
+/* The VM's SDK state, or NULL when the VM was made without the SDK. */
+static inline struct cc_sdk *sdk_of(struct cc_vm *vm)
+{
+    return cc_vm_ext(vm, &cc_sdk_ext_ops);
+}
 
-/* Shared helpers between host.c, json.c and save.c. */
-void cc_sdk_log_event(struct cc_sdk *s, uint32_t kind, uint32_t pid, int64_t value,
+/* ext.c: (re)write the header page: after attach and option changes. */
+void sdk_write_header(struct cc_sdk *s);
+/* mailbox.c: handle a doorbell for mailbox idx; returns its status. */
+int sdk_mailbox(struct cc_sdk *s, uint32_t idx);
+/* save.c: the extension's snapshot section. */
+int sdk_save(void *state, uint8_t **data, size_t *len, struct cc_err *err);
+int sdk_load(void *state, const uint8_t *data, size_t len, struct cc_err *err);
+
+/* run_state.c */
+void sdk_events_free(struct cc_sdk *s);
+void sdk_guidance_free(struct cc_sdk *s);
+void sdk_log_event(struct cc_sdk *s, uint32_t kind, uint32_t pid, int64_t value,
                       const char *name, size_t name_len, const char *details,
                       size_t details_len);
 /* An evaluation that reached the VMM (uncounted entries, failures). */
-void cc_sdk_assert_eval(struct cc_sdk *s, long idx, bool cond, bool counted, uint32_t pid,
+void sdk_assert_eval(struct cc_sdk *s, long idx, bool cond, bool counted, uint32_t pid,
                         const char *details, size_t details_len);
-void cc_sdk_guidance(struct cc_sdk *s, const char *msg, size_t len, int64_t value,
+void sdk_guidance(struct cc_sdk *s, const char *msg, size_t len, int64_t value,
                      bool maximize, uint32_t pid);
 /* Register one entry; returns its catalog index or -1. */
-long cc_sdk_register(struct cc_sdk *s, uint64_t id, uint32_t kind, uint32_t line,
+long sdk_register(struct cc_sdk *s, uint64_t id, uint32_t kind, uint32_t line,
                      const char *message, size_t message_len, const char *file,
                      size_t file_len, const char *function, size_t function_len,
                      bool want_slot, bool *added);
 /* Handle a CC_OP_JSON payload (json.c). Returns 0 or -errno. */
-int cc_sdk_json_event(struct cc_sdk *s, const char *text, size_t len, uint32_t pid);
+int sdk_json_event(struct cc_sdk *s, const char *text, size_t len, uint32_t pid);
 /* One random value (u64 / choice / bytes chunk); fills bytes for BYTES. */
-uint64_t cc_sdk_random(struct cc_sdk *s, uint32_t kind, uint64_t n, uint8_t *bytes);
+uint64_t sdk_random(struct cc_sdk *s, uint32_t kind, uint64_t n, uint8_t *bytes);
 /* Refresh s->view from the catalog and the guest's state table. */
-void cc_sdk_sync(struct cc_sdk *s);
+void sdk_sync(struct cc_sdk *s);
 
 #endif

@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "sdk_state.h"
-#include "vmm/vm_internal.h"
 
 #define SAVE_MAGIC   0x3154534b44534343ull     /* "CCSDKST1" */
 #define SAVE_VERSION 1u
@@ -24,15 +23,10 @@ static void put_str(struct cc_buf *b, const char *s)
     cc_buf_put(b, s, n);
 }
 
-void cc_vm_sdk_save(struct cc_vm *vm, struct cc_buf *out)
+static void save_to(const struct cc_sdk *s, struct cc_buf *out)
 {
-    struct cc_sdk *s = vm->sdk;
     cc_buf_put_u64(out, SAVE_MAGIC);
     cc_buf_put_u32(out, SAVE_VERSION);
-    if (!s) {
-        cc_buf_put_u64(out, UINT64_MAX);    /* no state */
-        return;
-    }
     cc_buf_put_u64(out, s->cat.n);
     for (size_t i = 0; i < s->cat.n; i++) {
         const struct cc_sdk_entry *e = &s->cat.e[i];
@@ -148,7 +142,7 @@ static bool count_ok(struct ld *l, uint64_t n, size_t min_size)
 
 static void sdk_parts_free(struct cc_sdk *s)
 {
-    cc_catalog_free(&s->cat);
+    catalog_free(&s->cat);
     free(s->view);
     free(s->failure_details);
     for (size_t i = 0; i < s->nev; i++) {
@@ -166,11 +160,35 @@ static void sdk_parts_free(struct cc_sdk *s)
         free(s->stage[i].p);
 }
 
-int cc_vm_sdk_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
+int sdk_save(void *state, uint8_t **data, size_t *len, struct cc_err *err)
 {
-    struct cc_sdk *s = vm->sdk;
-    if (!s)
-        return cc_err_set(err, EINVAL, "this VM has no SDK state to restore into");
+    struct cc_buf b;
+    cc_buf_init(&b);
+    save_to(state, &b);
+    if (!cc_buf_ok(&b)) {
+        cc_buf_free(&b);
+        return cc_err_set(err, ENOMEM, "out of memory saving the SDK state");
+    }
+    *data = b.data;
+    *len = b.len;
+    return 0;
+}
+
+static int load_from(struct cc_sdk *s, struct cc_rd *in, struct cc_err *err);
+
+int sdk_load(void *state, const uint8_t *data, size_t len, struct cc_err *err)
+{
+    struct cc_rd in;
+    cc_rd_init(&in, data, len);
+    int rc = load_from(state, &in, err);
+    if (rc == 0 && cc_rd_left(&in))
+        rc = cc_err_set(err, EINVAL, "SDK state record: %zu unexpected trailing bytes",
+                        cc_rd_left(&in));
+    return rc;
+}
+
+static int load_from(struct cc_sdk *s, struct cc_rd *in, struct cc_err *err)
+{
     if (cc_rd_u64(in) != SAVE_MAGIC || !cc_rd_ok(in))
         return cc_err_set(err, EINVAL, "not an SDK state record (bad magic)");
     uint32_t ver = cc_rd_u32(in);
@@ -180,7 +198,7 @@ int cc_vm_sdk_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
 
     struct cc_sdk t;
     memset(&t, 0, sizeof(t));
-    cc_catalog_init(&t.cat);
+    catalog_init(&t.cat);
     struct ld l = {in, false};
     uint64_t n = cc_rd_u64(in);
     if (n == UINT64_MAX && cc_rd_ok(in))
@@ -195,7 +213,7 @@ int cc_vm_sdk_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
         bool added = false;
         long k = -1;
         if (!l.bad)
-            k = cc_catalog_add(&t.cat, id, kind, line, m, strlen(m), f, strlen(f), fn,
+            k = catalog_add(&t.cat, id, kind, line, m, strlen(m), f, strlen(f), fn,
                                strlen(fn), &added);
         free(m);
         free(f);
@@ -217,7 +235,7 @@ int cc_vm_sdk_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
     t.failed = cc_rd_bool(in);
     if (t.failed) {
         uint64_t id = cc_rd_u64(in);
-        long k = cc_catalog_find(&t.cat, id);
+        long k = catalog_find(&t.cat, id);
         if (k < 0)
             goto bad;
         t.failure.a = t.cat.e[k].a;

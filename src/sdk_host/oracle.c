@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oracle.h"
 #include "sdk_state.h"
 
 const char *cc_kind_name(uint32_t kind)
@@ -64,7 +65,7 @@ bool cc_assertion_failed(const struct cc_assertion *a)
 
 /* ---- catalog ---- */
 
-void cc_catalog_init(struct cc_catalog *c)
+void catalog_init(struct cc_catalog *c)
 {
     memset(c, 0, sizeof(*c));
 }
@@ -76,7 +77,7 @@ static void entry_free(struct cc_sdk_entry *e)
     free((char *)e->a.function);
 }
 
-void cc_catalog_free(struct cc_catalog *c)
+void catalog_free(struct cc_catalog *c)
 {
     for (size_t i = 0; i < c->n; i++)
         entry_free(&c->e[i]);
@@ -93,7 +94,7 @@ static size_t slot_of(uint64_t id, size_t cap)
     return (size_t)id & (cap - 1);
 }
 
-long cc_catalog_find(const struct cc_catalog *c, uint64_t id)
+long catalog_find(const struct cc_catalog *c, uint64_t id)
 {
     if (!c->map_cap)
         return -1;
@@ -139,12 +140,12 @@ static char *dup_n(const char *s, size_t n)
     return p;
 }
 
-long cc_catalog_add(struct cc_catalog *c, uint64_t id, uint32_t kind, uint32_t line,
+long catalog_add(struct cc_catalog *c, uint64_t id, uint32_t kind, uint32_t line,
                     const char *message, size_t message_len, const char *file, size_t file_len,
                     const char *function, size_t function_len, bool *added)
 {
     *added = false;
-    long at = cc_catalog_find(c, id);
+    long at = catalog_find(c, id);
     if (at >= 0)
         return at;
     if ((c->n + 1) * 2 > c->map_cap && !map_grow(c))
@@ -193,7 +194,7 @@ struct cc_oracle *cc_oracle_new(void)
 {
     struct cc_oracle *o = calloc(1, sizeof(*o));
     if (o)
-        cc_catalog_init(&o->cat);
+        catalog_init(&o->cat);
     return o;
 }
 
@@ -201,7 +202,7 @@ void cc_oracle_free(struct cc_oracle *o)
 {
     if (!o)
         return;
-    cc_catalog_free(&o->cat);
+    catalog_free(&o->cat);
     free(o->runs_hit);
     free(o->runs_failed);
     free(o->view);
@@ -239,7 +240,7 @@ int cc_oracle_add(struct cc_oracle *o, const struct cc_assertion *a, size_t n, s
     for (size_t i = 0; i < n; i++) {
         bool added;
         const struct cc_assertion *x = &a[i];
-        long k = cc_catalog_add(&o->cat, x->id, x->kind, x->line, x->message,
+        long k = catalog_add(&o->cat, x->id, x->kind, x->line, x->message,
                                 x->message ? strlen(x->message) : 0, x->file,
                                 x->file ? strlen(x->file) : 0, x->function,
                                 x->function ? strlen(x->function) : 0, &added);
@@ -313,7 +314,7 @@ static void put_str(struct cc_buf *b, const char *s)
     cc_buf_put(b, s, n);
 }
 
-void cc_oracle_save(const struct cc_oracle *o, struct cc_buf *out)
+void oracle_save(const struct cc_oracle *o, struct cc_buf *out)
 {
     cc_buf_put_u64(out, ORACLE_MAGIC);
     cc_buf_put_u32(out, ORACLE_VERSION);
@@ -347,13 +348,13 @@ static bool get_str(struct cc_rd *in, const char **p, uint32_t *n)
 
 static void oracle_parts_free(struct cc_oracle *o)
 {
-    cc_catalog_free(&o->cat);
+    catalog_free(&o->cat);
     free(o->runs_hit);
     free(o->runs_failed);
     free(o->view);
 }
 
-int cc_oracle_load(struct cc_oracle *o, struct cc_rd *in, struct cc_err *err)
+int oracle_load(struct cc_oracle *o, struct cc_rd *in, struct cc_err *err)
 {
     if (cc_rd_u64(in) != ORACLE_MAGIC || !cc_rd_ok(in))
         return cc_err_set(err, EINVAL, "not an assertion oracle record (bad magic)");
@@ -362,7 +363,7 @@ int cc_oracle_load(struct cc_oracle *o, struct cc_rd *in, struct cc_err *err)
         return cc_err_set(err, ENOTSUP, "assertion oracle record version %u is not supported "
                           "(this build reads version %u)", ver, ORACLE_VERSION);
     struct cc_oracle tmp = {0};
-    cc_catalog_init(&tmp.cat);
+    catalog_init(&tmp.cat);
     tmp.runs = cc_rd_u64(in);
     uint64_t n = cc_rd_u64(in);
     if (!cc_rd_ok(in) || n > cc_rd_left(in) / 48)
@@ -377,7 +378,7 @@ int cc_oracle_load(struct cc_oracle *o, struct cc_rd *in, struct cc_err *err)
             return cc_err_set(err, EINVAL, "assertion oracle record is truncated");
         }
         bool added;
-        long k = cc_catalog_add(&tmp.cat, id, kind, line, m, ml, f, fl, fn, fnl, &added);
+        long k = catalog_add(&tmp.cat, id, kind, line, m, ml, f, fl, fn, fnl, &added);
         if (k < 0 || !oracle_reserve(&tmp, tmp.cat.n)) {
             oracle_parts_free(&tmp);
             return cc_err_set(err, ENOMEM, "out of memory loading the assertion oracle");

@@ -1,0 +1,210 @@
+/* The board: the legacy PC devices every VM has, put on the port I/O bus
+ * at creation like any other device. PIC pair (with the ELCR), PIT (and
+ * port 0x61), CMOS/RTC, the COM1 UART, the reset ports (i8042 pulse, 0xCF9,
+ * port 0x92 fast reset), the POST delay port, and the platform port block
+ * (chaoscontrol/platform.h: power-off at 0xCC0; the SDK doorbell at 0xCC4
+ * belongs to the SDK extension). The legacy devices take byte accesses
+ * only; wider ones are unknown I/O, as on the original hardware's decode.
+ * PIT, CMOS and UART time is the VM's virtual clock. */
+#include <string.h>
+
+#include "chaoscontrol/platform.h"
+#include "vm_internal.h"
+
+static inline struct cc_vm *vm_of(void *opaque, uint16_t *base)
+{
+    struct board_port *p = opaque;
+    *base = p->base;
+    return p->vm;
+}
+
+static void pic_read(void *opaque, uint64_t off, void *data, unsigned size)
+{
+    uint16_t base;
+    struct cc_vm *vm = vm_of(opaque, &base);
+    (void)size;
+    *(uint8_t *)data = cc_pic_read(&vm->pic, (uint16_t)(base + off));
+}
+
+static void pic_write(void *opaque, uint64_t off, const void *data, unsigned size)
+{
+    uint16_t base;
+    struct cc_vm *vm = vm_of(opaque, &base);
+    (void)size;
+    cc_pic_write(&vm->pic, (uint16_t)(base + off), *(const uint8_t *)data);
+}
+
+static void pit_read(void *opaque, uint64_t off, void *data, unsigned size)
+{
+    uint16_t base;
+    struct cc_vm *vm = vm_of(opaque, &base);
+    (void)size;
+    *(uint8_t *)data = cc_pit_read(&vm->pit, vm->vtime, (uint16_t)(base + off));
+}
+
+static void pit_write(void *opaque, uint64_t off, const void *data, unsigned size)
+{
+    uint16_t base;
+    struct cc_vm *vm = vm_of(opaque, &base);
+    (void)size;
+    cc_pit_write(&vm->pit, vm->vtime, (uint16_t)(base + off), *(const uint8_t *)data);
+}
+
+static void cmos_read(void *opaque, uint64_t off, void *data, unsigned size)
+{
+    uint16_t base;
+    struct cc_vm *vm = vm_of(opaque, &base);
+    (void)size;
+    *(uint8_t *)data = cc_cmos_read(&vm->cmos, vm->vtime, (uint16_t)(base + off));
+}
+
+static void cmos_write(void *opaque, uint64_t off, const void *data, unsigned size)
+{
+    uint16_t base;
+    struct cc_vm *vm = vm_of(opaque, &base);
+    (void)size;
+    cc_cmos_write(&vm->cmos, vm->vtime, (uint16_t)(base + off), *(const uint8_t *)data);
+}
+
+static void uart_read(void *opaque, uint64_t off, void *data, unsigned size)
+{
+    uint16_t base;
+    struct cc_vm *vm = vm_of(opaque, &base);
+    (void)size;
+    *(uint8_t *)data = cc_uart_read(&vm->uart, (unsigned)off);
+    serial_feed(vm);
+}
+
+static void uart_write(void *opaque, uint64_t off, const void *data, unsigned size)
+{
+    uint16_t base;
+    struct cc_vm *vm = vm_of(opaque, &base);
+    (void)size;
+    cc_uart_write(&vm->uart, (unsigned)off, *(const uint8_t *)data);
+    serial_feed(vm);
+}
+
+/* i8042: no keyboard controller; only the pulse-reset command (0xFE) is
+ * honoured, and the status reads as both buffers empty. */
+static void kbc_read(void *opaque, uint64_t off, void *data, unsigned size)
+{
+    (void)opaque, (void)off, (void)size;
+    *(uint8_t *)data = 0;
+}
+
+static void kbc_write(void *opaque, uint64_t off, const void *data, unsigned size)
+{
+    uint16_t base;
+    struct cc_vm *vm = vm_of(opaque, &base);
+    (void)off, (void)size;
+    if (*(const uint8_t *)data == 0xfe)
+        cc_vm_stop(vm, CC_STOP_RESET);
+}
+
+/* 0xCF9: reset control register, bit 2 resets. */
+static void rcr_read(void *opaque, uint64_t off, void *data, unsigned size)
+{
+    (void)opaque, (void)off, (void)size;
+    *(uint8_t *)data = 0;
+}
+
+static void rcr_write(void *opaque, uint64_t off, const void *data, unsigned size)
+{
+    uint16_t base;
+    struct cc_vm *vm = vm_of(opaque, &base);
+    (void)off, (void)size;
+    if (*(const uint8_t *)data & 0x4)
+        cc_vm_stop(vm, CC_STOP_RESET);
+}
+
+/* Port 0x92: bit 0 rising resets; bit 1 (A20) always reads as enabled. */
+static void port92_read(void *opaque, uint64_t off, void *data, unsigned size)
+{
+    uint16_t base;
+    struct cc_vm *vm = vm_of(opaque, &base);
+    (void)off, (void)size;
+    *(uint8_t *)data = vm->port92 | 0x2;
+}
+
+static void port92_write(void *opaque, uint64_t off, const void *data, unsigned size)
+{
+    uint16_t base;
+    struct cc_vm *vm = vm_of(opaque, &base);
+    (void)off, (void)size;
+    uint8_t v = *(const uint8_t *)data;
+    if ((v & 1) && !(vm->port92 & 1))
+        cc_vm_stop(vm, CC_STOP_RESET);
+    vm->port92 = (uint8_t)(v & ~1u);
+}
+
+/* Port 0x80: POST codes and I/O delays. */
+static void post_read(void *opaque, uint64_t off, void *data, unsigned size)
+{
+    (void)opaque, (void)off, (void)size;
+    *(uint8_t *)data = 0xff;
+}
+
+static void ignore_write(void *opaque, uint64_t off, const void *data, unsigned size)
+{
+    (void)opaque, (void)off, (void)data, (void)size;
+}
+
+/* Platform block: any write to CC_PORT_POWEROFF powers off (the kernel
+ * patch); the rest of the block reads as all ones and ignores writes. */
+static void poweroff_write(void *opaque, uint64_t off, const void *data, unsigned size)
+{
+    uint16_t base;
+    struct cc_vm *vm = vm_of(opaque, &base);
+    (void)data, (void)size;
+    if (base + off == CC_PORT_POWEROFF)
+        cc_vm_stop(vm, CC_STOP_POWEROFF);
+}
+
+static const struct cc_io_ops pic_ops = {pic_read, pic_write};
+static const struct cc_io_ops pit_ops = {pit_read, pit_write};
+static const struct cc_io_ops cmos_ops = {cmos_read, cmos_write};
+static const struct cc_io_ops uart_ops = {uart_read, uart_write};
+static const struct cc_io_ops kbc_ops = {kbc_read, kbc_write};
+static const struct cc_io_ops rcr_ops = {rcr_read, rcr_write};
+static const struct cc_io_ops port92_ops = {port92_read, port92_write};
+static const struct cc_io_ops post_ops = {post_read, ignore_write};
+static const struct cc_io_ops poweroff_ops = {NULL, poweroff_write};
+static const struct cc_io_ops reserved_ops = {NULL, ignore_write};
+
+static const struct {
+    uint16_t base, len;
+    unsigned sizes;
+    const struct cc_io_ops *ops;
+    const char *name;
+} board_ports[BOARD_PORTS] = {
+    {0x20, 2, 1, &pic_ops, "PIC (master)"},
+    {0xa0, 2, 1, &pic_ops, "PIC (slave)"},
+    {0x4d0, 2, 1, &pic_ops, "PIC ELCR"},
+    {0x40, 4, 1, &pit_ops, "PIT"},
+    {0x61, 1, 1, &pit_ops, "PIT gate / speaker (port 0x61)"},
+    {0x70, 2, 1, &cmos_ops, "CMOS/RTC"},
+    {0x3f8, 8, 1, &uart_ops, "COM1"},
+    {0x64, 1, 1, &kbc_ops, "i8042 reset"},
+    {0xcf9, 1, 1, &rcr_ops, "reset control (0xCF9)"},
+    {0x92, 1, 1, &port92_ops, "fast reset (port 0x92)"},
+    {0x80, 1, 1, &post_ops, "POST/delay (port 0x80)"},
+    {CC_PORT_POWEROFF, 4, IOBUS_ANY_SIZE, &poweroff_ops, "platform power-off"},
+    {CC_PORT_BASE + 8, CC_PORT_LEN - 8, IOBUS_ANY_SIZE, &reserved_ops, "platform (reserved)"},
+};
+
+int board_init(struct cc_vm *vm, struct cc_err *err)
+{
+    cc_pic_init(&vm->pic);
+    struct cc_irq_sink sink = {cc_pic_sink_set_irq, &vm->pic};
+    cc_pit_init(&vm->pit, sink, 0);
+    cc_uart_init(&vm->uart, sink, 4, serial_tx, vm);
+    cc_cmos_init(&vm->cmos, vm->cfg.rtc_epoch, vm->mem_size);
+    for (unsigned i = 0; i < BOARD_PORTS; i++) {
+        vm->board[i] = (struct board_port){vm, board_ports[i].base};
+        int rc = iobus_add_pio(vm, board_ports[i].base, board_ports[i].len, board_ports[i].sizes,
+                               board_ports[i].ops, &vm->board[i], board_ports[i].name, err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
