@@ -388,16 +388,15 @@ void cc_blk_overlay_save(const struct cc_blk_overlay *ov, struct cc_buf *out)
 int cc_blk_overlay_load(struct cc_blk_base *base, uint64_t expected_size, struct cc_rd *in,
                         struct cc_blk_overlay **out, struct cc_err *err)
 {
-    uint8_t ver = cc_rd_u8(in);
+    int ver = cc_rd_version(in, OVERLAY_SAVE_VERSION, "disk overlay", err);
+    if (ver < 0)
+        return ver;
     uint64_t size = cc_rd_u64(in);
     uint64_t base_size = cc_rd_u64(in);
     uint64_t fp = cc_rd_u64(in);
     uint64_t pages = cc_rd_u64(in);
     if (!cc_rd_ok(in))
         return cc_err_set(err, EINVAL, "disk overlay: saved state truncated");
-    if (ver != OVERLAY_SAVE_VERSION)
-        return cc_err_set(err, EINVAL, "disk overlay: version %u is not supported (this build "
-                          "reads version %u)", ver, OVERLAY_SAVE_VERSION);
     if (size != expected_size)
         return cc_err_set(err, EINVAL, "disk overlay: saved disk has %llu bytes, this disk %llu",
                           (unsigned long long)size, (unsigned long long)expected_size);

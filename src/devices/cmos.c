@@ -312,14 +312,9 @@ void cc_cmos_save(const struct cc_cmos *c, struct cc_buf *out)
 
 int cc_cmos_load(struct cc_cmos *c, struct cc_rd *in, struct cc_err *err)
 {
-    uint8_t version = cc_rd_u8(in);
-    if (!cc_rd_ok(in))
-        return cc_err_set(err, EINVAL, "cmos: snapshot section truncated");
-    if (version != CMOS_SAVE_VERSION)
-        return cc_err_set(err, EINVAL,
-                          "cmos: snapshot section version %u is not supported "
-                          "(this build reads version %u); use a matching chaoscontrol build",
-                          version, CMOS_SAVE_VERSION);
+    int version = cc_rd_version(in, CMOS_SAVE_VERSION, "cmos", err);
+    if (version < 0)
+        return version;
 
     struct cc_cmos tmp;
     memset(&tmp, 0, sizeof(tmp));       /* padding too: states compare with memcmp */

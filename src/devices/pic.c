@@ -365,14 +365,9 @@ static void load_chip(struct cc_pic_chip *c, struct cc_rd *in, uint8_t elcr_mask
 
 int cc_pic_load(struct cc_pic *pic, struct cc_rd *in, struct cc_err *err)
 {
-    uint8_t version = cc_rd_u8(in);
-    if (!cc_rd_ok(in))
-        return cc_err_set(err, EINVAL, "pic: snapshot section truncated");
-    if (version != PIC_SAVE_VERSION)
-        return cc_err_set(err, EINVAL,
-                          "pic: snapshot section version %u is not supported "
-                          "(this build reads version %u); use a matching chaoscontrol build",
-                          version, PIC_SAVE_VERSION);
+    int version = cc_rd_version(in, PIC_SAVE_VERSION, "pic", err);
+    if (version < 0)
+        return version;
 
     struct cc_pic tmp;
     bool bad = false;

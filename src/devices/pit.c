@@ -397,14 +397,9 @@ static void load_channel(struct cc_pit_channel *ch, struct cc_rd *in, bool *bad)
 
 int cc_pit_load(struct cc_pit *pit, struct cc_rd *in, struct cc_err *err)
 {
-    uint8_t version = cc_rd_u8(in);
-    if (!cc_rd_ok(in))
-        return cc_err_set(err, EINVAL, "pit: snapshot section truncated");
-    if (version != PIT_SAVE_VERSION)
-        return cc_err_set(err, EINVAL,
-                          "pit: snapshot section version %u is not supported "
-                          "(this build reads version %u); use a matching chaoscontrol build",
-                          version, PIT_SAVE_VERSION);
+    int version = cc_rd_version(in, PIT_SAVE_VERSION, "pit", err);
+    if (version < 0)
+        return version;
 
     struct cc_pit tmp;
     memset(&tmp, 0, sizeof(tmp));       /* padding too: states compare with memcmp */

@@ -334,14 +334,9 @@ void cc_uart_save(const struct cc_uart *u, struct cc_buf *out)
 
 int cc_uart_load(struct cc_uart *u, struct cc_rd *in, struct cc_err *err)
 {
-    uint8_t version = cc_rd_u8(in);
-    if (!cc_rd_ok(in))
-        return cc_err_set(err, EINVAL, "uart: snapshot section truncated");
-    if (version != UART_SAVE_VERSION)
-        return cc_err_set(err, EINVAL,
-                          "uart: snapshot section version %u is not supported "
-                          "(this build reads version %u); use a matching chaoscontrol build",
-                          version, UART_SAVE_VERSION);
+    int version = cc_rd_version(in, UART_SAVE_VERSION, "uart", err);
+    if (version < 0)
+        return version;
 
     struct cc_uart tmp = *u;    /* keeps the unsaved wiring */
     tmp.ier = cc_rd_u8(in);

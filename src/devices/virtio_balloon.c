@@ -67,6 +67,13 @@ static void balloon_reset(void *dev)
     b->actual = 0;
 }
 
+static void bl_save(const void *d, struct cc_buf *out) { cc_virtio_balloon_save(d, out); }
+static int bl_load(void *d, struct cc_rd *in, struct cc_err *err)
+{
+    return cc_virtio_balloon_load(d, in, err);
+}
+static void bl_destroy(void *d) { cc_virtio_balloon_destroy(d); }
+
 static const struct cc_virtio_ops balloon_ops = {
     .name = "virtio-balloon",
     .device_id = CC_VIRTIO_BALLOON,
@@ -77,6 +84,9 @@ static const struct cc_virtio_ops balloon_ops = {
     .config = balloon_config,
     .notify = balloon_notify,
     .reset = balloon_reset,
+    .save = bl_save,
+    .load = bl_load,
+    .destroy = bl_destroy,
 };
 
 int cc_virtio_balloon_create(uint8_t *const *mem_base, const uint64_t *mem_size,
@@ -133,12 +143,9 @@ void cc_virtio_balloon_save(const struct cc_virtio_balloon *b, struct cc_buf *ou
 
 int cc_virtio_balloon_load(struct cc_virtio_balloon *b, struct cc_rd *in, struct cc_err *err)
 {
-    uint8_t ver = cc_rd_u8(in);
-    if (!cc_rd_ok(in))
-        return cc_err_set(err, EINVAL, "virtio-balloon: snapshot state truncated");
-    if (ver != BALLOON_SAVE_VERSION)
-        return cc_err_set(err, EINVAL, "virtio-balloon: state version %u is not supported (this "
-                          "build reads version %u)", ver, BALLOON_SAVE_VERSION);
+    int ver = cc_rd_version(in, BALLOON_SAVE_VERSION, "virtio-balloon", err);
+    if (ver < 0)
+        return ver;
     struct cc_virtio_mmio t = b->mmio;
     int rc = cc_virtio_mmio_load(&t, in, err);
     if (rc < 0)

@@ -290,6 +290,20 @@ static void blk_config(void *dev, uint8_t *out)
 
 /* ---- lifecycle ---- */
 
+static void blk_save(const void *d, struct cc_buf *out) { cc_virtio_blk_save(d, out); }
+static int blk_load(void *d, struct cc_rd *in, struct cc_err *err)
+{
+    return cc_virtio_blk_load(d, in, err);
+}
+static void blk_destroy(void *d) { cc_virtio_blk_destroy(d); }
+static void blk_save_meta(const void *d, struct cc_buf *out) { cc_virtio_blk_save_meta(d, out); }
+static void *blk_data_snapshot(void *d) { return cc_virtio_blk_snapshot(d); }
+static void blk_data_free(void *data) { cc_blk_overlay_free(data); }
+static int blk_load_meta(void *d, struct cc_rd *in, const void *data, struct cc_err *err)
+{
+    return cc_virtio_blk_load_meta(d, in, data, err);
+}
+
 int cc_blk_config_check(const struct cc_blk_config *cfg, struct cc_err *err)
 {
     if (cfg->id && strlen(cfg->id) > 20)
@@ -366,6 +380,13 @@ int cc_virtio_blk_create(const struct cc_blk_config *cfg, uint64_t seed, const c
         .config_size = BLK_CONFIG_SIZE,
         .config = blk_config,
         .notify = blk_notify,
+        .save = blk_save,
+        .load = blk_load,
+        .destroy = blk_destroy,
+        .save_meta = blk_save_meta,
+        .data_snapshot = blk_data_snapshot,
+        .data_free = blk_data_free,
+        .load_meta = blk_load_meta,
     };
     cc_virtio_mmio_init(&b->mmio, &b->ops, b, mem_base, mem_size, irq, irq_line);
     *out = b;
@@ -509,12 +530,9 @@ struct blk_meta {
 static int parse_meta(const struct cc_virtio_blk *b, struct cc_rd *in, struct blk_meta *m,
                       struct cc_err *err)
 {
-    uint8_t ver = cc_rd_u8(in);
-    if (!cc_rd_ok(in))
-        return cc_err_set(err, EINVAL, "virtio-blk: snapshot state truncated");
-    if (ver != BLK_SAVE_VERSION)
-        return cc_err_set(err, EINVAL, "virtio-blk: state version %u is not supported (this "
-                          "build reads version %u)", ver, BLK_SAVE_VERSION);
+    int ver = cc_rd_version(in, BLK_SAVE_VERSION, "virtio-blk", err);
+    if (ver < 0)
+        return ver;
     m->mmio = b->mmio;
     int rc = cc_virtio_mmio_load(&m->mmio, in, err);
     if (rc < 0)

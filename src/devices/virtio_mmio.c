@@ -410,13 +410,11 @@ static int bad(struct cc_err *err, const struct cc_virtio_mmio *t, const char *w
 
 int cc_virtio_mmio_load(struct cc_virtio_mmio *t, struct cc_rd *in, struct cc_err *err)
 {
-    uint8_t ver = cc_rd_u8(in);
-    if (!cc_rd_ok(in))
-        return bad(err, t, "truncated");
-    if (ver != MMIO_SAVE_VERSION)
-        return cc_err_set(err, EINVAL, "%s: transport state version %u is not supported (this "
-                          "build reads version %u); use a matching chaoscontrol build",
-                          t->ops->name, ver, MMIO_SAVE_VERSION);
+    char what[64];
+    snprintf(what, sizeof(what), "%s transport", t->ops->name);
+    int ver = cc_rd_version(in, MMIO_SAVE_VERSION, what, err);
+    if (ver < 0)
+        return ver;
     struct cc_virtio_mmio n = *t;       /* keeps the wiring */
     uint32_t id = cc_rd_u32(in);
     n.status = cc_rd_u32(in);

@@ -115,6 +115,23 @@ struct cc_virtio_ops {
     void (*reset)(void *dev);
     /* DRIVER_OK was just set (optional). */
     void (*driver_ok)(void *dev);
+
+    /* The device's lifecycle, for its owner (src/vmm/vm_virtio.c, which
+     * iterates over devices through these): the whole state as a record
+     * (transport included) and back, destruction, and a new seed for its
+     * random streams (optional). */
+    void (*save)(const void *dev, struct cc_buf *out);
+    int (*load)(void *dev, struct cc_rd *in, struct cc_err *err);
+    void (*destroy)(void *dev);
+    void (*reseed)(void *dev, uint64_t seed);
+    /* In-memory snapshots of a device with bulk data (a disk): the state
+     * without the data, an O(1) copy-on-write handle to the data (NULL when
+     * out of memory), its release, and both back. NULL for devices whose
+     * whole record is small (then save/load serve). */
+    void (*save_meta)(const void *dev, struct cc_buf *out);
+    void *(*data_snapshot)(void *dev);
+    void (*data_free)(void *data);
+    int (*load_meta)(void *dev, struct cc_rd *in, const void *data, struct cc_err *err);
 };
 
 struct cc_virtio_mmio {

@@ -168,6 +168,13 @@ static void net_config(void *dev, uint8_t *out)
     cc_put_le16(out + 6, n->link_up ? VIRTIO_NET_S_LINK_UP : 0);
 }
 
+static void net_save(const void *d, struct cc_buf *out) { cc_virtio_net_save(d, out); }
+static int net_load(void *d, struct cc_rd *in, struct cc_err *err)
+{
+    return cc_virtio_net_load(d, in, err);
+}
+static void net_destroy(void *d) { cc_virtio_net_destroy(d); }
+
 static const struct cc_virtio_ops net_ops = {
     .name = "virtio-net",
     .device_id = CC_VIRTIO_NET,
@@ -178,6 +185,9 @@ static const struct cc_virtio_ops net_ops = {
     .config = net_config,
     .notify = net_notify,
     .driver_ok = net_driver_ok,
+    .save = net_save,
+    .load = net_load,
+    .destroy = net_destroy,
 };
 
 /* ---- lifecycle and host API ---- */
@@ -274,12 +284,9 @@ void cc_virtio_net_save(const struct cc_virtio_net *n, struct cc_buf *out)
 
 int cc_virtio_net_load(struct cc_virtio_net *n, struct cc_rd *in, struct cc_err *err)
 {
-    uint8_t ver = cc_rd_u8(in);
-    if (!cc_rd_ok(in))
-        return cc_err_set(err, EINVAL, "virtio-net: snapshot state truncated");
-    if (ver != NET_SAVE_VERSION)
-        return cc_err_set(err, EINVAL, "virtio-net: state version %u is not supported (this "
-                          "build reads version %u)", ver, NET_SAVE_VERSION);
+    int ver = cc_rd_version(in, NET_SAVE_VERSION, "virtio-net", err);
+    if (ver < 0)
+        return ver;
     struct cc_virtio_mmio t = n->mmio;
     int rc = cc_virtio_mmio_load(&t, in, err);
     if (rc < 0)

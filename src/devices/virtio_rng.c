@@ -26,6 +26,14 @@ static void rng_notify(void *dev, unsigned q)
     }
 }
 
+static void rng_save(const void *d, struct cc_buf *out) { cc_virtio_rng_save(d, out); }
+static int rng_load(void *d, struct cc_rd *in, struct cc_err *err)
+{
+    return cc_virtio_rng_load(d, in, err);
+}
+static void rng_destroy(void *d) { cc_virtio_rng_destroy(d); }
+static void rng_reseed(void *d, uint64_t seed) { cc_virtio_rng_reseed(d, seed); }
+
 static const struct cc_virtio_ops rng_ops = {
     .name = "virtio-rng",
     .device_id = CC_VIRTIO_RNG,
@@ -34,6 +42,10 @@ static const struct cc_virtio_ops rng_ops = {
     .queue_max = 64,
     .config_size = 0,
     .notify = rng_notify,
+    .save = rng_save,
+    .load = rng_load,
+    .destroy = rng_destroy,
+    .reseed = rng_reseed,
 };
 
 int cc_virtio_rng_create(uint64_t seed, const char *label, uint8_t *const *mem_base,
@@ -82,12 +94,9 @@ void cc_virtio_rng_save(const struct cc_virtio_rng *r, struct cc_buf *out)
 
 int cc_virtio_rng_load(struct cc_virtio_rng *r, struct cc_rd *in, struct cc_err *err)
 {
-    uint8_t ver = cc_rd_u8(in);
-    if (!cc_rd_ok(in))
-        return cc_err_set(err, EINVAL, "virtio-rng: snapshot state truncated");
-    if (ver != RNG_SAVE_VERSION)
-        return cc_err_set(err, EINVAL, "virtio-rng: state version %u is not supported (this "
-                          "build reads version %u)", ver, RNG_SAVE_VERSION);
+    int ver = cc_rd_version(in, RNG_SAVE_VERSION, "virtio-rng", err);
+    if (ver < 0)
+        return ver;
     struct cc_virtio_mmio t = r->mmio;
     int rc = cc_virtio_mmio_load(&t, in, err);
     if (rc < 0)

@@ -359,9 +359,9 @@ int oracle_load(struct cc_oracle *o, struct cc_rd *in, struct cc_err *err)
     if (cc_rd_u64(in) != ORACLE_MAGIC || !cc_rd_ok(in))
         return cc_err_set(err, EINVAL, "not an assertion oracle record (bad magic)");
     uint32_t ver = cc_rd_u32(in);
-    if (ver != ORACLE_VERSION)
-        return cc_err_set(err, ENOTSUP, "assertion oracle record version %u is not supported "
-                          "(this build reads version %u)", ver, ORACLE_VERSION);
+    if (!cc_rd_ok(in) || ver == 0 || ver > ORACLE_VERSION)
+        return cc_err_set(err, EINVAL, "assertion oracle record version %u is not supported "
+                          "(this build reads versions 1 to %u)", ver, ORACLE_VERSION);
     struct cc_oracle tmp = {0};
     catalog_init(&tmp.cat);
     tmp.runs = cc_rd_u64(in);

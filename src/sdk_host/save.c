@@ -192,9 +192,9 @@ static int load_from(struct cc_sdk *s, struct cc_rd *in, struct cc_err *err)
     if (cc_rd_u64(in) != SAVE_MAGIC || !cc_rd_ok(in))
         return cc_err_set(err, EINVAL, "not an SDK state record (bad magic)");
     uint32_t ver = cc_rd_u32(in);
-    if (!cc_rd_ok(in) || ver != SAVE_VERSION)
-        return cc_err_set(err, ENOTSUP, "SDK state record version %u is not supported (this "
-                          "build reads version %u)", ver, SAVE_VERSION);
+    if (!cc_rd_ok(in) || ver == 0 || ver > SAVE_VERSION)
+        return cc_err_set(err, EINVAL, "SDK state record version %u is not supported (this "
+                          "build reads versions 1 to %u)", ver, SAVE_VERSION);
 
     struct cc_sdk t;
     memset(&t, 0, sizeof(t));

@@ -433,13 +433,12 @@ void cc_fabric_save(const struct cc_fabric *f, struct cc_buf *out)
 
 int cc_fabric_load(struct cc_fabric *f, struct cc_rd *in, struct cc_err *err)
 {
-    uint8_t ver = cc_rd_u8(in);
+    int ver = cc_rd_version(in, NET_SAVE_VERSION, "network", err);
+    if (ver < 0)
+        return ver;
     uint32_t n = cc_rd_u32(in);
     if (!cc_rd_ok(in))
         return cc_err_set(err, EINVAL, "network state truncated");
-    if (ver != NET_SAVE_VERSION)
-        return cc_err_set(err, EINVAL, "network state version %u is not supported (this build "
-                          "reads version %u)", ver, NET_SAVE_VERSION);
     if (n != f->n)
         return cc_err_set(err, EINVAL, "network state has %u ports, this simulation %u", n, f->n);
     struct port *port = calloc(n, sizeof(*port));

@@ -1,4 +1,5 @@
 /* Byte buffer and reader for binary formats (see buf.h). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,4 +136,18 @@ bool cc_rd_ok(const struct cc_rd *r)
 size_t cc_rd_left(const struct cc_rd *r)
 {
     return r->len - r->pos;
+}
+
+int cc_rd_version(struct cc_rd *in, unsigned current, const char *what, struct cc_err *err)
+{
+    uint8_t v = cc_rd_u8(in);
+    if (!cc_rd_ok(in))
+        return cc_err_set(err, EINVAL, "%s: state truncated", what);
+    if (v == 0)
+        return cc_err_set(err, EINVAL, "%s: invalid state version 0", what);
+    if (v > current)
+        return cc_err_set(err, EINVAL, "%s: state version %u is newer than this build reads (up "
+                          "to %u): use the chaoscontrol that wrote it, or a newer one", what, v,
+                          current);
+    return v;
 }

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chaoscontrol/err.h"
+
 struct cc_buf {
     uint8_t *data;
     size_t len, cap;
@@ -45,5 +47,13 @@ bool cc_rd_bool(struct cc_rd *r);
 /* True when everything read so far was present. */
 bool cc_rd_ok(const struct cc_rd *r);
 size_t cc_rd_left(const struct cc_rd *r);
+
+/* A state record's version byte. Versions grow by appending fields, so a
+ * reader takes every version from 1 up to its own (giving the fields an
+ * older writer did not know their defaults) and refuses a newer one with a
+ * message saying so. Returns the version (>= 1), or -EINVAL with err set:
+ * "WHAT: state truncated", "WHAT: invalid state version 0", or "WHAT: state
+ * version N is newer than this build reads (up to M): ...". */
+int cc_rd_version(struct cc_rd *in, unsigned current, const char *what, struct cc_err *err);
 
 #endif

@@ -91,14 +91,14 @@ void cc_rng_save(const struct cc_rng *r, struct cc_buf *out)
 int cc_rng_load(struct cc_rng *r, struct cc_rd *in, struct cc_err *err)
 {
     struct cc_rng t;
-    uint8_t ver = cc_rd_u8(in);
+    int ver = cc_rd_version(in, RNG_VERSION, "rng", err);
+    if (ver < 0)
+        return ver;
     cc_rd_get(in, t.key, sizeof(t.key));
     t.block = cc_rd_u64(in);
     t.used = cc_rd_u8(in);
     if (!cc_rd_ok(in))
         return cc_err_set(err, EINVAL, "rng: state truncated");
-    if (ver != RNG_VERSION)
-        return cc_err_set(err, EINVAL, "rng: unknown state version %u", ver);
     if (t.used > 64 || (t.block == 0 && t.used != 64))
         return cc_err_set(err, EINVAL, "rng: bad stream position");
     /* Regenerate the current block from its counter. */

@@ -46,6 +46,9 @@
 #define T_VDEV TAG('V', 'D', 'E', 'V')
 #define T_VIRT TAG('V', 'I', 'R', 'T')
 
+#define VM_SECTION_VERSION 2        /* 2: halted and missed_ticks appended */
+#define CONF_SECTION_VERSION 1
+
 static const char FILE_MAGIC[8] = {'C', 'C', 'S', 'N', 'A', 'P', 'S', 'H'};
 
 struct cc_snapshot {
@@ -101,7 +104,7 @@ static void section_end(struct cc_buf *b, size_t at)
 
 static void save_vm_section(const struct cc_vm *vm, struct cc_buf *b)
 {
-    cc_buf_put_u8(b, 2);        /* version */
+    cc_buf_put_u8(b, VM_SECTION_VERSION);
     cc_buf_put_u64(b, vm->vtime);
     cc_buf_put_u64(b, vm->exits);
     cc_buf_put_u64(b, vm->unknown_io);
@@ -135,9 +138,9 @@ static int grow_to(uint8_t **buf, size_t *cap, size_t need)
 
 static int load_vm_section(struct cc_vm *vm, struct cc_rd *r, struct cc_err *err)
 {
-    uint8_t ver = cc_rd_u8(r);
-    if (cc_rd_ok(r) && ver != 1 && ver != 2)
-        return cc_err_set(err, EINVAL, "VM state: unknown version %u", ver);
+    int ver = cc_rd_version(r, VM_SECTION_VERSION, "VM state", err);
+    if (ver < 0)
+        return ver;
     uint64_t vtime = cc_rd_u64(r), exits = cc_rd_u64(r), unknown = cc_rd_u64(r);
     uint8_t port92 = cc_rd_u8(r);
     uint64_t trace_hash = cc_rd_u64(r), seed = cc_rd_u64(r);
@@ -653,7 +656,7 @@ int64_t cc_snapshot_diff(const struct cc_snapshot *a, const struct cc_snapshot *
 
 static void put_config(struct cc_buf *b, const struct cc_vm_config *c)
 {
-    cc_buf_put_u8(b, 1);
+    cc_buf_put_u8(b, CONF_SECTION_VERSION);
     cc_buf_put_u64(b, c->mem_size);
     cc_buf_put_u64(b, c->seed);
     cc_buf_put_u32(b, c->tsc_khz);
@@ -675,9 +678,9 @@ static void put_config(struct cc_buf *b, const struct cc_vm_config *c)
 static int get_config(struct cc_rd *r, struct cc_vm_config *c, struct cc_err *err)
 {
     cc_vm_config_default(c);
-    uint8_t ver = cc_rd_u8(r);
-    if (cc_rd_ok(r) && ver != 1)
-        return cc_err_set(err, EINVAL, "configuration section: unknown version %u", ver);
+    int ver = cc_rd_version(r, CONF_SECTION_VERSION, "configuration section", err);
+    if (ver < 0)
+        return ver;
     c->mem_size = cc_rd_u64(r);
     c->seed = cc_rd_u64(r);
     c->tsc_khz = cc_rd_u32(r);

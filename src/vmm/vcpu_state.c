@@ -232,9 +232,9 @@ int cc_vcpu_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
     struct kvm_vcpu_events ev;
     struct kvm_mp_state mp;
 
-    uint8_t ver = cc_rd_u8(in);
-    if (cc_rd_ok(in) && ver != VCPU_STATE_VERSION)
-        return cc_err_set(err, EINVAL, "vCPU state: unknown version %u", ver);
+    int ver = cc_rd_version(in, VCPU_STATE_VERSION, "vCPU state", err);
+    if (ver < 0)
+        return ver;
     get_blob(in, &regs, sizeof(regs));
     get_blob(in, &sregs, sizeof(sregs));
     get_blob(in, &xsave, sizeof(xsave));

@@ -71,12 +71,7 @@ static void destroy_dev(struct vm_vdev *d)
     free(d->blk_image);
     free(d->blk_id);
     d->blk_image = d->blk_id = NULL;
-    switch (d->type) {
-    case CC_VIRTIO_RNG: cc_virtio_rng_destroy(d->dev); break;
-    case CC_VIRTIO_BLK: cc_virtio_blk_destroy(d->dev); break;
-    case CC_VIRTIO_NET: cc_virtio_net_destroy(d->dev); break;
-    case CC_VIRTIO_BALLOON: cc_virtio_balloon_destroy(d->dev); break;
-    }
+    d->mmio->ops->destroy(d->dev);
 }
 
 /* The slot a new device would get, with its command-line fragment; checks
@@ -284,24 +279,18 @@ void cc_vm_virtio_save(const struct cc_vm *vm, struct cc_buf *out)
     for (unsigned i = 0; i < n; i++) {
         const struct vm_vdev *d = &vm->virtio->d[i];
         cc_buf_put_u8(out, (uint8_t)d->type);
-        switch (d->type) {
-        case CC_VIRTIO_RNG: cc_virtio_rng_save(d->dev, out); break;
-        case CC_VIRTIO_BLK: cc_virtio_blk_save(d->dev, out); break;
-        case CC_VIRTIO_NET: cc_virtio_net_save(d->dev, out); break;
-        case CC_VIRTIO_BALLOON: cc_virtio_balloon_save(d->dev, out); break;
-        }
+        d->mmio->ops->save(d->dev, out);
     }
 }
 
 int cc_vm_virtio_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
 {
-    uint8_t ver = cc_rd_u8(in);
+    int ver = cc_rd_version(in, VIRTIO_SAVE_VERSION, "virtio", err);
+    if (ver < 0)
+        return ver;
     uint8_t n = cc_rd_u8(in);
     if (!cc_rd_ok(in))
         return cc_err_set(err, EINVAL, "virtio: snapshot section truncated");
-    if (ver != VIRTIO_SAVE_VERSION)
-        return cc_err_set(err, EINVAL, "virtio: snapshot section version %u is not supported "
-                          "(this build reads version %u)", ver, VIRTIO_SAVE_VERSION);
     if (n != cc_vm_virtio_count(vm))
         return cc_err_set(err, EINVAL, "virtio: the snapshot has %u devices, this VM %u; add "
                           "the same devices in the same order", n, cc_vm_virtio_count(vm));
@@ -313,13 +302,7 @@ int cc_vm_virtio_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
         if (type != d->type)
             return cc_err_set(err, EINVAL, "virtio: snapshot device %u has type %u, this VM's "
                               "has type %u", i, type, d->type);
-        int rc = 0;
-        switch (d->type) {
-        case CC_VIRTIO_RNG: rc = cc_virtio_rng_load(d->dev, in, err); break;
-        case CC_VIRTIO_BLK: rc = cc_virtio_blk_load(d->dev, in, err); break;
-        case CC_VIRTIO_NET: rc = cc_virtio_net_load(d->dev, in, err); break;
-        case CC_VIRTIO_BALLOON: rc = cc_virtio_balloon_load(d->dev, in, err); break;
-        }
+        int rc = d->mmio->ops->load(d->dev, in, err);
         if (rc < 0)
             return rc;
     }
@@ -329,8 +312,9 @@ int cc_vm_virtio_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
 /* ---- in-memory snapshots ---- */
 
 struct cc_vm_virtio_snap {
-    struct cc_buf state;        /* like cc_vm_virtio_save, disks without pages */
-    struct cc_blk_overlay *disk[CC_VIRTIO_MAX_DEVICES];
+    struct cc_buf state;        /* like cc_vm_virtio_save, bulk data left out */
+    void *data[CC_VIRTIO_MAX_DEVICES];  /* devices' copy-on-write data (disks) */
+    void (*data_free[CC_VIRTIO_MAX_DEVICES])(void *data);
     unsigned n;
 };
 
@@ -339,7 +323,8 @@ void cc_vm_virtio_snap_free(struct cc_vm_virtio_snap *s)
     if (!s)
         return;
     for (unsigned i = 0; i < s->n; i++)
-        cc_blk_overlay_free(s->disk[i]);
+        if (s->data[i])
+            s->data_free[i](s->data[i]);
     cc_buf_free(&s->state);
     free(s);
 }
@@ -356,19 +341,18 @@ int cc_vm_virtio_snap_take(const struct cc_vm *vm, struct cc_vm_virtio_snap **ou
     cc_buf_put_u8(&s->state, (uint8_t)s->n);
     for (unsigned i = 0; i < s->n; i++) {
         const struct vm_vdev *d = &vm->virtio->d[i];
+        const struct cc_virtio_ops *ops = d->mmio->ops;
         cc_buf_put_u8(&s->state, (uint8_t)d->type);
-        switch (d->type) {
-        case CC_VIRTIO_RNG: cc_virtio_rng_save(d->dev, &s->state); break;
-        case CC_VIRTIO_NET: cc_virtio_net_save(d->dev, &s->state); break;
-        case CC_VIRTIO_BALLOON: cc_virtio_balloon_save(d->dev, &s->state); break;
-        case CC_VIRTIO_BLK:
-            cc_virtio_blk_save_meta(d->dev, &s->state);
-            s->disk[i] = cc_virtio_blk_snapshot(d->dev);
-            if (!s->disk[i]) {
-                cc_vm_virtio_snap_free(s);
-                return cc_err_set(err, ENOMEM, "out of memory");
-            }
-            break;
+        if (!ops->save_meta) {
+            ops->save(d->dev, &s->state);
+            continue;
+        }
+        ops->save_meta(d->dev, &s->state);
+        s->data[i] = ops->data_snapshot(d->dev);
+        s->data_free[i] = ops->data_free;
+        if (!s->data[i]) {
+            cc_vm_virtio_snap_free(s);
+            return cc_err_set(err, ENOMEM, "out of memory");
         }
     }
     if (!cc_buf_ok(&s->state)) {
@@ -382,7 +366,7 @@ int cc_vm_virtio_snap_take(const struct cc_vm *vm, struct cc_vm_virtio_snap **ou
 bool cc_vm_virtio_snap_serialize(const struct cc_vm_virtio_snap *s, struct cc_buf *out)
 {
     for (unsigned i = 0; i < s->n; i++)
-        if (s->disk[i])
+        if (s->data[i])
             return false;
     cc_buf_put(out, s->state.data, s->state.len);
     return true;
@@ -406,13 +390,9 @@ int cc_vm_virtio_snap_restore(struct cc_vm *vm, const struct cc_vm_virtio_snap *
         if (type != d->type)
             return cc_err_set(err, EINVAL, "virtio: snapshot device %u has type %u, this VM's "
                               "has type %u", i, type, d->type);
-        int rc = 0;
-        switch (d->type) {
-        case CC_VIRTIO_RNG: rc = cc_virtio_rng_load(d->dev, &in, err); break;
-        case CC_VIRTIO_NET: rc = cc_virtio_net_load(d->dev, &in, err); break;
-        case CC_VIRTIO_BALLOON: rc = cc_virtio_balloon_load(d->dev, &in, err); break;
-        case CC_VIRTIO_BLK: rc = cc_virtio_blk_load_meta(d->dev, &in, s->disk[i], err); break;
-        }
+        const struct cc_virtio_ops *ops = d->mmio->ops;
+        int rc = ops->load_meta ? ops->load_meta(d->dev, &in, s->data[i], err)
+                                : ops->load(d->dev, &in, err);
         if (rc < 0)
             return rc;
     }
@@ -474,12 +454,12 @@ void cc_vm_virtio_manifest_save(const struct cc_vm *vm, struct cc_buf *out)
 
 int cc_vm_virtio_manifest_apply(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
 {
-    uint8_t ver = cc_rd_u8(in);
+    int ver = cc_rd_version(in, MANIFEST_VERSION, "virtio manifest", err);
+    if (ver < 0)
+        return ver;
     uint32_t n = cc_rd_u32(in);
     if (!cc_rd_ok(in))
         return cc_err_set(err, EINVAL, "virtio manifest truncated");
-    if (ver != MANIFEST_VERSION)
-        return cc_err_set(err, EINVAL, "virtio manifest: unknown version %u", ver);
     if (n > CC_VIRTIO_MAX_DEVICES)
         return cc_err_set(err, EINVAL, "virtio manifest: %u devices (at most %u)", n,
                           CC_VIRTIO_MAX_DEVICES);
@@ -526,7 +506,9 @@ void cc_vm_virtio_reseed(struct cc_vm *vm, uint64_t seed)
 {
     if (!vm->virtio)
         return;
-    for (unsigned i = 0; i < vm->virtio->n; i++)
-        if (vm->virtio->d[i].type == CC_VIRTIO_RNG)
-            cc_virtio_rng_reseed(vm->virtio->d[i].dev, seed);
+    for (unsigned i = 0; i < vm->virtio->n; i++) {
+        const struct vm_vdev *d = &vm->virtio->d[i];
+        if (d->mmio->ops->reseed)
+            d->mmio->ops->reseed(d->dev, seed);
+    }
 }
