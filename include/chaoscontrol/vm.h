@@ -280,11 +280,11 @@ int cc_vm_irq_pulse(struct cc_vm *vm, unsigned line, struct cc_err *err);
  * vector 2); KVM delivers it at the next entry, waking a halted vCPU. */
 int cc_vm_nmi(struct cc_vm *vm, struct cc_err *err);
 
-/* vCPU register access for tests and tools (thin KVM wrappers). */
+/* vCPU register access for tools (thin KVM wrappers): the CLI shows the
+ * registers when a guest stops abnormally. */
 struct kvm_regs;
 struct kvm_sregs;
 int cc_vm_get_regs(struct cc_vm *vm, struct kvm_regs *regs, struct cc_err *err);
-int cc_vm_set_regs(struct cc_vm *vm, const struct kvm_regs *regs, struct cc_err *err);
 int cc_vm_get_sregs(struct cc_vm *vm, struct kvm_sregs *sregs, struct cc_err *err);
 int cc_vm_set_sregs(struct cc_vm *vm, const struct kvm_sregs *sregs, struct cc_err *err);
 

@@ -2,6 +2,7 @@
  * the runs are bit-identical (same exits, trace, serial output and RAM). */
 #include <errno.h>
 #include <getopt.h>
+#include <linux/kvm.h>
 #include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -87,7 +88,7 @@ int cli_check_kvm(bool force)
 enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_MEM, OPT_SEED, OPT_CMDLINE, OPT_APPEND,
     OPT_SERIAL_OUT, OPT_UNTIL, OPT_MAX_EXITS, OPT_TRACE, OPT_FORCE, OPT_RUNS, OPT_QUIET,
-    OPT_HELP, OPT_PRINT_CMDLINE, OPT_DISK_IMAGE, OPT_DISK, OPT_RNG, OPT_OUTPUT, OPT_SEEDS,
+    OPT_HELP, OPT_PRINT_CMDLINE, OPT_DISK_IMAGE, OPT_DISK, OPT_RNG, OPT_OUTPUT, OPT_SEEDS, OPT_REGS,
 };
 
 static const struct option long_opts[] = {
@@ -111,6 +112,7 @@ static const struct option long_opts[] = {
     {"rng", no_argument, NULL, OPT_RNG},
     {"output", required_argument, NULL, OPT_OUTPUT},
     {"seeds", required_argument, NULL, OPT_SEEDS},
+    {"regs", no_argument, NULL, OPT_REGS},
     {NULL, 0, NULL, 0},
 };
 
@@ -136,6 +138,8 @@ static void usage(FILE *f, const char *cmd)
             "  --disk SIZE       a virtio disk of SIZE bytes of zeros (with --disk-image:\n"
             "                    the disk's size, default the image's)\n"
             "  --rng             a virtio-rng device fed from the seeded stream\n"
+            "  --regs            show the vCPU's registers where the run stopped (always\n"
+            "                    shown when the guest stops abnormally)\n"
             "%s"
             "  --force           run even if this host's KVM fails the capability probe\n"
             "  --quiet           no summary on stderr\n"
@@ -212,6 +216,7 @@ int cli_parse_vm_opts(int argc, char **argv, const char *cmd, struct cli_vm_opts
             }
             break;
         case OPT_RNG: o->rng = true; break;
+        case OPT_REGS: o->regs = true; break;
         case OPT_SEEDS: {
             if (!runs) {
                 fprintf(stderr, "chaoscontrol %s: --seeds is only for 'verify'\n", cmd);
@@ -356,6 +361,24 @@ void cli_print_summary(FILE *f, const char *prefix, const struct cli_summary *s)
             s->vtime % 1000000000u, s->trace_hash, s->serial_hash, s->ram_hash, s->unknown_io);
 }
 
+void cli_print_regs(FILE *f, struct cc_vm *vm)
+{
+    struct kvm_regs r;
+    struct kvm_sregs sr;
+    struct cc_err err = {0};
+    if (cc_vm_get_regs(vm, &r, &err) < 0 || cc_vm_get_sregs(vm, &sr, &err) < 0) {
+        fprintf(f, "chaoscontrol: cannot read the registers: %s\n", err.msg);
+        return;
+    }
+    fprintf(f, "chaoscontrol: registers at the stop:\n"
+            "  rip %016llx  rsp %016llx  rflags %08llx  cs %04x  cpl %u\n"
+            "  rax %016llx  rbx %016llx  rcx %016llx  rdx %016llx\n"
+            "  rsi %016llx  rdi %016llx  rbp %016llx\n"
+            "  cr0 %016llx  cr2 %016llx  cr3 %016llx  cr4 %016llx  efer %llx\n",
+            r.rip, r.rsp, r.rflags, sr.cs.selector, sr.cs.dpl, r.rax, r.rbx, r.rcx, r.rdx,
+            r.rsi, r.rdi, r.rbp, sr.cr0, sr.cr2, sr.cr3, sr.cr4, sr.efer);
+}
+
 bool cli_stop_is_clean(enum cc_stop s)
 {
     return s == CC_STOP_POWEROFF || s == CC_STOP_HALTED || s == CC_STOP_RESET ||
@@ -393,11 +416,15 @@ int cmd_boot(int argc, char **argv)
     }
     if (!o.quiet)
         cli_print_summary(stderr, "chaoscontrol: ", &sum);
-    cc_vm_destroy(vm);
+    if (o.regs && cli_stop_is_clean(sum.stop))
+        cli_print_regs(stderr, vm);
     if (!cli_stop_is_clean(sum.stop)) {
         fprintf(stderr, "chaoscontrol: the guest stopped abnormally (%s)\n", cc_stop_name(sum.stop));
+        cli_print_regs(stderr, vm);     /* after a triple fault: KVM's reset state */
+        cc_vm_destroy(vm);
         return 1;
     }
+    cc_vm_destroy(vm);
     return 0;
 }
 

@@ -34,6 +34,7 @@ struct cli_vm_opts {
     uint64_t seeds[CLI_MAX_SEEDS];  /* verify --seeds: one per run */
     unsigned n_seeds;
     bool runs_given;
+    bool regs;                  /* boot --regs */
 };
 
 /* Parse the options shared by boot, verify and the snapshot commands.
@@ -59,6 +60,8 @@ int cli_prepare_vm(const struct cli_vm_opts *o, int serial_fd, const char *trace
 int cli_run_vm(const struct cli_vm_opts *o, struct cc_vm *vm, struct cli_summary *sum);
 void cli_print_summary(FILE *f, const char *prefix, const struct cli_summary *s);
 bool cli_stop_is_clean(enum cc_stop s);
+/* The vCPU's main registers, for a guest that stopped abnormally. */
+void cli_print_regs(FILE *f, struct cc_vm *vm);
 /* VM log callback: prints each distinct library note once. */
 void cli_log(void *opaque, const char *msg);
 

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,6 +334,23 @@ static void print_failures(struct cc_sim *sim)
     }
 }
 
+/* Ctrl-C (SIGINT) or SIGTERM: stop at the next quantum boundary and print
+ * the report of the run so far, instead of dying with nothing. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void check_interrupt(void *opaque, struct cc_sim *sim)
+{
+    (void)opaque;
+    if (interrupted)
+        cc_sim_request_stop(sim);
+}
+
 int cmd_sim(int argc, char **argv)
 {
     struct sim_opts o = {0};
@@ -403,7 +421,11 @@ int cmd_sim(int argc, char **argv)
         fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
         goto out;
     }
-    struct cc_sim_limits lim = {.until_ns = o.duration};
+    struct cc_sim_limits lim = {.until_ns = o.duration, .on_boundary = check_interrupt};
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     struct cc_sim_result res;
     if (cc_sim_run(sim, &lim, &res, &err) < 0) {
         fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
@@ -448,6 +470,8 @@ int cmd_sim(int argc, char **argv)
         }
         free(text);
     }
+    if (interrupted)
+        fprintf(stderr, "chaoscontrol sim: interrupted: the report above is of the run so far\n");
     bool any_failed = res.stop == CC_SIM_STOP_FAILURE;
     for (unsigned i = 0; i < o.vms; i++)
         any_failed |= cc_vm_sdk_failure(cc_sim_vm(sim, i)) != NULL;

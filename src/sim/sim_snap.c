@@ -56,11 +56,6 @@ void cc_sim_snapshot_put(struct cc_sim_snapshot *s)
     free(s);
 }
 
-uint64_t cc_sim_snapshot_vtime(const struct cc_sim_snapshot *s)
-{
-    return s->now;
-}
-
 int cc_sim_snapshot(struct cc_sim *sim, struct cc_sim_snapshot **out, struct cc_err *err)
 {
     *out = NULL;

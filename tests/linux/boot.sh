@@ -10,7 +10,10 @@
 #  - verify --seeds 1,2 --trace: the runs part, and verify names the first
 #    divergent exit, which is where the two --trace files first differ;
 #    the trace file has one line per exit, numbered;
-#  - the ELF vmlinux boots too, to the same guest output.
+#  - the ELF vmlinux boots too, to the same guest output;
+#  - a guest that triple-faults (a tiny ELF: ud2 with no IDT) stops
+#    abnormally with exit 1 and its registers shown; boot --regs shows them
+#    at a clean stop too (a port loop stopped by --max-exits).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
@@ -21,7 +24,7 @@ initrd=$build/guests/hello.initrd
 work=$(mktemp -d "${TMPDIR:-/tmp}/boot-test.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 17
+tap_plan 19
 
 boot() {   # boot SEED OUT: serial to OUT, summary to OUT.err
   "$cc" boot --kernel "$kernel" --initrd "$initrd" --seed "$1" \
@@ -141,4 +144,31 @@ else
   not_ok "its guest output equals the bzImage boot's" "bzImage:" "$g1" "vmlinux:" "$g2"
 fi
 
+# Tiny ELF "kernels": one whose entry is ud2 (no IDT: #UD, #DF, shutdown),
+# and one that loops on port writes; registers shown at the stop.
+python3 - "$work" <<'PY'
+import struct, sys
+def elf(path, code):
+    ehdr = struct.pack("<4sBBBBB7sHHIQQQIHHHHHH", b"\x7fELF", 2, 1, 1, 0, 0, b"\0" * 7,
+                       2, 62, 1, 0x200000, 64, 0, 0, 64, 56, 1, 0, 0, 0)
+    phdr = struct.pack("<IIQQQQQQ", 1, 5, 0x1000, 0x200000, 0x200000, len(code), len(code),
+                       0x1000)
+    img = ehdr + phdr
+    open(path, "wb").write(img + b"\0" * (0x1000 - len(img)) + code)
+elf(sys.argv[1] + "/ud2.elf", b"\x0f\x0b")                        # ud2
+elf(sys.argv[1] + "/loop.elf", b"\xb0\x41\xe6\x80\xeb\xfa")  # mov al,0x41; out 0x80,al; jmp -6
+PY
+"$cc" boot --kernel "$work/ud2.elf" --max-exits 1000 >"$work/ud2.out" 2>"$work/ud2.err"
+rc=$?
+diag_file "$work/ud2.err"
+check "a triple-faulting guest stops abnormally (stop=triple-fault, exit 1), registers shown" \
+  test $rc = 1 -a -n "$(grep 'stop=triple-fault' "$work/ud2.err")" \
+    -a -n "$(grep '^chaoscontrol: registers at the stop:' "$work/ud2.err")"
+"$cc" boot --kernel "$work/loop.elf" --max-exits 10 --regs >"$work/loop.out" 2>"$work/loop.err"
+rc=$?
+diag_file "$work/loop.err"
+rip=$(sed -n 's/^  rip \([0-9a-f]*\) .*/\1/p' "$work/loop.err")
+check "boot --regs: registers where the run stopped (exit 10 of a port loop: rip ${rip:-?} in the loop, al 0x41)" \
+  test $rc = 0 -a -n "$rip" -a "$((16#${rip:-0} >= 0x200000 && 16#${rip:-0} < 0x200006))" = 1 \
+    -a -n "$(grep '  rax 0000000000000041 ' "$work/loop.err")"
 tap_done

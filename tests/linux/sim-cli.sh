@@ -8,7 +8,9 @@
 #  - the same seed and schedule twice from power-on: identical hash and
 #    per-VM traces; another seed: different ones;
 #  - an assertion that fails (sdk-demo with SDK_DEMO_FAIL=always) stops the
-#    simulation with exit status 1 and a failure line naming the VM.
+#    simulation with exit status 1 and a failure line naming the VM;
+#  - SIGINT stops a long simulation at the next quantum with the report of
+#    the run so far (cc_sim_request_stop).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
@@ -19,7 +21,7 @@ initrd=$build/guests/net-demo.initrd
 work=$(mktemp -d "${TMPDIR:-/tmp}/sim-cli.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 14
+tap_plan 16
 
 cat >"$work/sched.json" <<'EOF'
 {"version": 1, "faults": [
@@ -89,4 +91,23 @@ if grep -qE '^failure: vm 0: ALWAYS ' "$work/f.out" && grep -q 'stop assertion-f
   ok "the failure line names the VM and the assertion; the simulation stopped at it"
 else not_ok "the failure line names the VM and the assertion; the simulation stopped at it"; fi
 
+# SIGINT: a 60 s simulation interrupted once the VMs run; it stops soon,
+# prints its report with a stop reason "requested" and says so.
+"$cc" sim --kernel "$kernel" --initrd "$initrd" --vms 2 --duration 60s --seed 3 \
+  --serial-dir "$work" >"$work/int.out" 2>"$work/int.err" &
+pid=$!
+for _ in $(seq 1 600); do
+  [ -s "$work/vm1.log" ] && break
+  kill -0 $pid 2>/dev/null || break
+  sleep 0.1
+done
+t0=$SECONDS
+kill -INT $pid 2>/dev/null
+{ wait $pid; } 2>/dev/null
+rc=$?
+echo "# interrupted sim: exit $rc, $((SECONDS - t0)) s after SIGINT"
+grep '^sim:' "$work/int.out" | sed 's/^/#   /'
+check "SIGINT stops a sim with its report of the run so far (stop requested)" \
+  grep -q "^sim: 2 VMs, seed 3, stop requested at" "$work/int.out"
+check "and the note says the run was interrupted" grep -q "interrupted: the report above" "$work/int.err"
 tap_done
