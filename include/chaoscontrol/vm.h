@@ -78,8 +78,14 @@ struct cc_vm_config {
     void *log_opaque;
 
     /* Extensions to attach (chaoscontrol/vm_ext.h), a NULL-terminated
-     * list; NULL means cc_vm_default_exts (the guest SDK's host side). */
+     * list that outlives the VM; NULL means cc_vm_default_exts (the guest
+     * SDK's host side). */
     const struct cc_vm_ext_ops *const *exts;
+
+    /* A VM without KVM: memory, the board's devices on the I/O buses and
+     * the extensions, but no vCPU, so it cannot run or load a kernel. For
+     * unit tests and fuzzing of what a guest drives (cc_vm_io). */
+    bool no_kvm;
 };
 
 void cc_vm_config_default(struct cc_vm_config *cfg);
@@ -180,6 +186,14 @@ int cc_vm_add_pio(struct cc_vm *vm, uint16_t base, uint16_t len,
                   const struct cc_io_ops *ops, void *opaque, struct cc_err *err);
 int cc_vm_add_mmio(struct cc_vm *vm, uint64_t base, uint64_t len,
                    const struct cc_io_ops *ops, void *opaque, struct cc_err *err);
+
+/* An access as the guest would make it, through the VM's I/O buses (the
+ * run loop does the same for every port I/O or MMIO exit): size 1, 2 or 4
+ * (port I/O) or 1-8 (MMIO) bytes. Returns the value read (all ones where
+ * nothing answers; 0 for writes). For tests and fuzzing, with or without
+ * KVM (no_kvm). */
+uint64_t cc_vm_io(struct cc_vm *vm, bool mmio, uint64_t addr, unsigned size, bool write,
+                  uint64_t value);
 
 /* Guest memory. cc_vm_gpa returns a host pointer for [gpa, gpa+len) or NULL
  * when the range is not entirely inside guest RAM. */

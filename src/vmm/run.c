@@ -40,6 +40,30 @@ static uint32_t pio_access(struct cc_vm *vm, uint16_t port, unsigned size, bool 
     return v;
 }
 
+uint64_t cc_vm_io(struct cc_vm *vm, bool mmio, uint64_t addr, unsigned size, bool write,
+                  uint64_t value)
+{
+    if (!mmio) {
+        if ((size != 1 && size != 2 && size != 4) || addr > 0xffff)
+            return write ? 0 : UINT64_MAX;
+        uint32_t v = pio_access(vm, (uint16_t)addr, size, write, (uint32_t)value);
+        return write ? 0 : size == 4 ? v : v & ((1u << (8 * size)) - 1);
+    }
+    if (size == 0 || size > 8)
+        return write ? 0 : UINT64_MAX;
+    struct cc_io_range *r = iobus_find(&vm->mmio, addr, size);
+    uint64_t v = write ? value : UINT64_MAX;
+    if (!r) {
+        vm->unknown_io++;
+    } else if (write) {
+        if (r->ops->write)
+            r->ops->write(r->opaque, addr - r->base, &v, size);
+    } else if (r->ops->read) {
+        r->ops->read(r->opaque, addr - r->base, &v, size);
+    }
+    return write ? 0 : size == 8 ? v : v & ((1ull << (8 * size)) - 1);
+}
+
 static void handle_io(struct cc_vm *vm, struct cc_trace_rec *tr)
 {
     struct kvm_run *run = vm->run;
@@ -411,6 +435,8 @@ int cc_vm_run(struct cc_vm *vm, const struct cc_run_limits *lim,
     if (!lim)
         lim = &none;
     memset(res, 0, sizeof(*res));
+    if (vm->vcpu_fd < 0)
+        return cc_err_set(err, ENODEV, "this VM was made without KVM (no_kvm): it cannot run");
     vm->pending_stop = CC_STOP_NONE;
     vm->pending_stop_code = 0;
     serial_watch(vm, lim->until_serial);

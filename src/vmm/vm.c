@@ -174,9 +174,74 @@ static int check_cap(int fd, long cap)
     return r > 0 ? r : 0;
 }
 
+/* /dev/kvm, the VM and its capabilities. */
+static int kvm_open(struct cc_vm *vm, struct cc_err *err)
+{
+    vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (vm->kvm_fd < 0) {
+        int e = errno;
+        return cc_err_set(err, e, "cannot open /dev/kvm: %s%s", strerror(e),
+                          e == ENOENT ? " (is the kvm module loaded? is this a VM without "
+                                        "nested virtualization?)" :
+                          e == EACCES ? " (add yourself to the kvm group or run as root)" : "");
+    }
+    if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+        return cc_err_set(err, ENOTSUP, "/dev/kvm has an unexpected API version");
+    vm->caps.tsc_control = check_cap(vm->kvm_fd, KVM_CAP_TSC_CONTROL);
+    vm->caps.immediate_exit = check_cap(vm->kvm_fd, KVM_CAP_IMMEDIATE_EXIT);
+    vm->caps.exit_hypercall = check_cap(vm->kvm_fd, KVM_CAP_EXIT_HYPERCALL);
+    vm->caps.sync_regs = (check_cap(vm->kvm_fd, KVM_CAP_SYNC_REGS) & KVM_SYNC_X86_REGS) != 0;
+    vm->host_svm = cc_host_is_svm();
+    vm->caps.amd = vm->host_svm;
+
+    vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+    if (vm->vm_fd < 0)
+        return cc_err_set(err, errno, "KVM_CREATE_VM: %s", strerror(errno));
+    /* Needed on Intel hosts for real-mode emulation; harmless elsewhere. */
+    if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0 && errno != EINVAL)
+        return cc_err_set(err, errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+    return 0;
+}
+
+static int mem_map(struct cc_vm *vm, struct cc_err *err)
+{
+    vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (vm->mem == MAP_FAILED)
+        return cc_err_set(err, errno, "cannot allocate %llu MiB of guest memory: %s",
+                          (unsigned long long)(vm->mem_size >> 20), strerror(errno));
+    if (vm->vm_fd < 0)
+        return 0;       /* no KVM (cfg.no_kvm) */
+    struct kvm_userspace_memory_region region = {
+        .slot = 0,
+        .guest_phys_addr = 0,
+        .memory_size = vm->mem_size,
+        .userspace_addr = (uintptr_t)vm->mem,
+    };
+    if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+        return cc_err_set(err, errno, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+    return 0;
+}
+
+static int vcpu_create(struct cc_vm *vm, struct cc_err *err)
+{
+    vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
+    if (vm->vcpu_fd < 0)
+        return cc_err_set(err, errno, "KVM_CREATE_VCPU: %s", strerror(errno));
+    int run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (run_size < (int)sizeof(struct kvm_run))
+        return cc_err_set(err, errno ? errno : EINVAL, "KVM_GET_VCPU_MMAP_SIZE failed");
+    vm->run_size = (size_t)run_size;
+    vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
+    if (vm->run == MAP_FAILED)
+        return cc_err_set(err, errno, "mmap of kvm_run: %s", strerror(errno));
+    if (vm->caps.sync_regs)
+        vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+    return cc_cpu_init(vm, err);
+}
+
 int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_err *err)
 {
-    int rc;
     *out = NULL;
     if (cfg->mem_size < CC_VM_MIN_MEM || cfg->mem_size > CC_VM_MAX_MEM || (cfg->mem_size & 0xfff))
         return cc_err_set(err, EINVAL, "memory size %llu bytes is invalid: it must be a multiple "
@@ -190,130 +255,47 @@ int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_e
     if (!vm)
         return cc_err_set(err, ENOMEM, "out of memory");
     vm->cfg = *cfg;
-    /* Strings in the config are the caller's; keep our own copies. */
-    if (cfg->cmdline_extra) {
-        vm->cmdline_extra = strdup(cfg->cmdline_extra);
-        if (!vm->cmdline_extra) {
-            free(vm);
-            return cc_err_set(err, ENOMEM, "out of memory");
-        }
-    }
-    vm->cfg.cmdline_extra = vm->cmdline_extra;
-    vm->cfg.trace_path = NULL;
     vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
-    vm->serial.fd = cfg->serial_fd;
     vm->mem = MAP_FAILED;
     vm->run = MAP_FAILED;
     vm->mem_size = cfg->mem_size;
+    vm->serial.fd = cfg->serial_fd;
+    /* Strings in the config are the caller's; keep our own copies. */
+    vm->cmdline_extra = cfg->cmdline_extra ? strdup(cfg->cmdline_extra) : NULL;
+    vm->cfg.cmdline_extra = vm->cmdline_extra;
+    vm->cfg.trace_path = NULL;
     cc_rng_init(&vm->rng, cfg->seed, "vm");
-    rc = cc_mem_init(vm, err);
-    if (rc < 0) {
-        cc_mem_free(vm);
-        free(vm->cmdline_extra);
-        free(vm);
-        return rc;
-    }
-
-    rc = cc_trace_open(&vm->trace, cfg->trace_keep, cfg->trace_path, err);
-    if (rc < 0) {
-        cc_mem_free(vm);
-        free(vm->cmdline_extra);
-        free(vm);
-        return rc;
-    }
-    rc = watchdog_start(vm, err);
-    if (rc < 0)
-        goto fail;
-
-    vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (vm->kvm_fd < 0) {
-        int e = errno;
-        rc = cc_err_set(err, e, "cannot open /dev/kvm: %s%s", strerror(e),
-                        e == ENOENT ? " (is the kvm module loaded? is this a VM without "
-                                      "nested virtualization?)" :
-                        e == EACCES ? " (add yourself to the kvm group or run as root)" : "");
-        goto fail;
-    }
-    if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
-        rc = cc_err_set(err, ENOTSUP, "/dev/kvm has an unexpected API version");
-        goto fail;
-    }
-    vm->caps.tsc_control = check_cap(vm->kvm_fd, KVM_CAP_TSC_CONTROL);
-    vm->caps.immediate_exit = check_cap(vm->kvm_fd, KVM_CAP_IMMEDIATE_EXIT);
-    vm->caps.exit_hypercall = check_cap(vm->kvm_fd, KVM_CAP_EXIT_HYPERCALL);
-    vm->caps.sync_regs = (check_cap(vm->kvm_fd, KVM_CAP_SYNC_REGS) & KVM_SYNC_X86_REGS) != 0;
-    vm->host_svm = cc_host_is_svm();
-    vm->caps.amd = vm->host_svm;
-
-    vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
-    if (vm->vm_fd < 0) {
-        rc = cc_err_set(err, errno, "KVM_CREATE_VM: %s", strerror(errno));
-        goto fail;
-    }
-    /* Needed on Intel hosts for real-mode emulation; harmless elsewhere. */
-    if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0 && errno != EINVAL) {
-        rc = cc_err_set(err, errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
-        goto fail;
-    }
-
-    vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (vm->mem == MAP_FAILED) {
-        rc = cc_err_set(err, errno, "cannot allocate %llu MiB of guest memory: %s",
-                        (unsigned long long)(vm->mem_size >> 20), strerror(errno));
-        goto fail;
-    }
-    struct kvm_userspace_memory_region region = {
-        .slot = 0,
-        .guest_phys_addr = 0,
-        .memory_size = vm->mem_size,
-        .userspace_addr = (uintptr_t)vm->mem,
-    };
-    if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-        rc = cc_err_set(err, errno, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
-        goto fail;
-    }
-
-    vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
-    if (vm->vcpu_fd < 0) {
-        rc = cc_err_set(err, errno, "KVM_CREATE_VCPU: %s", strerror(errno));
-        goto fail;
-    }
-    int run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-    if (run_size < (int)sizeof(struct kvm_run)) {
-        rc = cc_err_set(err, errno ? errno : EINVAL, "KVM_GET_VCPU_MMAP_SIZE failed");
-        goto fail;
-    }
-    vm->run_size = (size_t)run_size;
-    vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
-    if (vm->run == MAP_FAILED) {
-        rc = cc_err_set(err, errno, "mmap of kvm_run: %s", strerror(errno));
-        goto fail;
-    }
-    if (vm->caps.sync_regs)
-        vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
-
-    rc = board_init(vm, err);
+    int rc = cfg->cmdline_extra && !vm->cmdline_extra ? cc_err_set(err, ENOMEM, "out of memory")
+                                                       : 0;
     if (rc == 0)
-        rc = cc_cpu_init(vm, err);
+        rc = cc_mem_init(vm, err);
+    if (rc == 0)
+        rc = cc_trace_open(&vm->trace, cfg->trace_keep, cfg->trace_path, err);
+    if (rc == 0)
+        rc = watchdog_start(vm, err);
+    if (rc == 0 && !cfg->no_kvm)
+        rc = kvm_open(vm, err);
+    if (rc == 0)
+        rc = mem_map(vm, err);
+    if (rc == 0 && !cfg->no_kvm)
+        rc = vcpu_create(vm, err);
+    if (rc == 0)
+        rc = board_init(vm, err);
     if (rc == 0)
         rc = ext_attach_all(vm, cfg->exts ? cfg->exts : cc_vm_default_exts, err);
-    if (rc < 0)
-        goto fail;
-
+    if (rc < 0) {
+        cc_vm_destroy(vm);
+        return rc;
+    }
     *out = vm;
     return 0;
-
-fail:
-    cc_vm_destroy(vm);
-    return rc;
 }
 
 void cc_vm_destroy(struct cc_vm *vm)
 {
     if (!vm)
         return;
-    watchdog_stop(vm);
+    watchdog_stop(vm);      /* safe when it never started */
     ext_detach_all(vm);
     cc_vm_virtio_destroy(vm);
     if (vm->run != MAP_FAILED)

@@ -150,6 +150,7 @@ struct cc_vm {
     /* Watchdog thread: reports when KVM_RUN does not return for a while. */
     pthread_t watchdog;
     bool watchdog_running;
+    bool wd_inited;             /* lock and condition variable exist */
     atomic_uint_fast64_t wd_exits;      /* exits seen by the watchdog */
     atomic_bool wd_in_run;
     atomic_bool wd_stop;

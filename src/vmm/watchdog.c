@@ -37,6 +37,7 @@ static void *watchdog_main(void *arg)
 int watchdog_start(struct cc_vm *vm, struct cc_err *err)
 {
     pthread_mutex_init(&vm->wd_lock, NULL);
+    vm->wd_inited = true;
     pthread_cond_init(&vm->wd_cond, NULL);
     if (!vm->cfg.watchdog_s)
         return 0;
@@ -49,6 +50,8 @@ int watchdog_start(struct cc_vm *vm, struct cc_err *err)
 
 void watchdog_stop(struct cc_vm *vm)
 {
+    if (!vm->wd_inited)
+        return;
     if (vm->watchdog_running) {
         pthread_mutex_lock(&vm->wd_lock);
         atomic_store(&vm->wd_stop, true);
