@@ -22,12 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chaoscontrol/file.h"
 #include "chaoscontrol/schedule.h"
 #include "chaoscontrol/sdk_host.h"
 #include "chaoscontrol/sim.h"
 #include "chaoscontrol/virtio.h"
 #include "cli.h"
-#include "util/afile.h"
 
 enum {
     OPT_VMS = 256, OPT_KERNEL, OPT_INITRD, OPT_SCHEDULE, OPT_SEED, OPT_DURATION, OPT_DISK,
@@ -462,7 +462,7 @@ int cmd_sim(int argc, char **argv)
     fflush(stdout);
     if (o.json) {
         char *text = cc_sim_json(sim);
-        if (!text || cc_write_file_atomic(o.json, text, strlen(text), &err) < 0) {
+        if (!text || cc_file_write_atomic(o.json, text, strlen(text), &err) < 0) {
             fprintf(stderr, "chaoscontrol sim: cannot write '%s': %s\n", o.json,
                     text ? err.msg : "out of memory");
             free(text);

@@ -87,7 +87,7 @@ int cc_bug_save(const struct cc_bug *b, const char *path, struct cc_err *err)
     char *t = cc_bug_to_json(b);
     if (!t)
         return cc_err_set(err, ENOMEM, "out of memory");
-    int rc = cc_write_file_atomic(path, t, strlen(t), err);
+    int rc = cc_file_write_atomic(path, t, strlen(t), err);
     free(t);
     return rc;
 }

@@ -216,7 +216,7 @@ int xcheckpoint_save(struct cc_explorer *x, struct cc_err *err)
         return cc_err_set(err, ENOMEM, "out of memory writing the checkpoint");
     char path[4200];
     snprintf(path, sizeof(path), "%s/checkpoint.json", x->dir);
-    int rc = cc_write_file_atomic(path, text, strlen(text), err);
+    int rc = cc_file_write_atomic(path, text, strlen(text), err);
     free(text);
     return rc;
 }

@@ -55,7 +55,7 @@ static int sb_write(struct sb *s, const char *dir, const char *name, struct cc_e
     }
     char path[4200];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    int rc = cc_write_file_atomic(path, s->p ? s->p : "", s->len, err);
+    int rc = cc_file_write_atomic(path, s->p ? s->p : "", s->len, err);
     free(s->p);
     memset(s, 0, sizeof(*s));
     return rc;
@@ -250,7 +250,7 @@ int xreport_write(struct cc_explorer *x, struct cc_err *err)
         return cc_err_set(err, ENOMEM, "out of memory");
     char path[4200];
     snprintf(path, sizeof(path), "%s/assertions.json", x->dir);
-    rc = cc_write_file_atomic(path, text, strlen(text), err);
+    rc = cc_file_write_atomic(path, text, strlen(text), err);
     free(text);
     return rc;
 }

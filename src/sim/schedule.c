@@ -610,7 +610,7 @@ int cc_schedule_save(const struct cc_schedule *s, const char *path, struct cc_er
     char *text = cc_schedule_to_json(s);
     if (!text)
         return cc_err_set(err, ENOMEM, "out of memory");
-    int rc = cc_write_file_atomic(path, text, strlen(text), err);
+    int rc = cc_file_write_atomic(path, text, strlen(text), err);
     free(text);
     return rc;
 }

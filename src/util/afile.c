@@ -98,7 +98,7 @@ void cc_afile_abort(struct cc_afile *f)
     f->fd = -1;
 }
 
-int cc_write_file_atomic(const char *path, const void *data, size_t len, struct cc_err *err)
+int cc_file_write_atomic(const char *path, const void *data, size_t len, struct cc_err *err)
 {
     struct cc_afile f;
     int rc = cc_afile_open(&f, path, err);

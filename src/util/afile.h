@@ -27,8 +27,8 @@ int cc_afile_write(struct cc_afile *f, const void *p, size_t n, struct cc_err *e
 int cc_afile_commit(struct cc_afile *f, struct cc_err *err);
 void cc_afile_abort(struct cc_afile *f);
 
-/* Write a whole buffer atomically. */
-int cc_write_file_atomic(const char *path, const void *data, size_t len, struct cc_err *err);
+/* Write a whole buffer atomically: cc_file_write_atomic (public). */
+#include "chaoscontrol/file.h"
 
 /* fsync the directory containing path (best effort). */
 void cc_fsync_parent_dir(const char *path);

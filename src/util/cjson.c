@@ -103,7 +103,7 @@ int cj_write_file(const json_t *root, const char *path, struct cc_err *err)
     }
     line[n] = '\n';
     line[n + 1] = 0;
-    int rc = cc_write_file_atomic(path, line, n + 1, err);
+    int rc = cc_file_write_atomic(path, line, n + 1, err);
     free(line);
     return rc;
 }

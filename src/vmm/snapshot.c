@@ -835,7 +835,7 @@ int cc_snapshot_save(const struct cc_snapshot *s, const char *path, struct cc_er
         rc = cc_err_set(err, ENOMEM, "out of memory writing snapshot");
         goto out;
     }
-    rc = cc_write_file_atomic(path, b.data, b.len, err);
+    rc = cc_file_write_atomic(path, b.data, b.len, err);
     if (rc < 0)
         cc_err_prefix(err, "saving snapshot");
 out:
