@@ -8,7 +8,20 @@
 #define CC_PORT_POWEROFF    0x0cc0   /* any write: power off (kernel patch) */
 #define CC_PORT_SDK         0x0cc4   /* 32-bit write: guest SDK doorbell (mailbox index);
                                         sdk/chaoscontrol_protocol.h */
+#define CC_PORT_STATUS      0x0cc8   /* 32-bit write: the guest's exit status, told
+                                        before it powers off (cc-init, cc_vm_exit_status) */
 #define CC_PORT_LEN         0x10
+
+/* The virtual clock (kernel/patches/0004): a 4 KiB MMIO page whose every
+ * read is an exit answered from the virtual clock.
+ *   +0x00 u64 virtual nanoseconds since power-on
+ *   +0x08 u64 CC_CLOCK_MAGIC ("CCCLOCK1")
+ *   +0x10 u64 the virtual TSC (nanoseconds at the VM's TSC frequency) */
+#define CC_CLOCK_GPA        0xfeb00000ull
+#define CC_CLOCK_MAGIC      0x314b434f4c434343ull
+#define CC_CLOCK_NS         0x00
+#define CC_CLOCK_MAGIC_OFF  0x08
+#define CC_CLOCK_TSC        0x10
 
 /* Physical address where the kernel is loaded (bzImage pref_address). */
 #define CC_KERNEL_LOAD_GPA  0x1000000ull

@@ -204,6 +204,10 @@ void *cc_vm_gpa(struct cc_vm *vm, uint64_t gpa, uint64_t len);
 void *cc_vm_gpa_w(struct cc_vm *vm, uint64_t gpa, uint64_t len);
 
 /* Observations. */
+/* The exit status the guest told before it powered off (the init of images
+ * made by chaoscontrol pack writes its command's status to CC_PORT_STATUS):
+ * true with *status set, false when it told none. */
+bool cc_vm_exit_status(const struct cc_vm *vm, int *status);
 uint64_t cc_vm_seed(const struct cc_vm *vm);
 uint64_t cc_vm_vtime_ns(const struct cc_vm *vm);
 uint64_t cc_vm_exit_count(const struct cc_vm *vm);

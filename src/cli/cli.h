@@ -87,5 +87,6 @@ int cmd_sim(int argc, char **argv);      /* sim.c */
 int cmd_explore(int argc, char **argv);  /* explore.c */
 int cmd_minimize(int argc, char **argv);
 int cmd_reproduce(int argc, char **argv);
+int cmd_pack(int argc, char **argv);      /* pack.c */
 
 #endif

@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"boot", cmd_boot, "boot a Linux guest and run it to the end"},
     {"explore", cmd_explore, "coverage-guided exploration of a simulation: find assertion failures"},
     {"minimize", cmd_minimize, "shrink a bug file's faults and choices; still fails the same way"},
+    {"pack", cmd_pack, "make an initramfs that runs unmodified host programs"},
     {"reproduce", cmd_reproduce, "replay a bug file and check the same failure at the same time"},
     {"run", cmd_run, "run an SDK guest to the end and report its assertions"},
     {"sim", cmd_sim, "run N VMs in one simulation with a network and a fault schedule"},

@@ -3,9 +3,10 @@
  * port 0x61), CMOS/RTC, the COM1 UART, the reset ports (i8042 pulse, 0xCF9,
  * port 0x92 fast reset), the POST delay port, and the platform port block
  * (chaoscontrol/platform.h: power-off at 0xCC0; the SDK doorbell at 0xCC4
- * belongs to the SDK extension). The legacy devices take byte accesses
- * only; wider ones are unknown I/O, as on the original hardware's decode.
- * PIT, CMOS and UART time is the VM's virtual clock. */
+ * belongs to the SDK extension), and the virtual clock page (MMIO at
+ * CC_CLOCK_GPA). The legacy devices take byte accesses only; wider ones are
+ * unknown I/O, as on the original hardware's decode. PIT, CMOS and UART
+ * time is the VM's virtual clock. */
 #include <string.h>
 
 #include "chaoscontrol/platform.h"
@@ -149,6 +150,17 @@ static void ignore_write(void *opaque, uint64_t off, const void *data, unsigned 
     (void)opaque, (void)off, (void)data, (void)size;
 }
 
+/* The guest's exit status (cc-init writes it before it powers off). */
+static void status_write(void *opaque, uint64_t off, const void *data, unsigned size)
+{
+    uint16_t base;
+    struct cc_vm *vm = vm_of(opaque, &base);
+    if (off != 0 || size != 4)
+        return;
+    memcpy(&vm->exit_status, data, 4);
+    vm->has_exit_status = true;
+}
+
 /* Platform block: any write to CC_PORT_POWEROFF powers off (the kernel
  * patch); the rest of the block reads as all ones and ignores writes. */
 static void poweroff_write(void *opaque, uint64_t off, const void *data, unsigned size)
@@ -160,6 +172,25 @@ static void poweroff_write(void *opaque, uint64_t off, const void *data, unsigne
         cc_vm_stop(vm, CC_STOP_POWEROFF);
 }
 
+/* The virtual clock page (platform.h): every read is an exit, whose cost
+ * the run loop has added to the clock before this runs, so successive
+ * reads always differ. 8-byte reads at the three registers; anything else
+ * reads as zero. */
+static void clock_read(void *opaque, uint64_t off, void *data, unsigned size)
+{
+    struct cc_vm *vm = opaque;
+    uint64_t v = 0;
+    if (off == CC_CLOCK_NS)
+        v = vm->vtime;
+    else if (off == CC_CLOCK_MAGIC_OFF)
+        v = CC_CLOCK_MAGIC;
+    else if (off == CC_CLOCK_TSC)
+        v = cc_vm_tsc_value(vm);
+    memcpy(data, &v, size < 8 ? size : 8);
+}
+
+static const struct cc_io_ops clock_ops = {clock_read, ignore_write};
+
 static const struct cc_io_ops pic_ops = {pic_read, pic_write};
 static const struct cc_io_ops pit_ops = {pit_read, pit_write};
 static const struct cc_io_ops cmos_ops = {cmos_read, cmos_write};
@@ -170,6 +201,7 @@ static const struct cc_io_ops port92_ops = {port92_read, port92_write};
 static const struct cc_io_ops post_ops = {post_read, ignore_write};
 static const struct cc_io_ops poweroff_ops = {NULL, poweroff_write};
 static const struct cc_io_ops reserved_ops = {NULL, ignore_write};
+static const struct cc_io_ops status_ops = {NULL, status_write};
 
 static const struct {
     uint16_t base, len;
@@ -189,7 +221,8 @@ static const struct {
     {0x92, 1, 1, &port92_ops, "fast reset (port 0x92)"},
     {0x80, 1, 1, &post_ops, "POST/delay (port 0x80)"},
     {CC_PORT_POWEROFF, 4, IOBUS_ANY_SIZE, &poweroff_ops, "platform power-off"},
-    {CC_PORT_BASE + 8, CC_PORT_LEN - 8, IOBUS_ANY_SIZE, &reserved_ops, "platform (reserved)"},
+    {CC_PORT_STATUS, 4, IOBUS_ANY_SIZE, &status_ops, "platform exit status"},
+    {CC_PORT_BASE + 12, CC_PORT_LEN - 12, IOBUS_ANY_SIZE, &reserved_ops, "platform (reserved)"},
 };
 
 int board_init(struct cc_vm *vm, struct cc_err *err)
@@ -206,5 +239,5 @@ int board_init(struct cc_vm *vm, struct cc_err *err)
         if (rc < 0)
             return rc;
     }
-    return 0;
+    return cc_vm_add_mmio(vm, CC_CLOCK_GPA, 0x1000, &clock_ops, vm, err);
 }

@@ -130,6 +130,13 @@ uint64_t cc_vm_ram_hash(struct cc_vm *vm)
 }
 
 uint64_t cc_vm_seed(const struct cc_vm *vm) { return vm->cfg.seed; }
+
+bool cc_vm_exit_status(const struct cc_vm *vm, int *status)
+{
+    if (vm->has_exit_status)
+        *status = (int)vm->exit_status;
+    return vm->has_exit_status;
+}
 uint64_t cc_vm_vtime_ns(const struct cc_vm *vm) { return vm->vtime; }
 uint64_t cc_vm_exit_count(const struct cc_vm *vm) { return vm->exits; }
 uint64_t cc_vm_trace_hash(const struct cc_vm *vm) { return cc_trace_digest(&vm->trace); }

@@ -63,7 +63,7 @@ struct board_port {
     struct cc_vm *vm;
     uint16_t base;
 };
-#define BOARD_PORTS 13
+#define BOARD_PORTS 14
 
 #define VM_MAX_EXTS 8
 struct vm_ext {
@@ -104,6 +104,8 @@ struct cc_vm {
     struct cc_uart uart;
     struct cc_cmos cmos;
     uint8_t port92;             /* last value written to port 0x92, bit 0 clear */
+    bool has_exit_status;       /* the guest wrote CC_PORT_STATUS */
+    uint32_t exit_status;
     struct board_port board[BOARD_PORTS];
 
     struct cc_io_bus pio, mmio;
