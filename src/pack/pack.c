@@ -51,6 +51,39 @@ static bool fits(char *out, size_t len, const char *fmt, ...)
     return n >= 0 && (size_t)n < len;
 }
 
+/* Lexically clean an absolute path in place: "//", "/./" and "dir/.."
+ * go ($ORIGIN/../lib is a directory of the image, not a real path). */
+static void clean_path(char *path)
+{
+    char out[PATH_MAX];
+    size_t o = 0;
+    const char *s = path;
+    while (*s) {
+        while (*s == '/')
+            s++;
+        size_t n = strcspn(s, "/");
+        if (n == 0)
+            break;
+        if (n == 1 && s[0] == '.') {
+            /* nothing */
+        } else if (n == 2 && s[0] == '.' && s[1] == '.') {
+            while (o > 0 && out[o - 1] != '/')
+                o--;
+            if (o > 0)
+                o--;    /* the slash */
+        } else if (o + 1 + n < sizeof(out)) {
+            out[o++] = '/';
+            memcpy(out + o, s, n);
+            o += n;
+        }
+        s += n;
+    }
+    if (o == 0)
+        out[o++] = '/';
+    out[o] = 0;
+    memcpy(path, out, o + 1);
+}
+
 /* ---- entries ---- */
 
 static struct entry *find(struct cc_pack *p, const char *guest)
@@ -248,6 +281,7 @@ static bool search_list(struct cc_pack *p, const char *list, const char *origin,
         (void)fits(hp, sizeof(hp), "%s%s/%s", p->root, exp, name);
         if (exp[0] == '/' && access(hp, R_OK) == 0 && usable_lib(hp)) {
             (void)fits(guest, len, "%s/%s", exp, name);
+            clean_path(guest);
             return true;
         }
         s += n;
