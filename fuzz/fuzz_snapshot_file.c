@@ -55,14 +55,9 @@
 
 static int in_fd = -1;
 static char in_path[64];
-static char dir[64];            /* for the round trip's files */
+static char dir[64];            /* the round trip's files */
 static uint8_t *fixed;
 static size_t fixed_cap;
-
-static void cleanup(void)
-{
-    rmdir(dir);
-}
 
 static void setup(void)
 {
@@ -74,6 +69,12 @@ static void setup(void)
         abort();
     }
     snprintf(in_path, sizeof(in_path), "/proc/self/fd/%d", in_fd);
+}
+
+/* A fresh directory for the round trip's files (removed after it: libFuzzer
+ * does not run atexit handlers when its time is up). */
+static void make_dir(void)
+{
     snprintf(dir, sizeof(dir), "/dev/shm/fuzz-snapshot-XXXXXX");
     if (!mkdtemp(dir)) {
         snprintf(dir, sizeof(dir), "/tmp/fuzz-snapshot-XXXXXX");
@@ -82,7 +83,6 @@ static void setup(void)
             abort();
         }
     }
-    atexit(cleanup);
 }
 
 static void put_file(const uint8_t *p, size_t n)
@@ -174,6 +174,7 @@ static void no_self_diff(const struct cc_snapshot *s)
 static void roundtrip(const struct cc_snapshot *s)
 {
     char a[96], b[96];
+    make_dir();
     snprintf(a, sizeof(a), "%s/a.ccsnap", dir);
     snprintf(b, sizeof(b), "%s/b.ccsnap", dir);
     struct cc_err err = {0};
@@ -202,6 +203,7 @@ static void roundtrip(const struct cc_snapshot *s)
     cc_snapshot_put(t);
     unlink(a);
     unlink(b);
+    rmdir(dir);
 }
 
 /* One legacy device section of a state blob, loaded into a fresh device. */
