@@ -1,21 +1,30 @@
-/* Writes the seed corpus for the virtio fuzz targets:
+/* Writes the seed corpus for the virtio fuzz targets (virtqueue, virtio_rng,
+ * virtio_blk, virtio_net, virtio_balloon), the legacy devices' target and,
+ * given a snapshot file, a 2 MiB variant of it for fuzz_snapshot_file:
  *
- *   gen_corpus DIR      (DIR/virtqueue, DIR/virtio_rng, ... must exist)
+ *   gen_corpus DIR [SNAPSHOT]   (DIR/virtqueue, DIR/virtio_rng, ... must exist)
  *
  * Each seed is a small, valid session in the fuzz_common.h format: the
  * handshake, queues at the standard places, descriptor chains laid out in
  * guest RAM, notifications, and target-specific operations (faults, frame
  * injection, save/load), so that mutations start deep inside the device
  * code. Regenerate after changing the input format:
- *   build-fuzz/fuzz/gen_corpus fuzz/corpus */
+ *   build-fuzz/fuzz/gen_corpus fuzz/corpus \
+ *       fuzz/corpus/snapshot_file/v1-3e361a6.ccsnap
+ * (fuzz/corpus/snapshot_file/v1-*.ccsnap is a copy of the real file in
+ * tests/fixtures/snapshots.) */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+#include <zstd.h>
+
 #include "devices/virtio_blk.h"
 #include "devices/virtqueue.h"
 #include "fuzz_common.h"
+#include "fuzz_legacy.h"
 
 #define MEMSZ 0x10000
 
@@ -273,15 +282,542 @@ static void gen_net(const char *dir)
     emit(dir, "virtio_net", "rx-tx", &s);
 }
 
+/* PFN arrays for the balloon: 64 KiB of RAM is 16 pages, so PFNs 0-15 are
+ * good and the rest are counted as bad. */
+static void pfns(struct seed *s, uint64_t at, const uint32_t *v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        cc_put_le32(s->mem + at + 4 * i, v[i]);
+    touch(s, at + 4 * n);
+}
+
+static void gen_balloon(const char *dir)
+{
+    static struct seed s;
+    memset(&s, 0, sizeof(s));
+    op(&s, FUZZ_OP_DEVICE, 0, 8);               /* target 8 pages before the driver */
+    op(&s, FUZZ_OP_SETUP, 0, 3);                /* inflate queue, 8 entries */
+    op(&s, FUZZ_OP_SETUP, 1, 3);                /* deflate queue, 8 entries */
+    op(&s, FUZZ_OP_DRIVER_OK, 0, 0);
+    op(&s, FUZZ_OP_READ, VIRTIO_MMIO_CONFIG / 4, 2);        /* num_pages */
+    op(&s, FUZZ_OP_READ, VIRTIO_MMIO_CONFIG / 4 + 1, 2);    /* actual */
+    static const uint32_t in1[4] = {4, 5, 6, 7};
+    static const uint32_t in2[5] = {8, 9, 0x10, 0xffffffffu, 10};    /* two bad */
+    static const uint32_t out1[2] = {5, 7};
+    pfns(&s, 0x4000, in1, 4);
+    pfns(&s, 0x4100, in2, 5);
+    pfns(&s, 0x4200, out1, 2);
+    desc(&s, 0, 0, 0x4000, 16, 0, 0);
+    desc(&s, 0, 1, 0x4100, 8, N, 2);            /* a two-buffer chain */
+    desc(&s, 0, 2, 0x4108, 12, 0, 0);
+    desc(&s, 1, 0, 0x4200, 8, 0, 0);
+    uint16_t heads[2] = {0, 1};
+    avail(&s, 0, 8, heads, 2);
+    op(&s, FUZZ_OP_ACK, 0, 1);
+    avail(&s, 1, 8, heads, 1);
+    op(&s, FUZZ_OP_SAVELOAD, 0, 0);
+    op(&s, FUZZ_OP_DEVICE, 0, 2);               /* shrink the target: config interrupt */
+    op(&s, FUZZ_OP_READ, VIRTIO_MMIO_CONFIG_GENERATION / 4, 2);
+    op(&s, FUZZ_OP_ACK, 0, 3);
+    op(&s, FUZZ_OP_WRITE, VIRTIO_MMIO_CONFIG / 4 + 1, 99);  /* ignored */
+    op(&s, FUZZ_OP_DEVICE, 1, 0x01000000);      /* above 2^32: saturates */
+    op(&s, FUZZ_OP_LOADBAD, 3, 90);
+    op(&s, FUZZ_OP_WRITE, VIRTIO_MMIO_STATUS / 4, 0);       /* reset: balloon empties */
+    op(&s, FUZZ_OP_SETUP, 0, 3);
+    op(&s, FUZZ_OP_DRIVER_OK, 0, 0);
+    op(&s, FUZZ_OP_PUBLISH, 0, 0);
+    emit(dir, "virtio_balloon", "inflate-deflate", &s);
+
+    /* Malformed requests: a writable buffer, a length that is not a
+     * multiple of 4; the device fails until the driver resets it. */
+    memset(&s, 0, sizeof(s));
+    op(&s, FUZZ_OP_SETUP, 0, 2);
+    op(&s, FUZZ_OP_SETUP, 1, 2);
+    op(&s, FUZZ_OP_DRIVER_OK, 0, 0);
+    pfns(&s, 0x4000, in1, 4);
+    desc(&s, 0, 0, 0x4000, 16, W, 0);
+    desc(&s, 1, 0, 0x4000, 6, 0, 0);
+    uint16_t h0 = 0;
+    avail(&s, 0, 4, &h0, 1);
+    op(&s, FUZZ_OP_WRITE, VIRTIO_MMIO_STATUS / 4, 0);
+    op(&s, FUZZ_OP_SETUP, 0, 2);
+    op(&s, FUZZ_OP_SETUP, 1, 2);
+    op(&s, FUZZ_OP_DRIVER_OK, 0, 0);
+    avail(&s, 1, 4, &h0, 1);
+    op(&s, FUZZ_OP_SAVELOAD, 0, 0);
+    emit(dir, "virtio_balloon", "malformed", &s);
+}
+
+/* ---- fuzz_legacy: byte 0 board, then (opcode, port index or arg, value,
+ * time step) per operation (fuzz_legacy.c). ---- */
+
+struct lseed {
+    uint8_t b[4096];
+    size_t len;
+};
+
+/* The time step byte closest to (not above) ns: (t & 31) << (5 * (t >> 5)). */
+static uint8_t enc_dt(uint64_t ns)
+{
+    for (unsigned e = 0; e < 8; e++)
+        if ((ns >> (5 * e)) < 32)
+            return (uint8_t)(e << 5 | (ns >> (5 * e)));
+    return 0xff;
+}
+
+static void lop(struct lseed *s, uint8_t code, uint8_t arg, uint8_t val, uint64_t dt_ns)
+{
+    uint8_t *p = s->b + s->len;
+    p[0] = code;
+    p[1] = arg;
+    p[2] = val;
+    p[3] = enc_dt(dt_ns);
+    s->len += 4;
+}
+
+static uint8_t pidx(uint16_t port)
+{
+    int i = leg_port_index(port);
+    if (i < 0)
+        abort();
+    return (uint8_t)i;
+}
+
+static void out(struct lseed *s, uint16_t port, uint8_t val)
+{
+    lop(s, LEG_WRITE, pidx(port), val, 200);
+}
+
+static void in(struct lseed *s, uint16_t port)
+{
+    lop(s, LEG_READ, pidx(port), 0, 200);
+}
+
+static void lemit(const char *dir, const char *name, uint8_t board, const struct lseed *s)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/legacy/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    fwrite(&board, 1, 1, f);
+    fwrite(s->b, 1, s->len, f);
+    fclose(f);
+}
+
+/* Linux's init_8259A: ICW1-4 on both chips, vectors 0x30/0x38, masks. */
+static void pic_linux_init(struct lseed *s, bool auto_eoi)
+{
+    out(s, 0x21, 0xff);
+    out(s, 0xa1, 0xff);
+    out(s, 0x20, 0x11);
+    out(s, 0x21, 0x30);
+    out(s, 0x21, 0x04);
+    out(s, 0x21, auto_eoi ? 0x03 : 0x01);
+    out(s, 0xa0, 0x11);
+    out(s, 0xa1, 0x38);
+    out(s, 0xa1, 0x02);
+    out(s, 0xa1, 0x01);
+    out(s, 0x21, 0xe8);         /* IRQ0, 1, 2 (cascade) and 4 open */
+    out(s, 0xa1, 0xfe);         /* IRQ8 open */
+}
+
+static void gen_legacy(const char *dir)
+{
+    static struct lseed s;
+
+    /* A Linux boot in miniature: PIC, PIT tick, TSC calibration on channel
+     * 2, the 8250 driver's probe and some traffic, the RTC read at boot and
+     * hwclock --systohc, then a snapshot round trip and corrupted loads. */
+    memset(&s, 0, sizeof(s));
+    pic_linux_init(&s, false);
+    out(&s, 0x43, 0x34);        /* channel 0, LSB then MSB, mode 2 */
+    out(&s, 0x40, 0xa9);
+    out(&s, 0x40, 0x04);        /* 1193: 1 kHz */
+    for (int i = 0; i < 3; i++) {
+        lop(&s, LEG_HLT, 0, 0, 0);
+        lop(&s, LEG_INTA, 0, 0, 100);
+        out(&s, 0x20, 0x20);    /* EOI */
+    }
+    out(&s, 0x43, 0x00);        /* latch channel 0 */
+    in(&s, 0x40);
+    in(&s, 0x40);
+    out(&s, 0x43, 0xc2);        /* read-back: count and status of channel 0 */
+    in(&s, 0x40);
+    in(&s, 0x40);
+    in(&s, 0x40);
+    out(&s, 0x61, 0x01);        /* channel 2 gate on, speaker off */
+    out(&s, 0x43, 0xb0);        /* channel 2, LSB then MSB, mode 0 */
+    out(&s, 0x42, 0xff);
+    out(&s, 0x42, 0xff);
+    for (int i = 0; i < 4; i++)
+        lop(&s, LEG_READ, pidx(0x61), 0, 20000000);
+    out(&s, 0x61, 0x00);
+    /* 8250 probe and setup. */
+    out(&s, 0x3fc, 0x10);       /* loopback test */
+    in(&s, 0x3fe);
+    out(&s, 0x3fc, 0x1f);
+    in(&s, 0x3fe);
+    out(&s, 0x3fc, 0x00);
+    out(&s, 0x3fb, 0x80);       /* DLAB */
+    out(&s, 0x3f8, 0x01);
+    out(&s, 0x3f9, 0x00);
+    out(&s, 0x3fb, 0x03);       /* 8N1 */
+    out(&s, 0x3fa, 0xc7);       /* FIFO on, cleared, trigger 14 */
+    in(&s, 0x3fa);
+    out(&s, 0x3fc, 0x0b);       /* DTR, RTS, OUT2 */
+    out(&s, 0x3f9, 0x0f);       /* every interrupt */
+    in(&s, 0x3fa);
+    out(&s, 0x3f8, 'h');
+    out(&s, 0x3f8, 'i');
+    lop(&s, LEG_HOST_RX, 'a', 5, 1000);
+    lop(&s, LEG_INTA, 0, 0, 100);
+    in(&s, 0x3fa);
+    in(&s, 0x3fd);
+    for (int i = 0; i < 5; i++)
+        in(&s, 0x3f8);
+    in(&s, 0x3fa);
+    in(&s, 0x3fe);
+    out(&s, 0x20, 0x20);
+    lop(&s, LEG_ECHO, 1, 0, 0);
+    out(&s, 0x3f8, 'x');
+    in(&s, 0x3f8);
+    lop(&s, LEG_HOST_RX, '0', 23, 0);
+    /* RTC at boot: wait for UIP to clear, read the time. */
+    static const uint8_t regs[] = {0x0a, 0x00, 0x02, 0x04, 0x06, 0x07, 0x08, 0x09, 0x32, 0x0b,
+                                   0x0d, 0x15, 0x16, 0x17, 0x18, 0x30, 0x31, 0x34, 0x35, 0x5b};
+    for (size_t i = 0; i < sizeof(regs); i++) {
+        out(&s, 0x70, regs[i]);
+        lop(&s, LEG_READ, pidx(0x71), 0, 999000000);
+    }
+    /* hwclock --systohc: SET, write the time, release. */
+    out(&s, 0x70, 0x0b);
+    out(&s, 0x71, 0x82);
+    out(&s, 0x70, 0x00);
+    out(&s, 0x71, 0x30);
+    out(&s, 0x70, 0x04);
+    out(&s, 0x71, 0x23);
+    out(&s, 0x70, 0x07);
+    out(&s, 0x71, 0x31);
+    out(&s, 0x70, 0x0b);
+    out(&s, 0x71, 0x02);
+    out(&s, 0x70, 0x8f);        /* NMI off, NVRAM */
+    out(&s, 0x71, 0x5a);
+    in(&s, 0x71);
+    lop(&s, LEG_SAVELOAD, 0, 0, 0);
+    for (uint8_t d = 0; d < 4; d++) {
+        lop(&s, LEG_LOADBAD, d, 3, 0);              /* flip a byte */
+        lop(&s, LEG_LOADBAD, (uint8_t)(d | 12), 7, 0);  /* truncate */
+    }
+    lop(&s, LEG_IRQ, 3, 1, 0);                      /* IRQ5 from a virtio device */
+    lop(&s, LEG_JUMP, 6, 200, 0);                   /* about 200 ms owed */
+    lop(&s, LEG_RTC_SHIFT, 12, 0xf0, 0);
+    lop(&s, LEG_INTA, 0, 0, 0);
+    in(&s, 0x20);
+    out(&s, 0x20, 0x0b);                            /* OCW3: read ISR */
+    in(&s, 0x20);
+    lemit(dir, "linux-boot", 0, &s);
+
+    /* Every PIT mode and access mode, on channels 0 and 2, with the gate,
+     * latches, read-back and counts of 0 (65536), 1 and 2. */
+    memset(&s, 0, sizeof(s));
+    pic_linux_init(&s, true);
+    static const uint8_t counts[] = {0x00, 0x01, 0x02, 0x03, 0x10};
+    for (uint8_t mode = 0; mode < 6; mode++) {
+        out(&s, 0x43, (uint8_t)(0x30 | mode << 1));         /* channel 0 */
+        out(&s, 0x40, counts[mode % 5]);
+        out(&s, 0x40, mode == 2 ? 0x00 : 0x01);
+        lop(&s, LEG_HLT, 0, 0, 900);
+        lop(&s, LEG_INTA, 0, 0, 0);
+        out(&s, 0x43, (uint8_t)(0xb0 | mode << 1));         /* channel 2 */
+        out(&s, 0x42, counts[(mode + 1) % 5]);
+        out(&s, 0x42, 0x00);
+        out(&s, 0x61, 0x01);
+        in(&s, 0x61);
+        out(&s, 0x61, 0x00);
+        lop(&s, LEG_READ, pidx(0x61), 0, 5000);
+        out(&s, 0x61, 0x03);
+        out(&s, 0x43, 0xe8);    /* read-back: count of channel 2 */
+        out(&s, 0x43, 0xd8);    /* read-back: status of channel 2 */
+        in(&s, 0x42);
+        in(&s, 0x42);
+        in(&s, 0x42);
+    }
+    out(&s, 0x43, 0x14);        /* channel 0, LSB only, mode 2 */
+    out(&s, 0x40, 0x02);
+    lop(&s, LEG_JUMP, 3, 100, 0);
+    out(&s, 0x43, 0x26);        /* MSB only, mode 3 */
+    out(&s, 0x40, 0x01);
+    in(&s, 0x40);
+    out(&s, 0x43, 0x36);        /* mode 3, count 3 (odd) */
+    out(&s, 0x40, 0x03);
+    out(&s, 0x40, 0x00);
+    lop(&s, LEG_HLT, 0, 0, 0);
+    out(&s, 0x43, 0x30);        /* mode 0: the first byte stops the count */
+    out(&s, 0x40, 0x50);
+    lop(&s, LEG_READ, pidx(0x40), 0, 3000);
+    out(&s, 0x40, 0x00);
+    out(&s, 0x43, 0x3e);        /* mode 7 aliases 3 */
+    out(&s, 0x40, 0xff);
+    out(&s, 0x40, 0xff);
+    lop(&s, LEG_SAVELOAD, 0, 0, 0);
+    lop(&s, LEG_LOADBAD, 1, 40, 0);
+    lop(&s, LEG_LOADBAD, 5, 22, 0);
+    lemit(dir, "pit-modes", 0, &s);
+
+    /* UART: loopback with overrun, FIFO modes and trigger levels, modem
+     * status, DLAB, host input with FIFOs off. */
+    memset(&s, 0, sizeof(s));
+    pic_linux_init(&s, false);
+    out(&s, 0x3fc, 0x1b);       /* loopback, OUT2 */
+    out(&s, 0x3f9, 0x0f);
+    for (int i = 0; i < 3; i++)
+        out(&s, 0x3f8, (uint8_t)i);     /* FIFOs off: the second overruns */
+    in(&s, 0x3fd);
+    in(&s, 0x3fe);
+    out(&s, 0x3fa, 0x41);       /* FIFO on, trigger 4 */
+    for (int i = 0; i < 18; i++)
+        out(&s, 0x3f8, (uint8_t)('A' + i));
+    in(&s, 0x3fa);
+    in(&s, 0x3fd);
+    out(&s, 0x3fa, 0x81);
+    out(&s, 0x3fa, 0xc3);
+    out(&s, 0x3fc, 0x0f);       /* loopback off */
+    in(&s, 0x3fe);
+    lop(&s, LEG_HOST_RX, 'k', 20, 0);
+    in(&s, 0x3fa);
+    for (int i = 0; i < 16; i++)
+        in(&s, 0x3f8);
+    out(&s, 0x3fa, 0x00);       /* FIFOs off */
+    lop(&s, LEG_HOST_RX, 'z', 3, 0);
+    in(&s, 0x3f8);
+    in(&s, 0x3f8);
+    out(&s, 0x3fb, 0x83);
+    out(&s, 0x3f9, 0x55);
+    in(&s, 0x3f9);
+    out(&s, 0x3fb, 0x03);
+    out(&s, 0x3ff, 0xa5);
+    in(&s, 0x3ff);
+    out(&s, 0x3f9, 0x00);
+    out(&s, 0x3f9, 0x02);       /* THRE on IER enable */
+    lop(&s, LEG_INTA, 0, 0, 0);
+    in(&s, 0x3fa);
+    lop(&s, LEG_SAVELOAD, 0, 0, 0);
+    lop(&s, LEG_LOADBAD, 2, 20, 0);
+    lop(&s, LEG_LOADBAD, 6, 23, 0);
+    lemit(dir, "uart", 0, &s);
+
+    /* CMOS in binary and 12-hour formats, fields out of range while SET,
+     * an epoch near the end of year 9999, clock faults, the UIP window. */
+    memset(&s, 0, sizeof(s));
+    out(&s, 0x70, 0x0b);
+    out(&s, 0x71, 0x04);        /* binary, 12 hour */
+    for (size_t i = 0; i < 9; i++) {
+        out(&s, 0x70, regs[i]);
+        in(&s, 0x71);
+    }
+    out(&s, 0x70, 0x04);
+    out(&s, 0x71, 0x8b);        /* 11 PM */
+    out(&s, 0x70, 0x0b);
+    out(&s, 0x71, 0x86);        /* SET, binary, 24 hour */
+    out(&s, 0x70, 0x07);
+    out(&s, 0x71, 32);          /* day 32 */
+    out(&s, 0x70, 0x08);
+    out(&s, 0x71, 13);          /* month 13 */
+    out(&s, 0x70, 0x0b);
+    out(&s, 0x71, 0x06);
+    out(&s, 0x70, 0x0a);
+    lop(&s, LEG_READ, pidx(0x71), 0, 999800000);
+    lop(&s, LEG_READ, pidx(0x71), 0, 100000);
+    out(&s, 0x71, 0xa6);
+    lop(&s, LEG_RTC_SHIFT, 40, 0x7f, 0);
+    out(&s, 0x70, 0x09);
+    in(&s, 0x71);
+    lop(&s, LEG_RTC_SHIFT, 55, 0x80, 0);
+    in(&s, 0x71);
+    out(&s, 0x70, 0x32);
+    out(&s, 0x71, 0x63);
+    lop(&s, LEG_SAVELOAD, 0, 0, 0);
+    lop(&s, LEG_LOADBAD, 3, 60, 0);
+    lop(&s, LEG_LOADBAD, 7, 140, 0);
+    lemit(dir, "cmos", 2 | 2 << 2, &s);
+
+    /* PIC modes: level-triggered lines, auto-EOI with rotation, special
+     * mask, poll, special fully nested, single mode, priority rotation, a
+     * slave request lost before INTA (spurious IRQ15). */
+    memset(&s, 0, sizeof(s));
+    pic_linux_init(&s, true);
+    out(&s, 0x4d0, 0xff);       /* level for IRQ3-7 */
+    out(&s, 0x4d1, 0xff);
+    lop(&s, LEG_IRQ, 2, 1, 0);  /* IRQ3 high */
+    lop(&s, LEG_IRQ, 6, 1, 0);  /* IRQ8 */
+    lop(&s, LEG_IRQ, 7, 1, 0);  /* IRQ9 */
+    out(&s, 0x21, 0x00);
+    out(&s, 0xa1, 0x00);
+    out(&s, 0x20, 0x80);        /* rotate in auto-EOI */
+    lop(&s, LEG_INTA, 0, 0, 0);
+    lop(&s, LEG_INTA, 0, 0, 0);
+    out(&s, 0x20, 0x0c);        /* poll */
+    in(&s, 0x20);
+    out(&s, 0xa0, 0x0c);
+    in(&s, 0xa0);
+    out(&s, 0x20, 0x68);        /* special mask on */
+    out(&s, 0x20, 0xc3);        /* IRQ3 lowest */
+    lop(&s, LEG_IRQ, 2, 0, 0);
+    out(&s, 0x20, 0x11);        /* re-init with ICW4: SFNM, no auto-EOI */
+    out(&s, 0x21, 0x30);
+    out(&s, 0x21, 0x04);
+    out(&s, 0x21, 0x11);
+    out(&s, 0x21, 0x00);
+    lop(&s, LEG_IRQ, 9, 1, 0);  /* IRQ12 */
+    lop(&s, LEG_INTA, 0, 0, 0);
+    lop(&s, LEG_IRQ, 11, 1, 0); /* IRQ14 */
+    lop(&s, LEG_INTA, 0, 0, 0);
+    out(&s, 0xa0, 0x20);
+    out(&s, 0x20, 0x62);        /* specific EOI 2 */
+    out(&s, 0x4d1, 0x00);       /* slave edge again */
+    lop(&s, LEG_IRQ, 12, 1, 0); /* IRQ15 edge */
+    out(&s, 0xa1, 0xff);        /* masked before the INTA: lost */
+    lop(&s, LEG_INTA, 1, 0, 0);
+    out(&s, 0xa0, 0x13);        /* single mode slave */
+    out(&s, 0xa1, 0x70);
+    out(&s, 0xa1, 0x00);
+    out(&s, 0x20, 0xe7);        /* rotate on specific EOI 7 */
+    out(&s, 0x20, 0xa0);        /* rotate on non-specific EOI */
+    out(&s, 0x20, 0x0a);        /* read IRR */
+    in(&s, 0x20);
+    in(&s, 0x4d0);
+    lop(&s, LEG_INTA, 1, 0, 0); /* spurious IRQ7 */
+    lop(&s, LEG_SAVELOAD, 0, 0, 0);
+    lop(&s, LEG_LOADBAD, 0, 5, 0);
+    lop(&s, LEG_LOADBAD, 4, 9, 0);
+    lop(&s, LEG_LOADBAD, 8, 0, 0);                  /* PIC version */
+    lop(&s, LEG_LOADBAD, 0x80 | 0x10 | 1, 25, 0);   /* PIT write_lsb changed, kept */
+    lop(&s, LEG_HLT, 0, 0, 0);
+    lop(&s, LEG_INTA, 0, 0, 0);
+    lemit(dir, "pic-modes", 1 | 1 << 2, &s);
+}
+
+/* ---- fuzz_snapshot_file: a small snapshot made from a real one. ---- */
+
+#define SNAP_TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | \
+                              (uint32_t)(d) << 24)
+
+static void put_section(FILE *f, uint32_t tag, const void *p, uint64_t len, XXH3_state_t *h)
+{
+    uint8_t hdr[12];
+    cc_put_le32(hdr, tag);
+    cc_put_le64(hdr + 4, len);
+    fwrite(hdr, 1, 12, f);
+    fwrite(p, 1, (size_t)len, f);
+    XXH3_64bits_update(h, hdr, 12);
+    XXH3_64bits_update(h, p, (size_t)len);
+}
+
+/* The same snapshot with `pages` pages of RAM: the configuration's memory
+ * size and the memory section change (pages beyond the new size are
+ * dropped), the state sections are copied. Small files load fast, so the
+ * fuzzer gets many more executions per second from them. */
+static void gen_small_snapshot(const char *dir, const char *src, uint64_t pages, const char *name)
+{
+    FILE *f = fopen(src, "rb");
+    if (!f) {
+        perror(src);
+        exit(1);
+    }
+    static uint8_t d[8 << 20];
+    size_t len = fread(d, 1, sizeof(d), f);
+    fclose(f);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/snapshot_file/%s", dir, name);
+    FILE *o = fopen(path, "wb");
+    if (!o || len < 36 || memcmp(d, "CCSNAPSH", 8)) {
+        fprintf(stderr, "gen_corpus: cannot make %s from %s\n", path, src);
+        exit(1);
+    }
+    XXH3_state_t *h = XXH3_createState();
+    XXH3_64bits_reset(h);
+    fwrite(d, 1, 16, o);
+    XXH3_64bits_update(h, d, 16);
+    uint64_t old_n = 0;
+    for (size_t pos = 16; pos + 12 <= len - 20;) {
+        uint32_t tag = cc_le32(d + pos);
+        uint64_t slen = cc_le64(d + pos + 4);
+        const uint8_t *p = d + pos + 12;
+        pos += 12 + slen;
+        if (tag == SNAP_TAG('C', 'O', 'N', 'F')) {
+            static uint8_t conf[512];
+            memcpy(conf, p, slen);
+            cc_put_le64(conf + 1, pages * 4096);
+            put_section(o, tag, conf, slen, h);
+        } else if (tag == SNAP_TAG('M', 'E', 'M', ' ')) {
+            old_n = cc_le64(p);
+            size_t words = (size_t)((old_n + 63) / 64), nwords = (size_t)((pages + 63) / 64);
+            const uint8_t *bm = p + 8;
+            uint64_t zlen = cc_le64(bm + 8 * words);
+            static uint8_t ram[64 << 20], z[1 << 20], out[1 << 20];
+            /* Decompress the stored pages in order, keep those that fit. */
+            ZSTD_DCtx *dc = ZSTD_createDCtx();
+            ZSTD_inBuffer in = {bm + 8 * words + 8, (size_t)zlen, 0};
+            size_t kept = 0;
+            static uint64_t nbm[1 << 14];
+            memset(nbm, 0, sizeof(nbm));
+            for (uint64_t pg = 0; pg < old_n && pg < sizeof(ram) / 4096; pg++) {
+                if (!(cc_le64(bm + 8 * (pg / 64)) >> (pg % 64) & 1))
+                    continue;
+                ZSTD_outBuffer ob = {ram + kept * 4096, 4096, 0};
+                while (ob.pos < 4096)
+                    if (ZSTD_isError(ZSTD_decompressStream(dc, &ob, &in)))
+                        exit(1);
+                if (pg < pages) {
+                    nbm[pg / 64] |= 1ull << (pg % 64);
+                    kept++;
+                }
+            }
+            ZSTD_freeDCtx(dc);
+            size_t zl = ZSTD_compress(z, sizeof(z), ram, kept * 4096, 1);
+            if (ZSTD_isError(zl))
+                exit(1);
+            size_t n = 0;
+            cc_put_le64(out, pages);
+            n += 8;
+            for (size_t i = 0; i < nwords; i++, n += 8)
+                cc_put_le64(out + n, nbm[i]);
+            cc_put_le64(out + n, zl);
+            n += 8;
+            memcpy(out + n, z, zl);
+            n += zl;
+            put_section(o, tag, out, n, h);
+        } else {
+            put_section(o, tag, p, slen, h);
+        }
+    }
+    uint8_t end[20];
+    cc_put_le32(end, SNAP_TAG('E', 'N', 'D', ' '));
+    cc_put_le64(end + 4, 8);
+    cc_put_le64(end + 12, XXH3_64bits_digest(h));
+    fwrite(end, 1, 20, o);
+    XXH3_freeState(h);
+    fclose(o);
+    if (!old_n)
+        exit(1);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: gen_corpus DIR\n");
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: gen_corpus DIR [SNAPSHOT_FILE]\n");
         return 2;
     }
     gen_virtqueue(argv[1]);
     gen_rng(argv[1]);
     gen_blk(argv[1]);
     gen_net(argv[1]);
+    gen_balloon(argv[1]);
+    gen_legacy(argv[1]);
+    if (argc == 3)
+        gen_small_snapshot(argv[1], argv[2], 512, "small-2mib");
     return 0;
 }

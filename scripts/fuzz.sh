@@ -4,12 +4,17 @@
 #
 #   scripts/fuzz.sh BUILD_DIR SECONDS [TARGET...]     (make fuzz)
 #
-# BUILD_DIR is set up with CC=clang if it does not exist yet. New inputs the
-# fuzzer finds go to BUILD_DIR/fuzz-out/<target>/ (the repository corpus is
+# Without a TARGET list every target runs: one per fuzz/fuzz_NAME.c file
+# present (so a new fuzz_NAME.c, listed in fuzz/meson.build, is picked up
+# without editing this script). BUILD_DIR is set up with CC=clang if it
+# does not exist yet. The seed corpus is fuzz/corpus/NAME/ (if present) and
+# fuzz/NAME.dict, if present, is the libFuzzer dictionary. New inputs the
+# fuzzer finds go to BUILD_DIR/fuzz-out/NAME/ (the repository corpus is
 # only read); crashing inputs go to BUILD_DIR/fuzz-artifacts/. Prints, per
-# target, the executions and whether it crashed, and exits non-zero if any
-# target crashed (a hang beyond 10 s per input counts as a crash: device
-# work must be bounded). FUZZ_JOBS=N runs N targets at a time (default 1).
+# target, the executions and coverage and whether it crashed, and exits
+# non-zero if any target crashed (a hang beyond 10 s per input counts as a
+# crash: device work must be bounded). FUZZ_JOBS=N runs N targets at a time
+# (default 1).
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -21,7 +26,17 @@ secs=$2
 shift 2
 root=$(cd "$(dirname "$0")/.." && pwd)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(virtqueue virtio_rng virtio_blk virtio_net)
+if [ ${#targets[@]} -eq 0 ]; then
+  for f in "$root"/fuzz/fuzz_*.c; do
+    [ -e "$f" ] || continue
+    t=${f##*/fuzz_}
+    targets+=("${t%.c}")
+  done
+fi
+if [ ${#targets[@]} -eq 0 ]; then
+  echo "fuzz: no fuzz/fuzz_*.c targets found under $root" >&2
+  exit 1
+fi
 jobs=${FUZZ_JOBS:-1}
 
 if ! command -v clang >/dev/null; then
@@ -36,7 +51,8 @@ for t in "${targets[@]}"; do
   ninja_targets+=("fuzz/fuzz_$t")
 done
 if ! ninja -C "$build" "${ninja_targets[@]}"; then
-  echo "fuzz: build failed; is $build configured with clang? (rm -rf $build and retry)" >&2
+  echo "fuzz: build failed; is $build configured with clang (rm -rf $build and retry), and" \
+    "is every target (${targets[*]}) listed in fuzz_targets in fuzz/meson.build?" >&2
   exit 1
 fi
 
@@ -45,9 +61,12 @@ run_one() {
   local t=$1 out="$build/fuzz-out/$1" log="$build/fuzz-out/$1.log"
   mkdir -p "$out"
   set +e
+  local extra=() seeds=()
+  [ -f "$root/fuzz/$t.dict" ] && extra=(-dict="$root/fuzz/$t.dict")
+  [ -d "$root/fuzz/corpus/$t" ] && seeds=("$root/fuzz/corpus/$t")
   "$build/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/$t-" \
-    "$out" "$root/fuzz/corpus/$t" >"$log" 2>&1
+    -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/$t-" "${extra[@]}" \
+    "$out" "${seeds[@]}" >"$log" 2>&1
   echo $? >"$out.rc"
   set -e
 }
@@ -70,11 +89,11 @@ for t in "${targets[@]}"; do
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 || true)
   if [ "$rc" = 0 ]; then
-    printf 'fuzz_%-12s %12s execs in %ss, %s, no crash\n' "$t" "${execs:-?}" "$secs" "${cov:-cov: ?}"
+    printf 'fuzz_%-16s %12s execs in %ss, %s, no crash\n' "$t" "${execs:-?}" "$secs" "${cov:-cov: ?}"
   else
     failed=1
     art=$(grep -o "$build/fuzz-artifacts/$t-[^ ]*" "$log" | tail -n 1 || true)
-    printf 'fuzz_%-12s %12s execs: CRASHED (exit %s), input: %s, log: %s\n' \
+    printf 'fuzz_%-16s %12s execs: CRASHED (exit %s), input: %s, log: %s\n' \
       "$t" "${execs:-?}" "$rc" "${art:-?}" "$log"
   fi
 done
