@@ -177,7 +177,7 @@ static void put_mem16(struct cc_cmos *c, uint8_t reg, uint64_t v)
 void cc_cmos_init(struct cc_cmos *c, uint64_t epoch_s, uint64_t mem_bytes)
 {
     memset(c, 0, sizeof(*c));
-    c->epoch_s = epoch_s;
+    c->epoch_s = epoch_s > CC_CMOS_MAX_EPOCH ? CC_CMOS_MAX_EPOCH : epoch_s;
     c->ram[REG_A] = 0x26;                   /* 32.768 kHz time base, 1024 Hz rate */
     c->ram[REG_B] = B_24H;                  /* BCD, 24 hour, as a PC BIOS leaves it */
     c->ram[REG_D] = D_VRT;
@@ -326,6 +326,9 @@ int cc_cmos_load(struct cc_cmos *c, struct cc_rd *in, struct cc_err *err)
     if (!cc_rd_ok(in))
         return cc_err_set(err, EINVAL, "cmos: snapshot section truncated");
     tmp.nmi_disabled = nmi == 1;
+    if (tmp.epoch_s > CC_CMOS_MAX_EPOCH)
+        return cc_err_set(err, EINVAL, "cmos: snapshot section has an RTC epoch of %llu s, past "
+                          "the year 9999 (corrupt snapshot?)", (unsigned long long)tmp.epoch_s);
     if (tmp.index > 0x7f || nmi > 1 || (tmp.ram[REG_A] & A_UIP) ||
         tmp.ram[REG_C] != 0 || tmp.ram[REG_D] != D_VRT)
         return cc_err_set(err, EINVAL,

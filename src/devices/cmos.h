@@ -32,6 +32,8 @@
 
 /* Default epoch: 2026-01-01T00:00:00Z. */
 #define CC_CMOS_DEFAULT_EPOCH 1767225600ull
+/* The latest epoch the RTC can show: 9999-12-31T23:59:59 UTC. */
+#define CC_CMOS_MAX_EPOCH 253402300799ull
 
 struct cc_cmos {
     uint8_t index;

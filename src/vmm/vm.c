@@ -255,6 +255,9 @@ int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_e
                           "of 4 KiB between 2 MiB and 3 GiB", (unsigned long long)cfg->mem_size);
     if (cfg->tsc_khz == 0)
         return cc_err_set(err, EINVAL, "TSC frequency must not be 0");
+    if (cfg->rtc_epoch > CC_CMOS_MAX_EPOCH)
+        return cc_err_set(err, EINVAL, "RTC epoch %llu s is past the year 9999",
+                          (unsigned long long)cfg->rtc_epoch);
     if (sodium_init() < 0)
         return cc_err_set(err, EIO, "libsodium failed to initialise");
 

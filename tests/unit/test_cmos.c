@@ -412,9 +412,35 @@ static void test_fuzz(void)
     ok(same, "5000 random times: SET capture and release is exact");
 }
 
+/* An epoch past the year 9999 (fuzz_legacy found one above INT64_MAX
+ * seconds that made written times read back wrong): init clamps it to
+ * 9999-12-31T23:59:59, a snapshot section holding one is refused. */
+static void test_epoch_limit(void)
+{
+    struct cc_cmos c;
+    cc_cmos_init(&c, UINT64_MAX, 64 << 20);
+    ok(c.epoch_s == CC_CMOS_MAX_EPOCH, "an epoch of 2^64-1 s is clamped to 9999-12-31T23:59:59");
+    wr(&c, 0, R_B, 0x86);           /* SET, binary, 24 h */
+    wr(&c, 0, 0x00, 26);
+    wr(&c, 0, R_B, 0x06);
+    is_int(rd(&c, 0, 0x00), 26, "a guest writing 26 to the seconds reads back 26 there");
+    struct cc_buf b;
+    cc_buf_init(&b);
+    cc_cmos_save(&c, &b);
+    for (size_t i = 0; i < 8; i++)      /* the epoch is the record's last u64 */
+        b.data[b.len - 8 + i] = 0xff;
+    struct cc_rd r;
+    cc_rd_init(&r, b.data, b.len);
+    struct cc_err err = {0};
+    ok(cc_cmos_load(&c, &r, &err) == -EINVAL && strstr(err.msg, "past the year 9999"),
+       "a snapshot with such an epoch is refused: %s", err.msg);
+    cc_buf_free(&b);
+}
+
 int main(void)
 {
     tap_plan(0);
+    test_epoch_limit();
     test_defaults_and_formats();
     test_uip();
     test_rollover();
