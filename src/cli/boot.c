@@ -152,6 +152,53 @@ static void usage(FILE *f, const char *cmd)
                      "                    are then expected to differ: shows where they part)\n" : "");
 }
 
+/* --seeds A,B,...: one seed per verify run. Returns 0, or 2 after printing
+ * a usage error. */
+static int parse_seeds(const char *cmd, const char *arg, struct cli_vm_opts *o)
+{
+    char *copy = strdup(arg), *save = NULL;
+    o->n_seeds = 0;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (o->n_seeds == CLI_MAX_SEEDS || !cli_parse_u64(t, &o->seeds[o->n_seeds])) {
+            fprintf(stderr, "chaoscontrol %s: --seeds '%s': want up to %d numbers "
+                    "separated by commas\n", cmd, arg, CLI_MAX_SEEDS);
+            free(copy);
+            return 2;
+        }
+        o->n_seeds++;
+    }
+    free(copy);
+    if (o->n_seeds < 2) {
+        fprintf(stderr, "chaoscontrol %s: --seeds wants at least two seeds\n", cmd);
+        return 2;
+    }
+    return 0;
+}
+
+/* After the options: the snapshot FILE argument (snapshot load), no other
+ * argument, --print-cmdline (prints and exits), and --kernel. */
+static int finish_vm_opts(int argc, char **argv, const char *cmd, struct cli_vm_opts *o)
+{
+    if (o->snapshot_mode && optind < argc)
+        o->snapshot = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "chaoscontrol %s: unexpected argument '%s'\n", cmd, argv[optind]);
+        usage(stderr, cmd);
+        return 2;
+    }
+    if (o->print_cmdline) {
+        printf("%s%s%s\n", o->cmdline ? o->cmdline : cc_vm_default_cmdline(),
+               o->cmdline_extra ? " " : "", o->cmdline_extra ? o->cmdline_extra : "");
+        exit(0);
+    }
+    if (!o->kernel && !o->snapshot_mode) {
+        fprintf(stderr, "chaoscontrol %s: --kernel is required\n", cmd);
+        usage(stderr, cmd);
+        return 2;
+    }
+    return 0;
+}
+
 /* Returns 0, or 2 for a usage error (after printing why). */
 int cli_parse_vm_opts(int argc, char **argv, const char *cmd, struct cli_vm_opts *o,
                       uint64_t *runs)
@@ -217,29 +264,14 @@ int cli_parse_vm_opts(int argc, char **argv, const char *cmd, struct cli_vm_opts
             break;
         case OPT_RNG: o->rng = true; break;
         case OPT_REGS: o->regs = true; break;
-        case OPT_SEEDS: {
+        case OPT_SEEDS:
             if (!runs) {
                 fprintf(stderr, "chaoscontrol %s: --seeds is only for 'verify'\n", cmd);
                 return 2;
             }
-            char *copy = strdup(optarg), *save = NULL;
-            o->n_seeds = 0;
-            for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                if (o->n_seeds == CLI_MAX_SEEDS || !cli_parse_u64(t, &o->seeds[o->n_seeds])) {
-                    fprintf(stderr, "chaoscontrol %s: --seeds '%s': want up to %d numbers "
-                            "separated by commas\n", cmd, optarg, CLI_MAX_SEEDS);
-                    free(copy);
-                    return 2;
-                }
-                o->n_seeds++;
-            }
-            free(copy);
-            if (o->n_seeds < 2) {
-                fprintf(stderr, "chaoscontrol %s: --seeds wants at least two seeds\n", cmd);
+            if (parse_seeds(cmd, optarg, o))
                 return 2;
-            }
             break;
-        }
         default:
             if (optopt >= OPT_KERNEL)
                 fprintf(stderr, "chaoscontrol %s: option '%s' needs a value\n", cmd,
@@ -250,24 +282,7 @@ int cli_parse_vm_opts(int argc, char **argv, const char *cmd, struct cli_vm_opts
             return 2;
         }
     }
-    if (o->snapshot_mode && optind < argc)
-        o->snapshot = argv[optind++];
-    if (optind < argc) {
-        fprintf(stderr, "chaoscontrol %s: unexpected argument '%s'\n", cmd, argv[optind]);
-        usage(stderr, cmd);
-        return 2;
-    }
-    if (o->print_cmdline) {
-        printf("%s%s%s\n", o->cmdline ? o->cmdline : cc_vm_default_cmdline(),
-               o->cmdline_extra ? " " : "", o->cmdline_extra ? o->cmdline_extra : "");
-        exit(0);
-    }
-    if (!o->kernel && !o->snapshot_mode) {
-        fprintf(stderr, "chaoscontrol %s: --kernel is required\n", cmd);
-        usage(stderr, cmd);
-        return 2;
-    }
-    return 0;
+    return finish_vm_opts(argc, argv, cmd, o);
 }
 
 /* Library notes about the host (e.g. TSC not pinned) are the same for every
@@ -442,6 +457,85 @@ static size_t first_divergence(const struct cc_trace_rec *a, size_t na,
     return na == nb ? SIZE_MAX : n;
 }
 
+static bool same_result(const struct cli_summary *a, const struct cli_summary *b)
+{
+    return a->exits == b->exits && a->trace_hash == b->trace_hash &&
+           a->serial_hash == b->serial_hash && a->ram_hash == b->ram_hash &&
+           a->stop == b->stop && a->vtime == b->vtime;
+}
+
+/* Run r of verify (from 1): its trace to --trace F (run 1) or F.r, its
+ * console to --serial-out (run 1 only), its summary printed. The VM is
+ * kept for comparing traces. Returns -1 after printing the error. */
+static int verify_run(struct cli_vm_opts *o, uint64_t r, struct cc_vm **vm,
+                      struct cli_summary *sum)
+{
+    char trace_path[4096];
+    const char *tp = NULL;
+    if (o->trace_out) {
+        if (r == 1)
+            snprintf(trace_path, sizeof(trace_path), "%s", o->trace_out);
+        else
+            snprintf(trace_path, sizeof(trace_path), "%s.%" PRIu64, o->trace_out, r);
+        tp = trace_path;
+    }
+    int serial_fd = -1;
+    if (o->serial_out && r == 1) {
+        serial_fd = open(o->serial_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (serial_fd < 0) {
+            fprintf(stderr, "chaoscontrol: cannot write serial output '%s': %s\n",
+                    o->serial_out, strerror(errno));
+            return -1;
+        }
+    }
+    if (o->n_seeds)
+        o->seed = o->seeds[r - 1];
+    int rc = cli_prepare_vm(o, serial_fd, tp, true, vm);
+    if (rc == 0)
+        rc = cli_run_vm(o, *vm, sum);
+    if (serial_fd >= 0)
+        close(serial_fd);
+    if (rc < 0)
+        return -1;
+    char prefix[64];
+    if (o->n_seeds)
+        snprintf(prefix, sizeof(prefix), "run %" PRIu64 " (seed %" PRIu64 "): ", r, o->seed);
+    else
+        snprintf(prefix, sizeof(prefix), "run %" PRIu64 ": ", r);
+    cli_print_summary(stdout, prefix, sum);
+    fflush(stdout);
+    return 0;
+}
+
+/* Where run r parts from run 1: the first differing trace record, or what
+ * differs when the traces are equal. */
+static void print_divergence(struct cc_vm *ref, const struct cli_summary *ref_sum,
+                             struct cc_vm *vm, const struct cli_summary *sum, uint64_t r)
+{
+    size_t na, nb;
+    const struct cc_trace_rec *a = cc_vm_trace(ref, &na);
+    const struct cc_trace_rec *b = cc_vm_trace(vm, &nb);
+    size_t i = first_divergence(a, na, b, nb);
+    if (i == SIZE_MAX) {
+        printf("run %" PRIu64 ": the exit traces are identical (%zu records) but %s differ\n",
+               r, na, sum->ram_hash != ref_sum->ram_hash ? "the final RAM contents" :
+                                                           "the serial output");
+        return;
+    }
+    char la[256], lb[256];
+    if (i < na)
+        cc_trace_format(&a[i], la, sizeof(la));
+    else
+        snprintf(la, sizeof(la), "(trace ended)");
+    if (i < nb)
+        cc_trace_format(&b[i], lb, sizeof(lb));
+    else
+        snprintf(lb, sizeof(lb), "(trace ended)");
+    uint64_t ex = i < na ? a[i].seq : i < nb ? b[i].seq : 0;
+    printf("run %" PRIu64 ": first divergent record is #%zu of the trace (exit #%" PRIu64
+           "):\n  run 1: %s\n  run %" PRIu64 ": %s\n", r, i, ex, la, r, lb);
+}
+
 int cmd_verify(int argc, char **argv)
 {
     struct cli_vm_opts o;
@@ -465,79 +559,21 @@ int cmd_verify(int argc, char **argv)
     struct cli_summary ref_sum = {0};
     bool all_same = true;
     for (uint64_t r = 1; r <= runs; r++) {
-        char trace_path[4096];
-        const char *tp = NULL;
-        if (o.trace_out) {
-            if (r == 1)
-                snprintf(trace_path, sizeof(trace_path), "%s", o.trace_out);
-            else
-                snprintf(trace_path, sizeof(trace_path), "%s.%" PRIu64, o.trace_out, r);
-            tp = trace_path;
-        }
-        int serial_fd = -1;
-        if (o.serial_out && r == 1) {
-            serial_fd = open(o.serial_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-            if (serial_fd < 0) {
-                fprintf(stderr, "chaoscontrol: cannot write serial output '%s': %s\n",
-                        o.serial_out, strerror(errno));
-                cc_vm_destroy(ref);
-                return 1;
-            }
-        }
         struct cc_vm *vm = NULL;
         struct cli_summary sum;
-        if (o.n_seeds)
-            o.seed = o.seeds[r - 1];
-        rc = cli_prepare_vm(&o, serial_fd, tp, true, &vm);
-        if (rc == 0)
-            rc = cli_run_vm(&o, vm, &sum);
-        if (serial_fd >= 0)
-            close(serial_fd);
-        if (rc < 0) {
+        if (verify_run(&o, r, &vm, &sum) < 0) {
             cc_vm_destroy(vm);
             cc_vm_destroy(ref);
             return 1;
         }
-        char prefix[64];
-        if (o.n_seeds)
-            snprintf(prefix, sizeof(prefix), "run %" PRIu64 " (seed %" PRIu64 "): ", r, o.seed);
-        else
-            snprintf(prefix, sizeof(prefix), "run %" PRIu64 ": ", r);
-        cli_print_summary(stdout, prefix, &sum);
-        fflush(stdout);
         if (!ref) {
             ref = vm;
             ref_sum = sum;
             continue;
         }
-        bool same = sum.exits == ref_sum.exits && sum.trace_hash == ref_sum.trace_hash &&
-                    sum.serial_hash == ref_sum.serial_hash && sum.ram_hash == ref_sum.ram_hash &&
-                    sum.stop == ref_sum.stop && sum.vtime == ref_sum.vtime;
-        if (!same) {
+        if (!same_result(&sum, &ref_sum)) {
             all_same = false;
-            size_t na, nb;
-            const struct cc_trace_rec *a = cc_vm_trace(ref, &na);
-            const struct cc_trace_rec *b = cc_vm_trace(vm, &nb);
-            size_t i = first_divergence(a, na, b, nb);
-            if (i == SIZE_MAX) {
-                printf("run %" PRIu64 ": the exit traces are identical (%zu records) but %s "
-                       "differ\n", r, na,
-                       sum.ram_hash != ref_sum.ram_hash ? "the final RAM contents" :
-                                                          "the serial output");
-            } else {
-                char la[256], lb[256];
-                if (i < na)
-                    cc_trace_format(&a[i], la, sizeof(la));
-                else
-                    snprintf(la, sizeof(la), "(trace ended)");
-                if (i < nb)
-                    cc_trace_format(&b[i], lb, sizeof(lb));
-                else
-                    snprintf(lb, sizeof(lb), "(trace ended)");
-                uint64_t ex = i < na ? a[i].seq : i < nb ? b[i].seq : 0;
-                printf("run %" PRIu64 ": first divergent record is #%zu of the trace (exit #%"
-                       PRIu64 "):\n  run 1: %s\n  run %" PRIu64 ": %s\n", r, i, ex, la, r, lb);
-            }
+            print_divergence(ref, &ref_sum, vm, &sum, r);
         }
         cc_vm_destroy(vm);
     }

@@ -301,6 +301,104 @@ static int write_json(const char *path, struct cc_vm *vm, const struct run_opts 
     return 0;
 }
 
+/* The choice script: --replay's record or script, then the --override
+ * values after its own (the last one given for an index wins). Prints the
+ * error and returns -1. */
+static int make_script(const struct run_opts *o, struct cc_choice_script *script)
+{
+    if (o->replay) {
+        char *text = read_text(o->replay);
+        struct cc_err err = {0};
+        if (!text) {
+            fprintf(stderr, "chaoscontrol run: cannot read --replay '%s': %s\n", o->replay,
+                    strerror(errno));
+            return -1;
+        }
+        int rc = cc_choice_script_from_json(text, script, &err);
+        free(text);
+        if (rc < 0) {
+            fprintf(stderr, "chaoscontrol run: --replay '%s': %s\n", o->replay, err.msg);
+            return -1;
+        }
+    }
+    if (!o->nov)
+        return 0;
+    size_t n = script->n_overrides + o->nov;
+    struct cc_choice_override *m = malloc(n * sizeof(*m));
+    if (!m) {
+        fprintf(stderr, "chaoscontrol run: out of memory\n");
+        cc_choice_script_free(script);
+        return -1;
+    }
+    if (script->n_overrides)
+        memcpy(m, script->overrides, script->n_overrides * sizeof(*m));
+    memcpy(m + script->n_overrides, o->ov, o->nov * sizeof(*m));
+    free((void *)script->overrides);
+    script->overrides = m;
+    script->n_overrides = n;
+    return 0;
+}
+
+/* Where the guest's console goes: --serial-out F, stderr with --serial, or
+ * nowhere (-1). Returns -2 (after printing why) when F cannot be opened. */
+static int open_serial(const struct run_opts *o)
+{
+    if (!o->vm.serial_out)
+        return o->serial ? STDERR_FILENO : -1;
+    int fd = open(o->vm.serial_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "chaoscontrol run: cannot write serial output '%s': %s\n",
+                o->vm.serial_out, strerror(errno));
+        return -2;
+    }
+    return fd;
+}
+
+/* The VM with the guest loaded, the choice script set and the SDK's
+ * doorbell chosen. Prints the error and returns -1. */
+static int make_vm(const struct run_opts *o, int serial_fd,
+                   const struct cc_choice_script *script, struct cc_vm **out)
+{
+    struct cc_vm_config cfg;
+    cc_vm_config_default(&cfg);
+    cfg.mem_size = o->vm.mem;
+    cfg.seed = o->vm.seed;
+    cfg.cmdline_extra = o->vm.cmdline_extra;
+    cfg.serial_fd = serial_fd;
+    cfg.watchdog_s = 30;
+    struct cc_err err = {0};
+    if (cc_vm_create(&cfg, out, &err) < 0 ||
+        cc_vm_load_linux(*out, o->vm.kernel, o->vm.initrd, o->vm.cmdline, &err) < 0 ||
+        cc_vm_sdk_set_script(*out, script, &err) < 0) {
+        fprintf(stderr, "chaoscontrol run: %s\n", err.msg);
+        return -1;
+    }
+    struct cc_sdk_options opt;
+    cc_vm_sdk_get_options(*out, &opt);
+    opt.trigger = o->trigger;
+    cc_vm_sdk_set_options(*out, &opt);
+    return 0;
+}
+
+/* The "run: ..." line: seed, stop, exits, time, SDK calls, choices and
+ * coverage. */
+static void print_run_line(struct cc_vm *vm, uint64_t seed, enum cc_stop stop)
+{
+    uint64_t vt = cc_vm_vtime_ns(vm);
+    struct cc_sdk_stats st;
+    cc_vm_sdk_stats(vm, &st);
+    size_t nch;
+    cc_vm_choices(vm, &nch);
+    const uint8_t *map = cc_vm_coverage(vm);
+    printf("run: seed %" PRIu64 ", stop %s, %" PRIu64 " exits, vtime %" PRIu64 ".%09" PRIu64
+           " s, %" PRIu64 " SDK calls (%s), %zu choices, %zu coverage edges\n", seed,
+           cc_stop_name(stop), cc_vm_exit_count(vm), vt / 1000000000u, vt % 1000000000u,
+           st.calls,
+           st.hypercall_calls ? (st.port_calls ? "hypercall and port" : "hypercall") :
+                                st.port_calls ? "port" : "none",
+           nch, map ? cc_coverage_count(map, CC_COVERAGE_SIZE) : 0);
+}
+
 int cmd_run(int argc, char **argv)
 {
     struct run_opts o = {0};
@@ -311,77 +409,24 @@ int cmd_run(int argc, char **argv)
         return rc == 3 ? 0 : rc;
     }
     struct cc_choice_script script = {0};
-    if (o.replay) {
-        char *text = read_text(o.replay);
-        struct cc_err err = {0};
-        if (!text) {
-            fprintf(stderr, "chaoscontrol run: cannot read --replay '%s': %s\n", o.replay,
-                    strerror(errno));
-            free(o.ov);
-            return 1;
-        }
-        rc = cc_choice_script_from_json(text, &script, &err);
-        free(text);
-        if (rc < 0) {
-            fprintf(stderr, "chaoscontrol run: --replay '%s': %s\n", o.replay, err.msg);
-            free(o.ov);
-            return 1;
-        }
-    }
-    if (o.nov) {
-        /* --override wins over --replay: append (the last one given wins) */
-        size_t n = script.n_overrides + o.nov;
-        struct cc_choice_override *m = malloc(n * sizeof(*m));
-        if (!m) {
-            fprintf(stderr, "chaoscontrol run: out of memory\n");
-            cc_choice_script_free(&script);
-            free(o.ov);
-            return 1;
-        }
-        if (script.n_overrides)
-            memcpy(m, script.overrides, script.n_overrides * sizeof(*m));
-        memcpy(m + script.n_overrides, o.ov, o.nov * sizeof(*m));
-        free((void *)script.overrides);
-        script.overrides = m;
-        script.n_overrides = n;
-    }
+    rc = make_script(&o, &script);
     free(o.ov);
+    if (rc < 0)
+        return 1;
     if (cli_check_inputs(&o.vm) < 0 || cli_check_kvm(o.vm.force) < 0) {
         cc_choice_script_free(&script);
         return 1;
     }
-
-    int serial_fd = o.serial ? STDERR_FILENO : -1;
-    if (o.vm.serial_out) {
-        serial_fd = open(o.vm.serial_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (serial_fd < 0) {
-            fprintf(stderr, "chaoscontrol run: cannot write serial output '%s': %s\n",
-                    o.vm.serial_out, strerror(errno));
-            cc_choice_script_free(&script);
-            return 1;
-        }
+    int serial_fd = open_serial(&o);
+    if (serial_fd == -2) {
+        cc_choice_script_free(&script);
+        return 1;
     }
-    struct cc_vm_config cfg;
-    cc_vm_config_default(&cfg);
-    cfg.mem_size = o.vm.mem;
-    cfg.seed = o.vm.seed;
-    cfg.cmdline_extra = o.vm.cmdline_extra;
-    cfg.serial_fd = serial_fd;
-    cfg.watchdog_s = 30;
     struct cc_err err = {0};
     struct cc_vm *vm = NULL;
     int status = 1;
-    if (cc_vm_create(&cfg, &vm, &err) < 0 ||
-        cc_vm_load_linux(vm, o.vm.kernel, o.vm.initrd, o.vm.cmdline, &err) < 0 ||
-        cc_vm_sdk_set_script(vm, &script, &err) < 0) {
-        fprintf(stderr, "chaoscontrol run: %s\n", err.msg);
+    if (make_vm(&o, serial_fd, &script, &vm) < 0)
         goto out;
-    }
-    struct cc_sdk_options opt;
-    cc_vm_sdk_get_options(vm, &opt);
-    opt.trigger = o.trigger;
-    cc_vm_sdk_set_options(vm, &opt);
-
     struct cc_run_limits lim = {.max_exits = o.vm.max_exits};
     struct cc_run_result res;
     if (cc_vm_run(vm, &lim, &res, &err) < 0) {
@@ -390,19 +435,7 @@ int cmd_run(int argc, char **argv)
     }
     const struct cc_sdk_failure *fl = cc_vm_sdk_failure(vm);
     if (!o.vm.quiet) {
-        uint64_t vt = cc_vm_vtime_ns(vm);
-        struct cc_sdk_stats st;
-        cc_vm_sdk_stats(vm, &st);
-        size_t nch;
-        cc_vm_choices(vm, &nch);
-        const uint8_t *map = cc_vm_coverage(vm);
-        printf("run: seed %" PRIu64 ", stop %s, %" PRIu64 " exits, vtime %" PRIu64 ".%09" PRIu64
-               " s, %" PRIu64 " SDK calls (%s), %zu choices, %zu coverage edges\n", o.vm.seed,
-               cc_stop_name(res.stop), cc_vm_exit_count(vm), vt / 1000000000u,
-               vt % 1000000000u, st.calls,
-               st.hypercall_calls ? (st.port_calls ? "hypercall and port" : "hypercall") :
-                                    st.port_calls ? "port" : "none",
-               nch, map ? cc_coverage_count(map, CC_COVERAGE_SIZE) : 0);
+        print_run_line(vm, o.vm.seed, res.stop);
         print_table(vm);
     }
     if (fl)

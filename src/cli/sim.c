@@ -351,95 +351,91 @@ static void check_interrupt(void *opaque, struct cc_sim *sim)
         cc_sim_request_stop(sim);
 }
 
-int cmd_sim(int argc, char **argv)
+/* Run for the duration; Ctrl-C or SIGTERM stops at the next quantum. */
+static int run(struct cc_sim *sim, uint64_t duration, struct cc_sim_result *res,
+               struct cc_err *err)
 {
-    struct sim_opts o = {0};
-    o.duration = 10 * CC_SEC;
-    o.mem = 256ull << 20;
-    int rc = parse(argc, argv, &o);
-    if (rc)
-        return rc == 3 ? 0 : rc;
-
-    /* Everything about the input is checked before any VM exists. */
-    struct cc_err err = {0};
-    struct cc_schedule *sched = NULL;
-    if (o.schedule && cc_schedule_load(o.schedule, o.vms, &sched, &err) < 0) {
-        fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
-        return 2;
-    }
-    struct cc_blk_config bc = {.size = o.disk, .image_path = o.disk_image};
-    if (cc_linux_check(o.kernel, o.initrd, o.mem, &err) < 0 ||
-        ((o.disk || o.disk_image) && cc_blk_config_check(&bc, &err) < 0)) {
-        fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
-        cc_schedule_free(sched);
-        return 2;
-    }
-    if (cli_check_kvm(o.force) < 0) {
-        cc_schedule_free(sched);
-        return 1;
-    }
-
-    struct cc_sim_config cfg;
-    cc_sim_config_default(&cfg);
-    cfg.n_vms = o.vms;
-    cfg.seed = o.seed;
-    if (o.quantum)
-        cfg.quantum_ns = o.quantum;
-    if (o.latency_set)
-        cfg.link.latency_ns = o.latency;
-    cfg.stop_on_failure = !o.no_stop;
-    cfg.setup_marker = o.setup_marker;
-    cfg.kernel = o.kernel;
-    cfg.initrd = o.initrd;
-    cfg.cmdline = o.cmdline;
-    cfg.append = o.append;
-    cfg.mem_size = o.mem;
-    cfg.disk_size = o.disk;
-    cfg.disk_image = o.disk_image;
-    cfg.rng = !o.no_rng;
-    cfg.balloon = !o.no_balloon;
-    cfg.watchdog_s = 30;
-    cfg.log = cli_log;
-    int status = 1;
-    struct cc_sim *sim = NULL;
-    if (o.serial_dir) {
-        for (unsigned i = 0; i < o.vms; i++) {
-            char path[4096];
-            snprintf(path, sizeof(path), "%s/vm%u.log", o.serial_dir, i);
-            cfg.serial_fd[i] = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-            if (cfg.serial_fd[i] < 0) {
-                fprintf(stderr, "chaoscontrol sim: cannot write '%s': %s\n", path,
-                        strerror(errno));
-                goto out;
-            }
-        }
-    }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (cc_sim_create(&cfg, &sim, &err) < 0 ||
-        (sched && cc_sim_set_schedule(sim, sched, &err) < 0)) {
-        fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
-        goto out;
-    }
-    struct cc_sim_limits lim = {.until_ns = o.duration, .on_boundary = check_interrupt};
+    struct cc_sim_limits lim = {.until_ns = duration, .on_boundary = check_interrupt};
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    struct cc_sim_result res;
-    if (cc_sim_run(sim, &lim, &res, &err) < 0) {
+    return cc_sim_run(sim, &lim, res, err);
+}
+
+/* Everything about the input is checked before any VM exists: the schedule
+ * (loaded into *sched), the kernel, initrd and disk, then KVM. Returns 0 or
+ * the exit status. */
+static int check_inputs(const struct sim_opts *o, struct cc_schedule **sched)
+{
+    struct cc_err err = {0};
+    if (o->schedule && cc_schedule_load(o->schedule, o->vms, sched, &err) < 0) {
         fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
-        goto out;
+        return 2;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double wall = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    struct cc_blk_config bc = {.size = o->disk, .image_path = o->disk_image};
+    if (cc_linux_check(o->kernel, o->initrd, o->mem, &err) < 0 ||
+        ((o->disk || o->disk_image) && cc_blk_config_check(&bc, &err) < 0)) {
+        fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
+        return 2;
+    }
+    if (cli_check_kvm(o->force) < 0)
+        return 1;
+    return 0;
+}
+
+static void make_config(const struct sim_opts *o, struct cc_sim_config *cfg)
+{
+    cc_sim_config_default(cfg);
+    cfg->n_vms = o->vms;
+    cfg->seed = o->seed;
+    if (o->quantum)
+        cfg->quantum_ns = o->quantum;
+    if (o->latency_set)
+        cfg->link.latency_ns = o->latency;
+    cfg->stop_on_failure = !o->no_stop;
+    cfg->setup_marker = o->setup_marker;
+    cfg->kernel = o->kernel;
+    cfg->initrd = o->initrd;
+    cfg->cmdline = o->cmdline;
+    cfg->append = o->append;
+    cfg->mem_size = o->mem;
+    cfg->disk_size = o->disk;
+    cfg->disk_image = o->disk_image;
+    cfg->rng = !o->no_rng;
+    cfg->balloon = !o->no_balloon;
+    cfg->watchdog_s = 30;
+    cfg->log = cli_log;
+}
+
+/* --serial-dir: each VM's console to DIR/vmN.log. */
+static int open_serial_logs(const struct sim_opts *o, struct cc_sim_config *cfg)
+{
+    for (unsigned i = 0; o->serial_dir && i < o->vms; i++) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/vm%u.log", o->serial_dir, i);
+        cfg->serial_fd[i] = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (cfg->serial_fd[i] < 0) {
+            fprintf(stderr, "chaoscontrol sim: cannot write '%s': %s\n", path,
+                    strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The report on stdout (only the failures with --quiet); returns how many
+ * assertions failed in some VM. */
+static size_t report(struct cc_sim *sim, const struct sim_opts *o)
+{
     size_t failed = 0;
-    if (!o.quiet) {
+    if (!o->quiet) {
         print_vms(sim);
         print_links(sim);
         print_log(sim);
         failed = print_assertions(sim);
     } else {
+        struct cc_err err = {0};
         struct cc_oracle *or = cc_sim_oracle(sim, &err);
         size_t n;
         const struct cc_oracle_entry *e = or ? cc_oracle_entries(or, &n) : NULL;
@@ -448,28 +444,77 @@ int cmd_sim(int argc, char **argv)
         cc_oracle_free(or);
     }
     print_failures(sim);
+    return failed;
+}
+
+static void print_final_line(struct cc_sim *sim, const struct sim_opts *o,
+                             const struct cc_sim_result *res, double wall)
+{
     uint64_t exits = 0;
-    for (unsigned i = 0; i < o.vms; i++) {
+    for (unsigned i = 0; i < o->vms; i++) {
         struct cc_sim_vm_status st;
         cc_sim_vm_status(sim, i, &st);
         exits += st.exits;
     }
     char vt[32];
-    secs(res.vtime, vt, sizeof(vt));
+    secs(res->vtime, vt, sizeof(vt));
     printf("\nsim: %u VMs, seed %" PRIu64 ", stop %s at %s virtual (%.1f s wall, %" PRIu64
-           " quanta, %" PRIu64 " exits), hash %016" PRIx64 "\n", o.vms, o.seed,
-           cc_sim_stop_name(res.stop), vt, wall, res.quanta, exits, cc_sim_hash(sim));
+           " quanta, %" PRIu64 " exits), hash %016" PRIx64 "\n", o->vms, o->seed,
+           cc_sim_stop_name(res->stop), vt, wall, res->quanta, exits, cc_sim_hash(sim));
     fflush(stdout);
-    if (o.json) {
-        char *text = cc_sim_json(sim);
-        if (!text || cc_file_write_atomic(o.json, text, strlen(text), &err) < 0) {
-            fprintf(stderr, "chaoscontrol sim: cannot write '%s': %s\n", o.json,
-                    text ? err.msg : "out of memory");
-            free(text);
-            goto out;
-        }
+}
+
+static int write_json(struct cc_sim *sim, const char *path)
+{
+    struct cc_err err = {0};
+    char *text = cc_sim_json(sim);
+    if (!text || cc_file_write_atomic(path, text, strlen(text), &err) < 0) {
+        fprintf(stderr, "chaoscontrol sim: cannot write '%s': %s\n", path,
+                text ? err.msg : "out of memory");
         free(text);
+        return -1;
     }
+    free(text);
+    return 0;
+}
+
+int cmd_sim(int argc, char **argv)
+{
+    struct sim_opts o = {0};
+    o.duration = 10 * CC_SEC;
+    o.mem = 256ull << 20;
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc == 3 ? 0 : rc;
+    struct cc_schedule *sched = NULL;
+    rc = check_inputs(&o, &sched);
+    if (rc) {
+        cc_schedule_free(sched);
+        return rc;
+    }
+
+    struct cc_sim_config cfg;
+    make_config(&o, &cfg);
+    struct cc_err err = {0};
+    int status = 1;
+    struct cc_sim *sim = NULL;
+    if (open_serial_logs(&o, &cfg) < 0)
+        goto out;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct cc_sim_result res;
+    if (cc_sim_create(&cfg, &sim, &err) < 0 ||
+        (sched && cc_sim_set_schedule(sim, sched, &err) < 0) ||
+        run(sim, o.duration, &res, &err) < 0) {
+        fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
+        goto out;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double wall = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    size_t failed = report(sim, &o);
+    print_final_line(sim, &o, &res, wall);
+    if (o.json && write_json(sim, o.json) < 0)
+        goto out;
     if (interrupted)
         fprintf(stderr, "chaoscontrol sim: interrupted: the report above is of the run so far\n");
     bool any_failed = res.stop == CC_SIM_STOP_FAILURE;

@@ -272,9 +272,20 @@ int cmd_snapshot(int argc, char **argv)
 
 /* ---- snapshot-demo ---- */
 
+/* A run to the end: its summary and the serial output it produced. */
+struct demo_run {
+    struct cli_summary sum;
+    char *tail;
+    size_t len;
+};
+
 struct demo {
     const struct cli_vm_opts *o;
     unsigned failures;
+    struct cc_vm *vm;               /* the booted VM */
+    struct cc_snapshot *s;          /* taken after /init's first line */
+    struct demo_run orig;           /* the original continuation */
+    double t_boot, t_snap, t_run, t_restore, t_fork, t_save, t_load;   /* ms */
 };
 
 static void demo_check(struct demo *d, bool ok, const char *what)
@@ -285,8 +296,8 @@ static void demo_check(struct demo *d, bool ok, const char *what)
 }
 
 /* Run vm to its end; the serial output produced from here on is returned in
- * *tail (malloc'ed). */
-static int run_to_end(struct cc_vm *vm, struct cli_summary *sum, char **tail, size_t *tail_len)
+ * r->tail (malloc'ed). */
+static int run_to_end(struct cc_vm *vm, struct demo_run *r)
 {
     size_t before;
     cc_vm_serial(vm, &before);
@@ -296,16 +307,23 @@ static int run_to_end(struct cc_vm *vm, struct cli_summary *sum, char **tail, si
         fprintf(stderr, "chaoscontrol: %s\n", err.msg);
         return -1;
     }
-    summarize(vm, res.stop, sum);
+    summarize(vm, res.stop, &r->sum);
     size_t len;
     const uint8_t *all = cc_vm_serial(vm, &len);
-    *tail_len = len - before;
-    *tail = malloc(*tail_len + 1);
-    if (!*tail)
+    r->len = len - before;
+    r->tail = malloc(r->len + 1);
+    if (!r->tail)
         return -1;
-    memcpy(*tail, all + before, *tail_len);
-    (*tail)[*tail_len] = 0;
+    memcpy(r->tail, all + before, r->len);
+    r->tail[r->len] = 0;
     return 0;
+}
+
+/* Same summary and same serial output. */
+static bool same_run(const struct demo_run *a, const struct demo_run *b)
+{
+    return same_summary(&a->sum, &b->sum) && a->len == b->len &&
+           !memcmp(a->tail, b->tail, a->len);
 }
 
 static const char *line_of(const char *text, const char *prefix, char *out, size_t len)
@@ -323,6 +341,170 @@ static const char *line_of(const char *text, const char *prefix, char *out, size
     return out;
 }
 
+/* Boot to /init's first line (or --until) and take the snapshot there. */
+static int demo_boot(struct demo *d)
+{
+    printf("snapshot-demo: boot to /init's first line\n");
+    struct cc_err err = {0};
+    double t0 = now_ms();
+    struct cc_run_result res;
+    const char *until = d->o->until;
+    const char *marker = until ? until : "Run /init as init process";
+    if (cc_vm_run_until(d->vm, marker, &res, &err) < 0 || res.stop != CC_STOP_SERIAL_MATCH ||
+        (!until && (cc_vm_run_until(d->vm, "\n", &res, &err) < 0 ||
+                    cc_vm_run_until(d->vm, "\n", &res, &err) < 0 ||
+                    res.stop != CC_STOP_SERIAL_MATCH))) {
+        fprintf(stderr, "chaoscontrol: the guest never printed /init's first line (%s%s)\n",
+                cc_stop_name(res.stop), err.msg[0] ? err.msg : "");
+        return -1;
+    }
+    d->t_boot = now_ms() - t0;
+    printf("  booted in %.0f ms (%" PRIu64 " exits, virtual time %.3f ms)\n", d->t_boot,
+           cc_vm_exit_count(d->vm), (double)cc_vm_vtime_ns(d->vm) / 1e6);
+
+    t0 = now_ms();
+    if (cc_vm_snapshot(d->vm, &d->s, &err) < 0) {
+        fprintf(stderr, "chaoscontrol: snapshot: %s\n", err.msg);
+        return -1;
+    }
+    d->t_snap = now_ms() - t0;
+    struct cc_snapshot_info info;
+    cc_snapshot_info(d->s, &info);
+    printf("  snapshot taken in %.1f ms: %" PRIu64 " pages with data (%.1f MiB of %" PRIu64
+           " MiB)\n", d->t_snap, info.pages_nonzero, (double)info.pages_nonzero / 256.0,
+           info.mem_size >> 20);
+    return 0;
+}
+
+/* Run on to the end, then restore in place twice and run again each time:
+ * all three runs must be the same. */
+static int demo_restore(struct demo *d)
+{
+    struct demo_run again = {0}, again2 = {0};
+    struct cc_err err = {0};
+    int rc = -1;
+    double t0 = now_ms();
+    if (run_to_end(d->vm, &d->orig) < 0)
+        goto out;
+    d->t_run = now_ms() - t0;
+    printf("\nsnapshot-demo: the original continuation ran in %.0f ms (%s)\n", d->t_run,
+           cc_stop_name(d->orig.sum.stop));
+    cli_print_summary(stdout, "  ", &d->orig.sum);
+
+    t0 = now_ms();
+    int r = cc_vm_restore(d->vm, d->s, &err);
+    d->t_restore = now_ms() - t0;
+    if (r < 0 || run_to_end(d->vm, &again) < 0) {
+        fprintf(stderr, "chaoscontrol: restore: %s\n", err.msg);
+        goto out;
+    }
+    printf("\nsnapshot-demo: restore in place (%.1f ms, %" PRIu64 " dirty pages reset), "
+           "run again\n", d->t_restore, cc_vm_last_reset_pages(d->vm));
+    const struct cli_summary *o = &d->orig.sum, *a = &again.sum;
+    demo_check(d, o->trace_hash == a->trace_hash, "same exit trace hash");
+    demo_check(d, d->orig.len == again.len && !memcmp(d->orig.tail, again.tail, again.len),
+               "same serial bytes");
+    demo_check(d, o->ram_hash == a->ram_hash, "same RAM hash");
+    demo_check(d, same_summary(o, a), "same exits, virtual time and stop reason");
+
+    if (cc_vm_restore(d->vm, d->s, &err) < 0 || run_to_end(d->vm, &again2) < 0)
+        goto out;
+    printf("\nsnapshot-demo: restore again, run again\n");
+    demo_check(d, same_run(&again, &again2), "two restores of one snapshot give identical runs");
+    rc = 0;
+out:
+    free(again.tail);
+    free(again2.tail);
+    return rc;
+}
+
+/* Four forks alive at once: two with one seed, two with others. */
+static int demo_forks(struct demo *d)
+{
+    printf("\nsnapshot-demo: fork 4 branches (seeds 100, 100, 200, 300), all alive at once\n");
+    static const uint64_t seeds[4] = {100, 100, 200, 300};
+    struct cc_vm *f[4] = {0};
+    struct demo_run fr[4] = {0};
+    struct cc_err err = {0};
+    int rc = -1;
+    double t0 = now_ms();
+    for (int i = 0; i < 4; i++) {
+        struct cc_fork_opts fo;
+        cc_fork_opts_default(&fo);
+        fo.reseed = true;
+        fo.seed = seeds[i];
+        fo.log = cli_log;
+        if (cc_vm_fork(d->s, &fo, &f[i], &err) < 0) {
+            fprintf(stderr, "chaoscontrol: fork: %s\n", err.msg);
+            goto out;
+        }
+    }
+    d->t_fork = (now_ms() - t0) / 4;
+    for (int i = 0; i < 4; i++) {
+        if (run_to_end(f[i], &fr[i]) < 0)
+            goto out;
+        char line[128];
+        printf("  fork %d (seed %" PRIu64 "): %s, trace %016" PRIx64 "\n", i, seeds[i],
+               line_of(fr[i].tail, "hwrng:", line, sizeof(line)), fr[i].sum.trace_hash);
+    }
+    demo_check(d, same_run(&fr[0], &fr[1]), "forks with equal seeds are identical");
+    demo_check(d, fr[0].sum.serial_hash != fr[2].sum.serial_hash &&
+                      fr[2].sum.serial_hash != fr[3].sum.serial_hash &&
+                      fr[0].sum.trace_hash != fr[2].sum.trace_hash,
+               "forks with different seeds diverge");
+    rc = 0;
+out:
+    for (int i = 0; i < 4; i++) {
+        cc_vm_destroy(f[i]);
+        free(fr[i].tail);
+    }
+    return rc;
+}
+
+/* Save the snapshot to a file, load it, fork it and run it: the same run
+ * as the original continuation. */
+static int demo_file(struct demo *d)
+{
+    printf("\nsnapshot-demo: save to a file, load it, run it\n");
+    char path[] = "/tmp/chaoscontrol-demo-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd >= 0)
+        close(fd);
+    struct cc_err err = {0};
+    double t0 = now_ms();
+    int rc = cc_snapshot_save(d->s, path, &err);
+    d->t_save = now_ms() - t0;
+    struct cc_snapshot *ls = NULL;
+    struct stat st = {0};
+    stat(path, &st);
+    t0 = now_ms();
+    if (rc == 0)
+        rc = cc_snapshot_load(path, &ls, &err);
+    d->t_load = now_ms() - t0;
+    unlink(path);
+    struct cc_vm *lf = NULL;
+    struct demo_run lr = {0};
+    if (rc == 0) {
+        struct cc_fork_opts fo;
+        cc_fork_opts_default(&fo);
+        fo.log = cli_log;
+        rc = cc_vm_fork(ls, &fo, &lf, &err);
+    }
+    if (rc < 0 || run_to_end(lf, &lr) < 0) {
+        fprintf(stderr, "chaoscontrol: %s\n", err.msg);
+        rc = -1;
+    } else {
+        printf("  file: %lld bytes, saved in %.0f ms, loaded in %.0f ms\n",
+               (long long)st.st_size, d->t_save, d->t_load);
+        demo_check(d, same_run(&d->orig, &lr),
+                   "the run from the file equals the original continuation");
+    }
+    cc_vm_destroy(lf);
+    cc_snapshot_put(ls);
+    free(lr.tail);
+    return rc;
+}
+
 int cmd_snapshot_demo(int argc, char **argv)
 {
     struct cli_vm_opts o;
@@ -332,159 +514,24 @@ int cmd_snapshot_demo(int argc, char **argv)
     if (rc)
         return rc;
     struct demo d = {.o = &o};
-    struct cc_err err = {0};
-    struct cc_vm *vm;
     if (cli_check_inputs(&o) < 0 || cli_check_kvm(o.force) < 0 ||
-        cli_prepare_vm(&o, -1, NULL, false, &vm) < 0)
+        cli_prepare_vm(&o, -1, NULL, false, &d.vm) < 0)
         return 1;
-
-    printf("snapshot-demo: boot to /init's first line\n");
-    double t0 = now_ms();
-    struct cc_run_result res;
-    const char *marker = o.until ? o.until : "Run /init as init process";
-    if (cc_vm_run_until(vm, marker, &res, &err) < 0 || res.stop != CC_STOP_SERIAL_MATCH ||
-        (!o.until && (cc_vm_run_until(vm, "\n", &res, &err) < 0 ||
-                      cc_vm_run_until(vm, "\n", &res, &err) < 0 ||
-                      res.stop != CC_STOP_SERIAL_MATCH))) {
-        fprintf(stderr, "chaoscontrol: the guest never printed /init's first line (%s%s)\n",
-                cc_stop_name(res.stop), err.msg[0] ? err.msg : "");
-        cc_vm_destroy(vm);
-        return 1;
-    }
-    double t_boot = now_ms() - t0;
-    printf("  booted in %.0f ms (%" PRIu64 " exits, virtual time %.3f ms)\n", t_boot,
-           cc_vm_exit_count(vm), (double)cc_vm_vtime_ns(vm) / 1e6);
-
-    t0 = now_ms();
-    struct cc_snapshot *s;
-    if (cc_vm_snapshot(vm, &s, &err) < 0) {
-        fprintf(stderr, "chaoscontrol: snapshot: %s\n", err.msg);
-        cc_vm_destroy(vm);
-        return 1;
-    }
-    double t_snap = now_ms() - t0;
-    struct cc_snapshot_info info;
-    cc_snapshot_info(s, &info);
-    printf("  snapshot taken in %.1f ms: %" PRIu64 " pages with data (%.1f MiB of %" PRIu64
-           " MiB)\n", t_snap, info.pages_nonzero, (double)info.pages_nonzero / 256.0,
-           info.mem_size >> 20);
-
-    struct cli_summary orig, again, again2;
-    char *t_orig, *t_again, *t_again2;
-    size_t l_orig, l_again, l_again2;
-    t0 = now_ms();
-    if (run_to_end(vm, &orig, &t_orig, &l_orig) < 0)
-        return 1;
-    double t_run = now_ms() - t0;
-    printf("\nsnapshot-demo: the original continuation ran in %.0f ms (%s)\n", t_run,
-           cc_stop_name(orig.stop));
-    cli_print_summary(stdout, "  ", &orig);
-
-    t0 = now_ms();
-    rc = cc_vm_restore(vm, s, &err);
-    double t_restore = now_ms() - t0;
-    if (rc < 0 || run_to_end(vm, &again, &t_again, &l_again) < 0) {
-        fprintf(stderr, "chaoscontrol: restore: %s\n", err.msg);
-        return 1;
-    }
-    printf("\nsnapshot-demo: restore in place (%.1f ms, %" PRIu64 " dirty pages reset), run again\n",
-           t_restore, cc_vm_last_reset_pages(vm));
-    demo_check(&d, orig.trace_hash == again.trace_hash, "same exit trace hash");
-    demo_check(&d, l_orig == l_again && !memcmp(t_orig, t_again, l_orig), "same serial bytes");
-    demo_check(&d, orig.ram_hash == again.ram_hash, "same RAM hash");
-    demo_check(&d, same_summary(&orig, &again), "same exits, virtual time and stop reason");
-
-    rc = cc_vm_restore(vm, s, &err);
-    if (rc < 0 || run_to_end(vm, &again2, &t_again2, &l_again2) < 0)
-        return 1;
-    printf("\nsnapshot-demo: restore again, run again\n");
-    demo_check(&d, same_summary(&again, &again2) && l_again == l_again2 &&
-                       !memcmp(t_again, t_again2, l_again),
-               "two restores of one snapshot give identical runs");
-
-    printf("\nsnapshot-demo: fork 4 branches (seeds 100, 100, 200, 300), all alive at once\n");
-    uint64_t seeds[4] = {100, 100, 200, 300};
-    struct cc_vm *f[4] = {0};
-    struct cli_summary fs[4];
-    char *ft[4] = {0};
-    size_t fl[4] = {0};
-    t0 = now_ms();
-    for (int i = 0; i < 4; i++) {
-        struct cc_fork_opts fo;
-        cc_fork_opts_default(&fo);
-        fo.reseed = true;
-        fo.seed = seeds[i];
-        fo.log = cli_log;
-        if (cc_vm_fork(s, &fo, &f[i], &err) < 0) {
-            fprintf(stderr, "chaoscontrol: fork: %s\n", err.msg);
-            return 1;
-        }
-    }
-    double t_fork = (now_ms() - t0) / 4;
-    for (int i = 0; i < 4; i++) {
-        if (run_to_end(f[i], &fs[i], &ft[i], &fl[i]) < 0)
-            return 1;
-        char line[128];
-        printf("  fork %d (seed %" PRIu64 "): %s, trace %016" PRIx64 "\n", i, seeds[i],
-               line_of(ft[i], "hwrng:", line, sizeof(line)), fs[i].trace_hash);
-    }
-    demo_check(&d, same_summary(&fs[0], &fs[1]) && fl[0] == fl[1] && !memcmp(ft[0], ft[1], fl[0]),
-               "forks with equal seeds are identical");
-    demo_check(&d, fs[0].serial_hash != fs[2].serial_hash &&
-                       fs[2].serial_hash != fs[3].serial_hash &&
-                       fs[0].trace_hash != fs[2].trace_hash,
-               "forks with different seeds diverge");
-    for (int i = 0; i < 4; i++) {
-        cc_vm_destroy(f[i]);
-        free(ft[i]);
-    }
-
-    printf("\nsnapshot-demo: save to a file, load it, run it\n");
-    char path[] = "/tmp/chaoscontrol-demo-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd >= 0)
-        close(fd);
-    t0 = now_ms();
-    rc = cc_snapshot_save(s, path, &err);
-    double t_save = now_ms() - t0;
-    struct cc_snapshot *ls = NULL;
-    struct stat st = {0};
-    stat(path, &st);
-    t0 = now_ms();
+    rc = demo_boot(&d);
     if (rc == 0)
-        rc = cc_snapshot_load(path, &ls, &err);
-    double t_load = now_ms() - t0;
-    unlink(path);
-    struct cc_vm *lf = NULL;
-    struct cli_summary lsum;
-    char *lt = NULL;
-    size_t ll = 0;
+        rc = demo_restore(&d);
+    if (rc == 0)
+        rc = demo_forks(&d);
+    if (rc == 0)
+        rc = demo_file(&d);
     if (rc == 0) {
-        struct cc_fork_opts fo;
-        cc_fork_opts_default(&fo);
-        fo.log = cli_log;
-        rc = cc_vm_fork(ls, &fo, &lf, &err);
+        printf("\nsnapshot-demo: timings: boot %.0f ms, snapshot %.1f ms, restore %.1f ms, "
+               "fork %.1f ms (each), save %.0f ms, load %.0f ms, run to the end %.0f ms\n",
+               d.t_boot, d.t_snap, d.t_restore, d.t_fork, d.t_save, d.t_load, d.t_run);
+        printf("snapshot-demo: %s\n", d.failures ? "SOME CHECKS FAILED" : "all checks passed");
     }
-    if (rc < 0 || run_to_end(lf, &lsum, &lt, &ll) < 0) {
-        fprintf(stderr, "chaoscontrol: %s\n", err.msg);
-        return 1;
-    }
-    printf("  file: %lld bytes, saved in %.0f ms, loaded in %.0f ms\n", (long long)st.st_size,
-           t_save, t_load);
-    demo_check(&d, same_summary(&orig, &lsum) && ll == l_orig && !memcmp(lt, t_orig, ll),
-               "the run from the file equals the original continuation");
-
-    printf("\nsnapshot-demo: timings: boot %.0f ms, snapshot %.1f ms, restore %.1f ms, fork %.1f ms "
-           "(each), save %.0f ms, load %.0f ms, run to the end %.0f ms\n",
-           t_boot, t_snap, t_restore, t_fork, t_save, t_load, t_run);
-    printf("snapshot-demo: %s\n", d.failures ? "SOME CHECKS FAILED" : "all checks passed");
-    cc_vm_destroy(lf);
-    cc_snapshot_put(ls);
-    cc_snapshot_put(s);
-    cc_vm_destroy(vm);
-    free(t_orig);
-    free(t_again);
-    free(t_again2);
-    free(lt);
-    return d.failures ? 1 : 0;
+    cc_snapshot_put(d.s);
+    cc_vm_destroy(d.vm);
+    free(d.orig.tail);
+    return rc < 0 || d.failures ? 1 : 0;
 }

@@ -23,10 +23,10 @@ static void put_str(struct cc_buf *b, const char *s)
     cc_buf_put(b, s, n);
 }
 
-static void save_to(const struct cc_sdk *s, struct cc_buf *out)
+/* The record's parts, in order; load_from reads them back the same way. */
+
+static void save_catalog(const struct cc_sdk *s, struct cc_buf *out)
 {
-    cc_buf_put_u64(out, SAVE_MAGIC);
-    cc_buf_put_u32(out, SAVE_VERSION);
     cc_buf_put_u64(out, s->cat.n);
     for (size_t i = 0; i < s->cat.n; i++) {
         const struct cc_sdk_entry *e = &s->cat.e[i];
@@ -42,19 +42,25 @@ static void save_to(const struct cc_sdk *s, struct cc_buf *out)
         cc_buf_put_u64(out, e->host_fails);
     }
     cc_buf_put_u32(out, s->next_slot);
+}
 
+static void save_failure(const struct cc_sdk *s, struct cc_buf *out)
+{
     cc_buf_put_bool(out, s->failed);
-    if (s->failed) {
-        const struct cc_sdk_failure *f = &s->failure;
-        cc_buf_put_u64(out, f->a.id);
-        cc_buf_put_u64(out, f->a.hits);
-        cc_buf_put_u64(out, f->a.passes);
-        cc_buf_put_u64(out, f->a.fails);
-        put_str(out, f->details);
-        cc_buf_put_u64(out, f->vtime);
-        cc_buf_put_u64(out, f->exit);
-    }
+    if (!s->failed)
+        return;
+    const struct cc_sdk_failure *f = &s->failure;
+    cc_buf_put_u64(out, f->a.id);
+    cc_buf_put_u64(out, f->a.hits);
+    cc_buf_put_u64(out, f->a.passes);
+    cc_buf_put_u64(out, f->a.fails);
+    put_str(out, f->details);
+    cc_buf_put_u64(out, f->vtime);
+    cc_buf_put_u64(out, f->exit);
+}
 
+static void save_events_and_guidance(const struct cc_sdk *s, struct cc_buf *out)
+{
     cc_buf_put_u64(out, s->nev);
     for (size_t i = 0; i < s->nev; i++) {
         const struct cc_sdk_event *e = &s->ev[i];
@@ -67,7 +73,6 @@ static void save_to(const struct cc_sdk *s, struct cc_buf *out)
         put_str(out, e->name);
         put_str(out, e->details);
     }
-
     cc_buf_put_u64(out, s->ngd);
     for (size_t i = 0; i < s->ngd; i++) {
         put_str(out, s->gd[i].message);
@@ -75,7 +80,11 @@ static void save_to(const struct cc_sdk *s, struct cc_buf *out)
         cc_buf_put_u64(out, (uint64_t)s->gd[i].best);
         cc_buf_put_u64(out, s->gd[i].updates);
     }
+}
 
+/* The random stream, the choice log and the choice script. */
+static void save_choices(const struct cc_sdk *s, struct cc_buf *out)
+{
     cc_rng_save(&s->rng, out);
     cc_buf_put_u64(out, s->next_choice);
     cc_buf_put_u64(out, s->nch);
@@ -96,7 +105,16 @@ static void save_to(const struct cc_sdk *s, struct cc_buf *out)
     cc_buf_put_u64(out, s->nreplay);
     for (size_t i = 0; i < s->nreplay; i++)
         cc_buf_put_u64(out, s->replay[i]);
+}
 
+static void save_to(const struct cc_sdk *s, struct cc_buf *out)
+{
+    cc_buf_put_u64(out, SAVE_MAGIC);
+    cc_buf_put_u32(out, SAVE_VERSION);
+    save_catalog(s, out);
+    save_failure(s, out);
+    save_events_and_guidance(s, out);
+    save_choices(s, out);
     for (unsigned i = 0; i < CC_PROTO_MAILBOXES; i++) {
         cc_buf_put_u32(out, (uint32_t)s->stage[i].len);
         cc_buf_put(out, s->stage[i].p, s->stage[i].len);
@@ -187,6 +205,207 @@ int sdk_load(void *state, const uint8_t *data, size_t len, struct cc_err *err)
     return rc;
 }
 
+/* Each part of the record below reads into t and returns 0, -EINVAL when
+ * the record is truncated or corrupt, or -ENOMEM. What it allocated stays
+ * in t for sdk_parts_free. */
+
+/* The catalog of n entries with their slots and host-side counts. */
+static int load_catalog(struct ld *l, struct cc_sdk *t, uint64_t n)
+{
+    struct cc_rd *in = l->in;
+    if (!count_ok(l, n, 40))
+        return -EINVAL;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t id = cc_rd_u64(in);
+        uint32_t kind = cc_rd_u32(in), line = cc_rd_u32(in);
+        char *m = get_str(l), *f = get_str(l), *fn = get_str(l);
+        bool added = false;
+        long k = -1;
+        if (!l->bad)
+            k = catalog_add(&t->cat, id, kind, line, m, strlen(m), f, strlen(f), fn,
+                            strlen(fn), &added);
+        free(m);
+        free(f);
+        free(fn);
+        if (l->bad || k < 0 || !added)
+            return -EINVAL;
+        struct cc_sdk_entry *e = &t->cat.e[k];
+        e->slot = cc_rd_u32(in);
+        e->host_hits = cc_rd_u64(in);
+        e->host_passes = cc_rd_u64(in);
+        e->host_fails = cc_rd_u64(in);
+        if (e->slot > CC_PROTO_SLOTS)
+            return -EINVAL;
+    }
+    t->next_slot = cc_rd_u32(in);
+    if (t->next_slot > CC_PROTO_SLOTS)
+        return -EINVAL;
+    return 0;
+}
+
+/* The first failure, if any: an entry of the catalog with its counts. */
+static int load_failure(struct ld *l, struct cc_sdk *t)
+{
+    struct cc_rd *in = l->in;
+    t->failed = cc_rd_bool(in);
+    if (!t->failed)
+        return 0;
+    uint64_t id = cc_rd_u64(in);
+    long k = catalog_find(&t->cat, id);
+    if (k < 0)
+        return -EINVAL;
+    t->failure.a = t->cat.e[k].a;
+    t->failure.a.hits = cc_rd_u64(in);
+    t->failure.a.passes = cc_rd_u64(in);
+    t->failure.a.fails = cc_rd_u64(in);
+    t->failure_details = get_str(l);
+    if (l->bad)
+        return -EINVAL;
+    t->failure.details = t->failure_details;
+    t->failure.vtime = cc_rd_u64(in);
+    t->failure.exit = cc_rd_u64(in);
+    return 0;
+}
+
+/* The run log. */
+static int load_events(struct ld *l, struct cc_sdk *t)
+{
+    struct cc_rd *in = l->in;
+    uint64_t n = cc_rd_u64(in);
+    if (!count_ok(l, n, 48))
+        return -EINVAL;
+    if (n) {
+        t->ev = calloc(n, sizeof(*t->ev));
+        if (!t->ev)
+            return -ENOMEM;
+        t->evcap = n;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        struct cc_sdk_event *e = &t->ev[i];
+        e->seq = cc_rd_u64(in);
+        e->kind = cc_rd_u32(in);
+        e->pid = cc_rd_u32(in);
+        e->vtime = cc_rd_u64(in);
+        e->exit = cc_rd_u64(in);
+        e->value = (int64_t)cc_rd_u64(in);
+        e->name = get_str(l);
+        e->details = get_str(l);
+        t->nev = i + 1;
+        if (l->bad)
+            return -EINVAL;
+    }
+    return 0;
+}
+
+/* Guidance: the best value of each maximize/minimize call. */
+static int load_guidance(struct ld *l, struct cc_sdk *t)
+{
+    struct cc_rd *in = l->in;
+    uint64_t n = cc_rd_u64(in);
+    if (!count_ok(l, n, 21))
+        return -EINVAL;
+    if (n) {
+        t->gd = calloc(n, sizeof(*t->gd));
+        if (!t->gd)
+            return -ENOMEM;
+        t->gdcap = n;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        t->gd[i].message = get_str(l);
+        t->ngd = i + 1;
+        t->gd[i].maximize = cc_rd_bool(in);
+        t->gd[i].best = (int64_t)cc_rd_u64(in);
+        t->gd[i].updates = cc_rd_u64(in);
+        if (l->bad)
+            return -EINVAL;
+    }
+    return 0;
+}
+
+/* The choice log: the next choice's index, then every choice made. */
+static int load_choices(struct ld *l, struct cc_sdk *t)
+{
+    struct cc_rd *in = l->in;
+    t->next_choice = cc_rd_u64(in);
+    uint64_t n = cc_rd_u64(in);
+    if (!count_ok(l, n, 40))
+        return -EINVAL;
+    if (n) {
+        t->ch = malloc(n * sizeof(*t->ch));
+        if (!t->ch)
+            return -ENOMEM;
+        t->chcap = n;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        struct cc_choice *c = &t->ch[i];
+        c->index = cc_rd_u64(in);
+        c->kind = cc_rd_u32(in);
+        c->source = cc_rd_u32(in);
+        c->n = cc_rd_u64(in);
+        c->value = cc_rd_u64(in);
+        c->vtime = cc_rd_u64(in);
+    }
+    t->nch = n;
+    return 0;
+}
+
+/* The choice script: overrides (sorted by index), then the replay list. */
+static int load_script(struct ld *l, struct cc_sdk *t)
+{
+    struct cc_rd *in = l->in;
+    uint64_t n = cc_rd_u64(in);
+    if (!count_ok(l, n, 16))
+        return -EINVAL;
+    if (n) {
+        t->ov = malloc(n * sizeof(*t->ov));
+        if (!t->ov)
+            return -ENOMEM;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        t->ov[i].index = cc_rd_u64(in);
+        t->ov[i].value = cc_rd_u64(in);
+        if (i && t->ov[i].index <= t->ov[i - 1].index)
+            return -EINVAL;     /* must stay sorted for the lookup */
+    }
+    t->nov = n;
+    n = cc_rd_u64(in);
+    if (!count_ok(l, n, 8))
+        return -EINVAL;
+    if (n) {
+        t->replay = malloc(n * sizeof(*t->replay));
+        if (!t->replay)
+            return -ENOMEM;
+    }
+    for (uint64_t i = 0; i < n; i++)
+        t->replay[i] = cc_rd_u64(in);
+    t->nreplay = n;
+    return 0;
+}
+
+/* Staged payloads, one per mailbox, and the transport counters. */
+static int load_stages_and_stats(struct ld *l, struct cc_sdk *t)
+{
+    struct cc_rd *in = l->in;
+    for (unsigned i = 0; i < CC_PROTO_MAILBOXES; i++) {
+        uint32_t len = cc_rd_u32(in);
+        if (!cc_rd_ok(in) || len > cc_rd_left(in))
+            return -EINVAL;
+        if (len) {
+            t->stage[i].p = malloc(len);
+            if (!t->stage[i].p)
+                return -ENOMEM;
+            cc_rd_get(in, t->stage[i].p, len);
+            t->stage[i].len = t->stage[i].cap = len;
+        }
+    }
+    t->stats.calls = cc_rd_u64(in);
+    t->stats.port_calls = cc_rd_u64(in);
+    t->stats.hypercall_calls = cc_rd_u64(in);
+    t->stats.bad_calls = cc_rd_u64(in);
+    return cc_rd_ok(in) ? 0 : -EINVAL;
+}
+
+/* The record into a new state; s is replaced only when all of it loaded. */
 static int load_from(struct cc_sdk *s, struct cc_rd *in, struct cc_err *err)
 {
     if (cc_rd_u64(in) != SAVE_MAGIC || !cc_rd_ok(in))
@@ -204,164 +423,29 @@ static int load_from(struct cc_sdk *s, struct cc_rd *in, struct cc_err *err)
     if (n == UINT64_MAX && cc_rd_ok(in))
         return cc_err_set(err, EINVAL, "the SDK state record is empty (saved from a VM "
                           "without SDK state)");
-    if (!count_ok(&l, n, 40))
-        goto bad;
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t id = cc_rd_u64(in);
-        uint32_t kind = cc_rd_u32(in), line = cc_rd_u32(in);
-        char *m = get_str(&l), *f = get_str(&l), *fn = get_str(&l);
-        bool added = false;
-        long k = -1;
-        if (!l.bad)
-            k = catalog_add(&t.cat, id, kind, line, m, strlen(m), f, strlen(f), fn,
-                               strlen(fn), &added);
-        free(m);
-        free(f);
-        free(fn);
-        if (l.bad || k < 0 || !added)
-            goto bad;
-        struct cc_sdk_entry *e = &t.cat.e[k];
-        e->slot = cc_rd_u32(in);
-        e->host_hits = cc_rd_u64(in);
-        e->host_passes = cc_rd_u64(in);
-        e->host_fails = cc_rd_u64(in);
-        if (e->slot > CC_PROTO_SLOTS)
-            goto bad;
-    }
-    t.next_slot = cc_rd_u32(in);
-    if (t.next_slot > CC_PROTO_SLOTS)
-        goto bad;
-
-    t.failed = cc_rd_bool(in);
-    if (t.failed) {
-        uint64_t id = cc_rd_u64(in);
-        long k = catalog_find(&t.cat, id);
-        if (k < 0)
-            goto bad;
-        t.failure.a = t.cat.e[k].a;
-        t.failure.a.hits = cc_rd_u64(in);
-        t.failure.a.passes = cc_rd_u64(in);
-        t.failure.a.fails = cc_rd_u64(in);
-        t.failure_details = get_str(&l);
-        if (l.bad)
-            goto bad;
-        t.failure.details = t.failure_details;
-        t.failure.vtime = cc_rd_u64(in);
-        t.failure.exit = cc_rd_u64(in);
-    }
-
-    n = cc_rd_u64(in);
-    if (!count_ok(&l, n, 48))
-        goto bad;
-    if (n) {
-        t.ev = calloc(n, sizeof(*t.ev));
-        if (!t.ev)
-            goto nomem;
-        t.evcap = n;
-    }
-    for (uint64_t i = 0; i < n; i++) {
-        struct cc_sdk_event *e = &t.ev[i];
-        e->seq = cc_rd_u64(in);
-        e->kind = cc_rd_u32(in);
-        e->pid = cc_rd_u32(in);
-        e->vtime = cc_rd_u64(in);
-        e->exit = cc_rd_u64(in);
-        e->value = (int64_t)cc_rd_u64(in);
-        e->name = get_str(&l);
-        e->details = get_str(&l);
-        t.nev = i + 1;
-        if (l.bad)
-            goto bad;
-    }
-
-    n = cc_rd_u64(in);
-    if (!count_ok(&l, n, 21))
-        goto bad;
-    if (n) {
-        t.gd = calloc(n, sizeof(*t.gd));
-        if (!t.gd)
-            goto nomem;
-        t.gdcap = n;
-    }
-    for (uint64_t i = 0; i < n; i++) {
-        t.gd[i].message = get_str(&l);
-        t.ngd = i + 1;
-        t.gd[i].maximize = cc_rd_bool(in);
-        t.gd[i].best = (int64_t)cc_rd_u64(in);
-        t.gd[i].updates = cc_rd_u64(in);
-        if (l.bad)
-            goto bad;
-    }
-
-    if (cc_rng_load(&t.rng, in, err) < 0) {
+    int rc = load_catalog(&l, &t, n);
+    if (rc == 0)
+        rc = load_failure(&l, &t);
+    if (rc == 0)
+        rc = load_events(&l, &t);
+    if (rc == 0)
+        rc = load_guidance(&l, &t);
+    if (rc == 0 && cc_rng_load(&t.rng, in, err) < 0) {
         sdk_parts_free(&t);
         return cc_err_prefix(err, "SDK state record");
     }
-    t.next_choice = cc_rd_u64(in);
-    n = cc_rd_u64(in);
-    if (!count_ok(&l, n, 40))
-        goto bad;
-    if (n) {
-        t.ch = malloc(n * sizeof(*t.ch));
-        if (!t.ch)
-            goto nomem;
-        t.chcap = n;
+    if (rc == 0)
+        rc = load_choices(&l, &t);
+    if (rc == 0)
+        rc = load_script(&l, &t);
+    if (rc == 0)
+        rc = load_stages_and_stats(&l, &t);
+    if (rc < 0) {
+        sdk_parts_free(&t);
+        if (rc == -ENOMEM)
+            return cc_err_set(err, ENOMEM, "out of memory restoring the SDK state");
+        return cc_err_set(err, EINVAL, "SDK state record is truncated or corrupt");
     }
-    for (uint64_t i = 0; i < n; i++) {
-        struct cc_choice *c = &t.ch[i];
-        c->index = cc_rd_u64(in);
-        c->kind = cc_rd_u32(in);
-        c->source = cc_rd_u32(in);
-        c->n = cc_rd_u64(in);
-        c->value = cc_rd_u64(in);
-        c->vtime = cc_rd_u64(in);
-    }
-    t.nch = n;
-    n = cc_rd_u64(in);
-    if (!count_ok(&l, n, 16))
-        goto bad;
-    if (n) {
-        t.ov = malloc(n * sizeof(*t.ov));
-        if (!t.ov)
-            goto nomem;
-    }
-    for (uint64_t i = 0; i < n; i++) {
-        t.ov[i].index = cc_rd_u64(in);
-        t.ov[i].value = cc_rd_u64(in);
-        if (i && t.ov[i].index <= t.ov[i - 1].index)
-            goto bad;       /* must stay sorted for the lookup */
-    }
-    t.nov = n;
-    n = cc_rd_u64(in);
-    if (!count_ok(&l, n, 8))
-        goto bad;
-    if (n) {
-        t.replay = malloc(n * sizeof(*t.replay));
-        if (!t.replay)
-            goto nomem;
-    }
-    for (uint64_t i = 0; i < n; i++)
-        t.replay[i] = cc_rd_u64(in);
-    t.nreplay = n;
-
-    for (unsigned i = 0; i < CC_PROTO_MAILBOXES; i++) {
-        uint32_t len = cc_rd_u32(in);
-        if (!cc_rd_ok(in) || len > cc_rd_left(in))
-            goto bad;
-        if (len) {
-            t.stage[i].p = malloc(len);
-            if (!t.stage[i].p)
-                goto nomem;
-            cc_rd_get(in, t.stage[i].p, len);
-            t.stage[i].len = t.stage[i].cap = len;
-        }
-    }
-    t.stats.calls = cc_rd_u64(in);
-    t.stats.port_calls = cc_rd_u64(in);
-    t.stats.hypercall_calls = cc_rd_u64(in);
-    t.stats.bad_calls = cc_rd_u64(in);
-    if (!cc_rd_ok(in))
-        goto bad;
 
     /* Keep what belongs to this VM, not to the saved run. */
     t.vm = s->vm;
@@ -372,11 +456,4 @@ static int load_from(struct cc_sdk *s, struct cc_rd *in, struct cc_err *err)
     sdk_parts_free(s);
     *s = t;
     return 0;
-
-nomem:
-    sdk_parts_free(&t);
-    return cc_err_set(err, ENOMEM, "out of memory restoring the SDK state");
-bad:
-    sdk_parts_free(&t);
-    return cc_err_set(err, EINVAL, "SDK state record is truncated or corrupt");
 }

@@ -264,7 +264,9 @@ static int need(const struct ctx *c, const json_t *o, const char *key, const cha
     return 0;
 }
 
-static int parse_fault(const struct ctx *c, const json_t *o, struct cc_fault *f)
+/* "type" and "at", read first so that the messages about the other keys
+ * can name the type; f is initialised with the type's defaults. */
+static int parse_type_and_time(const struct ctx *c, const json_t *o, struct cc_fault *f)
 {
     if (!json_is_object(o))
         return perr(c, NULL, "is %s, not an object", cj_kind(o));
@@ -280,7 +282,6 @@ static int parse_fault(const struct ctx *c, const json_t *o, struct cc_fault *f)
                     "disk_write_error, disk_torn_write, disk_corrupt_read, disk_corrupt_write, "
                     "disk_full, kill, pause, restart, clock_skew, clock_jump, memory_pressure, "
                     "irq, nmi)", json_string_value(tv));
-    const char *tn = cc_fault_type_name(t);
     json_t *at = json_object_get(o, "at");
     if (!at)
         return perr(c, NULL, "has no \"at\" (when the fault happens)");
@@ -289,7 +290,142 @@ static int parse_fault(const struct ctx *c, const json_t *o, struct cc_fault *f)
     if (rc < 0)
         return rc;
     cc_fault_init(f, t, at_ns);
+    return 0;
+}
 
+/* A key that a fault of type t does not take (bit: the key's K_ bit, 0 if
+ * no fault takes it). The message lists the keys it does take. */
+static int bad_key(const struct ctx *c, const char *key, unsigned bit, enum cc_fault_type t)
+{
+    const char *tn = cc_fault_type_name(t);
+    if (bit == K_DURATION)
+        return perr(c, "duration", "a %s fault is an instant and takes no duration", tn);
+    unsigned allowed = type_keys(t);
+    char list[256] = "";
+    size_t at = 0;
+    for (unsigned i = 0; i < sizeof(key_names) / sizeof(key_names[0]); i++)
+        if (allowed & (1u << i))
+            at += (size_t)snprintf(list + at, sizeof(list) - at, "%s%s", at ? ", " : "",
+                                   key_names[i]);
+    return perr(c, NULL, "unknown key \"%s\" for a %s fault (it takes at, type%s%s)", key, tn,
+                at ? ", " : "", list);
+}
+
+/* "sides": [[vm, ...], ...], no VM on two sides. */
+static int get_sides(const struct ctx *c, const json_t *v, struct cc_fault *f)
+{
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return perr(c, "sides", "must be a non-empty array of arrays of VM indices, "
+                    "e.g. [[0], [1, 2]]");
+    if (json_array_size(v) > CC_SCHEDULE_MAX_SIDES)
+        return perr(c, "sides", "has %zu sides (at most %u)", json_array_size(v),
+                    CC_SCHEDULE_MAX_SIDES);
+    size_t i;
+    json_t *e;
+    uint64_t seen = 0;
+    json_array_foreach(v, i, e) {
+        char sub[32];
+        snprintf(sub, sizeof(sub), "sides[%zu]", i);
+        if (!json_is_array(e))
+            return perr(c, sub, "is %s, not an array of VM indices", cj_kind(e));
+        int rc = get_vm_set(c, e, sub, false, &f->sides[i]);
+        if (rc < 0)
+            return rc;
+        if (seen & f->sides[i])
+            return perr(c, sub, "VM %d is already on another side",
+                        __builtin_ctzll(seen & f->sides[i]));
+        seen |= f->sides[i];
+        f->n_sides++;
+    }
+    return 0;
+}
+
+/* "torn_bytes": a byte count, or "random". */
+static int get_torn_bytes(const struct ctx *c, const json_t *v, uint32_t *out)
+{
+    if (json_is_string(v) && !strcmp(json_string_value(v), "random")) {
+        *out = CC_FAULT_TORN_RANDOM;
+        return 0;
+    }
+    uint64_t b = 0;
+    int rc = get_uint(c, v, "torn_bytes", UINT32_MAX - 1, &b);
+    *out = (uint32_t)b;
+    return rc;
+}
+
+/* The value of one key (its K_ bit) into f. */
+static int parse_key(const struct ctx *c, unsigned bit, const json_t *v, struct cc_fault *f)
+{
+    switch (bit) {
+    case K_VM: return get_vm_index(c, v, "vm", &f->vm);
+    case K_FROM: return get_vm_set(c, v, "from", false, &f->from);
+    case K_TO: return get_vm_set(c, v, "to", false, &f->to);
+    case K_SIDES: return get_sides(c, v, f);
+    case K_LATENCY: return get_utime(c, v, "latency", &f->ns);
+    case K_JITTER: return get_utime(c, v, "jitter", &f->ns);
+    case K_DELAY: return get_utime(c, v, "delay", &f->ns);
+    case K_DURATION: return get_utime(c, v, "duration", &f->duration_ns);
+    case K_BPS: return get_uint(c, v, "bps", UINT64_MAX >> 1, &f->bps);
+    case K_RATE: return get_rate(c, v, "rate", &f->ppm);
+    case K_OFFSET: return get_size(c, v, "offset", &f->offset);
+    case K_LENGTH: return get_size(c, v, "length", &f->length);
+    case K_COUNT: return get_count(c, v, "count", &f->count);
+    case K_CAPACITY: return get_size(c, v, "capacity", &f->bytes);
+    case K_SIZE: return get_size(c, v, "size", &f->bytes);
+    case K_BITS: {
+        uint64_t b = 0;
+        int rc = get_uint(c, v, "bits", MAX_FLIPS, &b);
+        f->bits = (uint32_t)b;
+        return rc;
+    }
+    case K_LINE: {
+        uint64_t l = 0;
+        int rc = get_uint(c, v, "line", 15, &l);
+        f->line = (unsigned)l;
+        return rc;
+    }
+    case K_TORN: return get_torn_bytes(c, v, &f->torn_bytes);
+    case K_TORN_ERR:
+        if (!json_is_boolean(v))
+            return perr(c, "torn_error", "is %s, not true or false", cj_kind(v));
+        f->torn_error = json_is_true(v);
+        return 0;
+    case K_PPM:
+        if (!json_is_integer(v))
+            return perr(c, "ppm", "is %s, not an integer", cj_kind(v));
+        f->skew_ppm = json_integer_value(v);
+        return 0;
+    case K_DELTA: return get_time(c, v, "delta", true, &f->delta_ns);
+    }
+    return 0;
+}
+
+/* The key a fault of type t cannot do without (besides "vm"), or NULL. */
+static const char *required_key(enum cc_fault_type t)
+{
+    switch (t) {
+    case CC_FAULT_PARTITION: return "sides";
+    case CC_FAULT_LATENCY: return "latency";
+    case CC_FAULT_JITTER: return "jitter";
+    case CC_FAULT_BANDWIDTH: return "bps";
+    case CC_FAULT_LOSS: case CC_FAULT_CORRUPT: case CC_FAULT_REORDER: case CC_FAULT_DUPLICATE:
+        return "rate";
+    case CC_FAULT_DISK_FULL: return "capacity";
+    case CC_FAULT_PAUSE: return "duration";
+    case CC_FAULT_CLOCK_SKEW: return "ppm";
+    case CC_FAULT_CLOCK_JUMP: return "delta";
+    case CC_FAULT_MEMORY_PRESSURE: return "size";
+    case CC_FAULT_IRQ: return "line";
+    default: return NULL;
+    }
+}
+
+static int parse_fault(const struct ctx *c, const json_t *o, struct cc_fault *f)
+{
+    int rc = parse_type_and_time(c, o, f);
+    if (rc < 0)
+        return rc;
+    enum cc_fault_type t = f->type;
     unsigned allowed = type_keys(t);
     const char *key;
     json_t *v;
@@ -297,124 +433,17 @@ static int parse_fault(const struct ctx *c, const json_t *o, struct cc_fault *f)
         if (!strcmp(key, "at") || !strcmp(key, "type"))
             continue;
         unsigned bit = key_bit(key);
-        if (!bit || !(allowed & bit)) {
-            char list[256] = "";
-            size_t at2 = 0;
-            for (unsigned i = 0; i < sizeof(key_names) / sizeof(key_names[0]); i++)
-                if (allowed & (1u << i))
-                    at2 += (size_t)snprintf(list + at2, sizeof(list) - at2, "%s%s",
-                                            at2 ? ", " : "", key_names[i]);
-            if (bit == K_DURATION)
-                return perr(c, "duration", "a %s fault is an instant and takes no duration", tn);
-            return perr(c, NULL, "unknown key \"%s\" for a %s fault (it takes at, type%s%s)",
-                        key, tn, at2 ? ", " : "", list);
-        }
-        switch (bit) {
-        case K_VM: rc = get_vm_index(c, v, "vm", &f->vm); break;
-        case K_FROM: rc = get_vm_set(c, v, "from", false, &f->from); break;
-        case K_TO: rc = get_vm_set(c, v, "to", false, &f->to); break;
-        case K_LATENCY: rc = get_utime(c, v, "latency", &f->ns); break;
-        case K_JITTER: rc = get_utime(c, v, "jitter", &f->ns); break;
-        case K_DELAY: rc = get_utime(c, v, "delay", &f->ns); break;
-        case K_DURATION: rc = get_utime(c, v, "duration", &f->duration_ns); break;
-        case K_BPS: rc = get_uint(c, v, "bps", UINT64_MAX >> 1, &f->bps); break;
-        case K_RATE: rc = get_rate(c, v, "rate", &f->ppm); break;
-        case K_OFFSET: rc = get_size(c, v, "offset", &f->offset); break;
-        case K_LENGTH: rc = get_size(c, v, "length", &f->length); break;
-        case K_COUNT: rc = get_count(c, v, "count", &f->count); break;
-        case K_CAPACITY: rc = get_size(c, v, "capacity", &f->bytes); break;
-        case K_SIZE: rc = get_size(c, v, "size", &f->bytes); break;
-        case K_BITS: {
-            uint64_t b = 0;
-            rc = get_uint(c, v, "bits", MAX_FLIPS, &b);
-            f->bits = (uint32_t)b;
-            break;
-        }
-        case K_LINE: {
-            uint64_t l = 0;
-            rc = get_uint(c, v, "line", 15, &l);
-            f->line = (unsigned)l;
-            break;
-        }
-        case K_TORN:
-            if (json_is_string(v) && !strcmp(json_string_value(v), "random")) {
-                f->torn_bytes = CC_FAULT_TORN_RANDOM;
-            } else {
-                uint64_t b = 0;
-                rc = get_uint(c, v, "torn_bytes", UINT32_MAX - 1, &b);
-                f->torn_bytes = (uint32_t)b;
-            }
-            break;
-        case K_TORN_ERR:
-            if (!json_is_boolean(v))
-                rc = perr(c, "torn_error", "is %s, not true or false", cj_kind(v));
-            else
-                f->torn_error = json_is_true(v);
-            break;
-        case K_PPM:
-            if (!json_is_integer(v))
-                rc = perr(c, "ppm", "is %s, not an integer", cj_kind(v));
-            else
-                f->skew_ppm = json_integer_value(v);
-            break;
-        case K_DELTA: rc = get_time(c, v, "delta", true, &f->delta_ns); break;
-        case K_SIDES: {
-            if (!json_is_array(v) || json_array_size(v) == 0) {
-                rc = perr(c, "sides", "must be a non-empty array of arrays of VM indices, "
-                          "e.g. [[0], [1, 2]]");
-                break;
-            }
-            if (json_array_size(v) > CC_SCHEDULE_MAX_SIDES) {
-                rc = perr(c, "sides", "has %zu sides (at most %u)", json_array_size(v),
-                          CC_SCHEDULE_MAX_SIDES);
-                break;
-            }
-            size_t i;
-            json_t *e;
-            uint64_t seen = 0;
-            json_array_foreach(v, i, e) {
-                char sub[32];
-                snprintf(sub, sizeof(sub), "sides[%zu]", i);
-                if (!json_is_array(e)) {
-                    rc = perr(c, sub, "is %s, not an array of VM indices", cj_kind(e));
-                    break;
-                }
-                rc = get_vm_set(c, e, sub, false, &f->sides[i]);
-                if (rc < 0)
-                    break;
-                if (seen & f->sides[i]) {
-                    rc = perr(c, sub, "VM %d is already on another side",
-                              __builtin_ctzll(seen & f->sides[i]));
-                    break;
-                }
-                seen |= f->sides[i];
-                f->n_sides++;
-            }
-            break;
-        }
-        }
+        if (!bit || !(allowed & bit))
+            return bad_key(c, key, bit, t);
+        rc = parse_key(c, bit, v, f);
         if (rc < 0)
             return rc;
     }
 
-    /* Required keys. */
+    const char *tn = cc_fault_type_name(t), *req = required_key(t);
     json_t *dummy;
-    switch (t) {
-    case CC_FAULT_PARTITION: rc = need(c, o, "sides", tn, &dummy); break;
-    case CC_FAULT_LATENCY: rc = need(c, o, "latency", tn, &dummy); break;
-    case CC_FAULT_JITTER: rc = need(c, o, "jitter", tn, &dummy); break;
-    case CC_FAULT_BANDWIDTH: rc = need(c, o, "bps", tn, &dummy); break;
-    case CC_FAULT_LOSS: case CC_FAULT_CORRUPT: case CC_FAULT_REORDER: case CC_FAULT_DUPLICATE:
-        rc = need(c, o, "rate", tn, &dummy);
-        break;
-    case CC_FAULT_DISK_FULL: rc = need(c, o, "capacity", tn, &dummy); break;
-    case CC_FAULT_PAUSE: rc = need(c, o, "duration", tn, &dummy); break;
-    case CC_FAULT_CLOCK_SKEW: rc = need(c, o, "ppm", tn, &dummy); break;
-    case CC_FAULT_CLOCK_JUMP: rc = need(c, o, "delta", tn, &dummy); break;
-    case CC_FAULT_MEMORY_PRESSURE: rc = need(c, o, "size", tn, &dummy); break;
-    case CC_FAULT_IRQ: rc = need(c, o, "line", tn, &dummy); break;
-    default: rc = 0; break;
-    }
+    if (req)
+        rc = need(c, o, req, tn, &dummy);
     if (rc == 0 && cc_fault_has_vm(t))
         rc = need(c, o, "vm", tn, &dummy);
     if (rc < 0)

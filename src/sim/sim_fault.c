@@ -29,6 +29,27 @@ static int push(struct cc_sim *sim, struct sim_event e, struct cc_err *err)
     return 0;
 }
 
+/* Log fault f as applied, on VM vm (-1: the network), described. */
+static void applied(struct cc_sim *sim, const struct cc_fault *f, int64_t idx, int vm)
+{
+    char d[160];
+    cc_fault_describe(f, d, sizeof(d));
+    sim_log(sim, CC_SIM_LOG_FAULT, vm, idx, f->type, "%s", d);
+}
+
+/* For a fault with a duration: the event e (kind, vm, arg) that undoes it,
+ * at the end of the duration. Nothing for a fault without one. */
+static int end_later(struct cc_sim *sim, const struct cc_fault *f, int64_t idx,
+                     struct sim_event e, struct cc_err *err)
+{
+    if (!f->duration_ns)
+        return 0;
+    e.at = sim->now + f->duration_ns;
+    e.fault = idx;
+    e.type = f->type;
+    return push(sim, e, err);
+}
+
 /* ---- network ---- */
 
 static void set_links(struct cc_sim *sim, enum cc_fault_type t, uint64_t from, uint64_t to,
@@ -70,6 +91,34 @@ static void link_fault_params(const struct cc_fault *f, struct cc_link_params *p
     p->bandwidth_bps = f->bps;
     p->loss_ppm = p->corrupt_ppm = p->duplicate_ppm = p->reorder_ppm = f->ppm;
     p->reorder_ns = f->ns;
+}
+
+/* Every VM on a side can talk only to VMs on the same side; VMs on no side
+ * form one more side. */
+static int partition(struct cc_sim *sim, const struct cc_fault *f, int64_t idx,
+                     struct cc_err *err)
+{
+    uint8_t group[CC_SIM_MAX_VMS] = {0};
+    for (unsigned s = 0; s < f->n_sides; s++)
+        for (unsigned i = 0; i < sim->n; i++)
+            if ((f->sides[s] >> i) & 1)
+                group[i] = (uint8_t)(s + 1);
+    cc_fabric_partition(sim->net, group);
+    applied(sim, f, idx, -1);
+    return end_later(sim, f, idx, (struct sim_event){.kind = EV_HEAL, .vm = -1}, err);
+}
+
+/* latency, jitter, bandwidth, loss, corrupt, reorder, duplicate: one
+ * setting of the selected links. */
+static int link_fault(struct cc_sim *sim, const struct cc_fault *f, int64_t idx,
+                      struct cc_err *err)
+{
+    struct cc_link_params lp;
+    link_fault_params(f, &lp);
+    set_links(sim, f->type, f->from, f->to, &lp);
+    applied(sim, f, idx, -1);
+    return end_later(sim, f, idx, (struct sim_event){.kind = EV_LINK_RESTORE, .vm = -1,
+                                                     .from = f->from, .to = f->to}, err);
 }
 
 /* ---- disks ---- */
@@ -117,14 +166,9 @@ static int disk_fault(struct cc_sim *sim, struct sim_vm *v, const struct cc_faul
     d->sim_id = ++sim->disk_seq;
     d->dev_id = id;
     d->f = bf;
-    char desc[160];
-    cc_fault_describe(f, desc, sizeof(desc));
-    sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type, "%s", desc);
-    if (f->duration_ns)
-        return push(sim, (struct sim_event){.at = sim->now + f->duration_ns, .kind = EV_DISK_REMOVE,
-                                            .vm = (int)v->index, .fault = idx, .type = f->type,
-                                            .arg = d->sim_id}, err);
-    return 0;
+    applied(sim, f, idx, (int)v->index);
+    return end_later(sim, f, idx, (struct sim_event){.kind = EV_DISK_REMOVE, .vm = (int)v->index,
+                                                     .arg = d->sim_id}, err);
 }
 
 static void disk_fault_remove(struct sim_vm *v, uint64_t sim_id)
@@ -143,6 +187,37 @@ static void disk_fault_remove(struct sim_vm *v, uint64_t sim_id)
 
 /* ---- processes ---- */
 
+/* How often each of v's disk faults has fired (0 without a disk). */
+static void disk_fault_hits(const struct sim_vm *v, uint64_t hits[SIM_MAX_DISK_FAULTS])
+{
+    for (unsigned i = 0; i < v->st.n_disk_faults; i++) {
+        int64_t h = v->blk ? cc_virtio_blk_fault_hits(v->blk, v->st.disk_faults[i].dev_id) : 0;
+        hits[i] = h > 0 ? (uint64_t)h : 0;
+    }
+}
+
+/* After a restore the disk has the faults of setup time: put the engine's
+ * back, each with the count it had left (used-up ones are dropped). */
+static void disk_faults_put_back(struct sim_vm *v, const uint64_t hits[SIM_MAX_DISK_FAULTS])
+{
+    cc_virtio_blk_fault_clear(v->blk);
+    unsigned k = 0;
+    for (unsigned i = 0; i < v->st.n_disk_faults; i++) {
+        struct sim_disk_fault d = v->st.disk_faults[i];
+        if (d.f.count != CC_BLK_FAULT_UNLIMITED) {
+            if (hits[i] >= d.f.count)
+                continue;
+            d.f.count -= hits[i];
+        }
+        int id = cc_virtio_blk_fault_add(v->blk, &d.f, NULL);
+        if (id < 0)
+            continue;
+        d.dev_id = id;
+        v->st.disk_faults[k++] = d;
+    }
+    v->st.n_disk_faults = k;
+}
+
 /* Back to the post-setup snapshot, keeping the disk (and its faults, the
  * memory pressure and the clock rate: they belong to the machine). */
 static int restart(struct cc_sim *sim, struct sim_vm *v, const struct cc_fault *f, int64_t idx,
@@ -157,10 +232,7 @@ static int restart(struct cc_sim *sim, struct sim_vm *v, const struct cc_fault *
     if (rc < 0)
         return rc;
     uint64_t hits[SIM_MAX_DISK_FAULTS];
-    for (unsigned i = 0; i < v->st.n_disk_faults; i++) {
-        int64_t h = v->blk ? cc_virtio_blk_fault_hits(v->blk, v->st.disk_faults[i].dev_id) : 0;
-        hits[i] = h > 0 ? (uint64_t)h : 0;
-    }
+    disk_fault_hits(v, hits);
     struct cc_blk_overlay *disk = v->blk ? cc_virtio_blk_snapshot(v->blk) : NULL;
     if (v->blk && !disk)
         return cc_err_set(err, ENOMEM, "out of memory");
@@ -170,25 +242,8 @@ static int restart(struct cc_sim *sim, struct sim_vm *v, const struct cc_fault *
     cc_blk_overlay_free(disk);
     if (rc < 0)
         return cc_err_prefix(err, "restarting vm %u", v->index);
-    /* The restored device has the faults of setup time: put ours back. */
-    if (v->blk) {
-        cc_virtio_blk_fault_clear(v->blk);
-        unsigned k = 0;
-        for (unsigned i = 0; i < v->st.n_disk_faults; i++) {
-            struct sim_disk_fault d = v->st.disk_faults[i];
-            if (d.f.count != CC_BLK_FAULT_UNLIMITED) {
-                if (hits[i] >= d.f.count)
-                    continue;
-                d.f.count -= hits[i];
-            }
-            int id = cc_virtio_blk_fault_add(v->blk, &d.f, NULL);
-            if (id < 0)
-                continue;
-            d.dev_id = id;
-            v->st.disk_faults[k++] = d;
-        }
-        v->st.n_disk_faults = k;
-    }
+    if (v->blk)
+        disk_faults_put_back(v, hits);
     if (v->balloon && v->st.balloon_pages)
         cc_virtio_balloon_set_target(v->balloon, v->st.balloon_pages);
     /* Its clock starts again from the snapshot's time, at the same rate. */
@@ -226,42 +281,133 @@ static void resume(struct cc_sim *sim, struct sim_vm *v, int64_t idx)
             v->index, target > vt ? target - vt : 0, owed);
 }
 
-/* ---- applying ---- */
+static void kill_vm(struct cc_sim *sim, struct sim_vm *v, const struct cc_fault *f, int64_t idx)
+{
+    v->st.state = CC_SIM_VM_KILLED;
+    v->st.paused_until = 0;
+    cc_fabric_set_port_up(sim->net, v->index, false);
+    applied(sim, f, idx, (int)v->index);
+}
 
-int sim_apply_fault(struct cc_sim *sim, const struct cc_fault *f, int64_t idx, struct cc_err *err)
+static int pause_vm(struct cc_sim *sim, struct sim_vm *v, const struct cc_fault *f, int64_t idx,
+                    struct cc_err *err)
+{
+    uint64_t until = sim->now + f->duration_ns;
+    if (v->st.state == CC_SIM_VM_PAUSED && v->st.paused_until >= until) {
+        skipped(sim, f, idx, "already paused for longer");
+        return 0;
+    }
+    v->st.state = CC_SIM_VM_PAUSED;
+    v->st.paused_until = until;
+    applied(sim, f, idx, (int)v->index);
+    return push(sim, (struct sim_event){.at = until, .kind = EV_RESUME, .vm = (int)v->index,
+                                        .fault = idx, .type = f->type}, err);
+}
+
+/* ---- clocks, memory and interrupts ---- */
+
+static int clock_skew(struct cc_sim *sim, struct sim_vm *v, const struct cc_fault *f,
+                      int64_t idx, struct cc_err *err)
+{
+    sim_reanchor(v, sim->now);
+    v->st.skew_ppm = f->skew_ppm;
+    applied(sim, f, idx, (int)v->index);
+    return end_later(sim, f, idx, (struct sim_event){.kind = EV_SKEW_RESET, .vm = (int)v->index},
+                     err);
+}
+
+static void clock_jump(struct cc_sim *sim, struct sim_vm *v, const struct cc_fault *f,
+                       int64_t idx)
 {
     char d[160];
     cc_fault_describe(f, d, sizeof(d));
+    if (f->delta_ns > 0) {
+        sim_reanchor(v, sim->now);
+        v->st.anchor_l += (uint64_t)f->delta_ns;
+        uint64_t owed = cc_vm_clock_jump(v->vm, (uint64_t)f->delta_ns);
+        sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type,
+                "%s (%" PRIu64 " timer ticks owed)", d, owed);
+    } else {
+        /* Virtual time cannot run backwards (PIT, TSC and everything
+         * derived from them are monotonic): only the RTC moves. */
+        cc_vm_rtc_shift(v->vm, f->delta_ns / (int64_t)CC_SEC);
+        sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type,
+                "%s (backward: the RTC only; the running clock cannot go back)", d);
+    }
+}
+
+static int memory_pressure(struct cc_sim *sim, struct sim_vm *v, const struct cc_fault *f,
+                           int64_t idx, struct cc_err *err)
+{
+    if (!v->balloon) {
+        skipped(sim, f, idx, "the VM has no balloon device");
+        return 0;
+    }
+    v->st.balloon_pages = f->bytes / CC_BALLOON_PAGE_SIZE;
+    cc_virtio_balloon_set_target(v->balloon, v->st.balloon_pages);
+    char d[160];
+    cc_fault_describe(f, d, sizeof(d));
+    sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type, "%s (%" PRIu64 " pages)", d,
+            v->st.balloon_pages);
+    return end_later(sim, f, idx,
+                     (struct sim_event){.kind = EV_BALLOON_RESET, .vm = (int)v->index}, err);
+}
+
+/* The first edge now, the others IRQ_SPACING_NS apart (EV_IRQ). */
+static int irq(struct cc_sim *sim, struct sim_vm *v, const struct cc_fault *f, int64_t idx,
+               struct cc_err *err)
+{
+    int rc = cc_vm_irq_pulse(v->vm, f->line, err);
+    if (rc < 0)
+        return rc;
+    applied(sim, f, idx, (int)v->index);
+    if (f->count > 1)
+        return push(sim, (struct sim_event){.at = sim->now + IRQ_SPACING_NS, .kind = EV_IRQ,
+                                            .vm = (int)v->index, .fault = idx, .type = f->type,
+                                            .arg = f->line, .arg2 = f->count - 1}, err);
+    return 0;
+}
+
+static void nmi(struct cc_sim *sim, struct sim_vm *v, const struct cc_fault *f, int64_t idx)
+{
+    struct cc_err e = {0};
+    if (cc_vm_nmi(v->vm, &e) < 0) {
+        skipped(sim, f, idx, e.msg);
+        return;
+    }
+    applied(sim, f, idx, (int)v->index);
+}
+
+/* ---- applying ---- */
+
+/* Faults that apply to a VM that is neither running nor paused: a restart
+ * brings it back, and disk, memory and clock-rate faults act on the
+ * machine, not on the running guest. */
+static bool applies_when_down(enum cc_fault_type t)
+{
+    return t == CC_FAULT_RESTART || cc_fault_is_disk(t) || t == CC_FAULT_MEMORY_PRESSURE ||
+           t == CC_FAULT_CLOCK_SKEW;
+}
+
+int sim_apply_fault(struct cc_sim *sim, const struct cc_fault *f, int64_t idx, struct cc_err *err)
+{
     struct sim_vm *v = cc_fault_has_vm(f->type) && f->vm < sim->n ? sim->v[f->vm] : NULL;
     if (cc_fault_has_vm(f->type) && !v) {
         skipped(sim, f, idx, "no such VM");
         return 0;
     }
-    if (v && !alive(v) && f->type != CC_FAULT_RESTART && !cc_fault_is_disk(f->type) &&
-        f->type != CC_FAULT_MEMORY_PRESSURE && f->type != CC_FAULT_CLOCK_SKEW) {
+    if (v && !alive(v) && !applies_when_down(f->type)) {
         char why[64];
         snprintf(why, sizeof(why), "vm %u is %s", v->index, cc_sim_vm_state_name(v->st.state));
         skipped(sim, f, idx, why);
         return 0;
     }
-    struct cc_link_params lp;
     switch (f->type) {
-    case CC_FAULT_PARTITION: {
-        uint8_t group[CC_SIM_MAX_VMS] = {0};
-        for (unsigned s = 0; s < f->n_sides; s++)
-            for (unsigned i = 0; i < sim->n; i++)
-                if ((f->sides[s] >> i) & 1)
-                    group[i] = (uint8_t)(s + 1);
-        cc_fabric_partition(sim->net, group);
-        sim_log(sim, CC_SIM_LOG_FAULT, -1, idx, f->type, "%s", d);
-        if (f->duration_ns)
-            return push(sim, (struct sim_event){.at = sim->now + f->duration_ns, .kind = EV_HEAL,
-                                                .vm = -1, .fault = idx, .type = f->type}, err);
-        return 0;
-    }
+    case CC_FAULT_PARTITION:
+        return partition(sim, f, idx, err);
     case CC_FAULT_HEAL:
         cc_fabric_heal(sim->net);
-        sim_log(sim, CC_SIM_LOG_FAULT, -1, idx, f->type, "%s", d);
+        applied(sim, f, idx, -1);
         return 0;
     case CC_FAULT_LATENCY:
     case CC_FAULT_JITTER:
@@ -270,15 +416,7 @@ int sim_apply_fault(struct cc_sim *sim, const struct cc_fault *f, int64_t idx, s
     case CC_FAULT_CORRUPT:
     case CC_FAULT_REORDER:
     case CC_FAULT_DUPLICATE:
-        link_fault_params(f, &lp);
-        set_links(sim, f->type, f->from, f->to, &lp);
-        sim_log(sim, CC_SIM_LOG_FAULT, -1, idx, f->type, "%s", d);
-        if (f->duration_ns)
-            return push(sim, (struct sim_event){.at = sim->now + f->duration_ns,
-                                                .kind = EV_LINK_RESTORE, .vm = -1, .fault = idx,
-                                                .type = f->type, .from = f->from, .to = f->to},
-                        err);
-        return 0;
+        return link_fault(sim, f, idx, err);
     case CC_FAULT_DISK_READ_ERROR:
     case CC_FAULT_DISK_WRITE_ERROR:
     case CC_FAULT_DISK_TORN_WRITE:
@@ -287,84 +425,24 @@ int sim_apply_fault(struct cc_sim *sim, const struct cc_fault *f, int64_t idx, s
     case CC_FAULT_DISK_FULL:
         return disk_fault(sim, v, f, idx, err);
     case CC_FAULT_KILL:
-        v->st.state = CC_SIM_VM_KILLED;
-        v->st.paused_until = 0;
-        cc_fabric_set_port_up(sim->net, v->index, false);
-        sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type, "%s", d);
+        kill_vm(sim, v, f, idx);
         return 0;
-    case CC_FAULT_PAUSE: {
-        uint64_t until = sim->now + f->duration_ns;
-        if (v->st.state == CC_SIM_VM_PAUSED && v->st.paused_until >= until) {
-            skipped(sim, f, idx, "already paused for longer");
-            return 0;
-        }
-        v->st.state = CC_SIM_VM_PAUSED;
-        v->st.paused_until = until;
-        sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type, "%s", d);
-        return push(sim, (struct sim_event){.at = until, .kind = EV_RESUME, .vm = (int)v->index,
-                                            .fault = idx, .type = f->type}, err);
-    }
+    case CC_FAULT_PAUSE:
+        return pause_vm(sim, v, f, idx, err);
     case CC_FAULT_RESTART:
         return restart(sim, v, f, idx, err);
     case CC_FAULT_CLOCK_SKEW:
-        sim_reanchor(v, sim->now);
-        v->st.skew_ppm = f->skew_ppm;
-        sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type, "%s", d);
-        if (f->duration_ns)
-            return push(sim, (struct sim_event){.at = sim->now + f->duration_ns,
-                                                .kind = EV_SKEW_RESET, .vm = (int)v->index,
-                                                .fault = idx, .type = f->type}, err);
-        return 0;
+        return clock_skew(sim, v, f, idx, err);
     case CC_FAULT_CLOCK_JUMP:
-        if (f->delta_ns > 0) {
-            sim_reanchor(v, sim->now);
-            v->st.anchor_l += (uint64_t)f->delta_ns;
-            uint64_t owed = cc_vm_clock_jump(v->vm, (uint64_t)f->delta_ns);
-            sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type,
-                    "%s (%" PRIu64 " timer ticks owed)", d, owed);
-        } else {
-            /* Virtual time cannot run backwards (PIT, TSC and everything
-             * derived from them are monotonic): only the RTC moves. */
-            cc_vm_rtc_shift(v->vm, f->delta_ns / (int64_t)CC_SEC);
-            sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type,
-                    "%s (backward: the RTC only; the running clock cannot go back)", d);
-        }
+        clock_jump(sim, v, f, idx);
         return 0;
     case CC_FAULT_MEMORY_PRESSURE:
-        if (!v->balloon) {
-            skipped(sim, f, idx, "the VM has no balloon device");
-            return 0;
-        }
-        v->st.balloon_pages = f->bytes / CC_BALLOON_PAGE_SIZE;
-        cc_virtio_balloon_set_target(v->balloon, v->st.balloon_pages);
-        sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type, "%s (%" PRIu64 " pages)", d,
-                v->st.balloon_pages);
-        if (f->duration_ns)
-            return push(sim, (struct sim_event){.at = sim->now + f->duration_ns,
-                                                .kind = EV_BALLOON_RESET, .vm = (int)v->index,
-                                                .fault = idx, .type = f->type}, err);
+        return memory_pressure(sim, v, f, idx, err);
+    case CC_FAULT_IRQ:
+        return irq(sim, v, f, idx, err);
+    case CC_FAULT_NMI:
+        nmi(sim, v, f, idx);
         return 0;
-    case CC_FAULT_IRQ: {
-        int rc = cc_vm_irq_pulse(v->vm, f->line, err);
-        if (rc < 0)
-            return rc;
-        sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type, "%s", d);
-        if (f->count > 1)
-            return push(sim, (struct sim_event){.at = sim->now + IRQ_SPACING_NS, .kind = EV_IRQ,
-                                                .vm = (int)v->index, .fault = idx,
-                                                .type = f->type, .arg = f->line,
-                                                .arg2 = f->count - 1}, err);
-        return 0;
-    }
-    case CC_FAULT_NMI: {
-        struct cc_err e = {0};
-        if (cc_vm_nmi(v->vm, &e) < 0) {
-            skipped(sim, f, idx, e.msg);
-            return 0;
-        }
-        sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type, "%s", d);
-        return 0;
-    }
     default:
         skipped(sim, f, idx, "unknown fault type");
         return 0;

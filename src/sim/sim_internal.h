@@ -1,6 +1,7 @@
 /* Insides of a simulation (chaoscontrol/sim.h), shared by sim.c (VMs, the
- * run loop, reports), sim_fault.c (applying faults) and sim_snap.c
- * (snapshots). Not part of the public API. */
+ * run loop), sim_report.c (observations and the JSON report), sim_fault.c
+ * (applying faults) and sim_snap.c (snapshots). Not part of the public
+ * API. */
 #ifndef CC_SIM_SIM_INTERNAL_H
 #define CC_SIM_SIM_INTERNAL_H
 

@@ -115,97 +115,119 @@ static void fix_xsave_leaf(struct kvm_cpuid2 *c)
         d0->ebx = size;
 }
 
-static void apply_policy(struct cc_vm *vm, struct kvm_cpuid2 *c, uint32_t cap)
+/* Keep only the leaves for which keep(fn) is true, in order. */
+static void filter_leaves(struct kvm_cpuid2 *c, bool (*keep)(uint32_t fn))
 {
-    const struct cc_vm_config *cfg = &vm->cfg;
-
-    /* Drop the hypervisor leaves (KVM signature, kvmclock features). */
     uint32_t w = 0;
-    for (uint32_t i = 0; i < c->nent; i++) {
-        uint32_t fn = c->entries[i].function;
-        if (fn >= 0x40000000 && fn <= 0x4fffffff)
-            continue;
-        /* Vendor-specific extended leaves beyond address sizes (SEV,
-         * topology extensions...) are host-dependent: drop them. */
-        if (fn > 0x80000008 && fn < 0x90000000)
-            continue;
-        c->entries[w++] = c->entries[i];
-    }
+    for (uint32_t i = 0; i < c->nent; i++)
+        if (keep(c->entries[i].function))
+            c->entries[w++] = c->entries[i];
     c->nent = w;
+}
 
-    struct kvm_cpuid_entry2 *e;
-    uint32_t max_basic = 0x16;
-    if ((e = find_leaf(c, 0, 0))) {
-        char vendor[12];
-        memset(vendor, ' ', sizeof(vendor));
-        memcpy(vendor, cfg->cpu.vendor, strnlen(cfg->cpu.vendor, 12));
-        uint32_t *r[3] = {&e->ebx, &e->edx, &e->ecx};
-        put_str(r, 3, vendor);
-        e->eax = max_basic;
-    }
+#define MAX_BASIC_LEAF 0x16
+
+static bool not_hypervisor_leaf(uint32_t fn)
+{
+    /* The hypervisor leaves (KVM signature, kvmclock features). */
+    if (fn >= 0x40000000 && fn <= 0x4fffffff)
+        return false;
+    /* Vendor-specific extended leaves beyond address sizes (SEV, topology
+     * extensions...) are host-dependent. */
+    return !(fn > 0x80000008 && fn < 0x90000000);
+}
+
+static bool not_above_max_basic(uint32_t fn)
+{
     /* Leaves above 0x16 that KVM offers (e.g. 0x1d/0x1e AMX) go away. */
-    w = 0;
-    for (uint32_t i = 0; i < c->nent; i++) {
-        uint32_t fn = c->entries[i].function;
-        if (fn > max_basic && fn < 0x80000000)
-            continue;
-        c->entries[w++] = c->entries[i];
-    }
-    c->nent = w;
+    return !(fn > MAX_BASIC_LEAF && fn < 0x80000000);
+}
 
-    if ((e = find_leaf(c, 1, 0))) {
-        uint32_t fam = cfg->cpu.family, model = cfg->cpu.model;
-        uint32_t eax = (cfg->cpu.stepping & 0xf) | (model & 0xf) << 4;
-        if (fam > 0xf) {
-            eax |= 0xfu << 8 | ((fam - 0xf) & 0xff) << 20;
-        } else {
-            eax |= (fam & 0xf) << 8;
-        }
-        if (fam == 6 || fam >= 0xf)
-            eax |= ((model >> 4) & 0xf) << 16;
-        e->eax = eax;
-        /* APIC id 0, one logical processor, CLFLUSH line 64 bytes. */
-        e->ebx = (8u << 8) | (1u << 16);
-        e->ecx &= ~(BIT(30) |      /* RDRAND */
-                    BIT(24) |      /* TSC-deadline */
-                    BIT(21) |      /* x2APIC */
-                    BIT(31) |      /* hypervisor */
-                    BIT(5) |       /* VMX */
-                    BIT(3) |       /* MONITOR/MWAIT */
-                    BIT(15) |      /* PDCM (perf capabilities MSR) */
-                    BIT(6));       /* SMX */
-        e->edx &= ~(BIT(4) |       /* TSC */
-                    BIT(9) |       /* APIC */
-                    BIT(7) |       /* MCE */
-                    BIT(14) |      /* MCA */
-                    BIT(22) |      /* ACPI thermal */
-                    BIT(29) |      /* thermal monitor */
-                    BIT(28));      /* HTT */
+/* Leaf 0: the vendor string and the highest basic leaf. */
+static void set_vendor(struct kvm_cpuid2 *c, const struct cc_vm_config *cfg)
+{
+    struct kvm_cpuid_entry2 *e = find_leaf(c, 0, 0);
+    if (!e)
+        return;
+    char vendor[12];
+    memset(vendor, ' ', sizeof(vendor));
+    memcpy(vendor, cfg->cpu.vendor, strnlen(cfg->cpu.vendor, 12));
+    uint32_t *r[3] = {&e->ebx, &e->edx, &e->ecx};
+    put_str(r, 3, vendor);
+    e->eax = MAX_BASIC_LEAF;
+}
+
+/* Leaf 1: family/model/stepping, one logical processor, and the feature
+ * bits that leak host time or host hardware masked. */
+static void set_leaf1(struct kvm_cpuid2 *c, const struct cc_vm_config *cfg)
+{
+    struct kvm_cpuid_entry2 *e = find_leaf(c, 1, 0);
+    if (!e)
+        return;
+    uint32_t fam = cfg->cpu.family, model = cfg->cpu.model;
+    uint32_t eax = (cfg->cpu.stepping & 0xf) | (model & 0xf) << 4;
+    if (fam > 0xf) {
+        eax |= 0xfu << 8 | ((fam - 0xf) & 0xff) << 20;
+    } else {
+        eax |= (fam & 0xf) << 8;
     }
+    if (fam == 6 || fam >= 0xf)
+        eax |= ((model >> 4) & 0xf) << 16;
+    e->eax = eax;
+    /* APIC id 0, one logical processor, CLFLUSH line 64 bytes. */
+    e->ebx = (8u << 8) | (1u << 16);
+    e->ecx &= ~(BIT(30) |      /* RDRAND */
+                BIT(24) |      /* TSC-deadline */
+                BIT(21) |      /* x2APIC */
+                BIT(31) |      /* hypervisor */
+                BIT(5) |       /* VMX */
+                BIT(3) |       /* MONITOR/MWAIT */
+                BIT(15) |      /* PDCM (perf capabilities MSR) */
+                BIT(6));       /* SMX */
+    e->edx &= ~(BIT(4) |       /* TSC */
+                BIT(9) |       /* APIC */
+                BIT(7) |       /* MCE */
+                BIT(14) |      /* MCA */
+                BIT(22) |      /* ACPI thermal */
+                BIT(29) |      /* thermal monitor */
+                BIT(28));      /* HTT */
+}
+
+/* Leaf 7.0: structured extended features. */
+static void mask_leaf7(struct kvm_cpuid_entry2 *e, const struct cc_vm_config *cfg)
+{
+    e->ebx &= ~(BIT(18) |  /* RDSEED */
+                BIT(1) |   /* TSC_ADJUST */
+                BIT(4) |   /* HLE */
+                BIT(11) |  /* RTM */
+                BIT(2) |   /* SGX */
+                BIT(25) |  /* Intel PT */
+                BIT(14));  /* MPX */
+    if (!cfg->avx2)
+        e->ebx &= ~BIT(5);
+    if (!cfg->avx512) {
+        e->ebx &= ~(BIT(16) | BIT(17) | BIT(21) | BIT(26) | BIT(27) |
+                    BIT(28) | BIT(30) | BIT(31));
+        e->ecx &= ~(BIT(1) | BIT(6) | BIT(11) | BIT(12) | BIT(14));
+        e->edx &= ~(BIT(2) | BIT(3) | BIT(8) | BIT(23));
+    }
+    e->ecx &= ~(BIT(5) |   /* WAITPKG (TSC-based waits) */
+                BIT(22) |  /* RDPID */
+                BIT(30));  /* SGX launch control */
+    e->edx &= ~(BIT(22) | BIT(24) | BIT(25));   /* AMX */
+}
+
+/* Leaves 4, 6, 7, 0xa, 0xb and 0x1f: no thermal/power, no PMU, no host
+ * topology. */
+static void mask_basic_leaves(struct kvm_cpuid2 *c, const struct cc_vm_config *cfg)
+{
+    struct kvm_cpuid_entry2 *e;
     if ((e = find_leaf(c, 6, 0)))
         e->eax = e->ebx = e->ecx = e->edx = 0;   /* no thermal/power (ARAT etc.) */
     for (uint32_t i = 0; i < c->nent; i++) {
         e = &c->entries[i];
         if (e->function == 7 && e->index == 0) {
-            e->ebx &= ~(BIT(18) |  /* RDSEED */
-                        BIT(1) |   /* TSC_ADJUST */
-                        BIT(4) |   /* HLE */
-                        BIT(11) |  /* RTM */
-                        BIT(2) |   /* SGX */
-                        BIT(25) |  /* Intel PT */
-                        BIT(14));  /* MPX */
-            if (!cfg->avx2)
-                e->ebx &= ~BIT(5);
-            if (!cfg->avx512) {
-                e->ebx &= ~(BIT(16) | BIT(17) | BIT(21) | BIT(26) | BIT(27) |
-                            BIT(28) | BIT(30) | BIT(31));
-                e->ecx &= ~(BIT(1) | BIT(6) | BIT(11) | BIT(12) | BIT(14));
-                e->edx &= ~(BIT(2) | BIT(3) | BIT(8) | BIT(23));
-            }
-            e->ecx &= ~(BIT(5) |   /* WAITPKG (TSC-based waits) */
-                        BIT(22) |  /* RDPID */
-                        BIT(30));  /* SGX launch control */
-            e->edx &= ~(BIT(22) | BIT(24) | BIT(25));   /* AMX */
+            mask_leaf7(e, cfg);
         } else if (e->function == 7 && e->index > 0) {
             e->eax = e->ebx = e->ecx = e->edx = 0;
         } else if (e->function == 0xa) {
@@ -219,7 +241,13 @@ static void apply_policy(struct cc_vm *vm, struct kvm_cpuid2 *c, uint32_t cap)
             e->eax &= 0x3fffu;      /* cache leaf: one core, one thread per cache */
         }
     }
-    /* The TSC runs at the pinned frequency: crystal 1 kHz x tsc_khz. */
+}
+
+/* Leaves 0x15 and 0x16: the TSC runs at the pinned frequency, crystal
+ * 1 kHz x tsc_khz. */
+static void set_tsc_leaves(struct kvm_cpuid2 *c, uint32_t cap, const struct cc_vm_config *cfg)
+{
+    struct kvm_cpuid_entry2 *e;
     if ((e = add_leaf(c, cap, 0x15))) {
         e->eax = 1;
         e->ebx = cfg->tsc_khz;
@@ -232,7 +260,14 @@ static void apply_policy(struct cc_vm *vm, struct kvm_cpuid2 *c, uint32_t cap)
         e->ecx = 100;
         e->edx = 0;
     }
+}
 
+/* Leaves 0x8000_00xx: up to address sizes, the brand string, no RDTSCP,
+ * SVM, invariant TSC or host core counts. */
+static void set_extended_leaves(struct kvm_cpuid2 *c, uint32_t cap,
+                                const struct cc_vm_config *cfg)
+{
+    struct kvm_cpuid_entry2 *e;
     if ((e = find_leaf(c, 0x80000000, 0)))
         e->eax = e->eax < 0x80000008 ? e->eax : 0x80000008;
     if ((e = find_leaf(c, 0x80000001, 0))) {
@@ -257,7 +292,20 @@ static void apply_policy(struct cc_vm *vm, struct kvm_cpuid2 *c, uint32_t cap)
         e->eax = e->ebx = e->ecx = e->edx = 0;  /* invariant TSC, power mgmt */
     if ((e = find_leaf(c, 0x80000008, 0)))
         e->ecx = 0;                             /* one core, no APIC id bits (host topology) */
+}
 
+/* The CPUID policy (see the top of this file), in place on what KVM
+ * supports; cap is the room in c for added leaves. */
+static void apply_policy(struct cc_vm *vm, struct kvm_cpuid2 *c, uint32_t cap)
+{
+    const struct cc_vm_config *cfg = &vm->cfg;
+    filter_leaves(c, not_hypervisor_leaf);
+    set_vendor(c, cfg);
+    filter_leaves(c, not_above_max_basic);
+    set_leaf1(c, cfg);
+    mask_basic_leaves(c, cfg);
+    set_tsc_leaves(c, cap, cfg);
+    set_extended_leaves(c, cap, cfg);
     fix_xsave_leaf(c);
 }
 

@@ -1,83 +1,44 @@
-/* Snapshots: capture, in-place restore, fork, diff, and the file format.
+/* Snapshots in memory: capture, in-place restore, fork, diff and info
+ * (the file format is in snapshot_file.c).
  *
- * In memory a snapshot is (state blob, memfd, per-page hashes, config). The
- * state blob is a sequence of tagged sections, one per component, each
- * produced by that component's save function; the same blob goes into
- * files, so in-memory and on-disk snapshots restore through one path.
- *
- * File layout (all integers little-endian):
- *   "CCSNAPSH"  u32 format version  u32 flags (0)
- *   sections:   u32 tag  u64 length  payload
- *     'CONF'  VM configuration (memory size, seed, CPU identity, costs...)
- *     'STAT'  the state blob
- *     'MEM '  u64 pages, bitmap of stored pages, u64 zstd length, zstd frame
- *             holding the stored (non-zero) pages in order
- *     'END '  u64 XXH3-64 of every byte before this section
- * The format version is independent of the release version; a file with a
- * newer version is refused, as is any file whose checksum does not match. */
+ * A snapshot is (state blob, memfd, per-page hashes, config). The state
+ * blob is a sequence of tagged sections, one per component, each produced
+ * by that component's save function; the same blob goes into files, so
+ * in-memory and on-disk snapshots restore through one path:
+ *   'VCPU' 'PIC ' 'PIT ' 'UART' 'CMOS'  the vCPU and the legacy devices
+ *   'VM  '  the VM's own state (clock, exit count, PRNG, serial transcript)
+ *   ...     one section per extension with state (vm_ext.h)
+ * Memory lives in a sealed memfd that the VM maps copy-on-write. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <xxhash.h>
-#include <zstd.h>
 
-#include "chaoscontrol/snapshot.h"
-#include "util/afile.h"
-#include "vm_internal.h"
-#include "vm_virtio.h"
+#include "snapshot_internal.h"
 
-#define PAGE 4096ull
-#define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
-#define T_VCPU TAG('V', 'C', 'P', 'U')
-#define T_PIC  TAG('P', 'I', 'C', ' ')
-#define T_PIT  TAG('P', 'I', 'T', ' ')
-#define T_UART TAG('U', 'A', 'R', 'T')
-#define T_CMOS TAG('C', 'M', 'O', 'S')
-#define T_VM   TAG('V', 'M', ' ', ' ')
-#define T_CONF TAG('C', 'O', 'N', 'F')
-#define T_STAT TAG('S', 'T', 'A', 'T')
-#define T_MEM  TAG('M', 'E', 'M', ' ')
-#define T_END  TAG('E', 'N', 'D', ' ')
-#define T_VDEV TAG('V', 'D', 'E', 'V')
-#define T_VIRT TAG('V', 'I', 'R', 'T')
+#define T_VCPU SNAP_TAG('V', 'C', 'P', 'U')
+#define T_PIC  SNAP_TAG('P', 'I', 'C', ' ')
+#define T_PIT  SNAP_TAG('P', 'I', 'T', ' ')
+#define T_UART SNAP_TAG('U', 'A', 'R', 'T')
+#define T_CMOS SNAP_TAG('C', 'M', 'O', 'S')
+#define T_VM   SNAP_TAG('V', 'M', ' ', ' ')
 
 #define VM_SECTION_VERSION 2        /* 2: halted and missed_ticks appended */
-#define CONF_SECTION_VERSION 1
 
-static const char FILE_MAGIC[8] = {'C', 'C', 'S', 'N', 'A', 'P', 'S', 'H'};
-
-struct cc_snapshot {
-    int refs;
-    int memfd;
-    uint64_t mem_size;
-    uint64_t *page_hash;
-    uint64_t pages_nonzero;
-    struct cc_buf state;
-    struct cc_vm_config cfg;    /* strings and callbacks cleared */
-    uint64_t vtime, exits, trace_hash;
-    /* virtio devices: which ones (manifest), and their state either as an
-     * in-memory copy-on-write snapshot (taken from a VM) or as a full
-     * serialized blob (loaded from a file). */
-    struct cc_buf vdev;
-    struct cc_vm_virtio_snap *vsnap;
-    struct cc_buf vstate;
-};
-
-static uint64_t zero_page_hash(void)
+uint64_t snapshot_zero_page_hash(void)
 {
-    static const uint8_t zero[PAGE];
-    return XXH3_64bits(zero, PAGE);
+    static const uint8_t zero[SNAP_PAGE];
+    return XXH3_64bits(zero, SNAP_PAGE);
 }
 
 static bool page_is_zero(const uint8_t *p)
 {
     const uint64_t *q = (const uint64_t *)p;
-    for (size_t i = 0; i < PAGE / 8; i++)
+    for (size_t i = 0; i < SNAP_PAGE / 8; i++)
         if (q[i])
             return false;
     return true;
@@ -85,7 +46,7 @@ static bool page_is_zero(const uint8_t *p)
 
 /* ---- sections ---- */
 
-static size_t section_begin(struct cc_buf *b, uint32_t tag)
+size_t snapshot_section_begin(struct cc_buf *b, uint32_t tag)
 {
     cc_buf_put_u32(b, tag);
     size_t at = b->len;
@@ -93,7 +54,7 @@ static size_t section_begin(struct cc_buf *b, uint32_t tag)
     return at;
 }
 
-static void section_end(struct cc_buf *b, size_t at)
+void snapshot_section_end(struct cc_buf *b, size_t at)
 {
     if (!cc_buf_ok(b))
         return;
@@ -187,26 +148,26 @@ static int load_vm_section(struct cc_vm *vm, struct cc_rd *r, struct cc_err *err
 
 static int save_state(struct cc_vm *vm, struct cc_buf *b, struct cc_err *err)
 {
-    size_t at = section_begin(b, T_VCPU);
+    size_t at = snapshot_section_begin(b, T_VCPU);
     int rc = cc_vcpu_save(vm, b, err);
     if (rc < 0)
         return rc;
-    section_end(b, at);
-    at = section_begin(b, T_PIC);
+    snapshot_section_end(b, at);
+    at = snapshot_section_begin(b, T_PIC);
     cc_pic_save(&vm->pic, b);
-    section_end(b, at);
-    at = section_begin(b, T_PIT);
+    snapshot_section_end(b, at);
+    at = snapshot_section_begin(b, T_PIT);
     cc_pit_save(&vm->pit, b);
-    section_end(b, at);
-    at = section_begin(b, T_UART);
+    snapshot_section_end(b, at);
+    at = snapshot_section_begin(b, T_UART);
     cc_uart_save(&vm->uart, b);
-    section_end(b, at);
-    at = section_begin(b, T_CMOS);
+    snapshot_section_end(b, at);
+    at = snapshot_section_begin(b, T_CMOS);
     cc_cmos_save(&vm->cmos, b);
-    section_end(b, at);
-    at = section_begin(b, T_VM);
+    snapshot_section_end(b, at);
+    at = snapshot_section_begin(b, T_VM);
     save_vm_section(vm, b);
-    section_end(b, at);
+    snapshot_section_end(b, at);
     int rc2 = ext_save_all(vm, b, err);
     if (rc2 < 0)
         return rc2;
@@ -215,7 +176,7 @@ static int save_state(struct cc_vm *vm, struct cc_buf *b, struct cc_err *err)
     return 0;
 }
 
-static const char *tag_name(uint32_t tag, char out[5])
+const char *snapshot_tag_name(uint32_t tag, char out[5])
 {
     for (int i = 0; i < 4; i++) {
         char c = (char)(tag >> (8 * i));
@@ -253,20 +214,45 @@ static int load_state(struct cc_vm *vm, const uint8_t *p, size_t len, struct cc_
             if (rc == 0)
                 return cc_err_set(err, EINVAL, "snapshot state: section '%s' belongs to no "
                                   "part of this VM (an extension it does not have?)",
-                                  tag_name(tag, tn));
+                                  snapshot_tag_name(tag, tn));
             if (rc > 0) {
                 s.pos = slen;
                 rc = 0;
             }
         }
         if (rc < 0)
-            return cc_err_prefix(err, "snapshot section '%s'", tag_name(tag, tn));
+            return cc_err_prefix(err, "snapshot section '%s'", snapshot_tag_name(tag, tn));
         if (cc_rd_left(&s) != 0)
             return cc_err_set(err, EINVAL, "snapshot section '%s': %zu unexpected trailing bytes",
-                              tag_name(tag, tn), cc_rd_left(&s));
+                              snapshot_tag_name(tag, tn), cc_rd_left(&s));
     }
     if (seen != 63)
         return cc_err_set(err, EINVAL, "snapshot state is missing sections (have mask 0x%x)", seen);
+    return 0;
+}
+
+int snapshot_read_summary(struct cc_snapshot *s)
+{
+    struct cc_rd st;
+    cc_rd_init(&st, s->state.data, s->state.len);
+    while (cc_rd_left(&st) >= 12) {
+        uint32_t tag = cc_rd_u32(&st);
+        uint64_t sl = cc_rd_u64(&st);
+        if (!cc_rd_ok(&st) || sl > cc_rd_left(&st))
+            return -EINVAL;
+        if (tag == T_VM && sl >= 1 + 8 * 5 + 1) {
+            /* version, vtime, exits, unknown_io, port92, trace hash */
+            struct cc_rd vr;
+            cc_rd_init(&vr, st.p + st.pos, sl);
+            cc_rd_u8(&vr);
+            s->vtime = cc_rd_u64(&vr);
+            s->exits = cc_rd_u64(&vr);
+            cc_rd_u64(&vr);
+            cc_rd_u8(&vr);
+            s->trace_hash = cc_rd_u64(&vr);
+        }
+        st.pos += sl;
+    }
     return 0;
 }
 
@@ -329,7 +315,7 @@ static int copy_extents(int src, int dst, uint64_t size)
     return 0;
 }
 
-static int new_memfd(uint64_t size, struct cc_err *err)
+int snapshot_memfd_new(uint64_t size, struct cc_err *err)
 {
     int fd = memfd_create("chaoscontrol-snapshot", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
@@ -342,7 +328,7 @@ static int new_memfd(uint64_t size, struct cc_err *err)
     return fd;
 }
 
-static int seal(int fd, struct cc_err *err)
+int snapshot_memfd_seal(int fd, struct cc_err *err)
 {
     if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
         return cc_err_set(err, errno, "sealing snapshot memory: %s", strerror(errno));
@@ -354,13 +340,13 @@ static int store_pages(struct cc_vm *vm, struct cc_snapshot *s, uint64_t first, 
                        uint64_t zh, struct cc_err *err)
 {
     for (uint64_t p = first; p < first + count; p++) {
-        const uint8_t *src = vm->mem + p * PAGE;
+        const uint8_t *src = vm->mem + p * SNAP_PAGE;
         if (page_is_zero(src)) {
             s->page_hash[p] = zh;
             continue;
         }
-        s->page_hash[p] = XXH3_64bits(src, PAGE);
-        int rc = write_all_at(s->memfd, src, PAGE, (off_t)(p * PAGE));
+        s->page_hash[p] = XXH3_64bits(src, SNAP_PAGE);
+        int rc = write_all_at(s->memfd, src, SNAP_PAGE, (off_t)(p * SNAP_PAGE));
         if (rc < 0)
             return cc_err_set(err, -rc, "writing snapshot memory: %s", strerror(-rc));
     }
@@ -369,11 +355,11 @@ static int store_pages(struct cc_vm *vm, struct cc_snapshot *s, uint64_t first, 
 
 static int build_memory(struct cc_vm *vm, struct cc_snapshot *s, struct cc_err *err)
 {
-    uint64_t n = vm->mem_size / PAGE, zh = zero_page_hash();
+    uint64_t n = vm->mem_size / SNAP_PAGE, zh = snapshot_zero_page_hash();
     s->page_hash = malloc(n * sizeof(uint64_t));
     if (!s->page_hash)
         return cc_err_set(err, ENOMEM, "out of memory for page hashes");
-    int fd = new_memfd(vm->mem_size, err);
+    int fd = snapshot_memfd_new(vm->mem_size, err);
     if (fd < 0)
         return fd;
     s->memfd = fd;
@@ -392,9 +378,9 @@ static int build_memory(struct cc_vm *vm, struct cc_snapshot *s, struct cc_err *
         for (uint64_t p = 0; p < n; p++) {
             if (!(vm->dirty[p / 64] >> (p % 64) & 1))
                 continue;
-            const uint8_t *src = vm->mem + p * PAGE;
-            s->page_hash[p] = XXH3_64bits(src, PAGE);
-            rc = write_all_at(fd, src, PAGE, (off_t)(p * PAGE));
+            const uint8_t *src = vm->mem + p * SNAP_PAGE;
+            s->page_hash[p] = XXH3_64bits(src, SNAP_PAGE);
+            rc = write_all_at(fd, src, SNAP_PAGE, (off_t)(p * SNAP_PAGE));
             if (rc < 0)
                 return cc_err_set(err, -rc, "writing snapshot memory: %s", strerror(-rc));
         }
@@ -425,12 +411,12 @@ static int build_memory(struct cc_vm *vm, struct cc_snapshot *s, struct cc_err *
     for (uint64_t p = 0; p < n; p++)
         if (s->page_hash[p] != zh)
             s->pages_nonzero++;
-    return seal(fd, err);
+    return snapshot_memfd_seal(fd, err);
 }
 
-/* ---- public API ---- */
+/* ---- lifetime, capture, restore, fork ---- */
 
-static struct cc_snapshot *snap_new(void)
+struct cc_snapshot *snapshot_alloc(void)
 {
     struct cc_snapshot *s = calloc(1, sizeof(*s));
     if (!s)
@@ -491,7 +477,7 @@ int cc_vm_snapshot(struct cc_vm *vm, struct cc_snapshot **out, struct cc_err *er
     int rc = cc_vcpu_complete_io(vm, err);
     if (rc < 0)
         return rc;
-    struct cc_snapshot *s = snap_new();
+    struct cc_snapshot *s = snapshot_alloc();
     if (!s)
         return cc_err_set(err, ENOMEM, "out of memory");
     s->mem_size = vm->mem_size;
@@ -624,7 +610,7 @@ void cc_snapshot_info(const struct cc_snapshot *s, struct cc_snapshot_info *info
     info->exits = s->exits;
     info->seed = s->cfg.seed;
     info->trace_hash = s->trace_hash;
-    info->ram_hash = XXH3_64bits(s->page_hash, (s->mem_size / PAGE) * sizeof(uint64_t));
+    info->ram_hash = XXH3_64bits(s->page_hash, (s->mem_size / SNAP_PAGE) * sizeof(uint64_t));
     info->state_bytes = s->state.len;
 }
 
@@ -636,7 +622,7 @@ int64_t cc_snapshot_diff(const struct cc_snapshot *a, const struct cc_snapshot *
         return cc_err_set(err, EINVAL, "snapshots have different memory sizes (%llu and %llu MiB)",
                           (unsigned long long)(a->mem_size >> 20),
                           (unsigned long long)(b->mem_size >> 20));
-    uint64_t n = a->mem_size / PAGE, total = 0;
+    uint64_t n = a->mem_size / SNAP_PAGE, total = 0;
     for (uint64_t p = 0; p < n;) {
         if (a->page_hash[p] == b->page_hash[p]) {
             p++;
@@ -650,403 +636,4 @@ int64_t cc_snapshot_diff(const struct cc_snapshot *a, const struct cc_snapshot *
             fn(opaque, start, p - start);
     }
     return (int64_t)total;
-}
-
-/* ---- files ---- */
-
-static void put_config(struct cc_buf *b, const struct cc_vm_config *c)
-{
-    cc_buf_put_u8(b, CONF_SECTION_VERSION);
-    cc_buf_put_u64(b, c->mem_size);
-    cc_buf_put_u64(b, c->seed);
-    cc_buf_put_u32(b, c->tsc_khz);
-    cc_buf_put(b, c->cpu.vendor, sizeof(c->cpu.vendor));
-    cc_buf_put_u32(b, c->cpu.family);
-    cc_buf_put_u32(b, c->cpu.model);
-    cc_buf_put_u32(b, c->cpu.stepping);
-    cc_buf_put(b, c->cpu.brand, sizeof(c->cpu.brand));
-    cc_buf_put_bool(b, c->avx2);
-    cc_buf_put_bool(b, c->avx512);
-    cc_buf_put_u64(b, c->rtc_epoch);
-    cc_buf_put_u64(b, c->costs.pio);
-    cc_buf_put_u64(b, c->costs.mmio);
-    cc_buf_put_u64(b, c->costs.hlt);
-    cc_buf_put_u64(b, c->costs.irq_window);
-    cc_buf_put_u64(b, c->costs.other);
-}
-
-static int get_config(struct cc_rd *r, struct cc_vm_config *c, struct cc_err *err)
-{
-    cc_vm_config_default(c);
-    int ver = cc_rd_version(r, CONF_SECTION_VERSION, "configuration section", err);
-    if (ver < 0)
-        return ver;
-    c->mem_size = cc_rd_u64(r);
-    c->seed = cc_rd_u64(r);
-    c->tsc_khz = cc_rd_u32(r);
-    cc_rd_get(r, c->cpu.vendor, sizeof(c->cpu.vendor));
-    c->cpu.family = cc_rd_u32(r);
-    c->cpu.model = cc_rd_u32(r);
-    c->cpu.stepping = cc_rd_u32(r);
-    cc_rd_get(r, c->cpu.brand, sizeof(c->cpu.brand));
-    c->avx2 = cc_rd_bool(r);
-    c->avx512 = cc_rd_bool(r);
-    c->rtc_epoch = cc_rd_u64(r);
-    c->costs.pio = cc_rd_u64(r);
-    c->costs.mmio = cc_rd_u64(r);
-    c->costs.hlt = cc_rd_u64(r);
-    c->costs.irq_window = cc_rd_u64(r);
-    c->costs.other = cc_rd_u64(r);
-    c->cpu.vendor[12] = 0;
-    c->cpu.brand[48] = 0;
-    if (!cc_rd_ok(r))
-        return cc_err_set(err, EINVAL, "configuration section truncated");
-    if (c->mem_size < (2ull << 20) || c->mem_size > (3ull << 30) || (c->mem_size & 0xfff))
-        return cc_err_set(err, EINVAL, "configuration: bad memory size %llu",
-                          (unsigned long long)c->mem_size);
-    return 0;
-}
-
-static void quiet_log(void *opaque, const char *msg)
-{
-    (void)opaque;
-    (void)msg;
-}
-
-/* The full serialized device state for a file. An in-memory snapshot keeps
- * its disks as copy-on-write clones, not bytes: serialize them through a
- * short-lived fork of the snapshot. */
-static int virtio_blob(const struct cc_snapshot *s, struct cc_buf *b, struct cc_err *err)
-{
-    if (!s->vsnap) {
-        cc_buf_put(b, s->vstate.data, s->vstate.len);
-        return 0;
-    }
-    if (cc_vm_virtio_snap_serialize(s->vsnap, b))
-        return 0;
-    struct cc_fork_opts o;
-    cc_fork_opts_default(&o);
-    o.log = quiet_log;      /* host notes were already shown for the original */
-    struct cc_vm *tmp;
-    int rc = cc_vm_fork(s, &o, &tmp, err);
-    if (rc < 0)
-        return cc_err_prefix(err, "serializing device state");
-    cc_vm_virtio_save(tmp, b);
-    cc_vm_destroy(tmp);
-    return 0;
-}
-
-int cc_snapshot_save(const struct cc_snapshot *s, const char *path, struct cc_err *err)
-{
-    uint64_t n = s->mem_size / PAGE, zh = zero_page_hash();
-    struct cc_buf b;
-    cc_buf_init(&b);
-    cc_buf_put(&b, FILE_MAGIC, 8);
-    cc_buf_put_u32(&b, CC_SNAPSHOT_FORMAT_VERSION);
-    cc_buf_put_u32(&b, 0);
-    size_t at = section_begin(&b, T_CONF);
-    put_config(&b, &s->cfg);
-    section_end(&b, at);
-    at = section_begin(&b, T_STAT);
-    cc_buf_put(&b, s->state.data, s->state.len);
-    section_end(&b, at);
-    at = section_begin(&b, T_VDEV);
-    cc_buf_put(&b, s->vdev.data, s->vdev.len);
-    section_end(&b, at);
-    at = section_begin(&b, T_VIRT);
-    int vrc = virtio_blob(s, &b, err);
-    if (vrc < 0) {
-        cc_buf_free(&b);
-        return vrc;
-    }
-    section_end(&b, at);
-
-    /* Memory: bitmap of stored pages, then one zstd frame of those pages. */
-    at = section_begin(&b, T_MEM);
-    cc_buf_put_u64(&b, n);
-    size_t bm_words = (size_t)((n + 63) / 64);
-    uint64_t *bm = calloc(bm_words, sizeof(uint64_t));
-    uint8_t *pages = MAP_FAILED;
-    ZSTD_CCtx *z = ZSTD_createCCtx();
-    int rc = 0;
-    if (!bm || !z) {
-        rc = cc_err_set(err, ENOMEM, "out of memory");
-        goto out;
-    }
-    pages = mmap(NULL, s->mem_size, PROT_READ, MAP_SHARED, s->memfd, 0);
-    if (pages == MAP_FAILED) {
-        rc = cc_err_set(err, errno, "mapping snapshot memory: %s", strerror(errno));
-        goto out;
-    }
-    for (uint64_t p = 0; p < n; p++)
-        if (s->page_hash[p] != zh)
-            bm[p / 64] |= 1ull << (p % 64);
-    for (size_t i = 0; i < bm_words; i++)
-        cc_buf_put_u64(&b, bm[i]);
-    size_t len_at = b.len;
-    cc_buf_put_u64(&b, 0);
-    ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 1);
-    size_t out_cap = ZSTD_CStreamOutSize();
-    for (uint64_t p = 0; p <= n && cc_buf_ok(&b); p++) {
-        bool last = p == n;
-        ZSTD_inBuffer in = {NULL, 0, 0};
-        if (!last) {
-            if (!(bm[p / 64] >> (p % 64) & 1))
-                continue;
-            in.src = pages + p * PAGE;
-            in.size = PAGE;
-        }
-        ZSTD_EndDirective mode = last ? ZSTD_e_end : ZSTD_e_continue;
-        for (;;) {
-            if (b.len + out_cap > b.cap) {
-                size_t want = b.len + out_cap;
-                uint8_t *nd = realloc(b.data, want * 2);
-                if (!nd) {
-                    b.oom = true;
-                    break;
-                }
-                b.data = nd;
-                b.cap = want * 2;
-            }
-            ZSTD_outBuffer zo = {b.data + b.len, out_cap, 0};
-            size_t r = ZSTD_compressStream2(z, &zo, &in, mode);
-            if (ZSTD_isError(r)) {
-                rc = cc_err_set(err, EIO, "compressing snapshot memory: %s", ZSTD_getErrorName(r));
-                goto out;
-            }
-            b.len += zo.pos;
-            if (last ? r == 0 : in.pos == in.size)
-                break;
-        }
-    }
-    if (cc_buf_ok(&b)) {
-        uint64_t zlen = b.len - len_at - 8;
-        for (int i = 0; i < 8; i++)
-            b.data[len_at + i] = (uint8_t)(zlen >> (8 * i));
-    }
-    section_end(&b, at);
-    at = section_begin(&b, T_END);
-    if (cc_buf_ok(&b)) {
-        uint64_t sum = XXH3_64bits(b.data, at - 4);
-        cc_buf_put_u64(&b, sum);
-    }
-    section_end(&b, at);
-    if (!cc_buf_ok(&b)) {
-        rc = cc_err_set(err, ENOMEM, "out of memory writing snapshot");
-        goto out;
-    }
-    rc = cc_file_write_atomic(path, b.data, b.len, err);
-    if (rc < 0)
-        cc_err_prefix(err, "saving snapshot");
-out:
-    if (pages != MAP_FAILED)
-        munmap(pages, s->mem_size);
-    ZSTD_freeCCtx(z);
-    free(bm);
-    cc_buf_free(&b);
-    return rc;
-}
-
-static int read_whole(const char *path, uint8_t **data, size_t *len, struct cc_err *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return cc_err_set(err, errno, "snapshot '%s': %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return cc_err_set(err, EINVAL, "snapshot '%s': not a regular file", path);
-    }
-    *len = (size_t)st.st_size;
-    *data = malloc(*len ? *len : 1);
-    if (!*data) {
-        close(fd);
-        return cc_err_set(err, ENOMEM, "snapshot '%s': out of memory", path);
-    }
-    size_t off = 0;
-    while (off < *len) {
-        ssize_t r = read(fd, *data + off, *len - off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            int e = r < 0 ? errno : EIO;
-            close(fd);
-            free(*data);
-            return cc_err_set(err, e, "snapshot '%s': read failed: %s", path, strerror(e));
-        }
-        off += (size_t)r;
-    }
-    close(fd);
-    return 0;
-}
-
-int cc_snapshot_load(const char *path, struct cc_snapshot **out, struct cc_err *err)
-{
-    *out = NULL;
-    uint8_t *d = NULL;
-    size_t len = 0;
-    int rc = read_whole(path, &d, &len, err);
-    if (rc < 0)
-        return rc;
-    struct cc_snapshot *s = NULL;
-    uint8_t *pages = MAP_FAILED;
-    ZSTD_DCtx *z = NULL;
-
-#define FAIL(code, ...) do { rc = cc_err_set(err, code, __VA_ARGS__); goto out; } while (0)
-    if (len < 16 || memcmp(d, FILE_MAGIC, 8))
-        FAIL(EINVAL, "'%s' is not a ChaosControl snapshot (bad magic)", path);
-    struct cc_rd r;
-    cc_rd_init(&r, d + 8, len - 8);
-    uint32_t ver = cc_rd_u32(&r);
-    cc_rd_u32(&r);
-    if (ver > CC_SNAPSHOT_FORMAT_VERSION)
-        FAIL(EINVAL, "snapshot '%s' has format version %u, newer than this chaoscontrol "
-             "supports (%u): use a newer chaoscontrol", path, ver, CC_SNAPSHOT_FORMAT_VERSION);
-    if (ver == 0)
-        FAIL(EINVAL, "snapshot '%s' has an invalid format version 0", path);
-    /* Find the END section and check the checksum before trusting anything. */
-    if (len < 16 + 20)
-        FAIL(EINVAL, "snapshot '%s' is truncated (%zu bytes)", path, len);
-    {
-        const uint8_t *end = d + len - 20;
-        struct cc_rd er;
-        cc_rd_init(&er, end, 20);
-        uint32_t tag = cc_rd_u32(&er);
-        uint64_t elen = cc_rd_u64(&er), sum = cc_rd_u64(&er);
-        if (tag != T_END || elen != 8)
-            FAIL(EINVAL, "snapshot '%s' is truncated (no end marker)", path);
-        if (XXH3_64bits(d, len - 20) != sum)
-            FAIL(EINVAL, "snapshot '%s' is corrupt (checksum mismatch)", path);
-    }
-    s = snap_new();
-    if (!s)
-        FAIL(ENOMEM, "out of memory");
-    bool have_conf = false, have_stat = false, have_mem = false;
-    while (cc_rd_left(&r) > 20) {
-        uint32_t tag = cc_rd_u32(&r);
-        uint64_t slen = cc_rd_u64(&r);
-        if (!cc_rd_ok(&r) || slen > cc_rd_left(&r) - 20)
-            FAIL(EINVAL, "snapshot '%s': section runs past the end of the file", path);
-        struct cc_rd sr;
-        cc_rd_init(&sr, r.p + r.pos, slen);
-        r.pos += slen;
-        char tn[5];
-        if (tag == T_CONF) {
-            rc = get_config(&sr, &s->cfg, err);
-            if (rc < 0)
-                goto out_prefix;
-            s->mem_size = s->cfg.mem_size;
-            have_conf = true;
-        } else if (tag == T_STAT) {
-            cc_buf_put(&s->state, sr.p, slen);
-            if (!cc_buf_ok(&s->state))
-                FAIL(ENOMEM, "out of memory");
-            have_stat = true;
-        } else if (tag == T_VDEV) {
-            cc_buf_put(&s->vdev, sr.p, slen);
-            if (!cc_buf_ok(&s->vdev))
-                FAIL(ENOMEM, "out of memory");
-        } else if (tag == T_VIRT) {
-            cc_buf_put(&s->vstate, sr.p, slen);
-            if (!cc_buf_ok(&s->vstate))
-                FAIL(ENOMEM, "out of memory");
-        } else if (tag == T_MEM) {
-            if (!have_conf)
-                FAIL(EINVAL, "snapshot '%s': memory before configuration", path);
-            uint64_t n = cc_rd_u64(&sr);
-            if (n != s->mem_size / PAGE)
-                FAIL(EINVAL, "snapshot '%s': memory section has %llu pages, configuration says "
-                     "%llu", path, (unsigned long long)n,
-                     (unsigned long long)(s->mem_size / PAGE));
-            size_t bm_words = (size_t)((n + 63) / 64);
-            if (cc_rd_left(&sr) < bm_words * 8 + 8)
-                FAIL(EINVAL, "snapshot '%s': memory bitmap truncated", path);
-            const uint8_t *bm = sr.p + sr.pos;
-            sr.pos += bm_words * 8;
-            uint64_t zlen = cc_rd_u64(&sr);
-            if (zlen != cc_rd_left(&sr))
-                FAIL(EINVAL, "snapshot '%s': compressed memory length mismatch", path);
-            int fd = new_memfd(s->mem_size, err);
-            if (fd < 0) {
-                rc = fd;
-                goto out;
-            }
-            s->memfd = fd;
-            pages = mmap(NULL, s->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-            s->page_hash = malloc(n * sizeof(uint64_t));
-            z = ZSTD_createDCtx();
-            if (pages == MAP_FAILED || !s->page_hash || !z)
-                FAIL(ENOMEM, "out of memory loading snapshot memory");
-            ZSTD_inBuffer in = {sr.p + sr.pos, (size_t)zlen, 0};
-            uint64_t zh = zero_page_hash();
-            for (uint64_t p = 0; p < n; p++) {
-                uint64_t word;
-                memcpy(&word, bm + (p / 64) * 8, 8);
-                if (!(word >> (p % 64) & 1)) {
-                    s->page_hash[p] = zh;
-                    continue;
-                }
-                ZSTD_outBuffer o = {pages + p * PAGE, PAGE, 0};
-                while (o.pos < PAGE) {
-                    size_t zr = ZSTD_decompressStream(z, &o, &in);
-                    if (ZSTD_isError(zr))
-                        FAIL(EINVAL, "snapshot '%s': corrupt memory data (%s)", path,
-                             ZSTD_getErrorName(zr));
-                    if (o.pos < PAGE && in.pos == in.size)
-                        FAIL(EINVAL, "snapshot '%s': memory data truncated", path);
-                }
-                s->page_hash[p] = XXH3_64bits(pages + p * PAGE, PAGE);
-                if (s->page_hash[p] != zh)
-                    s->pages_nonzero++;
-            }
-            have_mem = true;
-        } else {
-            FAIL(EINVAL, "snapshot '%s': unknown section '%s'", path, tag_name(tag, tn));
-        }
-    }
-    if (!have_conf || !have_stat || !have_mem)
-        FAIL(EINVAL, "snapshot '%s' is incomplete (missing %s section)", path,
-             !have_conf ? "configuration" : !have_stat ? "state" : "memory");
-    munmap(pages, s->mem_size);
-    pages = MAP_FAILED;
-    rc = seal(s->memfd, err);
-    if (rc < 0)
-        goto out;
-    /* Pull the summary fields out of the VM section for info(). */
-    {
-        struct cc_rd st;
-        cc_rd_init(&st, s->state.data, s->state.len);
-        while (cc_rd_left(&st) >= 12) {
-            uint32_t tag = cc_rd_u32(&st);
-            uint64_t sl = cc_rd_u64(&st);
-            if (!cc_rd_ok(&st) || sl > cc_rd_left(&st))
-                FAIL(EINVAL, "snapshot '%s': state section truncated", path);
-            if (tag == T_VM && sl >= 1 + 8 * 5 + 1) {
-                const uint8_t *v = st.p + st.pos;
-                struct cc_rd vr;
-                cc_rd_init(&vr, v, sl);
-                cc_rd_u8(&vr);
-                s->vtime = cc_rd_u64(&vr);
-                s->exits = cc_rd_u64(&vr);
-                cc_rd_u64(&vr);
-                cc_rd_u8(&vr);
-                s->trace_hash = cc_rd_u64(&vr);
-            }
-            st.pos += sl;
-        }
-    }
-    *out = s;
-    s = NULL;
-    rc = 0;
-    goto out;
-out_prefix:
-    cc_err_prefix(err, "snapshot '%s'", path);
-out:
-#undef FAIL
-    if (pages != MAP_FAILED)
-        munmap(pages, s ? s->mem_size : 0);
-    ZSTD_freeDCtx(z);
-    cc_snapshot_put(s);
-    free(d);
-    return rc;
 }

@@ -3,7 +3,8 @@
  * handlers (run.c), the legacy devices on the I/O bus (board.c, iobus.c),
  * serial capture (serial.c), the watchdog (watchdog.c), clock faults
  * (clock.c), extensions (ext.c), CPU set-up (cpu.c), memory (mem.c),
- * snapshots (snapshot.c) and Linux boot (boot.c). */
+ * snapshots (snapshot.c, their files in snapshot_file.c) and Linux boot
+ * (boot.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
