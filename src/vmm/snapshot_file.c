@@ -419,17 +419,27 @@ static int keep(struct cc_buf *b, const struct cc_rd *sr, uint64_t len, struct c
 static int load_sections(struct cc_snapshot *s, struct cc_rd *r, const char *path,
                          struct cc_err *err)
 {
-    bool have_conf = false, have_stat = false, have_mem = false;
+    bool have_conf = false, have_stat = false, have_mem = false, have_vdev = false,
+         have_virt = false;
     while (cc_rd_left(r) > END_SECTION_BYTES) {
         uint32_t tag = cc_rd_u32(r);
         uint64_t slen = cc_rd_u64(r);
-        if (!cc_rd_ok(r) || slen > cc_rd_left(r) - END_SECTION_BYTES)
+        /* (fuzz_snapshot_file: a header 1-11 bytes before the end marker
+         * once made the bound below wrap around) */
+        if (!cc_rd_ok(r) || cc_rd_left(r) < END_SECTION_BYTES ||
+            slen > cc_rd_left(r) - END_SECTION_BYTES)
             return cc_err_set(err, EINVAL, "snapshot '%s': section runs past the end of the "
                               "file", path);
+        char tn[5];
+        bool *seen = tag == T_CONF ? &have_conf : tag == T_STAT ? &have_stat :
+                     tag == T_MEM ? &have_mem : tag == T_VDEV ? &have_vdev :
+                     tag == T_VIRT ? &have_virt : NULL;
+        if (seen && *seen)
+            return cc_err_set(err, EINVAL, "snapshot '%s': a second '%s' section (corrupt or "
+                              "hand-made file)", path, snapshot_tag_name(tag, tn));
         struct cc_rd sr;
         cc_rd_init(&sr, r->p + r->pos, slen);
         r->pos += slen;
-        char tn[5];
         int rc;
         if (tag == T_CONF) {
             rc = get_config(&sr, &s->cfg, err);
@@ -442,8 +452,10 @@ static int load_sections(struct cc_snapshot *s, struct cc_rd *r, const char *pat
             have_stat = true;
         } else if (tag == T_VDEV) {
             rc = keep(&s->vdev, &sr, slen, err);
+            have_vdev = true;
         } else if (tag == T_VIRT) {
             rc = keep(&s->vstate, &sr, slen, err);
+            have_virt = true;
         } else if (tag == T_MEM) {
             if (!have_conf)
                 return cc_err_set(err, EINVAL, "snapshot '%s': memory before configuration",

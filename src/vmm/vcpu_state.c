@@ -204,10 +204,14 @@ int cc_vcpu_save(struct cc_vm *vm, struct cc_buf *out, struct cc_err *err)
     uint32_t saved = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t v;
-        /* The TSC comes from virtual time; KVM's paravirtual MSRs belong to
-         * features the guest cannot see (the KVM CPUID leaves are hidden). */
+        /* The TSC comes from virtual time; KVM's and Hyper-V's paravirtual
+         * MSRs belong to features the guest cannot see (the hypervisor
+         * CPUID leaves are hidden), and some follow host time (Hyper-V's
+         * time reference count 0x40000020 and VP runtime 0x40000010 made two
+         * snapshots of one VM state differ in 16 bytes). */
         bool kvm_pv = (idx[i] >= 0x4b564d00 && idx[i] <= 0x4b564dff) ||
-                      idx[i] == 0x11 || idx[i] == 0x12;
+                      idx[i] == 0x11 || idx[i] == 0x12 ||
+                      (idx[i] >= 0x40000000 && idx[i] <= 0x400001ff);
         if (idx[i] == MSR_IA32_TSC || kvm_pv || msr_get1(vm, idx[i], &v) < 0)
             continue;
         cc_buf_put_u32(out, idx[i]);

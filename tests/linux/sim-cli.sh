@@ -93,11 +93,12 @@ else not_ok "the failure line names the VM and the assertion; the simulation sto
 
 # SIGINT: a 60 s simulation interrupted once the VMs run; it stops soon,
 # prints its report with a stop reason "requested" and says so.
+mkdir -p "$work/int"
 "$cc" sim --kernel "$kernel" --initrd "$initrd" --vms 2 --duration 60s --seed 3 \
-  --serial-dir "$work" >"$work/int.out" 2>"$work/int.err" &
+  --serial-dir "$work/int" >"$work/int.out" 2>"$work/int.err" &
 pid=$!
 for _ in $(seq 1 600); do
-  [ -s "$work/vm1.log" ] && break
+  [ -s "$work/int/vm1.log" ] && break
   kill -0 $pid 2>/dev/null || break
   sleep 0.1
 done
