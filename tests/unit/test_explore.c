@@ -3,6 +3,7 @@
  * checkpoints (round trip, refusal of corrupt ones), coverage novelty,
  * ddmin on a synthetic predicate, and the mutators' determinism. */
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -762,6 +763,184 @@ static void test_react(void)
     xreact_free(&r);
 }
 
+
+/* ---- checkpoints written by earlier versions (tests/fixtures/explore) ---- */
+
+static const char *fixtures;
+
+static char *fixture(const char *name)
+{
+    static char p[2][1024];
+    static int k;
+    char *b = p[k++ & 1];
+    snprintf(b, sizeof(p[0]), "%s/%s", fixtures, name);
+    return b;
+}
+
+/* The directory's file name, read into a fresh directory as checkpoint.json. */
+static struct cc_xstate *load_fixture(const char *name, char **text, struct cc_err *err)
+{
+    *text = read_all(fixture(name));
+    char dir[400];
+    snprintf(dir, sizeof(dir), "%s/fx-%s", tmpdir, name);
+    mkdir(dir, 0755);
+    char ck[500];
+    snprintf(ck, sizeof(ck), "%s/checkpoint.json", dir);
+    write_text(ck, *text, strlen(*text));
+    struct cc_xstate *st = NULL;
+    if (cc_xstate_load(dir, &st, err) < 0)
+        return NULL;
+    return st;
+}
+
+static void test_fixtures(void)
+{
+    if (!fixtures) {
+        ok(0, "the fixture directory is the first argument (meson passes it)");
+        return;
+    }
+    struct cc_err err = {0};
+    char *text;
+    struct cc_xstate *st = load_fixture("checkpoint-v1-raft-abca9a0.json", &text, &err);
+    ok(st != NULL, "a Raft checkpoint written at abca9a0 loads (%s)", st ? "ok" : err.msg);
+    if (st) {
+        struct cc_explore_summary s;
+        cc_xstate_summary(st, &s);
+        ok(s.rounds_done == 3 && s.branches == 18 && s.frontier == 31 && s.edges == 7977 &&
+           s.assert_bits == 111 && s.bugs == 0 && st->n_hist == 3 && st->n_as > 10 &&
+           st->target.n_vms == 3 && !st->target.factory,
+           "its counters, frontier, coverage, history and table: %u rounds, %" PRIu64
+           " branches, frontier %zu, %zu edges, %zu assertion states", s.rounds_done,
+           s.branches, s.frontier, s.edges, s.assert_bits);
+        char *again = cc_xstate_to_json(st);
+        ok(again && !strcmp(again, text), "written back, it is the same file byte for byte");
+        free(again);
+    }
+    cc_xstate_free(st);
+    free(text);
+
+    st = load_fixture("checkpoint-v1-sample-abca9a0.json", &text, &err);
+    ok(st != NULL, "a hand-made checkpoint written at abca9a0 loads (%s)", st ? "ok" : err.msg);
+    if (st) {
+        ok(st->n_bugs == 1 && st->bugs[0].number == 1 && st->bugs[0].dups == 2 &&
+           st->max_bug_number == 1 && st->target.seed == 18446744073709551615ull &&
+           st->n_pts == 3 && st->pts[1].n_slots == 2 && st->pts[1].slots[1] == 4000 &&
+           st->plateau_since == 2 && st->react_faults == 7 && st->n_as == 2,
+           "bugs, seed beyond 2^63, point slots, plateau and reactive counters come back");
+        char *again = cc_xstate_to_json(st);
+        ok(again && !strcmp(again, text), "written back, it is the same file byte for byte");
+        free(again);
+        /* the report rendered from the state is the one that code wrote */
+        char dir[400];
+        snprintf(dir, sizeof(dir), "%s/fx-report", tmpdir);
+        mkdir(dir, 0755);
+        ok(report_write(st, dir, &err) == 0, "report rendered from the state (%s)", err.msg);
+        static const char *const files[][2] = {
+            {"report.txt", "report-v1-sample-abca9a0.txt"},
+            {"coverage.svg", "coverage-v1-sample-abca9a0.svg"},
+            {"assertions.json", "assertions-v1-sample-abca9a0.json"},
+        };
+        for (size_t i = 0; i < 3; i++) {
+            char p[500];
+            snprintf(p, sizeof(p), "%s/%s", dir, files[i][0]);
+            char *got = read_all(p), *want = read_all(fixture(files[i][1]));
+            ok(*want && !strcmp(got, want), "%s is the one the code at abca9a0 rendered",
+               files[i][0]);
+            free(got);
+            free(want);
+        }
+    }
+    cc_xstate_free(st);
+    free(text);
+}
+
+/* ---- guidance maxima and targets made by code ---- */
+
+static void test_guidance_state(void)
+{
+    struct cc_xstate *st = sample_state();
+    bool oom = false;
+    ok(xstate_guidance_raise(st, "queue depth", 5, &oom), "a first guidance value is new");
+    ok(!xstate_guidance_raise(st, "queue depth", 5, &oom) &&
+       !xstate_guidance_raise(st, "queue depth", 3, &oom), "an equal or lower one is not");
+    ok(xstate_guidance_raise(st, "queue depth", 9, &oom), "a higher one is");
+    ok(xstate_guidance_raise(st, "retries", -4, &oom) && !oom, "another message is its own");
+    st->hist[1].new_maxima = 2;
+    char *t = cc_xstate_to_json(st);
+    struct cc_err err = {0};
+    struct cc_xstate *back = NULL;
+    int rc = t ? cc_xstate_parse(t, strlen(t), "g.json", &back, &err) : -1;
+    ok(rc == 0 && back->n_gd == 2 && back->gd[0].max == 9 && back->gd[1].max == -4 &&
+       back->hist[1].new_maxima == 2 && back->hist[0].new_maxima == 0,
+       "guidance maxima and a round's new maxima go through the checkpoint (%s)",
+       rc ? err.msg : "ok");
+    char *t2 = back ? cc_xstate_to_json(back) : NULL;
+    ok(t2 && !strcmp(t, t2), "and write back the same");
+    ok(t && strstr(t, "\"new_maxima\": 2") && !strstr(t, "\"new_maxima\": 0"),
+       "new_maxima is written only where it is not 0 (older files stay as they were)");
+    free(t2);
+    cc_xstate_free(back);
+    char *bad = t ? replace(t, "\"max\": 9", "\"max\": \"nine\"") : NULL;
+    back = NULL;
+    rc = bad ? cc_xstate_parse(bad, strlen(bad), "g.json", &back, &err) : 0;
+    ok(rc < 0 && strstr(err.msg, "g.json") && strstr(err.msg, "guidance[0]"),
+       "a malformed guidance entry is refused, naming it: %s", err.msg);
+    free(bad);
+    free(t);
+    cc_xstate_free(st);
+}
+
+static void test_factory_target(void)
+{
+    write_text(path_in("bzImage"), "not really a kernel", 19);
+    write_text(path_in("raft.initrd"), "not really an initrd", 20);
+    struct cc_bug *b = sample_bug(path_in("bzImage"), path_in("raft.initrd"));
+    free(b->kernel);
+    free(b->initrd);
+    b->kernel = b->initrd = NULL;
+    b->factory = strdup("tiny-heartbeat");
+    b->target.kernel = b->target.initrd = NULL;
+    b->target.factory = b->factory;
+    struct cc_err err = {0};
+    char *t = cc_bug_to_json(b);
+    ok(t && strstr(t, "\"factory\": \"tiny-heartbeat\"") && strstr(t, "\"kernel\": null"),
+       "a bug of a target made by code names its factory and has no kernel");
+    struct cc_bug *l = NULL;
+    int rc = t ? cc_bug_parse(t, "f.json", &l, &err) : -1;
+    ok(rc == 0 && l->target.factory && !strcmp(l->target.factory, "tiny-heartbeat") &&
+       !l->target.kernel, "it parses back (%s)", rc ? err.msg : "ok");
+    char *t2 = l ? cc_bug_to_json(l) : NULL;
+    ok(t2 && !strcmp(t, t2), "round trip is exact");
+    memset(&err, 0, sizeof(err));
+    rc = l ? cc_xtarget_check_boot(&l->target, &err) : 0;
+    ok(rc < 0 && strstr(err.msg, "factory 'tiny-heartbeat'") && strstr(err.msg, "command line"),
+       "the command line's check refuses it, saying why: %s", err.msg);
+    struct cc_xrun *x = NULL;
+    memset(&err, 0, sizeof(err));
+    rc = l ? cc_xrun_boot(&l->target, NULL, &x, &err) : 0;
+    ok(rc < 0 && !x && strstr(err.msg, "no factory was given"),
+       "booting it without the factory fails before any /dev/kvm: %s", err.msg);
+    struct cc_xfactory other = {.name = "another"};
+    struct cc_xrun_opts ro;
+    cc_xrun_opts_default(&ro);
+    ro.factory = &other;
+    memset(&err, 0, sizeof(err));
+    rc = l ? cc_xrun_boot(&l->target, &ro, &x, &err) : 0;
+    ok(rc < 0 && strstr(err.msg, "another factory"), "so does another factory: %s", err.msg);
+    char *nk = t ? replace(t, "\"factory\": \"tiny-heartbeat\",", "") : NULL;
+    struct cc_bug *l2 = NULL;
+    memset(&err, 0, sizeof(err));
+    rc = nk ? cc_bug_parse(nk, "nk.json", &l2, &err) : 0;
+    ok(rc < 0 && strstr(err.msg, "target.kernel"), "without a factory a kernel is required: %s",
+       err.msg);
+    cc_bug_free(l2);
+    free(nk);
+    free(t);
+    free(t2);
+    cc_bug_free(l);
+    cc_bug_free(b);
+}
+
 static void cleanup(void)
 {
     char cmd[300];
@@ -770,8 +949,9 @@ static void cleanup(void)
         fprintf(stderr, "could not remove %s\n", tmpdir);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    fixtures = argc > 1 ? argv[1] : NULL;
     snprintf(tmpdir, sizeof(tmpdir), "%s/cc-explore-XXXXXX",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(tmpdir)) {
@@ -782,6 +962,9 @@ int main(void)
     test_recipe();
     test_bug_files();
     test_checkpoint();
+    test_fixtures();
+    test_guidance_state();
+    test_factory_target();
     test_covmap();
     test_ddmin();
     test_mutators();
