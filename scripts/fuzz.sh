@@ -21,7 +21,7 @@ secs=$2
 shift 2
 root=$(cd "$(dirname "$0")/.." && pwd)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(virtqueue virtio_rng virtio_blk virtio_net)
+[ ${#targets[@]} -gt 0 ] || targets=(virtqueue virtio_rng virtio_blk virtio_net checkpoint bugfile)
 jobs=${FUZZ_JOBS:-1}
 
 if ! command -v clang >/dev/null; then

@@ -178,7 +178,6 @@ int cc_xrun_boot(const struct cc_xtarget *t, const struct cc_xrun_opts *o, struc
                  struct cc_err *err);
 void cc_xrun_free(struct cc_xrun *x);
 struct cc_sim *cc_xrun_sim(struct cc_xrun *x);
-uint64_t cc_xrun_setup_ns(const struct cc_xrun *x);
 
 /* The first failed assertion of a run. */
 struct cc_xfailure {
@@ -193,16 +192,6 @@ struct cc_xfailure {
     uint64_t exit;                  /* the VM's exit number at the failure */
 };
 
-/* Called around each segment of cc_xrun_play: before (after the scripts
- * are set), and after (before the next segment's restarts apply). */
-struct cc_xrun_hooks {
-    void (*before)(void *opaque, struct cc_sim *sim, uint64_t seg_end);
-    void (*after)(void *opaque, struct cc_sim *sim);
-    /* at every quantum boundary (cc_sim_limits.on_boundary) */
-    void (*boundary)(void *opaque, struct cc_sim *sim);
-    void *opaque;
-};
-
 struct cc_xrun_result {
     struct cc_xfailure fail;
     bool all_down;                  /* every VM killed or exited */
@@ -211,12 +200,8 @@ struct cc_xrun_result {
     uint64_t choices[CC_SIM_MAX_VMS];   /* random values each VM drew (this life) */
 };
 
-/* Play recipe r on x's simulation from its current time: set the schedule,
- * run the segments (see above), stop at the first failure or at end_ns. */
-int cc_xrun_play(struct cc_xrun *x, const struct cc_recipe *r, const struct cc_xrun_hooks *h,
-                 struct cc_xrun_result *res, struct cc_err *err);
-/* Restore the setup snapshot and play r: a replay from boot without the
- * boot. */
+/* Restore the setup snapshot and play r (the segment rule above) until
+ * the first failure or r's end: a replay from boot without the boot. */
 int cc_xrun_replay(struct cc_xrun *x, const struct cc_recipe *r, struct cc_xrun_result *res,
                    struct cc_err *err);
 

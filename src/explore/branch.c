@@ -566,10 +566,10 @@ int branch_run(struct cc_explorer *x, struct xmut *m, struct round_stats *rs,
         }
     }
     if (b) {
-        struct cc_xrun_hooks hooks = {.before = seg_before, .after = seg_after,
+        struct xrun_hooks hooks = {.before = seg_before, .after = seg_after,
                                       .boundary = on_boundary, .opaque = b};
         struct cc_xrun_result res;
-        rc = cc_xrun_play(x->run, pl.recipe, &hooks, &res, err);
+        rc = xrun_play(x->run, pl.recipe, &hooks, &res, err);
         st->branches_done++;
         if (rc == 0 && b->oom)
             rc = cc_err_set(err, ENOMEM, "out of memory collecting coverage");

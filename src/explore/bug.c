@@ -311,7 +311,7 @@ int cc_bug_reproduce_keep(const struct cc_bug *b, const struct cc_xrun_opts *o,
     struct cc_xrun *x;
     int rc = boot_checked(b, o, &x, err);
     if (rc == 0)
-        rc = cc_xrun_play(x, b->recipe, NULL, &out->res, err);
+        rc = xrun_play(x, b->recipe, NULL, &out->res, err);
     if (rc == 0)
         cc_bug_compare(b, &out->res, out);
     if (keep && rc == 0)
@@ -382,9 +382,9 @@ static int mtest(void *opaque, const bool *keep, size_t n)
     if (!r)
         return cc_err_set(m->err, ENOMEM, "out of memory");
     struct cc_xrun_result res;
-    double t0 = xnow();
+    double t0 = explore_now();
     int rc = cc_xrun_replay(m->x, r, &res, m->err);
-    double dt = xnow() - t0;
+    double dt = explore_now() - t0;
     m->tests++;
     if (rc < 0) {
         cc_recipe_free(r);
@@ -495,13 +495,13 @@ int cc_bug_minimize(const struct cc_bug *b, const struct cc_xrun_opts *o,
 {
     *out = NULL;
     memset(st, 0, sizeof(*st));
-    double t0 = xnow();
+    double t0 = explore_now();
     struct cc_xrun *x;
     int rc = boot_checked(b, o, &x, err);
     if (rc < 0)
         return rc;
     struct mctx m = {
-        .x = x, .x_setup_ns = cc_xrun_setup_ns(x), .b = b, .progress = progress,
+        .x = x, .x_setup_ns = xrun_setup_ns(x), .b = b, .progress = progress,
         .opaque = opaque, .err = err,
         .end = b->recipe->end_ns + MIN_SLACK_NS,
     };
@@ -549,7 +549,7 @@ int cc_bug_minimize(const struct cc_bug *b, const struct cc_xrun_opts *o,
     memcpy(nb->choices, rp.res.choices, sizeof(nb->choices));
     st->faults_after = cc_schedule_count(nb->recipe->sched);
     st->overrides_after = nb->recipe->n_ov;
-    st->wall_s = xnow() - t0;
+    st->wall_s = explore_now() - t0;
     *out = nb;
     return 0;
 }

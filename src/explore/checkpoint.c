@@ -101,9 +101,9 @@ int cc_xstate_load(const char *dir, struct cc_xstate **out, struct cc_err *err)
     return checkpoint_load(dir, out, err);
 }
 
-static void logf_(void (*log)(void *, const char *), void *opaque, const char *fmt, ...)
+static void log_to(void (*log)(void *, const char *), void *opaque, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void logf_(void (*log)(void *, const char *), void *opaque, const char *fmt, ...)
+static void log_to(void (*log)(void *, const char *), void *opaque, const char *fmt, ...)
 {
     if (!log)
         return;
@@ -136,7 +136,7 @@ int checkpoint_adopt_bugs(struct cc_xstate *st, const char *dir,
         struct cc_bug *b;
         struct cc_err e = {0};
         if (cc_bug_load(path, &b, &e) < 0) {
-            logf_(log, opaque, "warning: not adopting %s", e.msg);
+            log_to(log, opaque, "warning: not adopting %s", e.msg);
             continue;
         }
         char where[400];
@@ -149,7 +149,7 @@ int checkpoint_adopt_bugs(struct cc_xstate *st, const char *dir,
         if (xstate_bug_add(st, &xb) < 0)
             rc = cc_err_set(err, ENOMEM, "out of memory");
         else
-            logf_(log, opaque, "adopted %.300s (written after the last checkpoint): \"%s\"",
+            log_to(log, opaque, "adopted %.300s (written after the last checkpoint): \"%s\"",
                   path, b->fail.message);
         cc_bug_free(b);
     }

@@ -50,6 +50,23 @@ json_t *xfailure_to_json(const struct cc_xfailure *f);
 int xfailure_from_json(const json_t *j, const char *src, const char *path,
                        struct cc_xfailure *f, struct cc_err *err);
 struct cc_sim_snapshot *xrun_root(struct cc_xrun *x);
+uint64_t xrun_setup_ns(const struct cc_xrun *x);
+
+/* Called around each segment of xrun_play: before (after the scripts
+ * are set), and after (before the next segment's restarts apply). */
+struct xrun_hooks {
+    void (*before)(void *opaque, struct cc_sim *sim, uint64_t seg_end);
+    void (*after)(void *opaque, struct cc_sim *sim);
+    /* at every quantum boundary (cc_sim_limits.on_boundary) */
+    void (*boundary)(void *opaque, struct cc_sim *sim);
+    void *opaque;
+};
+
+/* Play recipe r on x's simulation from its current time: set the schedule,
+ * run the segments (chaoscontrol/explore.h), stop at the first failure or
+ * at end_ns. */
+int xrun_play(struct cc_xrun *x, const struct cc_recipe *r, const struct xrun_hooks *h,
+              struct cc_xrun_result *res, struct cc_err *err);
 int xrun_set_scripts(struct cc_sim *sim, const struct cc_recipe *r, struct cc_err *err);
 
 /* ddmin.c: delta debugging (Zeller): the smallest subset of items [0, n)
@@ -62,6 +79,6 @@ typedef int (*ddmin_test_fn)(void *opaque, const bool *keep, size_t n);
 long ddmin_run(size_t n, bool *keep, ddmin_test_fn test, void *opaque);
 
 /* Wall-clock seconds (CLOCK_MONOTONIC) for reports; never reaches a guest. */
-double xnow(void);
+double explore_now(void);
 
 #endif

@@ -49,7 +49,7 @@ void explorer_log(struct cc_explorer *x, const char *fmt, ...)
 
 double explorer_wall(const struct cc_explorer *x)
 {
-    return x->wall_before + xnow() - x->t_start;
+    return x->wall_before + explore_now() - x->t_start;
 }
 
 /* ---- set-up ---- */
@@ -111,11 +111,11 @@ static int boot(struct cc_explorer *x, struct cc_err *err)
     if (rc < 0)
         return rc;
     struct cc_sim *sim = cc_xrun_sim(x->run);
-    if (st->setup_ns && st->setup_ns != cc_xrun_setup_ns(x->run))
+    if (st->setup_ns && st->setup_ns != xrun_setup_ns(x->run))
         return cc_err_set(err, EIO, "this boot reached setup at %" PRIu64 " ns, the checkpoint's "
                           "at %" PRIu64 " ns: the run is not deterministic (or the target "
-                          "changed)", cc_xrun_setup_ns(x->run), st->setup_ns);
-    st->setup_ns = cc_xrun_setup_ns(x->run);
+                          "changed)", xrun_setup_ns(x->run), st->setup_ns);
+    st->setup_ns = xrun_setup_ns(x->run);
     struct xpoint *root = NULL;
     if (frontier_reserve(x, st->n_pts) == 0)
         root = st->n_pts ? &st->pts[0] : frontier_add(x);
@@ -148,7 +148,7 @@ static struct cc_explorer *explorer_alloc(const char *dir, const struct cc_explo
     x->o = *o;
     x->dir = strdup(dir);
     x->o.output = x->dir;
-    x->t_start = xnow();
+    x->t_start = explore_now();
     if (!x->dir) {
         free(x);
         return NULL;
@@ -252,7 +252,7 @@ static void progress(struct cc_explorer *x, unsigned round, unsigned b, double t
     if (!x->o.progress)
         return;
     const struct cc_xstate *st = x->st;
-    double dt = xnow() - t0;
+    double dt = explore_now() - t0;
     double rate = dt > 0 ? (double)(st->branches_done - b0) / dt : 0;
     char line[256];
     snprintf(line, sizeof(line), "round %u/%u  branch %u/%u  %.2f branches/s  edges %zu  "
@@ -280,7 +280,7 @@ static int end_round(struct cc_explorer *x, unsigned round, const struct xround 
     st->rounds_done = round;
     struct xround h = {
         .round = round, .branches = st->branches_done - start->branches,
-        .wall_s = xnow() - t0, .edges = covmap_edges(&st->cov),
+        .wall_s = explore_now() - t0, .edges = covmap_edges(&st->cov),
         .new_edges = covmap_edges(&st->cov) - start->edges,
         .assert_bits = covmap_assert_bits(&st->cov),
         .new_assert_bits = covmap_assert_bits(&st->cov) - start->assert_bits,
@@ -315,7 +315,7 @@ int cc_explorer_run(struct cc_explorer *x, struct cc_err *err)
         struct xmut *m = xmut_new(round_seed(st->set.seed, round), &st->set.weights);
         if (!m)
             return cc_err_set(err, ENOMEM, "out of memory");
-        double t0 = xnow();
+        double t0 = explore_now();
         struct xround start = {.branches = st->branches_done, .edges = covmap_edges(&st->cov),
                                .assert_bits = covmap_assert_bits(&st->cov),
                                .bugs = (unsigned)st->n_bugs};

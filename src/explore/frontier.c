@@ -170,7 +170,7 @@ int frontier_goto(struct cc_explorer *x, struct xpoint *p, struct cc_err *err)
     if (rc < 0)
         return rc;
     struct cc_xrun_result res;
-    rc = cc_xrun_play(x->run, p->recipe, NULL, &res, err);
+    rc = xrun_play(x->run, p->recipe, NULL, &res, err);
     if (rc < 0)
         return rc;
     x->materialized++;

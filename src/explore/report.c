@@ -48,17 +48,24 @@ static void sb_printf(struct sb *s, const char *fmt, ...)
     s->len += (size_t)n;
 }
 
-static int sb_write(struct sb *s, const char *dir, const char *name, struct cc_err *err)
+/* The text built (malloc'd), or NULL when out of memory. */
+static char *sb_take(struct sb *s)
 {
-    if (s->oom) {
+    if (s->oom || !s->p) {
         free(s->p);
-        return cc_err_set(err, ENOMEM, "out of memory writing %s", name);
+        return s->oom ? NULL : strdup("");
     }
+    return s->p;
+}
+
+static int write_named(const char *dir, const char *name, char *text, struct cc_err *err)
+{
+    if (!text)
+        return cc_err_set(err, ENOMEM, "out of memory writing %s", name);
     char path[4200];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    int rc = cc_write_file_atomic(path, s->p ? s->p : "", s->len, err);
-    free(s->p);
-    memset(s, 0, sizeof(*s));
+    int rc = cc_write_file_atomic(path, text, strlen(text), err);
+    free(text);
     return rc;
 }
 
@@ -253,33 +260,35 @@ static void write_bugs_and_asserts(const struct cc_xstate *x, struct sb *s)
                  "no branch reached is unexercised)\n");
 }
 
-int report_write(const struct cc_xstate *x, const char *dir, struct cc_err *err)
+char *report_text(const struct cc_xstate *x)
 {
     struct sb s = {0};
     write_header(x, &s);
     write_status(x, &s);
     write_rounds(x, &s);
     write_bugs_and_asserts(x, &s);
-    int rc = sb_write(&s, dir, "report.txt", err);
-    if (rc < 0)
-        return rc;
+    return sb_take(&s);
+}
 
+char *report_svg(const struct cc_xstate *x)
+{
+    struct sb s = {0};
     write_svg(x, &s);
-    rc = sb_write(&s, dir, "coverage.svg", err);
+    return sb_take(&s);
+}
+
+int report_write(const struct cc_xstate *x, const char *dir, struct cc_err *err)
+{
+    int rc = write_named(dir, "report.txt", report_text(x), err);
+    if (rc == 0)
+        rc = write_named(dir, "coverage.svg", report_svg(x), err);
     if (rc < 0)
         return rc;
-
     json_t *o = json_object();
     json_object_set_new(o, "rounds", json_integer(x->rounds_done));
     json_object_set_new(o, "branches", xj_u64(x->branches_done));
     json_object_set_new(o, "assertions", xstate_asserts_json(x));
     char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(o);
-    if (!text)
-        return cc_err_set(err, ENOMEM, "out of memory");
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/assertions.json", dir);
-    rc = cc_write_file_atomic(path, text, strlen(text), err);
-    free(text);
-    return rc;
+    return write_named(dir, "assertions.json", text, err);
 }

@@ -196,7 +196,9 @@ int checkpoint_adopt_bugs(struct cc_xstate *st, const char *dir,
                           struct cc_err *err);
 
 /* report.c: report.txt, coverage.svg and assertions.json in dir, from the
- * state alone. */
+ * state alone; the first two also as text (malloc'd, NULL: out of memory). */
 int report_write(const struct cc_xstate *st, const char *dir, struct cc_err *err);
+char *report_text(const struct cc_xstate *st);
+char *report_svg(const struct cc_xstate *st);
 
 #endif

@@ -17,7 +17,7 @@
 #include "chaoscontrol/vm.h"
 #include "explore/explore_internal.h"
 
-double xnow(void)
+double explore_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

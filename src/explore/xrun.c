@@ -158,7 +158,7 @@ void cc_xrun_free(struct cc_xrun *x)
 
 struct cc_sim *cc_xrun_sim(struct cc_xrun *x) { return x->sim; }
 struct cc_sim_snapshot *xrun_root(struct cc_xrun *x) { return x->root; }
-uint64_t cc_xrun_setup_ns(const struct cc_xrun *x) { return x->setup_ns; }
+uint64_t xrun_setup_ns(const struct cc_xrun *x) { return x->setup_ns; }
 
 int xrun_set_scripts(struct cc_sim *sim, const struct cc_recipe *r, struct cc_err *err)
 {
@@ -208,8 +208,8 @@ void xrun_read_failure(struct cc_sim *sim, int vm, uint64_t sim_ns, struct cc_xf
     f->exit = sf->exit;
 }
 
-int cc_xrun_play(struct cc_xrun *x, const struct cc_recipe *r, const struct cc_xrun_hooks *h,
-                 struct cc_xrun_result *res, struct cc_err *err)
+int xrun_play(struct cc_xrun *x, const struct cc_recipe *r, const struct xrun_hooks *h,
+              struct cc_xrun_result *res, struct cc_err *err)
 {
     memset(res, 0, sizeof(*res));
     struct cc_sim *sim = x->sim;
@@ -263,7 +263,7 @@ int cc_xrun_replay(struct cc_xrun *x, const struct cc_recipe *r, struct cc_xrun_
     int rc = cc_sim_restore(x->sim, x->root, err);
     if (rc < 0)
         return rc;
-    return cc_xrun_play(x, r, NULL, res, err);
+    return xrun_play(x, r, NULL, res, err);
 }
 
 /* ---- failures as JSON ---- */

@@ -507,6 +507,9 @@ static void opts_of(struct cc_explore_opts *o, const char *dir, const struct hb_
     o->log = quiet_log;
 }
 
+/* The factory the last exploration's state names. */
+static char last_factory[64];
+
 /* Explore (new) and return the summary; bails out on errors. */
 static void explore(const struct cc_explore_opts *o, uint64_t seed, struct cc_explore_summary *s,
                     double *wall)
@@ -520,6 +523,8 @@ static void explore(const struct cc_explore_opts *o, uint64_t seed, struct cc_ex
         tap_bail("explore %s: %s", o->output, err.msg);
     *wall = now_s() - t0;
     cc_explorer_summary(x, s);
+    const struct cc_xtarget *st = cc_xstate_target(cc_explorer_state(x));
+    snprintf(last_factory, sizeof(last_factory), "%s", st->factory ? st->factory : "(none)");
     cc_explorer_free(x);
 }
 
@@ -592,6 +597,8 @@ static void test_find(void)
              s.branches, wall, s.frontier, s.edges, s.assert_bits, s.first_bug_branch,
              s.first_bug_wall_s);
     ok(s.bugs == 1, "the explorer finds the planted bug (%u bug)", s.bugs);
+    ok(!strcmp(last_factory, "tiny-heartbeat"), "its state names the factory (%s)",
+       last_factory);
     ok(wall < 30, "in under 30 s (%.1f s, booting included)", wall);
 
     char path[600];
