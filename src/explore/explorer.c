@@ -10,7 +10,6 @@
  * (hot snapshots, picking) is frontier.c. */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,36 +19,15 @@
 
 void cc_explore_opts_default(struct cc_explore_opts *o)
 {
-    memset(o, 0, sizeof(*o));
-    o->rounds = 10;
-    o->branches = 16;
-    o->mode = CC_XMODE_HYBRID;
-    o->seed = 1;
-    o->branch_ns = CC_SEC;
-    o->frontier_max = 48;
-    o->hot_max = 10;
-    o->max_faults = 4;
-    o->choice_k = 4;
-    o->plateau_rounds = 3;
-    o->react_percent = 40;
-    cc_xweights_default(&o->weights);
-}
-
-void explorer_log(struct cc_explorer *x, const char *fmt, ...)
-{
-    if (!x->o.log)
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    x->o.log(x->o.log_opaque, msg);
-}
-
-double explorer_wall(const struct cc_explorer *x)
-{
-    return x->wall_before + explore_now() - x->t_start;
+    struct xsettings s;
+    xsettings_default(&s);
+    *o = (struct cc_explore_opts){
+        .rounds = 10, .branches = s.branches, .mode = s.mode, .seed = s.seed,
+        .branch_ns = s.branch_ns, .frontier_max = s.frontier_max, .hot_max = s.hot_max,
+        .max_faults = s.max_faults, .choice_k = s.choice_k,
+        .stop_after_bugs = s.stop_after_bugs, .plateau_rounds = s.plateau_rounds,
+        .react_percent = s.react_percent, .weights = s.weights,
+    };
 }
 
 /* ---- set-up ---- */

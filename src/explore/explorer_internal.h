@@ -7,6 +7,9 @@
 #ifndef CC_EXPLORER_INTERNAL_H
 #define CC_EXPLORER_INTERNAL_H
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "chaoscontrol/explore.h"
 #include "chaoscontrol/sim.h"
 #include "explore/state_internal.h"
@@ -41,11 +44,26 @@ struct round_stats {
     unsigned new_maxima;
 };
 
-/* explorer.c */
-void explorer_log(struct cc_explorer *x, const char *fmt, ...)
+/* A message through the caller's log callback (none: dropped). */
+static inline void explorer_log(struct cc_explorer *x, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+static inline void explorer_log(struct cc_explorer *x, const char *fmt, ...)
+{
+    if (!x->o.log)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    x->o.log(x->o.log_opaque, msg);
+}
+
 /* Wall time of every session until now. */
-double explorer_wall(const struct cc_explorer *x);
+static inline double explorer_wall(const struct cc_explorer *x)
+{
+    return x->wall_before + explore_now() - x->t_start;
+}
 
 /* frontier.c */
 /* Room for the run-time side of n points (-ENOMEM); a new point in the

@@ -14,6 +14,16 @@
 #define CK_FORMAT "chaoscontrol-explore-checkpoint"
 #define CK_VERSION 1
 
+void xsettings_default(struct xsettings *s)
+{
+    *s = (struct xsettings){
+        .mode = CC_XMODE_HYBRID, .branches = 16, .seed = 1, .branch_ns = CC_SEC,
+        .frontier_max = 48, .hot_max = 10, .max_faults = 4, .choice_k = 4,
+        .plateau_rounds = 3, .react_percent = 40,
+    };
+    cc_xweights_default(&s->weights);
+}
+
 void xsettings_from_opts(struct xsettings *s, const struct cc_explore_opts *o)
 {
     *s = (struct xsettings){

@@ -58,6 +58,8 @@ struct xsettings {
     unsigned stop_after_bugs, plateau_rounds, react_percent;
     struct cc_xweights weights;
 };
+/* The defaults (cc_explore_opts_default's), and the settings of opts. */
+void xsettings_default(struct xsettings *s);
 void xsettings_from_opts(struct xsettings *s, const struct cc_explore_opts *o);
 
 /* A point: a whole-simulation state, kept as its recipe (a replay from

@@ -62,9 +62,7 @@ static int load_options(struct xsettings *s, const json_t *op, const char *src,
 {
     if (!json_is_object(op))
         return cc_err_set(err, EINVAL, "%s: options: missing or not an object", src);
-    struct cc_explore_opts def;
-    cc_explore_opts_default(&def);
-    xsettings_from_opts(s, &def);
+    xsettings_default(s);
     json_t *m = json_object_get(op, "mode");
     if (!json_is_string(m) || cc_xmode_parse(json_string_value(m), &s->mode) < 0)
         return cc_err_set(err, EINVAL, "%s: options.mode: missing or not fault, input-tree or "
