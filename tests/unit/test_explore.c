@@ -1,7 +1,10 @@
 /* The explorer's pieces that need no KVM (src/explore): recipes and their
  * JSON, bug files (round trip, hash check, clear errors for bad files),
- * checkpoints (round trip, refusal of corrupt ones), coverage novelty,
- * ddmin on a synthetic predicate, and the mutators' determinism. */
+ * checkpoints (round trip, refusal of corrupt ones), checkpoints written by
+ * earlier versions (argv[1]: tests/fixtures/explore; they load, write back
+ * byte for byte and render the same report), guidance maxima in the state,
+ * bug files of targets made by a factory, coverage novelty, ddmin on a
+ * synthetic predicate, and the mutators' determinism. */
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
