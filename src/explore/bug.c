@@ -183,6 +183,8 @@ int cc_bug_parse(const char *text, const char *name, struct cc_bug **out, struct
                         "sim_vtime_ns (%" PRIu64 " ns)", name, b->recipe->end_ns, b->fail.sim_ns);
         goto out;
     }
+    /* where it was found: optional (hand-written bug files) */
+    b->mode = CC_XMODE_FAULT;
     json_t *found = json_object_get(root, "found");
     if (found) {
         if (!json_is_object(found)) {
