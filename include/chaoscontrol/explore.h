@@ -6,9 +6,9 @@
  * B branches from frontier points, each with a mutated fault schedule
  * (fault mode), different values at cc_random_choice points (input-tree
  * mode) or both (hybrid), runs each for a slice of virtual time, and keeps
- * the branches that reached new coverage (guest edges plus assertion
- * states) as new frontier points. A branch that fails an assertion is a
- * bug, written at once as bug_N.json.
+ * the branches that reached new coverage (guest edges, assertion states and
+ * new maxima of cc_guidance_maximize values) as new frontier points. A
+ * branch that fails an assertion is a bug, written at once as bug_N.json.
  *
  *   struct cc_xtarget t;           // what to run: kernel, initrd, VMs, seed
  *   cc_xtarget_init(&t);
@@ -21,6 +21,12 @@
  *   cc_explorer_new(&t, &o, &x, &err);       // or cc_explorer_resume("out", ...)
  *   cc_explorer_run(x, &err);
  *   cc_explorer_free(x);
+ *
+ * Targets made by code: a struct cc_xfactory (below) creates the simulation
+ * instead of booting a kernel, e.g. tiny guests that are C functions of the
+ * test program. Such a target is recorded by the factory's name; whatever
+ * runs it later (resume, reproduce, minimize) must be given the factory
+ * again (cc_explore_opts.factory, cc_xrun_opts.factory), so the CLI cannot.
  *
  * ---- recipes and determinism ----
  *
@@ -44,6 +50,15 @@
  * The SDK doorbell is forced to the port (CC_SDK_TRIGGER_PORT) so that exit
  * traces, and so bug files, do not depend on the host's hypercall support.
  *
+ * ---- the exploration's state ----
+ *
+ * What an exploration knows (target, settings, counters, coverage, frontier
+ * points with their recipes, the merged assertion table, round history,
+ * bugs, guidance maxima) is one plain object, struct cc_xstate, separate
+ * from the running explorer (simulation, snapshots, timers). Its JSON form
+ * is checkpoint.json; report.txt, assertions.json and coverage.svg are
+ * rendered from it alone. Tools read it with cc_xstate_load/parse.
+ *
  * Nothing here is thread-safe. */
 #ifndef CHAOSCONTROL_EXPLORE_H
 #define CHAOSCONTROL_EXPLORE_H
@@ -57,12 +72,13 @@
 #include "chaoscontrol/sdk_host.h"
 
 struct cc_sim;
-struct cc_sim_snapshot;
+struct cc_sim_config;
 
 /* ---- the target: what runs ---- */
 
 struct cc_xtarget {
-    const char *kernel, *initrd;    /* paths */
+    const char *kernel, *initrd;    /* paths (kernel NULL: made by a factory) */
+    const char *factory;            /* the factory's name, or NULL */
     unsigned n_vms;
     uint64_t mem_size;              /* 0: the simulation's default */
     const char *cmdline, *append;   /* as in struct cc_sim_config */
@@ -76,16 +92,28 @@ struct cc_xtarget {
     char kernel_sha256[65], initrd_sha256[65], disk_image_sha256[65];
 };
 void cc_xtarget_init(struct cc_xtarget *t);
-/* SHA-256 of a file as 64 hex digits. */
-int cc_sha256_file(const char *path, char out[65], struct cc_err *err);
 /* Hash the target's files into its *_sha256 fields. */
 int cc_xtarget_hash(struct cc_xtarget *t, struct cc_err *err);
 /* Check that the files now at the target's paths have the recorded hashes;
  * the message names the file, both hashes and what to do. */
 int cc_xtarget_check(const struct cc_xtarget *t, struct cc_err *err);
 /* cc_xtarget_check, then the files as booting them would check them
- * (cc_linux_check, cc_blk_config_check), without /dev/kvm. */
+ * (cc_linux_check, cc_blk_config_check), without /dev/kvm. A target made
+ * by a factory is refused (only a program with the factory can run it). */
 int cc_xtarget_check_boot(const struct cc_xtarget *t, struct cc_err *err);
+
+/* A target made by code. create makes a simulation of t->n_vms VMs, not yet
+ * run: cc_sim_new(cfg) (the configuration holds the target's seed, quantum,
+ * latency and the run options; copy it to change e.g. setup_marker) plus
+ * cc_sim_add_vm for each VM. Every VM must reach setup (SDK
+ * cc_setup_complete or the setup marker). The same target must give the
+ * same simulation every time: replays depend on it. */
+struct cc_xfactory {
+    const char *name;               /* recorded in checkpoints and bug files */
+    int (*create)(void *opaque, const struct cc_xtarget *t, const struct cc_sim_config *cfg,
+                  struct cc_sim **out, struct cc_err *err);
+    void *opaque;
+};
 
 /* ---- recipes ---- */
 
@@ -119,15 +147,14 @@ size_t cc_recipe_size(const struct cc_recipe *r);
  * count (malloc'd array in *out), or -ENOMEM. */
 long cc_recipe_segments(const struct cc_recipe *r, uint64_t from_ns, uint64_t **out);
 
-/* JSON: {"schedule": {...schedule.h form...}, "overrides": [{"vm": 0,
- * "life": 0, "index": 12, "value": 5}, ...], "stops": ["1.5s", ...],
- * "end": "3s"}. Errors name src and the JSON path ("recipe.overrides[2].vm:
- * 7 is out of range (3 VMs)"). */
+/* JSON text (malloc'd): {"schedule": {...schedule.h form...}, "overrides":
+ * [{"vm": 0, "life": 0, "index": 12, "value": 5}, ...], "stops": ["1.5s",
+ * ...], "end": "3s"}. cc_recipe_parse reads it back, checked against n_vms
+ * (0: unchecked); errors name src and the field ("x.json: recipe.overrides[2]
+ * .vm: 7 is out of range (3 VMs)"). */
 char *cc_recipe_to_json(const struct cc_recipe *r);
-struct json_t;
-struct json_t *cc_recipe_to_jsonv(const struct cc_recipe *r);
-int cc_recipe_from_jsonv(const struct json_t *j, const char *src, const char *path,
-                         unsigned n_vms, struct cc_recipe **out, struct cc_err *err);
+int cc_recipe_parse(const char *text, const char *src, unsigned n_vms, struct cc_recipe **out,
+                    struct cc_err *err);
 
 /* ---- running targets and recipes ---- */
 
@@ -139,18 +166,18 @@ struct cc_xrun_opts {
     void (*log)(void *opaque, const char *msg);
     void *log_opaque;
     unsigned watchdog_s;
+    /* Required for (and only for) targets made by a factory of this name. */
+    const struct cc_xfactory *factory;
 };
 void cc_xrun_opts_default(struct cc_xrun_opts *o);
 
-/* Create the simulation, force the port doorbell, run to setup_complete of
- * every VM and snapshot. Fails (naming the VM) when a VM exits or the setup
- * timeout passes first. */
+/* Create the simulation (boot the kernel, or call the factory), force the
+ * port doorbell, run to setup_complete of every VM and snapshot. Fails
+ * (naming the VM) when a VM exits or the setup timeout passes first. */
 int cc_xrun_boot(const struct cc_xtarget *t, const struct cc_xrun_opts *o, struct cc_xrun **out,
                  struct cc_err *err);
 void cc_xrun_free(struct cc_xrun *x);
 struct cc_sim *cc_xrun_sim(struct cc_xrun *x);
-struct cc_sim_snapshot *cc_xrun_root(struct cc_xrun *x);
-uint64_t cc_xrun_setup_ns(const struct cc_xrun *x);
 
 /* The first failed assertion of a run. */
 struct cc_xfailure {
@@ -165,16 +192,6 @@ struct cc_xfailure {
     uint64_t exit;                  /* the VM's exit number at the failure */
 };
 
-/* Called around each segment of cc_xrun_play: before (after the scripts
- * are set), and after (before the next segment's restarts apply). */
-struct cc_xrun_hooks {
-    void (*before)(void *opaque, struct cc_sim *sim, uint64_t seg_end);
-    void (*after)(void *opaque, struct cc_sim *sim);
-    /* at every quantum boundary (cc_sim_limits.on_boundary) */
-    void (*boundary)(void *opaque, struct cc_sim *sim);
-    void *opaque;
-};
-
 struct cc_xrun_result {
     struct cc_xfailure fail;
     bool all_down;                  /* every VM killed or exited */
@@ -183,63 +200,12 @@ struct cc_xrun_result {
     uint64_t choices[CC_SIM_MAX_VMS];   /* random values each VM drew (this life) */
 };
 
-/* Play recipe r on x's simulation from its current time: set the schedule,
- * run the segments (see above), stop at the first failure or at end_ns. */
-int cc_xrun_play(struct cc_xrun *x, const struct cc_recipe *r, const struct cc_xrun_hooks *h,
-                 struct cc_xrun_result *res, struct cc_err *err);
-/* Restore the setup snapshot and play r: a replay from boot without the
- * boot. */
+/* Restore the setup snapshot and play r (the segment rule above) until
+ * the first failure or r's end: a replay from boot without the boot. */
 int cc_xrun_replay(struct cc_xrun *x, const struct cc_recipe *r, struct cc_xrun_result *res,
                    struct cc_err *err);
-/* Set every VM's choice script from r for its current life. */
-int cc_xrun_set_scripts(struct cc_sim *sim, const struct cc_recipe *r, struct cc_err *err);
 
-/* ---- coverage ---- */
-
-#define CC_XCOV_ASSERT_SIZE 4096u
-
-/* One branch's coverage: the bucketed union of every VM's edge bitmap and
- * the assertion-state bits it reached. */
-struct cc_xcov {
-    uint8_t edges[CC_COVERAGE_SIZE];
-    uint8_t asserts[CC_XCOV_ASSERT_SIZE];
-};
-void cc_xcov_clear(struct cc_xcov *c);
-/* Fold one VM's raw hit-count bitmap in (bucketed). */
-void cc_xcov_add_edges(struct cc_xcov *c, const uint8_t *raw);
-/* Assertion-state bits: per (assertion, VM): reached, passed (condition
- * held), failed; per assertion over all VMs: the AFL bucket of how many
- * times a SOMETIMES/REACHABLE passed (the count delta). */
-#define CC_XCOV_HIT 1u
-#define CC_XCOV_PASS 2u
-#define CC_XCOV_FAIL 4u
-void cc_xcov_add_assert(struct cc_xcov *c, uint64_t id, unsigned vm, unsigned bits);
-void cc_xcov_add_assert_count(struct cc_xcov *c, uint64_t id, uint64_t passes);
-size_t cc_xcov_assert_slot(uint64_t id, unsigned vm);
-
-/* The global "virgin" map: everything any branch reached. */
-struct cc_covmap {
-    uint8_t edges[CC_COVERAGE_SIZE];
-    uint8_t asserts[CC_XCOV_ASSERT_SIZE];
-    uint32_t assert_hits[CC_XCOV_ASSERT_SIZE];  /* branches that set each slot */
-    size_t n_edges, n_assert_bits;
-};
-struct cc_xnovelty {
-    size_t new_edges;               /* edges never seen */
-    size_t new_buckets;             /* known edges, new hit-count bucket */
-    size_t new_assert_bits;
-    size_t assert_slots[16];        /* slots with new bits (first 16) */
-    size_t n_assert_slots;
-};
-void cc_covmap_init(struct cc_covmap *m);
-/* Merge a branch in; fills what was new. Returns true if anything was. */
-bool cc_covmap_merge(struct cc_covmap *m, const struct cc_xcov *c, struct cc_xnovelty *nv);
-/* Would merging c add anything? (no change) */
-bool cc_covmap_is_new(const struct cc_covmap *m, const struct cc_xcov *c);
-size_t cc_covmap_edges(const struct cc_covmap *m);
-size_t cc_covmap_assert_bits(const struct cc_covmap *m);
-
-/* ---- mutators ---- */
+/* ---- modes and fault weights ---- */
 
 enum cc_xmode {
     CC_XMODE_FAULT = 1,
@@ -256,103 +222,12 @@ struct cc_xweights {
 };
 void cc_xweights_default(struct cc_xweights *w);
 
-/* What the mutator needs to know about the point a branch starts from. */
-struct cc_xpoint_info {
-    unsigned n_vms;
-    uint64_t t0;                    /* the branch starts here ... */
-    uint64_t t1;                    /* ... and ends here */
-    uint64_t life[CC_SIM_MAX_VMS];
-    uint64_t next_choice[CC_SIM_MAX_VMS];
-    bool alive[CC_SIM_MAX_VMS];     /* running or paused at t0 */
-};
-
-/* The mutator's random stream (deterministic per seed). */
-struct cc_xmut;
-struct cc_xmut *cc_xmut_new(uint64_t seed, const struct cc_xweights *w);
-void cc_xmut_free(struct cc_xmut *m);
-uint64_t cc_xmut_below(struct cc_xmut *m, uint64_t n);
-double cc_xmut_unit(struct cc_xmut *m);
-
-/* Add 1..max_faults new faults in (t0, t1] to r's schedule. */
-int cc_xmut_faults_fresh(struct cc_xmut *m, struct cc_recipe *r, const struct cc_xpoint_info *p,
-                         unsigned max_faults, struct cc_err *err);
-/* Mutate the faults of r in (t0, t1]: add, remove, shift in time, or
- * retarget (another VM, side, rate or duration); 1..max_ops operations. */
-int cc_xmut_faults_mutate(struct cc_xmut *m, struct cc_recipe *r, const struct cc_xpoint_info *p,
-                          unsigned max_ops, struct cc_err *err);
-/* Override up to k of the next choices of one or more live VMs (values
- * uniform, or 0, or copied between VMs so that their draws coincide). */
-int cc_xmut_inputs(struct cc_xmut *m, struct cc_recipe *r, const struct cc_xpoint_info *p,
-                   unsigned k, struct cc_err *err);
-/* One random fault of the weighted kinds at time at (used by the above). */
-void cc_xmut_random_fault(struct cc_xmut *m, const struct cc_xpoint_info *p, uint64_t at,
-                          struct cc_fault *f);
-
-/* ---- reactive faults ----
- *
- * A fault-mode branch may carry a reactive rule besides its scheduled
- * faults: the explorer watches the traffic at quantum boundaries and, when
- * a VM becomes a hub (within the last 60 ms it sent frames to every other
- * VM, as a leader's heartbeats or a candidate's vote requests do), cuts it
- * off from the rest or pauses it after a delay; then waits for the next new
- * hub, up to CC_XREACT_MAX times. This is the "isolate the leader"
- * nemesis without asking the system who leads: a protocol-agnostic guess
- * from who talks to everyone. A firing becomes an ordinary fault at the
- * boundary's time (cc_sim_inject_fault) and is added to the branch's
- * recipe, so replays, bug files and minimization need no rule. */
-#define CC_XREACT_MAX 4
-#define CC_XREACT_CHECK_NS (10 * CC_MSEC)   /* traffic is looked at every 10 ms */
-#define CC_XREACT_WINDOW 6                  /* ... over the last 6 looks (60 ms) */
-
-struct cc_xreact_step {
-    uint64_t delay_ns;              /* after the hub appears */
-    uint64_t pause_ns;              /* > 0: pause it this long; 0: cut it off */
-    uint64_t cut_ns;                /* cut off this long; 0: until another partition */
-    uint32_t pick;                  /* which of several new hubs */
-};
-
-struct cc_xreact {
-    unsigned n_vms, n_steps, fired;
-    struct cc_xreact_step step[CC_XREACT_MAX];
-    uint64_t next_check;
-    unsigned looks;                 /* samples taken */
-    uint64_t *ring;                 /* (CC_XREACT_WINDOW + 1) samples of n x n sent counts */
-    uint64_t hubs;                  /* hub mask at the last look */
-    int target;                     /* pending firing: VM, -1 none */
-    uint64_t fire_at;
-};
-
-/* Draw a rule (1..3 steps) from m. n_vms < 3: no rule (n_steps 0). */
-void cc_xreact_plan(struct cc_xmut *m, unsigned n_vms, struct cc_xreact *r);
-/* Ready r (after cc_xreact_plan or with steps filled in) for a run. */
-int cc_xreact_start(struct cc_xreact *r, unsigned n_vms);
-void cc_xreact_free(struct cc_xreact *r);
-/* Does r want to look at time now? (cheap; every boundary) */
-bool cc_xreact_due(const struct cc_xreact *r, uint64_t now);
-/* Look at the cumulative frames sent, sent[from * n + to], at time now;
- * VMs in mask `skip` (already cut off from everyone) are no targets.
- * Returns 1 and fills f (a fault at now) when a firing is due, else 0. */
-int cc_xreact_look(struct cc_xreact *r, uint64_t now, const uint64_t *sent, uint64_t skip,
-                   struct cc_fault *f);
-/* The hubs (mask) at the last look. */
-uint64_t cc_xreact_hubs(const struct cc_xreact *r);
-
-/* ---- delta debugging ---- */
-
-/* ddmin (Zeller): the smallest subset of items [0, n) that still "fails"
- * (test returns 1; 0 = passes, < 0 = error, which stops). keep[] is in/out:
- * on entry the items to start from (all true usually), on exit the
- * 1-minimal subset found. Tests are cached by subset, so the same
- * candidate is never run twice. Returns the number of tests run or < 0. */
-typedef int (*cc_ddmin_test)(void *opaque, const bool *keep, size_t n);
-long cc_ddmin(size_t n, bool *keep, cc_ddmin_test test, void *opaque);
-
 /* ---- bug files ---- */
 
 struct cc_bug {
     unsigned number;
     struct cc_xtarget target;       /* strings owned by the bug */
-    char *kernel, *initrd, *cmdline, *append, *disk_image;
+    char *kernel, *initrd, *cmdline, *append, *disk_image, *factory;
     struct cc_recipe *recipe;
     struct cc_xfailure fail;
     /* where it was found */
@@ -422,6 +297,10 @@ struct cc_explore_opts {
     unsigned plateau_rounds;        /* rounds without novelty that make a plateau (3) */
     unsigned react_percent;         /* fault branches with a reactive rule (default 40) */
     struct cc_xweights weights;
+    /* Run-time only (never saved): */
+    /* The target's factory (NULL: boot the target's kernel); must outlive
+     * the explorer. Resuming an exploration of a factory target needs it. */
+    const struct cc_xfactory *factory;
     /* A status line (round, branches/s, edges, bugs) before each branch,
      * and "" when it should be cleared (before log lines, at the end); the
      * caller decides where it goes (the CLI: stderr, on terminals only).
@@ -433,6 +312,7 @@ struct cc_explore_opts {
 void cc_explore_opts_default(struct cc_explore_opts *o);
 
 struct cc_explorer;
+struct cc_xstate;
 
 /* Start in o->output (which must not hold a checkpoint yet). Boots. */
 int cc_explorer_new(const struct cc_xtarget *t, const struct cc_explore_opts *o,
@@ -440,11 +320,14 @@ int cc_explorer_new(const struct cc_xtarget *t, const struct cc_explore_opts *o,
 /* Continue from dir/checkpoint.json: the target, options, round count,
  * coverage, frontier and bugs come from there (plus bug files written after
  * it); o gives the number of rounds to add and the run-time knobs
- * (progress, log). */
+ * (factory, progress, log, stop_after_bugs when non-zero). */
 int cc_explorer_resume(const char *dir, const struct cc_explore_opts *o,
                        struct cc_explorer **out, struct cc_err *err);
 int cc_explorer_run(struct cc_explorer *x, struct cc_err *err);
 void cc_explorer_free(struct cc_explorer *x);
+/* The exploration's state (valid until the explorer runs again or is
+ * freed); its wall time is as of the last round. */
+const struct cc_xstate *cc_explorer_state(const struct cc_explorer *x);
 
 struct cc_explore_summary {
     unsigned rounds_done;
@@ -454,8 +337,25 @@ struct cc_explore_summary {
     double wall_s;
     uint64_t first_bug_branch;      /* 0: none */
     double first_bug_wall_s;
+    unsigned plateau_since;         /* first round of the current run of rounds
+                                       without novelty, 0: none */
 };
 void cc_explorer_summary(const struct cc_explorer *x, struct cc_explore_summary *s);
+
+/* ---- the state object (checkpoint.json), for tools ---- */
+
+/* Read dir/checkpoint.json (messages name the file and the field; a
+ * missing file: ENOENT), or a checkpoint's text (len bytes, need not end in
+ * NUL; name is used in messages). Checkpoints written by every earlier
+ * version of format 1 load. */
+int cc_xstate_load(const char *dir, struct cc_xstate **out, struct cc_err *err);
+int cc_xstate_parse(const char *text, size_t len, const char *name, struct cc_xstate **out,
+                    struct cc_err *err);
+/* Its JSON text, checkpoint.json's form (malloc'd; NULL: out of memory). */
+char *cc_xstate_to_json(const struct cc_xstate *st);
+void cc_xstate_summary(const struct cc_xstate *st, struct cc_explore_summary *s);
+const struct cc_xtarget *cc_xstate_target(const struct cc_xstate *st);
+void cc_xstate_free(struct cc_xstate *st);
 
 /* Checkpoint and report files of a directory, for tests and tools: the
  * checkpoint's JSON validated and summarized. */

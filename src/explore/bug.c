@@ -39,6 +39,7 @@ void cc_bug_free(struct cc_bug *b)
     free(b->cmdline);
     free(b->append);
     free(b->disk_image);
+    free(b->factory);
     cc_recipe_free(b->recipe);
     free(b->minimized_from);
     free(b);
@@ -52,7 +53,7 @@ char *cc_bug_to_json(const struct cc_bug *b)
     json_object_set_new(o, "bug", json_integer(b->number));
     json_object_set_new(o, "failure", xfailure_to_json(&b->fail));
     json_object_set_new(o, "target", xtarget_to_json(&b->target));
-    json_object_set_new(o, "recipe", cc_recipe_to_jsonv(b->recipe));
+    json_object_set_new(o, "recipe", recipe_to_json(b->recipe));
     json_t *found = json_object();
     json_object_set_new(found, "round", xj_u64(b->round));
     json_object_set_new(found, "branch", xj_u64(b->branch));
@@ -160,6 +161,7 @@ int cc_bug_parse(const char *text, const char *name, struct cc_bug **out, struct
     b->cmdline = s.cmdline;
     b->append = s.append;
     b->disk_image = s.disk_image;
+    b->factory = s.factory;
     rc = xfailure_from_json(json_object_get(root, "failure"), name, "failure", &b->fail, err);
     if (rc < 0)
         goto out;
@@ -173,7 +175,7 @@ int cc_bug_parse(const char *text, const char *name, struct cc_bug **out, struct
         rc = cc_err_set(err, EINVAL, "%s: recipe: missing", name);
         goto out;
     }
-    rc = cc_recipe_from_jsonv(rj, name, "recipe", b->target.n_vms, &b->recipe, err);
+    rc = recipe_from_json(rj, name, "recipe", b->target.n_vms, &b->recipe, err);
     if (rc < 0)
         goto out;
     if (b->recipe->end_ns != b->fail.sim_ns) {
@@ -181,6 +183,8 @@ int cc_bug_parse(const char *text, const char *name, struct cc_bug **out, struct
                         "sim_vtime_ns (%" PRIu64 " ns)", name, b->recipe->end_ns, b->fail.sim_ns);
         goto out;
     }
+    /* where it was found: optional (hand-written bug files) */
+    b->mode = CC_XMODE_FAULT;
     json_t *found = json_object_get(root, "found");
     if (found) {
         if (!json_is_object(found)) {
@@ -309,7 +313,7 @@ int cc_bug_reproduce_keep(const struct cc_bug *b, const struct cc_xrun_opts *o,
     struct cc_xrun *x;
     int rc = boot_checked(b, o, &x, err);
     if (rc == 0)
-        rc = cc_xrun_play(x, b->recipe, NULL, &out->res, err);
+        rc = xrun_play(x, b->recipe, NULL, &out->res, err);
     if (rc == 0)
         cc_bug_compare(b, &out->res, out);
     if (keep && rc == 0)
@@ -380,9 +384,9 @@ static int mtest(void *opaque, const bool *keep, size_t n)
     if (!r)
         return cc_err_set(m->err, ENOMEM, "out of memory");
     struct cc_xrun_result res;
-    double t0 = xnow();
+    double t0 = explore_now();
     int rc = cc_xrun_replay(m->x, r, &res, m->err);
-    double dt = xnow() - t0;
+    double dt = explore_now() - t0;
     m->tests++;
     if (rc < 0) {
         cc_recipe_free(r);
@@ -417,19 +421,89 @@ static int mtest(void *opaque, const bool *keep, size_t n)
     return fails ? 1 : 0;
 }
 
+/* ddmin over cur's faults (pass 0), then its overrides (pass 1); cur and
+ * *fail move to the smallest recipe that still fails the same way. */
+static int minimize_passes(struct mctx *m, struct cc_recipe **cur, struct cc_xfailure *fail,
+                           struct cc_err *err)
+{
+    int rc = 0;
+    for (int pass = 0; rc == 0 && pass < 2; pass++) {
+        m->faults = pass == 0;
+        m->base = *cur;
+        size_t n = m->faults ? cc_schedule_count((*cur)->sched) : (*cur)->n_ov;
+        if (!n)
+            continue;
+        bool *keep = malloc(n);
+        if (!keep)
+            return cc_err_set(err, ENOMEM, "out of memory");
+        memset(keep, 1, n);
+        if (m->progress) {
+            char msg[120];
+            snprintf(msg, sizeof(msg), "ddmin over %zu %s", n, m->faults ? "faults" : "overrides");
+            m->progress(m->opaque, msg);
+        }
+        long t = ddmin_run(n, keep, mtest, m);
+        free(keep);
+        if (t < 0) {
+            rc = (int)t;
+            if (!err->code)
+                cc_err_set(err, -rc, "minimizing: %s", strerror(-rc));
+            break;
+        }
+        if (m->best) {
+            cc_recipe_free(*cur);
+            *cur = m->best;
+            *fail = m->best_fail;
+            m->best = NULL;
+        }
+        m->end = (*cur)->end_ns + MIN_SLACK_NS;
+    }
+    return rc;
+}
+
+/* A new bug like b (its target's strings copied) with recipe r (taken)
+ * and failure f; NULL when out of memory (r freed). */
+static struct cc_bug *bug_with(const struct cc_bug *b, struct cc_recipe *r,
+                               const struct cc_xfailure *f)
+{
+    struct cc_bug *nb = calloc(1, sizeof(*nb));
+    struct xtarget_strings own;
+    if (!nb || (nb->target = b->target, xtarget_own(&nb->target, &own) < 0)) {
+        free(nb);
+        cc_recipe_free(r);
+        return NULL;
+    }
+    nb->number = b->number;
+    nb->kernel = own.kernel;
+    nb->initrd = own.initrd;
+    nb->cmdline = own.cmdline;
+    nb->append = own.append;
+    nb->disk_image = own.disk_image;
+    nb->factory = own.factory;
+    nb->recipe = r;
+    nb->fail = *f;
+    nb->round = b->round;
+    nb->branch = b->branch;
+    nb->wall_s = b->wall_s;
+    nb->mode = b->mode;
+    memcpy(nb->choices, b->choices, sizeof(nb->choices));
+    nb->original_size = cc_recipe_size(b->recipe);
+    return nb;
+}
+
 int cc_bug_minimize(const struct cc_bug *b, const struct cc_xrun_opts *o,
                     void (*progress)(void *opaque, const char *msg), void *opaque,
                     struct cc_bug **out, struct cc_minimize_stats *st, struct cc_err *err)
 {
     *out = NULL;
     memset(st, 0, sizeof(*st));
-    double t0 = xnow();
+    double t0 = explore_now();
     struct cc_xrun *x;
     int rc = boot_checked(b, o, &x, err);
     if (rc < 0)
         return rc;
     struct mctx m = {
-        .x = x, .x_setup_ns = cc_xrun_setup_ns(x), .b = b, .progress = progress,
+        .x = x, .x_setup_ns = xrun_setup_ns(x), .b = b, .progress = progress,
         .opaque = opaque, .err = err,
         .end = b->recipe->end_ns + MIN_SLACK_NS,
     };
@@ -450,84 +524,34 @@ int cc_bug_minimize(const struct cc_bug *b, const struct cc_xrun_opts *o,
     if (rc == 0 && !cur)
         rc = cc_err_set(err, ENOMEM, "out of memory");
     struct cc_xfailure cur_fail = b->fail;
-    for (int pass = 0; rc == 0 && pass < 2; pass++) {
-        m.faults = pass == 0;
-        m.base = cur;
-        size_t n = m.faults ? cc_schedule_count(cur->sched) : cur->n_ov;
-        if (!n)
-            continue;
-        bool *keep = malloc(n);
-        if (!keep) {
-            rc = cc_err_set(err, ENOMEM, "out of memory");
-            break;
-        }
-        memset(keep, 1, n);
-        if (progress) {
-            char msg[120];
-            snprintf(msg, sizeof(msg), "ddmin over %zu %s", n, m.faults ? "faults" : "overrides");
-            progress(opaque, msg);
-        }
-        long t = cc_ddmin(n, keep, mtest, &m);
-        free(keep);
-        if (t < 0) {
-            rc = (int)t;
-            if (!err->code)
-                cc_err_set(err, -rc, "minimizing: %s", strerror(-rc));
-            break;
-        }
-        if (m.best) {
-            cc_recipe_free(cur);
-            cur = m.best;
-            cur_fail = m.best_fail;
-            m.best = NULL;
-        }
-        m.end = cur->end_ns + MIN_SLACK_NS;
-    }
+    if (rc == 0)
+        rc = minimize_passes(&m, &cur, &cur_fail, err);
     cc_recipe_free(m.best);
     cc_xrun_free(x);
     st->tests = m.tests;
-    struct cc_bug *nb = NULL;
-    if (rc == 0) {
-        nb = calloc(1, sizeof(*nb));
-        if (!nb)
-            rc = cc_err_set(err, ENOMEM, "out of memory");
+    if (rc < 0) {
+        cc_recipe_free(cur);
+        return rc;
     }
-    if (rc == 0) {
-        *nb = *b;
-        nb->kernel = b->kernel ? strdup(b->kernel) : NULL;
-        nb->initrd = b->initrd ? strdup(b->initrd) : NULL;
-        nb->cmdline = b->cmdline ? strdup(b->cmdline) : NULL;
-        nb->append = b->append ? strdup(b->append) : NULL;
-        nb->disk_image = b->disk_image ? strdup(b->disk_image) : NULL;
-        nb->target.kernel = nb->kernel;
-        nb->target.initrd = nb->initrd;
-        nb->target.cmdline = nb->cmdline;
-        nb->target.append = nb->append;
-        nb->target.disk_image = nb->disk_image;
-        nb->recipe = cur;
-        cur = NULL;
-        nb->fail = cur_fail;
-        nb->minimized_from = NULL;
-        nb->original_size = cc_recipe_size(b->recipe);
-        /* The result, from a fresh boot, must fail as recorded. */
-        if (progress)
-            progress(opaque, "verifying the result from a fresh boot");
-        struct cc_repro rp;
-        rc = cc_bug_reproduce(nb, o, &rp, err);
-        if (rc == 0 && !rp.same)
-            rc = cc_err_set(err, EIO, "the minimized recipe did not fail the same way from a "
-                            "fresh boot: %s", rp.diff);
-        if (rc == 0)
-            memcpy(nb->choices, rp.res.choices, sizeof(nb->choices));
-    }
-    cc_recipe_free(cur);
+    struct cc_bug *nb = bug_with(b, cur, &cur_fail);
+    if (!nb)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    /* The result, from a fresh boot, must fail as recorded. */
+    if (progress)
+        progress(opaque, "verifying the result from a fresh boot");
+    struct cc_repro rp;
+    rc = cc_bug_reproduce(nb, o, &rp, err);
+    if (rc == 0 && !rp.same)
+        rc = cc_err_set(err, EIO, "the minimized recipe did not fail the same way from a "
+                        "fresh boot: %s", rp.diff);
     if (rc < 0) {
         cc_bug_free(nb);
         return rc;
     }
+    memcpy(nb->choices, rp.res.choices, sizeof(nb->choices));
     st->faults_after = cc_schedule_count(nb->recipe->sched);
     st->overrides_after = nb->recipe->n_ov;
-    st->wall_s = xnow() - t0;
+    st->wall_s = explore_now() - t0;
     *out = nb;
     return 0;
 }

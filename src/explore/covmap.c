@@ -7,14 +7,14 @@
  * than ever before, in AFL buckets). */
 #include <string.h>
 
-#include "chaoscontrol/explore.h"
+#include "explore/search_internal.h"
 
-void cc_xcov_clear(struct cc_xcov *c)
+void xcov_clear(struct xcov *c)
 {
     memset(c, 0, sizeof(*c));
 }
 
-void cc_xcov_add_edges(struct cc_xcov *c, const uint8_t *raw)
+void xcov_add_edges(struct xcov *c, const uint8_t *raw)
 {
     if (!raw)
         return;
@@ -43,26 +43,26 @@ static uint64_t mix(uint64_t x)
     return x;
 }
 
-size_t cc_xcov_assert_slot(uint64_t id, unsigned vm)
+size_t xcov_assert_slot(uint64_t id, unsigned vm)
 {
-    return (size_t)(mix(id ^ mix(vm + 1)) % CC_XCOV_ASSERT_SIZE);
+    return (size_t)(mix(id ^ mix(vm + 1)) % XCOV_ASSERT_SIZE);
 }
 
-void cc_xcov_add_assert(struct cc_xcov *c, uint64_t id, unsigned vm, unsigned bits)
+void xcov_add_assert(struct xcov *c, uint64_t id, unsigned vm, unsigned bits)
 {
-    c->asserts[cc_xcov_assert_slot(id, vm)] |= (uint8_t)bits;
+    c->asserts[xcov_assert_slot(id, vm)] |= (uint8_t)bits;
 }
 
-void cc_xcov_add_assert_count(struct cc_xcov *c, uint64_t id, uint64_t passes)
+void xcov_add_assert_count(struct xcov *c, uint64_t id, uint64_t passes)
 {
     if (!passes)
         return;
     uint8_t raw = passes > 255 ? 255 : (uint8_t)passes, b;
     cc_coverage_buckets(&raw, &b, 1);
-    c->asserts[cc_xcov_assert_slot(id, 0xffff)] |= b;
+    c->asserts[xcov_assert_slot(id, 0xffff)] |= b;
 }
 
-void cc_covmap_init(struct cc_covmap *m)
+void covmap_init(struct covmap *m)
 {
     memset(m, 0, sizeof(*m));
 }
@@ -72,9 +72,9 @@ static size_t popcount8(uint8_t v)
     return (size_t)__builtin_popcount(v);
 }
 
-bool cc_covmap_merge(struct cc_covmap *m, const struct cc_xcov *c, struct cc_xnovelty *nv)
+bool covmap_merge(struct covmap *m, const struct xcov *c, struct xnovelty *nv)
 {
-    struct cc_xnovelty tmp;
+    struct xnovelty tmp;
     if (!nv)
         nv = &tmp;
     memset(nv, 0, sizeof(*nv));
@@ -95,7 +95,7 @@ bool cc_covmap_merge(struct cc_covmap *m, const struct cc_xcov *c, struct cc_xno
             m->edges[j] |= b;
         }
     }
-    for (size_t j = 0; j < CC_XCOV_ASSERT_SIZE; j++) {
+    for (size_t j = 0; j < XCOV_ASSERT_SIZE; j++) {
         uint8_t b = c->asserts[j];
         if (!b)
             continue;
@@ -112,16 +112,16 @@ bool cc_covmap_merge(struct cc_covmap *m, const struct cc_xcov *c, struct cc_xno
     return nv->new_edges || nv->new_buckets || nv->new_assert_bits;
 }
 
-bool cc_covmap_is_new(const struct cc_covmap *m, const struct cc_xcov *c)
+bool covmap_is_new(const struct covmap *m, const struct xcov *c)
 {
     for (size_t j = 0; j < CC_COVERAGE_SIZE; j++)
         if (c->edges[j] & (uint8_t)~m->edges[j])
             return true;
-    for (size_t j = 0; j < CC_XCOV_ASSERT_SIZE; j++)
+    for (size_t j = 0; j < XCOV_ASSERT_SIZE; j++)
         if (c->asserts[j] & (uint8_t)~m->asserts[j])
             return true;
     return false;
 }
 
-size_t cc_covmap_edges(const struct cc_covmap *m) { return m->n_edges; }
-size_t cc_covmap_assert_bits(const struct cc_covmap *m) { return m->n_assert_bits; }
+size_t covmap_edges(const struct covmap *m) { return m->n_edges; }
+size_t covmap_assert_bits(const struct covmap *m) { return m->n_assert_bits; }

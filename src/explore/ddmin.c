@@ -3,12 +3,12 @@
  * empty set tried first and a cache so no candidate runs twice.
  *
  *   bool keep[5] = {1, 1, 1, 1, 1};
- *   cc_ddmin(5, keep, still_fails, ctx);   // keep[] = a 1-minimal subset */
+ *   ddmin_run(5, keep, still_fails, ctx);   // keep[] = a 1-minimal subset */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "chaoscontrol/explore.h"
+#include "explore/explore_internal.h"
 
 struct cache {
     char **key;
@@ -28,7 +28,7 @@ static char *key_of(const bool *keep, size_t n)
 }
 
 /* Run (or look up) one candidate. */
-static int run(struct cache *c, const bool *keep, size_t n, cc_ddmin_test test, void *opaque,
+static int run(struct cache *c, const bool *keep, size_t n, ddmin_test_fn test, void *opaque,
                long *tests)
 {
     char *k = key_of(keep, n);
@@ -67,7 +67,7 @@ static int run(struct cache *c, const bool *keep, size_t n, cc_ddmin_test test, 
     return r;
 }
 
-long cc_ddmin(size_t n, bool *keep, cc_ddmin_test test, void *opaque)
+long ddmin_run(size_t n, bool *keep, ddmin_test_fn test, void *opaque)
 {
     struct cache c = {0};
     long tests = 0;

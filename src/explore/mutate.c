@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chaoscontrol/explore.h"
+#include "explore/search_internal.h"
 #include "util/rng.h"
 
-struct cc_xmut {
+struct xmut {
     struct cc_rng rng;
     struct cc_xweights w;
 };
@@ -48,9 +48,9 @@ int cc_xmode_parse(const char *s, enum cc_xmode *out)
     return 0;
 }
 
-struct cc_xmut *cc_xmut_new(uint64_t seed, const struct cc_xweights *w)
+struct xmut *xmut_new(uint64_t seed, const struct cc_xweights *w)
 {
-    struct cc_xmut *m = calloc(1, sizeof(*m));
+    struct xmut *m = calloc(1, sizeof(*m));
     if (!m)
         return NULL;
     cc_rng_init(&m->rng, seed, "explore-mutate");
@@ -61,55 +61,55 @@ struct cc_xmut *cc_xmut_new(uint64_t seed, const struct cc_xweights *w)
     return m;
 }
 
-void cc_xmut_free(struct cc_xmut *m)
+void xmut_free(struct xmut *m)
 {
     free(m);
 }
 
-uint64_t cc_xmut_below(struct cc_xmut *m, uint64_t n)
+uint64_t xmut_below(struct xmut *m, uint64_t n)
 {
     return n ? cc_rng_below(&m->rng, n) : 0;
 }
 
-double cc_xmut_unit(struct cc_xmut *m)
+double xmut_unit(struct xmut *m)
 {
     return (double)(cc_rng_u64(&m->rng) >> 11) / (double)(1ull << 53);
 }
 
-static bool chance(struct cc_xmut *m, unsigned percent)
+static bool chance(struct xmut *m, unsigned percent)
 {
-    return cc_xmut_below(m, 100) < percent;
+    return xmut_below(m, 100) < percent;
 }
 
 /* Uniform in [lo, hi] milliseconds, as nanoseconds. */
-static uint64_t ms_between(struct cc_xmut *m, uint64_t lo, uint64_t hi)
+static uint64_t ms_between(struct xmut *m, uint64_t lo, uint64_t hi)
 {
     if (hi < lo)
         hi = lo;
-    return (lo + cc_xmut_below(m, hi - lo + 1)) * CC_MSEC;
+    return (lo + xmut_below(m, hi - lo + 1)) * CC_MSEC;
 }
 
-static unsigned pick_vm(struct cc_xmut *m, const struct cc_xpoint_info *p, bool alive_only)
+static unsigned pick_vm(struct xmut *m, const struct xpoint_info *p, bool alive_only)
 {
     unsigned cand[CC_SIM_MAX_VMS], n = 0;
     for (unsigned i = 0; i < p->n_vms; i++)
         if (!alive_only || p->alive[i])
             cand[n++] = i;
     if (!n)
-        return (unsigned)cc_xmut_below(m, p->n_vms);
-    return cand[cc_xmut_below(m, n)];
+        return (unsigned)xmut_below(m, p->n_vms);
+    return cand[xmut_below(m, n)];
 }
 
-static uint64_t window_ms(const struct cc_xpoint_info *p)
+static uint64_t window_ms(const struct xpoint_info *p)
 {
     uint64_t w = (p->t1 - p->t0) / CC_MSEC;
     return w < 2 ? 2 : w;
 }
 
 /* A VM mask for link faults: everything, or one VM's traffic. */
-static void pick_links(struct cc_xmut *m, const struct cc_xpoint_info *p, struct cc_fault *f)
+static void pick_links(struct xmut *m, const struct xpoint_info *p, struct cc_fault *f)
 {
-    unsigned r = (unsigned)cc_xmut_below(m, 3);
+    unsigned r = (unsigned)xmut_below(m, 3);
     unsigned v = pick_vm(m, p, false);
     if (r == 1)
         f->from = 1ull << v;
@@ -117,10 +117,10 @@ static void pick_links(struct cc_xmut *m, const struct cc_xpoint_info *p, struct
         f->to = 1ull << v;
 }
 
-static void partition_sides(struct cc_xmut *m, const struct cc_xpoint_info *p, struct cc_fault *f)
+static void partition_sides(struct xmut *m, const struct xpoint_info *p, struct cc_fault *f)
 {
     unsigned n = p->n_vms;
-    unsigned r = (unsigned)cc_xmut_below(m, 100);
+    unsigned r = (unsigned)xmut_below(m, 100);
     f->n_sides = 0;
     if (n >= 3 && r < 15) {
         /* everyone alone */
@@ -132,7 +132,7 @@ static void partition_sides(struct cc_xmut *m, const struct cc_xpoint_info *p, s
         /* a random two-way split with both sides non-empty */
         uint64_t all = n >= 64 ? ~0ull : (1ull << n) - 1, a;
         do
-            a = cc_xmut_below(m, all);     /* [0, all): never everyone */
+            a = xmut_below(m, all);     /* [0, all): never everyone */
         while (a == 0);
         f->sides[f->n_sides++] = a;
         return;
@@ -141,7 +141,7 @@ static void partition_sides(struct cc_xmut *m, const struct cc_xpoint_info *p, s
     f->sides[f->n_sides++] = 1ull << pick_vm(m, p, false);
 }
 
-void cc_xmut_random_fault(struct cc_xmut *m, const struct cc_xpoint_info *p, uint64_t at,
+void xmut_random_fault(struct xmut *m, const struct xpoint_info *p, uint64_t at,
                           struct cc_fault *f)
 {
     const struct cc_xweights *w = &m->w;
@@ -150,7 +150,7 @@ void cc_xmut_random_fault(struct cc_xmut *m, const struct cc_xpoint_info *p, uin
     unsigned total = 0;
     for (size_t i = 0; i < sizeof(weights) / sizeof(weights[0]); i++)
         total += weights[i];
-    unsigned r = total ? (unsigned)cc_xmut_below(m, total) : 0, k = 0;
+    unsigned r = total ? (unsigned)xmut_below(m, total) : 0, k = 0;
     while (k + 1 < sizeof(weights) / sizeof(weights[0]) && r >= weights[k])
         r -= weights[k++];
     if (!total)
@@ -182,7 +182,7 @@ void cc_xmut_random_fault(struct cc_xmut *m, const struct cc_xpoint_info *p, uin
     case 5: {
         static const uint32_t rates[] = {200000, 500000, 800000, 1000000};
         cc_fault_init(f, CC_FAULT_LOSS, at);
-        f->ppm = rates[cc_xmut_below(m, 4)];
+        f->ppm = rates[xmut_below(m, 4)];
         pick_links(m, p, f);
         f->duration_ns = ms_between(m, 30, wms);
         break;
@@ -195,13 +195,13 @@ void cc_xmut_random_fault(struct cc_xmut *m, const struct cc_xpoint_info *p, uin
         break;
     case 7:
         cc_fault_init(f, CC_FAULT_DUPLICATE, at);
-        f->ppm = (uint32_t)(100000 + cc_xmut_below(m, 400001));
+        f->ppm = (uint32_t)(100000 + xmut_below(m, 400001));
         pick_links(m, p, f);
         f->duration_ns = ms_between(m, 30, wms);
         break;
     case 8:
         cc_fault_init(f, CC_FAULT_REORDER, at);
-        f->ppm = (uint32_t)(100000 + cc_xmut_below(m, 400001));
+        f->ppm = (uint32_t)(100000 + xmut_below(m, 400001));
         f->ns = ms_between(m, 1, 100);
         pick_links(m, p, f);
         f->duration_ns = ms_between(m, 30, wms);
@@ -214,7 +214,7 @@ void cc_xmut_random_fault(struct cc_xmut *m, const struct cc_xpoint_info *p, uin
         } else {
             cc_fault_init(f, CC_FAULT_CLOCK_SKEW, at);
             f->vm = pick_vm(m, p, true);
-            int64_t ppm = (int64_t)(10000 + cc_xmut_below(m, 490001));
+            int64_t ppm = (int64_t)(10000 + xmut_below(m, 490001));
             f->skew_ppm = chance(m, 50) ? ppm : -ppm / 2;
             f->duration_ns = ms_between(m, 50, wms);
         }
@@ -231,13 +231,13 @@ void cc_xmut_random_fault(struct cc_xmut *m, const struct cc_xpoint_info *p, uin
  * in the first 100 ms: points are made right after something new happened
  * (a new assertion state inside a window, or a window's end), and what a
  * fault does to that moment is often what matters. */
-static uint64_t window_time(struct cc_xmut *m, const struct cc_xpoint_info *p)
+static uint64_t window_time(struct xmut *m, const struct xpoint_info *p)
 {
     uint64_t w = window_ms(p);
     uint64_t span = w - 1;
-    if (span > 100 && cc_xmut_below(m, 3) == 0)
+    if (span > 100 && xmut_below(m, 3) == 0)
         span = 100;
-    return p->t0 + (1 + cc_xmut_below(m, span)) * CC_MSEC;
+    return p->t0 + (1 + xmut_below(m, span)) * CC_MSEC;
 }
 
 static int add_fault(struct cc_recipe *r, const struct cc_fault *f, struct cc_err *err)
@@ -246,12 +246,12 @@ static int add_fault(struct cc_recipe *r, const struct cc_fault *f, struct cc_er
     return rc < 0 ? rc : 0;
 }
 
-static int add_one(struct cc_xmut *m, struct cc_recipe *r, const struct cc_xpoint_info *p,
+static int add_one(struct xmut *m, struct cc_recipe *r, const struct xpoint_info *p,
                    unsigned *budget, struct cc_err *err)
 {
     struct cc_fault f;
     uint64_t at = window_time(m, p);
-    cc_xmut_random_fault(m, p, at, &f);
+    xmut_random_fault(m, p, at, &f);
     int rc = add_fault(r, &f, err);
     if (rc < 0)
         return rc;
@@ -280,12 +280,12 @@ static int add_one(struct cc_xmut *m, struct cc_recipe *r, const struct cc_xpoin
     return rc;
 }
 
-int cc_xmut_faults_fresh(struct cc_xmut *m, struct cc_recipe *r, const struct cc_xpoint_info *p,
+int xmut_faults_fresh(struct xmut *m, struct cc_recipe *r, const struct xpoint_info *p,
                          unsigned max_faults, struct cc_err *err)
 {
     if (!max_faults)
         max_faults = 1;
-    unsigned want = 1 + (unsigned)cc_xmut_below(m, max_faults);
+    unsigned want = 1 + (unsigned)xmut_below(m, max_faults);
     unsigned budget = want;
     int rc = 0;
     while (budget && rc == 0)
@@ -294,7 +294,7 @@ int cc_xmut_faults_fresh(struct cc_xmut *m, struct cc_recipe *r, const struct cc
 }
 
 /* Indices of r's faults inside the window. */
-static size_t window_faults(const struct cc_recipe *r, const struct cc_xpoint_info *p,
+static size_t window_faults(const struct cc_recipe *r, const struct xpoint_info *p,
                             size_t *idx, size_t cap)
 {
     size_t n = 0;
@@ -306,7 +306,7 @@ static size_t window_faults(const struct cc_recipe *r, const struct cc_xpoint_in
     return n;
 }
 
-static void retarget(struct cc_xmut *m, const struct cc_xpoint_info *p, struct cc_fault *f)
+static void retarget(struct xmut *m, const struct xpoint_info *p, struct cc_fault *f)
 {
     uint64_t wms = window_ms(p);
     switch (f->type) {
@@ -323,7 +323,7 @@ static void retarget(struct cc_xmut *m, const struct cc_xpoint_info *p, struct c
             f->from = f->to = 0;
             pick_links(m, p, f);
         } else {
-            f->ppm = (uint32_t)(100000 + cc_xmut_below(m, 900001));
+            f->ppm = (uint32_t)(100000 + xmut_below(m, 900001));
         }
         break;
     case CC_FAULT_PAUSE:
@@ -341,23 +341,23 @@ static void retarget(struct cc_xmut *m, const struct cc_xpoint_info *p, struct c
     }
 }
 
-int cc_xmut_faults_mutate(struct cc_xmut *m, struct cc_recipe *r, const struct cc_xpoint_info *p,
+int xmut_faults_mutate(struct xmut *m, struct cc_recipe *r, const struct xpoint_info *p,
                           unsigned max_ops, struct cc_err *err)
 {
     if (!max_ops)
         max_ops = 1;
-    unsigned ops = 1 + (unsigned)cc_xmut_below(m, max_ops);
+    unsigned ops = 1 + (unsigned)xmut_below(m, max_ops);
     int rc = 0;
     for (unsigned k = 0; k < ops && rc == 0; k++) {
         size_t idx[256];
         size_t n = window_faults(r, p, idx, 256);
-        unsigned op = n ? (unsigned)cc_xmut_below(m, 4) : 0;
+        unsigned op = n ? (unsigned)xmut_below(m, 4) : 0;
         if (op == 0) {
             unsigned budget = 1;
             rc = add_one(m, r, p, &budget, err);
             continue;
         }
-        size_t i = idx[cc_xmut_below(m, n)];
+        size_t i = idx[xmut_below(m, n)];
         struct cc_fault f = *cc_schedule_get(r->sched, i);
         cc_schedule_remove(r->sched, i);
         if (op == 1)
@@ -378,7 +378,7 @@ int cc_xmut_faults_mutate(struct cc_xmut *m, struct cc_recipe *r, const struct c
     return rc;
 }
 
-int cc_xmut_inputs(struct cc_xmut *m, struct cc_recipe *r, const struct cc_xpoint_info *p,
+int xmut_inputs(struct xmut *m, struct cc_recipe *r, const struct xpoint_info *p,
                    unsigned k, struct cc_err *err)
 {
     if (!k)
@@ -392,17 +392,17 @@ int cc_xmut_inputs(struct cc_xmut *m, struct cc_recipe *r, const struct cc_xpoin
     if (n_others && chance(m, 35)) {
         /* Make two live VMs draw the same next value (e.g. equal election
          * timeouts, so that they campaign together). */
-        unsigned u = others[cc_xmut_below(m, n_others)];
-        uint64_t val = chance(m, 50) ? 0 : cc_xmut_below(m, 1u << 16);
+        unsigned u = others[xmut_below(m, n_others)];
+        uint64_t val = chance(m, 50) ? 0 : xmut_below(m, 1u << 16);
         struct cc_xoverride a = {v, p->life[v], p->next_choice[v], val};
         struct cc_xoverride b = {u, p->life[u], p->next_choice[u], val};
         if (cc_recipe_add_override(r, &a) < 0 || cc_recipe_add_override(r, &b) < 0)
             rc = cc_err_set(err, ENOMEM, "out of memory");
         return rc;
     }
-    unsigned count = 1 + (unsigned)cc_xmut_below(m, k);
+    unsigned count = 1 + (unsigned)xmut_below(m, k);
     for (unsigned j = 0; j < count && rc == 0; j++) {
-        uint64_t val = chance(m, 30) ? 0 : cc_xmut_below(m, 1ull << 32);
+        uint64_t val = chance(m, 30) ? 0 : xmut_below(m, 1ull << 32);
         struct cc_xoverride o = {v, p->life[v], p->next_choice[v] + j, val};
         if (cc_recipe_add_override(r, &o) < 0)
             rc = cc_err_set(err, ENOMEM, "out of memory");

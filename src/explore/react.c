@@ -1,36 +1,36 @@
 /* Reactive faults (chaoscontrol/explore.h): isolate or pause the VM that
  * just started talking to everyone, a little later. The rule is drawn
  * before the branch runs; while it runs the explorer feeds it the links'
- * send counters every CC_XREACT_CHECK_NS, and what it fires becomes an
+ * send counters every XREACT_CHECK_NS, and what it fires becomes an
  * ordinary fault in the branch's recipe. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "chaoscontrol/explore.h"
+#include "explore/search_internal.h"
 
-void cc_xreact_plan(struct cc_xmut *m, unsigned n_vms, struct cc_xreact *r)
+void xreact_plan(struct xmut *m, unsigned n_vms, struct xreact *r)
 {
     memset(r, 0, sizeof(*r));
     r->target = -1;
     if (n_vms < 3)
         return;                     /* with two VMs everyone talks to everyone */
-    r->n_steps = 1 + (unsigned)cc_xmut_below(m, 3);
+    r->n_steps = 1 + (unsigned)xmut_below(m, 3);
     for (unsigned i = 0; i < r->n_steps; i++) {
-        struct cc_xreact_step *s = &r->step[i];
+        struct xreact_step *s = &r->step[i];
         /* soon after an election is when a leader holds entries nobody
          * else has: most delays are short */
-        s->delay_ns = cc_xmut_below(m, 31) * 10 * CC_MSEC;
-        if (cc_xmut_below(m, 100) < 25) {
-            s->pause_ns = (50 + cc_xmut_below(m, 751)) * CC_MSEC;
-        } else if (cc_xmut_below(m, 100) < 50) {
-            s->cut_ns = (100 + cc_xmut_below(m, 1401)) * CC_MSEC;
+        s->delay_ns = xmut_below(m, 31) * 10 * CC_MSEC;
+        if (xmut_below(m, 100) < 25) {
+            s->pause_ns = (50 + xmut_below(m, 751)) * CC_MSEC;
+        } else if (xmut_below(m, 100) < 50) {
+            s->cut_ns = (100 + xmut_below(m, 1401)) * CC_MSEC;
         }
-        s->pick = (uint32_t)cc_xmut_below(m, 1u << 16);
+        s->pick = (uint32_t)xmut_below(m, 1u << 16);
     }
 }
 
-int cc_xreact_start(struct cc_xreact *r, unsigned n_vms)
+int xreact_start(struct xreact *r, unsigned n_vms)
 {
     free(r->ring);
     r->n_vms = n_vms;
@@ -39,24 +39,24 @@ int cc_xreact_start(struct cc_xreact *r, unsigned n_vms)
     r->hubs = 0;
     r->target = -1;
     r->next_check = 0;
-    r->ring = calloc((size_t)(CC_XREACT_WINDOW + 1) * n_vms * n_vms, sizeof(uint64_t));
+    r->ring = calloc((size_t)(XREACT_WINDOW + 1) * n_vms * n_vms, sizeof(uint64_t));
     return r->ring ? 0 : -ENOMEM;
 }
 
-void cc_xreact_free(struct cc_xreact *r)
+void xreact_free(struct xreact *r)
 {
     free(r->ring);
     r->ring = NULL;
 }
 
-bool cc_xreact_due(const struct cc_xreact *r, uint64_t now)
+bool xreact_due(const struct xreact *r, uint64_t now)
 {
     if (!r->ring || r->fired >= r->n_steps)
         return false;
     return now >= r->next_check || (r->target >= 0 && now >= r->fire_at);
 }
 
-uint64_t cc_xreact_hubs(const struct cc_xreact *r)
+uint64_t xreact_hubs(const struct xreact *r)
 {
     return r->hubs;
 }
@@ -70,21 +70,21 @@ static unsigned nth_bit(uint64_t mask, uint32_t k)
             return i;
 }
 
-int cc_xreact_look(struct cc_xreact *r, uint64_t now, const uint64_t *sent, uint64_t skip,
+int xreact_look(struct xreact *r, uint64_t now, const uint64_t *sent, uint64_t skip,
                    struct cc_fault *f)
 {
-    if (!cc_xreact_due(r, now))
+    if (!xreact_due(r, now))
         return 0;
     unsigned n = r->n_vms;
     size_t nn = (size_t)n * n;
     if (now >= r->next_check) {
-        r->next_check = now + CC_XREACT_CHECK_NS;
-        unsigned slot = r->looks % (CC_XREACT_WINDOW + 1);
+        r->next_check = now + XREACT_CHECK_NS;
+        unsigned slot = r->looks % (XREACT_WINDOW + 1);
         memcpy(r->ring + slot * nn, sent, nn * sizeof(uint64_t));
         if (r->looks > 0) {
-            /* against the oldest sample kept (up to CC_XREACT_WINDOW looks ago) */
-            unsigned back = r->looks < CC_XREACT_WINDOW ? r->looks : CC_XREACT_WINDOW;
-            unsigned old = (r->looks - back) % (CC_XREACT_WINDOW + 1);
+            /* against the oldest sample kept (up to XREACT_WINDOW looks ago) */
+            unsigned back = r->looks < XREACT_WINDOW ? r->looks : XREACT_WINDOW;
+            unsigned old = (r->looks - back) % (XREACT_WINDOW + 1);
             const uint64_t *o = r->ring + old * nn;
             uint64_t hubs = 0;
             for (unsigned a = 0; a < n; a++) {
@@ -107,7 +107,7 @@ int cc_xreact_look(struct cc_xreact *r, uint64_t now, const uint64_t *sent, uint
     }
     if (r->target < 0 || now < r->fire_at)
         return 0;
-    const struct cc_xreact_step *s = &r->step[r->fired];
+    const struct xreact_step *s = &r->step[r->fired];
     if (s->pause_ns) {
         cc_fault_init(f, CC_FAULT_PAUSE, now);
         f->vm = (unsigned)r->target;

@@ -222,7 +222,7 @@ int xj_get_hex(const json_t *v, uint64_t *out)
     return 0;
 }
 
-json_t *cc_recipe_to_jsonv(const struct cc_recipe *r)
+json_t *recipe_to_json(const struct cc_recipe *r)
 {
     json_t *o = json_object();
     char *st = cc_schedule_to_json(r->sched);
@@ -249,13 +249,13 @@ json_t *cc_recipe_to_jsonv(const struct cc_recipe *r)
 
 char *cc_recipe_to_json(const struct cc_recipe *r)
 {
-    json_t *o = cc_recipe_to_jsonv(r);
+    json_t *o = recipe_to_json(r);
     char *t = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(o);
     return t;
 }
 
-int cc_recipe_from_jsonv(const json_t *j, const char *src, const char *path, unsigned n_vms,
+int recipe_from_json(const json_t *j, const char *src, const char *path, unsigned n_vms,
                          struct cc_recipe **out, struct cc_err *err)
 {
     *out = NULL;
@@ -354,5 +354,21 @@ int cc_recipe_from_jsonv(const json_t *j, const char *src, const char *path, uns
     return 0;
 fail:
     cc_recipe_free(r);
+    return rc;
+}
+
+int cc_recipe_parse(const char *text, const char *src, unsigned n_vms, struct cc_recipe **out,
+                    struct cc_err *err)
+{
+    *out = NULL;
+    if (!src)
+        src = "recipe";
+    json_error_t je;
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    if (!j)
+        return cc_err_set(err, EINVAL, "%s: line %d, column %d: invalid JSON: %s", src, je.line,
+                          je.column, je.text);
+    int rc = recipe_from_json(j, src, "recipe", n_vms, out, err);
+    json_decref(j);
     return rc;
 }

@@ -1,5 +1,6 @@
-/* Exploration targets: the simulation's configuration, the SHA-256 of its
- * files, and its JSON form in bug files and checkpoints. */
+/* Exploration targets: the simulation's configuration (a kernel and its
+ * files, or the name of a factory that makes the simulation in code), the
+ * SHA-256 of its files, and its JSON form in bug files and checkpoints. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -16,7 +17,7 @@
 #include "chaoscontrol/vm.h"
 #include "explore/explore_internal.h"
 
-double xnow(void)
+double explore_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -30,7 +31,7 @@ void cc_xtarget_init(struct cc_xtarget *t)
     t->setup_timeout_ns = 120 * CC_SEC;
 }
 
-int cc_sha256_file(const char *path, char out[65], struct cc_err *err)
+static int sha256_file(const char *path, char out[65], struct cc_err *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -62,13 +63,15 @@ int cc_sha256_file(const char *path, char out[65], struct cc_err *err)
 int cc_xtarget_hash(struct cc_xtarget *t, struct cc_err *err)
 {
     t->kernel_sha256[0] = t->initrd_sha256[0] = t->disk_image_sha256[0] = 0;
-    if (!t->kernel)
+    int rc = 0;
+    if (!t->kernel && !t->factory)
         return cc_err_set(err, EINVAL, "no kernel given");
-    int rc = cc_sha256_file(t->kernel, t->kernel_sha256, err);
+    if (t->kernel)
+        rc = sha256_file(t->kernel, t->kernel_sha256, err);
     if (rc == 0 && t->initrd)
-        rc = cc_sha256_file(t->initrd, t->initrd_sha256, err);
+        rc = sha256_file(t->initrd, t->initrd_sha256, err);
     if (rc == 0 && t->disk_image)
-        rc = cc_sha256_file(t->disk_image, t->disk_image_sha256, err);
+        rc = sha256_file(t->disk_image, t->disk_image_sha256, err);
     return rc;
 }
 
@@ -77,7 +80,7 @@ static int check_one(const char *what, const char *path, const char *want, struc
     if (!path || !*want)
         return 0;
     char got[65];
-    int rc = cc_sha256_file(path, got, err);
+    int rc = sha256_file(path, got, err);
     if (rc < 0)
         return cc_err_prefix(err, "%s", what);
     if (strcmp(got, want))
@@ -100,6 +103,11 @@ int cc_xtarget_check(const struct cc_xtarget *t, struct cc_err *err)
 
 int cc_xtarget_check_boot(const struct cc_xtarget *t, struct cc_err *err)
 {
+    if (t->factory)
+        return cc_err_set(err, EINVAL, "the target is made by code (factory '%s'), not by "
+                          "booting a kernel: only a program that has that factory can run it "
+                          "(cc_xrun_opts.factory, cc_explore_opts.factory), not the command "
+                          "line", t->factory);
     int rc = cc_xtarget_check(t, err);
     /* and what booting would find wrong with them, before any /dev/kvm */
     if (rc == 0)
@@ -122,8 +130,11 @@ static json_t *str_or_null(const char *s)
 json_t *xtarget_to_json(const struct cc_xtarget *t)
 {
     json_t *o = json_object();
+    if (t->factory)
+        json_object_set_new(o, "factory", json_string(t->factory));
     json_object_set_new(o, "kernel", str_or_null(t->kernel));
-    json_object_set_new(o, "kernel_sha256", json_string(t->kernel_sha256));
+    json_object_set_new(o, "kernel_sha256", t->kernel ? json_string(t->kernel_sha256) :
+                                                        json_null());
     json_object_set_new(o, "initrd", str_or_null(t->initrd));
     json_object_set_new(o, "initrd_sha256", t->initrd ? json_string(t->initrd_sha256) :
                                                         json_null());
@@ -147,6 +158,7 @@ json_t *xtarget_to_json(const struct cc_xtarget *t)
 
 void xtarget_strings_free(struct xtarget_strings *s)
 {
+    free(s->factory);
     free(s->kernel);
     free(s->initrd);
     free(s->cmdline);
@@ -219,9 +231,12 @@ int xtarget_from_json(const json_t *j, const char *src, const char *path, struct
     if (!json_is_object(j))
         return cc_err_set(err, EINVAL, "%s: %s: missing or not an object", src, path);
     uint64_t vms = 0, mem = 0, disk = 0, seed = 0, q = 0, lat = 0, st = t->setup_timeout_ns;
-    int rc = get_str(j, "kernel", true, &s->kernel, src, path, err);
+    /* a target made by code names its factory and has no kernel */
+    int rc = get_str(j, "factory", false, &s->factory, src, path, err);
     if (rc == 0)
-        rc = get_hash(j, "kernel_sha256", true, t->kernel_sha256, src, path, err);
+        rc = get_str(j, "kernel", !s->factory, &s->kernel, src, path, err);
+    if (rc == 0)
+        rc = get_hash(j, "kernel_sha256", s->kernel != NULL, t->kernel_sha256, src, path, err);
     if (rc == 0)
         rc = get_str(j, "initrd", false, &s->initrd, src, path, err);
     if (rc == 0)
@@ -262,6 +277,7 @@ int xtarget_from_json(const json_t *j, const char *src, const char *path, struct
         xtarget_strings_free(s);
         return rc;
     }
+    t->factory = s->factory;
     t->kernel = s->kernel;
     t->initrd = s->initrd;
     t->cmdline = s->cmdline;
@@ -274,5 +290,27 @@ int xtarget_from_json(const json_t *j, const char *src, const char *path, struct
     t->quantum_ns = q;
     t->latency_ns = lat;
     t->setup_timeout_ns = st;
+    return 0;
+}
+
+static int dup_into(const char **field, char **owned)
+{
+    *owned = NULL;
+    if (!*field)
+        return 0;
+    *owned = strdup(*field);
+    *field = *owned;
+    return *owned ? 0 : -ENOMEM;
+}
+
+int xtarget_own(struct cc_xtarget *t, struct xtarget_strings *s)
+{
+    memset(s, 0, sizeof(*s));
+    if (dup_into(&t->kernel, &s->kernel) < 0 || dup_into(&t->initrd, &s->initrd) < 0 ||
+        dup_into(&t->cmdline, &s->cmdline) < 0 || dup_into(&t->append, &s->append) < 0 ||
+        dup_into(&t->disk_image, &s->disk_image) < 0 || dup_into(&t->factory, &s->factory) < 0) {
+        xtarget_strings_free(s);
+        return -ENOMEM;
+    }
     return 0;
 }

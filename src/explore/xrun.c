@@ -1,4 +1,5 @@
-/* Running targets and recipes: boot to setup and snapshot, then play a
+/* Running targets and recipes: boot (or have a factory make) the
+ * simulation, run to setup and snapshot, then play a
  * recipe segment by segment with the choice scripts set (the rule in
  * chaoscontrol/explore.h that the explorer and every replay share). */
 #include <errno.h>
@@ -36,6 +37,56 @@ static void tail_of_console(struct cc_sim *sim, unsigned i, char *out, size_t ca
     out[k] = 0;
 }
 
+/* The simulation of t, not yet run: a factory's, or Linux VMs booting
+ * the target's kernel. */
+static int create_sim(const struct cc_xtarget *t, const struct cc_xrun_opts *o,
+                      struct cc_sim **out, struct cc_err *err)
+{
+    const struct cc_xfactory *fa = o->factory;
+    if (t->factory && (!fa || !fa->name || strcmp(fa->name, t->factory)))
+        return cc_err_set(err, EINVAL, "the target is made by code (factory '%s') and %s",
+                          t->factory, fa && fa->name ? "another factory was given" :
+                          "no factory was given (cc_xrun_opts.factory)");
+    if (!t->factory && fa)
+        return cc_err_set(err, EINVAL, "factory '%s' given for a target that boots a kernel",
+                          fa->name ? fa->name : "?");
+    struct cc_sim_config cfg;
+    cc_sim_config_default(&cfg);
+    cfg.n_vms = t->n_vms;
+    cfg.seed = t->seed;
+    if (t->quantum_ns)
+        cfg.quantum_ns = t->quantum_ns;
+    if (t->latency_ns)
+        cfg.link.latency_ns = t->latency_ns;
+    cfg.watchdog_s = o->watchdog_s;
+    cfg.log = o->log;
+    cfg.log_opaque = o->log_opaque;
+    for (unsigned i = 0; i < CC_SIM_MAX_VMS; i++)
+        cfg.serial_fd[i] = o->serial_fd[i];
+    if (fa) {
+        int rc = fa->create(fa->opaque, t, &cfg, out, err);
+        if (rc < 0)
+            return cc_err_prefix(err, "factory '%s'", fa->name);
+        if (!*out || cc_sim_vm_count(*out) != t->n_vms) {
+            unsigned n = *out ? cc_sim_vm_count(*out) : 0;
+            cc_sim_destroy(*out);
+            *out = NULL;
+            return cc_err_set(err, EINVAL, "factory '%s' made %u VMs, the target has %u",
+                              fa->name, n, t->n_vms);
+        }
+        return 0;
+    }
+    cfg.kernel = t->kernel;
+    cfg.initrd = t->initrd;
+    cfg.cmdline = t->cmdline;
+    cfg.append = t->append;
+    if (t->mem_size)
+        cfg.mem_size = t->mem_size;
+    cfg.disk_size = t->disk_size;
+    cfg.disk_image = t->disk_image;
+    return cc_sim_create(&cfg, out, err);
+}
+
 int cc_xrun_boot(const struct cc_xtarget *t, const struct cc_xrun_opts *o, struct cc_xrun **out,
                  struct cc_err *err)
 {
@@ -45,31 +96,10 @@ int cc_xrun_boot(const struct cc_xtarget *t, const struct cc_xrun_opts *o, struc
         cc_xrun_opts_default(&def);
         o = &def;
     }
-    struct cc_sim_config cfg;
-    cc_sim_config_default(&cfg);
-    cfg.n_vms = t->n_vms;
-    cfg.seed = t->seed;
-    if (t->quantum_ns)
-        cfg.quantum_ns = t->quantum_ns;
-    if (t->latency_ns)
-        cfg.link.latency_ns = t->latency_ns;
-    cfg.kernel = t->kernel;
-    cfg.initrd = t->initrd;
-    cfg.cmdline = t->cmdline;
-    cfg.append = t->append;
-    if (t->mem_size)
-        cfg.mem_size = t->mem_size;
-    cfg.disk_size = t->disk_size;
-    cfg.disk_image = t->disk_image;
-    cfg.watchdog_s = o->watchdog_s;
-    cfg.log = o->log;
-    cfg.log_opaque = o->log_opaque;
-    for (unsigned i = 0; i < CC_SIM_MAX_VMS; i++)
-        cfg.serial_fd[i] = o->serial_fd[i];
     struct cc_xrun *x = calloc(1, sizeof(*x));
     if (!x)
         return cc_err_set(err, ENOMEM, "out of memory");
-    int rc = cc_sim_create(&cfg, &x->sim, err);
+    int rc = create_sim(t, o, &x->sim, err);
     if (rc < 0) {
         free(x);
         return rc;
@@ -127,10 +157,10 @@ void cc_xrun_free(struct cc_xrun *x)
 }
 
 struct cc_sim *cc_xrun_sim(struct cc_xrun *x) { return x->sim; }
-struct cc_sim_snapshot *cc_xrun_root(struct cc_xrun *x) { return x->root; }
-uint64_t cc_xrun_setup_ns(const struct cc_xrun *x) { return x->setup_ns; }
+struct cc_sim_snapshot *xrun_root(struct cc_xrun *x) { return x->root; }
+uint64_t xrun_setup_ns(const struct cc_xrun *x) { return x->setup_ns; }
 
-int cc_xrun_set_scripts(struct cc_sim *sim, const struct cc_recipe *r, struct cc_err *err)
+int xrun_set_scripts(struct cc_sim *sim, const struct cc_recipe *r, struct cc_err *err)
 {
     unsigned n = cc_sim_vm_count(sim);
     struct cc_choice_override *buf = r->n_ov ? malloc(r->n_ov * sizeof(*buf)) : NULL;
@@ -178,8 +208,8 @@ void xrun_read_failure(struct cc_sim *sim, int vm, uint64_t sim_ns, struct cc_xf
     f->exit = sf->exit;
 }
 
-int cc_xrun_play(struct cc_xrun *x, const struct cc_recipe *r, const struct cc_xrun_hooks *h,
-                 struct cc_xrun_result *res, struct cc_err *err)
+int xrun_play(struct cc_xrun *x, const struct cc_recipe *r, const struct xrun_hooks *h,
+              struct cc_xrun_result *res, struct cc_err *err)
 {
     memset(res, 0, sizeof(*res));
     struct cc_sim *sim = x->sim;
@@ -191,7 +221,7 @@ int cc_xrun_play(struct cc_xrun *x, const struct cc_recipe *r, const struct cc_x
     if (n < 0)
         return cc_err_set(err, ENOMEM, "out of memory");
     for (long i = 0; i < n; i++) {
-        rc = cc_xrun_set_scripts(sim, r, err);
+        rc = xrun_set_scripts(sim, r, err);
         if (rc < 0)
             break;
         if (h && h->before)
@@ -233,7 +263,7 @@ int cc_xrun_replay(struct cc_xrun *x, const struct cc_recipe *r, struct cc_xrun_
     int rc = cc_sim_restore(x->sim, x->root, err);
     if (rc < 0)
         return rc;
-    return cc_xrun_play(x, r, NULL, res, err);
+    return xrun_play(x, r, NULL, res, err);
 }
 
 /* ---- failures as JSON ---- */
