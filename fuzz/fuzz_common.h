@@ -82,7 +82,7 @@ static inline int fuzz_parse(struct fuzz_ctx *c, const uint8_t *data, size_t len
     for (size_t i = 0; i < n; i++) {
         ops_buf[i].op = data[6 * i];
         ops_buf[i].arg = data[6 * i + 1];
-        ops_buf[i].val = cc_le32(data + 6 * i + 2);
+        ops_buf[i].val = le32(data + 6 * i + 2);
     }
     c->ops = ops_buf;
     c->nops = n;
@@ -99,15 +99,15 @@ static inline int fuzz_parse(struct fuzz_ctx *c, const uint8_t *data, size_t len
 static inline void fuzz_w(struct cc_virtio_mmio *t, uint32_t off, uint32_t v)
 {
     uint8_t b[4];
-    cc_put_le32(b, v);
-    cc_virtio_mmio_write(t, off, b, 4);
+    put_le32(b, v);
+    virtio_mmio_write(t, off, b, 4);
 }
 
 static inline uint32_t fuzz_r(struct cc_virtio_mmio *t, uint32_t off)
 {
     uint8_t b[4];
-    cc_virtio_mmio_read(t, off, b, 4);
-    return cc_le32(b);
+    virtio_mmio_read(t, off, b, 4);
+    return le32(b);
 }
 
 /* Full handshake (accept everything offered), then queue q with size from
@@ -128,9 +128,9 @@ static inline void fuzz_setup(struct cc_virtio_mmio *t, unsigned q, uint32_t val
     fuzz_w(t, VIRTIO_MMIO_QUEUE_SEL, q);
     if (!t->vq[q % CC_VIRTIO_MAX_QUEUES].ready) {
         /* A fresh driver starts its ring indexes at 0. */
-        struct cc_gmem m = cc_virtio_mmio_mem(t);
-        uint8_t *ai = cc_gmem_ptr(m, q * 0x1000 + 0x802, 2);
-        uint8_t *ui = cc_gmem_ptr(m, q * 0x1000 + 0xc02, 2);
+        struct cc_gmem m = virtio_mmio_mem(t);
+        uint8_t *ai = gmem_ptr(m, q * 0x1000 + 0x802, 2);
+        uint8_t *ui = gmem_ptr(m, q * 0x1000 + 0xc02, 2);
         if (ai)
             memset(ai, 0, 2);
         if (ui)
@@ -150,7 +150,7 @@ static inline void fuzz_check(const struct fuzz_ctx *c, const struct cc_virtio_m
 {
     if (c->irq.level != (t->isr != 0))
         abort();
-    if (t->failed != (cc_virtio_mmio_failure(t) != NULL) ||
+    if (t->failed != (virtio_mmio_failure(t) != NULL) ||
         (t->failed && !(t->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)))
         abort();
 }
@@ -172,7 +172,7 @@ static inline void fuzz_generic(struct fuzz_ctx *c, struct cc_virtio_mmio *t,
     case FUZZ_OP_READ: {
         uint8_t b[8];
         static const unsigned sizes[4] = {1, 2, 4, 8};
-        cc_virtio_mmio_read(t, (uint32_t)o->arg * 4 + ((o->val >> 8) & 3), b,
+        virtio_mmio_read(t, (uint32_t)o->arg * 4 + ((o->val >> 8) & 3), b,
                             sizes[o->val & 3]);
         break;
     }
@@ -198,16 +198,16 @@ static inline void fuzz_generic(struct fuzz_ctx *c, struct cc_virtio_mmio *t,
     case FUZZ_OP_SAVELOAD:
     case FUZZ_OP_LOADBAD: {
         struct cc_buf a, b;
-        cc_buf_init(&a);
-        cc_buf_init(&b);
+        buf_init(&a);
+        buf_init(&b);
         save(dev, &a);
-        if (!cc_buf_ok(&a))
+        if (!buf_ok(&a))
             abort();
         if (o->op % 16 == FUZZ_OP_LOADBAD && a.len)
             a.data[o->val % a.len] ^= (uint8_t)(o->arg | 1);
         struct cc_rd rd;
         struct cc_err err = {0};
-        cc_rd_init(&rd, a.data, a.len);
+        rd_init(&rd, a.data, a.len);
         int rc = load(dev, &rd, &err);
         if (o->op % 16 == FUZZ_OP_SAVELOAD) {
             if (rc < 0) {
@@ -220,8 +220,8 @@ static inline void fuzz_generic(struct fuzz_ctx *c, struct cc_virtio_mmio *t,
         } else if (rc < 0 && !err.msg[0]) {
             abort();        /* refusals say why */
         }
-        cc_buf_free(&a);
-        cc_buf_free(&b);
+        buf_free(&a);
+        buf_free(&b);
         /* A load may change the line's saved level without telling the
          * sink (the PIC is restored separately): resync our fake. */
         c->irq.level = t->irq_level;
@@ -233,9 +233,9 @@ static inline void fuzz_generic(struct fuzz_ctx *c, struct cc_virtio_mmio *t,
         struct cc_vq *vq = &t->vq[q];
         uint64_t av = q * 0x1000 + 0x800;
         if (vq->num && av + 4 + 2ull * vq->num <= c->size) {
-            uint16_t idx = cc_le16(c->mem + av + 2);
-            cc_put_le16(c->mem + av + 4 + 2 * (idx % vq->num), (uint16_t)(o->arg % vq->num));
-            cc_put_le16(c->mem + av + 2, (uint16_t)(idx + 1));
+            uint16_t idx = le16(c->mem + av + 2);
+            put_le16(c->mem + av + 4 + 2 * (idx % vq->num), (uint16_t)(o->arg % vq->num));
+            put_le16(c->mem + av + 2, (uint16_t)(idx + 1));
         }
         fuzz_w(t, VIRTIO_MMIO_QUEUE_NOTIFY, q);
         break;

@@ -27,7 +27,7 @@
  *      must be refused, a refusal must say why and leave the device
  *      unchanged; a corrupted state that loads is kept if arg bit 7 says
  *      so, else the previous state is loaded back
- *   9  cc_cmos_shift by a signed amount (clock fault)
+ *   9  cmos_shift by a signed amount (clock fault)
  *   10 the UART's host end echoes what the guest sends (on/off)
  *
  * Checked after every operation:
@@ -93,7 +93,7 @@ static void pit_irq(void *opaque, unsigned line, int level)
     struct board *b = opaque;
     if (line != 0)
         abort();
-    cc_pic_set_irq(&b->pic, line, level);
+    pic_set_irq(&b->pic, line, level);
 }
 
 static void uart_irq(void *opaque, unsigned line, int level)
@@ -102,7 +102,7 @@ static void uart_irq(void *opaque, unsigned line, int level)
     if (line != 4 || level == b->uart_line)
         abort();        /* the UART only reports changes, on its own line */
     b->uart_line = level;
-    cc_pic_set_irq(&b->pic, line, level);
+    pic_set_irq(&b->pic, line, level);
 }
 
 static void uart_tx(void *opaque, uint8_t byte)
@@ -111,12 +111,12 @@ static void uart_tx(void *opaque, uint8_t byte)
     b->tx_count++;
     b->tx_last = byte;
     if (b->echo)
-        cc_uart_rx_push(&b->uart, &byte, 1);
+        uart_rx_push(&b->uart, &byte, 1);
 }
 
 static void serial_feed(struct board *b)
 {
-    size_t n = cc_uart_rx_push(&b->uart, b->in, b->in_len);
+    size_t n = uart_rx_push(&b->uart, b->in, b->in_len);
     if (n > b->in_len)
         abort();
     memmove(b->in, b->in + n, b->in_len - n);
@@ -128,10 +128,10 @@ static void board_init(struct board *b, uint8_t cfg)
     static const uint64_t epochs[4] = {CC_CMOS_DEFAULT_EPOCH, 0, 253402300000ull, UINT64_MAX};
     static const uint64_t mems[4] = {64ull << 20, 0, 3ull << 30, 1ull << 40};
     memset(b, 0, sizeof(*b));
-    cc_pic_init(&b->pic);
-    cc_pit_init(&b->pit, (struct cc_irq_sink){pit_irq, b}, 0);
-    cc_uart_init(&b->uart, (struct cc_irq_sink){uart_irq, b}, 4, uart_tx, b);
-    cc_cmos_init(&b->cmos, epochs[cfg & 3], mems[(cfg >> 2) & 3]);
+    pic_init(&b->pic);
+    pit_init(&b->pit, (struct cc_irq_sink){pit_irq, b}, 0);
+    uart_init(&b->uart, (struct cc_irq_sink){uart_irq, b}, 4, uart_tx, b);
+    cmos_init(&b->cmos, epochs[cfg & 3], mems[(cfg >> 2) & 3]);
 }
 
 /* ---- state bytes ---- */
@@ -139,14 +139,14 @@ static void board_init(struct board *b, uint8_t cfg)
 typedef void (*save_fn)(const void *dev, struct cc_buf *out);
 typedef int (*load_fn)(void *dev, struct cc_rd *in, struct cc_err *err);
 
-static void save_pic(const void *d, struct cc_buf *o) { cc_pic_save(d, o); }
-static void save_pit(const void *d, struct cc_buf *o) { cc_pit_save(d, o); }
-static void save_uart(const void *d, struct cc_buf *o) { cc_uart_save(d, o); }
-static void save_cmos(const void *d, struct cc_buf *o) { cc_cmos_save(d, o); }
-static int load_pic(void *d, struct cc_rd *i, struct cc_err *e) { return cc_pic_load(d, i, e); }
-static int load_pit(void *d, struct cc_rd *i, struct cc_err *e) { return cc_pit_load(d, i, e); }
-static int load_uart(void *d, struct cc_rd *i, struct cc_err *e) { return cc_uart_load(d, i, e); }
-static int load_cmos(void *d, struct cc_rd *i, struct cc_err *e) { return cc_cmos_load(d, i, e); }
+static void save_pic(const void *d, struct cc_buf *o) { pic_save(d, o); }
+static void save_pit(const void *d, struct cc_buf *o) { pit_save(d, o); }
+static void save_uart(const void *d, struct cc_buf *o) { uart_save(d, o); }
+static void save_cmos(const void *d, struct cc_buf *o) { cmos_save(d, o); }
+static int load_pic(void *d, struct cc_rd *i, struct cc_err *e) { return pic_load(d, i, e); }
+static int load_pit(void *d, struct cc_rd *i, struct cc_err *e) { return pit_load(d, i, e); }
+static int load_uart(void *d, struct cc_rd *i, struct cc_err *e) { return uart_load(d, i, e); }
+static int load_cmos(void *d, struct cc_rd *i, struct cc_err *e) { return cmos_load(d, i, e); }
 
 static const struct {
     save_fn save;
@@ -176,9 +176,9 @@ static bool same_bytes(const struct cc_buf *a, const struct cc_buf *b)
 
 static void save_or_die(unsigned i, const void *dev, struct cc_buf *out)
 {
-    cc_buf_init(out);
+    buf_init(out);
     devs[i].save(dev, out);
-    if (!cc_buf_ok(out))
+    if (!buf_ok(out))
         abort();
 }
 
@@ -188,18 +188,18 @@ static void load_exact(unsigned i, void *dev, const struct cc_buf *state)
 {
     struct cc_rd rd;
     struct cc_err err = {0};
-    cc_rd_init(&rd, state->data, state->len);
+    rd_init(&rd, state->data, state->len);
     if (devs[i].load(dev, &rd, &err) < 0) {
         fprintf(stderr, "fuzz_legacy: a saved state does not load: %s\n", err.msg);
         abort();
     }
-    if (cc_rd_left(&rd) != 0)
+    if (rd_left(&rd) != 0)
         abort();        /* the loader read the whole record */
     struct cc_buf again;
     save_or_die(i, dev, &again);
     if (!same_bytes(state, &again))
         abort();
-    cc_buf_free(&again);
+    buf_free(&again);
 }
 
 /* Every device's state round-trips through a scratch device. */
@@ -211,7 +211,7 @@ static void check_roundtrip(struct board *b)
         struct board scratch;
         board_init(&scratch, 0);
         load_exact(i, dev_ptr(&scratch, i), &s);
-        cc_buf_free(&s);
+        buf_free(&s);
     }
 }
 
@@ -221,7 +221,7 @@ static void op_saveload(struct board *b)
         struct cc_buf s;
         save_or_die(i, dev_ptr(b, i), &s);
         load_exact(i, dev_ptr(b, i), &s);
-        cc_buf_free(&s);
+        buf_free(&s);
     }
     /* The owner's wiring survives a load. */
     if (b->pit.irq.set_irq != pit_irq || b->pit.irq.opaque != b ||
@@ -262,7 +262,7 @@ static void op_loadbad(struct board *b, uint8_t arg, uint8_t val)
     save_or_die(i, dev, &before);
     struct cc_rd rd;
     struct cc_err err = {0};
-    cc_rd_init(&rd, s.data, len);
+    rd_init(&rd, s.data, len);
     int rc = devs[i].load(dev, &rd, &err);
     struct cc_buf after;
     save_or_die(i, dev, &after);
@@ -281,9 +281,9 @@ static void op_loadbad(struct board *b, uint8_t arg, uint8_t val)
                 load_exact(i, dev, &before);
         }
     }
-    cc_buf_free(&s);
-    cc_buf_free(&before);
-    cc_buf_free(&after);
+    buf_free(&s);
+    buf_free(&before);
+    buf_free(&after);
     /* The UART's line level may have been restored to another value without
      * the sink being told (the PIC is restored separately): resync. */
     b->uart_line = b->uart.irq_level;
@@ -326,12 +326,12 @@ static void check_pic(const struct cc_pic *pic)
     if (ref_pending(s, false) >= 0 && !(m->irr & 4))
         abort();        /* the slave's INT is wired to the master's IR2 */
     int irq = ref_pending(m, true);
-    if (cc_pic_intr(pic) != (irq >= 0))
+    if (pic_intr(pic) != (irq >= 0))
         abort();
 
     /* INTA on a copy. */
     struct cc_pic cp = *pic;
-    uint8_t v = cc_pic_ack(&cp);
+    uint8_t v = pic_ack(&cp);
     const struct cc_pic_chip *m2 = &cp.chip[0], *s2 = &cp.chip[1];
     if (irq < 0) {
         if (v != (m->vector_base | 7) || m2->isr != m->isr || s2->isr != s->isr)
@@ -372,20 +372,20 @@ static uint16_t pit_count(const struct cc_pit *pit, int ch, uint64_t t, uint16_t
     cp.irq = (struct cc_irq_sink){0};
     cp.ch[ch].latched = false;
     cp.ch[ch].status_latched = false;
-    cc_pit_write(&cp, t, 0x43, (uint8_t)(ch << 6));
+    pit_write(&cp, t, 0x43, (uint8_t)(ch << 6));
     uint16_t lo = 0, hi = 0;
     switch (cp.ch[ch].access) {
     case 1:
-        lo = cc_pit_read(&cp, t, (uint16_t)(0x40 + ch));
+        lo = pit_read(&cp, t, (uint16_t)(0x40 + ch));
         *mask = 0x00ff;
         break;
     case 2:
-        hi = cc_pit_read(&cp, t, (uint16_t)(0x40 + ch));
+        hi = pit_read(&cp, t, (uint16_t)(0x40 + ch));
         *mask = 0xff00;
         break;
     default:
-        lo = cc_pit_read(&cp, t, (uint16_t)(0x40 + ch));
-        hi = cc_pit_read(&cp, t, (uint16_t)(0x40 + ch));
+        lo = pit_read(&cp, t, (uint16_t)(0x40 + ch));
+        hi = pit_read(&cp, t, (uint16_t)(0x40 + ch));
         *mask = 0xffff;
         break;
     }
@@ -395,7 +395,7 @@ static uint16_t pit_count(const struct cc_pit *pit, int ch, uint64_t t, uint16_t
 static void check_pit(const struct board *b)
 {
     const struct cc_pit *pit = &b->pit;
-    uint64_t dl = cc_pit_next_deadline(pit);
+    uint64_t dl = pit_next_deadline(pit);
     if (dl != UINT64_MAX && dl <= b->now)
         abort();        /* a due edge was not delivered */
     const struct cc_pit_channel *ch = &pit->ch[0];
@@ -423,7 +423,7 @@ static void check_pit(const struct board *b)
     }
     struct cc_pit cp = *pit;
     cp.irq = (struct cc_irq_sink){0};
-    uint8_t p61 = cc_pit_read(&cp, b->now, 0x61);
+    uint8_t p61 = pit_read(&cp, b->now, 0x61);
     if (!!(p61 & 1) != pit->ch[2].gate || !!(p61 & 2) != pit->speaker_data)
         abort();
 }
@@ -432,7 +432,7 @@ static void check_pit(const struct board *b)
 static void step_to(struct board *b, uint64_t t)
 {
     b->now = t;
-    if (cc_pit_advance(&b->pit, t) && !b->tainted && !(b->pic.chip[0].irr & 1))
+    if (pit_advance(&b->pit, t) && !b->tainted && !(b->pic.chip[0].irr & 1))
         abort();        /* the tick's edge latched IRR0 */
 }
 
@@ -454,7 +454,7 @@ static void check_uart(const struct board *b)
     struct cc_uart cp = *u;
     cp.irq = (struct cc_irq_sink){0};
     cp.tx = NULL;
-    uint8_t iir = cc_uart_read(&cp, 2);
+    uint8_t iir = uart_read(&cp, 2);
     if ((iir & 0x0f) != u->iir_pending || (iir & 0xc0) != ((u->fcr & 1) ? 0xc0 : 0))
         abort();
 }
@@ -464,8 +464,8 @@ static void check_uart(const struct board *b)
 static uint8_t cmos_peek(const struct cc_cmos *c, uint64_t now, uint8_t reg)
 {
     struct cc_cmos cp = *c;
-    cc_cmos_write(&cp, now, 0x70, reg);
-    return cc_cmos_read(&cp, now, 0x71);
+    cmos_write(&cp, now, 0x70, reg);
+    return cmos_read(&cp, now, 0x71);
 }
 
 /* Decode a field; -1 if it is not a valid encoding. */
@@ -601,22 +601,22 @@ static uint8_t port_read(struct board *b, uint16_t port)
     uint8_t v;
     switch (port) {
     case 0x20: case 0x21: case 0xa0: case 0xa1: case 0x4d0: case 0x4d1: case 0x22:
-        v = cc_pic_read(&b->pic, port);
+        v = pic_read(&b->pic, port);
         if (port == 0x22 && v != 0xff)
             abort();
         return v;
     case 0x40: case 0x41: case 0x42: case 0x43: case 0x61: case 0x44:
-        v = cc_pit_read(&b->pit, b->now, port);
+        v = pit_read(&b->pit, b->now, port);
         if ((port == 0x43 || port == 0x44) && v != 0xff)
             abort();
         return v;
     case 0x70: case 0x71: case 0x72:
-        v = cc_cmos_read(&b->cmos, b->now, port);
+        v = cmos_read(&b->cmos, b->now, port);
         if (port != 0x71 && v != 0xff)
             abort();
         return v;
     default:
-        v = cc_uart_read(&b->uart, (uint16_t)(port - 0x3f8));
+        v = uart_read(&b->uart, (uint16_t)(port - 0x3f8));
         serial_feed(b);
         if (port >= 0x400 && v != 0xff)
             abort();
@@ -628,14 +628,14 @@ static void port_write(struct board *b, uint16_t port, uint8_t val)
 {
     switch (port) {
     case 0x20: case 0x21: case 0xa0: case 0xa1: case 0x4d0: case 0x4d1: case 0x22:
-        cc_pic_write(&b->pic, port, val);
+        pic_write(&b->pic, port, val);
         break;
     case 0x40: case 0x41: case 0x42: case 0x43: case 0x61: case 0x44:
-        cc_pit_write(&b->pit, b->now, port, val);
+        pit_write(&b->pit, b->now, port, val);
         break;
     case 0x70: case 0x71: case 0x72: {
         uint8_t reg = b->cmos.index;
-        cc_cmos_write(&b->cmos, b->now, port, val);
+        cmos_write(&b->cmos, b->now, port, val);
         if (port == 0x71 && !b->tainted)
             check_cmos_write(&b->cmos, b->now, reg, val);
         break;
@@ -646,7 +646,7 @@ static void port_write(struct board *b, uint16_t port, uint8_t val)
         bool loop = u->mcr & 0x10;
         uint64_t sent = b->tx_count;
         uint8_t rx = u->rx_count;
-        cc_uart_write(u, (uint16_t)(port - 0x3f8), val);
+        uart_write(u, (uint16_t)(port - 0x3f8), val);
         if (!b->tainted && thr) {
             if (loop ? b->tx_count != sent : b->tx_count != sent + 1 || b->tx_last != val)
                 abort();
@@ -693,16 +693,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
             break;
         }
         case LEG_INTA:
-            if (cc_pic_intr(&b.pic) || (arg & 1))
-                cc_pic_ack(&b.pic);
+            if (pic_intr(&b.pic) || (arg & 1))
+                pic_ack(&b.pic);
             break;
         case LEG_IRQ: {
             static const uint8_t lines[14] = {1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-            cc_pic_set_irq(&b.pic, lines[arg % 14], val & 1);
+            pic_set_irq(&b.pic, lines[arg % 14], val & 1);
             break;
         }
         case LEG_HLT: {
-            uint64_t dl = cc_pit_next_deadline(&b.pit);
+            uint64_t dl = pit_next_deadline(&b.pit);
             if (dl != UINT64_MAX && dl > b.now && dl - b.now <= 60 * NS_PER_S)
                 step_to(&b, dl);
             break;
@@ -710,7 +710,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         case LEG_JUMP: {
             uint64_t target = b.now + ((uint64_t)val << (5 * (arg & 7)));
             for (int edges = 0; edges < 64; edges++) {
-                uint64_t dl = cc_pit_next_deadline(&b.pit);
+                uint64_t dl = pit_next_deadline(&b.pit);
                 if (dl > target)
                     break;
                 step_to(&b, dl);
@@ -727,7 +727,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
             rtc_touched = true;
             break;
         case LEG_RTC_SHIFT:
-            cc_cmos_shift(&b.cmos, (int64_t)(int8_t)val * ((int64_t)1 << (arg % 56)));
+            cmos_shift(&b.cmos, (int64_t)(int8_t)val * ((int64_t)1 << (arg % 56)));
             rtc_touched = true;
             break;
         case LEG_ECHO:

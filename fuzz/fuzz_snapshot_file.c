@@ -13,7 +13,7 @@
  *   and round-trips: saved to a file and loaded again it has the same
  *   summary (RAM hash included), and saving that gives identical bytes;
  * - the legacy devices' sections of its state blob (what a restore would
- *   hand to cc_pic_load, cc_pit_load, cc_uart_load, cc_cmos_load) are
+ *   hand to pic_load, pit_load, uart_load, cmos_load) are
  *   refused with a reason or accepted, and an accepted section saves back
  *   to exactly the bytes it was loaded from. (The vCPU, VM, SDK and
  *   virtio sections need a VM with a vCPU to load into, so this target
@@ -119,9 +119,9 @@ static uint8_t *read_file(const char *path, size_t *len)
 static bool too_big(const uint8_t *d, size_t len)
 {
     for (size_t i = 0; i + 12 + 9 <= len; i++) {
-        if (cc_le32(d + i) != T_CONF)
+        if (le32(d + i) != T_CONF)
             continue;
-        uint64_t mem = cc_le64(d + i + 12 + 1);
+        uint64_t mem = le64(d + i + 12 + 1);
         if (mem > MAX_MEM)
             return true;
     }
@@ -190,40 +190,40 @@ static void device_section(uint32_t tag, const uint8_t *p, size_t n)
     struct cc_err err = {0};
     struct cc_buf out;
     int rc;
-    cc_rd_init(&rd, p, n);
-    cc_buf_init(&out);
+    rd_init(&rd, p, n);
+    buf_init(&out);
     switch (tag) {
     case T_PIC:
-        cc_pic_init(&pic);
-        rc = cc_pic_load(&pic, &rd, &err);
+        pic_init(&pic);
+        rc = pic_load(&pic, &rd, &err);
         if (rc == 0)
-            cc_pic_save(&pic, &out);
+            pic_save(&pic, &out);
         break;
     case T_PIT:
-        cc_pit_init(&pit, (struct cc_irq_sink){0}, 0);
-        rc = cc_pit_load(&pit, &rd, &err);
+        pit_init(&pit, (struct cc_irq_sink){0}, 0);
+        rc = pit_load(&pit, &rd, &err);
         if (rc == 0) {
-            cc_pit_save(&pit, &out);
+            pit_save(&pit, &out);
             /* The restored timer runs. */
-            cc_pit_read(&pit, pit.next_irq_ns, 0x40);
-            cc_pit_advance(&pit, pit.next_irq_ns);
+            pit_read(&pit, pit.next_irq_ns, 0x40);
+            pit_advance(&pit, pit.next_irq_ns);
         }
         break;
     case T_UART:
-        cc_uart_init(&uart, (struct cc_irq_sink){0}, 4, NULL, NULL);
-        rc = cc_uart_load(&uart, &rd, &err);
+        uart_init(&uart, (struct cc_irq_sink){0}, 4, NULL, NULL);
+        rc = uart_load(&uart, &rd, &err);
         if (rc == 0) {
-            cc_uart_save(&uart, &out);
-            cc_uart_read(&uart, 0);
+            uart_save(&uart, &out);
+            uart_read(&uart, 0);
         }
         break;
     default:
-        cc_cmos_init(&cmos, CC_CMOS_DEFAULT_EPOCH, 64ull << 20);
-        rc = cc_cmos_load(&cmos, &rd, &err);
+        cmos_init(&cmos, CC_CMOS_DEFAULT_EPOCH, 64ull << 20);
+        rc = cmos_load(&cmos, &rd, &err);
         if (rc == 0) {
-            cc_cmos_save(&cmos, &out);
-            cc_cmos_write(&cmos, 0, 0x70, 0);
-            cc_cmos_read(&cmos, 0, 0x71);
+            cmos_save(&cmos, &out);
+            cmos_write(&cmos, 0, 0x70, 0);
+            cmos_read(&cmos, 0, 0x71);
         }
         break;
     }
@@ -231,7 +231,7 @@ static void device_section(uint32_t tag, const uint8_t *p, size_t n)
         abort();
     if (rc == 0 && (out.len != rd.pos || memcmp(out.data, p, rd.pos)))
         abort();        /* an accepted section is exactly what a save writes */
-    cc_buf_free(&out);
+    buf_free(&out);
 }
 
 /* Walk the file's sections (bounds-checked here) and hand the legacy
@@ -240,8 +240,8 @@ static void state_sections(const uint8_t *d, size_t len)
 {
     size_t pos = 16;
     while (len >= 20 && pos + 12 <= len - 20) {
-        uint32_t tag = cc_le32(d + pos);
-        uint64_t slen = cc_le64(d + pos + 4);
+        uint32_t tag = le32(d + pos);
+        uint64_t slen = le64(d + pos + 4);
         pos += 12;
         if (slen > len - 20 - pos)
             return;
@@ -249,8 +249,8 @@ static void state_sections(const uint8_t *d, size_t len)
             const uint8_t *st = d + pos;
             size_t sp = 0;
             while (sp + 12 <= slen) {
-                uint32_t t = cc_le32(st + sp);
-                uint64_t l = cc_le64(st + sp + 4);
+                uint32_t t = le32(st + sp);
+                uint64_t l = le64(st + sp + 4);
                 sp += 12;
                 if (l > slen - sp)
                     break;
@@ -312,9 +312,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     }
     memcpy(fixed, data, len);
     uint8_t *e = fixed + len - 20;
-    cc_put_le32(e, T_END);
-    cc_put_le64(e + 4, 8);
-    cc_put_le64(e + 12, XXH3_64bits(fixed, len - 20));
+    put_le32(e, T_END);
+    put_le64(e + 4, 8);
+    put_le64(e + 12, XXH3_64bits(fixed, len - 20));
     if (memcmp(fixed, data, len))
         parse(fixed, len);
     return 0;

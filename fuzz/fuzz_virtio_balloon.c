@@ -20,19 +20,19 @@
 #include "devices/virtio_balloon.h"
 #include "fuzz_common.h"
 
-static void save(void *dev, struct cc_buf *out) { cc_virtio_balloon_save(dev, out); }
+static void save(void *dev, struct cc_buf *out) { virtio_balloon_save(dev, out); }
 static int load(void *dev, struct cc_rd *in, struct cc_err *err)
 {
-    return cc_virtio_balloon_load(dev, in, err);
+    return virtio_balloon_load(dev, in, err);
 }
 
 static int same_state(struct cc_virtio_balloon *b, const struct cc_buf *before)
 {
     struct cc_buf now;
-    cc_buf_init(&now);
+    buf_init(&now);
     save(b, &now);
     int same = now.len == before->len && !memcmp(now.data, before->data, now.len);
-    cc_buf_free(&now);
+    buf_free(&now);
     return same;
 }
 
@@ -43,8 +43,8 @@ static void check(struct cc_virtio_balloon *b)
         fuzz_r(t, VIRTIO_MMIO_CONFIG + 4) != b->actual)
         abort();
     uint8_t cfg[8];
-    cc_virtio_mmio_read(t, VIRTIO_MMIO_CONFIG, cfg, 8);
-    if (cc_le64(cfg) != ((uint64_t)b->actual << 32 | b->target))
+    virtio_mmio_read(t, VIRTIO_MMIO_CONFIG, cfg, 8);
+    if (le64(cfg) != ((uint64_t)b->actual << 32 | b->target))
         abort();
     struct cc_balloon_stats st;
     cc_virtio_balloon_stats(b, &st);
@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         return 0;
     struct cc_virtio_balloon *b;
     struct cc_err err = {0};
-    if (cc_virtio_balloon_create(&c.mem, &c.size, (struct cc_irq_sink){fuzz_irq_set, &c.irq}, 8,
+    if (virtio_balloon_create(&c.mem, &c.size, (struct cc_irq_sink){fuzz_irq_set, &c.irq}, 8,
                                  &b, &err) < 0)
         abort();
     struct cc_virtio_mmio *t = &b->mmio;
@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         cc_virtio_balloon_stats(b, &st0);
         uint16_t used0[2] = {t->vq[0].used_idx, t->vq[1].used_idx};
         struct cc_buf before;
-        cc_buf_init(&before);
+        buf_init(&before);
         if (code == FUZZ_OP_LOADBAD)
             save(b, &before);
 
@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
             if (code == FUZZ_OP_LOADBAD && !same_state(b, &before))
                 tainted = true;
         }
-        cc_buf_free(&before);
+        buf_free(&before);
         fuzz_check(&c, t);
         check(b);
         if (tainted)
@@ -121,14 +121,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     struct cc_balloon_stats st;
     cc_virtio_balloon_stats(b, &st);
     fprintf(stderr, "ops %zu, status 0x%x, failure: %s\n", c.nops, t->status,
-            cc_virtio_mmio_failure(t) ? cc_virtio_mmio_failure(t) : "none");
+            virtio_mmio_failure(t) ? virtio_mmio_failure(t) : "none");
     fprintf(stderr, "target %llu actual %llu inflated %llu deflated %llu reqs %llu/%llu bad %llu\n",
             (unsigned long long)st.target_pages, (unsigned long long)st.actual_pages,
             (unsigned long long)st.inflated, (unsigned long long)st.deflated,
             (unsigned long long)st.inflate_reqs, (unsigned long long)st.deflate_reqs,
             (unsigned long long)st.bad_pfns);
 #endif
-    cc_virtio_balloon_destroy(b);
+    virtio_balloon_destroy(b);
     free(c.mem);
     return 0;
 }

@@ -11,10 +11,10 @@
 
 #define DISK (1u << 20)
 
-static void save(void *dev, struct cc_buf *out) { cc_virtio_blk_save(dev, out); }
+static void save(void *dev, struct cc_buf *out) { virtio_blk_save(dev, out); }
 static int load(void *dev, struct cc_rd *in, struct cc_err *err)
 {
-    return cc_virtio_blk_load(dev, in, err);
+    return virtio_blk_load(dev, in, err);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     struct cc_virtio_blk *b;
     struct cc_err err = {0};
     struct cc_blk_config cfg = {.size = DISK};
-    if (cc_virtio_blk_create(&cfg, 3, "virtio-blk0", &c.mem, &c.size,
+    if (virtio_blk_create(&cfg, 3, "virtio-blk0", &c.mem, &c.size,
                              (struct cc_irq_sink){fuzz_irq_set, &c.irq}, 6, &b, &err) < 0)
         abort();
     struct cc_blk_overlay *snap = NULL;
@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     }
 #ifdef FUZZ_VERBOSE
     fprintf(stderr, "ops %zu, status 0x%x, failure: %s\n", c.nops, b->mmio.status,
-            cc_virtio_mmio_failure(&b->mmio) ? cc_virtio_mmio_failure(&b->mmio) : "none");
+            virtio_mmio_failure(&b->mmio) ? virtio_mmio_failure(&b->mmio) : "none");
     struct cc_blk_stats st;
     cc_virtio_blk_stats(b, &st);
     fprintf(stderr, "reads %llu writes %llu flushes %llu ids %llu unsupp %llu ioerrs %llu "
@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
             (unsigned long long)b->ov->pages);
 #endif
     cc_blk_overlay_free(snap);
-    cc_virtio_blk_destroy(b);
+    virtio_blk_destroy(b);
     free(c.mem);
     return 0;
 }

@@ -9,10 +9,10 @@
 #include "devices/virtio_net.h"
 #include "fuzz_common.h"
 
-static void save(void *dev, struct cc_buf *out) { cc_virtio_net_save(dev, out); }
+static void save(void *dev, struct cc_buf *out) { virtio_net_save(dev, out); }
 static int load(void *dev, struct cc_rd *in, struct cc_err *err)
 {
-    return cc_virtio_net_load(dev, in, err);
+    return virtio_net_load(dev, in, err);
 }
 
 static unsigned sent;
@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     struct cc_virtio_net *n;
     struct cc_err err = {0};
     static const uint8_t mac[6] = {2, 0xcc, 0, 0, 0, 1};
-    if (cc_virtio_net_create(mac, &c.mem, &c.size, (struct cc_irq_sink){fuzz_irq_set, &c.irq},
+    if (virtio_net_create(mac, &c.mem, &c.size, (struct cc_irq_sink){fuzz_irq_set, &c.irq},
                              7, &n, &err) < 0)
         abort();
     cc_virtio_net_set_endpoint(n, loopback, n);
@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     }
 #ifdef FUZZ_VERBOSE
     fprintf(stderr, "ops %zu, status 0x%x, failure: %s\n", c.nops, n->mmio.status,
-            cc_virtio_mmio_failure(&n->mmio) ? cc_virtio_mmio_failure(&n->mmio) : "none");
+            virtio_mmio_failure(&n->mmio) ? virtio_mmio_failure(&n->mmio) : "none");
     struct cc_net_stats st;
     cc_virtio_net_stats(n, &st);
     fprintf(stderr, "tx %llu txdrop %llu rx %llu rxdrop %llu queued %llu small %llu\n",
@@ -89,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
             (unsigned long long)st.rx_frames, (unsigned long long)st.rx_dropped,
             (unsigned long long)st.rx_queued, (unsigned long long)st.rx_too_small);
 #endif
-    cc_virtio_net_destroy(n);
+    virtio_net_destroy(n);
     free(c.mem);
     return 0;
 }

@@ -6,10 +6,10 @@
 #include "devices/virtio_rng.h"
 #include "fuzz_common.h"
 
-static void save(void *dev, struct cc_buf *out) { cc_virtio_rng_save(dev, out); }
+static void save(void *dev, struct cc_buf *out) { virtio_rng_save(dev, out); }
 static int load(void *dev, struct cc_rd *in, struct cc_err *err)
 {
-    return cc_virtio_rng_load(dev, in, err);
+    return virtio_rng_load(dev, in, err);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         return 0;
     struct cc_virtio_rng *r;
     struct cc_err err = {0};
-    if (cc_virtio_rng_create(1, "virtio-rng0", &c.mem, &c.size,
+    if (virtio_rng_create(1, "virtio-rng0", &c.mem, &c.size,
                              (struct cc_irq_sink){fuzz_irq_set, &c.irq}, 5, &r, &err) < 0)
         abort();
     for (size_t i = 0; i < c.nops; i++) {
@@ -35,10 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     }
 #ifdef FUZZ_VERBOSE
     fprintf(stderr, "ops %zu, status 0x%x, failure: %s\n", c.nops, r->mmio.status,
-            cc_virtio_mmio_failure(&r->mmio) ? cc_virtio_mmio_failure(&r->mmio) : "none");
+            virtio_mmio_failure(&r->mmio) ? virtio_mmio_failure(&r->mmio) : "none");
     fprintf(stderr, "served %llu\n", (unsigned long long)r->served);
 #endif
-    cc_virtio_rng_destroy(r);
+    virtio_rng_destroy(r);
     free(c.mem);
     return 0;
 }

@@ -24,23 +24,23 @@ static void echo_config(void *dev, uint8_t *out)
 
 static void serve(struct echo_dev *d, unsigned q)
 {
-    struct cc_gmem m = cc_virtio_mmio_mem(&d->mmio);
+    struct cc_gmem m = virtio_mmio_mem(&d->mmio);
     struct cc_vq_chain *c = &d->chain;
-    size_t n = cc_vq_read(m, c, d->off % (c->out_len + 1), d->buf, sizeof(d->buf));
+    size_t n = vq_read(m, c, d->off % (c->out_len + 1), d->buf, sizeof(d->buf));
     if (n > c->out_len)
         abort();
     uint64_t woff = d->off % (c->in_len + 1);
-    size_t w = cc_vq_write(m, c, woff, d->buf, sizeof(d->buf));
+    size_t w = vq_write(m, c, woff, d->buf, sizeof(d->buf));
     if (w > c->in_len - woff)
         abort();
-    cc_virtio_mmio_push(&d->mmio, q, c, (uint32_t)(woff + w));
+    virtio_mmio_push(&d->mmio, q, c, (uint32_t)(woff + w));
 }
 
 static void echo_notify(void *dev, unsigned q)
 {
     struct echo_dev *d = dev;
     for (unsigned i = 0; i < d->mmio.vq[q].num; i++) {
-        if (cc_virtio_mmio_pop(&d->mmio, q, &d->chain) <= 0)
+        if (virtio_mmio_pop(&d->mmio, q, &d->chain) <= 0)
             break;
         /* Chain invariants the device relies on. */
         if (d->chain.n == 0 || d->chain.n > d->mmio.vq[q].num || d->chain.n_out > d->chain.n)
@@ -62,12 +62,12 @@ static const struct cc_virtio_ops echo_ops = {
 
 static void save(void *dev, struct cc_buf *out)
 {
-    cc_virtio_mmio_save(&((struct echo_dev *)dev)->mmio, out);
+    virtio_mmio_save(&((struct echo_dev *)dev)->mmio, out);
 }
 
 static int load(void *dev, struct cc_rd *in, struct cc_err *err)
 {
-    return cc_virtio_mmio_load(&((struct echo_dev *)dev)->mmio, in, err);
+    return virtio_mmio_load(&((struct echo_dev *)dev)->mmio, in, err);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
@@ -79,23 +79,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     if (!fuzz_parse(&c, data, len, ops))
         return 0;
     struct echo_dev *d = calloc(1, sizeof(*d));
-    cc_virtio_mmio_init(&d->mmio, &echo_ops, d, &c.mem, &c.size,
+    virtio_mmio_init(&d->mmio, &echo_ops, d, &c.mem, &c.size,
                         (struct cc_irq_sink){fuzz_irq_set, &c.irq}, 5);
     for (size_t i = 0; i < c.nops; i++) {
         const struct fuzz_op *o = &c.ops[i];
         d->off = o->val >> 8;
         switch (o->op % 16) {
         case FUZZ_OP_DEVICE:
-            cc_virtio_mmio_config_changed(&d->mmio);
+            virtio_mmio_config_changed(&d->mmio);
             break;
         case FUZZ_OP_DEVICE + 1: {
             unsigned q = o->arg % 3;
-            if (cc_virtio_mmio_pop(&d->mmio, q, &d->chain) > 0)
+            if (virtio_mmio_pop(&d->mmio, q, &d->chain) > 0)
                 serve(d, q);
             break;
         }
         case FUZZ_OP_DEVICE + 2:
-            cc_virtio_mmio_fail(&d->mmio, "fuzz %u", o->val);
+            virtio_mmio_fail(&d->mmio, "fuzz %u", o->val);
             break;
         default:
             fuzz_generic(&c, &d->mmio, o, d, save, load);
@@ -105,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     }
 #ifdef FUZZ_VERBOSE
     fprintf(stderr, "ops %zu, status 0x%x, failure: %s\n", c.nops, d->mmio.status,
-            cc_virtio_mmio_failure(&d->mmio) ? cc_virtio_mmio_failure(&d->mmio) : "none");
+            virtio_mmio_failure(&d->mmio) ? virtio_mmio_failure(&d->mmio) : "none");
 #endif
     free(d);
     free(c.mem);

@@ -40,7 +40,7 @@ static void op(struct seed *s, uint8_t code, uint8_t arg, uint32_t val)
     uint8_t *p = s->ops + 6 * s->nops++;
     p[0] = code;
     p[1] = arg;
-    cc_put_le32(p + 2, val);
+    put_le32(p + 2, val);
 }
 
 static void touch(struct seed *s, uint64_t end)
@@ -54,10 +54,10 @@ static void desc(struct seed *s, unsigned q, unsigned i, uint64_t addr, uint32_t
                  uint16_t flags, uint16_t next)
 {
     uint8_t *d = s->mem + q * 0x1000 + 16 * i;
-    cc_put_le64(d, addr);
-    cc_put_le32(d + 8, len);
-    cc_put_le16(d + 12, flags);
-    cc_put_le16(d + 14, next);
+    put_le64(d, addr);
+    put_le32(d + 8, len);
+    put_le16(d + 12, flags);
+    put_le16(d + 14, next);
     touch(s, q * 0x1000 + 16 * (i + 1));
 }
 
@@ -183,8 +183,8 @@ static void gen_rng(const char *dir)
 static void blk_req(struct seed *s, unsigned d, uint64_t hdr, uint32_t type, uint64_t sector,
                     uint64_t data, uint32_t len)
 {
-    cc_put_le32(s->mem + hdr, type);
-    cc_put_le64(s->mem + hdr + 8, sector);
+    put_le32(s->mem + hdr, type);
+    put_le64(s->mem + hdr + 8, sector);
     touch(s, hdr + 32);
     desc(s, 0, d, hdr, 16, N, (uint16_t)(d + 1));
     desc(s, 0, d + 1, data, len, (uint16_t)(N | (type == VIRTIO_BLK_T_OUT ? 0 : W)),
@@ -229,7 +229,7 @@ static void gen_blk(const char *dir)
     memset(&s, 0, sizeof(s));
     op(&s, FUZZ_OP_SETUP, 0, 4);
     op(&s, FUZZ_OP_DRIVER_OK, 0, 0);
-    cc_put_le32(s.mem + 0x4000, VIRTIO_BLK_T_OUT);
+    put_le32(s.mem + 0x4000, VIRTIO_BLK_T_OUT);
     touch(&s, 0x4020);
     desc(&s, 0, 0, 0x4000, 16, N, 1);
     for (unsigned i = 1; i < 15; i++)
@@ -287,7 +287,7 @@ static void gen_net(const char *dir)
 static void pfns(struct seed *s, uint64_t at, const uint32_t *v, unsigned n)
 {
     for (unsigned i = 0; i < n; i++)
-        cc_put_le32(s->mem + at + 4 * i, v[i]);
+        put_le32(s->mem + at + 4 * i, v[i]);
     touch(s, at + 4 * n);
 }
 
@@ -708,8 +708,8 @@ static void gen_legacy(const char *dir)
 static void put_section(FILE *f, uint32_t tag, const void *p, uint64_t len, XXH3_state_t *h)
 {
     uint8_t hdr[12];
-    cc_put_le32(hdr, tag);
-    cc_put_le64(hdr + 4, len);
+    put_le32(hdr, tag);
+    put_le64(hdr + 4, len);
     fwrite(hdr, 1, 12, f);
     fwrite(p, 1, (size_t)len, f);
     XXH3_64bits_update(h, hdr, 12);
@@ -743,20 +743,20 @@ static void gen_small_snapshot(const char *dir, const char *src, uint64_t pages,
     XXH3_64bits_update(h, d, 16);
     uint64_t old_n = 0;
     for (size_t pos = 16; pos + 12 <= len - 20;) {
-        uint32_t tag = cc_le32(d + pos);
-        uint64_t slen = cc_le64(d + pos + 4);
+        uint32_t tag = le32(d + pos);
+        uint64_t slen = le64(d + pos + 4);
         const uint8_t *p = d + pos + 12;
         pos += 12 + slen;
         if (tag == SNAP_TAG('C', 'O', 'N', 'F')) {
             static uint8_t conf[512];
             memcpy(conf, p, slen);
-            cc_put_le64(conf + 1, pages * 4096);
+            put_le64(conf + 1, pages * 4096);
             put_section(o, tag, conf, slen, h);
         } else if (tag == SNAP_TAG('M', 'E', 'M', ' ')) {
-            old_n = cc_le64(p);
+            old_n = le64(p);
             size_t words = (size_t)((old_n + 63) / 64), nwords = (size_t)((pages + 63) / 64);
             const uint8_t *bm = p + 8;
-            uint64_t zlen = cc_le64(bm + 8 * words);
+            uint64_t zlen = le64(bm + 8 * words);
             static uint8_t ram[64 << 20], z[1 << 20], out[1 << 20];
             /* Decompress the stored pages in order, keep those that fit. */
             ZSTD_DCtx *dc = ZSTD_createDCtx();
@@ -765,7 +765,7 @@ static void gen_small_snapshot(const char *dir, const char *src, uint64_t pages,
             static uint64_t nbm[1 << 14];
             memset(nbm, 0, sizeof(nbm));
             for (uint64_t pg = 0; pg < old_n && pg < sizeof(ram) / 4096; pg++) {
-                if (!(cc_le64(bm + 8 * (pg / 64)) >> (pg % 64) & 1))
+                if (!(le64(bm + 8 * (pg / 64)) >> (pg % 64) & 1))
                     continue;
                 ZSTD_outBuffer ob = {ram + kept * 4096, 4096, 0};
                 while (ob.pos < 4096)
@@ -781,11 +781,11 @@ static void gen_small_snapshot(const char *dir, const char *src, uint64_t pages,
             if (ZSTD_isError(zl))
                 exit(1);
             size_t n = 0;
-            cc_put_le64(out, pages);
+            put_le64(out, pages);
             n += 8;
             for (size_t i = 0; i < nwords; i++, n += 8)
-                cc_put_le64(out + n, nbm[i]);
-            cc_put_le64(out + n, zl);
+                put_le64(out + n, nbm[i]);
+            put_le64(out + n, zl);
             n += 8;
             memcpy(out + n, z, zl);
             n += zl;
@@ -795,9 +795,9 @@ static void gen_small_snapshot(const char *dir, const char *src, uint64_t pages,
         }
     }
     uint8_t end[20];
-    cc_put_le32(end, SNAP_TAG('E', 'N', 'D', ' '));
-    cc_put_le64(end + 4, 8);
-    cc_put_le64(end + 12, XXH3_64bits_digest(h));
+    put_le32(end, SNAP_TAG('E', 'N', 'D', ' '));
+    put_le64(end + 4, 8);
+    put_le64(end + 12, XXH3_64bits_digest(h));
     fwrite(end, 1, 20, o);
     XXH3_freeState(h);
     fclose(o);

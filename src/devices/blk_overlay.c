@@ -60,7 +60,7 @@ static int read_full(int fd, uint8_t *buf, size_t len, uint64_t off)
     return 0;
 }
 
-int cc_blk_base_open(const char *path, struct cc_blk_base **out, struct cc_err *err)
+int blk_base_open(const char *path, struct cc_blk_base **out, struct cc_err *err)
 {
     struct cc_blk_base *b = calloc(1, sizeof(*b));
     if (!b)
@@ -112,13 +112,13 @@ int cc_blk_base_open(const char *path, struct cc_blk_base **out, struct cc_err *
     return 0;
 }
 
-struct cc_blk_base *cc_blk_base_get(struct cc_blk_base *b)
+struct cc_blk_base *blk_base_get(struct cc_blk_base *b)
 {
     ref(&b->refs);
     return b;
 }
 
-void cc_blk_base_put(struct cc_blk_base *b)
+void blk_base_put(struct cc_blk_base *b)
 {
     if (!b || !unref(&b->refs))
         return;
@@ -127,13 +127,13 @@ void cc_blk_base_put(struct cc_blk_base *b)
     free(b);
 }
 
-uint64_t cc_blk_base_size(const struct cc_blk_base *b) { return b->size; }
-uint64_t cc_blk_base_fingerprint(const struct cc_blk_base *b) { return b->fingerprint; }
-uint64_t cc_blk_base_live_pages(const struct cc_blk_base *b)
+uint64_t blk_base_size(const struct cc_blk_base *b) { return b->size; }
+uint64_t blk_base_fingerprint(const struct cc_blk_base *b) { return b->fingerprint; }
+uint64_t blk_base_live_pages(const struct cc_blk_base *b)
 {
     return __atomic_load_n(&b->live_pages, __ATOMIC_RELAXED);
 }
-uint64_t cc_blk_base_live_nodes(const struct cc_blk_base *b)
+uint64_t blk_base_live_nodes(const struct cc_blk_base *b)
 {
     return __atomic_load_n(&b->live_nodes, __ATOMIC_RELAXED);
 }
@@ -190,7 +190,7 @@ static void node_put(struct cc_blk_base *b, struct ov_node *n, unsigned h)
     stat_add(&b->live_nodes, -1);
 }
 
-int cc_blk_overlay_create(struct cc_blk_base *base, uint64_t size,
+int blk_overlay_create(struct cc_blk_base *base, uint64_t size,
                           struct cc_blk_overlay **out, struct cc_err *err)
 {
     if (size == 0 || (size & 511) || size > CC_BLK_MAX_SIZE)
@@ -199,20 +199,20 @@ int cc_blk_overlay_create(struct cc_blk_base *base, uint64_t size,
     struct cc_blk_overlay *ov = calloc(1, sizeof(*ov));
     if (!ov)
         return cc_err_set(err, ENOMEM, "out of memory");
-    ov->base = cc_blk_base_get(base);
+    ov->base = blk_base_get(base);
     ov->size = size;
     ov->height = height_for(size);
     *out = ov;
     return 0;
 }
 
-struct cc_blk_overlay *cc_blk_overlay_clone(const struct cc_blk_overlay *ov)
+struct cc_blk_overlay *blk_overlay_clone(const struct cc_blk_overlay *ov)
 {
     struct cc_blk_overlay *c = malloc(sizeof(*c));
     if (!c)
         return NULL;
     *c = *ov;
-    cc_blk_base_get(c->base);
+    blk_base_get(c->base);
     if (c->root)
         ref(&((struct ov_node *)c->root)->refs);
     return c;
@@ -223,7 +223,7 @@ void cc_blk_overlay_free(struct cc_blk_overlay *ov)
     if (!ov)
         return;
     node_put(ov->base, ov->root, ov->height);
-    cc_blk_base_put(ov->base);
+    blk_base_put(ov->base);
     free(ov);
 }
 
@@ -304,7 +304,7 @@ static int own_page(struct cc_blk_overlay *ov, uint64_t pg, bool fill, struct ov
     return 0;
 }
 
-int cc_blk_overlay_read(const struct cc_blk_overlay *ov, uint64_t off, void *buf, size_t len)
+int blk_overlay_read(const struct cc_blk_overlay *ov, uint64_t off, void *buf, size_t len)
 {
     uint8_t *o = buf;
     while (len) {
@@ -325,7 +325,7 @@ int cc_blk_overlay_read(const struct cc_blk_overlay *ov, uint64_t off, void *buf
     return 0;
 }
 
-int cc_blk_overlay_write(struct cc_blk_overlay *ov, uint64_t off, const void *buf, size_t len)
+int blk_overlay_write(struct cc_blk_overlay *ov, uint64_t off, const void *buf, size_t len)
 {
     const uint8_t *s = buf;
     while (len) {
@@ -346,7 +346,7 @@ int cc_blk_overlay_write(struct cc_blk_overlay *ov, uint64_t off, const void *bu
     return 0;
 }
 
-uint64_t cc_blk_overlay_new_pages(const struct cc_blk_overlay *ov, uint64_t off, uint64_t len)
+uint64_t blk_overlay_new_pages(const struct cc_blk_overlay *ov, uint64_t off, uint64_t len)
 {
     if (len == 0)
         return 0;
@@ -368,34 +368,34 @@ static void save_pages(const struct ov_node *n, unsigned h, uint64_t prefix, str
             save_pages(n->slot[i], h - 1, idx, out);
         } else {
             const struct ov_page *p = n->slot[i];
-            cc_buf_put_u64(out, idx);
-            cc_buf_put(out, p->data, CC_BLK_PAGE);
+            buf_put_u64(out, idx);
+            buf_put(out, p->data, CC_BLK_PAGE);
         }
     }
 }
 
-void cc_blk_overlay_save(const struct cc_blk_overlay *ov, struct cc_buf *out)
+void blk_overlay_save(const struct cc_blk_overlay *ov, struct cc_buf *out)
 {
-    cc_buf_put_u8(out, OVERLAY_SAVE_VERSION);
-    cc_buf_put_u64(out, ov->size);
-    cc_buf_put_u64(out, ov->base->size);
-    cc_buf_put_u64(out, ov->base->fingerprint);
-    cc_buf_put_u64(out, ov->pages);
+    buf_put_u8(out, OVERLAY_SAVE_VERSION);
+    buf_put_u64(out, ov->size);
+    buf_put_u64(out, ov->base->size);
+    buf_put_u64(out, ov->base->fingerprint);
+    buf_put_u64(out, ov->pages);
     if (ov->root)
         save_pages(ov->root, ov->height, 0, out);
 }
 
-int cc_blk_overlay_load(struct cc_blk_base *base, uint64_t expected_size, struct cc_rd *in,
+int blk_overlay_load(struct cc_blk_base *base, uint64_t expected_size, struct cc_rd *in,
                         struct cc_blk_overlay **out, struct cc_err *err)
 {
-    int ver = cc_rd_version(in, OVERLAY_SAVE_VERSION, "disk overlay", err);
+    int ver = rd_version(in, OVERLAY_SAVE_VERSION, "disk overlay", err);
     if (ver < 0)
         return ver;
-    uint64_t size = cc_rd_u64(in);
-    uint64_t base_size = cc_rd_u64(in);
-    uint64_t fp = cc_rd_u64(in);
-    uint64_t pages = cc_rd_u64(in);
-    if (!cc_rd_ok(in))
+    uint64_t size = rd_u64(in);
+    uint64_t base_size = rd_u64(in);
+    uint64_t fp = rd_u64(in);
+    uint64_t pages = rd_u64(in);
+    if (!rd_ok(in))
         return cc_err_set(err, EINVAL, "disk overlay: saved state truncated");
     if (size != expected_size)
         return cc_err_set(err, EINVAL, "disk overlay: saved disk has %llu bytes, this disk %llu",
@@ -406,17 +406,17 @@ int cc_blk_overlay_load(struct cc_blk_base *base, uint64_t expected_size, struct
                           (unsigned long long)base_size, (unsigned long long)fp,
                           (unsigned long long)base->size, (unsigned long long)base->fingerprint);
     uint64_t total = (size + CC_BLK_PAGE - 1) / CC_BLK_PAGE;
-    if (pages > total || pages * (8 + CC_BLK_PAGE) > cc_rd_left(in))
+    if (pages > total || pages * (8 + CC_BLK_PAGE) > rd_left(in))
         return cc_err_set(err, EINVAL, "disk overlay: page count %llu is impossible",
                           (unsigned long long)pages);
     struct cc_blk_overlay *ov;
-    int rc = cc_blk_overlay_create(base, size, &ov, err);
+    int rc = blk_overlay_create(base, size, &ov, err);
     if (rc < 0)
         return rc;
     uint64_t prev = 0;
     for (uint64_t i = 0; i < pages; i++) {
-        uint64_t idx = cc_rd_u64(in);
-        if (!cc_rd_ok(in) || idx >= total || (i > 0 && idx <= prev)) {
+        uint64_t idx = rd_u64(in);
+        if (!rd_ok(in) || idx >= total || (i > 0 && idx <= prev)) {
             cc_blk_overlay_free(ov);
             return cc_err_set(err, EINVAL, "disk overlay: page %llu: bad index",
                               (unsigned long long)i);
@@ -428,9 +428,9 @@ int cc_blk_overlay_load(struct cc_blk_base *base, uint64_t expected_size, struct
             cc_blk_overlay_free(ov);
             return cc_err_set(err, -rc, "disk overlay: out of memory");
         }
-        cc_rd_get(in, p->data, CC_BLK_PAGE);
+        rd_get(in, p->data, CC_BLK_PAGE);
     }
-    if (!cc_rd_ok(in)) {
+    if (!rd_ok(in)) {
         cc_blk_overlay_free(ov);
         return cc_err_set(err, EINVAL, "disk overlay: saved state truncated");
     }

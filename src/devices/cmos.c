@@ -174,7 +174,7 @@ static void put_mem16(struct cc_cmos *c, uint8_t reg, uint64_t v)
     c->ram[reg + 1] = (uint8_t)(v >> 8);
 }
 
-void cc_cmos_init(struct cc_cmos *c, uint64_t epoch_s, uint64_t mem_bytes)
+void cmos_init(struct cc_cmos *c, uint64_t epoch_s, uint64_t mem_bytes)
 {
     memset(c, 0, sizeof(*c));
     c->epoch_s = epoch_s > CC_CMOS_MAX_EPOCH ? CC_CMOS_MAX_EPOCH : epoch_s;
@@ -275,14 +275,14 @@ static void write_data(struct cc_cmos *c, uint64_t now_ns, uint8_t val)
     }
 }
 
-uint8_t cc_cmos_read(struct cc_cmos *c, uint64_t now_ns, uint16_t port)
+uint8_t cmos_read(struct cc_cmos *c, uint64_t now_ns, uint16_t port)
 {
     if (port == 0x71)
         return read_data(c, now_ns);
     return 0xff;                /* 0x70 is write-only */
 }
 
-void cc_cmos_write(struct cc_cmos *c, uint64_t now_ns, uint16_t port, uint8_t val)
+void cmos_write(struct cc_cmos *c, uint64_t now_ns, uint16_t port, uint8_t val)
 {
     if (port == 0x70) {
         c->index = val & 0x7f;
@@ -292,7 +292,7 @@ void cc_cmos_write(struct cc_cmos *c, uint64_t now_ns, uint16_t port, uint8_t va
     }
 }
 
-void cc_cmos_shift(struct cc_cmos *c, int64_t delta_s)
+void cmos_shift(struct cc_cmos *c, int64_t delta_s)
 {
     int64_t r;
     if (__builtin_add_overflow(c->offset_s, delta_s, &r))
@@ -300,30 +300,30 @@ void cc_cmos_shift(struct cc_cmos *c, int64_t delta_s)
     c->offset_s = r;
 }
 
-void cc_cmos_save(const struct cc_cmos *c, struct cc_buf *out)
+void cmos_save(const struct cc_cmos *c, struct cc_buf *out)
 {
-    cc_buf_put_u8(out, CMOS_SAVE_VERSION);
-    cc_buf_put_u8(out, c->index);
-    cc_buf_put_bool(out, c->nmi_disabled);
-    cc_buf_put(out, c->ram, sizeof(c->ram));
-    cc_buf_put_u64(out, (uint64_t)c->offset_s);
-    cc_buf_put_u64(out, c->epoch_s);
+    buf_put_u8(out, CMOS_SAVE_VERSION);
+    buf_put_u8(out, c->index);
+    buf_put_bool(out, c->nmi_disabled);
+    buf_put(out, c->ram, sizeof(c->ram));
+    buf_put_u64(out, (uint64_t)c->offset_s);
+    buf_put_u64(out, c->epoch_s);
 }
 
-int cc_cmos_load(struct cc_cmos *c, struct cc_rd *in, struct cc_err *err)
+int cmos_load(struct cc_cmos *c, struct cc_rd *in, struct cc_err *err)
 {
-    int version = cc_rd_version(in, CMOS_SAVE_VERSION, "cmos", err);
+    int version = rd_version(in, CMOS_SAVE_VERSION, "cmos", err);
     if (version < 0)
         return version;
 
     struct cc_cmos tmp;
     memset(&tmp, 0, sizeof(tmp));       /* padding too: states compare with memcmp */
-    tmp.index = cc_rd_u8(in);
-    uint8_t nmi = cc_rd_u8(in);
-    cc_rd_get(in, tmp.ram, sizeof(tmp.ram));
-    tmp.offset_s = (int64_t)cc_rd_u64(in);
-    tmp.epoch_s = cc_rd_u64(in);
-    if (!cc_rd_ok(in))
+    tmp.index = rd_u8(in);
+    uint8_t nmi = rd_u8(in);
+    rd_get(in, tmp.ram, sizeof(tmp.ram));
+    tmp.offset_s = (int64_t)rd_u64(in);
+    tmp.epoch_s = rd_u64(in);
+    if (!rd_ok(in))
         return cc_err_set(err, EINVAL, "cmos: snapshot section truncated");
     tmp.nmi_disabled = nmi == 1;
     if (tmp.epoch_s > CC_CMOS_MAX_EPOCH)

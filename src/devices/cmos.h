@@ -2,7 +2,7 @@
  * and 0x71 (data). The clock is derived from the VM's virtual time plus a
  * fixed epoch, never from host time: reading the seconds register at virtual
  * time t gives epoch + t/1e9 (plus whatever offset the guest set by writing
- * the time registers, or a clock fault applied with cc_cmos_shift()).
+ * the time registers, or a clock fault applied with cmos_shift()).
  *
  * Register A's update-in-progress bit is set for the last 244 us before each
  * virtual second boundary, so guests that wait for UIP to clear behave as on
@@ -19,7 +19,7 @@
  * plain bytes, and clearing SET starts the clock from them (out-of-range
  * fields carry over: day 32 of January is February 1st). The day of week is
  * always derived from the date. The clock is clamped to 1970-01-01 ..
- * 9999-12-31T23:59:59, whatever the guest writes or cc_cmos_shift() adds
+ * 9999-12-31T23:59:59, whatever the guest writes or cmos_shift() adds
  * (offset_s saturates). */
 #ifndef CC_DEVICES_CMOS_H
 #define CC_DEVICES_CMOS_H
@@ -43,13 +43,13 @@ struct cc_cmos {
     uint64_t epoch_s;           /* Unix seconds at virtual time 0 */
 };
 
-void cc_cmos_init(struct cc_cmos *c, uint64_t epoch_s, uint64_t mem_bytes);
-uint8_t cc_cmos_read(struct cc_cmos *c, uint64_t now_ns, uint16_t port);
-void cc_cmos_write(struct cc_cmos *c, uint64_t now_ns, uint16_t port, uint8_t val);
+void cmos_init(struct cc_cmos *c, uint64_t epoch_s, uint64_t mem_bytes);
+uint8_t cmos_read(struct cc_cmos *c, uint64_t now_ns, uint16_t port);
+void cmos_write(struct cc_cmos *c, uint64_t now_ns, uint16_t port, uint8_t val);
 /* Shift the wall-clock time the guest reads by delta_s seconds. */
-void cc_cmos_shift(struct cc_cmos *c, int64_t delta_s);
+void cmos_shift(struct cc_cmos *c, int64_t delta_s);
 
-void cc_cmos_save(const struct cc_cmos *c, struct cc_buf *out);
-int cc_cmos_load(struct cc_cmos *c, struct cc_rd *in, struct cc_err *err);
+void cmos_save(const struct cc_cmos *c, struct cc_buf *out);
+int cmos_load(struct cc_cmos *c, struct cc_rd *in, struct cc_err *err);
 
 #endif

@@ -10,7 +10,7 @@ struct cc_irq_sink {
     void *opaque;
 };
 
-static inline void cc_irq_set(const struct cc_irq_sink *s, unsigned line, int level)
+static inline void irq_set(const struct cc_irq_sink *s, unsigned line, int level)
 {
     if (s->set_irq)
         s->set_irq(s->opaque, line, level);

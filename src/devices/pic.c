@@ -32,7 +32,7 @@ static void chip_power_on(struct cc_pic_chip *c, uint8_t elcr_mask)
     c->elcr_mask = elcr_mask;
 }
 
-void cc_pic_init(struct cc_pic *pic)
+void pic_init(struct cc_pic *pic)
 {
     chip_power_on(&pic->chip[0], elcr_writable[0]);
     chip_power_on(&pic->chip[1], elcr_writable[1]);
@@ -105,7 +105,7 @@ static void chip_set_line(struct cc_pic_chip *c, int irq, int level)
     }
 }
 
-void cc_pic_set_irq(struct cc_pic *pic, unsigned irq, int level)
+void pic_set_irq(struct cc_pic *pic, unsigned irq, int level)
 {
     if (irq >= 16)
         return;
@@ -115,17 +115,17 @@ void cc_pic_set_irq(struct cc_pic *pic, unsigned irq, int level)
     pic_update(pic);
 }
 
-void cc_pic_sink_set_irq(void *opaque, unsigned irq, int level)
+void pic_sink_set_irq(void *opaque, unsigned irq, int level)
 {
-    cc_pic_set_irq(opaque, irq, level);
+    pic_set_irq(opaque, irq, level);
 }
 
-bool cc_pic_intr(const struct cc_pic *pic)
+bool pic_intr(const struct cc_pic *pic)
 {
     return chip_pending(&pic->chip[0], true) >= 0;
 }
 
-uint8_t cc_pic_ack(struct cc_pic *pic)
+uint8_t pic_ack(struct cc_pic *pic)
 {
     struct cc_pic_chip *m = &pic->chip[0], *s = &pic->chip[1];
     int irq = chip_pending(m, true);
@@ -256,7 +256,7 @@ static void write_data(struct cc_pic_chip *c, uint8_t val)
     }
 }
 
-uint8_t cc_pic_read(struct cc_pic *pic, uint16_t port)
+uint8_t pic_read(struct cc_pic *pic, uint16_t port)
 {
     int idx;
     switch (port) {
@@ -274,7 +274,7 @@ uint8_t cc_pic_read(struct cc_pic *pic, uint16_t port)
     return c->read_isr ? c->isr : c->irr;
 }
 
-void cc_pic_write(struct cc_pic *pic, uint16_t port, uint8_t val)
+void pic_write(struct cc_pic *pic, uint16_t port, uint8_t val)
 {
     struct cc_pic_chip *c;
     switch (port) {
@@ -304,27 +304,27 @@ void cc_pic_write(struct cc_pic *pic, uint16_t port, uint8_t val)
 
 static void save_chip(const struct cc_pic_chip *c, struct cc_buf *out)
 {
-    cc_buf_put_u8(out, c->irr);
-    cc_buf_put_u8(out, c->imr);
-    cc_buf_put_u8(out, c->isr);
-    cc_buf_put_u8(out, c->line_level);
-    cc_buf_put_u8(out, c->elcr);
-    cc_buf_put_u8(out, c->vector_base);
-    cc_buf_put_u8(out, c->priority_add);
-    cc_buf_put_u8(out, c->init_step);
-    cc_buf_put_bool(out, c->icw4_needed);
-    cc_buf_put_bool(out, c->single_mode);
-    cc_buf_put_bool(out, c->auto_eoi);
-    cc_buf_put_bool(out, c->rotate_on_auto_eoi);
-    cc_buf_put_bool(out, c->special_fully_nested);
-    cc_buf_put_bool(out, c->special_mask);
-    cc_buf_put_bool(out, c->poll);
-    cc_buf_put_bool(out, c->read_isr);
+    buf_put_u8(out, c->irr);
+    buf_put_u8(out, c->imr);
+    buf_put_u8(out, c->isr);
+    buf_put_u8(out, c->line_level);
+    buf_put_u8(out, c->elcr);
+    buf_put_u8(out, c->vector_base);
+    buf_put_u8(out, c->priority_add);
+    buf_put_u8(out, c->init_step);
+    buf_put_bool(out, c->icw4_needed);
+    buf_put_bool(out, c->single_mode);
+    buf_put_bool(out, c->auto_eoi);
+    buf_put_bool(out, c->rotate_on_auto_eoi);
+    buf_put_bool(out, c->special_fully_nested);
+    buf_put_bool(out, c->special_mask);
+    buf_put_bool(out, c->poll);
+    buf_put_bool(out, c->read_isr);
 }
 
-void cc_pic_save(const struct cc_pic *pic, struct cc_buf *out)
+void pic_save(const struct cc_pic *pic, struct cc_buf *out)
 {
-    cc_buf_put_u8(out, PIC_SAVE_VERSION);
+    buf_put_u8(out, PIC_SAVE_VERSION);
     save_chip(&pic->chip[0], out);
     save_chip(&pic->chip[1], out);
 }
@@ -332,7 +332,7 @@ void cc_pic_save(const struct cc_pic *pic, struct cc_buf *out)
 /* A bool field: exactly 0 or 1, anything else marks the record bad. */
 static bool get_bool(struct cc_rd *in, bool *bad)
 {
-    uint8_t v = cc_rd_u8(in);
+    uint8_t v = rd_u8(in);
     if (v > 1)
         *bad = true;
     return v == 1;
@@ -341,15 +341,15 @@ static bool get_bool(struct cc_rd *in, bool *bad)
 static void load_chip(struct cc_pic_chip *c, struct cc_rd *in, uint8_t elcr_mask,
                       bool *bad)
 {
-    c->irr = cc_rd_u8(in);
-    c->imr = cc_rd_u8(in);
-    c->isr = cc_rd_u8(in);
-    c->line_level = cc_rd_u8(in);
-    c->elcr = cc_rd_u8(in);
+    c->irr = rd_u8(in);
+    c->imr = rd_u8(in);
+    c->isr = rd_u8(in);
+    c->line_level = rd_u8(in);
+    c->elcr = rd_u8(in);
     c->elcr_mask = elcr_mask;
-    c->vector_base = cc_rd_u8(in);
-    c->priority_add = cc_rd_u8(in);
-    c->init_step = cc_rd_u8(in);
+    c->vector_base = rd_u8(in);
+    c->priority_add = rd_u8(in);
+    c->init_step = rd_u8(in);
     c->icw4_needed = get_bool(in, bad);
     c->single_mode = get_bool(in, bad);
     c->auto_eoi = get_bool(in, bad);
@@ -363,9 +363,9 @@ static void load_chip(struct cc_pic_chip *c, struct cc_rd *in, uint8_t elcr_mask
         *bad = true;
 }
 
-int cc_pic_load(struct cc_pic *pic, struct cc_rd *in, struct cc_err *err)
+int pic_load(struct cc_pic *pic, struct cc_rd *in, struct cc_err *err)
 {
-    int version = cc_rd_version(in, PIC_SAVE_VERSION, "pic", err);
+    int version = rd_version(in, PIC_SAVE_VERSION, "pic", err);
     if (version < 0)
         return version;
 
@@ -373,7 +373,7 @@ int cc_pic_load(struct cc_pic *pic, struct cc_rd *in, struct cc_err *err)
     bool bad = false;
     load_chip(&tmp.chip[0], in, elcr_writable[0], &bad);
     load_chip(&tmp.chip[1], in, elcr_writable[1], &bad);
-    if (!cc_rd_ok(in))
+    if (!rd_ok(in))
         return cc_err_set(err, EINVAL, "pic: snapshot section truncated");
     if (bad)
         return cc_err_set(err, EINVAL,

@@ -238,7 +238,7 @@ static uint8_t read_counter(struct cc_pit_channel *ch, uint64_t now)
     return hi ? (uint8_t)(c >> 8) : (uint8_t)c;
 }
 
-void cc_pit_init(struct cc_pit *pit, struct cc_irq_sink irq, uint64_t now_ns)
+void pit_init(struct cc_pit *pit, struct cc_irq_sink irq, uint64_t now_ns)
 {
     memset(pit, 0, sizeof(*pit));
     for (int i = 0; i < 3; i++) {
@@ -255,7 +255,7 @@ void cc_pit_init(struct cc_pit *pit, struct cc_irq_sink irq, uint64_t now_ns)
     pit->irq = irq;
 }
 
-uint8_t cc_pit_read(struct cc_pit *pit, uint64_t now_ns, uint16_t port)
+uint8_t pit_read(struct cc_pit *pit, uint64_t now_ns, uint16_t port)
 {
     switch (port) {
     case 0x40: case 0x41: case 0x42:
@@ -271,14 +271,14 @@ uint8_t cc_pit_read(struct cc_pit *pit, uint64_t now_ns, uint16_t port)
     }
 }
 
-void cc_pit_write(struct cc_pit *pit, uint64_t now_ns, uint16_t port, uint8_t val)
+void pit_write(struct cc_pit *pit, uint64_t now_ns, uint16_t port, uint8_t val)
 {
     int sel;
     switch (port) {
     case 0x40: case 0x41: case 0x42:
         sel = port - 0x40;
         if (sel == 0)
-            cc_pit_advance(pit, now_ns);
+            pit_advance(pit, now_ns);
         write_count(&pit->ch[sel], now_ns, val);
         break;
     case 0x43:
@@ -299,7 +299,7 @@ void cc_pit_write(struct cc_pit *pit, uint64_t now_ns, uint16_t port, uint8_t va
             return;
         }
         if (sel == 0)
-            cc_pit_advance(pit, now_ns);
+            pit_advance(pit, now_ns);
         set_mode(&pit->ch[sel], now_ns, val);
         break;
     case 0x61:
@@ -313,56 +313,56 @@ void cc_pit_write(struct cc_pit *pit, uint64_t now_ns, uint16_t port, uint8_t va
         pit->next_irq_ns = next_edge(&pit->ch[0], now_ns);
 }
 
-uint64_t cc_pit_next_deadline(const struct cc_pit *pit)
+uint64_t pit_next_deadline(const struct cc_pit *pit)
 {
     return pit->next_irq_ns;
 }
 
-bool cc_pit_advance(struct cc_pit *pit, uint64_t now_ns)
+bool pit_advance(struct cc_pit *pit, uint64_t now_ns)
 {
     if (pit->next_irq_ns == UINT64_MAX || pit->next_irq_ns > now_ns)
         return false;
-    cc_irq_set(&pit->irq, 0, 1);
-    cc_irq_set(&pit->irq, 0, 0);
+    irq_set(&pit->irq, 0, 1);
+    irq_set(&pit->irq, 0, 0);
     pit->next_irq_ns = next_edge(&pit->ch[0], now_ns);   /* none for one-shots */
     return true;
 }
 
 static void save_channel(const struct cc_pit_channel *ch, struct cc_buf *out)
 {
-    cc_buf_put_u8(out, ch->mode);
-    cc_buf_put_u8(out, ch->access);
-    cc_buf_put_bool(out, ch->bcd);
-    cc_buf_put_bool(out, ch->gate);
-    cc_buf_put_u32(out, ch->reload);
-    cc_buf_put_u32(out, ch->start);
-    cc_buf_put_u64(out, ch->load_ns);
-    cc_buf_put_bool(out, ch->armed);
-    cc_buf_put_bool(out, ch->counting);
-    cc_buf_put_bool(out, ch->done);
-    cc_buf_put_bool(out, ch->write_hi_next);
-    cc_buf_put_u8(out, ch->write_lsb);
-    cc_buf_put_bool(out, ch->read_hi_next);
-    cc_buf_put_bool(out, ch->latched);
-    cc_buf_put_u16(out, ch->latched_count);
-    cc_buf_put_bool(out, ch->latch_read_hi);
-    cc_buf_put_bool(out, ch->status_latched);
-    cc_buf_put_u8(out, ch->status);
-    cc_buf_put_bool(out, ch->null_count);
+    buf_put_u8(out, ch->mode);
+    buf_put_u8(out, ch->access);
+    buf_put_bool(out, ch->bcd);
+    buf_put_bool(out, ch->gate);
+    buf_put_u32(out, ch->reload);
+    buf_put_u32(out, ch->start);
+    buf_put_u64(out, ch->load_ns);
+    buf_put_bool(out, ch->armed);
+    buf_put_bool(out, ch->counting);
+    buf_put_bool(out, ch->done);
+    buf_put_bool(out, ch->write_hi_next);
+    buf_put_u8(out, ch->write_lsb);
+    buf_put_bool(out, ch->read_hi_next);
+    buf_put_bool(out, ch->latched);
+    buf_put_u16(out, ch->latched_count);
+    buf_put_bool(out, ch->latch_read_hi);
+    buf_put_bool(out, ch->status_latched);
+    buf_put_u8(out, ch->status);
+    buf_put_bool(out, ch->null_count);
 }
 
-void cc_pit_save(const struct cc_pit *pit, struct cc_buf *out)
+void pit_save(const struct cc_pit *pit, struct cc_buf *out)
 {
-    cc_buf_put_u8(out, PIT_SAVE_VERSION);
+    buf_put_u8(out, PIT_SAVE_VERSION);
     for (int i = 0; i < 3; i++)
         save_channel(&pit->ch[i], out);
-    cc_buf_put_bool(out, pit->speaker_data);
-    cc_buf_put_u64(out, pit->next_irq_ns);
+    buf_put_bool(out, pit->speaker_data);
+    buf_put_u64(out, pit->next_irq_ns);
 }
 
 static bool get_bool(struct cc_rd *in, bool *bad)
 {
-    uint8_t v = cc_rd_u8(in);
+    uint8_t v = rd_u8(in);
     if (v > 1)
         *bad = true;
     return v == 1;
@@ -370,24 +370,24 @@ static bool get_bool(struct cc_rd *in, bool *bad)
 
 static void load_channel(struct cc_pit_channel *ch, struct cc_rd *in, bool *bad)
 {
-    ch->mode = cc_rd_u8(in);
-    ch->access = cc_rd_u8(in);
+    ch->mode = rd_u8(in);
+    ch->access = rd_u8(in);
     ch->bcd = get_bool(in, bad);
     ch->gate = get_bool(in, bad);
-    ch->reload = cc_rd_u32(in);
-    ch->start = cc_rd_u32(in);
-    ch->load_ns = cc_rd_u64(in);
+    ch->reload = rd_u32(in);
+    ch->start = rd_u32(in);
+    ch->load_ns = rd_u64(in);
     ch->armed = get_bool(in, bad);
     ch->counting = get_bool(in, bad);
     ch->done = get_bool(in, bad);
     ch->write_hi_next = get_bool(in, bad);
-    ch->write_lsb = cc_rd_u8(in);
+    ch->write_lsb = rd_u8(in);
     ch->read_hi_next = get_bool(in, bad);
     ch->latched = get_bool(in, bad);
-    ch->latched_count = cc_rd_u16(in);
+    ch->latched_count = rd_u16(in);
     ch->latch_read_hi = get_bool(in, bad);
     ch->status_latched = get_bool(in, bad);
-    ch->status = cc_rd_u8(in);
+    ch->status = rd_u8(in);
     ch->null_count = get_bool(in, bad);
     if (ch->mode > 5 || ch->access < 1 || ch->access > 3 ||
         ch->reload < 1 || ch->reload > 65536 || ch->start < 1 || ch->start > 65536 ||
@@ -395,9 +395,9 @@ static void load_channel(struct cc_pit_channel *ch, struct cc_rd *in, bool *bad)
         *bad = true;
 }
 
-int cc_pit_load(struct cc_pit *pit, struct cc_rd *in, struct cc_err *err)
+int pit_load(struct cc_pit *pit, struct cc_rd *in, struct cc_err *err)
 {
-    int version = cc_rd_version(in, PIT_SAVE_VERSION, "pit", err);
+    int version = rd_version(in, PIT_SAVE_VERSION, "pit", err);
     if (version < 0)
         return version;
 
@@ -407,8 +407,8 @@ int cc_pit_load(struct cc_pit *pit, struct cc_rd *in, struct cc_err *err)
     for (int i = 0; i < 3; i++)
         load_channel(&tmp.ch[i], in, &bad);
     tmp.speaker_data = get_bool(in, &bad);
-    tmp.next_irq_ns = cc_rd_u64(in);
-    if (!cc_rd_ok(in))
+    tmp.next_irq_ns = rd_u64(in);
+    if (!rd_ok(in))
         return cc_err_set(err, EINVAL, "pit: snapshot section truncated");
     if (bad)
         return cc_err_set(err, EINVAL,

@@ -5,8 +5,8 @@
  * The PIT runs on the VM's virtual clock, never on host time: every access
  * passes now_ns, and counter values are derived from it with integer math
  * (1,193,182 Hz input clock). Channel 0 drives ISA IRQ0 through the sink.
- * The run loop asks cc_pit_next_deadline() where the next IRQ0 edge is (so
- * a halted vCPU can fast-forward to it) and calls cc_pit_advance() after
+ * The run loop asks pit_next_deadline() where the next IRQ0 edge is (so
+ * a halted vCPU can fast-forward to it) and calls pit_advance() after
  * every clock step to deliver due edges. When the clock has passed several
  * periods at once the edges are coalesced into one (as a real PC losing
  * ticks would); the next deadline stays on the period grid.
@@ -81,25 +81,25 @@ struct cc_pit {
     struct cc_irq_sink irq;     /* not saved; wired up by the owner */
 };
 
-void cc_pit_init(struct cc_pit *pit, struct cc_irq_sink irq, uint64_t now_ns);
+void pit_init(struct cc_pit *pit, struct cc_irq_sink irq, uint64_t now_ns);
 
 /* Ports 0x40-0x43 and 0x61. Other ports read 0xff, 0x43 reads 0xff.
  * Port 0x61 reads: bit 0 channel 2 gate, bit 1 speaker data, bit 4 refresh
  * toggle (flips every 15085 ns of virtual time), bit 5 channel 2 OUT. */
-uint8_t cc_pit_read(struct cc_pit *pit, uint64_t now_ns, uint16_t port);
-void cc_pit_write(struct cc_pit *pit, uint64_t now_ns, uint16_t port, uint8_t val);
+uint8_t pit_read(struct cc_pit *pit, uint64_t now_ns, uint16_t port);
+void pit_write(struct cc_pit *pit, uint64_t now_ns, uint16_t port, uint8_t val);
 
 /* Absolute virtual time of the next IRQ0 edge, UINT64_MAX if none. */
-uint64_t cc_pit_next_deadline(const struct cc_pit *pit);
+uint64_t pit_next_deadline(const struct cc_pit *pit);
 
 /* Deliver IRQ0 if its deadline is <= now_ns (one edge, coalesced), re-arm.
  * Returns true when an edge was delivered. The edge is a pulse on the sink
  * (level 1 then 0). After an edge the next deadline is the first grid point
  * later than now_ns (periodic modes) or none (one-shot modes). Writes that
  * reprogram channel 0 first deliver an edge that is already due. */
-bool cc_pit_advance(struct cc_pit *pit, uint64_t now_ns);
+bool pit_advance(struct cc_pit *pit, uint64_t now_ns);
 
-void cc_pit_save(const struct cc_pit *pit, struct cc_buf *out);
-int cc_pit_load(struct cc_pit *pit, struct cc_rd *in, struct cc_err *err);
+void pit_save(const struct cc_pit *pit, struct cc_buf *out);
+int pit_load(struct cc_pit *pit, struct cc_rd *in, struct cc_err *err);
 
 #endif

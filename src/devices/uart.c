@@ -112,7 +112,7 @@ static void update(struct cc_uart *u)
     bool level = compute_level(u, u->iir_pending);
     if (level != u->irq_level) {
         u->irq_level = level;
-        cc_irq_set(&u->irq, u->irq_line, level);
+        irq_set(&u->irq, u->irq_line, level);
     }
 }
 
@@ -153,7 +153,7 @@ static bool rx_put(struct cc_uart *u, uint8_t byte)
     return true;
 }
 
-void cc_uart_init(struct cc_uart *u, struct cc_irq_sink irq, unsigned irq_line,
+void uart_init(struct cc_uart *u, struct cc_irq_sink irq, unsigned irq_line,
                   void (*tx)(void *opaque, uint8_t byte), void *tx_opaque)
 {
     memset(u, 0, sizeof(*u));
@@ -215,7 +215,7 @@ static void write_mcr(struct cc_uart *u, uint8_t val)
     update(u);
 }
 
-void cc_uart_write(struct cc_uart *u, uint16_t offset, uint8_t val)
+void uart_write(struct cc_uart *u, uint16_t offset, uint8_t val)
 {
     switch (offset) {
     case REG_DATA:
@@ -269,7 +269,7 @@ static uint8_t read_iir(struct cc_uart *u)
     return (uint8_t)(id | (fifo_on(u) ? IIR_FIFO : 0));
 }
 
-uint8_t cc_uart_read(struct cc_uart *u, uint16_t offset)
+uint8_t uart_read(struct cc_uart *u, uint16_t offset)
 {
     uint8_t v;
     switch (offset) {
@@ -300,7 +300,7 @@ uint8_t cc_uart_read(struct cc_uart *u, uint16_t offset)
     }
 }
 
-size_t cc_uart_rx_push(struct cc_uart *u, const uint8_t *data, size_t len)
+size_t uart_rx_push(struct cc_uart *u, const uint8_t *data, size_t len)
 {
     if (u->mcr & MCR_LOOP)
         return 0;               /* the receiver listens to the transmitter */
@@ -312,49 +312,49 @@ size_t cc_uart_rx_push(struct cc_uart *u, const uint8_t *data, size_t len)
     return n;
 }
 
-void cc_uart_save(const struct cc_uart *u, struct cc_buf *out)
+void uart_save(const struct cc_uart *u, struct cc_buf *out)
 {
-    cc_buf_put_u8(out, UART_SAVE_VERSION);
-    cc_buf_put_u8(out, u->ier);
-    cc_buf_put_u8(out, u->iir_pending);
-    cc_buf_put_u8(out, u->lcr);
-    cc_buf_put_u8(out, u->mcr);
-    cc_buf_put_u8(out, u->lsr);
-    cc_buf_put_u8(out, u->msr);
-    cc_buf_put_u8(out, u->scr);
-    cc_buf_put_u8(out, u->fcr);
-    cc_buf_put_u8(out, u->dll);
-    cc_buf_put_u8(out, u->dlm);
-    cc_buf_put_bool(out, u->thr_ipending);
-    cc_buf_put(out, u->rx, CC_UART_FIFO);
-    cc_buf_put_u8(out, u->rx_head);
-    cc_buf_put_u8(out, u->rx_count);
-    cc_buf_put_bool(out, u->irq_level);
+    buf_put_u8(out, UART_SAVE_VERSION);
+    buf_put_u8(out, u->ier);
+    buf_put_u8(out, u->iir_pending);
+    buf_put_u8(out, u->lcr);
+    buf_put_u8(out, u->mcr);
+    buf_put_u8(out, u->lsr);
+    buf_put_u8(out, u->msr);
+    buf_put_u8(out, u->scr);
+    buf_put_u8(out, u->fcr);
+    buf_put_u8(out, u->dll);
+    buf_put_u8(out, u->dlm);
+    buf_put_bool(out, u->thr_ipending);
+    buf_put(out, u->rx, CC_UART_FIFO);
+    buf_put_u8(out, u->rx_head);
+    buf_put_u8(out, u->rx_count);
+    buf_put_bool(out, u->irq_level);
 }
 
-int cc_uart_load(struct cc_uart *u, struct cc_rd *in, struct cc_err *err)
+int uart_load(struct cc_uart *u, struct cc_rd *in, struct cc_err *err)
 {
-    int version = cc_rd_version(in, UART_SAVE_VERSION, "uart", err);
+    int version = rd_version(in, UART_SAVE_VERSION, "uart", err);
     if (version < 0)
         return version;
 
     struct cc_uart tmp = *u;    /* keeps the unsaved wiring */
-    tmp.ier = cc_rd_u8(in);
-    tmp.iir_pending = cc_rd_u8(in);
-    tmp.lcr = cc_rd_u8(in);
-    tmp.mcr = cc_rd_u8(in);
-    tmp.lsr = cc_rd_u8(in);
-    tmp.msr = cc_rd_u8(in);
-    tmp.scr = cc_rd_u8(in);
-    tmp.fcr = cc_rd_u8(in);
-    tmp.dll = cc_rd_u8(in);
-    tmp.dlm = cc_rd_u8(in);
-    uint8_t thr_ipending = cc_rd_u8(in);
-    cc_rd_get(in, tmp.rx, CC_UART_FIFO);
-    tmp.rx_head = cc_rd_u8(in);
-    tmp.rx_count = cc_rd_u8(in);
-    uint8_t irq_level = cc_rd_u8(in);
-    if (!cc_rd_ok(in))
+    tmp.ier = rd_u8(in);
+    tmp.iir_pending = rd_u8(in);
+    tmp.lcr = rd_u8(in);
+    tmp.mcr = rd_u8(in);
+    tmp.lsr = rd_u8(in);
+    tmp.msr = rd_u8(in);
+    tmp.scr = rd_u8(in);
+    tmp.fcr = rd_u8(in);
+    tmp.dll = rd_u8(in);
+    tmp.dlm = rd_u8(in);
+    uint8_t thr_ipending = rd_u8(in);
+    rd_get(in, tmp.rx, CC_UART_FIFO);
+    tmp.rx_head = rd_u8(in);
+    tmp.rx_count = rd_u8(in);
+    uint8_t irq_level = rd_u8(in);
+    if (!rd_ok(in))
         return cc_err_set(err, EINVAL, "uart: snapshot section truncated");
     tmp.thr_ipending = thr_ipending == 1;
     tmp.irq_level = irq_level == 1;

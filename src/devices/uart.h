@@ -5,7 +5,7 @@
  * callback at once, the transmitter is immediately empty again, and a THRE
  * interrupt is raised if enabled (interrupt-driven TX as Linux's 8250 driver
  * expects, including the THRE-on-IER-enable behaviour it probes for).
- * Reception: the host pushes bytes with cc_uart_rx_push() into the 16-byte
+ * Reception: the host pushes bytes with uart_rx_push() into the 16-byte
  * FIFO (or 1-byte holding register when FIFOs are off); RX data-available
  * and line-status interrupts follow the 16550 rules, including the FIFO
  * trigger level. There is no baud clock, so the character-timeout
@@ -51,21 +51,21 @@ struct cc_uart {
 };
 
 /* The tx callback runs after the UART state is updated, so it may call
- * cc_uart_rx_push() on the same UART (an echoing peer). */
-void cc_uart_init(struct cc_uart *u, struct cc_irq_sink irq, unsigned irq_line,
+ * uart_rx_push() on the same UART (an echoing peer). */
+void uart_init(struct cc_uart *u, struct cc_irq_sink irq, unsigned irq_line,
                   void (*tx)(void *opaque, uint8_t byte), void *tx_opaque);
 
 /* Offsets above 7 read 0xff and ignore writes. Reading RBR with nothing
  * received returns 0. */
-uint8_t cc_uart_read(struct cc_uart *u, uint16_t offset);
-void cc_uart_write(struct cc_uart *u, uint16_t offset, uint8_t val);
+uint8_t uart_read(struct cc_uart *u, uint16_t offset);
+void uart_write(struct cc_uart *u, uint16_t offset, uint8_t val);
 
 /* Host to guest: queue bytes for reception. Returns how many fit (at most
  * the free space: 16 bytes with FIFOs on, 1 with them off, 0 in loopback);
  * the caller keeps the rest and retries after the guest has read. */
-size_t cc_uart_rx_push(struct cc_uart *u, const uint8_t *data, size_t len);
+size_t uart_rx_push(struct cc_uart *u, const uint8_t *data, size_t len);
 
-void cc_uart_save(const struct cc_uart *u, struct cc_buf *out);
-int cc_uart_load(struct cc_uart *u, struct cc_rd *in, struct cc_err *err);
+void uart_save(const struct cc_uart *u, struct cc_buf *out);
+int uart_load(struct cc_uart *u, struct cc_rd *in, struct cc_err *err);
 
 #endif

@@ -42,12 +42,12 @@ struct cc_virtio_balloon {
     struct cc_vq_chain chain;
 };
 
-int cc_virtio_balloon_create(uint8_t *const *mem_base, const uint64_t *mem_size,
+int virtio_balloon_create(uint8_t *const *mem_base, const uint64_t *mem_size,
                              struct cc_irq_sink irq, unsigned irq_line,
                              struct cc_virtio_balloon **out, struct cc_err *err);
-void cc_virtio_balloon_destroy(struct cc_virtio_balloon *b);
+void virtio_balloon_destroy(struct cc_virtio_balloon *b);
 
-void cc_virtio_balloon_save(const struct cc_virtio_balloon *b, struct cc_buf *out);
-int cc_virtio_balloon_load(struct cc_virtio_balloon *b, struct cc_rd *in, struct cc_err *err);
+void virtio_balloon_save(const struct cc_virtio_balloon *b, struct cc_buf *out);
+int virtio_balloon_load(struct cc_virtio_balloon *b, struct cc_rd *in, struct cc_err *err);
 
 #endif

@@ -41,7 +41,7 @@ static struct cc_blk_fault_slot *match(struct cc_virtio_blk *b, bool write, uint
         if (!(off < fault_end(b, f) && f->offset < off + len))
             continue;
         if (f->kind == CC_BLK_FAULT_DISK_FULL) {
-            uint64_t fresh = cc_blk_overlay_new_pages(b->ov, off, len);
+            uint64_t fresh = blk_overlay_new_pages(b->ov, off, len);
             if (fresh == 0 || (b->ov->pages + fresh) * CC_BLK_PAGE <= f->full_bytes)
                 continue;
         }
@@ -67,7 +67,7 @@ static unsigned draw_flips(struct cc_virtio_blk *b, const struct cc_blk_fault *f
         want = bits;
     unsigned n = 0;
     while (n < want) {
-        uint64_t p = (lo - off) * 8 + cc_rng_below(&b->rng, bits);
+        uint64_t p = (lo - off) * 8 + rng_below(&b->rng, bits);
         bool dup = false;
         for (unsigned i = 0; i < n && !dup; i++)
             dup = b->flips[i] == p;
@@ -151,7 +151,7 @@ static bool range_ok(const struct cc_virtio_blk *b, uint64_t sector, uint64_t le
 static uint8_t do_read(struct cc_virtio_blk *b, const struct cc_vq_chain *c, uint64_t off,
                        uint64_t len, uint32_t *written)
 {
-    struct cc_gmem m = cc_virtio_mmio_mem(&b->mmio);
+    struct cc_gmem m = virtio_mmio_mem(&b->mmio);
     struct cc_blk_fault_slot *s = match(b, false, off, len);
     if (s && s->f.kind == CC_BLK_FAULT_READ_ERROR)
         return VIRTIO_BLK_S_IOERR;
@@ -159,10 +159,10 @@ static uint8_t do_read(struct cc_virtio_blk *b, const struct cc_vq_chain *c, uin
                                                                   : 0;
     for (uint64_t pos = 0; pos < len; pos += CC_VIRTIO_BLK_BOUNCE) {
         size_t n = len - pos < CC_VIRTIO_BLK_BOUNCE ? (size_t)(len - pos) : CC_VIRTIO_BLK_BOUNCE;
-        if (cc_blk_overlay_read(b->ov, off + pos, b->bounce, n) < 0)
+        if (blk_overlay_read(b->ov, off + pos, b->bounce, n) < 0)
             return VIRTIO_BLK_S_IOERR;
         apply_flips(b, nflips, pos, b->bounce, n);
-        cc_vq_write(m, c, pos, b->bounce, n);
+        vq_write(m, c, pos, b->bounce, n);
     }
     *written = (uint32_t)len;
     b->stats.bytes_read += len;
@@ -174,7 +174,7 @@ static uint8_t do_write(struct cc_virtio_blk *b, const struct cc_vq_chain *c, ui
 {
     if (b->read_only)
         return VIRTIO_BLK_S_IOERR;
-    struct cc_gmem m = cc_virtio_mmio_mem(&b->mmio);
+    struct cc_gmem m = virtio_mmio_mem(&b->mmio);
     struct cc_blk_fault_slot *s = match(b, true, off, len);
     uint64_t land = len;
     unsigned nflips = 0;
@@ -185,7 +185,7 @@ static uint8_t do_write(struct cc_virtio_blk *b, const struct cc_vq_chain *c, ui
         case CC_BLK_FAULT_DISK_FULL:
             return VIRTIO_BLK_S_IOERR;
         case CC_BLK_FAULT_TORN_WRITE:
-            land = s->f.torn_bytes == CC_BLK_TORN_RANDOM ? 512 * cc_rng_below(&b->rng, len / 512)
+            land = s->f.torn_bytes == CC_BLK_TORN_RANDOM ? 512 * rng_below(&b->rng, len / 512)
                                                           : s->f.torn_bytes;
             if (land > len)
                 land = len;
@@ -202,9 +202,9 @@ static uint8_t do_write(struct cc_virtio_blk *b, const struct cc_vq_chain *c, ui
     for (uint64_t pos = 0; pos < land; pos += CC_VIRTIO_BLK_BOUNCE) {
         size_t n = land - pos < CC_VIRTIO_BLK_BOUNCE ? (size_t)(land - pos)
                                                       : CC_VIRTIO_BLK_BOUNCE;
-        cc_vq_read(m, c, 16 + pos, b->bounce, n);
+        vq_read(m, c, 16 + pos, b->bounce, n);
         apply_flips(b, nflips, pos, b->bounce, n);
-        if (cc_blk_overlay_write(b->ov, off + pos, b->bounce, n) < 0)
+        if (blk_overlay_write(b->ov, off + pos, b->bounce, n) < 0)
             return VIRTIO_BLK_S_IOERR;
     }
     b->stats.bytes_written += land;
@@ -214,18 +214,18 @@ static uint8_t do_write(struct cc_virtio_blk *b, const struct cc_vq_chain *c, ui
 static void handle(struct cc_virtio_blk *b, unsigned q, const struct cc_vq_chain *c)
 {
     struct cc_virtio_mmio *t = &b->mmio;
-    struct cc_gmem m = cc_virtio_mmio_mem(t);
+    struct cc_gmem m = virtio_mmio_mem(t);
     if (c->out_len < 16 || c->in_len < 1) {
-        cc_virtio_mmio_fail(t, "virtio-blk: request from head %u has %llu readable and %llu "
+        virtio_mmio_fail(t, "virtio-blk: request from head %u has %llu readable and %llu "
                             "writable bytes; it needs a 16-byte header and a status byte",
                             c->head, (unsigned long long)c->out_len,
                             (unsigned long long)c->in_len);
         return;
     }
     uint8_t hdr[16];
-    cc_vq_read(m, c, 0, hdr, sizeof(hdr));
-    uint32_t type = cc_le32(hdr);
-    uint64_t sector = cc_le64(hdr + 8);
+    vq_read(m, c, 0, hdr, sizeof(hdr));
+    uint32_t type = le32(hdr);
+    uint64_t sector = le64(hdr + 8);
     uint8_t status;
     uint32_t written = 0;
     switch (type) {
@@ -252,7 +252,7 @@ static void handle(struct cc_virtio_blk *b, unsigned q, const struct cc_vq_chain
         uint8_t id[20] = {0};
         memcpy(id, b->id, strnlen(b->id, sizeof(id)));
         size_t n = c->in_len - 1 < sizeof(id) ? (size_t)(c->in_len - 1) : sizeof(id);
-        written = (uint32_t)cc_vq_write(m, c, 0, id, n);
+        written = (uint32_t)vq_write(m, c, 0, id, n);
         status = VIRTIO_BLK_S_OK;
         break;
     }
@@ -265,15 +265,15 @@ static void handle(struct cc_virtio_blk *b, unsigned q, const struct cc_vq_chain
         b->stats.ioerrs++;
         written = 0;
     }
-    cc_vq_write(m, c, c->in_len - 1, &status, 1);
-    cc_virtio_mmio_push(t, q, c, written + 1);
+    vq_write(m, c, c->in_len - 1, &status, 1);
+    virtio_mmio_push(t, q, c, written + 1);
 }
 
 static void blk_notify(void *dev, unsigned q)
 {
     struct cc_virtio_blk *b = dev;
     for (unsigned i = 0; i < b->mmio.vq[q].num; i++) {
-        if (cc_virtio_mmio_pop(&b->mmio, q, &b->chain) <= 0)
+        if (virtio_mmio_pop(&b->mmio, q, &b->chain) <= 0)
             break;
         handle(b, q, &b->chain);
     }
@@ -282,26 +282,26 @@ static void blk_notify(void *dev, unsigned q)
 static void blk_config(void *dev, uint8_t *out)
 {
     struct cc_virtio_blk *b = dev;
-    cc_put_le64(out, b->size / 512);
-    cc_put_le32(out + 8, BLK_SIZE_MAX);
-    cc_put_le32(out + 12, BLK_SEG_MAX);
-    cc_put_le32(out + 20, 512);
+    put_le64(out, b->size / 512);
+    put_le32(out + 8, BLK_SIZE_MAX);
+    put_le32(out + 12, BLK_SEG_MAX);
+    put_le32(out + 20, 512);
 }
 
 /* ---- lifecycle ---- */
 
-static void blk_save(const void *d, struct cc_buf *out) { cc_virtio_blk_save(d, out); }
+static void blk_save(const void *d, struct cc_buf *out) { virtio_blk_save(d, out); }
 static int blk_load(void *d, struct cc_rd *in, struct cc_err *err)
 {
-    return cc_virtio_blk_load(d, in, err);
+    return virtio_blk_load(d, in, err);
 }
-static void blk_destroy(void *d) { cc_virtio_blk_destroy(d); }
-static void blk_save_meta(const void *d, struct cc_buf *out) { cc_virtio_blk_save_meta(d, out); }
+static void blk_destroy(void *d) { virtio_blk_destroy(d); }
+static void blk_save_meta(const void *d, struct cc_buf *out) { virtio_blk_save_meta(d, out); }
 static void *blk_data_snapshot(void *d) { return cc_virtio_blk_snapshot(d); }
 static void blk_data_free(void *data) { cc_blk_overlay_free(data); }
 static int blk_load_meta(void *d, struct cc_rd *in, const void *data, struct cc_err *err)
 {
-    return cc_virtio_blk_load_meta(d, in, data, err);
+    return virtio_blk_load_meta(d, in, data, err);
 }
 
 int cc_blk_config_check(const struct cc_blk_config *cfg, struct cc_err *err)
@@ -309,10 +309,10 @@ int cc_blk_config_check(const struct cc_blk_config *cfg, struct cc_err *err)
     if (cfg->id && strlen(cfg->id) > 20)
         return cc_err_set(err, EINVAL, "virtio-blk: id \"%s\" is longer than 20 bytes", cfg->id);
     struct cc_blk_base *base = NULL;
-    int rc = cc_blk_base_open(cfg->image_path, &base, err);
+    int rc = blk_base_open(cfg->image_path, &base, err);
     if (rc < 0)
         return rc;
-    uint64_t size = cfg->size ? cfg->size : (cc_blk_base_size(base) + 511) & ~511ull;
+    uint64_t size = cfg->size ? cfg->size : (blk_base_size(base) + 511) & ~511ull;
     if (size == 0 && cfg->image_path)
         rc = cc_err_set(err, EINVAL, "disk image %s is empty; give a disk size too",
                         cfg->image_path);
@@ -321,17 +321,17 @@ int cc_blk_config_check(const struct cc_blk_config *cfg, struct cc_err *err)
                         "non-empty image");
     if (rc == 0) {
         struct cc_blk_overlay *ov = NULL;
-        rc = cc_blk_overlay_create(base, size, &ov, err);
+        rc = blk_overlay_create(base, size, &ov, err);
         if (rc < 0)
             cc_err_prefix(err, "virtio-blk");
         else
             cc_blk_overlay_free(ov);
     }
-    cc_blk_base_put(base);
+    blk_base_put(base);
     return rc;
 }
 
-int cc_virtio_blk_create(const struct cc_blk_config *cfg, uint64_t seed, const char *label,
+int virtio_blk_create(const struct cc_blk_config *cfg, uint64_t seed, const char *label,
                          uint8_t *const *mem_base, const uint64_t *mem_size,
                          struct cc_irq_sink irq, unsigned irq_line,
                          struct cc_virtio_blk **out, struct cc_err *err)
@@ -347,19 +347,19 @@ int cc_virtio_blk_create(const struct cc_blk_config *cfg, uint64_t seed, const c
         rc = cc_err_set(err, ENOMEM, "virtio-blk: out of memory");
         goto fail;
     }
-    rc = cc_blk_base_open(cfg->image_path, &b->base, err);
+    rc = blk_base_open(cfg->image_path, &b->base, err);
     if (rc < 0)
         goto fail;
     b->size = cfg->size;
     if (b->size == 0) {
-        b->size = (cc_blk_base_size(b->base) + 511) & ~511ull;
+        b->size = (blk_base_size(b->base) + 511) & ~511ull;
         if (b->size == 0) {
             rc = cc_err_set(err, EINVAL, "virtio-blk: disk size is 0; give a size or a "
                             "non-empty image");
             goto fail;
         }
     }
-    rc = cc_blk_overlay_create(b->base, b->size, &b->ov, err);
+    rc = blk_overlay_create(b->base, b->size, &b->ov, err);
     if (rc < 0) {
         cc_err_prefix(err, "virtio-blk");
         goto fail;
@@ -368,7 +368,7 @@ int cc_virtio_blk_create(const struct cc_blk_config *cfg, uint64_t seed, const c
     snprintf(b->id, sizeof(b->id), "%s", cfg->id ? cfg->id : (label ? label : "chaoscontrol"));
     char stream[48];
     snprintf(stream, sizeof(stream), "%s-faults", label ? label : "virtio-blk");
-    cc_rng_init(&b->rng, seed, stream);
+    rng_init(&b->rng, seed, stream);
     b->ops = (struct cc_virtio_ops){
         .name = "virtio-blk",
         .device_id = CC_VIRTIO_BLK,
@@ -388,21 +388,21 @@ int cc_virtio_blk_create(const struct cc_blk_config *cfg, uint64_t seed, const c
         .data_free = blk_data_free,
         .load_meta = blk_load_meta,
     };
-    cc_virtio_mmio_init(&b->mmio, &b->ops, b, mem_base, mem_size, irq, irq_line);
+    virtio_mmio_init(&b->mmio, &b->ops, b, mem_base, mem_size, irq, irq_line);
     *out = b;
     return 0;
 
 fail:
-    cc_virtio_blk_destroy(b);
+    virtio_blk_destroy(b);
     return rc;
 }
 
-void cc_virtio_blk_destroy(struct cc_virtio_blk *b)
+void virtio_blk_destroy(struct cc_virtio_blk *b)
 {
     if (!b)
         return;
     cc_blk_overlay_free(b->ov);
-    cc_blk_base_put(b->base);
+    blk_base_put(b->base);
     free(b->bounce);
     free(b);
 }
@@ -411,7 +411,7 @@ uint64_t cc_virtio_blk_size(const struct cc_virtio_blk *b) { return b->size; }
 
 const char *cc_virtio_blk_failure(const struct cc_virtio_blk *b)
 {
-    return cc_virtio_mmio_failure(&b->mmio);
+    return virtio_mmio_failure(&b->mmio);
 }
 
 void cc_virtio_blk_stats(const struct cc_virtio_blk *b, struct cc_blk_stats *s)
@@ -433,7 +433,7 @@ int cc_virtio_blk_read(struct cc_virtio_blk *b, uint64_t off, void *buf, size_t 
     int rc = host_range(b, off, len, err);
     if (rc < 0)
         return rc;
-    if (cc_blk_overlay_read(b->ov, off, buf, len) < 0)
+    if (blk_overlay_read(b->ov, off, buf, len) < 0)
         return cc_err_set(err, EIO, "virtio-blk: cannot read the base image");
     return 0;
 }
@@ -444,7 +444,7 @@ int cc_virtio_blk_write(struct cc_virtio_blk *b, uint64_t off, const void *buf, 
     int rc = host_range(b, off, len, err);
     if (rc < 0)
         return rc;
-    rc = cc_blk_overlay_write(b->ov, off, buf, len);
+    rc = blk_overlay_write(b->ov, off, buf, len);
     if (rc < 0)
         return cc_err_set(err, -rc, "virtio-blk: write failed: %s", strerror(-rc));
     return 0;
@@ -452,18 +452,18 @@ int cc_virtio_blk_write(struct cc_virtio_blk *b, uint64_t off, const void *buf, 
 
 struct cc_blk_overlay *cc_virtio_blk_snapshot(struct cc_virtio_blk *b)
 {
-    return cc_blk_overlay_clone(b->ov);
+    return blk_overlay_clone(b->ov);
 }
 
 int cc_virtio_blk_restore(struct cc_virtio_blk *b, const struct cc_blk_overlay *ov,
                           struct cc_err *err)
 {
     if (ov->size != b->size ||
-        cc_blk_base_fingerprint(ov->base) != cc_blk_base_fingerprint(b->base) ||
-        cc_blk_base_size(ov->base) != cc_blk_base_size(b->base))
+        blk_base_fingerprint(ov->base) != blk_base_fingerprint(b->base) ||
+        blk_base_size(ov->base) != blk_base_size(b->base))
         return cc_err_set(err, EINVAL, "virtio-blk: the snapshot is of another disk (size or "
                           "base image differ)");
-    struct cc_blk_overlay *c = cc_blk_overlay_clone(ov);
+    struct cc_blk_overlay *c = blk_overlay_clone(ov);
     if (!c)
         return cc_err_set(err, ENOMEM, "virtio-blk: out of memory");
     cc_blk_overlay_free(b->ov);
@@ -474,8 +474,8 @@ int cc_virtio_blk_restore(struct cc_virtio_blk *b, const struct cc_blk_overlay *
 static void usage_of(const struct cc_blk_overlay *ov, struct cc_blk_usage *u)
 {
     u->pages = ov->pages;
-    u->live_pages = cc_blk_base_live_pages(ov->base);
-    u->live_nodes = cc_blk_base_live_nodes(ov->base);
+    u->live_pages = blk_base_live_pages(ov->base);
+    u->live_nodes = blk_base_live_nodes(ov->base);
 }
 
 void cc_virtio_blk_usage(const struct cc_virtio_blk *b, struct cc_blk_usage *u)
@@ -493,29 +493,29 @@ void cc_blk_overlay_usage(const struct cc_blk_overlay *ov, struct cc_blk_usage *
 /* Everything but the disk pages: transport, fault stream, faults, stats. */
 static void save_meta(const struct cc_virtio_blk *b, struct cc_buf *out)
 {
-    cc_buf_put_u8(out, BLK_SAVE_VERSION);
-    cc_virtio_mmio_save(&b->mmio, out);
-    cc_rng_save(&b->rng, out);
-    cc_buf_put_u32(out, (uint32_t)b->next_fault_id);
-    cc_buf_put_u8(out, (uint8_t)b->nfaults);
+    buf_put_u8(out, BLK_SAVE_VERSION);
+    virtio_mmio_save(&b->mmio, out);
+    rng_save(&b->rng, out);
+    buf_put_u32(out, (uint32_t)b->next_fault_id);
+    buf_put_u8(out, (uint8_t)b->nfaults);
     for (unsigned i = 0; i < b->nfaults; i++) {
         const struct cc_blk_fault_slot *s = &b->faults[i];
-        cc_buf_put_u32(out, (uint32_t)s->id);
-        cc_buf_put_u8(out, (uint8_t)s->f.kind);
-        cc_buf_put_u64(out, s->f.offset);
-        cc_buf_put_u64(out, s->f.length);
-        cc_buf_put_u64(out, s->f.count);
-        cc_buf_put_u32(out, s->f.torn_bytes);
-        cc_buf_put_bool(out, s->f.torn_error);
-        cc_buf_put_u32(out, s->f.flip_bits);
-        cc_buf_put_u64(out, s->f.full_bytes);
-        cc_buf_put_u64(out, s->hits);
+        buf_put_u32(out, (uint32_t)s->id);
+        buf_put_u8(out, (uint8_t)s->f.kind);
+        buf_put_u64(out, s->f.offset);
+        buf_put_u64(out, s->f.length);
+        buf_put_u64(out, s->f.count);
+        buf_put_u32(out, s->f.torn_bytes);
+        buf_put_bool(out, s->f.torn_error);
+        buf_put_u32(out, s->f.flip_bits);
+        buf_put_u64(out, s->f.full_bytes);
+        buf_put_u64(out, s->hits);
     }
     const struct cc_blk_stats *st = &b->stats;
     uint64_t sv[] = {st->reads, st->writes, st->flushes, st->get_ids, st->unsupported,
                      st->bytes_read, st->bytes_written, st->ioerrs, st->faults_hit};
     for (size_t i = 0; i < sizeof(sv) / sizeof(sv[0]); i++)
-        cc_buf_put_u64(out, sv[i]);
+        buf_put_u64(out, sv[i]);
 }
 
 struct blk_meta {
@@ -530,36 +530,36 @@ struct blk_meta {
 static int parse_meta(const struct cc_virtio_blk *b, struct cc_rd *in, struct blk_meta *m,
                       struct cc_err *err)
 {
-    int ver = cc_rd_version(in, BLK_SAVE_VERSION, "virtio-blk", err);
+    int ver = rd_version(in, BLK_SAVE_VERSION, "virtio-blk", err);
     if (ver < 0)
         return ver;
     m->mmio = b->mmio;
-    int rc = cc_virtio_mmio_load(&m->mmio, in, err);
+    int rc = virtio_mmio_load(&m->mmio, in, err);
     if (rc < 0)
         return rc;
-    rc = cc_rng_load(&m->rng, in, err);
+    rc = rng_load(&m->rng, in, err);
     if (rc < 0)
         return cc_err_prefix(err, "virtio-blk");
-    uint32_t next_id = cc_rd_u32(in);
-    uint8_t nf = cc_rd_u8(in);
-    if (!cc_rd_ok(in))
+    uint32_t next_id = rd_u32(in);
+    uint8_t nf = rd_u8(in);
+    if (!rd_ok(in))
         return cc_err_set(err, EINVAL, "virtio-blk: snapshot state truncated");
     if (nf > CC_BLK_MAX_FAULTS || next_id > INT32_MAX)
         return cc_err_set(err, EINVAL, "virtio-blk: snapshot fault list is invalid");
     for (unsigned i = 0; i < nf; i++) {
         struct cc_blk_fault_slot *s = &m->faults[i];
         memset(s, 0, sizeof(*s));
-        uint32_t id = cc_rd_u32(in);
-        uint8_t kind = cc_rd_u8(in);
-        s->f.offset = cc_rd_u64(in);
-        s->f.length = cc_rd_u64(in);
-        s->f.count = cc_rd_u64(in);
-        s->f.torn_bytes = cc_rd_u32(in);
-        uint8_t torn_error = cc_rd_u8(in);
-        s->f.flip_bits = cc_rd_u32(in);
-        s->f.full_bytes = cc_rd_u64(in);
-        s->hits = cc_rd_u64(in);
-        if (!cc_rd_ok(in))
+        uint32_t id = rd_u32(in);
+        uint8_t kind = rd_u8(in);
+        s->f.offset = rd_u64(in);
+        s->f.length = rd_u64(in);
+        s->f.count = rd_u64(in);
+        s->f.torn_bytes = rd_u32(in);
+        uint8_t torn_error = rd_u8(in);
+        s->f.flip_bits = rd_u32(in);
+        s->f.full_bytes = rd_u64(in);
+        s->hits = rd_u64(in);
+        if (!rd_ok(in))
             return cc_err_set(err, EINVAL, "virtio-blk: snapshot state truncated");
         s->id = (int)id;
         s->f.kind = (enum cc_blk_fault_kind)kind;
@@ -575,8 +575,8 @@ static int parse_meta(const struct cc_virtio_blk *b, struct cc_rd *in, struct bl
     m->nfaults = nf;
     uint64_t sv[9];
     for (size_t i = 0; i < 9; i++)
-        sv[i] = cc_rd_u64(in);
-    if (!cc_rd_ok(in))
+        sv[i] = rd_u64(in);
+    if (!rd_ok(in))
         return cc_err_set(err, EINVAL, "virtio-blk: snapshot state truncated");
     m->stats = (struct cc_blk_stats){sv[0], sv[1], sv[2], sv[3], sv[4], sv[5], sv[6], sv[7],
                                      sv[8]};
@@ -595,13 +595,13 @@ static void commit(struct cc_virtio_blk *b, const struct blk_meta *m, struct cc_
     b->ov = ov;
 }
 
-void cc_virtio_blk_save(const struct cc_virtio_blk *b, struct cc_buf *out)
+void virtio_blk_save(const struct cc_virtio_blk *b, struct cc_buf *out)
 {
     save_meta(b, out);
-    cc_blk_overlay_save(b->ov, out);
+    blk_overlay_save(b->ov, out);
 }
 
-int cc_virtio_blk_load(struct cc_virtio_blk *b, struct cc_rd *in, struct cc_err *err)
+int virtio_blk_load(struct cc_virtio_blk *b, struct cc_rd *in, struct cc_err *err)
 {
     struct blk_meta *m = malloc(sizeof(*m));
     if (!m)
@@ -609,7 +609,7 @@ int cc_virtio_blk_load(struct cc_virtio_blk *b, struct cc_rd *in, struct cc_err 
     struct cc_blk_overlay *ov = NULL;
     int rc = parse_meta(b, in, m, err);
     if (rc == 0) {
-        rc = cc_blk_overlay_load(b->base, b->size, in, &ov, err);
+        rc = blk_overlay_load(b->base, b->size, in, &ov, err);
         if (rc < 0)
             cc_err_prefix(err, "virtio-blk");
     }
@@ -619,24 +619,24 @@ int cc_virtio_blk_load(struct cc_virtio_blk *b, struct cc_rd *in, struct cc_err 
     return rc;
 }
 
-void cc_virtio_blk_save_meta(const struct cc_virtio_blk *b, struct cc_buf *out)
+void virtio_blk_save_meta(const struct cc_virtio_blk *b, struct cc_buf *out)
 {
     save_meta(b, out);
 }
 
-int cc_virtio_blk_load_meta(struct cc_virtio_blk *b, struct cc_rd *in,
+int virtio_blk_load_meta(struct cc_virtio_blk *b, struct cc_rd *in,
                             const struct cc_blk_overlay *disk, struct cc_err *err)
 {
     if (disk->size != b->size ||
-        cc_blk_base_fingerprint(disk->base) != cc_blk_base_fingerprint(b->base) ||
-        cc_blk_base_size(disk->base) != cc_blk_base_size(b->base))
+        blk_base_fingerprint(disk->base) != blk_base_fingerprint(b->base) ||
+        blk_base_size(disk->base) != blk_base_size(b->base))
         return cc_err_set(err, EINVAL, "virtio-blk: the disk snapshot is of another disk");
     struct blk_meta *m = malloc(sizeof(*m));
     if (!m)
         return cc_err_set(err, ENOMEM, "virtio-blk: out of memory");
     int rc = parse_meta(b, in, m, err);
     struct cc_blk_overlay *ov = NULL;
-    if (rc == 0 && !(ov = cc_blk_overlay_clone(disk)))
+    if (rc == 0 && !(ov = blk_overlay_clone(disk)))
         rc = cc_err_set(err, ENOMEM, "virtio-blk: out of memory");
     if (rc == 0)
         commit(b, m, ov);

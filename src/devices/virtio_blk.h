@@ -62,24 +62,24 @@ struct cc_virtio_blk {
 };
 
 /* Allocate a device (opens the image). seed and label name the fault
- * stream. mem_base/mem_size/irq as for cc_virtio_mmio_init. */
-int cc_virtio_blk_create(const struct cc_blk_config *cfg, uint64_t seed, const char *label,
+ * stream. mem_base/mem_size/irq as for virtio_mmio_init. */
+int virtio_blk_create(const struct cc_blk_config *cfg, uint64_t seed, const char *label,
                          uint8_t *const *mem_base, const uint64_t *mem_size,
                          struct cc_irq_sink irq, unsigned irq_line,
                          struct cc_virtio_blk **out, struct cc_err *err);
-void cc_virtio_blk_destroy(struct cc_virtio_blk *b);
+void virtio_blk_destroy(struct cc_virtio_blk *b);
 
 /* Saved: transport, fault stream, faults, statistics and every written
  * page. Loading requires the same size and base image. */
-void cc_virtio_blk_save(const struct cc_virtio_blk *b, struct cc_buf *out);
-int cc_virtio_blk_load(struct cc_virtio_blk *b, struct cc_rd *in, struct cc_err *err);
+void virtio_blk_save(const struct cc_virtio_blk *b, struct cc_buf *out);
+int virtio_blk_load(struct cc_virtio_blk *b, struct cc_rd *in, struct cc_err *err);
 
 /* For in-memory snapshots and forks: the same state without the disk
  * pages, which travel as an O(1) overlay clone (cc_virtio_blk_snapshot)
  * instead. load_meta restores the state and makes the disk a clone of
  * `disk` (same size and base required). */
-void cc_virtio_blk_save_meta(const struct cc_virtio_blk *b, struct cc_buf *out);
-int cc_virtio_blk_load_meta(struct cc_virtio_blk *b, struct cc_rd *in,
+void virtio_blk_save_meta(const struct cc_virtio_blk *b, struct cc_buf *out);
+int virtio_blk_load_meta(struct cc_virtio_blk *b, struct cc_rd *in,
                             const struct cc_blk_overlay *disk, struct cc_err *err);
 
 #endif

@@ -31,10 +31,10 @@ static void reset_state(struct cc_virtio_mmio *t)
     t->failed = false;
     t->reason[0] = 0;
     for (unsigned i = 0; i < CC_VIRTIO_MAX_QUEUES; i++)
-        cc_vq_reset(&t->vq[i], i < t->ops->num_queues ? t->ops->queue_max : 0);
+        vq_reset(&t->vq[i], i < t->ops->num_queues ? t->ops->queue_max : 0);
 }
 
-void cc_virtio_mmio_init(struct cc_virtio_mmio *t, const struct cc_virtio_ops *ops, void *dev,
+void virtio_mmio_init(struct cc_virtio_mmio *t, const struct cc_virtio_ops *ops, void *dev,
                          uint8_t *const *mem_base, const uint64_t *mem_size,
                          struct cc_irq_sink irq, unsigned irq_line)
 {
@@ -49,7 +49,7 @@ void cc_virtio_mmio_init(struct cc_virtio_mmio *t, const struct cc_virtio_ops *o
     reset_state(t);
 }
 
-void cc_virtio_mmio_set_log(struct cc_virtio_mmio *t, const char *label,
+void virtio_mmio_set_log(struct cc_virtio_mmio *t, const char *label,
                             void (*log)(void *opaque, const char *msg), void *opaque)
 {
     if (label)
@@ -58,7 +58,7 @@ void cc_virtio_mmio_set_log(struct cc_virtio_mmio *t, const char *label,
     t->log_opaque = opaque;
 }
 
-void cc_virtio_mmio_set_dirty_hook(struct cc_virtio_mmio *t,
+void virtio_mmio_set_dirty_hook(struct cc_virtio_mmio *t,
                                    void (*fn)(void *opaque, uint64_t gpa, uint64_t len),
                                    void *opaque)
 {
@@ -66,7 +66,7 @@ void cc_virtio_mmio_set_dirty_hook(struct cc_virtio_mmio *t,
     t->mark_opaque = opaque;
 }
 
-struct cc_gmem cc_virtio_mmio_mem(const struct cc_virtio_mmio *t)
+struct cc_gmem virtio_mmio_mem(const struct cc_virtio_mmio *t)
 {
     struct cc_gmem m = {NULL, 0, t->mark, t->mark_opaque};
     if (t->mem_base && t->mem_size) {
@@ -83,7 +83,7 @@ static void update_line(struct cc_virtio_mmio *t)
     bool level = t->isr != 0;
     if (level != t->irq_level) {
         t->irq_level = level;
-        cc_irq_set(&t->irq, t->irq_line, level);
+        irq_set(&t->irq, t->irq_line, level);
     }
 }
 
@@ -95,7 +95,7 @@ static void raise_isr(struct cc_virtio_mmio *t, uint32_t bits)
 
 /* ---- failure ---- */
 
-void cc_virtio_mmio_fail(struct cc_virtio_mmio *t, const char *fmt, ...)
+void virtio_mmio_fail(struct cc_virtio_mmio *t, const char *fmt, ...)
 {
     if (t->failed)
         return;             /* keep the first reason */
@@ -119,18 +119,18 @@ void cc_virtio_mmio_fail(struct cc_virtio_mmio *t, const char *fmt, ...)
         raise_isr(t, VIRTIO_INT_CONFIG);
 }
 
-const char *cc_virtio_mmio_failure(const struct cc_virtio_mmio *t)
+const char *virtio_mmio_failure(const struct cc_virtio_mmio *t)
 {
     return t->failed ? t->reason : NULL;
 }
 
-bool cc_virtio_mmio_has_feature(const struct cc_virtio_mmio *t, unsigned bit)
+bool virtio_mmio_has_feature(const struct cc_virtio_mmio *t, unsigned bit)
 {
     return bit < 64 && (t->status & VIRTIO_STATUS_FEATURES_OK) &&
            (t->driver_features >> bit) & 1;
 }
 
-void cc_virtio_mmio_config_changed(struct cc_virtio_mmio *t)
+void virtio_mmio_config_changed(struct cc_virtio_mmio *t)
 {
     t->config_gen++;
     if ((t->status & VIRTIO_STATUS_DRIVER_OK) && !t->failed)
@@ -139,41 +139,41 @@ void cc_virtio_mmio_config_changed(struct cc_virtio_mmio *t)
 
 /* ---- queues ---- */
 
-bool cc_virtio_mmio_queue_live(const struct cc_virtio_mmio *t, unsigned q)
+bool virtio_mmio_queue_live(const struct cc_virtio_mmio *t, unsigned q)
 {
     return q < t->ops->num_queues && !t->failed && t->vq[q].ready &&
            (t->status & VIRTIO_STATUS_DRIVER_OK);
 }
 
-int cc_virtio_mmio_pop(struct cc_virtio_mmio *t, unsigned q, struct cc_vq_chain *c)
+int virtio_mmio_pop(struct cc_virtio_mmio *t, unsigned q, struct cc_vq_chain *c)
 {
-    if (!cc_virtio_mmio_queue_live(t, q))
+    if (!virtio_mmio_queue_live(t, q))
         return 0;
     struct cc_err err = {0};
-    int r = cc_vq_pop(&t->vq[q], cc_virtio_mmio_mem(t), c, &err);
+    int r = vq_pop(&t->vq[q], virtio_mmio_mem(t), c, &err);
     if (r < 0)
-        cc_virtio_mmio_fail(t, "queue %u: %s", q, err.msg);
+        virtio_mmio_fail(t, "queue %u: %s", q, err.msg);
     return r;
 }
 
-void cc_virtio_mmio_push(struct cc_virtio_mmio *t, unsigned q, const struct cc_vq_chain *c,
+void virtio_mmio_push(struct cc_virtio_mmio *t, unsigned q, const struct cc_vq_chain *c,
                          uint32_t written)
 {
-    if (!cc_virtio_mmio_queue_live(t, q))
+    if (!virtio_mmio_queue_live(t, q))
         return;
-    struct cc_gmem m = cc_virtio_mmio_mem(t);
+    struct cc_gmem m = virtio_mmio_mem(t);
     struct cc_err err = {0};
-    if (cc_vq_push(&t->vq[q], m, c->head, written, &err) < 0) {
-        cc_virtio_mmio_fail(t, "queue %u: %s", q, err.msg);
+    if (vq_push(&t->vq[q], m, c->head, written, &err) < 0) {
+        virtio_mmio_fail(t, "queue %u: %s", q, err.msg);
         return;
     }
-    if (cc_vq_want_interrupt(&t->vq[q], m))
+    if (vq_want_interrupt(&t->vq[q], m))
         raise_isr(t, VIRTIO_INT_USED);
 }
 
 static void run_queue(struct cc_virtio_mmio *t, unsigned q)
 {
-    if (cc_virtio_mmio_queue_live(t, q) && t->ops->notify)
+    if (virtio_mmio_queue_live(t, q) && t->ops->notify)
         t->ops->notify(t->dev, q);
 }
 
@@ -244,7 +244,7 @@ static void set_status(struct cc_virtio_mmio *t, uint32_t val)
     t->status = val | (old & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
     if ((val & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
         if (!(t->status & VIRTIO_STATUS_FEATURES_OK)) {
-            cc_virtio_mmio_fail(t, "DRIVER_OK set without accepted features (FEATURES_OK)");
+            virtio_mmio_fail(t, "DRIVER_OK set without accepted features (FEATURES_OK)");
             return;
         }
         if (t->ops->driver_ok && !t->failed)
@@ -299,8 +299,8 @@ static void reg_write(struct cc_virtio_mmio *t, uint64_t off, uint32_t val)
             q->ready = false;
         } else if (!q->ready) {
             struct cc_err err = {0};
-            if (cc_vq_check(q, cc_virtio_mmio_mem(t), &err) < 0)
-                cc_virtio_mmio_fail(t, "queue %u: %s", t->queue_sel, err.msg);
+            if (vq_check(q, virtio_mmio_mem(t), &err) < 0)
+                virtio_mmio_fail(t, "queue %u: %s", t->queue_sel, err.msg);
             else
                 q->ready = true;
         }
@@ -336,7 +336,7 @@ static void reg_write(struct cc_virtio_mmio *t, uint64_t off, uint32_t val)
     }
 }
 
-void cc_virtio_mmio_read(struct cc_virtio_mmio *t, uint64_t off, void *data, unsigned size)
+void virtio_mmio_read(struct cc_virtio_mmio *t, uint64_t off, void *data, unsigned size)
 {
     uint8_t *out = data;
     memset(out, 0, size);
@@ -357,49 +357,49 @@ void cc_virtio_mmio_read(struct cc_virtio_mmio *t, uint64_t off, void *data, uns
     }
     if (size != 4 || (off & 3))
         return;
-    cc_put_le32(out, reg_read(t, off));
+    put_le32(out, reg_read(t, off));
 }
 
-void cc_virtio_mmio_write(struct cc_virtio_mmio *t, uint64_t off, const void *data, unsigned size)
+void virtio_mmio_write(struct cc_virtio_mmio *t, uint64_t off, const void *data, unsigned size)
 {
     /* The configuration spaces we offer are read-only. */
     if (off >= VIRTIO_MMIO_CONFIG || size != 4 || (off & 3))
         return;
-    reg_write(t, off, cc_le32(data));
+    reg_write(t, off, le32(data));
 }
 
 /* ---- snapshots ---- */
 
 #define MMIO_SAVE_VERSION 1
 
-void cc_virtio_mmio_save(const struct cc_virtio_mmio *t, struct cc_buf *out)
+void virtio_mmio_save(const struct cc_virtio_mmio *t, struct cc_buf *out)
 {
-    cc_buf_put_u8(out, MMIO_SAVE_VERSION);
-    cc_buf_put_u32(out, t->ops->device_id);
-    cc_buf_put_u32(out, t->status);
-    cc_buf_put_u32(out, t->dev_features_sel);
-    cc_buf_put_u32(out, t->drv_features_sel);
-    cc_buf_put_u64(out, t->driver_features);
-    cc_buf_put_u32(out, t->queue_sel);
-    cc_buf_put_u32(out, t->isr);
-    cc_buf_put_u32(out, t->config_gen);
-    cc_buf_put_u32(out, t->shm_sel);
-    cc_buf_put_u32(out, t->kicked);
-    cc_buf_put_bool(out, t->irq_level);
-    cc_buf_put_bool(out, t->failed);
+    buf_put_u8(out, MMIO_SAVE_VERSION);
+    buf_put_u32(out, t->ops->device_id);
+    buf_put_u32(out, t->status);
+    buf_put_u32(out, t->dev_features_sel);
+    buf_put_u32(out, t->drv_features_sel);
+    buf_put_u64(out, t->driver_features);
+    buf_put_u32(out, t->queue_sel);
+    buf_put_u32(out, t->isr);
+    buf_put_u32(out, t->config_gen);
+    buf_put_u32(out, t->shm_sel);
+    buf_put_u32(out, t->kicked);
+    buf_put_bool(out, t->irq_level);
+    buf_put_bool(out, t->failed);
     size_t rl = strnlen(t->reason, sizeof(t->reason) - 1);
-    cc_buf_put_u16(out, (uint16_t)rl);
-    cc_buf_put(out, t->reason, rl);
-    cc_buf_put_u8(out, (uint8_t)t->ops->num_queues);
+    buf_put_u16(out, (uint16_t)rl);
+    buf_put(out, t->reason, rl);
+    buf_put_u8(out, (uint8_t)t->ops->num_queues);
     for (unsigned i = 0; i < t->ops->num_queues; i++) {
         const struct cc_vq *q = &t->vq[i];
-        cc_buf_put_u16(out, q->num);
-        cc_buf_put_bool(out, q->ready);
-        cc_buf_put_u64(out, q->desc);
-        cc_buf_put_u64(out, q->avail);
-        cc_buf_put_u64(out, q->used);
-        cc_buf_put_u16(out, q->last_avail);
-        cc_buf_put_u16(out, q->used_idx);
+        buf_put_u16(out, q->num);
+        buf_put_bool(out, q->ready);
+        buf_put_u64(out, q->desc);
+        buf_put_u64(out, q->avail);
+        buf_put_u64(out, q->used);
+        buf_put_u16(out, q->last_avail);
+        buf_put_u16(out, q->used_idx);
     }
 }
 
@@ -408,38 +408,38 @@ static int bad(struct cc_err *err, const struct cc_virtio_mmio *t, const char *w
     return cc_err_set(err, EINVAL, "%s: snapshot state is invalid: %s", t->ops->name, what);
 }
 
-int cc_virtio_mmio_load(struct cc_virtio_mmio *t, struct cc_rd *in, struct cc_err *err)
+int virtio_mmio_load(struct cc_virtio_mmio *t, struct cc_rd *in, struct cc_err *err)
 {
     char what[64];
     snprintf(what, sizeof(what), "%s transport", t->ops->name);
-    int ver = cc_rd_version(in, MMIO_SAVE_VERSION, what, err);
+    int ver = rd_version(in, MMIO_SAVE_VERSION, what, err);
     if (ver < 0)
         return ver;
     struct cc_virtio_mmio n = *t;       /* keeps the wiring */
-    uint32_t id = cc_rd_u32(in);
-    n.status = cc_rd_u32(in);
-    n.dev_features_sel = cc_rd_u32(in);
-    n.drv_features_sel = cc_rd_u32(in);
-    n.driver_features = cc_rd_u64(in);
-    n.queue_sel = cc_rd_u32(in);
-    n.isr = cc_rd_u32(in);
-    n.config_gen = cc_rd_u32(in);
-    n.shm_sel = cc_rd_u32(in);
-    n.kicked = cc_rd_u32(in);
-    uint8_t irq_level = cc_rd_u8(in);
-    uint8_t failed = cc_rd_u8(in);
-    uint16_t rl = cc_rd_u16(in);
-    if (!cc_rd_ok(in))
+    uint32_t id = rd_u32(in);
+    n.status = rd_u32(in);
+    n.dev_features_sel = rd_u32(in);
+    n.drv_features_sel = rd_u32(in);
+    n.driver_features = rd_u64(in);
+    n.queue_sel = rd_u32(in);
+    n.isr = rd_u32(in);
+    n.config_gen = rd_u32(in);
+    n.shm_sel = rd_u32(in);
+    n.kicked = rd_u32(in);
+    uint8_t irq_level = rd_u8(in);
+    uint8_t failed = rd_u8(in);
+    uint16_t rl = rd_u16(in);
+    if (!rd_ok(in))
         return bad(err, t, "truncated");
     if (rl >= sizeof(n.reason))
         return bad(err, t, "failure reason too long");
     memset(n.reason, 0, sizeof(n.reason));
-    cc_rd_get(in, n.reason, rl);
+    rd_get(in, n.reason, rl);
     for (unsigned i = 0; i < rl; i++)
         if (n.reason[i] < 0x20 || n.reason[i] > 0x7e)
             return bad(err, t, "failure reason is not printable text");
-    uint8_t nq = cc_rd_u8(in);
-    if (!cc_rd_ok(in))
+    uint8_t nq = rd_u8(in);
+    if (!rd_ok(in))
         return bad(err, t, "truncated");
     if (id != t->ops->device_id)
         return cc_err_set(err, EINVAL, "%s: snapshot holds device id %u, this device is %u",
@@ -448,14 +448,14 @@ int cc_virtio_mmio_load(struct cc_virtio_mmio *t, struct cc_rd *in, struct cc_er
         return bad(err, t, "queue count differs");
     for (unsigned i = 0; i < nq; i++) {
         struct cc_vq *q = &n.vq[i];
-        q->num = cc_rd_u16(in);
-        uint8_t ready = cc_rd_u8(in);
-        q->desc = cc_rd_u64(in);
-        q->avail = cc_rd_u64(in);
-        q->used = cc_rd_u64(in);
-        q->last_avail = cc_rd_u16(in);
-        q->used_idx = cc_rd_u16(in);
-        if (!cc_rd_ok(in))
+        q->num = rd_u16(in);
+        uint8_t ready = rd_u8(in);
+        q->desc = rd_u64(in);
+        q->avail = rd_u64(in);
+        q->used = rd_u64(in);
+        q->last_avail = rd_u16(in);
+        q->used_idx = rd_u16(in);
+        if (!rd_ok(in))
             return bad(err, t, "truncated");
         if (ready > 1)
             return bad(err, t, "queue ready flag");

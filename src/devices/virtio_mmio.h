@@ -2,7 +2,7 @@
  *
  * The transport owns the registers, the feature handshake, the queues and
  * the interrupt; a device (rng, blk, net) only fills a struct cc_virtio_ops
- * and moves data with the cc_virtio_mmio_pop/push helpers. The owner maps
+ * and moves data with the virtio_mmio_pop/push helpers. The owner maps
  * the 0x1000-byte register window and forwards accesses with the offset.
  *
  * Handshake: the driver must accept VIRTIO_F_VERSION_1 and nothing we did
@@ -18,7 +18,7 @@
  * the device cannot parse) puts the device into the failed state: status
  * gets DEVICE_NEEDS_RESET, a configuration-change interrupt is sent (when
  * DRIVER_OK), the reason is logged (the first 16 messages per device: a
- * guest can fail and reset in a loop) and kept (cc_virtio_mmio_failure),
+ * guest can fail and reset in a loop) and kept (virtio_mmio_failure),
  * and the device ignores its queues until the driver resets it (status 0).
  *
  * Interrupts: InterruptStatus bit 0 (used buffer) and bit 1 (configuration
@@ -32,7 +32,7 @@
  * Register accesses must be 4 bytes wide and aligned (others read 0 and are
  * ignored); the device configuration space at 0x100 takes 1, 2, 4 and 8
  * byte accesses. ConfigGeneration changes whenever the device changes its
- * configuration (cc_virtio_mmio_config_changed). */
+ * configuration (virtio_mmio_config_changed). */
 #ifndef CC_DEVICES_VIRTIO_MMIO_H
 #define CC_DEVICES_VIRTIO_MMIO_H
 
@@ -170,56 +170,56 @@ struct cc_virtio_mmio {
 /* Set up the transport for a device. mem_base/mem_size point at the owner's
  * idea of guest RAM (they are read on every access, so RAM may be remapped).
  * log may be NULL (messages are then dropped; the reason is still kept). */
-void cc_virtio_mmio_init(struct cc_virtio_mmio *t, const struct cc_virtio_ops *ops, void *dev,
+void virtio_mmio_init(struct cc_virtio_mmio *t, const struct cc_virtio_ops *ops, void *dev,
                          uint8_t *const *mem_base, const uint64_t *mem_size,
                          struct cc_irq_sink irq, unsigned irq_line);
-void cc_virtio_mmio_set_log(struct cc_virtio_mmio *t, const char *label,
+void virtio_mmio_set_log(struct cc_virtio_mmio *t, const char *label,
                             void (*log)(void *opaque, const char *msg), void *opaque);
 
 /* Report every range of guest RAM the device writes to fn (dirty-page
  * tracking); NULL turns it off. */
-void cc_virtio_mmio_set_dirty_hook(struct cc_virtio_mmio *t,
+void virtio_mmio_set_dirty_hook(struct cc_virtio_mmio *t,
                                    void (*fn)(void *opaque, uint64_t gpa, uint64_t len),
                                    void *opaque);
 
 /* Register window accesses, offsets from the base. */
-void cc_virtio_mmio_read(struct cc_virtio_mmio *t, uint64_t off, void *data, unsigned size);
-void cc_virtio_mmio_write(struct cc_virtio_mmio *t, uint64_t off, const void *data, unsigned size);
+void virtio_mmio_read(struct cc_virtio_mmio *t, uint64_t off, void *data, unsigned size);
+void virtio_mmio_write(struct cc_virtio_mmio *t, uint64_t off, const void *data, unsigned size);
 
 /* ---- for devices ---- */
 
-struct cc_gmem cc_virtio_mmio_mem(const struct cc_virtio_mmio *t);
+struct cc_gmem virtio_mmio_mem(const struct cc_virtio_mmio *t);
 
 /* Is queue q live (DRIVER_OK, ready, not failed)? */
-bool cc_virtio_mmio_queue_live(const struct cc_virtio_mmio *t, unsigned q);
+bool virtio_mmio_queue_live(const struct cc_virtio_mmio *t, unsigned q);
 
 /* Pop the next chain of queue q: 1 with *c, 0 when none (or not live), -1
  * when the rings are malformed (the device is now failed). */
-int cc_virtio_mmio_pop(struct cc_virtio_mmio *t, unsigned q, struct cc_vq_chain *c);
+int virtio_mmio_pop(struct cc_virtio_mmio *t, unsigned q, struct cc_vq_chain *c);
 
 /* Return a chain and raise the used-buffer interrupt (unless suppressed).
  * A failure to write the used ring fails the device. */
-void cc_virtio_mmio_push(struct cc_virtio_mmio *t, unsigned q, const struct cc_vq_chain *c,
+void virtio_mmio_push(struct cc_virtio_mmio *t, unsigned q, const struct cc_vq_chain *c,
                          uint32_t written);
 
 /* Put the device into the failed state with a reason (printf-style). */
-void cc_virtio_mmio_fail(struct cc_virtio_mmio *t, const char *fmt, ...)
+void virtio_mmio_fail(struct cc_virtio_mmio *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* The device changed its configuration: bump ConfigGeneration and send a
  * configuration-change interrupt when the driver is running. */
-void cc_virtio_mmio_config_changed(struct cc_virtio_mmio *t);
+void virtio_mmio_config_changed(struct cc_virtio_mmio *t);
 
 /* The failure reason, or NULL while the device is healthy. */
-const char *cc_virtio_mmio_failure(const struct cc_virtio_mmio *t);
+const char *virtio_mmio_failure(const struct cc_virtio_mmio *t);
 
 /* Has the driver negotiated feature bit `bit`? */
-bool cc_virtio_mmio_has_feature(const struct cc_virtio_mmio *t, unsigned bit);
+bool virtio_mmio_has_feature(const struct cc_virtio_mmio *t, unsigned bit);
 
 /* Snapshot of the transport state (registers, queues, interrupt, failure). */
-void cc_virtio_mmio_save(const struct cc_virtio_mmio *t, struct cc_buf *out);
+void virtio_mmio_save(const struct cc_virtio_mmio *t, struct cc_buf *out);
 /* Load into t (all or nothing). The wiring and ops stay as they are; the
  * saved device id and queue count must match them. */
-int cc_virtio_mmio_load(struct cc_virtio_mmio *t, struct cc_rd *in, struct cc_err *err);
+int virtio_mmio_load(struct cc_virtio_mmio *t, struct cc_rd *in, struct cc_err *err);
 
 #endif

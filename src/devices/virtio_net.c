@@ -29,26 +29,26 @@ static void rx_flush(struct cc_virtio_net *n)
 {
     struct cc_virtio_mmio *t = &n->mmio;
     struct cc_vq_chain *c = &n->rx_chain;
-    while (n->rx_count && cc_virtio_mmio_queue_live(t, CC_NET_RXQ)) {
-        if (cc_virtio_mmio_pop(t, CC_NET_RXQ, c) <= 0)
+    while (n->rx_count && virtio_mmio_queue_live(t, CC_NET_RXQ)) {
+        if (virtio_mmio_pop(t, CC_NET_RXQ, c) <= 0)
             break;
         struct cc_net_frame *f = rx_peek(n);
         if (c->in_len < (uint64_t)CC_NET_HDR_LEN + f->len) {
             n->stats.rx_too_small++;
             rx_drop_head(n);
-            cc_virtio_mmio_push(t, CC_NET_RXQ, c, 0);
+            virtio_mmio_push(t, CC_NET_RXQ, c, 0);
             continue;
         }
-        struct cc_gmem m = cc_virtio_mmio_mem(t);
+        struct cc_gmem m = virtio_mmio_mem(t);
         uint8_t hdr[CC_NET_HDR_LEN] = {0};
-        cc_put_le16(hdr + 10, 1);       /* num_buffers */
-        cc_vq_write(m, c, 0, hdr, sizeof(hdr));
-        cc_vq_write(m, c, CC_NET_HDR_LEN, f->data, f->len);
+        put_le16(hdr + 10, 1);       /* num_buffers */
+        vq_write(m, c, 0, hdr, sizeof(hdr));
+        vq_write(m, c, CC_NET_HDR_LEN, f->data, f->len);
         uint32_t len = CC_NET_HDR_LEN + f->len;
         n->stats.rx_frames++;
         n->stats.rx_bytes += f->len;
         rx_drop_head(n);
-        cc_virtio_mmio_push(t, CC_NET_RXQ, c, len);
+        virtio_mmio_push(t, CC_NET_RXQ, c, len);
     }
     n->stats.rx_queued = n->rx_count;
 }
@@ -123,10 +123,10 @@ static void tx_run(struct cc_virtio_net *n)
     struct cc_virtio_mmio *t = &n->mmio;
     struct cc_vq_chain *c = &n->tx_chain;
     for (unsigned i = 0; i < t->vq[CC_NET_TXQ].num; i++) {
-        if (cc_virtio_mmio_pop(t, CC_NET_TXQ, c) <= 0)
+        if (virtio_mmio_pop(t, CC_NET_TXQ, c) <= 0)
             return;
         if (c->in_len || c->out_len < CC_NET_HDR_LEN) {
-            cc_virtio_mmio_fail(t, "virtio-net: TX chain from head %u has %llu readable and "
+            virtio_mmio_fail(t, "virtio-net: TX chain from head %u has %llu readable and "
                                 "%llu writable bytes; it needs a %u-byte header and no "
                                 "writable buffers", c->head, (unsigned long long)c->out_len,
                                 (unsigned long long)c->in_len, CC_NET_HDR_LEN);
@@ -135,8 +135,8 @@ static void tx_run(struct cc_virtio_net *n)
         uint64_t flen = c->out_len - CC_NET_HDR_LEN;
         bool send = flen > 0 && flen <= CC_NET_MAX_FRAME && n->link_up && n->tx;
         if (send)
-            cc_vq_read(cc_virtio_mmio_mem(t), c, CC_NET_HDR_LEN, n->txbuf, (size_t)flen);
-        cc_virtio_mmio_push(t, CC_NET_TXQ, c, 0);
+            vq_read(virtio_mmio_mem(t), c, CC_NET_HDR_LEN, n->txbuf, (size_t)flen);
+        virtio_mmio_push(t, CC_NET_TXQ, c, 0);
         if (!send) {
             n->stats.tx_dropped++;
             continue;
@@ -165,15 +165,15 @@ static void net_config(void *dev, uint8_t *out)
 {
     struct cc_virtio_net *n = dev;
     memcpy(out, n->mac, 6);
-    cc_put_le16(out + 6, n->link_up ? VIRTIO_NET_S_LINK_UP : 0);
+    put_le16(out + 6, n->link_up ? VIRTIO_NET_S_LINK_UP : 0);
 }
 
-static void net_save(const void *d, struct cc_buf *out) { cc_virtio_net_save(d, out); }
+static void net_save(const void *d, struct cc_buf *out) { virtio_net_save(d, out); }
 static int net_load(void *d, struct cc_rd *in, struct cc_err *err)
 {
-    return cc_virtio_net_load(d, in, err);
+    return virtio_net_load(d, in, err);
 }
-static void net_destroy(void *d) { cc_virtio_net_destroy(d); }
+static void net_destroy(void *d) { virtio_net_destroy(d); }
 
 static const struct cc_virtio_ops net_ops = {
     .name = "virtio-net",
@@ -192,7 +192,7 @@ static const struct cc_virtio_ops net_ops = {
 
 /* ---- lifecycle and host API ---- */
 
-int cc_virtio_net_create(const uint8_t mac[6], uint8_t *const *mem_base,
+int virtio_net_create(const uint8_t mac[6], uint8_t *const *mem_base,
                          const uint64_t *mem_size, struct cc_irq_sink irq, unsigned irq_line,
                          struct cc_virtio_net **out, struct cc_err *err)
 {
@@ -207,7 +207,7 @@ int cc_virtio_net_create(const uint8_t mac[6], uint8_t *const *mem_base,
         free(n);
         return cc_err_set(err, ENOMEM, "virtio-net: out of memory");
     }
-    cc_virtio_mmio_init(&n->mmio, &net_ops, n, mem_base, mem_size, irq, irq_line);
+    virtio_mmio_init(&n->mmio, &net_ops, n, mem_base, mem_size, irq, irq_line);
     *out = n;
     return 0;
 }
@@ -219,7 +219,7 @@ static void rx_clear(struct cc_virtio_net *n)
     n->rx_head = 0;
 }
 
-void cc_virtio_net_destroy(struct cc_virtio_net *n)
+void virtio_net_destroy(struct cc_virtio_net *n)
 {
     if (!n)
         return;
@@ -241,7 +241,7 @@ void cc_virtio_net_set_link(struct cc_virtio_net *n, bool up)
     if (n->link_up == up)
         return;
     n->link_up = up;
-    cc_virtio_mmio_config_changed(&n->mmio);
+    virtio_mmio_config_changed(&n->mmio);
 }
 
 void cc_virtio_net_mac(const struct cc_virtio_net *n, uint8_t mac[6])
@@ -251,7 +251,7 @@ void cc_virtio_net_mac(const struct cc_virtio_net *n, uint8_t mac[6])
 
 const char *cc_virtio_net_failure(const struct cc_virtio_net *n)
 {
-    return cc_virtio_mmio_failure(&n->mmio);
+    return virtio_mmio_failure(&n->mmio);
 }
 
 void cc_virtio_net_stats(const struct cc_virtio_net *n, struct cc_net_stats *s)
@@ -262,59 +262,59 @@ void cc_virtio_net_stats(const struct cc_virtio_net *n, struct cc_net_stats *s)
 
 /* ---- snapshots ---- */
 
-void cc_virtio_net_save(const struct cc_virtio_net *n, struct cc_buf *out)
+void virtio_net_save(const struct cc_virtio_net *n, struct cc_buf *out)
 {
-    cc_buf_put_u8(out, NET_SAVE_VERSION);
-    cc_virtio_mmio_save(&n->mmio, out);
-    cc_buf_put(out, n->mac, 6);
-    cc_buf_put_bool(out, n->link_up);
+    buf_put_u8(out, NET_SAVE_VERSION);
+    virtio_mmio_save(&n->mmio, out);
+    buf_put(out, n->mac, 6);
+    buf_put_bool(out, n->link_up);
     const struct cc_net_stats *s = &n->stats;
     uint64_t sv[] = {s->tx_frames, s->tx_bytes, s->tx_dropped, s->rx_frames, s->rx_bytes,
                      s->rx_dropped, s->rx_too_small};
     for (size_t i = 0; i < sizeof(sv) / sizeof(sv[0]); i++)
-        cc_buf_put_u64(out, sv[i]);
-    cc_buf_put_u32(out, n->rx_limit);
-    cc_buf_put_u32(out, n->rx_count);
+        buf_put_u64(out, sv[i]);
+    buf_put_u32(out, n->rx_limit);
+    buf_put_u32(out, n->rx_count);
     for (unsigned i = 0; i < n->rx_count; i++) {
         const struct cc_net_frame *f = n->rxq[(n->rx_head + i) % n->rx_cap];
-        cc_buf_put_u16(out, f->len);
-        cc_buf_put(out, f->data, f->len);
+        buf_put_u16(out, f->len);
+        buf_put(out, f->data, f->len);
     }
 }
 
-int cc_virtio_net_load(struct cc_virtio_net *n, struct cc_rd *in, struct cc_err *err)
+int virtio_net_load(struct cc_virtio_net *n, struct cc_rd *in, struct cc_err *err)
 {
-    int ver = cc_rd_version(in, NET_SAVE_VERSION, "virtio-net", err);
+    int ver = rd_version(in, NET_SAVE_VERSION, "virtio-net", err);
     if (ver < 0)
         return ver;
     struct cc_virtio_mmio t = n->mmio;
-    int rc = cc_virtio_mmio_load(&t, in, err);
+    int rc = virtio_mmio_load(&t, in, err);
     if (rc < 0)
         return rc;
     uint8_t mac[6];
-    cc_rd_get(in, mac, 6);
-    uint8_t link = cc_rd_u8(in);
+    rd_get(in, mac, 6);
+    uint8_t link = rd_u8(in);
     uint64_t sv[7];
     for (size_t i = 0; i < 7; i++)
-        sv[i] = cc_rd_u64(in);
-    uint32_t limit = cc_rd_u32(in);
-    uint32_t count = cc_rd_u32(in);
-    if (!cc_rd_ok(in))
+        sv[i] = rd_u64(in);
+    uint32_t limit = rd_u32(in);
+    uint32_t count = rd_u32(in);
+    if (!rd_ok(in))
         return cc_err_set(err, EINVAL, "virtio-net: snapshot state truncated");
     if (link > 1 || limit < 1 || limit > CC_NET_RX_LIMIT_MAX || count > limit ||
-        (uint64_t)count * 3 > cc_rd_left(in))
+        (uint64_t)count * 3 > rd_left(in))
         return cc_err_set(err, EINVAL, "virtio-net: snapshot state is invalid");
     struct cc_net_frame **q = calloc(limit, sizeof(*q));
     if (!q)
         return cc_err_set(err, ENOMEM, "virtio-net: out of memory");
     for (uint32_t i = 0; i < count; i++) {
-        uint16_t len = cc_rd_u16(in);
+        uint16_t len = rd_u16(in);
         struct cc_net_frame *f = NULL;
-        if (cc_rd_ok(in) && len >= 1 && len <= CC_NET_MAX_FRAME && cc_rd_left(in) >= len)
+        if (rd_ok(in) && len >= 1 && len <= CC_NET_MAX_FRAME && rd_left(in) >= len)
             f = malloc(sizeof(*f) + len);
         if (f) {
             f->len = len;
-            cc_rd_get(in, f->data, len);
+            rd_get(in, f->data, len);
         }
         if (!f) {
             for (uint32_t j = 0; j < i; j++)

@@ -45,12 +45,12 @@ struct cc_virtio_net {
     struct cc_vq_chain tx_chain, rx_chain;
 };
 
-int cc_virtio_net_create(const uint8_t mac[6], uint8_t *const *mem_base,
+int virtio_net_create(const uint8_t mac[6], uint8_t *const *mem_base,
                          const uint64_t *mem_size, struct cc_irq_sink irq, unsigned irq_line,
                          struct cc_virtio_net **out, struct cc_err *err);
-void cc_virtio_net_destroy(struct cc_virtio_net *n);
+void virtio_net_destroy(struct cc_virtio_net *n);
 
-void cc_virtio_net_save(const struct cc_virtio_net *n, struct cc_buf *out);
-int cc_virtio_net_load(struct cc_virtio_net *n, struct cc_rd *in, struct cc_err *err);
+void virtio_net_save(const struct cc_virtio_net *n, struct cc_buf *out);
+int virtio_net_load(struct cc_virtio_net *n, struct cc_rd *in, struct cc_err *err);
 
 #endif

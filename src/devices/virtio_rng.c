@@ -7,7 +7,7 @@
 
 static void gen(void *opaque, uint8_t *dst, size_t n)
 {
-    cc_rng_bytes(opaque, dst, n);
+    rng_bytes(opaque, dst, n);
 }
 
 static void rng_notify(void *dev, unsigned q)
@@ -15,24 +15,24 @@ static void rng_notify(void *dev, unsigned q)
     struct cc_virtio_rng *r = dev;
     struct cc_virtio_mmio *t = &r->mmio;
     struct cc_vq_chain c;
-    struct cc_gmem m = cc_virtio_mmio_mem(t);
+    struct cc_gmem m = virtio_mmio_mem(t);
     for (unsigned i = 0; i < t->vq[q].num; i++) {
-        if (cc_virtio_mmio_pop(t, q, &c) <= 0)
+        if (virtio_mmio_pop(t, q, &c) <= 0)
             return;
         uint64_t want = c.in_len < CC_VIRTIO_RNG_MAX_REQ ? c.in_len : CC_VIRTIO_RNG_MAX_REQ;
-        size_t n = cc_vq_fill(m, &c, 0, (size_t)want, gen, &r->rng);
+        size_t n = vq_fill(m, &c, 0, (size_t)want, gen, &r->rng);
         r->served += n;
-        cc_virtio_mmio_push(t, q, &c, (uint32_t)n);
+        virtio_mmio_push(t, q, &c, (uint32_t)n);
     }
 }
 
-static void rng_save(const void *d, struct cc_buf *out) { cc_virtio_rng_save(d, out); }
-static int rng_load(void *d, struct cc_rd *in, struct cc_err *err)
+static void vrng_save(const void *d, struct cc_buf *out) { virtio_rng_save(d, out); }
+static int vrng_load(void *d, struct cc_rd *in, struct cc_err *err)
 {
-    return cc_virtio_rng_load(d, in, err);
+    return virtio_rng_load(d, in, err);
 }
-static void rng_destroy(void *d) { cc_virtio_rng_destroy(d); }
-static void rng_reseed(void *d, uint64_t seed) { cc_virtio_rng_reseed(d, seed); }
+static void vrng_destroy(void *d) { virtio_rng_destroy(d); }
+static void vrng_reseed(void *d, uint64_t seed) { cc_virtio_rng_reseed(d, seed); }
 
 static const struct cc_virtio_ops rng_ops = {
     .name = "virtio-rng",
@@ -42,13 +42,13 @@ static const struct cc_virtio_ops rng_ops = {
     .queue_max = 64,
     .config_size = 0,
     .notify = rng_notify,
-    .save = rng_save,
-    .load = rng_load,
-    .destroy = rng_destroy,
-    .reseed = rng_reseed,
+    .save = vrng_save,
+    .load = vrng_load,
+    .destroy = vrng_destroy,
+    .reseed = vrng_reseed,
 };
 
-int cc_virtio_rng_create(uint64_t seed, const char *label, uint8_t *const *mem_base,
+int virtio_rng_create(uint64_t seed, const char *label, uint8_t *const *mem_base,
                          const uint64_t *mem_size, struct cc_irq_sink irq, unsigned irq_line,
                          struct cc_virtio_rng **out, struct cc_err *err)
 {
@@ -56,20 +56,20 @@ int cc_virtio_rng_create(uint64_t seed, const char *label, uint8_t *const *mem_b
     if (!r)
         return cc_err_set(err, ENOMEM, "virtio-rng: out of memory");
     snprintf(r->label, sizeof(r->label), "%s", label ? label : "virtio-rng");
-    cc_rng_init(&r->rng, seed, r->label);
-    cc_virtio_mmio_init(&r->mmio, &rng_ops, r, mem_base, mem_size, irq, irq_line);
+    rng_init(&r->rng, seed, r->label);
+    virtio_mmio_init(&r->mmio, &rng_ops, r, mem_base, mem_size, irq, irq_line);
     *out = r;
     return 0;
 }
 
-void cc_virtio_rng_destroy(struct cc_virtio_rng *r)
+void virtio_rng_destroy(struct cc_virtio_rng *r)
 {
     free(r);
 }
 
 void cc_virtio_rng_reseed(struct cc_virtio_rng *r, uint64_t seed)
 {
-    cc_rng_init(&r->rng, seed, r->label);
+    rng_init(&r->rng, seed, r->label);
 }
 
 uint64_t cc_virtio_rng_bytes_served(const struct cc_virtio_rng *r)
@@ -79,34 +79,34 @@ uint64_t cc_virtio_rng_bytes_served(const struct cc_virtio_rng *r)
 
 const char *cc_virtio_rng_failure(const struct cc_virtio_rng *r)
 {
-    return cc_virtio_mmio_failure(&r->mmio);
+    return virtio_mmio_failure(&r->mmio);
 }
 
 #define RNG_SAVE_VERSION 1
 
-void cc_virtio_rng_save(const struct cc_virtio_rng *r, struct cc_buf *out)
+void virtio_rng_save(const struct cc_virtio_rng *r, struct cc_buf *out)
 {
-    cc_buf_put_u8(out, RNG_SAVE_VERSION);
-    cc_virtio_mmio_save(&r->mmio, out);
-    cc_rng_save(&r->rng, out);
-    cc_buf_put_u64(out, r->served);
+    buf_put_u8(out, RNG_SAVE_VERSION);
+    virtio_mmio_save(&r->mmio, out);
+    rng_save(&r->rng, out);
+    buf_put_u64(out, r->served);
 }
 
-int cc_virtio_rng_load(struct cc_virtio_rng *r, struct cc_rd *in, struct cc_err *err)
+int virtio_rng_load(struct cc_virtio_rng *r, struct cc_rd *in, struct cc_err *err)
 {
-    int ver = cc_rd_version(in, RNG_SAVE_VERSION, "virtio-rng", err);
+    int ver = rd_version(in, RNG_SAVE_VERSION, "virtio-rng", err);
     if (ver < 0)
         return ver;
     struct cc_virtio_mmio t = r->mmio;
-    int rc = cc_virtio_mmio_load(&t, in, err);
+    int rc = virtio_mmio_load(&t, in, err);
     if (rc < 0)
         return rc;
     struct cc_rng rng;
-    rc = cc_rng_load(&rng, in, err);
+    rc = rng_load(&rng, in, err);
     if (rc < 0)
         return cc_err_prefix(err, "virtio-rng");
-    uint64_t served = cc_rd_u64(in);
-    if (!cc_rd_ok(in))
+    uint64_t served = rd_u64(in);
+    if (!rd_ok(in))
         return cc_err_set(err, EINVAL, "virtio-rng: snapshot state truncated");
     r->mmio = t;
     r->rng = rng;

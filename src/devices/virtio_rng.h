@@ -20,13 +20,13 @@ struct cc_virtio_rng {
     uint64_t served;
 };
 
-/* Allocate a device. mem_base/mem_size/irq as for cc_virtio_mmio_init. */
-int cc_virtio_rng_create(uint64_t seed, const char *label, uint8_t *const *mem_base,
+/* Allocate a device. mem_base/mem_size/irq as for virtio_mmio_init. */
+int virtio_rng_create(uint64_t seed, const char *label, uint8_t *const *mem_base,
                          const uint64_t *mem_size, struct cc_irq_sink irq, unsigned irq_line,
                          struct cc_virtio_rng **out, struct cc_err *err);
-void cc_virtio_rng_destroy(struct cc_virtio_rng *r);
+void virtio_rng_destroy(struct cc_virtio_rng *r);
 
-void cc_virtio_rng_save(const struct cc_virtio_rng *r, struct cc_buf *out);
-int cc_virtio_rng_load(struct cc_virtio_rng *r, struct cc_rd *in, struct cc_err *err);
+void virtio_rng_save(const struct cc_virtio_rng *r, struct cc_buf *out);
+int virtio_rng_load(struct cc_virtio_rng *r, struct cc_rd *in, struct cc_err *err);
 
 #endif

@@ -1,11 +1,11 @@
 /* Split virtqueues over untrusted guest memory (see virtqueue.h). Every
- * guest address goes through cc_gmem_ptr(); every failure names what the
+ * guest address goes through gmem_ptr(); every failure names what the
  * guest did wrong. */
 #include <errno.h>
 
 #include "devices/virtqueue.h"
 
-void cc_vq_reset(struct cc_vq *q, uint16_t num_max)
+void vq_reset(struct cc_vq *q, uint16_t num_max)
 {
     memset(q, 0, sizeof(*q));
     q->num_max = num_max;
@@ -16,7 +16,7 @@ static uint64_t desc_bytes(uint16_t num) { return 16ull * num; }
 static uint64_t avail_bytes(uint16_t num) { return 4 + 2ull * num; }
 static uint64_t used_bytes(uint16_t num) { return 4 + 8ull * num; }
 
-int cc_vq_check(const struct cc_vq *q, struct cc_gmem m, struct cc_err *err)
+int vq_check(const struct cc_vq *q, struct cc_gmem m, struct cc_err *err)
 {
     if (q->num == 0 || q->num > q->num_max || (q->num & (q->num - 1))) {
         cc_err_set(err, EPROTO, "queue size %u is not a power of 2 between 1 and %u",
@@ -33,7 +33,7 @@ int cc_vq_check(const struct cc_vq *q, struct cc_gmem m, struct cc_err *err)
     uint64_t addr[3] = {q->desc, q->avail, q->used};
     uint64_t len[3] = {desc_bytes(q->num), avail_bytes(q->num), used_bytes(q->num)};
     for (int i = 0; i < 3; i++) {
-        if (!cc_gmem_ptr(m, addr[i], len[i])) {
+        if (!gmem_ptr(m, addr[i], len[i])) {
             cc_err_set(err, EPROTO, "%s at 0x%llx (%llu bytes for %u entries) is outside "
                        "guest RAM (0x%llx bytes)", names[i], (unsigned long long)addr[i],
                        (unsigned long long)len[i], q->num, (unsigned long long)m.size);
@@ -46,10 +46,10 @@ int cc_vq_check(const struct cc_vq *q, struct cc_gmem m, struct cc_err *err)
 /* Read a little-endian u16 of ring memory; false when outside RAM. */
 static bool ring16(struct cc_gmem m, uint64_t gpa, uint16_t *v)
 {
-    const uint8_t *p = cc_gmem_ptr(m, gpa, 2);
+    const uint8_t *p = gmem_ptr(m, gpa, 2);
     if (!p)
         return false;
-    *v = cc_le16(p);
+    *v = le16(p);
     return true;
 }
 
@@ -59,7 +59,7 @@ static int ring_gone(struct cc_err *err, const char *what, uint64_t gpa)
     return -1;
 }
 
-int cc_vq_pop(struct cc_vq *q, struct cc_gmem m, struct cc_vq_chain *c, struct cc_err *err)
+int vq_pop(struct cc_vq *q, struct cc_gmem m, struct cc_vq_chain *c, struct cc_err *err)
 {
     if (!q->ready || q->num == 0)
         return 0;
@@ -96,13 +96,13 @@ int cc_vq_pop(struct cc_vq *q, struct cc_gmem m, struct cc_vq_chain *c, struct c
             return -1;
         }
         uint64_t dgpa = q->desc + 16ull * i;
-        const uint8_t *d = cc_gmem_ptr(m, dgpa, 16);
+        const uint8_t *d = gmem_ptr(m, dgpa, 16);
         if (!d)
             return ring_gone(err, "descriptor", dgpa);
-        uint64_t addr = cc_le64(d);
-        uint32_t len = cc_le32(d + 8);
-        uint16_t flags = cc_le16(d + 12);
-        uint16_t next = cc_le16(d + 14);
+        uint64_t addr = le64(d);
+        uint32_t len = le32(d + 8);
+        uint16_t flags = le16(d + 12);
+        uint16_t next = le16(d + 14);
         if (flags & CC_VRING_DESC_F_INDIRECT) {
             cc_err_set(err, EPROTO, "descriptor %u is indirect, but VIRTIO_RING_F_INDIRECT_DESC "
                        "was not offered", i);
@@ -114,7 +114,7 @@ int cc_vq_pop(struct cc_vq *q, struct cc_gmem m, struct cc_vq_chain *c, struct c
                        "device-writable one in the chain from head %u", i, head);
             return -1;
         }
-        if (!cc_gmem_ptr(m, addr, len)) {
+        if (!gmem_ptr(m, addr, len)) {
             cc_err_set(err, EPROTO, "descriptor %u: buffer 0x%llx+0x%x is outside guest RAM "
                        "(0x%llx bytes)", i, (unsigned long long)addr, len,
                        (unsigned long long)m.size);
@@ -141,25 +141,25 @@ int cc_vq_pop(struct cc_vq *q, struct cc_gmem m, struct cc_vq_chain *c, struct c
     return 1;
 }
 
-int cc_vq_push(struct cc_vq *q, struct cc_gmem m, uint16_t head, uint32_t written,
+int vq_push(struct cc_vq *q, struct cc_gmem m, uint16_t head, uint32_t written,
                struct cc_err *err)
 {
     uint64_t slot = q->used + 4 + 8ull * (q->used_idx & (q->num - 1));
-    if (!cc_gmem_ptr(m, slot, 8))
+    if (!gmem_ptr(m, slot, 8))
         return ring_gone(err, "used ring entry", slot);
-    if (!cc_gmem_ptr(m, q->used + 2, 2))
+    if (!gmem_ptr(m, q->used + 2, 2))
         return ring_gone(err, "used ring index", q->used + 2);
-    uint8_t *e = cc_gmem_ptr_w(m, slot, 8);
-    uint8_t *idx = cc_gmem_ptr_w(m, q->used + 2, 2);
-    cc_put_le32(e, head);
-    cc_put_le32(e + 4, written);
+    uint8_t *e = gmem_ptr_w(m, slot, 8);
+    uint8_t *idx = gmem_ptr_w(m, q->used + 2, 2);
+    put_le32(e, head);
+    put_le32(e + 4, written);
     q->used_idx++;
     __atomic_thread_fence(__ATOMIC_RELEASE);
-    cc_put_le16(idx, q->used_idx);
+    put_le16(idx, q->used_idx);
     return 0;
 }
 
-bool cc_vq_want_interrupt(const struct cc_vq *q, struct cc_gmem m)
+bool vq_want_interrupt(const struct cc_vq *q, struct cc_gmem m)
 {
     uint16_t flags;
     if (!ring16(m, q->avail, &flags))
@@ -183,8 +183,8 @@ static size_t walk(struct cc_gmem m, const struct cc_vq_chain *c, bool write, ui
         size_t n = sg->len - off;
         if (n > len - done)
             n = len - done;
-        uint8_t *g = write ? cc_gmem_ptr_w(m, sg->addr + off, n)
-                           : cc_gmem_ptr(m, sg->addr + off, n);
+        uint8_t *g = write ? gmem_ptr_w(m, sg->addr + off, n)
+                           : gmem_ptr(m, sg->addr + off, n);
         if (!g)
             break;          /* cannot happen for a popped chain; stay safe */
         fn(ctx, g, n);
@@ -212,14 +212,14 @@ static void copy_in(void *ctx, uint8_t *g, size_t n)
     c->p += n;
 }
 
-size_t cc_vq_read(struct cc_gmem m, const struct cc_vq_chain *c, uint64_t off,
+size_t vq_read(struct cc_gmem m, const struct cc_vq_chain *c, uint64_t off,
                   void *buf, size_t len)
 {
     struct copy_ctx ctx = {buf};
     return walk(m, c, false, off, len, copy_out, &ctx);
 }
 
-size_t cc_vq_write(struct cc_gmem m, const struct cc_vq_chain *c, uint64_t off,
+size_t vq_write(struct cc_gmem m, const struct cc_vq_chain *c, uint64_t off,
                    const void *buf, size_t len)
 {
     struct copy_ctx ctx = {(uint8_t *)buf};
@@ -237,7 +237,7 @@ static void gen_piece(void *ctx, uint8_t *g, size_t n)
     c->gen(c->opaque, g, n);
 }
 
-size_t cc_vq_fill(struct cc_gmem m, const struct cc_vq_chain *c, uint64_t off, size_t len,
+size_t vq_fill(struct cc_gmem m, const struct cc_vq_chain *c, uint64_t off, size_t len,
                   void (*gen)(void *opaque, uint8_t *dst, size_t n), void *opaque)
 {
     struct gen_ctx ctx = {gen, opaque};

@@ -1,11 +1,11 @@
 /* Split virtqueues (virtio 1.x, section 2.7) over untrusted guest memory.
  *
  * Guest memory is one (base, size) range, and every access to it goes
- * through cc_gmem_ptr() (cc_gmem_ptr_w() for writes, which also marks the
+ * through gmem_ptr() (gmem_ptr_w() for writes, which also marks the
  * pages dirty), which returns NULL unless [gpa, gpa+len) lies entirely
  * inside it. Everything the guest controls is checked before use:
  *
- *  - queue layout when the driver enables a queue (cc_vq_check): size a
+ *  - queue layout when the driver enables a queue (vq_check): size a
  *    power of 2 between 1 and the maximum, rings aligned (descriptor table
  *    16, available ring 2, used ring 4 bytes) and entirely inside RAM;
  *  - on every pop: the available index may run ahead of the device by at
@@ -62,7 +62,7 @@ struct cc_gmem {
 
 /* The single checked accessor for guest memory: NULL unless [gpa, gpa+len)
  * is inside RAM. */
-static inline void *cc_gmem_ptr(struct cc_gmem m, uint64_t gpa, uint64_t len)
+static inline void *gmem_ptr(struct cc_gmem m, uint64_t gpa, uint64_t len)
 {
     if (!m.base || gpa > m.size || len > m.size - gpa)
         return NULL;
@@ -70,9 +70,9 @@ static inline void *cc_gmem_ptr(struct cc_gmem m, uint64_t gpa, uint64_t len)
 }
 
 /* The same, for a range the caller is about to write: marks it dirty. */
-static inline void *cc_gmem_ptr_w(struct cc_gmem m, uint64_t gpa, uint64_t len)
+static inline void *gmem_ptr_w(struct cc_gmem m, uint64_t gpa, uint64_t len)
 {
-    void *p = cc_gmem_ptr(m, gpa, len);
+    void *p = gmem_ptr(m, gpa, len);
     if (p && len && m.mark)
         m.mark(m.mark_opaque, gpa, len);
     return p;
@@ -104,70 +104,70 @@ struct cc_vq_chain {
 };
 
 /* Reset to the power-on state (not ready, num = num_max). */
-void cc_vq_reset(struct cc_vq *q, uint16_t num_max);
+void vq_reset(struct cc_vq *q, uint16_t num_max);
 
 /* Validate the layout before the queue is enabled. 0, or -1 with a reason. */
-int cc_vq_check(const struct cc_vq *q, struct cc_gmem m, struct cc_err *err);
+int vq_check(const struct cc_vq *q, struct cc_gmem m, struct cc_err *err);
 
 /* Take the next available chain. Returns 1 with *c filled, 0 when nothing
  * is available (or the queue is not ready), -1 (reason in err) when the
  * guest's rings are malformed. */
-int cc_vq_pop(struct cc_vq *q, struct cc_gmem m, struct cc_vq_chain *c, struct cc_err *err);
+int vq_pop(struct cc_vq *q, struct cc_gmem m, struct cc_vq_chain *c, struct cc_err *err);
 
 /* Return a chain to the driver with `written` bytes written. 0 or -1. */
-int cc_vq_push(struct cc_vq *q, struct cc_gmem m, uint16_t head, uint32_t written,
+int vq_push(struct cc_vq *q, struct cc_gmem m, uint16_t head, uint32_t written,
                struct cc_err *err);
 
 /* Does the driver want an interrupt for used buffers (no
  * VRING_AVAIL_F_NO_INTERRUPT)? An unreadable ring counts as yes. */
-bool cc_vq_want_interrupt(const struct cc_vq *q, struct cc_gmem m);
+bool vq_want_interrupt(const struct cc_vq *q, struct cc_gmem m);
 
 /* Copy out of the readable part of a chain, starting `off` bytes into it.
  * Returns bytes copied (short at the end of the readable part). */
-size_t cc_vq_read(struct cc_gmem m, const struct cc_vq_chain *c, uint64_t off,
+size_t vq_read(struct cc_gmem m, const struct cc_vq_chain *c, uint64_t off,
                   void *buf, size_t len);
 
 /* Copy into the writable part of a chain, `off` bytes into it. Returns bytes
  * copied (short at the end of the writable part). */
-size_t cc_vq_write(struct cc_gmem m, const struct cc_vq_chain *c, uint64_t off,
+size_t vq_write(struct cc_gmem m, const struct cc_vq_chain *c, uint64_t off,
                    const void *buf, size_t len);
 
 /* Fill `len` writable bytes at `off` from a generator called per contiguous
  * piece (used by virtio-rng to stream bytes without a bounce buffer). */
-size_t cc_vq_fill(struct cc_gmem m, const struct cc_vq_chain *c, uint64_t off, size_t len,
+size_t vq_fill(struct cc_gmem m, const struct cc_vq_chain *c, uint64_t off, size_t len,
                   void (*gen)(void *opaque, uint8_t *dst, size_t n), void *opaque);
 
 /* Little-endian helpers for byte buffers. */
-static inline uint16_t cc_le16(const void *p)
+static inline uint16_t le16(const void *p)
 {
     const uint8_t *b = p;
     return (uint16_t)(b[0] | b[1] << 8);
 }
-static inline uint32_t cc_le32(const void *p)
+static inline uint32_t le32(const void *p)
 {
     const uint8_t *b = p;
     return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
-static inline uint64_t cc_le64(const void *p)
+static inline uint64_t le64(const void *p)
 {
-    return cc_le32(p) | (uint64_t)cc_le32((const uint8_t *)p + 4) << 32;
+    return le32(p) | (uint64_t)le32((const uint8_t *)p + 4) << 32;
 }
-static inline void cc_put_le16(void *p, uint16_t v)
+static inline void put_le16(void *p, uint16_t v)
 {
     uint8_t *b = p;
     b[0] = (uint8_t)v;
     b[1] = (uint8_t)(v >> 8);
 }
-static inline void cc_put_le32(void *p, uint32_t v)
+static inline void put_le32(void *p, uint32_t v)
 {
     uint8_t *b = p;
     for (int i = 0; i < 4; i++)
         b[i] = (uint8_t)(v >> (8 * i));
 }
-static inline void cc_put_le64(void *p, uint64_t v)
+static inline void put_le64(void *p, uint64_t v)
 {
-    cc_put_le32(p, (uint32_t)v);
-    cc_put_le32((uint8_t *)p + 4, (uint32_t)(v >> 32));
+    put_le32(p, (uint32_t)v);
+    put_le32((uint8_t *)p + 4, (uint32_t)(v >> 32));
 }
 
 #endif

@@ -53,7 +53,7 @@ struct xmut *xmut_new(uint64_t seed, const struct cc_xweights *w)
     struct xmut *m = calloc(1, sizeof(*m));
     if (!m)
         return NULL;
-    cc_rng_init(&m->rng, seed, "explore-mutate");
+    rng_init(&m->rng, seed, "explore-mutate");
     if (w)
         m->w = *w;
     else
@@ -68,12 +68,12 @@ void xmut_free(struct xmut *m)
 
 uint64_t xmut_below(struct xmut *m, uint64_t n)
 {
-    return n ? cc_rng_below(&m->rng, n) : 0;
+    return n ? rng_below(&m->rng, n) : 0;
 }
 
 double xmut_unit(struct xmut *m)
 {
-    return (double)(cc_rng_u64(&m->rng) >> 11) / (double)(1ull << 53);
+    return (double)(rng_u64(&m->rng) >> 11) / (double)(1ull << 53);
 }
 
 static bool chance(struct xmut *m, unsigned percent)

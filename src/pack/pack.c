@@ -646,8 +646,8 @@ int cc_pack_write(struct cc_pack *p, const char *path, bool gzip, struct cc_err 
         return cc_err_set(err, EINVAL, "no command: the image's init needs one (--cmd)");
     int rc = library_path(p, err);
     if (rc == 0)
-        rc = cc_pack_add_data(p, "/init", cc_init_blob,
-                              (size_t)(cc_init_blob_end_ptr - cc_init_blob),
+        rc = cc_pack_add_data(p, "/init", init_blob,
+                              (size_t)(init_blob_end_ptr - init_blob),
                               0755, err);
     if (rc < 0)
         return rc;

@@ -27,7 +27,7 @@ void elf_info_free(struct elf_info *e);
 
 /* The cc-init binary (guests/init/cc-init.c), built with musl and linked
  * into the library (scripts/bin2c.py makes init_blob.c). */
-extern const unsigned char cc_init_blob[];
-extern const unsigned char *const cc_init_blob_end_ptr;
+extern const unsigned char init_blob[];
+extern const unsigned char *const init_blob_end_ptr;
 
 #endif

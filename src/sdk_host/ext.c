@@ -98,7 +98,7 @@ static int attach(struct cc_vm *vm, void **state, struct cc_err *err)
     s->vm = vm;
     s->opt.stop_on_failure = true;
     catalog_init(&s->cat);
-    cc_rng_init(&s->rng, cc_vm_seed(vm), "sdk-random");
+    rng_init(&s->rng, cc_vm_seed(vm), "sdk-random");
     int rc = cc_vm_add_pio(vm, CC_PORT_SDK, 4, &port_ops, s, err);
     if (rc < 0) {
         sdk_free(s);
@@ -126,7 +126,7 @@ static void detach(void *state)
 static void reseed(void *state, uint64_t seed)
 {
     struct cc_sdk *s = state;
-    cc_rng_init(&s->rng, seed, "sdk-random");
+    rng_init(&s->rng, seed, "sdk-random");
 }
 
 const struct cc_vm_ext_ops cc_sdk_ext_ops = {

@@ -310,36 +310,36 @@ enum cc_verdict cc_oracle_verdict(const struct cc_oracle_entry *e)
 static void put_str(struct cc_buf *b, const char *s)
 {
     uint32_t n = (uint32_t)strlen(s);
-    cc_buf_put_u32(b, n);
-    cc_buf_put(b, s, n);
+    buf_put_u32(b, n);
+    buf_put(b, s, n);
 }
 
 void oracle_save(const struct cc_oracle *o, struct cc_buf *out)
 {
-    cc_buf_put_u64(out, ORACLE_MAGIC);
-    cc_buf_put_u32(out, ORACLE_VERSION);
-    cc_buf_put_u64(out, o->runs);
-    cc_buf_put_u64(out, o->cat.n);
+    buf_put_u64(out, ORACLE_MAGIC);
+    buf_put_u32(out, ORACLE_VERSION);
+    buf_put_u64(out, o->runs);
+    buf_put_u64(out, o->cat.n);
     for (size_t i = 0; i < o->cat.n; i++) {
         const struct cc_sdk_entry *e = &o->cat.e[i];
-        cc_buf_put_u64(out, e->a.id);
-        cc_buf_put_u32(out, e->a.kind);
-        cc_buf_put_u32(out, e->a.line);
+        buf_put_u64(out, e->a.id);
+        buf_put_u32(out, e->a.kind);
+        buf_put_u32(out, e->a.line);
         put_str(out, e->a.message);
         put_str(out, e->a.file);
         put_str(out, e->a.function);
-        cc_buf_put_u64(out, e->host_hits);
-        cc_buf_put_u64(out, e->host_passes);
-        cc_buf_put_u64(out, e->host_fails);
-        cc_buf_put_u64(out, o->runs_hit[i]);
-        cc_buf_put_u64(out, o->runs_failed[i]);
+        buf_put_u64(out, e->host_hits);
+        buf_put_u64(out, e->host_passes);
+        buf_put_u64(out, e->host_fails);
+        buf_put_u64(out, o->runs_hit[i]);
+        buf_put_u64(out, o->runs_failed[i]);
     }
 }
 
 static bool get_str(struct cc_rd *in, const char **p, uint32_t *n)
 {
-    *n = cc_rd_u32(in);
-    if (!cc_rd_ok(in) || *n > cc_rd_left(in))
+    *n = rd_u32(in);
+    if (!rd_ok(in) || *n > rd_left(in))
         return false;
     *p = (const char *)in->p + in->pos;
     in->pos += *n;
@@ -356,21 +356,21 @@ static void oracle_parts_free(struct cc_oracle *o)
 
 int oracle_load(struct cc_oracle *o, struct cc_rd *in, struct cc_err *err)
 {
-    if (cc_rd_u64(in) != ORACLE_MAGIC || !cc_rd_ok(in))
+    if (rd_u64(in) != ORACLE_MAGIC || !rd_ok(in))
         return cc_err_set(err, EINVAL, "not an assertion oracle record (bad magic)");
-    uint32_t ver = cc_rd_u32(in);
-    if (!cc_rd_ok(in) || ver == 0 || ver > ORACLE_VERSION)
+    uint32_t ver = rd_u32(in);
+    if (!rd_ok(in) || ver == 0 || ver > ORACLE_VERSION)
         return cc_err_set(err, EINVAL, "assertion oracle record version %u is not supported "
                           "(this build reads versions 1 to %u)", ver, ORACLE_VERSION);
     struct cc_oracle tmp = {0};
     catalog_init(&tmp.cat);
-    tmp.runs = cc_rd_u64(in);
-    uint64_t n = cc_rd_u64(in);
-    if (!cc_rd_ok(in) || n > cc_rd_left(in) / 48)
+    tmp.runs = rd_u64(in);
+    uint64_t n = rd_u64(in);
+    if (!rd_ok(in) || n > rd_left(in) / 48)
         return cc_err_set(err, EINVAL, "assertion oracle record is truncated");
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t id = cc_rd_u64(in);
-        uint32_t kind = cc_rd_u32(in), line = cc_rd_u32(in);
+        uint64_t id = rd_u64(in);
+        uint32_t kind = rd_u32(in), line = rd_u32(in);
         const char *m, *f, *fn;
         uint32_t ml, fl, fnl;
         if (!get_str(in, &m, &ml) || !get_str(in, &f, &fl) || !get_str(in, &fn, &fnl)) {
@@ -389,12 +389,12 @@ int oracle_load(struct cc_oracle *o, struct cc_rd *in, struct cc_err *err)
                               "0x%016llx appears twice", (unsigned long long)id);
         }
         struct cc_sdk_entry *e = &tmp.cat.e[k];
-        e->host_hits = cc_rd_u64(in);
-        e->host_passes = cc_rd_u64(in);
-        e->host_fails = cc_rd_u64(in);
-        tmp.runs_hit[k] = cc_rd_u64(in);
-        tmp.runs_failed[k] = cc_rd_u64(in);
-        if (!cc_rd_ok(in)) {
+        e->host_hits = rd_u64(in);
+        e->host_passes = rd_u64(in);
+        e->host_fails = rd_u64(in);
+        tmp.runs_hit[k] = rd_u64(in);
+        tmp.runs_failed[k] = rd_u64(in);
+        if (!rd_ok(in)) {
             oracle_parts_free(&tmp);
             return cc_err_set(err, EINVAL, "assertion oracle record is truncated");
         }

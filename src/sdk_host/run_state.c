@@ -242,10 +242,10 @@ uint64_t sdk_random(struct cc_sdk *s, uint32_t kind, uint64_t n, uint8_t *bytes)
      * after an overridden one are those of the unmodified run. */
     switch (kind) {
     case CC_CHOICE_CHOICE:
-        v = n ? cc_rng_below(&s->rng, n) : 0;
+        v = n ? rng_below(&s->rng, n) : 0;
         break;
     default:                    /* u64; bytes: the seed of the chunk */
-        v = cc_rng_u64(&s->rng);
+        v = rng_u64(&s->rng);
         break;
     }
     uint32_t source = CC_CHOICE_STREAM;
@@ -260,8 +260,8 @@ uint64_t sdk_random(struct cc_sdk *s, uint32_t kind, uint64_t n, uint8_t *bytes)
         v = kind == CC_CHOICE_CHOICE ? (n ? sv % n : 0) : sv;
     if (kind == CC_CHOICE_BYTES && bytes && n) {
         struct cc_rng r;
-        cc_rng_init(&r, v, "sdk-bytes");
-        cc_rng_bytes(&r, bytes, n);
+        rng_init(&r, v, "sdk-bytes");
+        rng_bytes(&r, bytes, n);
     }
     if (s->nch == s->chcap) {
         size_t cap = s->chcap ? s->chcap * 2 : 256;

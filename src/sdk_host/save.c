@@ -19,110 +19,110 @@
 static void put_str(struct cc_buf *b, const char *s)
 {
     uint32_t n = (uint32_t)strlen(s);
-    cc_buf_put_u32(b, n);
-    cc_buf_put(b, s, n);
+    buf_put_u32(b, n);
+    buf_put(b, s, n);
 }
 
 /* The record's parts, in order; load_from reads them back the same way. */
 
 static void save_catalog(const struct cc_sdk *s, struct cc_buf *out)
 {
-    cc_buf_put_u64(out, s->cat.n);
+    buf_put_u64(out, s->cat.n);
     for (size_t i = 0; i < s->cat.n; i++) {
         const struct cc_sdk_entry *e = &s->cat.e[i];
-        cc_buf_put_u64(out, e->a.id);
-        cc_buf_put_u32(out, e->a.kind);
-        cc_buf_put_u32(out, e->a.line);
+        buf_put_u64(out, e->a.id);
+        buf_put_u32(out, e->a.kind);
+        buf_put_u32(out, e->a.line);
         put_str(out, e->a.message);
         put_str(out, e->a.file);
         put_str(out, e->a.function);
-        cc_buf_put_u32(out, e->slot);
-        cc_buf_put_u64(out, e->host_hits);
-        cc_buf_put_u64(out, e->host_passes);
-        cc_buf_put_u64(out, e->host_fails);
+        buf_put_u32(out, e->slot);
+        buf_put_u64(out, e->host_hits);
+        buf_put_u64(out, e->host_passes);
+        buf_put_u64(out, e->host_fails);
     }
-    cc_buf_put_u32(out, s->next_slot);
+    buf_put_u32(out, s->next_slot);
 }
 
 static void save_failure(const struct cc_sdk *s, struct cc_buf *out)
 {
-    cc_buf_put_bool(out, s->failed);
+    buf_put_bool(out, s->failed);
     if (!s->failed)
         return;
     const struct cc_sdk_failure *f = &s->failure;
-    cc_buf_put_u64(out, f->a.id);
-    cc_buf_put_u64(out, f->a.hits);
-    cc_buf_put_u64(out, f->a.passes);
-    cc_buf_put_u64(out, f->a.fails);
+    buf_put_u64(out, f->a.id);
+    buf_put_u64(out, f->a.hits);
+    buf_put_u64(out, f->a.passes);
+    buf_put_u64(out, f->a.fails);
     put_str(out, f->details);
-    cc_buf_put_u64(out, f->vtime);
-    cc_buf_put_u64(out, f->exit);
+    buf_put_u64(out, f->vtime);
+    buf_put_u64(out, f->exit);
 }
 
 static void save_events_and_guidance(const struct cc_sdk *s, struct cc_buf *out)
 {
-    cc_buf_put_u64(out, s->nev);
+    buf_put_u64(out, s->nev);
     for (size_t i = 0; i < s->nev; i++) {
         const struct cc_sdk_event *e = &s->ev[i];
-        cc_buf_put_u64(out, e->seq);
-        cc_buf_put_u32(out, e->kind);
-        cc_buf_put_u32(out, e->pid);
-        cc_buf_put_u64(out, e->vtime);
-        cc_buf_put_u64(out, e->exit);
-        cc_buf_put_u64(out, (uint64_t)e->value);
+        buf_put_u64(out, e->seq);
+        buf_put_u32(out, e->kind);
+        buf_put_u32(out, e->pid);
+        buf_put_u64(out, e->vtime);
+        buf_put_u64(out, e->exit);
+        buf_put_u64(out, (uint64_t)e->value);
         put_str(out, e->name);
         put_str(out, e->details);
     }
-    cc_buf_put_u64(out, s->ngd);
+    buf_put_u64(out, s->ngd);
     for (size_t i = 0; i < s->ngd; i++) {
         put_str(out, s->gd[i].message);
-        cc_buf_put_bool(out, s->gd[i].maximize);
-        cc_buf_put_u64(out, (uint64_t)s->gd[i].best);
-        cc_buf_put_u64(out, s->gd[i].updates);
+        buf_put_bool(out, s->gd[i].maximize);
+        buf_put_u64(out, (uint64_t)s->gd[i].best);
+        buf_put_u64(out, s->gd[i].updates);
     }
 }
 
 /* The random stream, the choice log and the choice script. */
 static void save_choices(const struct cc_sdk *s, struct cc_buf *out)
 {
-    cc_rng_save(&s->rng, out);
-    cc_buf_put_u64(out, s->next_choice);
-    cc_buf_put_u64(out, s->nch);
+    rng_save(&s->rng, out);
+    buf_put_u64(out, s->next_choice);
+    buf_put_u64(out, s->nch);
     for (size_t i = 0; i < s->nch; i++) {
         const struct cc_choice *c = &s->ch[i];
-        cc_buf_put_u64(out, c->index);
-        cc_buf_put_u32(out, c->kind);
-        cc_buf_put_u32(out, c->source);
-        cc_buf_put_u64(out, c->n);
-        cc_buf_put_u64(out, c->value);
-        cc_buf_put_u64(out, c->vtime);
+        buf_put_u64(out, c->index);
+        buf_put_u32(out, c->kind);
+        buf_put_u32(out, c->source);
+        buf_put_u64(out, c->n);
+        buf_put_u64(out, c->value);
+        buf_put_u64(out, c->vtime);
     }
-    cc_buf_put_u64(out, s->nov);
+    buf_put_u64(out, s->nov);
     for (size_t i = 0; i < s->nov; i++) {
-        cc_buf_put_u64(out, s->ov[i].index);
-        cc_buf_put_u64(out, s->ov[i].value);
+        buf_put_u64(out, s->ov[i].index);
+        buf_put_u64(out, s->ov[i].value);
     }
-    cc_buf_put_u64(out, s->nreplay);
+    buf_put_u64(out, s->nreplay);
     for (size_t i = 0; i < s->nreplay; i++)
-        cc_buf_put_u64(out, s->replay[i]);
+        buf_put_u64(out, s->replay[i]);
 }
 
 static void save_to(const struct cc_sdk *s, struct cc_buf *out)
 {
-    cc_buf_put_u64(out, SAVE_MAGIC);
-    cc_buf_put_u32(out, SAVE_VERSION);
+    buf_put_u64(out, SAVE_MAGIC);
+    buf_put_u32(out, SAVE_VERSION);
     save_catalog(s, out);
     save_failure(s, out);
     save_events_and_guidance(s, out);
     save_choices(s, out);
     for (unsigned i = 0; i < CC_PROTO_MAILBOXES; i++) {
-        cc_buf_put_u32(out, (uint32_t)s->stage[i].len);
-        cc_buf_put(out, s->stage[i].p, s->stage[i].len);
+        buf_put_u32(out, (uint32_t)s->stage[i].len);
+        buf_put(out, s->stage[i].p, s->stage[i].len);
     }
-    cc_buf_put_u64(out, s->stats.calls);
-    cc_buf_put_u64(out, s->stats.port_calls);
-    cc_buf_put_u64(out, s->stats.hypercall_calls);
-    cc_buf_put_u64(out, s->stats.bad_calls);
+    buf_put_u64(out, s->stats.calls);
+    buf_put_u64(out, s->stats.port_calls);
+    buf_put_u64(out, s->stats.hypercall_calls);
+    buf_put_u64(out, s->stats.bad_calls);
 }
 
 /* ---- load ---- */
@@ -134,8 +134,8 @@ struct ld {
 
 static char *get_str(struct ld *l)
 {
-    uint32_t n = cc_rd_u32(l->in);
-    if (!cc_rd_ok(l->in) || n > cc_rd_left(l->in)) {
+    uint32_t n = rd_u32(l->in);
+    if (!rd_ok(l->in) || n > rd_left(l->in)) {
         l->bad = true;
         return NULL;
     }
@@ -144,7 +144,7 @@ static char *get_str(struct ld *l)
         l->bad = true;
         return NULL;
     }
-    cc_rd_get(l->in, p, n);
+    rd_get(l->in, p, n);
     p[n] = 0;
     return p;
 }
@@ -153,7 +153,7 @@ static char *get_str(struct ld *l)
  * the input. */
 static bool count_ok(struct ld *l, uint64_t n, size_t min_size)
 {
-    if (!cc_rd_ok(l->in) || n > cc_rd_left(l->in) / min_size)
+    if (!rd_ok(l->in) || n > rd_left(l->in) / min_size)
         l->bad = true;
     return !l->bad;
 }
@@ -181,10 +181,10 @@ static void sdk_parts_free(struct cc_sdk *s)
 int sdk_save(void *state, uint8_t **data, size_t *len, struct cc_err *err)
 {
     struct cc_buf b;
-    cc_buf_init(&b);
+    buf_init(&b);
     save_to(state, &b);
-    if (!cc_buf_ok(&b)) {
-        cc_buf_free(&b);
+    if (!buf_ok(&b)) {
+        buf_free(&b);
         return cc_err_set(err, ENOMEM, "out of memory saving the SDK state");
     }
     *data = b.data;
@@ -197,11 +197,11 @@ static int load_from(struct cc_sdk *s, struct cc_rd *in, struct cc_err *err);
 int sdk_load(void *state, const uint8_t *data, size_t len, struct cc_err *err)
 {
     struct cc_rd in;
-    cc_rd_init(&in, data, len);
+    rd_init(&in, data, len);
     int rc = load_from(state, &in, err);
-    if (rc == 0 && cc_rd_left(&in))
+    if (rc == 0 && rd_left(&in))
         rc = cc_err_set(err, EINVAL, "SDK state record: %zu unexpected trailing bytes",
-                        cc_rd_left(&in));
+                        rd_left(&in));
     return rc;
 }
 
@@ -216,8 +216,8 @@ static int load_catalog(struct ld *l, struct cc_sdk *t, uint64_t n)
     if (!count_ok(l, n, 40))
         return -EINVAL;
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t id = cc_rd_u64(in);
-        uint32_t kind = cc_rd_u32(in), line = cc_rd_u32(in);
+        uint64_t id = rd_u64(in);
+        uint32_t kind = rd_u32(in), line = rd_u32(in);
         char *m = get_str(l), *f = get_str(l), *fn = get_str(l);
         bool added = false;
         long k = -1;
@@ -230,14 +230,14 @@ static int load_catalog(struct ld *l, struct cc_sdk *t, uint64_t n)
         if (l->bad || k < 0 || !added)
             return -EINVAL;
         struct cc_sdk_entry *e = &t->cat.e[k];
-        e->slot = cc_rd_u32(in);
-        e->host_hits = cc_rd_u64(in);
-        e->host_passes = cc_rd_u64(in);
-        e->host_fails = cc_rd_u64(in);
+        e->slot = rd_u32(in);
+        e->host_hits = rd_u64(in);
+        e->host_passes = rd_u64(in);
+        e->host_fails = rd_u64(in);
         if (e->slot > CC_PROTO_SLOTS)
             return -EINVAL;
     }
-    t->next_slot = cc_rd_u32(in);
+    t->next_slot = rd_u32(in);
     if (t->next_slot > CC_PROTO_SLOTS)
         return -EINVAL;
     return 0;
@@ -247,23 +247,23 @@ static int load_catalog(struct ld *l, struct cc_sdk *t, uint64_t n)
 static int load_failure(struct ld *l, struct cc_sdk *t)
 {
     struct cc_rd *in = l->in;
-    t->failed = cc_rd_bool(in);
+    t->failed = rd_bool(in);
     if (!t->failed)
         return 0;
-    uint64_t id = cc_rd_u64(in);
+    uint64_t id = rd_u64(in);
     long k = catalog_find(&t->cat, id);
     if (k < 0)
         return -EINVAL;
     t->failure.a = t->cat.e[k].a;
-    t->failure.a.hits = cc_rd_u64(in);
-    t->failure.a.passes = cc_rd_u64(in);
-    t->failure.a.fails = cc_rd_u64(in);
+    t->failure.a.hits = rd_u64(in);
+    t->failure.a.passes = rd_u64(in);
+    t->failure.a.fails = rd_u64(in);
     t->failure_details = get_str(l);
     if (l->bad)
         return -EINVAL;
     t->failure.details = t->failure_details;
-    t->failure.vtime = cc_rd_u64(in);
-    t->failure.exit = cc_rd_u64(in);
+    t->failure.vtime = rd_u64(in);
+    t->failure.exit = rd_u64(in);
     return 0;
 }
 
@@ -271,7 +271,7 @@ static int load_failure(struct ld *l, struct cc_sdk *t)
 static int load_events(struct ld *l, struct cc_sdk *t)
 {
     struct cc_rd *in = l->in;
-    uint64_t n = cc_rd_u64(in);
+    uint64_t n = rd_u64(in);
     if (!count_ok(l, n, 48))
         return -EINVAL;
     if (n) {
@@ -282,12 +282,12 @@ static int load_events(struct ld *l, struct cc_sdk *t)
     }
     for (uint64_t i = 0; i < n; i++) {
         struct cc_sdk_event *e = &t->ev[i];
-        e->seq = cc_rd_u64(in);
-        e->kind = cc_rd_u32(in);
-        e->pid = cc_rd_u32(in);
-        e->vtime = cc_rd_u64(in);
-        e->exit = cc_rd_u64(in);
-        e->value = (int64_t)cc_rd_u64(in);
+        e->seq = rd_u64(in);
+        e->kind = rd_u32(in);
+        e->pid = rd_u32(in);
+        e->vtime = rd_u64(in);
+        e->exit = rd_u64(in);
+        e->value = (int64_t)rd_u64(in);
         e->name = get_str(l);
         e->details = get_str(l);
         t->nev = i + 1;
@@ -301,7 +301,7 @@ static int load_events(struct ld *l, struct cc_sdk *t)
 static int load_guidance(struct ld *l, struct cc_sdk *t)
 {
     struct cc_rd *in = l->in;
-    uint64_t n = cc_rd_u64(in);
+    uint64_t n = rd_u64(in);
     if (!count_ok(l, n, 21))
         return -EINVAL;
     if (n) {
@@ -313,9 +313,9 @@ static int load_guidance(struct ld *l, struct cc_sdk *t)
     for (uint64_t i = 0; i < n; i++) {
         t->gd[i].message = get_str(l);
         t->ngd = i + 1;
-        t->gd[i].maximize = cc_rd_bool(in);
-        t->gd[i].best = (int64_t)cc_rd_u64(in);
-        t->gd[i].updates = cc_rd_u64(in);
+        t->gd[i].maximize = rd_bool(in);
+        t->gd[i].best = (int64_t)rd_u64(in);
+        t->gd[i].updates = rd_u64(in);
         if (l->bad)
             return -EINVAL;
     }
@@ -326,8 +326,8 @@ static int load_guidance(struct ld *l, struct cc_sdk *t)
 static int load_choices(struct ld *l, struct cc_sdk *t)
 {
     struct cc_rd *in = l->in;
-    t->next_choice = cc_rd_u64(in);
-    uint64_t n = cc_rd_u64(in);
+    t->next_choice = rd_u64(in);
+    uint64_t n = rd_u64(in);
     if (!count_ok(l, n, 40))
         return -EINVAL;
     if (n) {
@@ -338,12 +338,12 @@ static int load_choices(struct ld *l, struct cc_sdk *t)
     }
     for (uint64_t i = 0; i < n; i++) {
         struct cc_choice *c = &t->ch[i];
-        c->index = cc_rd_u64(in);
-        c->kind = cc_rd_u32(in);
-        c->source = cc_rd_u32(in);
-        c->n = cc_rd_u64(in);
-        c->value = cc_rd_u64(in);
-        c->vtime = cc_rd_u64(in);
+        c->index = rd_u64(in);
+        c->kind = rd_u32(in);
+        c->source = rd_u32(in);
+        c->n = rd_u64(in);
+        c->value = rd_u64(in);
+        c->vtime = rd_u64(in);
     }
     t->nch = n;
     return 0;
@@ -353,7 +353,7 @@ static int load_choices(struct ld *l, struct cc_sdk *t)
 static int load_script(struct ld *l, struct cc_sdk *t)
 {
     struct cc_rd *in = l->in;
-    uint64_t n = cc_rd_u64(in);
+    uint64_t n = rd_u64(in);
     if (!count_ok(l, n, 16))
         return -EINVAL;
     if (n) {
@@ -362,13 +362,13 @@ static int load_script(struct ld *l, struct cc_sdk *t)
             return -ENOMEM;
     }
     for (uint64_t i = 0; i < n; i++) {
-        t->ov[i].index = cc_rd_u64(in);
-        t->ov[i].value = cc_rd_u64(in);
+        t->ov[i].index = rd_u64(in);
+        t->ov[i].value = rd_u64(in);
         if (i && t->ov[i].index <= t->ov[i - 1].index)
             return -EINVAL;     /* must stay sorted for the lookup */
     }
     t->nov = n;
-    n = cc_rd_u64(in);
+    n = rd_u64(in);
     if (!count_ok(l, n, 8))
         return -EINVAL;
     if (n) {
@@ -377,7 +377,7 @@ static int load_script(struct ld *l, struct cc_sdk *t)
             return -ENOMEM;
     }
     for (uint64_t i = 0; i < n; i++)
-        t->replay[i] = cc_rd_u64(in);
+        t->replay[i] = rd_u64(in);
     t->nreplay = n;
     return 0;
 }
@@ -387,31 +387,31 @@ static int load_stages_and_stats(struct ld *l, struct cc_sdk *t)
 {
     struct cc_rd *in = l->in;
     for (unsigned i = 0; i < CC_PROTO_MAILBOXES; i++) {
-        uint32_t len = cc_rd_u32(in);
-        if (!cc_rd_ok(in) || len > cc_rd_left(in))
+        uint32_t len = rd_u32(in);
+        if (!rd_ok(in) || len > rd_left(in))
             return -EINVAL;
         if (len) {
             t->stage[i].p = malloc(len);
             if (!t->stage[i].p)
                 return -ENOMEM;
-            cc_rd_get(in, t->stage[i].p, len);
+            rd_get(in, t->stage[i].p, len);
             t->stage[i].len = t->stage[i].cap = len;
         }
     }
-    t->stats.calls = cc_rd_u64(in);
-    t->stats.port_calls = cc_rd_u64(in);
-    t->stats.hypercall_calls = cc_rd_u64(in);
-    t->stats.bad_calls = cc_rd_u64(in);
-    return cc_rd_ok(in) ? 0 : -EINVAL;
+    t->stats.calls = rd_u64(in);
+    t->stats.port_calls = rd_u64(in);
+    t->stats.hypercall_calls = rd_u64(in);
+    t->stats.bad_calls = rd_u64(in);
+    return rd_ok(in) ? 0 : -EINVAL;
 }
 
 /* The record into a new state; s is replaced only when all of it loaded. */
 static int load_from(struct cc_sdk *s, struct cc_rd *in, struct cc_err *err)
 {
-    if (cc_rd_u64(in) != SAVE_MAGIC || !cc_rd_ok(in))
+    if (rd_u64(in) != SAVE_MAGIC || !rd_ok(in))
         return cc_err_set(err, EINVAL, "not an SDK state record (bad magic)");
-    uint32_t ver = cc_rd_u32(in);
-    if (!cc_rd_ok(in) || ver == 0 || ver > SAVE_VERSION)
+    uint32_t ver = rd_u32(in);
+    if (!rd_ok(in) || ver == 0 || ver > SAVE_VERSION)
         return cc_err_set(err, EINVAL, "SDK state record version %u is not supported (this "
                           "build reads versions 1 to %u)", ver, SAVE_VERSION);
 
@@ -419,8 +419,8 @@ static int load_from(struct cc_sdk *s, struct cc_rd *in, struct cc_err *err)
     memset(&t, 0, sizeof(t));
     catalog_init(&t.cat);
     struct ld l = {in, false};
-    uint64_t n = cc_rd_u64(in);
-    if (n == UINT64_MAX && cc_rd_ok(in))
+    uint64_t n = rd_u64(in);
+    if (n == UINT64_MAX && rd_ok(in))
         return cc_err_set(err, EINVAL, "the SDK state record is empty (saved from a VM "
                           "without SDK state)");
     int rc = load_catalog(&l, &t, n);
@@ -430,7 +430,7 @@ static int load_from(struct cc_sdk *s, struct cc_rd *in, struct cc_err *err)
         rc = load_events(&l, &t);
     if (rc == 0)
         rc = load_guidance(&l, &t);
-    if (rc == 0 && cc_rng_load(&t.rng, in, err) < 0) {
+    if (rc == 0 && rng_load(&t.rng, in, err) < 0) {
         sdk_parts_free(&t);
         return cc_err_prefix(err, "SDK state record");
     }

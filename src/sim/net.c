@@ -62,11 +62,11 @@ static void seed_links(struct cc_fabric *f, uint64_t seed)
         for (unsigned j = 0; j < f->n; j++) {
             char label[48];
             snprintf(label, sizeof(label), "net-link-%u-%u", i, j);
-            cc_rng_init(&L(f, i, j)->rng, seed, label);
+            rng_init(&L(f, i, j)->rng, seed, label);
         }
 }
 
-int cc_fabric_new(unsigned n_ports, uint64_t seed, const struct cc_link_params *p,
+int fabric_new(unsigned n_ports, uint64_t seed, const struct cc_link_params *p,
                   struct cc_fabric **out, struct cc_err *err)
 {
     if (n_ports < 1 || n_ports > CC_SIM_MAX_VMS)
@@ -78,7 +78,7 @@ int cc_fabric_new(unsigned n_ports, uint64_t seed, const struct cc_link_params *
     f->port = calloc(n_ports, sizeof(*f->port));
     f->link = calloc((size_t)n_ports * n_ports, sizeof(*f->link));
     if (!f->port || !f->link) {
-        cc_fabric_free(f);
+        fabric_free(f);
         return cc_err_set(err, ENOMEM, "out of memory");
     }
     struct cc_link_params def;
@@ -100,7 +100,7 @@ static void heap_clear(struct cc_fabric *f)
     f->nheap = 0;
 }
 
-void cc_fabric_free(struct cc_fabric *f)
+void fabric_free(struct cc_fabric *f)
 {
     if (!f)
         return;
@@ -111,12 +111,12 @@ void cc_fabric_free(struct cc_fabric *f)
     free(f);
 }
 
-unsigned cc_fabric_ports(const struct cc_fabric *f)
+unsigned fabric_ports(const struct cc_fabric *f)
 {
     return f->n;
 }
 
-void cc_fabric_set_mac(struct cc_fabric *f, unsigned port, const uint8_t mac[6])
+void fabric_set_mac(struct cc_fabric *f, unsigned port, const uint8_t mac[6])
 {
     if (port >= f->n)
         return;
@@ -124,7 +124,7 @@ void cc_fabric_set_mac(struct cc_fabric *f, unsigned port, const uint8_t mac[6])
     f->port[port].has_mac = true;
 }
 
-void cc_fabric_set_port_up(struct cc_fabric *f, unsigned port, bool up)
+void fabric_set_port_up(struct cc_fabric *f, unsigned port, bool up)
 {
     if (port < f->n)
         f->port[port].up = up;
@@ -183,7 +183,7 @@ static struct frame *heap_pop(struct cc_fabric *f)
     return top;
 }
 
-uint64_t cc_fabric_next_arrival(const struct cc_fabric *f)
+uint64_t fabric_next_arrival(const struct cc_fabric *f)
 {
     return f->nheap ? f->heap[0]->arrival : UINT64_MAX;
 }
@@ -196,7 +196,7 @@ static bool draw(struct cc_rng *r, uint32_t ppm)
         return false;
     if (ppm >= 1000000)
         return true;
-    return cc_rng_below(r, 1000000) < ppm;
+    return rng_below(r, 1000000) < ppm;
 }
 
 static void enqueue(struct cc_fabric *f, struct link *l, unsigned src, unsigned dst,
@@ -250,14 +250,14 @@ static void send_link(struct cc_fabric *f, unsigned src, unsigned dst, uint64_t 
     if (draw(&l->rng, p->corrupt_ppm) && len <= sizeof(buf)) {
         memcpy(buf, frame, len);
         size_t lo = len > ETH_HDR ? ETH_HDR : 0;
-        uint64_t bit = cc_rng_below(&l->rng, (uint64_t)(len - lo) * 8);
+        uint64_t bit = rng_below(&l->rng, (uint64_t)(len - lo) * 8);
         buf[lo + bit / 8] ^= (uint8_t)(1u << (bit % 8));
         data = buf;
         l->st.corrupted++;
     }
     uint64_t arrival = depart + p->latency_ns;
     if (p->jitter_ns)
-        arrival += cc_rng_below(&l->rng, p->jitter_ns + 1);
+        arrival += rng_below(&l->rng, p->jitter_ns + 1);
     if (draw(&l->rng, p->reorder_ppm)) {
         arrival += p->reorder_ns;
         l->st.reordered++;
@@ -273,7 +273,7 @@ static void send_link(struct cc_fabric *f, unsigned src, unsigned dst, uint64_t 
     }
 }
 
-void cc_fabric_send(struct cc_fabric *f, unsigned src, uint64_t now, const uint8_t *frame,
+void fabric_send(struct cc_fabric *f, unsigned src, uint64_t now, const uint8_t *frame,
                     size_t len)
 {
     if (src >= f->n || len < ETH_HDR || len > 65536)
@@ -296,7 +296,7 @@ void cc_fabric_send(struct cc_fabric *f, unsigned src, uint64_t now, const uint8
 
 /* ---- delivery ---- */
 
-void cc_fabric_deliver(struct cc_fabric *f, uint64_t now, cc_fabric_deliver_fn fn, void *opaque)
+void fabric_deliver(struct cc_fabric *f, uint64_t now, cc_fabric_deliver_fn fn, void *opaque)
 {
     while (f->nheap && f->heap[0]->arrival <= now) {
         struct frame *fr = heap_pop(f);
@@ -318,50 +318,50 @@ void cc_fabric_deliver(struct cc_fabric *f, uint64_t now, cc_fabric_deliver_fn f
 
 /* ---- partitions, settings, counters ---- */
 
-void cc_fabric_partition(struct cc_fabric *f, const uint8_t *group)
+void fabric_partition(struct cc_fabric *f, const uint8_t *group)
 {
     for (unsigned i = 0; i < f->n; i++)
         f->port[i].group = group[i];
 }
 
-void cc_fabric_heal(struct cc_fabric *f)
+void fabric_heal(struct cc_fabric *f)
 {
     for (unsigned i = 0; i < f->n; i++)
         f->port[i].group = 0;
 }
 
-bool cc_fabric_connected(const struct cc_fabric *f, unsigned from, unsigned to)
+bool fabric_connected(const struct cc_fabric *f, unsigned from, unsigned to)
 {
     return from < f->n && to < f->n && f->port[from].group == f->port[to].group;
 }
 
-uint8_t cc_fabric_group(const struct cc_fabric *f, unsigned port)
+uint8_t fabric_group(const struct cc_fabric *f, unsigned port)
 {
     return port < f->n ? f->port[port].group : 0;
 }
 
-struct cc_link_params *cc_fabric_link(struct cc_fabric *f, unsigned from, unsigned to)
+struct cc_link_params *fabric_link(struct cc_fabric *f, unsigned from, unsigned to)
 {
     return &L(f, from, to)->p;
 }
 
-const struct cc_link_params *cc_fabric_link_c(const struct cc_fabric *f, unsigned from,
+const struct cc_link_params *fabric_link_c(const struct cc_fabric *f, unsigned from,
                                               unsigned to)
 {
     return &L(f, from, to)->p;
 }
 
-const struct cc_link_stats *cc_fabric_stats(const struct cc_fabric *f, unsigned from, unsigned to)
+const struct cc_link_stats *fabric_stats(const struct cc_fabric *f, unsigned from, unsigned to)
 {
     return &L(f, from, to)->st;
 }
 
-uint64_t cc_fabric_unroutable(const struct cc_fabric *f, unsigned port)
+uint64_t fabric_unroutable(const struct cc_fabric *f, unsigned port)
 {
     return port < f->n ? f->port[port].unroutable : 0;
 }
 
-void cc_fabric_reseed(struct cc_fabric *f, uint64_t seed)
+void fabric_reseed(struct cc_fabric *f, uint64_t seed)
 {
     seed_links(f, seed);
 }
@@ -370,74 +370,74 @@ void cc_fabric_reseed(struct cc_fabric *f, uint64_t seed)
 
 static void put_params(struct cc_buf *b, const struct cc_link_params *p)
 {
-    cc_buf_put_u64(b, p->latency_ns);
-    cc_buf_put_u64(b, p->jitter_ns);
-    cc_buf_put_u64(b, p->bandwidth_bps);
-    cc_buf_put_u64(b, p->queue_ns);
-    cc_buf_put_u32(b, p->loss_ppm);
-    cc_buf_put_u32(b, p->corrupt_ppm);
-    cc_buf_put_u32(b, p->duplicate_ppm);
-    cc_buf_put_u32(b, p->reorder_ppm);
-    cc_buf_put_u64(b, p->reorder_ns);
+    buf_put_u64(b, p->latency_ns);
+    buf_put_u64(b, p->jitter_ns);
+    buf_put_u64(b, p->bandwidth_bps);
+    buf_put_u64(b, p->queue_ns);
+    buf_put_u32(b, p->loss_ppm);
+    buf_put_u32(b, p->corrupt_ppm);
+    buf_put_u32(b, p->duplicate_ppm);
+    buf_put_u32(b, p->reorder_ppm);
+    buf_put_u64(b, p->reorder_ns);
 }
 
 static void get_params(struct cc_rd *r, struct cc_link_params *p)
 {
-    p->latency_ns = cc_rd_u64(r);
-    p->jitter_ns = cc_rd_u64(r);
-    p->bandwidth_bps = cc_rd_u64(r);
-    p->queue_ns = cc_rd_u64(r);
-    p->loss_ppm = cc_rd_u32(r);
-    p->corrupt_ppm = cc_rd_u32(r);
-    p->duplicate_ppm = cc_rd_u32(r);
-    p->reorder_ppm = cc_rd_u32(r);
-    p->reorder_ns = cc_rd_u64(r);
+    p->latency_ns = rd_u64(r);
+    p->jitter_ns = rd_u64(r);
+    p->bandwidth_bps = rd_u64(r);
+    p->queue_ns = rd_u64(r);
+    p->loss_ppm = rd_u32(r);
+    p->corrupt_ppm = rd_u32(r);
+    p->duplicate_ppm = rd_u32(r);
+    p->reorder_ppm = rd_u32(r);
+    p->reorder_ns = rd_u64(r);
 }
 
 #define N_STATS (sizeof(struct cc_link_stats) / sizeof(uint64_t))
 
-void cc_fabric_save(const struct cc_fabric *f, struct cc_buf *out)
+void fabric_save(const struct cc_fabric *f, struct cc_buf *out)
 {
-    cc_buf_put_u8(out, NET_SAVE_VERSION);
-    cc_buf_put_u32(out, f->n);
+    buf_put_u8(out, NET_SAVE_VERSION);
+    buf_put_u32(out, f->n);
     for (unsigned i = 0; i < f->n; i++) {
         const struct port *p = &f->port[i];
-        cc_buf_put(out, p->mac, 6);
-        cc_buf_put_bool(out, p->has_mac);
-        cc_buf_put_bool(out, p->up);
-        cc_buf_put_u8(out, p->group);
-        cc_buf_put_u64(out, p->seq);
-        cc_buf_put_u64(out, p->unroutable);
+        buf_put(out, p->mac, 6);
+        buf_put_bool(out, p->has_mac);
+        buf_put_bool(out, p->up);
+        buf_put_u8(out, p->group);
+        buf_put_u64(out, p->seq);
+        buf_put_u64(out, p->unroutable);
     }
     for (size_t k = 0; k < (size_t)f->n * f->n; k++) {
         const struct link *l = &f->link[k];
         put_params(out, &l->p);
         const uint64_t *st = (const uint64_t *)&l->st;
         for (size_t i = 0; i < N_STATS; i++)
-            cc_buf_put_u64(out, st[i]);
-        cc_rng_save(&l->rng, out);
-        cc_buf_put_u64(out, l->busy_until);
-        cc_buf_put_u64(out, l->last_arrival);
+            buf_put_u64(out, st[i]);
+        rng_save(&l->rng, out);
+        buf_put_u64(out, l->busy_until);
+        buf_put_u64(out, l->last_arrival);
     }
-    cc_buf_put_u64(out, f->nheap);
+    buf_put_u64(out, f->nheap);
     for (size_t i = 0; i < f->nheap; i++) {
         const struct frame *fr = f->heap[i];
-        cc_buf_put_u64(out, fr->arrival);
-        cc_buf_put_u64(out, fr->seq);
-        cc_buf_put_u32(out, fr->src);
-        cc_buf_put_u32(out, fr->dst);
-        cc_buf_put_u32(out, fr->len);
-        cc_buf_put(out, fr->data, fr->len);
+        buf_put_u64(out, fr->arrival);
+        buf_put_u64(out, fr->seq);
+        buf_put_u32(out, fr->src);
+        buf_put_u32(out, fr->dst);
+        buf_put_u32(out, fr->len);
+        buf_put(out, fr->data, fr->len);
     }
 }
 
-int cc_fabric_load(struct cc_fabric *f, struct cc_rd *in, struct cc_err *err)
+int fabric_load(struct cc_fabric *f, struct cc_rd *in, struct cc_err *err)
 {
-    int ver = cc_rd_version(in, NET_SAVE_VERSION, "network", err);
+    int ver = rd_version(in, NET_SAVE_VERSION, "network", err);
     if (ver < 0)
         return ver;
-    uint32_t n = cc_rd_u32(in);
-    if (!cc_rd_ok(in))
+    uint32_t n = rd_u32(in);
+    if (!rd_ok(in))
         return cc_err_set(err, EINVAL, "network state truncated");
     if (n != f->n)
         return cc_err_set(err, EINVAL, "network state has %u ports, this simulation %u", n, f->n);
@@ -452,27 +452,27 @@ int cc_fabric_load(struct cc_fabric *f, struct cc_rd *in, struct cc_err *err)
     }
     for (unsigned i = 0; i < n; i++) {
         struct port *p = &port[i];
-        cc_rd_get(in, p->mac, 6);
-        p->has_mac = cc_rd_bool(in);
-        p->up = cc_rd_bool(in);
-        p->group = cc_rd_u8(in);
-        p->seq = cc_rd_u64(in);
-        p->unroutable = cc_rd_u64(in);
+        rd_get(in, p->mac, 6);
+        p->has_mac = rd_bool(in);
+        p->up = rd_bool(in);
+        p->group = rd_u8(in);
+        p->seq = rd_u64(in);
+        p->unroutable = rd_u64(in);
     }
     for (size_t k = 0; k < (size_t)n * n; k++) {
         struct link *l = &link[k];
         get_params(in, &l->p);
         uint64_t *st = (uint64_t *)&l->st;
         for (size_t i = 0; i < N_STATS; i++)
-            st[i] = cc_rd_u64(in);
-        rc = cc_rng_load(&l->rng, in, err);
+            st[i] = rd_u64(in);
+        rc = rng_load(&l->rng, in, err);
         if (rc < 0)
             goto fail;
-        l->busy_until = cc_rd_u64(in);
-        l->last_arrival = cc_rd_u64(in);
+        l->busy_until = rd_u64(in);
+        l->last_arrival = rd_u64(in);
     }
-    nheap = cc_rd_u64(in);
-    if (!cc_rd_ok(in) || nheap > cc_rd_left(in) / 28) {
+    nheap = rd_u64(in);
+    if (!rd_ok(in) || nheap > rd_left(in) / 28) {
         rc = cc_err_set(err, EINVAL, "network state truncated");
         goto fail;
     }
@@ -482,9 +482,9 @@ int cc_fabric_load(struct cc_fabric *f, struct cc_rd *in, struct cc_err *err)
         goto fail;
     }
     for (uint64_t i = 0; i < nheap; i++) {
-        uint64_t arrival = cc_rd_u64(in), seq = cc_rd_u64(in);
-        uint32_t src = cc_rd_u32(in), dst = cc_rd_u32(in), len = cc_rd_u32(in);
-        if (!cc_rd_ok(in) || src >= n || dst >= n || len > 65536 || len > cc_rd_left(in)) {
+        uint64_t arrival = rd_u64(in), seq = rd_u64(in);
+        uint32_t src = rd_u32(in), dst = rd_u32(in), len = rd_u32(in);
+        if (!rd_ok(in) || src >= n || dst >= n || len > 65536 || len > rd_left(in)) {
             rc = cc_err_set(err, EINVAL, "network state: a frame in flight is damaged");
             goto fail;
         }
@@ -498,10 +498,10 @@ int cc_fabric_load(struct cc_fabric *f, struct cc_rd *in, struct cc_err *err)
         fr->src = src;
         fr->dst = dst;
         fr->len = len;
-        cc_rd_get(in, fr->data, len);
+        rd_get(in, fr->data, len);
         heap[i] = fr;
     }
-    if (!cc_rd_ok(in)) {
+    if (!rd_ok(in)) {
         rc = cc_err_set(err, EINVAL, "network state truncated");
         goto fail;
     }

@@ -20,7 +20,7 @@
  * drawn only for settings that are non-zero, in the order above.
  *
  * Frames in flight wait in a queue ordered by (arrival, sender, sender's
- * sequence number); cc_fabric_deliver hands over those due, checking the
+ * sequence number); fabric_deliver hands over those due, checking the
  * partition again (a cut link also loses what is in flight) and whether the
  * receiver is up. All of it (settings, counters, streams, partition, the
  * frames) is saved and loaded for snapshots. */
@@ -35,47 +35,47 @@
 
 struct cc_fabric;
 
-int cc_fabric_new(unsigned n_ports, uint64_t seed, const struct cc_link_params *p,
+int fabric_new(unsigned n_ports, uint64_t seed, const struct cc_link_params *p,
                   struct cc_fabric **out, struct cc_err *err);
-void cc_fabric_free(struct cc_fabric *f);
-unsigned cc_fabric_ports(const struct cc_fabric *f);
+void fabric_free(struct cc_fabric *f);
+unsigned fabric_ports(const struct cc_fabric *f);
 
 /* The port's NIC address (a port without one never receives). */
-void cc_fabric_set_mac(struct cc_fabric *f, unsigned port, const uint8_t mac[6]);
+void fabric_set_mac(struct cc_fabric *f, unsigned port, const uint8_t mac[6]);
 /* A port that is down (its VM killed or exited) receives nothing. */
-void cc_fabric_set_port_up(struct cc_fabric *f, unsigned port, bool up);
+void fabric_set_port_up(struct cc_fabric *f, unsigned port, bool up);
 
 /* Port src transmitted a frame at global time now. */
-void cc_fabric_send(struct cc_fabric *f, unsigned src, uint64_t now, const uint8_t *frame,
+void fabric_send(struct cc_fabric *f, unsigned src, uint64_t now, const uint8_t *frame,
                     size_t len);
 
 /* Earliest arrival among frames in flight, UINT64_MAX when none. */
-uint64_t cc_fabric_next_arrival(const struct cc_fabric *f);
+uint64_t fabric_next_arrival(const struct cc_fabric *f);
 
 /* Deliver every frame due at now (arrival <= now) in order: fn returns 0 when
  * the receiver took it, < 0 when it refused it (counted as dropped_rx). */
 typedef int (*cc_fabric_deliver_fn)(void *opaque, unsigned dst, const uint8_t *frame, size_t len);
-void cc_fabric_deliver(struct cc_fabric *f, uint64_t now, cc_fabric_deliver_fn fn, void *opaque);
+void fabric_deliver(struct cc_fabric *f, uint64_t now, cc_fabric_deliver_fn fn, void *opaque);
 
 /* Partition: group[i] for every port; ports talk only within a group. */
-void cc_fabric_partition(struct cc_fabric *f, const uint8_t *group);
-void cc_fabric_heal(struct cc_fabric *f);
-bool cc_fabric_connected(const struct cc_fabric *f, unsigned from, unsigned to);
-uint8_t cc_fabric_group(const struct cc_fabric *f, unsigned port);
+void fabric_partition(struct cc_fabric *f, const uint8_t *group);
+void fabric_heal(struct cc_fabric *f);
+bool fabric_connected(const struct cc_fabric *f, unsigned from, unsigned to);
+uint8_t fabric_group(const struct cc_fabric *f, unsigned port);
 
 /* Link settings (changeable at any time; they apply to frames sent from
  * then on) and counters. */
-struct cc_link_params *cc_fabric_link(struct cc_fabric *f, unsigned from, unsigned to);
-const struct cc_link_params *cc_fabric_link_c(const struct cc_fabric *f, unsigned from,
+struct cc_link_params *fabric_link(struct cc_fabric *f, unsigned from, unsigned to);
+const struct cc_link_params *fabric_link_c(const struct cc_fabric *f, unsigned from,
                                               unsigned to);
-const struct cc_link_stats *cc_fabric_stats(const struct cc_fabric *f, unsigned from, unsigned to);
-uint64_t cc_fabric_unroutable(const struct cc_fabric *f, unsigned port);
+const struct cc_link_stats *fabric_stats(const struct cc_fabric *f, unsigned from, unsigned to);
+uint64_t fabric_unroutable(const struct cc_fabric *f, unsigned port);
 
 /* Restart every link's stream from a new seed. */
-void cc_fabric_reseed(struct cc_fabric *f, uint64_t seed);
+void fabric_reseed(struct cc_fabric *f, uint64_t seed);
 
-void cc_fabric_save(const struct cc_fabric *f, struct cc_buf *out);
+void fabric_save(const struct cc_fabric *f, struct cc_buf *out);
 /* Into a fabric with the same number of ports; all or nothing. */
-int cc_fabric_load(struct cc_fabric *f, struct cc_rd *in, struct cc_err *err);
+int fabric_load(struct cc_fabric *f, struct cc_rd *in, struct cc_err *err);
 
 #endif

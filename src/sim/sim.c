@@ -233,7 +233,7 @@ static void on_tx(void *opaque, const uint8_t *frame, size_t len)
     uint64_t g = sim_to_global(v, cc_vm_vtime_ns(v->vm));
     if (g < sim->q_start)
         g = sim->q_start;
-    cc_fabric_send(sim->net, v->index, g, frame, len);
+    fabric_send(sim->net, v->index, g, frame, len);
 }
 
 static int on_rx(void *opaque, unsigned dst, const uint8_t *frame, size_t len)
@@ -418,7 +418,7 @@ void cc_sim_destroy(struct cc_sim *sim)
         sim_rp_put(v->rp);
         free(v);
     }
-    cc_fabric_free(sim->net);
+    fabric_free(sim->net);
     cc_schedule_free(sim->sched);
     cc_oracle_free(sim->retired);
     free(sim->ev);
@@ -434,7 +434,7 @@ int sim_start(struct cc_sim *sim, struct cc_err *err)
         return 0;
     if (!sim->n)
         return cc_err_set(err, EINVAL, "the simulation has no VMs");
-    int rc = cc_fabric_new(sim->n, sim->seed, &sim->cfg.link, &sim->net, err);
+    int rc = fabric_new(sim->n, sim->seed, &sim->cfg.link, &sim->net, err);
     if (rc < 0)
         return rc;
     for (unsigned i = 0; i < sim->n; i++) {
@@ -442,7 +442,7 @@ int sim_start(struct cc_sim *sim, struct cc_err *err)
         if (v->net) {
             uint8_t mac[6];
             cc_virtio_net_mac(v->net, mac);
-            cc_fabric_set_mac(sim->net, i, mac);
+            fabric_set_mac(sim->net, i, mac);
         }
     }
     sim->started = true;
@@ -501,7 +501,7 @@ static void vm_exited(struct sim_vm *v, enum cc_stop why)
     struct cc_sim *sim = v->sim;
     v->st.state = CC_SIM_VM_EXITED;
     v->st.exit_reason = why;
-    cc_fabric_set_port_up(sim->net, v->index, false);
+    fabric_set_port_up(sim->net, v->index, false);
     uint64_t save = sim->now;
     sim->now = sim_to_global(v, cc_vm_vtime_ns(v->vm));
     if (sim->now < sim->q_start)
@@ -661,7 +661,7 @@ int cc_sim_run(struct cc_sim *sim, const struct cc_sim_limits *lim, struct cc_si
         rc = apply_due(sim, err);
         if (rc < 0)
             return rc;
-        cc_fabric_deliver(sim->net, sim->now, on_rx, sim);
+        fabric_deliver(sim->net, sim->now, on_rx, sim);
         if (!any_alive(sim)) {
             res->stop = CC_SIM_STOP_ALL_DOWN;
             break;
@@ -674,7 +674,7 @@ int cc_sim_run(struct cc_sim *sim, const struct cc_sim_limits *lim, struct cc_si
         long e = next_event(sim);
         if (e >= 0 && sim->ev[e].at < next)
             next = sim->ev[e].at;
-        uint64_t arr = cc_fabric_next_arrival(sim->net);
+        uint64_t arr = fabric_next_arrival(sim->net);
         if (arr < next)
             next = arr;
         if (lim->until_ns && lim->until_ns < next)

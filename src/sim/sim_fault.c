@@ -65,7 +65,7 @@ static void set_links(struct cc_sim *sim, enum cc_fault_type t, uint64_t from, u
         for (unsigned j = 0; j < sim->n; j++) {
             if (i == j || !((to >> j) & 1))
                 continue;
-            struct cc_link_params *p = cc_fabric_link(sim->net, i, j);
+            struct cc_link_params *p = fabric_link(sim->net, i, j);
             switch (t) {
             case CC_FAULT_LATENCY: p->latency_ns = src->latency_ns; break;
             case CC_FAULT_JITTER: p->jitter_ns = src->jitter_ns; break;
@@ -103,7 +103,7 @@ static int partition(struct cc_sim *sim, const struct cc_fault *f, int64_t idx,
         for (unsigned i = 0; i < sim->n; i++)
             if ((f->sides[s] >> i) & 1)
                 group[i] = (uint8_t)(s + 1);
-    cc_fabric_partition(sim->net, group);
+    fabric_partition(sim->net, group);
     applied(sim, f, idx, -1);
     return end_later(sim, f, idx, (struct sim_event){.kind = EV_HEAL, .vm = -1}, err);
 }
@@ -255,7 +255,7 @@ static int restart(struct cc_sim *sim, struct sim_vm *v, const struct cc_fault *
     v->st.restarts++;
     v->st.setup_done = true;
     sim_set_sdk_options(v);
-    cc_fabric_set_port_up(sim->net, v->index, true);
+    fabric_set_port_up(sim->net, v->index, true);
     char d[160];
     cc_fault_describe(f, d, sizeof(d));
     sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type, "%s (restart #%" PRIu64
@@ -285,7 +285,7 @@ static void kill_vm(struct cc_sim *sim, struct sim_vm *v, const struct cc_fault 
 {
     v->st.state = CC_SIM_VM_KILLED;
     v->st.paused_until = 0;
-    cc_fabric_set_port_up(sim->net, v->index, false);
+    fabric_set_port_up(sim->net, v->index, false);
     applied(sim, f, idx, (int)v->index);
 }
 
@@ -406,7 +406,7 @@ int sim_apply_fault(struct cc_sim *sim, const struct cc_fault *f, int64_t idx, s
     case CC_FAULT_PARTITION:
         return partition(sim, f, idx, err);
     case CC_FAULT_HEAL:
-        cc_fabric_heal(sim->net);
+        fabric_heal(sim->net);
         applied(sim, f, idx, -1);
         return 0;
     case CC_FAULT_LATENCY:
@@ -456,7 +456,7 @@ int sim_apply_event(struct cc_sim *sim, const struct sim_event *e, struct cc_err
     int rc;
     switch (e->kind) {
     case EV_HEAL:
-        cc_fabric_heal(sim->net);
+        fabric_heal(sim->net);
         sim_log(sim, CC_SIM_LOG_FAULT_END, -1, e->fault, e->type, "partition: healed");
         return 0;
     case EV_LINK_RESTORE:

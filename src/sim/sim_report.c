@@ -45,7 +45,7 @@ int cc_sim_vm_status(const struct cc_sim *sim, unsigned i, struct cc_sim_vm_stat
     st->restarts = v->st.restarts;
     st->missed_ticks = cc_vm_missed_ticks(v->vm);
     st->failed = v->st.failed;
-    st->net_unroutable = sim->net ? cc_fabric_unroutable(sim->net, i) : 0;
+    st->net_unroutable = sim->net ? fabric_unroutable(sim->net, i) : 0;
     return 0;
 }
 
@@ -54,7 +54,7 @@ int cc_sim_link_params(const struct cc_sim *sim, unsigned from, unsigned to,
 {
     if (from >= sim->n || to >= sim->n)
         return -EINVAL;
-    *p = sim->net ? *cc_fabric_link_c(sim->net, from, to) : sim->cfg.link;
+    *p = sim->net ? *fabric_link_c(sim->net, from, to) : sim->cfg.link;
     return 0;
 }
 
@@ -64,7 +64,7 @@ int cc_sim_link_stats(const struct cc_sim *sim, unsigned from, unsigned to,
     if (from >= sim->n || to >= sim->n)
         return -EINVAL;
     if (sim->net)
-        *s = *cc_fabric_stats(sim->net, from, to);
+        *s = *fabric_stats(sim->net, from, to);
     else
         memset(s, 0, sizeof(*s));
     return 0;
@@ -74,7 +74,7 @@ bool cc_sim_connected(const struct cc_sim *sim, unsigned from, unsigned to)
 {
     if (from >= sim->n || to >= sim->n)
         return false;
-    return !sim->net || cc_fabric_connected(sim->net, from, to);
+    return !sim->net || fabric_connected(sim->net, from, to);
 }
 
 uint64_t cc_sim_hash(const struct cc_sim *sim)
@@ -92,7 +92,7 @@ uint64_t cc_sim_hash(const struct cc_sim *sim)
     }
     for (unsigned i = 0; sim->net && i < sim->n; i++)
         for (unsigned j = 0; j < sim->n; j++)
-            XXH3_64bits_update(h, cc_fabric_stats(sim->net, i, j), sizeof(struct cc_link_stats));
+            XXH3_64bits_update(h, fabric_stats(sim->net, i, j), sizeof(struct cc_link_stats));
     uint64_t r = XXH3_64bits_digest(h);
     XXH3_freeState(h);
     return r;
@@ -106,12 +106,12 @@ struct cc_oracle *cc_sim_oracle(struct cc_sim *sim, struct cc_err *err)
         return NULL;
     }
     struct cc_buf b;
-    cc_buf_init(&b);
+    buf_init(&b);
     oracle_save(sim->retired, &b);
     struct cc_rd rd;
-    cc_rd_init(&rd, b.data, b.len);
-    int rc = cc_buf_ok(&b) ? oracle_load(o, &rd, err) : cc_err_set(err, ENOMEM, "out of memory");
-    cc_buf_free(&b);
+    rd_init(&rd, b.data, b.len);
+    int rc = buf_ok(&b) ? oracle_load(o, &rd, err) : cc_err_set(err, ENOMEM, "out of memory");
+    buf_free(&b);
     for (unsigned i = 0; rc == 0 && i < sim->n; i++)
         rc = cc_oracle_add_vm(o, sim->v[i]->vm, err);
     if (rc < 0) {

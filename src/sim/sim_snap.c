@@ -47,8 +47,8 @@ void cc_sim_snapshot_put(struct cc_sim_snapshot *s)
         sim_rp_put(s->vm[i].rp);
     }
     free(s->vm);
-    cc_buf_free(&s->net);
-    cc_buf_free(&s->retired);
+    buf_free(&s->net);
+    buf_free(&s->retired);
     cc_schedule_free(s->sched);
     free(s->ev);
     free(s->log);
@@ -71,8 +71,8 @@ int cc_sim_snapshot(struct cc_sim *sim, struct cc_sim_snapshot **out, struct cc_
     s->seed = sim->seed;
     s->now = sim->now;
     s->n = sim->n;
-    cc_buf_init(&s->net);
-    cc_buf_init(&s->retired);
+    buf_init(&s->net);
+    buf_init(&s->retired);
     s->vm = calloc(sim->n, sizeof(*s->vm));
     if (!s->vm || (sim->cfg.setup_marker && !(s->cfg.setup_marker = strdup(sim->cfg.setup_marker))))
         goto oom;
@@ -88,11 +88,11 @@ int cc_sim_snapshot(struct cc_sim *sim, struct cc_sim_snapshot **out, struct cc_
         sv->rp = v->rp;
         sim_rp_get(sv->rp);
     }
-    cc_fabric_save(sim->net, &s->net);
+    fabric_save(sim->net, &s->net);
     oracle_save(sim->retired, &s->retired);
     s->sched = cc_schedule_clone(sim->sched);
     s->pos = sim->pos;
-    if (!cc_buf_ok(&s->net) || !cc_buf_ok(&s->retired) || !s->sched)
+    if (!buf_ok(&s->net) || !buf_ok(&s->retired) || !s->sched)
         goto oom;
     if (sim->nev) {
         s->ev = malloc(sim->nev * sizeof(*s->ev));
@@ -124,14 +124,14 @@ fail:
 static int load_engine(struct cc_sim *sim, const struct cc_sim_snapshot *s, struct cc_err *err)
 {
     struct cc_rd rd;
-    cc_rd_init(&rd, s->net.data, s->net.len);
-    int rc = cc_fabric_load(sim->net, &rd, err);
+    rd_init(&rd, s->net.data, s->net.len);
+    int rc = fabric_load(sim->net, &rd, err);
     if (rc < 0)
         return rc;
     struct cc_oracle *o = cc_oracle_new();
     if (!o)
         return cc_err_set(err, ENOMEM, "out of memory");
-    cc_rd_init(&rd, s->retired.data, s->retired.len);
+    rd_init(&rd, s->retired.data, s->retired.len);
     rc = oracle_load(o, &rd, err);
     if (rc < 0) {
         cc_oracle_free(o);
@@ -265,5 +265,5 @@ void cc_sim_reseed(struct cc_sim *sim, uint64_t seed)
         cc_vm_sdk_reseed(sim->v[i]->vm, vs);
     }
     if (sim->net)
-        cc_fabric_reseed(sim->net, seed);
+        fabric_reseed(sim->net, seed);
 }

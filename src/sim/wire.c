@@ -12,7 +12,7 @@ struct wire_end {
 struct cc_wire {
     struct cc_virtio_net *dev[2];
     struct wire_end end[2];
-    struct cc_wire_stats stats;
+    struct wire_stats stats;
 };
 
 static void carry(void *opaque, const uint8_t *frame, size_t len)
@@ -24,7 +24,7 @@ static void carry(void *opaque, const uint8_t *frame, size_t len)
         w->stats.dropped[e->dir]++;
 }
 
-int cc_wire_connect(struct cc_virtio_net *a, struct cc_virtio_net *b, struct cc_wire **out,
+int wire_connect(struct cc_virtio_net *a, struct cc_virtio_net *b, struct cc_wire **out,
                     struct cc_err *err)
 {
     if (!a || !b || a == b)
@@ -42,12 +42,12 @@ int cc_wire_connect(struct cc_virtio_net *a, struct cc_virtio_net *b, struct cc_
     return 0;
 }
 
-void cc_wire_stats(const struct cc_wire *w, struct cc_wire_stats *s)
+void wire_stats(const struct cc_wire *w, struct wire_stats *s)
 {
     *s = w->stats;
 }
 
-void cc_wire_free(struct cc_wire *w)
+void wire_free(struct cc_wire *w)
 {
     if (!w)
         return;

@@ -7,9 +7,9 @@
  * (latency, loss, partitions) replaces this with a fabric (issue 7).
  *
  *   struct cc_wire *w;
- *   cc_wire_connect(net_a, net_b, &w, &err);
+ *   wire_connect(net_a, net_b, &w, &err);
  *   ... run the VMs ...
- *   cc_wire_free(w);       // unplugs both ends
+ *   wire_free(w);       // unplugs both ends
  */
 #ifndef CC_SIM_WIRE_H
 #define CC_SIM_WIRE_H
@@ -19,7 +19,7 @@
 #include "chaoscontrol/err.h"
 #include "chaoscontrol/virtio.h"
 
-struct cc_wire_stats {
+struct wire_stats {
     uint64_t frames[2];     /* [0] A to B, [1] B to A, offered to the receiver */
     uint64_t dropped[2];    /* refused by the receiving device (queue full, link down) */
 };
@@ -27,11 +27,11 @@ struct cc_wire_stats {
 struct cc_wire;
 
 /* Replaces both devices' endpoints. a and b must differ. */
-int cc_wire_connect(struct cc_virtio_net *a, struct cc_virtio_net *b, struct cc_wire **out,
+int wire_connect(struct cc_virtio_net *a, struct cc_virtio_net *b, struct cc_wire **out,
                     struct cc_err *err);
-void cc_wire_stats(const struct cc_wire *w, struct cc_wire_stats *s);
+void wire_stats(const struct cc_wire *w, struct wire_stats *s);
 /* Unplug both ends (their endpoints become NULL) and free the wire. Free it
  * before destroying either VM. */
-void cc_wire_free(struct cc_wire *w);
+void wire_free(struct cc_wire *w);
 
 #endif

@@ -10,7 +10,7 @@
 
 #include "afile.h"
 
-void cc_fsync_parent_dir(const char *path)
+void fsync_parent_dir(const char *path)
 {
     char *copy = strdup(path);
     if (!copy)
@@ -23,7 +23,7 @@ void cc_fsync_parent_dir(const char *path)
     }
 }
 
-int cc_afile_open(struct cc_afile *f, const char *path, struct cc_err *err)
+int afile_open(struct cc_afile *f, const char *path, struct cc_err *err)
 {
     memset(f, 0, sizeof(*f));
     f->fd = -1;
@@ -45,7 +45,7 @@ int cc_afile_open(struct cc_afile *f, const char *path, struct cc_err *err)
     return 0;
 }
 
-int cc_afile_write(struct cc_afile *f, const void *p, size_t n, struct cc_err *err)
+int afile_write(struct cc_afile *f, const void *p, size_t n, struct cc_err *err)
 {
     const char *c = p;
     while (n && !f->failed) {
@@ -64,7 +64,7 @@ int cc_afile_write(struct cc_afile *f, const void *p, size_t n, struct cc_err *e
     return 0;
 }
 
-int cc_afile_commit(struct cc_afile *f, struct cc_err *err)
+int afile_commit(struct cc_afile *f, struct cc_err *err)
 {
     int rc = 0;
     if (f->failed)
@@ -77,7 +77,7 @@ int cc_afile_commit(struct cc_afile *f, struct cc_err *err)
     if (rc == 0 && rename(f->tmp, f->path) < 0)
         rc = cc_err_set(err, errno, "cannot rename into '%s': %s", f->path, strerror(errno));
     if (rc == 0)
-        cc_fsync_parent_dir(f->path);
+        fsync_parent_dir(f->path);
     else
         unlink(f->tmp);
     free(f->tmp);
@@ -86,7 +86,7 @@ int cc_afile_commit(struct cc_afile *f, struct cc_err *err)
     return rc;
 }
 
-void cc_afile_abort(struct cc_afile *f)
+void afile_abort(struct cc_afile *f)
 {
     if (f->fd >= 0)
         close(f->fd);
@@ -101,13 +101,13 @@ void cc_afile_abort(struct cc_afile *f)
 int cc_file_write_atomic(const char *path, const void *data, size_t len, struct cc_err *err)
 {
     struct cc_afile f;
-    int rc = cc_afile_open(&f, path, err);
+    int rc = afile_open(&f, path, err);
     if (rc < 0)
         return rc;
-    rc = cc_afile_write(&f, data, len, err);
+    rc = afile_write(&f, data, len, err);
     if (rc < 0) {
-        cc_afile_abort(&f);
+        afile_abort(&f);
         return rc;
     }
-    return cc_afile_commit(&f, err);
+    return afile_commit(&f, err);
 }

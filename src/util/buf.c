@@ -5,23 +5,23 @@
 
 #include "buf.h"
 
-void cc_buf_init(struct cc_buf *b)
+void buf_init(struct cc_buf *b)
 {
     memset(b, 0, sizeof(*b));
 }
 
-void cc_buf_free(struct cc_buf *b)
+void buf_free(struct cc_buf *b)
 {
     free(b->data);
-    cc_buf_init(b);
+    buf_init(b);
 }
 
-bool cc_buf_ok(const struct cc_buf *b)
+bool buf_ok(const struct cc_buf *b)
 {
     return !b->oom;
 }
 
-void cc_buf_put(struct cc_buf *b, const void *p, size_t n)
+void buf_put(struct cc_buf *b, const void *p, size_t n)
 {
     if (b->oom || n == 0)
         return;
@@ -41,39 +41,39 @@ void cc_buf_put(struct cc_buf *b, const void *p, size_t n)
     b->len += n;
 }
 
-void cc_buf_put_u8(struct cc_buf *b, uint8_t v)
+void buf_put_u8(struct cc_buf *b, uint8_t v)
 {
-    cc_buf_put(b, &v, 1);
+    buf_put(b, &v, 1);
 }
 
-void cc_buf_put_u16(struct cc_buf *b, uint16_t v)
+void buf_put_u16(struct cc_buf *b, uint16_t v)
 {
     uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
-    cc_buf_put(b, x, 2);
+    buf_put(b, x, 2);
 }
 
-void cc_buf_put_u32(struct cc_buf *b, uint32_t v)
+void buf_put_u32(struct cc_buf *b, uint32_t v)
 {
     uint8_t x[4];
     for (int i = 0; i < 4; i++)
         x[i] = (uint8_t)(v >> (8 * i));
-    cc_buf_put(b, x, 4);
+    buf_put(b, x, 4);
 }
 
-void cc_buf_put_u64(struct cc_buf *b, uint64_t v)
+void buf_put_u64(struct cc_buf *b, uint64_t v)
 {
     uint8_t x[8];
     for (int i = 0; i < 8; i++)
         x[i] = (uint8_t)(v >> (8 * i));
-    cc_buf_put(b, x, 8);
+    buf_put(b, x, 8);
 }
 
-void cc_buf_put_bool(struct cc_buf *b, bool v)
+void buf_put_bool(struct cc_buf *b, bool v)
 {
-    cc_buf_put_u8(b, v ? 1 : 0);
+    buf_put_u8(b, v ? 1 : 0);
 }
 
-void cc_rd_init(struct cc_rd *r, const void *p, size_t len)
+void rd_init(struct cc_rd *r, const void *p, size_t len)
 {
     r->p = p;
     r->len = len;
@@ -81,7 +81,7 @@ void cc_rd_init(struct cc_rd *r, const void *p, size_t len)
     r->short_read = false;
 }
 
-bool cc_rd_get(struct cc_rd *r, void *out, size_t n)
+bool rd_get(struct cc_rd *r, void *out, size_t n)
 {
     if (n == 0)
         return !r->short_read;
@@ -95,53 +95,53 @@ bool cc_rd_get(struct cc_rd *r, void *out, size_t n)
     return true;
 }
 
-uint8_t cc_rd_u8(struct cc_rd *r)
+uint8_t rd_u8(struct cc_rd *r)
 {
     uint8_t v;
-    cc_rd_get(r, &v, 1);
+    rd_get(r, &v, 1);
     return v;
 }
 
-uint16_t cc_rd_u16(struct cc_rd *r)
+uint16_t rd_u16(struct cc_rd *r)
 {
     uint8_t x[2];
-    cc_rd_get(r, x, 2);
+    rd_get(r, x, 2);
     return (uint16_t)(x[0] | x[1] << 8);
 }
 
-uint32_t cc_rd_u32(struct cc_rd *r)
+uint32_t rd_u32(struct cc_rd *r)
 {
     uint8_t x[4];
-    cc_rd_get(r, x, 4);
+    rd_get(r, x, 4);
     return (uint32_t)x[0] | (uint32_t)x[1] << 8 | (uint32_t)x[2] << 16 | (uint32_t)x[3] << 24;
 }
 
-uint64_t cc_rd_u64(struct cc_rd *r)
+uint64_t rd_u64(struct cc_rd *r)
 {
-    uint64_t lo = cc_rd_u32(r);
-    uint64_t hi = cc_rd_u32(r);
+    uint64_t lo = rd_u32(r);
+    uint64_t hi = rd_u32(r);
     return lo | hi << 32;
 }
 
-bool cc_rd_bool(struct cc_rd *r)
+bool rd_bool(struct cc_rd *r)
 {
-    return cc_rd_u8(r) != 0;
+    return rd_u8(r) != 0;
 }
 
-bool cc_rd_ok(const struct cc_rd *r)
+bool rd_ok(const struct cc_rd *r)
 {
     return !r->short_read;
 }
 
-size_t cc_rd_left(const struct cc_rd *r)
+size_t rd_left(const struct cc_rd *r)
 {
     return r->len - r->pos;
 }
 
-int cc_rd_version(struct cc_rd *in, unsigned current, const char *what, struct cc_err *err)
+int rd_version(struct cc_rd *in, unsigned current, const char *what, struct cc_err *err)
 {
-    uint8_t v = cc_rd_u8(in);
-    if (!cc_rd_ok(in))
+    uint8_t v = rd_u8(in);
+    if (!rd_ok(in))
         return cc_err_set(err, EINVAL, "%s: state truncated", what);
     if (v == 0)
         return cc_err_set(err, EINVAL, "%s: invalid state version 0", what);

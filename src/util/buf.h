@@ -2,7 +2,7 @@
  * sections and other binary formats. Multi-byte values are little-endian.
  *
  * Writer: cc_buf_put_* never fail silently: on allocation failure the buffer
- * is marked failed (b->oom) and later puts are ignored; check cc_buf_ok().
+ * is marked failed (b->oom) and later puts are ignored; check buf_ok().
  * Reader: cc_rd_get_* return false once the input is exhausted and leave
  * r->short_read set, so a decoder can read a whole record and check once.
  */
@@ -21,15 +21,15 @@ struct cc_buf {
     bool oom;
 };
 
-void cc_buf_init(struct cc_buf *b);
-void cc_buf_free(struct cc_buf *b);
-bool cc_buf_ok(const struct cc_buf *b);
-void cc_buf_put(struct cc_buf *b, const void *p, size_t n);
-void cc_buf_put_u8(struct cc_buf *b, uint8_t v);
-void cc_buf_put_u16(struct cc_buf *b, uint16_t v);
-void cc_buf_put_u32(struct cc_buf *b, uint32_t v);
-void cc_buf_put_u64(struct cc_buf *b, uint64_t v);
-void cc_buf_put_bool(struct cc_buf *b, bool v);
+void buf_init(struct cc_buf *b);
+void buf_free(struct cc_buf *b);
+bool buf_ok(const struct cc_buf *b);
+void buf_put(struct cc_buf *b, const void *p, size_t n);
+void buf_put_u8(struct cc_buf *b, uint8_t v);
+void buf_put_u16(struct cc_buf *b, uint16_t v);
+void buf_put_u32(struct cc_buf *b, uint32_t v);
+void buf_put_u64(struct cc_buf *b, uint64_t v);
+void buf_put_bool(struct cc_buf *b, bool v);
 
 struct cc_rd {
     const uint8_t *p;
@@ -37,16 +37,16 @@ struct cc_rd {
     bool short_read;
 };
 
-void cc_rd_init(struct cc_rd *r, const void *p, size_t len);
-bool cc_rd_get(struct cc_rd *r, void *out, size_t n);
-uint8_t cc_rd_u8(struct cc_rd *r);
-uint16_t cc_rd_u16(struct cc_rd *r);
-uint32_t cc_rd_u32(struct cc_rd *r);
-uint64_t cc_rd_u64(struct cc_rd *r);
-bool cc_rd_bool(struct cc_rd *r);
+void rd_init(struct cc_rd *r, const void *p, size_t len);
+bool rd_get(struct cc_rd *r, void *out, size_t n);
+uint8_t rd_u8(struct cc_rd *r);
+uint16_t rd_u16(struct cc_rd *r);
+uint32_t rd_u32(struct cc_rd *r);
+uint64_t rd_u64(struct cc_rd *r);
+bool rd_bool(struct cc_rd *r);
 /* True when everything read so far was present. */
-bool cc_rd_ok(const struct cc_rd *r);
-size_t cc_rd_left(const struct cc_rd *r);
+bool rd_ok(const struct cc_rd *r);
+size_t rd_left(const struct cc_rd *r);
 
 /* A state record's version byte. Versions grow by appending fields, so a
  * reader takes every version from 1 up to its own (giving the fields an
@@ -54,6 +54,6 @@ size_t cc_rd_left(const struct cc_rd *r);
  * message saying so. Returns the version (>= 1), or -EINVAL with err set:
  * "WHAT: state truncated", "WHAT: invalid state version 0", or "WHAT: state
  * version N is newer than this build reads (up to M): ...". */
-int cc_rd_version(struct cc_rd *in, unsigned current, const char *what, struct cc_err *err);
+int rd_version(struct cc_rd *in, unsigned current, const char *what, struct cc_err *err);
 
 #endif

@@ -6,7 +6,7 @@
 
 #include "rng.h"
 
-void cc_rng_init(struct cc_rng *r, uint64_t seed, const char *label)
+void rng_init(struct cc_rng *r, uint64_t seed, const char *label)
 {
     /* key = SHA-256("chaoscontrol-rng\0" || seed (LE) || label) */
     crypto_hash_sha256_state st;
@@ -32,7 +32,7 @@ static void refill(struct cc_rng *r)
     r->used = 0;
 }
 
-void cc_rng_bytes(struct cc_rng *r, void *out, size_t n)
+void rng_bytes(struct cc_rng *r, void *out, size_t n)
 {
     uint8_t *o = out;
     while (n) {
@@ -48,30 +48,30 @@ void cc_rng_bytes(struct cc_rng *r, void *out, size_t n)
     }
 }
 
-uint64_t cc_rng_u64(struct cc_rng *r)
+uint64_t rng_u64(struct cc_rng *r)
 {
     uint8_t b[8];
-    cc_rng_bytes(r, b, 8);
+    rng_bytes(r, b, 8);
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
         v |= (uint64_t)b[i] << (8 * i);
     return v;
 }
 
-uint64_t cc_rng_below(struct cc_rng *r, uint64_t n)
+uint64_t rng_below(struct cc_rng *r, uint64_t n)
 {
     if (n == 0)
         return 0;
     /* Reject the top sliver that would bias the modulo. */
     uint64_t limit = UINT64_MAX - (UINT64_MAX % n);
     for (;;) {
-        uint64_t v = cc_rng_u64(r);
+        uint64_t v = rng_u64(r);
         if (v < limit)
             return v % n;
     }
 }
 
-uint64_t cc_rng_position(const struct cc_rng *r)
+uint64_t rng_position(const struct cc_rng *r)
 {
     if (r->block == 0)
         return 0;
@@ -80,24 +80,24 @@ uint64_t cc_rng_position(const struct cc_rng *r)
 
 #define RNG_VERSION 1
 
-void cc_rng_save(const struct cc_rng *r, struct cc_buf *out)
+void rng_save(const struct cc_rng *r, struct cc_buf *out)
 {
-    cc_buf_put_u8(out, RNG_VERSION);
-    cc_buf_put(out, r->key, sizeof(r->key));
-    cc_buf_put_u64(out, r->block);
-    cc_buf_put_u8(out, r->used);
+    buf_put_u8(out, RNG_VERSION);
+    buf_put(out, r->key, sizeof(r->key));
+    buf_put_u64(out, r->block);
+    buf_put_u8(out, r->used);
 }
 
-int cc_rng_load(struct cc_rng *r, struct cc_rd *in, struct cc_err *err)
+int rng_load(struct cc_rng *r, struct cc_rd *in, struct cc_err *err)
 {
     struct cc_rng t;
-    int ver = cc_rd_version(in, RNG_VERSION, "rng", err);
+    int ver = rd_version(in, RNG_VERSION, "rng", err);
     if (ver < 0)
         return ver;
-    cc_rd_get(in, t.key, sizeof(t.key));
-    t.block = cc_rd_u64(in);
-    t.used = cc_rd_u8(in);
-    if (!cc_rd_ok(in))
+    rd_get(in, t.key, sizeof(t.key));
+    t.block = rd_u64(in);
+    t.used = rd_u8(in);
+    if (!rd_ok(in))
         return cc_err_set(err, EINVAL, "rng: state truncated");
     if (t.used > 64 || (t.block == 0 && t.used != 64))
         return cc_err_set(err, EINVAL, "rng: bad stream position");

@@ -7,8 +7,8 @@
  * position in the stream is part of the state and is saved in snapshots.
  *
  *   struct cc_rng r;
- *   cc_rng_init(&r, seed, "virtio-rng");
- *   uint64_t x = cc_rng_u64(&r);
+ *   rng_init(&r, seed, "virtio-rng");
+ *   uint64_t x = rng_u64(&r);
  */
 #ifndef CC_UTIL_RNG_H
 #define CC_UTIL_RNG_H
@@ -26,15 +26,15 @@ struct cc_rng {
     uint8_t used;           /* bytes of buf consumed (64 = empty) */
 };
 
-void cc_rng_init(struct cc_rng *r, uint64_t seed, const char *label);
-void cc_rng_bytes(struct cc_rng *r, void *out, size_t n);
-uint64_t cc_rng_u64(struct cc_rng *r);
+void rng_init(struct cc_rng *r, uint64_t seed, const char *label);
+void rng_bytes(struct cc_rng *r, void *out, size_t n);
+uint64_t rng_u64(struct cc_rng *r);
 /* Uniform in [0, n) without modulo bias; n == 0 returns 0. */
-uint64_t cc_rng_below(struct cc_rng *r, uint64_t n);
+uint64_t rng_below(struct cc_rng *r, uint64_t n);
 /* Bytes consumed so far (the stream position). */
-uint64_t cc_rng_position(const struct cc_rng *r);
+uint64_t rng_position(const struct cc_rng *r);
 
-void cc_rng_save(const struct cc_rng *r, struct cc_buf *out);
-int cc_rng_load(struct cc_rng *r, struct cc_rd *in, struct cc_err *err);
+void rng_save(const struct cc_rng *r, struct cc_buf *out);
+int rng_load(struct cc_rng *r, struct cc_rd *in, struct cc_err *err);
 
 #endif

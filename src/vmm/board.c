@@ -19,69 +19,69 @@ static inline struct cc_vm *vm_of(void *opaque, uint16_t *base)
     return p->vm;
 }
 
-static void pic_read(void *opaque, uint64_t off, void *data, unsigned size)
+static void pic_port_read(void *opaque, uint64_t off, void *data, unsigned size)
 {
     uint16_t base;
     struct cc_vm *vm = vm_of(opaque, &base);
     (void)size;
-    *(uint8_t *)data = cc_pic_read(&vm->pic, (uint16_t)(base + off));
+    *(uint8_t *)data = pic_read(&vm->pic, (uint16_t)(base + off));
 }
 
-static void pic_write(void *opaque, uint64_t off, const void *data, unsigned size)
+static void pic_port_write(void *opaque, uint64_t off, const void *data, unsigned size)
 {
     uint16_t base;
     struct cc_vm *vm = vm_of(opaque, &base);
     (void)size;
-    cc_pic_write(&vm->pic, (uint16_t)(base + off), *(const uint8_t *)data);
+    pic_write(&vm->pic, (uint16_t)(base + off), *(const uint8_t *)data);
 }
 
-static void pit_read(void *opaque, uint64_t off, void *data, unsigned size)
+static void pit_port_read(void *opaque, uint64_t off, void *data, unsigned size)
 {
     uint16_t base;
     struct cc_vm *vm = vm_of(opaque, &base);
     (void)size;
-    *(uint8_t *)data = cc_pit_read(&vm->pit, vm->vtime, (uint16_t)(base + off));
+    *(uint8_t *)data = pit_read(&vm->pit, vm->vtime, (uint16_t)(base + off));
 }
 
-static void pit_write(void *opaque, uint64_t off, const void *data, unsigned size)
+static void pit_port_write(void *opaque, uint64_t off, const void *data, unsigned size)
 {
     uint16_t base;
     struct cc_vm *vm = vm_of(opaque, &base);
     (void)size;
-    cc_pit_write(&vm->pit, vm->vtime, (uint16_t)(base + off), *(const uint8_t *)data);
+    pit_write(&vm->pit, vm->vtime, (uint16_t)(base + off), *(const uint8_t *)data);
 }
 
-static void cmos_read(void *opaque, uint64_t off, void *data, unsigned size)
+static void cmos_port_read(void *opaque, uint64_t off, void *data, unsigned size)
 {
     uint16_t base;
     struct cc_vm *vm = vm_of(opaque, &base);
     (void)size;
-    *(uint8_t *)data = cc_cmos_read(&vm->cmos, vm->vtime, (uint16_t)(base + off));
+    *(uint8_t *)data = cmos_read(&vm->cmos, vm->vtime, (uint16_t)(base + off));
 }
 
-static void cmos_write(void *opaque, uint64_t off, const void *data, unsigned size)
+static void cmos_port_write(void *opaque, uint64_t off, const void *data, unsigned size)
 {
     uint16_t base;
     struct cc_vm *vm = vm_of(opaque, &base);
     (void)size;
-    cc_cmos_write(&vm->cmos, vm->vtime, (uint16_t)(base + off), *(const uint8_t *)data);
+    cmos_write(&vm->cmos, vm->vtime, (uint16_t)(base + off), *(const uint8_t *)data);
 }
 
-static void uart_read(void *opaque, uint64_t off, void *data, unsigned size)
+static void uart_port_read(void *opaque, uint64_t off, void *data, unsigned size)
 {
     uint16_t base;
     struct cc_vm *vm = vm_of(opaque, &base);
     (void)size;
-    *(uint8_t *)data = cc_uart_read(&vm->uart, (unsigned)off);
+    *(uint8_t *)data = uart_read(&vm->uart, (unsigned)off);
     serial_feed(vm);
 }
 
-static void uart_write(void *opaque, uint64_t off, const void *data, unsigned size)
+static void uart_port_write(void *opaque, uint64_t off, const void *data, unsigned size)
 {
     uint16_t base;
     struct cc_vm *vm = vm_of(opaque, &base);
     (void)size;
-    cc_uart_write(&vm->uart, (unsigned)off, *(const uint8_t *)data);
+    uart_write(&vm->uart, (unsigned)off, *(const uint8_t *)data);
     serial_feed(vm);
 }
 
@@ -185,16 +185,16 @@ static void clock_read(void *opaque, uint64_t off, void *data, unsigned size)
     else if (off == CC_CLOCK_MAGIC_OFF)
         v = CC_CLOCK_MAGIC;
     else if (off == CC_CLOCK_TSC)
-        v = cc_vm_tsc_value(vm);
+        v = vm_tsc_value(vm);
     memcpy(data, &v, size < 8 ? size : 8);
 }
 
 static const struct cc_io_ops clock_ops = {clock_read, ignore_write};
 
-static const struct cc_io_ops pic_ops = {pic_read, pic_write};
-static const struct cc_io_ops pit_ops = {pit_read, pit_write};
-static const struct cc_io_ops cmos_ops = {cmos_read, cmos_write};
-static const struct cc_io_ops uart_ops = {uart_read, uart_write};
+static const struct cc_io_ops pic_ops = {pic_port_read, pic_port_write};
+static const struct cc_io_ops pit_ops = {pit_port_read, pit_port_write};
+static const struct cc_io_ops cmos_ops = {cmos_port_read, cmos_port_write};
+static const struct cc_io_ops uart_ops = {uart_port_read, uart_port_write};
 static const struct cc_io_ops kbc_ops = {kbc_read, kbc_write};
 static const struct cc_io_ops rcr_ops = {rcr_read, rcr_write};
 static const struct cc_io_ops port92_ops = {port92_read, port92_write};
@@ -227,11 +227,11 @@ static const struct {
 
 int board_init(struct cc_vm *vm, struct cc_err *err)
 {
-    cc_pic_init(&vm->pic);
-    struct cc_irq_sink sink = {cc_pic_sink_set_irq, &vm->pic};
-    cc_pit_init(&vm->pit, sink, 0);
-    cc_uart_init(&vm->uart, sink, 4, serial_tx, vm);
-    cc_cmos_init(&vm->cmos, vm->cfg.rtc_epoch, vm->mem_size);
+    pic_init(&vm->pic);
+    struct cc_irq_sink sink = {pic_sink_set_irq, &vm->pic};
+    pit_init(&vm->pit, sink, 0);
+    uart_init(&vm->uart, sink, 4, serial_tx, vm);
+    cmos_init(&vm->cmos, vm->cfg.rtc_epoch, vm->mem_size);
     for (unsigned i = 0; i < BOARD_PORTS; i++) {
         vm->board[i] = (struct board_port){vm, board_ports[i].base};
         int rc = iobus_add_pio(vm, board_ports[i].base, board_ports[i].len, board_ports[i].sizes,

@@ -402,8 +402,8 @@ int cc_vm_load_linux(struct cc_vm *vm, const char *kernel, const char *initrd,
     put32(sd + 8, SETUP_RNG_SEED);
     put32(sd + 12, 32);
     struct cc_rng seed_rng;
-    cc_rng_init(&seed_rng, vm->cfg.seed, "kernel-rng-seed");
-    cc_rng_bytes(&seed_rng, sd + 16, 32);
+    rng_init(&seed_rng, vm->cfg.seed, "kernel-rng-seed");
+    rng_bytes(&seed_rng, sd + 16, 32);
     put64(bp + HDR_SETUP_DATA, SETUP_DATA_GPA);
 
     e820_add(bp, 0, EBDA_START, E820_RAM);

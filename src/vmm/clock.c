@@ -21,7 +21,7 @@ uint64_t cc_vm_clock_jump(struct cc_vm *vm, uint64_t delta_ns)
         uint64_t dl = vm_next_deadline(vm);
         if (dl > target || edges >= MAX_MISSED_TICKS)
             break;
-        cc_pit_advance(&vm->pit, dl);
+        pit_advance(&vm->pit, dl);
         edges++;
     }
     vm->vtime = target;
@@ -54,7 +54,7 @@ uint64_t cc_vm_wake_time(struct cc_vm *vm)
 
 void cc_vm_rtc_shift(struct cc_vm *vm, int64_t delta_s)
 {
-    cc_cmos_shift(&vm->cmos, delta_s);
+    cmos_shift(&vm->cmos, delta_s);
 }
 
 int cc_vm_irq_pulse(struct cc_vm *vm, unsigned line, struct cc_err *err)
@@ -62,8 +62,8 @@ int cc_vm_irq_pulse(struct cc_vm *vm, unsigned line, struct cc_err *err)
     if (line > 15 || line == 2)
         return cc_err_set(err, EINVAL, "IRQ line %u is not an ISA line (0-15, but not the "
                           "cascade line 2; use 9)", line);
-    cc_pic_set_irq(&vm->pic, line, 1);
-    cc_pic_set_irq(&vm->pic, line, 0);
+    pic_set_irq(&vm->pic, line, 1);
+    pic_set_irq(&vm->pic, line, 0);
     return 0;
 }
 
@@ -74,7 +74,7 @@ int cc_vm_nmi(struct cc_vm *vm, struct cc_err *err)
     struct cc_trace_rec tr = {
         .seq = vm->exits, .vtime = vm->vtime, .addr = 2, .kind = CC_TR_INJECT,
     };
-    cc_trace_add(&vm->trace, &tr);
+    trace_add(&vm->trace, &tr);
     vm->halted = false;         /* KVM delivers it at the next entry */
     return 0;
 }

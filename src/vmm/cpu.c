@@ -334,7 +334,7 @@ static bool xsave_sizes_agree(struct cc_vm *vm, const struct kvm_cpuid2 *want)
     x.xcrs[0].value = d0->eax;
     if (ioctl(vm->vcpu_fd, KVM_SET_XCRS, &x) < 0) {
         if (getenv("CC_DEBUG_CPUID"))
-            cc_vm_log(vm, "xsave check: KVM_SET_XCRS(0x%x): %s", d0->eax, strerror(errno));
+            vm_log(vm, "xsave check: KVM_SET_XCRS(0x%x): %s", d0->eax, strerror(errno));
         return true;    /* cannot tell; keep the policy as is */
     }
     uint32_t cap = want->nent + 8;
@@ -347,7 +347,7 @@ static bool xsave_sizes_agree(struct cc_vm *vm, const struct kvm_cpuid2 *want)
                 if (got->entries[i].function == 0xd && got->entries[i].index == 0) {
                     agree = got->entries[i].ebx == d0->ecx;
                     if (getenv("CC_DEBUG_CPUID"))
-                        cc_vm_log(vm, "xsave check: runtime size %u, advertised %u",
+                        vm_log(vm, "xsave check: runtime size %u, advertised %u",
                                   got->entries[i].ebx, d0->ecx);
                 }
         free(got);
@@ -379,7 +379,7 @@ static int setup_cpuid(struct cc_vm *vm, struct cc_err *err)
     apply_policy(vm, c, cap);
     if (getenv("CC_DEBUG_CPUID"))
         for (uint32_t i = 0; i < c->nent; i++)
-            cc_vm_log(vm, "cpuid %08x.%02x: eax=%08x ebx=%08x ecx=%08x edx=%08x",
+            vm_log(vm, "cpuid %08x.%02x: eax=%08x ebx=%08x ecx=%08x edx=%08x",
                       c->entries[i].function, c->entries[i].index, c->entries[i].eax,
                       c->entries[i].ebx, c->entries[i].ecx, c->entries[i].edx);
     int rc = 0;
@@ -395,7 +395,7 @@ static int setup_cpuid(struct cc_vm *vm, struct cc_err *err)
             l7->ebx &= ~(BIT(5) | BIT(16) | BIT(17) | BIT(21) | BIT(26) | BIT(27) | BIT(28) |
                          BIT(30) | BIT(31));
         fix_xsave_leaf(c);
-        cc_vm_log(vm, "host XSAVE sizes are inconsistent for AVX state; AVX hidden from the guest");
+        vm_log(vm, "host XSAVE sizes are inconsistent for AVX state; AVX hidden from the guest");
         if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, c) < 0)
             rc = cc_err_set(err, errno, "KVM_SET_CPUID2: %s", strerror(errno));
     }
@@ -403,7 +403,7 @@ static int setup_cpuid(struct cc_vm *vm, struct cc_err *err)
     return rc;
 }
 
-uint64_t cc_vm_tsc_value(const struct cc_vm *vm)
+uint64_t vm_tsc_value(const struct cc_vm *vm)
 {
     /* ns * kHz / 1e6, exact in 128 bits. */
     return (uint64_t)((unsigned __int128)vm->vtime * vm->cfg.tsc_khz / 1000000u);
@@ -439,9 +439,9 @@ static int set_msrs(struct cc_vm *vm, const uint32_t *idx, const uint64_t *val, 
  * value. Elsewhere the MSR is written. Either way the guest reads virtual
  * time at entry plus however long it has run since: the kernel does not use
  * the TSC (it is hidden from CPUID and patched out of the entropy paths). */
-int cc_cpu_set_tsc(struct cc_vm *vm, struct cc_err *err)
+int cpu_set_tsc(struct cc_vm *vm, struct cc_err *err)
 {
-    uint64_t val = cc_vm_tsc_value(vm);
+    uint64_t val = vm_tsc_value(vm);
     if (vm->tsc_offset_attr) {
         unsigned __int128 host = __builtin_ia32_rdtsc();
         if (vm->host_tsc_khz && vm->host_tsc_khz != vm->cfg.tsc_khz && vm->caps.tsc_control)
@@ -460,7 +460,7 @@ int cc_cpu_set_tsc(struct cc_vm *vm, struct cc_err *err)
     return set_msrs(vm, &idx, &val, 1, err);
 }
 
-int cc_cpu_init(struct cc_vm *vm, struct cc_err *err)
+int cpu_init(struct cc_vm *vm, struct cc_err *err)
 {
     int rc = setup_cpuid(vm, err);
     if (rc < 0)
@@ -472,14 +472,14 @@ int cc_cpu_init(struct cc_vm *vm, struct cc_err *err)
     vm->tsc_offset_attr = ioctl(vm->vcpu_fd, KVM_HAS_DEVICE_ATTR, &tsc_attr) == 0;
     if (vm->caps.tsc_control) {
         if (ioctl(vm->vcpu_fd, KVM_SET_TSC_KHZ, vm->cfg.tsc_khz) < 0) {
-            cc_vm_log(vm, "TSC frequency not pinned: KVM_SET_TSC_KHZ(%u) failed: %s",
+            vm_log(vm, "TSC frequency not pinned: KVM_SET_TSC_KHZ(%u) failed: %s",
                       vm->cfg.tsc_khz, strerror(errno));
         }
     } else {
         /* A fact about the host, not the VM: say it once per process. */
         static atomic_bool said;
         if (!atomic_exchange(&said, true))
-            cc_vm_log(vm, "TSC frequency not pinned: host has no KVM_CAP_TSC_CONTROL "
+            vm_log(vm, "TSC frequency not pinned: host has no KVM_CAP_TSC_CONTROL "
                           "(the guest does not use the TSC as a clock; values it reads "
                           "with RDTSC are written from virtual time before each entry)");
     }
@@ -500,7 +500,7 @@ int cc_cpu_init(struct cc_vm *vm, struct cc_err *err)
     for (unsigned i = 0; i < sizeof(idx) / sizeof(idx[0]); i++) {
         struct cc_err e2 = {0};
         if (set_msrs(vm, &idx[i], &val[i], 1, &e2) < 0)
-            cc_vm_log(vm, "MSR 0x%x not set: %s", idx[i], e2.msg);
+            vm_log(vm, "MSR 0x%x not set: %s", idx[i], e2.msg);
     }
 
     struct kvm_fpu fpu;
@@ -572,7 +572,7 @@ int cc_vm_setup_long_mode(struct cc_vm *vm, uint64_t rip, uint64_t rsp,
     sregs.cr4 = 1u << 5;                        /* PAE */
     sregs.cr0 = 0x80000001u | (1u << 5) | (1u << 4) | (1u << 16);  /* PG PE NE ET WP */
     sregs.efer = (1u << 8) | (1u << 10);        /* LME LMA */
-    int rc = cc_vcpu_set_sregs(vm, &sregs, err);
+    int rc = vcpu_set_sregs(vm, &sregs, err);
     if (rc < 0)
         return rc;
 

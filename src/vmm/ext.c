@@ -60,9 +60,9 @@ int ext_save_all(struct cc_vm *vm, struct cc_buf *b, struct cc_err *err)
         int rc = e->ops->save(e->state, &data, &len, err);
         if (rc < 0)
             return cc_err_prefix(err, "%s", e->ops->name);
-        cc_buf_put_u32(b, e->ops->tag);
-        cc_buf_put_u64(b, len);
-        cc_buf_put(b, data, len);
+        buf_put_u32(b, e->ops->tag);
+        buf_put_u64(b, len);
+        buf_put(b, data, len);
         free(data);
     }
     return 0;

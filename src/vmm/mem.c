@@ -34,7 +34,7 @@ static size_t bitmap_words(const struct cc_vm *vm)
     return (size_t)((npages(vm) + 63) / 64);
 }
 
-int cc_mem_init(struct cc_vm *vm, struct cc_err *err)
+int mem_init(struct cc_vm *vm, struct cc_err *err)
 {
     vm->dirty = calloc(bitmap_words(vm), sizeof(uint64_t));
     vm->kvm_log = calloc(bitmap_words(vm), sizeof(uint64_t));
@@ -43,14 +43,14 @@ int cc_mem_init(struct cc_vm *vm, struct cc_err *err)
     return 0;
 }
 
-void cc_mem_free(struct cc_vm *vm)
+void mem_free(struct cc_vm *vm)
 {
     free(vm->dirty);
     free(vm->kvm_log);
     vm->dirty = vm->kvm_log = NULL;
 }
 
-void cc_mem_mark_dirty(struct cc_vm *vm, uint64_t gpa, uint64_t len)
+void mem_mark_dirty(struct cc_vm *vm, uint64_t gpa, uint64_t len)
 {
     if (!len || !vm->dirty)
         return;
@@ -63,7 +63,7 @@ void *cc_vm_gpa_w(struct cc_vm *vm, uint64_t gpa, uint64_t len)
 {
     void *p = cc_vm_gpa(vm, gpa, len);
     if (p)
-        cc_mem_mark_dirty(vm, gpa, len);
+        mem_mark_dirty(vm, gpa, len);
     return p;
 }
 
@@ -84,7 +84,7 @@ static int set_slot(struct cc_vm *vm, bool log_dirty, struct cc_err *err)
 }
 
 /* Fold KVM's dirty log (guest writes since the last call) into vm->dirty. */
-int cc_mem_fetch_dirty(struct cc_vm *vm, struct cc_err *err)
+int mem_fetch_dirty(struct cc_vm *vm, struct cc_err *err)
 {
     if (!vm->dirty_logging)
         return 0;
@@ -97,7 +97,7 @@ int cc_mem_fetch_dirty(struct cc_vm *vm, struct cc_err *err)
     return 0;
 }
 
-uint64_t cc_mem_dirty_count(const struct cc_vm *vm)
+uint64_t mem_dirty_count(const struct cc_vm *vm)
 {
     uint64_t c = 0;
     size_t n = bitmap_words(vm);
@@ -108,7 +108,7 @@ uint64_t cc_mem_dirty_count(const struct cc_vm *vm)
 
 /* Make RAM a copy-on-write view of memfd (the snapshot's memory). Every
  * private page is dropped; dirty tracking starts afresh. */
-int cc_mem_map_memfd(struct cc_vm *vm, int memfd, struct cc_err *err)
+int mem_map_memfd(struct cc_vm *vm, int memfd, struct cc_err *err)
 {
     void *p = mmap(vm->mem, vm->mem_size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, memfd, 0);
@@ -119,16 +119,16 @@ int cc_mem_map_memfd(struct cc_vm *vm, int memfd, struct cc_err *err)
         rc = set_slot(vm, true, err);
     /* Discard whatever KVM logged before the switch. */
     if (rc == 0)
-        rc = cc_mem_fetch_dirty(vm, err);
+        rc = mem_fetch_dirty(vm, err);
     memset(vm->dirty, 0, bitmap_words(vm) * sizeof(uint64_t));
     return rc;
 }
 
 /* Reset RAM to the snapshot it is a view of: drop the private copy of every
  * page dirtied since. Returns the number of pages reset, or -errno. */
-int64_t cc_mem_reset(struct cc_vm *vm, struct cc_err *err)
+int64_t mem_reset(struct cc_vm *vm, struct cc_err *err)
 {
-    int rc = cc_mem_fetch_dirty(vm, err);
+    int rc = mem_fetch_dirty(vm, err);
     if (rc < 0)
         return rc;
     uint64_t n = npages(vm), count = 0;

@@ -153,12 +153,12 @@ static void handle_hypercall(struct cc_vm *vm, struct cc_trace_rec *tr)
 
 void vm_timers_catch_up(struct cc_vm *vm)
 {
-    cc_pit_advance(&vm->pit, vm->vtime);
+    pit_advance(&vm->pit, vm->vtime);
 }
 
 uint64_t vm_next_deadline(const struct cc_vm *vm)
 {
-    return cc_pit_next_deadline(&vm->pit);
+    return pit_next_deadline(&vm->pit);
 }
 
 /* Owed PIT ticks (cc_vm_clock_jump): raise the next one when the previous
@@ -173,15 +173,15 @@ static void deliver_missed_tick(struct cc_vm *vm)
     if (!vm->missed_ticks || (m->irr & 1) || (m->isr & 1) ||
         !vm->run->ready_for_interrupt_injection)
         return;
-    cc_pic_set_irq(&vm->pic, 0, 1);
-    cc_pic_set_irq(&vm->pic, 0, 0);
+    pic_set_irq(&vm->pic, 0, 1);
+    pic_set_irq(&vm->pic, 0, 0);
     vm->missed_ticks--;
 }
 
 bool vm_wake_pending(struct cc_vm *vm)
 {
     deliver_missed_tick(vm);
-    return cc_pic_intr(&vm->pic);
+    return pic_intr(&vm->pic);
 }
 
 /* A vCPU halted with interrupts on, at virtual time vm->vtime: it wakes at
@@ -211,7 +211,7 @@ static enum halt_outcome halt_advance(struct cc_vm *vm, uint64_t limit)
 static void handle_hlt(struct cc_vm *vm, const struct cc_run_limits *lim)
 {
     if (!vm->run->if_flag) {
-        if (!cc_pic_intr(&vm->pic))
+        if (!pic_intr(&vm->pic))
             cc_vm_stop(vm, CC_STOP_HALTED);     /* nothing can wake it */
         return;
     }
@@ -303,9 +303,9 @@ static int prepare_entry(struct cc_vm *vm, struct cc_err *err)
     struct kvm_run *run = vm->run;
     run->request_interrupt_window = 0;
     deliver_missed_tick(vm);
-    if (cc_pic_intr(&vm->pic)) {
+    if (pic_intr(&vm->pic)) {
         if (run->ready_for_interrupt_injection) {
-            uint8_t vec = cc_pic_ack(&vm->pic);
+            uint8_t vec = pic_ack(&vm->pic);
             struct kvm_interrupt irq = {.irq = vec};
             if (ioctl(vm->vcpu_fd, KVM_INTERRUPT, &irq) < 0)
                 return cc_err_set(err, errno, "KVM_INTERRUPT: %s", strerror(errno));
@@ -313,15 +313,15 @@ static int prepare_entry(struct cc_vm *vm, struct cc_err *err)
                 .seq = vm->exits, .vtime = vm->vtime, .rip = 0, .addr = vec,
                 .kind = CC_TR_INJECT,
             };
-            cc_trace_add(&vm->trace, &tr);
+            trace_add(&vm->trace, &tr);
             /* Another request may already be waiting behind this one. */
-            if (cc_pic_intr(&vm->pic))
+            if (pic_intr(&vm->pic))
                 run->request_interrupt_window = 1;
         } else {
             run->request_interrupt_window = 1;
         }
     }
-    return cc_cpu_set_tsc(vm, err);
+    return cpu_set_tsc(vm, err);
 }
 
 /* ---- the loop ---- */
@@ -371,13 +371,13 @@ static int handle_exit(struct cc_vm *vm, const struct cc_run_limits *lim,
         cc_vm_stop(vm, CC_STOP_TRIPLE_FAULT);
         break;
     case KVM_EXIT_FAIL_ENTRY:
-        cc_trace_add(&vm->trace, &tr);
+        trace_add(&vm->trace, &tr);
         res->stop = CC_STOP_ERROR;
         return cc_err_set(err, EIO, "KVM entry failed: hardware reason 0x%llx at rip 0x%llx",
                           (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
                           (unsigned long long)tr.rip);
     case KVM_EXIT_INTERNAL_ERROR:
-        cc_trace_add(&vm->trace, &tr);
+        trace_add(&vm->trace, &tr);
         res->stop = CC_STOP_ERROR;
         return cc_err_set(err, EIO, "KVM internal error: suberror %u at rip 0x%llx",
                           run->internal.suberror, (unsigned long long)tr.rip);
@@ -389,7 +389,7 @@ static int handle_exit(struct cc_vm *vm, const struct cc_run_limits *lim,
         vm->unknown_io++;
         break;
     }
-    cc_trace_add(&vm->trace, &tr);
+    trace_add(&vm->trace, &tr);
     vm_timers_catch_up(vm);
     return 0;
 }

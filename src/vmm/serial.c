@@ -51,7 +51,7 @@ void serial_feed(struct cc_vm *vm)
     struct cc_serial *s = &vm->serial;
     if (!s->in_len)
         return;
-    size_t n = cc_uart_rx_push(&vm->uart, s->in, s->in_len);
+    size_t n = uart_rx_push(&vm->uart, s->in, s->in_len);
     if (n) {
         memmove(s->in, s->in + n, s->in_len - n);
         s->in_len -= n;

@@ -48,15 +48,15 @@ static bool page_is_zero(const uint8_t *p)
 
 size_t snapshot_section_begin(struct cc_buf *b, uint32_t tag)
 {
-    cc_buf_put_u32(b, tag);
+    buf_put_u32(b, tag);
     size_t at = b->len;
-    cc_buf_put_u64(b, 0);
+    buf_put_u64(b, 0);
     return at;
 }
 
 void snapshot_section_end(struct cc_buf *b, size_t at)
 {
-    if (!cc_buf_ok(b))
+    if (!buf_ok(b))
         return;
     uint64_t len = b->len - at - 8;
     for (int i = 0; i < 8; i++)
@@ -65,21 +65,21 @@ void snapshot_section_end(struct cc_buf *b, size_t at)
 
 static void save_vm_section(const struct cc_vm *vm, struct cc_buf *b)
 {
-    cc_buf_put_u8(b, VM_SECTION_VERSION);
-    cc_buf_put_u64(b, vm->vtime);
-    cc_buf_put_u64(b, vm->exits);
-    cc_buf_put_u64(b, vm->unknown_io);
-    cc_buf_put_u8(b, vm->port92);
-    cc_buf_put_u64(b, vm->trace.hash);
-    cc_buf_put_u64(b, vm->cfg.seed);
-    cc_rng_save(&vm->rng, b);
-    cc_buf_put_u64(b, vm->serial.len);
-    cc_buf_put(b, vm->serial.buf, vm->serial.len);
-    cc_buf_put_u64(b, vm->serial.in_len);
-    cc_buf_put(b, vm->serial.in, vm->serial.in_len);
+    buf_put_u8(b, VM_SECTION_VERSION);
+    buf_put_u64(b, vm->vtime);
+    buf_put_u64(b, vm->exits);
+    buf_put_u64(b, vm->unknown_io);
+    buf_put_u8(b, vm->port92);
+    buf_put_u64(b, vm->trace.hash);
+    buf_put_u64(b, vm->cfg.seed);
+    rng_save(&vm->rng, b);
+    buf_put_u64(b, vm->serial.len);
+    buf_put(b, vm->serial.buf, vm->serial.len);
+    buf_put_u64(b, vm->serial.in_len);
+    buf_put(b, vm->serial.in, vm->serial.in_len);
     /* version 2: halted in the VMM, PIT ticks owed (vm_internal.h) */
-    cc_buf_put_bool(b, vm->halted);
-    cc_buf_put_u64(b, vm->missed_ticks);
+    buf_put_bool(b, vm->halted);
+    buf_put_u64(b, vm->missed_ticks);
 }
 
 static int grow_to(uint8_t **buf, size_t *cap, size_t need)
@@ -99,34 +99,34 @@ static int grow_to(uint8_t **buf, size_t *cap, size_t need)
 
 static int load_vm_section(struct cc_vm *vm, struct cc_rd *r, struct cc_err *err)
 {
-    int ver = cc_rd_version(r, VM_SECTION_VERSION, "VM state", err);
+    int ver = rd_version(r, VM_SECTION_VERSION, "VM state", err);
     if (ver < 0)
         return ver;
-    uint64_t vtime = cc_rd_u64(r), exits = cc_rd_u64(r), unknown = cc_rd_u64(r);
-    uint8_t port92 = cc_rd_u8(r);
-    uint64_t trace_hash = cc_rd_u64(r), seed = cc_rd_u64(r);
+    uint64_t vtime = rd_u64(r), exits = rd_u64(r), unknown = rd_u64(r);
+    uint8_t port92 = rd_u8(r);
+    uint64_t trace_hash = rd_u64(r), seed = rd_u64(r);
     struct cc_rng rng;
-    int rc = cc_rng_load(&rng, r, err);
+    int rc = rng_load(&rng, r, err);
     if (rc < 0)
         return rc;
-    uint64_t slen = cc_rd_u64(r);
-    if (!cc_rd_ok(r) || slen > cc_rd_left(r))
+    uint64_t slen = rd_u64(r);
+    if (!rd_ok(r) || slen > rd_left(r))
         return cc_err_set(err, EINVAL, "VM state: serial transcript truncated");
     if (grow_to(&vm->serial.buf, &vm->serial.cap, slen) < 0)
         return cc_err_set(err, ENOMEM, "out of memory");
-    cc_rd_get(r, vm->serial.buf, slen);
-    uint64_t ilen = cc_rd_u64(r);
-    if (!cc_rd_ok(r) || ilen > cc_rd_left(r))
+    rd_get(r, vm->serial.buf, slen);
+    uint64_t ilen = rd_u64(r);
+    if (!rd_ok(r) || ilen > rd_left(r))
         return cc_err_set(err, EINVAL, "VM state: serial input truncated");
     if (grow_to(&vm->serial.in, &vm->serial.in_cap, ilen) < 0)
         return cc_err_set(err, ENOMEM, "out of memory");
-    cc_rd_get(r, vm->serial.in, ilen);
+    rd_get(r, vm->serial.in, ilen);
     bool halted = false;
     uint64_t missed = 0;
     if (ver >= 2) {
-        halted = cc_rd_bool(r);
-        missed = cc_rd_u64(r);
-        if (!cc_rd_ok(r))
+        halted = rd_bool(r);
+        missed = rd_u64(r);
+        if (!rd_ok(r))
             return cc_err_set(err, EINVAL, "VM state: truncated");
     }
     vm->halted = halted;
@@ -149,21 +149,21 @@ static int load_vm_section(struct cc_vm *vm, struct cc_rd *r, struct cc_err *err
 static int save_state(struct cc_vm *vm, struct cc_buf *b, struct cc_err *err)
 {
     size_t at = snapshot_section_begin(b, T_VCPU);
-    int rc = cc_vcpu_save(vm, b, err);
+    int rc = vcpu_save(vm, b, err);
     if (rc < 0)
         return rc;
     snapshot_section_end(b, at);
     at = snapshot_section_begin(b, T_PIC);
-    cc_pic_save(&vm->pic, b);
+    pic_save(&vm->pic, b);
     snapshot_section_end(b, at);
     at = snapshot_section_begin(b, T_PIT);
-    cc_pit_save(&vm->pit, b);
+    pit_save(&vm->pit, b);
     snapshot_section_end(b, at);
     at = snapshot_section_begin(b, T_UART);
-    cc_uart_save(&vm->uart, b);
+    uart_save(&vm->uart, b);
     snapshot_section_end(b, at);
     at = snapshot_section_begin(b, T_CMOS);
-    cc_cmos_save(&vm->cmos, b);
+    cmos_save(&vm->cmos, b);
     snapshot_section_end(b, at);
     at = snapshot_section_begin(b, T_VM);
     save_vm_section(vm, b);
@@ -171,7 +171,7 @@ static int save_state(struct cc_vm *vm, struct cc_buf *b, struct cc_err *err)
     int rc2 = ext_save_all(vm, b, err);
     if (rc2 < 0)
         return rc2;
-    if (!cc_buf_ok(b))
+    if (!buf_ok(b))
         return cc_err_set(err, ENOMEM, "out of memory saving VM state");
     return 0;
 }
@@ -189,24 +189,24 @@ const char *snapshot_tag_name(uint32_t tag, char out[5])
 static int load_state(struct cc_vm *vm, const uint8_t *p, size_t len, struct cc_err *err)
 {
     struct cc_rd r;
-    cc_rd_init(&r, p, len);
+    rd_init(&r, p, len);
     unsigned seen = 0;
-    while (cc_rd_left(&r) > 0) {
-        uint32_t tag = cc_rd_u32(&r);
-        uint64_t slen = cc_rd_u64(&r);
-        if (!cc_rd_ok(&r) || slen > cc_rd_left(&r))
+    while (rd_left(&r) > 0) {
+        uint32_t tag = rd_u32(&r);
+        uint64_t slen = rd_u64(&r);
+        if (!rd_ok(&r) || slen > rd_left(&r))
             return cc_err_set(err, EINVAL, "snapshot state: section header truncated");
         struct cc_rd s;
-        cc_rd_init(&s, r.p + r.pos, slen);
+        rd_init(&s, r.p + r.pos, slen);
         r.pos += slen;
         int rc;
         char tn[5];
         switch (tag) {
-        case T_VCPU: rc = cc_vcpu_load(vm, &s, err); seen |= 1; break;
-        case T_PIC: rc = cc_pic_load(&vm->pic, &s, err); seen |= 2; break;
-        case T_PIT: rc = cc_pit_load(&vm->pit, &s, err); seen |= 4; break;
-        case T_UART: rc = cc_uart_load(&vm->uart, &s, err); seen |= 8; break;
-        case T_CMOS: rc = cc_cmos_load(&vm->cmos, &s, err); seen |= 16; break;
+        case T_VCPU: rc = vcpu_load(vm, &s, err); seen |= 1; break;
+        case T_PIC: rc = pic_load(&vm->pic, &s, err); seen |= 2; break;
+        case T_PIT: rc = pit_load(&vm->pit, &s, err); seen |= 4; break;
+        case T_UART: rc = uart_load(&vm->uart, &s, err); seen |= 8; break;
+        case T_CMOS: rc = cmos_load(&vm->cmos, &s, err); seen |= 16; break;
         case T_VM: rc = load_vm_section(vm, &s, err); seen |= 32; break;
         default:
             /* an extension's section (vm_ext.h): it reads all of it */
@@ -222,9 +222,9 @@ static int load_state(struct cc_vm *vm, const uint8_t *p, size_t len, struct cc_
         }
         if (rc < 0)
             return cc_err_prefix(err, "snapshot section '%s'", snapshot_tag_name(tag, tn));
-        if (cc_rd_left(&s) != 0)
+        if (rd_left(&s) != 0)
             return cc_err_set(err, EINVAL, "snapshot section '%s': %zu unexpected trailing bytes",
-                              snapshot_tag_name(tag, tn), cc_rd_left(&s));
+                              snapshot_tag_name(tag, tn), rd_left(&s));
     }
     if (seen != 63)
         return cc_err_set(err, EINVAL, "snapshot state is missing sections (have mask 0x%x)", seen);
@@ -234,22 +234,22 @@ static int load_state(struct cc_vm *vm, const uint8_t *p, size_t len, struct cc_
 int snapshot_read_summary(struct cc_snapshot *s)
 {
     struct cc_rd st;
-    cc_rd_init(&st, s->state.data, s->state.len);
-    while (cc_rd_left(&st) >= 12) {
-        uint32_t tag = cc_rd_u32(&st);
-        uint64_t sl = cc_rd_u64(&st);
-        if (!cc_rd_ok(&st) || sl > cc_rd_left(&st))
+    rd_init(&st, s->state.data, s->state.len);
+    while (rd_left(&st) >= 12) {
+        uint32_t tag = rd_u32(&st);
+        uint64_t sl = rd_u64(&st);
+        if (!rd_ok(&st) || sl > rd_left(&st))
             return -EINVAL;
         if (tag == T_VM && sl >= 1 + 8 * 5 + 1) {
             /* version, vtime, exits, unknown_io, port92, trace hash */
             struct cc_rd vr;
-            cc_rd_init(&vr, st.p + st.pos, sl);
-            cc_rd_u8(&vr);
-            s->vtime = cc_rd_u64(&vr);
-            s->exits = cc_rd_u64(&vr);
-            cc_rd_u64(&vr);
-            cc_rd_u8(&vr);
-            s->trace_hash = cc_rd_u64(&vr);
+            rd_init(&vr, st.p + st.pos, sl);
+            rd_u8(&vr);
+            s->vtime = rd_u64(&vr);
+            s->exits = rd_u64(&vr);
+            rd_u64(&vr);
+            rd_u8(&vr);
+            s->trace_hash = rd_u64(&vr);
         }
         st.pos += sl;
     }
@@ -372,7 +372,7 @@ static int build_memory(struct cc_vm *vm, struct cc_snapshot *s, struct cc_err *
         if (rc < 0)
             return cc_err_set(err, -rc, "copying parent snapshot memory: %s", strerror(-rc));
         memcpy(s->page_hash, vm->mem_base->page_hash, n * sizeof(uint64_t));
-        rc = cc_mem_fetch_dirty(vm, err);
+        rc = mem_fetch_dirty(vm, err);
         if (rc < 0)
             return rc;
         for (uint64_t p = 0; p < n; p++) {
@@ -423,9 +423,9 @@ struct cc_snapshot *snapshot_alloc(void)
         return NULL;
     s->refs = 1;
     s->memfd = -1;
-    cc_buf_init(&s->state);
-    cc_buf_init(&s->vdev);
-    cc_buf_init(&s->vstate);
+    buf_init(&s->state);
+    buf_init(&s->vdev);
+    buf_init(&s->vstate);
     return s;
 }
 
@@ -442,10 +442,10 @@ void cc_snapshot_put(struct cc_snapshot *s)
     if (s->memfd >= 0)
         close(s->memfd);
     free(s->page_hash);
-    cc_buf_free(&s->state);
-    cc_buf_free(&s->vdev);
-    cc_buf_free(&s->vstate);
-    cc_vm_virtio_snap_free(s->vsnap);
+    buf_free(&s->state);
+    buf_free(&s->vdev);
+    buf_free(&s->vstate);
+    vm_virtio_snap_free(s->vsnap);
     free(s);
 }
 
@@ -462,7 +462,7 @@ static void clean_config(struct cc_vm_config *c)
 /* Point the VM's RAM at snapshot s (copy-on-write) and make s its base. */
 static int adopt_memory(struct cc_vm *vm, struct cc_snapshot *s, struct cc_err *err)
 {
-    int rc = cc_mem_map_memfd(vm, s->memfd, err);
+    int rc = mem_map_memfd(vm, s->memfd, err);
     if (rc < 0)
         return rc;
     cc_snapshot_get(s);
@@ -474,7 +474,7 @@ static int adopt_memory(struct cc_vm *vm, struct cc_snapshot *s, struct cc_err *
 int cc_vm_snapshot(struct cc_vm *vm, struct cc_snapshot **out, struct cc_err *err)
 {
     *out = NULL;
-    int rc = cc_vcpu_complete_io(vm, err);
+    int rc = vcpu_complete_io(vm, err);
     if (rc < 0)
         return rc;
     struct cc_snapshot *s = snapshot_alloc();
@@ -488,8 +488,8 @@ int cc_vm_snapshot(struct cc_vm *vm, struct cc_snapshot **out, struct cc_err *er
     s->trace_hash = vm->trace.hash;
     rc = save_state(vm, &s->state, err);
     if (rc == 0) {
-        cc_vm_virtio_manifest_save(vm, &s->vdev);
-        rc = cc_vm_virtio_snap_take(vm, &s->vsnap, err);
+        vm_virtio_manifest_save(vm, &s->vdev);
+        rc = vm_virtio_snap_take(vm, &s->vsnap, err);
     }
     if (rc == 0)
         rc = build_memory(vm, s, err);
@@ -506,10 +506,10 @@ int cc_vm_snapshot(struct cc_vm *vm, struct cc_snapshot **out, struct cc_err *er
 static int restore_virtio(struct cc_vm *vm, const struct cc_snapshot *s, struct cc_err *err)
 {
     if (s->vsnap)
-        return cc_vm_virtio_snap_restore(vm, s->vsnap, err);
+        return vm_virtio_snap_restore(vm, s->vsnap, err);
     struct cc_rd r;
-    cc_rd_init(&r, s->vstate.data, s->vstate.len);
-    int rc = cc_vm_virtio_load(vm, &r, err);
+    rd_init(&r, s->vstate.data, s->vstate.len);
+    int rc = vm_virtio_load(vm, &r, err);
     if (rc < 0)
         return cc_err_prefix(err, "virtio device state");
     return 0;
@@ -524,15 +524,15 @@ int cc_vm_restore(struct cc_vm *vm, const struct cc_snapshot *cs, struct cc_err 
                           (unsigned long long)(vm->mem_size >> 20));
     int rc;
     if (vm->mem_base == s) {
-        int64_t n = cc_mem_reset(vm, err);
+        int64_t n = mem_reset(vm, err);
         if (n < 0)
             return (int)n;
         vm->last_reset_pages = (uint64_t)n;
     } else {
-        rc = cc_mem_fetch_dirty(vm, err);
+        rc = mem_fetch_dirty(vm, err);
         if (rc < 0)
             return rc;
-        vm->last_reset_pages = cc_mem_dirty_count(vm);
+        vm->last_reset_pages = mem_dirty_count(vm);
         rc = adopt_memory(vm, s, err);
         if (rc < 0)
             return rc;
@@ -570,8 +570,8 @@ int cc_vm_fork(const struct cc_snapshot *cs, const struct cc_fork_opts *o, struc
     if (rc < 0)
         return rc;
     struct cc_rd man;
-    cc_rd_init(&man, s->vdev.data, s->vdev.len);
-    rc = cc_vm_virtio_manifest_apply(vm, &man, err);
+    rd_init(&man, s->vdev.data, s->vdev.len);
+    rc = vm_virtio_manifest_apply(vm, &man, err);
     if (rc == 0)
         rc = adopt_memory(vm, s, err);
     if (rc == 0)
@@ -591,8 +591,8 @@ int cc_vm_fork(const struct cc_snapshot *cs, const struct cc_fork_opts *o, struc
 void cc_vm_reseed(struct cc_vm *vm, uint64_t seed)
 {
     vm->cfg.seed = seed;
-    cc_rng_init(&vm->rng, seed, "vm");
-    cc_vm_virtio_reseed(vm, seed);
+    rng_init(&vm->rng, seed, "vm");
+    vm_virtio_reseed(vm, seed);
     ext_reseed_all(vm, seed);
 }
 

@@ -43,50 +43,50 @@ static const char FILE_MAGIC[8] = {'C', 'C', 'S', 'N', 'A', 'P', 'S', 'H'};
 
 static void put_config(struct cc_buf *b, const struct cc_vm_config *c)
 {
-    cc_buf_put_u8(b, CONF_SECTION_VERSION);
-    cc_buf_put_u64(b, c->mem_size);
-    cc_buf_put_u64(b, c->seed);
-    cc_buf_put_u32(b, c->tsc_khz);
-    cc_buf_put(b, c->cpu.vendor, sizeof(c->cpu.vendor));
-    cc_buf_put_u32(b, c->cpu.family);
-    cc_buf_put_u32(b, c->cpu.model);
-    cc_buf_put_u32(b, c->cpu.stepping);
-    cc_buf_put(b, c->cpu.brand, sizeof(c->cpu.brand));
-    cc_buf_put_bool(b, c->avx2);
-    cc_buf_put_bool(b, c->avx512);
-    cc_buf_put_u64(b, c->rtc_epoch);
-    cc_buf_put_u64(b, c->costs.pio);
-    cc_buf_put_u64(b, c->costs.mmio);
-    cc_buf_put_u64(b, c->costs.hlt);
-    cc_buf_put_u64(b, c->costs.irq_window);
-    cc_buf_put_u64(b, c->costs.other);
+    buf_put_u8(b, CONF_SECTION_VERSION);
+    buf_put_u64(b, c->mem_size);
+    buf_put_u64(b, c->seed);
+    buf_put_u32(b, c->tsc_khz);
+    buf_put(b, c->cpu.vendor, sizeof(c->cpu.vendor));
+    buf_put_u32(b, c->cpu.family);
+    buf_put_u32(b, c->cpu.model);
+    buf_put_u32(b, c->cpu.stepping);
+    buf_put(b, c->cpu.brand, sizeof(c->cpu.brand));
+    buf_put_bool(b, c->avx2);
+    buf_put_bool(b, c->avx512);
+    buf_put_u64(b, c->rtc_epoch);
+    buf_put_u64(b, c->costs.pio);
+    buf_put_u64(b, c->costs.mmio);
+    buf_put_u64(b, c->costs.hlt);
+    buf_put_u64(b, c->costs.irq_window);
+    buf_put_u64(b, c->costs.other);
 }
 
 static int get_config(struct cc_rd *r, struct cc_vm_config *c, struct cc_err *err)
 {
     cc_vm_config_default(c);
-    int ver = cc_rd_version(r, CONF_SECTION_VERSION, "configuration section", err);
+    int ver = rd_version(r, CONF_SECTION_VERSION, "configuration section", err);
     if (ver < 0)
         return ver;
-    c->mem_size = cc_rd_u64(r);
-    c->seed = cc_rd_u64(r);
-    c->tsc_khz = cc_rd_u32(r);
-    cc_rd_get(r, c->cpu.vendor, sizeof(c->cpu.vendor));
-    c->cpu.family = cc_rd_u32(r);
-    c->cpu.model = cc_rd_u32(r);
-    c->cpu.stepping = cc_rd_u32(r);
-    cc_rd_get(r, c->cpu.brand, sizeof(c->cpu.brand));
-    c->avx2 = cc_rd_bool(r);
-    c->avx512 = cc_rd_bool(r);
-    c->rtc_epoch = cc_rd_u64(r);
-    c->costs.pio = cc_rd_u64(r);
-    c->costs.mmio = cc_rd_u64(r);
-    c->costs.hlt = cc_rd_u64(r);
-    c->costs.irq_window = cc_rd_u64(r);
-    c->costs.other = cc_rd_u64(r);
+    c->mem_size = rd_u64(r);
+    c->seed = rd_u64(r);
+    c->tsc_khz = rd_u32(r);
+    rd_get(r, c->cpu.vendor, sizeof(c->cpu.vendor));
+    c->cpu.family = rd_u32(r);
+    c->cpu.model = rd_u32(r);
+    c->cpu.stepping = rd_u32(r);
+    rd_get(r, c->cpu.brand, sizeof(c->cpu.brand));
+    c->avx2 = rd_bool(r);
+    c->avx512 = rd_bool(r);
+    c->rtc_epoch = rd_u64(r);
+    c->costs.pio = rd_u64(r);
+    c->costs.mmio = rd_u64(r);
+    c->costs.hlt = rd_u64(r);
+    c->costs.irq_window = rd_u64(r);
+    c->costs.other = rd_u64(r);
     c->cpu.vendor[12] = 0;
     c->cpu.brand[48] = 0;
-    if (!cc_rd_ok(r))
+    if (!rd_ok(r))
         return cc_err_set(err, EINVAL, "configuration section truncated");
     if (c->mem_size < (2ull << 20) || c->mem_size > (3ull << 30) || (c->mem_size & 0xfff))
         return cc_err_set(err, EINVAL, "configuration: bad memory size %llu",
@@ -108,10 +108,10 @@ static void quiet_log(void *opaque, const char *msg)
 static int virtio_blob(const struct cc_snapshot *s, struct cc_buf *b, struct cc_err *err)
 {
     if (!s->vsnap) {
-        cc_buf_put(b, s->vstate.data, s->vstate.len);
+        buf_put(b, s->vstate.data, s->vstate.len);
         return 0;
     }
-    if (cc_vm_virtio_snap_serialize(s->vsnap, b))
+    if (vm_virtio_snap_serialize(s->vsnap, b))
         return 0;
     struct cc_fork_opts o;
     cc_fork_opts_default(&o);
@@ -120,7 +120,7 @@ static int virtio_blob(const struct cc_snapshot *s, struct cc_buf *b, struct cc_
     int rc = cc_vm_fork(s, &o, &tmp, err);
     if (rc < 0)
         return cc_err_prefix(err, "serializing device state");
-    cc_vm_virtio_save(tmp, b);
+    vm_virtio_save(tmp, b);
     cc_vm_destroy(tmp);
     return 0;
 }
@@ -128,17 +128,17 @@ static int virtio_blob(const struct cc_snapshot *s, struct cc_buf *b, struct cc_
 /* The file header and every section before the memory. */
 static int put_head(const struct cc_snapshot *s, struct cc_buf *b, struct cc_err *err)
 {
-    cc_buf_put(b, FILE_MAGIC, 8);
-    cc_buf_put_u32(b, CC_SNAPSHOT_FORMAT_VERSION);
-    cc_buf_put_u32(b, 0);
+    buf_put(b, FILE_MAGIC, 8);
+    buf_put_u32(b, CC_SNAPSHOT_FORMAT_VERSION);
+    buf_put_u32(b, 0);
     size_t at = snapshot_section_begin(b, T_CONF);
     put_config(b, &s->cfg);
     snapshot_section_end(b, at);
     at = snapshot_section_begin(b, T_STAT);
-    cc_buf_put(b, s->state.data, s->state.len);
+    buf_put(b, s->state.data, s->state.len);
     snapshot_section_end(b, at);
     at = snapshot_section_begin(b, T_VDEV);
-    cc_buf_put(b, s->vdev.data, s->vdev.len);
+    buf_put(b, s->vdev.data, s->vdev.len);
     snapshot_section_end(b, at);
     at = snapshot_section_begin(b, T_VIRT);
     int rc = virtio_blob(s, b, err);
@@ -171,7 +171,7 @@ static int put_zstd_pages(ZSTD_CCtx *z, struct cc_buf *b, const uint8_t *pages,
 {
     ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 1);
     size_t out_cap = ZSTD_CStreamOutSize();
-    for (uint64_t p = 0; p <= n && cc_buf_ok(b); p++) {
+    for (uint64_t p = 0; p <= n && buf_ok(b); p++) {
         bool last = p == n;
         ZSTD_inBuffer in = {NULL, 0, 0};
         if (!last) {
@@ -201,7 +201,7 @@ static int put_memory(const struct cc_snapshot *s, struct cc_buf *b, struct cc_e
 {
     uint64_t n = s->mem_size / SNAP_PAGE, zh = snapshot_zero_page_hash();
     size_t at = snapshot_section_begin(b, T_MEM);
-    cc_buf_put_u64(b, n);
+    buf_put_u64(b, n);
     size_t bm_words = (size_t)((n + 63) / 64);
     uint64_t *bm = calloc(bm_words, sizeof(uint64_t));
     uint8_t *pages = MAP_FAILED;
@@ -220,13 +220,13 @@ static int put_memory(const struct cc_snapshot *s, struct cc_buf *b, struct cc_e
         if (s->page_hash[p] != zh)
             bm[p / 64] |= 1ull << (p % 64);
     for (size_t i = 0; i < bm_words; i++)
-        cc_buf_put_u64(b, bm[i]);
+        buf_put_u64(b, bm[i]);
     size_t len_at = b->len;
-    cc_buf_put_u64(b, 0);
+    buf_put_u64(b, 0);
     rc = put_zstd_pages(z, b, pages, bm, n, err);
     if (rc < 0)
         goto out;
-    if (cc_buf_ok(b)) {
+    if (buf_ok(b)) {
         uint64_t zlen = b->len - len_at - 8;
         for (int i = 0; i < 8; i++)
             b->data[len_at + i] = (uint8_t)(zlen >> (8 * i));
@@ -244,9 +244,9 @@ out:
 static void put_end(struct cc_buf *b)
 {
     size_t at = snapshot_section_begin(b, T_END);
-    if (cc_buf_ok(b)) {
+    if (buf_ok(b)) {
         uint64_t sum = XXH3_64bits(b->data, at - 4);
-        cc_buf_put_u64(b, sum);
+        buf_put_u64(b, sum);
     }
     snapshot_section_end(b, at);
 }
@@ -254,13 +254,13 @@ static void put_end(struct cc_buf *b)
 int cc_snapshot_save(const struct cc_snapshot *s, const char *path, struct cc_err *err)
 {
     struct cc_buf b;
-    cc_buf_init(&b);
+    buf_init(&b);
     int rc = put_head(s, &b, err);
     if (rc == 0)
         rc = put_memory(s, &b, err);
     if (rc == 0) {
         put_end(&b);
-        if (!cc_buf_ok(&b))
+        if (!buf_ok(&b))
             rc = cc_err_set(err, ENOMEM, "out of memory writing snapshot");
     }
     if (rc == 0) {
@@ -268,7 +268,7 @@ int cc_snapshot_save(const struct cc_snapshot *s, const char *path, struct cc_er
         if (rc < 0)
             cc_err_prefix(err, "saving snapshot");
     }
-    cc_buf_free(&b);
+    buf_free(&b);
     return rc;
 }
 
@@ -314,8 +314,8 @@ static int check_file(const uint8_t *d, size_t len, const char *path, struct cc_
     if (len < 16 || memcmp(d, FILE_MAGIC, 8))
         return cc_err_set(err, EINVAL, "'%s' is not a ChaosControl snapshot (bad magic)", path);
     struct cc_rd r;
-    cc_rd_init(&r, d + 8, len - 8);
-    uint32_t ver = cc_rd_u32(&r);
+    rd_init(&r, d + 8, len - 8);
+    uint32_t ver = rd_u32(&r);
     if (ver > CC_SNAPSHOT_FORMAT_VERSION)
         return cc_err_set(err, EINVAL, "snapshot '%s' has format version %u, newer than this "
                           "chaoscontrol supports (%u): use a newer chaoscontrol", path, ver,
@@ -325,9 +325,9 @@ static int check_file(const uint8_t *d, size_t len, const char *path, struct cc_
     if (len < 16 + END_SECTION_BYTES)
         return cc_err_set(err, EINVAL, "snapshot '%s' is truncated (%zu bytes)", path, len);
     struct cc_rd er;
-    cc_rd_init(&er, d + len - END_SECTION_BYTES, END_SECTION_BYTES);
-    uint32_t tag = cc_rd_u32(&er);
-    uint64_t elen = cc_rd_u64(&er), sum = cc_rd_u64(&er);
+    rd_init(&er, d + len - END_SECTION_BYTES, END_SECTION_BYTES);
+    uint32_t tag = rd_u32(&er);
+    uint64_t elen = rd_u64(&er), sum = rd_u64(&er);
     if (tag != T_END || elen != 8)
         return cc_err_set(err, EINVAL, "snapshot '%s' is truncated (no end marker)", path);
     if (XXH3_64bits(d, len - END_SECTION_BYTES) != sum)
@@ -375,18 +375,18 @@ static int unpack_pages(struct cc_snapshot *s, uint8_t *pages, const uint8_t *bm
 static int load_memory(struct cc_snapshot *s, struct cc_rd *sr, const char *path,
                        struct cc_err *err)
 {
-    uint64_t n = cc_rd_u64(sr);
+    uint64_t n = rd_u64(sr);
     if (n != s->mem_size / SNAP_PAGE)
         return cc_err_set(err, EINVAL, "snapshot '%s': memory section has %llu pages, "
                           "configuration says %llu", path, (unsigned long long)n,
                           (unsigned long long)(s->mem_size / SNAP_PAGE));
     size_t bm_words = (size_t)((n + 63) / 64);
-    if (cc_rd_left(sr) < bm_words * 8 + 8)
+    if (rd_left(sr) < bm_words * 8 + 8)
         return cc_err_set(err, EINVAL, "snapshot '%s': memory bitmap truncated", path);
     const uint8_t *bm = sr->p + sr->pos;
     sr->pos += bm_words * 8;
-    uint64_t zlen = cc_rd_u64(sr);
-    if (zlen != cc_rd_left(sr))
+    uint64_t zlen = rd_u64(sr);
+    if (zlen != rd_left(sr))
         return cc_err_set(err, EINVAL, "snapshot '%s': compressed memory length mismatch", path);
     int fd = snapshot_memfd_new(s->mem_size, err);
     if (fd < 0)
@@ -409,8 +409,8 @@ static int load_memory(struct cc_snapshot *s, struct cc_rd *sr, const char *path
 /* A section's payload appended to a snapshot buffer. */
 static int keep(struct cc_buf *b, const struct cc_rd *sr, uint64_t len, struct cc_err *err)
 {
-    cc_buf_put(b, sr->p, len);
-    if (!cc_buf_ok(b))
+    buf_put(b, sr->p, len);
+    if (!buf_ok(b))
         return cc_err_set(err, ENOMEM, "out of memory");
     return 0;
 }
@@ -421,13 +421,13 @@ static int load_sections(struct cc_snapshot *s, struct cc_rd *r, const char *pat
 {
     bool have_conf = false, have_stat = false, have_mem = false, have_vdev = false,
          have_virt = false;
-    while (cc_rd_left(r) > END_SECTION_BYTES) {
-        uint32_t tag = cc_rd_u32(r);
-        uint64_t slen = cc_rd_u64(r);
+    while (rd_left(r) > END_SECTION_BYTES) {
+        uint32_t tag = rd_u32(r);
+        uint64_t slen = rd_u64(r);
         /* (fuzz_snapshot_file: a header 1-11 bytes before the end marker
          * once made the bound below wrap around) */
-        if (!cc_rd_ok(r) || cc_rd_left(r) < END_SECTION_BYTES ||
-            slen > cc_rd_left(r) - END_SECTION_BYTES)
+        if (!rd_ok(r) || rd_left(r) < END_SECTION_BYTES ||
+            slen > rd_left(r) - END_SECTION_BYTES)
             return cc_err_set(err, EINVAL, "snapshot '%s': section runs past the end of the "
                               "file", path);
         char tn[5];
@@ -438,7 +438,7 @@ static int load_sections(struct cc_snapshot *s, struct cc_rd *r, const char *pat
             return cc_err_set(err, EINVAL, "snapshot '%s': a second '%s' section (corrupt or "
                               "hand-made file)", path, snapshot_tag_name(tag, tn));
         struct cc_rd sr;
-        cc_rd_init(&sr, r->p + r->pos, slen);
+        rd_init(&sr, r->p + r->pos, slen);
         r->pos += slen;
         int rc;
         if (tag == T_CONF) {
@@ -489,7 +489,7 @@ int cc_snapshot_load(const char *path, struct cc_snapshot **out, struct cc_err *
         rc = cc_err_set(err, ENOMEM, "out of memory");
     if (rc == 0) {
         struct cc_rd r;
-        cc_rd_init(&r, d + 16, len - 16);   /* past the magic, version and flags */
+        rd_init(&r, d + 16, len - 16);   /* past the magic, version and flags */
         rc = load_sections(s, &r, path, err);
     }
     if (rc == 0)

@@ -37,7 +37,7 @@ void cc_trace_format(const struct cc_trace_rec *r, char *buf, size_t len)
              r->seq, r->vtime, cc_trace_kind_name(r->kind), r->addr, r->size, r->data, r->rip);
 }
 
-int cc_trace_open(struct cc_trace *t, bool keep, const char *path, struct cc_err *err)
+int trace_open(struct cc_trace *t, bool keep, const char *path, struct cc_err *err)
 {
     memset(t, 0, sizeof(*t));
     t->keep = keep;
@@ -52,7 +52,7 @@ int cc_trace_open(struct cc_trace *t, bool keep, const char *path, struct cc_err
     return 0;
 }
 
-void cc_trace_close(struct cc_trace *t)
+void trace_close(struct cc_trace *t)
 {
     if (t->file)
         fclose(t->file);
@@ -60,7 +60,7 @@ void cc_trace_close(struct cc_trace *t)
     memset(t, 0, sizeof(*t));
 }
 
-void cc_trace_add(struct cc_trace *t, const struct cc_trace_rec *r)
+void trace_add(struct cc_trace *t, const struct cc_trace_rec *r)
 {
     /* Hash a packed little-endian encoding, not the struct (no padding). */
     uint64_t w[7] = {r->seq, r->vtime, r->rip, r->addr, r->data, r->size, r->kind};
@@ -86,7 +86,7 @@ void cc_trace_add(struct cc_trace *t, const struct cc_trace_rec *r)
     }
 }
 
-uint64_t cc_trace_digest(const struct cc_trace *t)
+uint64_t trace_digest(const struct cc_trace *t)
 {
     return t->hash;
 }

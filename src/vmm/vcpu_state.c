@@ -28,7 +28,7 @@
 /* Run KVM_RUN once with immediate_exit so KVM finishes an instruction whose
  * port or MMIO access we handled (e.g. IN writes RAX only on the next
  * KVM_RUN). Returns with no guest instruction executed. */
-int cc_vcpu_complete_io(struct cc_vm *vm, struct cc_err *err)
+int vcpu_complete_io(struct cc_vm *vm, struct cc_err *err)
 {
     struct kvm_run *run = vm->run;
     if (run->exit_reason != KVM_EXIT_IO && run->exit_reason != KVM_EXIT_MMIO &&
@@ -56,7 +56,7 @@ int cc_vcpu_complete_io(struct cc_vm *vm, struct cc_err *err)
 
 /* Is KVM on this host kvm-amd (SVM)? By the host CPU's vendor: KVM on an
  * AMD or Hygon CPU is kvm-amd. */
-bool cc_host_is_svm(void)
+bool host_is_svm(void)
 {
     unsigned a, b, c, d;
     if (!__get_cpuid(0, &a, &b, &c, &d))
@@ -82,7 +82,7 @@ bool cc_host_is_svm(void)
  * check it either) and KVM reads it back as busy, so writing the available
  * type is invisible to the guest and to snapshots. VMX requires a busy TR
  * on entry: there the registers are written unchanged. */
-int cc_vcpu_set_sregs(struct cc_vm *vm, const struct kvm_sregs *sregs, struct cc_err *err)
+int vcpu_set_sregs(struct cc_vm *vm, const struct kvm_sregs *sregs, struct cc_err *err)
 {
     struct kvm_sregs s = *sregs;
     if (vm->host_svm && s.tr.present && !s.tr.s && s.tr.type == 11)
@@ -147,21 +147,21 @@ static int msr_set1(struct cc_vm *vm, uint32_t idx, uint64_t val)
 
 static void put_blob(struct cc_buf *b, const void *p, uint32_t len)
 {
-    cc_buf_put_u32(b, len);
-    cc_buf_put(b, p, len);
+    buf_put_u32(b, len);
+    buf_put(b, p, len);
 }
 
 static bool get_blob(struct cc_rd *r, void *p, uint32_t len)
 {
-    uint32_t have = cc_rd_u32(r);
+    uint32_t have = rd_u32(r);
     if (have != len) {
         r->short_read = true;
         return false;
     }
-    return cc_rd_get(r, p, len);
+    return rd_get(r, p, len);
 }
 
-int cc_vcpu_save(struct cc_vm *vm, struct cc_buf *out, struct cc_err *err)
+int vcpu_save(struct cc_vm *vm, struct cc_buf *out, struct cc_err *err)
 {
     struct kvm_regs regs;
     struct kvm_sregs sregs;
@@ -186,21 +186,21 @@ int cc_vcpu_save(struct cc_vm *vm, struct cc_buf *out, struct cc_err *err)
     if (rc < 0)
         return rc;
 
-    cc_buf_put_u8(out, VCPU_STATE_VERSION);
+    buf_put_u8(out, VCPU_STATE_VERSION);
     put_blob(out, &regs, sizeof(regs));
     put_blob(out, &sregs, sizeof(sregs));
     put_blob(out, &xsave, sizeof(xsave));
-    cc_buf_put_bool(out, have_xcrs);
+    buf_put_bool(out, have_xcrs);
     put_blob(out, &xcrs, sizeof(xcrs));
     put_blob(out, &dbg, sizeof(dbg));
     put_blob(out, &ev, sizeof(ev));
     put_blob(out, &mp, sizeof(mp));
-    cc_buf_put_u8(out, vm->run->ready_for_interrupt_injection);
-    cc_buf_put_u8(out, vm->run->if_flag);
+    buf_put_u8(out, vm->run->ready_for_interrupt_injection);
+    buf_put_u8(out, vm->run->if_flag);
 
     /* MSRs: count, then (index, value) for each one the host let us read. */
     size_t count_at = out->len;
-    cc_buf_put_u32(out, 0);
+    buf_put_u32(out, 0);
     uint32_t saved = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t v;
@@ -214,19 +214,19 @@ int cc_vcpu_save(struct cc_vm *vm, struct cc_buf *out, struct cc_err *err)
                       (idx[i] >= 0x40000000 && idx[i] <= 0x400001ff);
         if (idx[i] == MSR_IA32_TSC || kvm_pv || msr_get1(vm, idx[i], &v) < 0)
             continue;
-        cc_buf_put_u32(out, idx[i]);
-        cc_buf_put_u64(out, v);
+        buf_put_u32(out, idx[i]);
+        buf_put_u64(out, v);
         saved++;
     }
     free(idx);
-    if (!cc_buf_ok(out))
+    if (!buf_ok(out))
         return cc_err_set(err, ENOMEM, "out of memory saving vCPU state");
     for (int b = 0; b < 4; b++)
         out->data[count_at + b] = (uint8_t)(saved >> (8 * b));
     return 0;
 }
 
-int cc_vcpu_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
+int vcpu_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
 {
     struct kvm_regs regs;
     struct kvm_sregs sregs;
@@ -236,26 +236,26 @@ int cc_vcpu_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
     struct kvm_vcpu_events ev;
     struct kvm_mp_state mp;
 
-    int ver = cc_rd_version(in, VCPU_STATE_VERSION, "vCPU state", err);
+    int ver = rd_version(in, VCPU_STATE_VERSION, "vCPU state", err);
     if (ver < 0)
         return ver;
     get_blob(in, &regs, sizeof(regs));
     get_blob(in, &sregs, sizeof(sregs));
     get_blob(in, &xsave, sizeof(xsave));
-    bool have_xcrs = cc_rd_bool(in);
+    bool have_xcrs = rd_bool(in);
     get_blob(in, &xcrs, sizeof(xcrs));
     get_blob(in, &dbg, sizeof(dbg));
     get_blob(in, &ev, sizeof(ev));
     get_blob(in, &mp, sizeof(mp));
-    uint8_t ready = cc_rd_u8(in), iflag = cc_rd_u8(in);
-    uint32_t nmsr = cc_rd_u32(in);
-    if (!cc_rd_ok(in))
+    uint8_t ready = rd_u8(in), iflag = rd_u8(in);
+    uint32_t nmsr = rd_u32(in);
+    if (!rd_ok(in))
         return cc_err_set(err, EINVAL, "vCPU state truncated or written by a different KVM "
                           "ABI (structure sizes differ)");
-    if (nmsr > cc_rd_left(in) / 12)
+    if (nmsr > rd_left(in) / 12)
         return cc_err_set(err, EINVAL, "vCPU state: MSR count %u larger than the data", nmsr);
 
-    int rc = cc_vcpu_set_sregs(vm, &sregs, err);
+    int rc = vcpu_set_sregs(vm, &sregs, err);
     if (rc < 0) {
         cc_err_prefix(err, "restoring special registers");
         return rc;
@@ -269,15 +269,15 @@ int cc_vcpu_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
     unsigned refused = 0;
     uint32_t first_refused = 0;
     for (uint32_t i = 0; i < nmsr; i++) {
-        uint32_t idx = cc_rd_u32(in);
-        uint64_t v = cc_rd_u64(in);
+        uint32_t idx = rd_u32(in);
+        uint64_t v = rd_u64(in);
         if (msr_set1(vm, idx, v) < 0) {
             if (!refused++)
                 first_refused = idx;
         }
     }
     if (refused)
-        cc_vm_log(vm, "restore: host refused %u MSR(s), first 0x%x", refused, first_refused);
+        vm_log(vm, "restore: host refused %u MSR(s), first 0x%x", refused, first_refused);
     ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
     if (ioctl(vm->vcpu_fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
         return cc_err_set(err, errno, "restoring vCPU events: %s", strerror(errno));

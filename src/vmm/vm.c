@@ -43,7 +43,7 @@ void cc_vm_config_default(struct cc_vm_config *cfg)
     cfg->serial_fd = -1;
 }
 
-void cc_vm_log(struct cc_vm *vm, const char *fmt, ...)
+void vm_log(struct cc_vm *vm, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -76,7 +76,7 @@ const char *cc_stop_name(enum cc_stop s)
     return "?";
 }
 
-int cc_vm_cmdline_add(struct cc_vm *vm, const char *frag, struct cc_err *err)
+int vm_cmdline_add(struct cc_vm *vm, const char *frag, struct cc_err *err)
 {
     size_t have = strlen(vm->cmdline_dev), add = strlen(frag);
     if (have + 1 + add >= sizeof(vm->cmdline_dev))
@@ -140,7 +140,7 @@ bool cc_vm_exit_status(const struct cc_vm *vm, int *status)
 }
 uint64_t cc_vm_vtime_ns(const struct cc_vm *vm) { return vm->vtime; }
 uint64_t cc_vm_exit_count(const struct cc_vm *vm) { return vm->exits; }
-uint64_t cc_vm_trace_hash(const struct cc_vm *vm) { return cc_trace_digest(&vm->trace); }
+uint64_t cc_vm_trace_hash(const struct cc_vm *vm) { return trace_digest(&vm->trace); }
 uint64_t cc_vm_unknown_io_count(const struct cc_vm *vm) { return vm->unknown_io; }
 uint64_t cc_vm_sti_deferrals(const struct cc_vm *vm) { return vm->sti_deferrals; }
 
@@ -171,7 +171,7 @@ int cc_vm_get_sregs(struct cc_vm *vm, struct kvm_sregs *sregs, struct cc_err *er
 
 int cc_vm_set_sregs(struct cc_vm *vm, const struct kvm_sregs *sregs, struct cc_err *err)
 {
-    return cc_vcpu_set_sregs(vm, sregs, err);
+    return vcpu_set_sregs(vm, sregs, err);
 }
 
 /* ---- create / destroy ---- */
@@ -199,7 +199,7 @@ static int kvm_open(struct cc_vm *vm, struct cc_err *err)
     vm->caps.immediate_exit = check_cap(vm->kvm_fd, KVM_CAP_IMMEDIATE_EXIT);
     vm->caps.exit_hypercall = check_cap(vm->kvm_fd, KVM_CAP_EXIT_HYPERCALL);
     vm->caps.sync_regs = (check_cap(vm->kvm_fd, KVM_CAP_SYNC_REGS) & KVM_SYNC_X86_REGS) != 0;
-    vm->host_svm = cc_host_is_svm();
+    vm->host_svm = host_is_svm();
     vm->caps.amd = vm->host_svm;
 
     vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
@@ -245,7 +245,7 @@ static int vcpu_create(struct cc_vm *vm, struct cc_err *err)
         return cc_err_set(err, errno, "mmap of kvm_run: %s", strerror(errno));
     if (vm->caps.sync_regs)
         vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
-    return cc_cpu_init(vm, err);
+    return cpu_init(vm, err);
 }
 
 int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_err *err)
@@ -275,13 +275,13 @@ int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_e
     vm->cmdline_extra = cfg->cmdline_extra ? strdup(cfg->cmdline_extra) : NULL;
     vm->cfg.cmdline_extra = vm->cmdline_extra;
     vm->cfg.trace_path = NULL;
-    cc_rng_init(&vm->rng, cfg->seed, "vm");
+    rng_init(&vm->rng, cfg->seed, "vm");
     int rc = cfg->cmdline_extra && !vm->cmdline_extra ? cc_err_set(err, ENOMEM, "out of memory")
                                                        : 0;
     if (rc == 0)
-        rc = cc_mem_init(vm, err);
+        rc = mem_init(vm, err);
     if (rc == 0)
-        rc = cc_trace_open(&vm->trace, cfg->trace_keep, cfg->trace_path, err);
+        rc = trace_open(&vm->trace, cfg->trace_keep, cfg->trace_path, err);
     if (rc == 0)
         rc = watchdog_start(vm, err);
     if (rc == 0 && !cfg->no_kvm)
@@ -308,7 +308,7 @@ void cc_vm_destroy(struct cc_vm *vm)
         return;
     watchdog_stop(vm);      /* safe when it never started */
     ext_detach_all(vm);
-    cc_vm_virtio_destroy(vm);
+    vm_virtio_destroy(vm);
     if (vm->run != MAP_FAILED)
         munmap(vm->run, vm->run_size);
     if (vm->vcpu_fd >= 0)
@@ -320,8 +320,8 @@ void cc_vm_destroy(struct cc_vm *vm)
     if (vm->mem != MAP_FAILED)
         munmap(vm->mem, vm->mem_size);
     cc_snapshot_put(vm->mem_base);
-    cc_mem_free(vm);
-    cc_trace_close(&vm->trace);
+    mem_free(vm);
+    trace_close(&vm->trace);
     free(vm->serial.buf);
     free(vm->serial.in);
     free(vm->cmdline_extra);

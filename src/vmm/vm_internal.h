@@ -81,7 +81,7 @@ struct vm_hypercall {
 struct cc_vm {
     struct cc_vm_config cfg;
     struct cc_host_caps caps;
-    bool host_svm;              /* KVM is kvm-amd: see cc_vcpu_set_sregs */
+    bool host_svm;              /* KVM is kvm-amd: see vcpu_set_sregs */
 
     int kvm_fd, vm_fd, vcpu_fd;
     bool tsc_offset_attr;       /* KVM_VCPU_TSC_OFFSET usable */
@@ -161,32 +161,32 @@ struct cc_vm {
 };
 
 /* cpu.c */
-int cc_cpu_init(struct cc_vm *vm, struct cc_err *err);
-int cc_cpu_set_tsc(struct cc_vm *vm, struct cc_err *err);
-uint64_t cc_vm_tsc_value(const struct cc_vm *vm);
+int cpu_init(struct cc_vm *vm, struct cc_err *err);
+int cpu_set_tsc(struct cc_vm *vm, struct cc_err *err);
+uint64_t vm_tsc_value(const struct cc_vm *vm);
 
 /* mem.c */
-int cc_mem_init(struct cc_vm *vm, struct cc_err *err);
-void cc_mem_free(struct cc_vm *vm);
-void cc_mem_mark_dirty(struct cc_vm *vm, uint64_t gpa, uint64_t len);
-int cc_mem_fetch_dirty(struct cc_vm *vm, struct cc_err *err);
-uint64_t cc_mem_dirty_count(const struct cc_vm *vm);
-int cc_mem_map_memfd(struct cc_vm *vm, int memfd, struct cc_err *err);
-int64_t cc_mem_reset(struct cc_vm *vm, struct cc_err *err);
+int mem_init(struct cc_vm *vm, struct cc_err *err);
+void mem_free(struct cc_vm *vm);
+void mem_mark_dirty(struct cc_vm *vm, uint64_t gpa, uint64_t len);
+int mem_fetch_dirty(struct cc_vm *vm, struct cc_err *err);
+uint64_t mem_dirty_count(const struct cc_vm *vm);
+int mem_map_memfd(struct cc_vm *vm, int memfd, struct cc_err *err);
+int64_t mem_reset(struct cc_vm *vm, struct cc_err *err);
 
 /* vcpu_state.c */
-int cc_vcpu_complete_io(struct cc_vm *vm, struct cc_err *err);
-int cc_vcpu_save(struct cc_vm *vm, struct cc_buf *out, struct cc_err *err);
-int cc_vcpu_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err);
-bool cc_host_is_svm(void);
+int vcpu_complete_io(struct cc_vm *vm, struct cc_err *err);
+int vcpu_save(struct cc_vm *vm, struct cc_buf *out, struct cc_err *err);
+int vcpu_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err);
+bool host_is_svm(void);
 /* Every KVM_SET_SREGS of the VMM: TR's type as an SVM guest's LTR leaves it. */
-int cc_vcpu_set_sregs(struct cc_vm *vm, const struct kvm_sregs *sregs, struct cc_err *err);
+int vcpu_set_sregs(struct cc_vm *vm, const struct kvm_sregs *sregs, struct cc_err *err);
 
 /* trace.c */
-int cc_trace_open(struct cc_trace *t, bool keep, const char *path, struct cc_err *err);
-void cc_trace_close(struct cc_trace *t);
-void cc_trace_add(struct cc_trace *t, const struct cc_trace_rec *r);
-uint64_t cc_trace_digest(const struct cc_trace *t);
+int trace_open(struct cc_trace *t, bool keep, const char *path, struct cc_err *err);
+void trace_close(struct cc_trace *t);
+void trace_add(struct cc_trace *t, const struct cc_trace_rec *r);
+uint64_t trace_digest(const struct cc_trace *t);
 
 /* iobus.c */
 struct cc_io_range *iobus_find(struct cc_io_bus *bus, uint64_t addr, unsigned size);
@@ -223,7 +223,7 @@ void ext_reseed_all(struct cc_vm *vm, uint64_t seed);
 
 /* vm.c */
 /* Append " frag" to the device part of the kernel command line. */
-int cc_vm_cmdline_add(struct cc_vm *vm, const char *frag, struct cc_err *err);
-void cc_vm_log(struct cc_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int vm_cmdline_add(struct cc_vm *vm, const char *frag, struct cc_err *err);
+void vm_log(struct cc_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -45,19 +45,19 @@ struct cc_vm_virtio {
 
 static void mmio_read(void *opaque, uint64_t off, void *data, unsigned size)
 {
-    cc_virtio_mmio_read(opaque, off, data, size);
+    virtio_mmio_read(opaque, off, data, size);
 }
 
 static void mmio_write(void *opaque, uint64_t off, const void *data, unsigned size)
 {
-    cc_virtio_mmio_write(opaque, off, data, size);
+    virtio_mmio_write(opaque, off, data, size);
 }
 
 static const struct cc_io_ops virtio_io = {mmio_read, mmio_write};
 
-static void vm_log(void *opaque, const char *msg)
+static void virtio_log(void *opaque, const char *msg)
 {
-    cc_vm_log(opaque, "%s", msg);
+    vm_log(opaque, "%s", msg);
 }
 
 /* Device writes into guest RAM are invisible to KVM's dirty log. */
@@ -107,11 +107,11 @@ static int plug(struct cc_vm *vm, struct vm_vdev *slot, const char *frag, const 
         destroy_dev(slot);
         return rc;
     }
-    rc = cc_vm_cmdline_add(vm, frag, err);      /* room was checked in next_slot */
+    rc = vm_cmdline_add(vm, frag, err);      /* room was checked in next_slot */
     char name[32];
     snprintf(name, sizeof(name), "%s@0x%llx", label, (unsigned long long)slot->base);
-    cc_virtio_mmio_set_log(slot->mmio, name, vm_log, vm);
-    cc_virtio_mmio_set_dirty_hook(slot->mmio, vm_mark_dirty, vm);
+    virtio_mmio_set_log(slot->mmio, name, virtio_log, vm);
+    virtio_mmio_set_dirty_hook(slot->mmio, vm_mark_dirty, vm);
     v->d[v->n++] = *slot;
     v->n_type[slot->type]++;
     return rc;
@@ -119,7 +119,7 @@ static int plug(struct cc_vm *vm, struct vm_vdev *slot, const char *frag, const 
 
 static struct cc_irq_sink pic_sink(struct cc_vm *vm)
 {
-    return (struct cc_irq_sink){cc_pic_sink_set_irq, &vm->pic};
+    return (struct cc_irq_sink){pic_sink_set_irq, &vm->pic};
 }
 
 int cc_vm_add_virtio_rng(struct cc_vm *vm, struct cc_virtio_rng **out, struct cc_err *err)
@@ -131,7 +131,7 @@ int cc_vm_add_virtio_rng(struct cc_vm *vm, struct cc_virtio_rng **out, struct cc
         return rc;
     snprintf(label, sizeof(label), "virtio-rng%u", vm->virtio->n_type[CC_VIRTIO_RNG]);
     struct cc_virtio_rng *r;
-    rc = cc_virtio_rng_create(vm->cfg.seed, label, &vm->mem, &vm->mem_size, pic_sink(vm),
+    rc = virtio_rng_create(vm->cfg.seed, label, &vm->mem, &vm->mem_size, pic_sink(vm),
                               slot.irq, &r, err);
     if (rc < 0)
         return rc;
@@ -153,7 +153,7 @@ int cc_vm_add_virtio_blk(struct cc_vm *vm, const struct cc_blk_config *cfg,
         return rc;
     snprintf(label, sizeof(label), "virtio-blk%u", vm->virtio->n_type[CC_VIRTIO_BLK]);
     struct cc_virtio_blk *b;
-    rc = cc_virtio_blk_create(cfg, vm->cfg.seed, label, &vm->mem, &vm->mem_size, pic_sink(vm),
+    rc = virtio_blk_create(cfg, vm->cfg.seed, label, &vm->mem, &vm->mem_size, pic_sink(vm),
                               slot.irq, &b, err);
     if (rc < 0)
         return rc;
@@ -185,7 +185,7 @@ int cc_vm_add_virtio_net(struct cc_vm *vm, const uint8_t mac[6], struct cc_virti
     snprintf(label, sizeof(label), "virtio-net%u", idx);
     uint8_t def[6] = {0x02, 0xcc, 0, 0, (uint8_t)((idx + 1) >> 8), (uint8_t)(idx + 1)};
     struct cc_virtio_net *n;
-    rc = cc_virtio_net_create(mac ? mac : def, &vm->mem, &vm->mem_size, pic_sink(vm), slot.irq,
+    rc = virtio_net_create(mac ? mac : def, &vm->mem, &vm->mem_size, pic_sink(vm), slot.irq,
                               &n, err);
     if (rc < 0)
         return rc;
@@ -208,7 +208,7 @@ int cc_vm_add_virtio_balloon(struct cc_vm *vm, struct cc_virtio_balloon **out,
         return rc;
     snprintf(label, sizeof(label), "virtio-balloon%u", vm->virtio->n_type[CC_VIRTIO_BALLOON]);
     struct cc_virtio_balloon *b;
-    rc = cc_virtio_balloon_create(&vm->mem, &vm->mem_size, pic_sink(vm), slot.irq, &b, err);
+    rc = virtio_balloon_create(&vm->mem, &vm->mem_size, pic_sink(vm), slot.irq, &b, err);
     if (rc < 0)
         return rc;
     slot.dev = b;
@@ -255,12 +255,12 @@ int cc_vm_virtio_info(const struct cc_vm *vm, unsigned i, struct cc_virtio_info 
     info->type = d->type;
     info->mmio_base = d->base;
     info->irq = d->irq;
-    info->failure = cc_virtio_mmio_failure(d->mmio);
+    info->failure = virtio_mmio_failure(d->mmio);
     info->status = d->mmio->status;
     return 0;
 }
 
-void cc_vm_virtio_destroy(struct cc_vm *vm)
+void vm_virtio_destroy(struct cc_vm *vm)
 {
     struct cc_vm_virtio *v = vm->virtio;
     if (!v)
@@ -271,33 +271,33 @@ void cc_vm_virtio_destroy(struct cc_vm *vm)
     vm->virtio = NULL;
 }
 
-void cc_vm_virtio_save(const struct cc_vm *vm, struct cc_buf *out)
+void vm_virtio_save(const struct cc_vm *vm, struct cc_buf *out)
 {
     unsigned n = cc_vm_virtio_count(vm);
-    cc_buf_put_u8(out, VIRTIO_SAVE_VERSION);
-    cc_buf_put_u8(out, (uint8_t)n);
+    buf_put_u8(out, VIRTIO_SAVE_VERSION);
+    buf_put_u8(out, (uint8_t)n);
     for (unsigned i = 0; i < n; i++) {
         const struct vm_vdev *d = &vm->virtio->d[i];
-        cc_buf_put_u8(out, (uint8_t)d->type);
+        buf_put_u8(out, (uint8_t)d->type);
         d->mmio->ops->save(d->dev, out);
     }
 }
 
-int cc_vm_virtio_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
+int vm_virtio_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
 {
-    int ver = cc_rd_version(in, VIRTIO_SAVE_VERSION, "virtio", err);
+    int ver = rd_version(in, VIRTIO_SAVE_VERSION, "virtio", err);
     if (ver < 0)
         return ver;
-    uint8_t n = cc_rd_u8(in);
-    if (!cc_rd_ok(in))
+    uint8_t n = rd_u8(in);
+    if (!rd_ok(in))
         return cc_err_set(err, EINVAL, "virtio: snapshot section truncated");
     if (n != cc_vm_virtio_count(vm))
         return cc_err_set(err, EINVAL, "virtio: the snapshot has %u devices, this VM %u; add "
                           "the same devices in the same order", n, cc_vm_virtio_count(vm));
     for (unsigned i = 0; i < n; i++) {
         struct vm_vdev *d = &vm->virtio->d[i];
-        uint8_t type = cc_rd_u8(in);
-        if (!cc_rd_ok(in))
+        uint8_t type = rd_u8(in);
+        if (!rd_ok(in))
             return cc_err_set(err, EINVAL, "virtio: snapshot section truncated");
         if (type != d->type)
             return cc_err_set(err, EINVAL, "virtio: snapshot device %u has type %u, this VM's "
@@ -312,37 +312,37 @@ int cc_vm_virtio_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
 /* ---- in-memory snapshots ---- */
 
 struct cc_vm_virtio_snap {
-    struct cc_buf state;        /* like cc_vm_virtio_save, bulk data left out */
+    struct cc_buf state;        /* like vm_virtio_save, bulk data left out */
     void *data[CC_VIRTIO_MAX_DEVICES];  /* devices' copy-on-write data (disks) */
     void (*data_free[CC_VIRTIO_MAX_DEVICES])(void *data);
     unsigned n;
 };
 
-void cc_vm_virtio_snap_free(struct cc_vm_virtio_snap *s)
+void vm_virtio_snap_free(struct cc_vm_virtio_snap *s)
 {
     if (!s)
         return;
     for (unsigned i = 0; i < s->n; i++)
         if (s->data[i])
             s->data_free[i](s->data[i]);
-    cc_buf_free(&s->state);
+    buf_free(&s->state);
     free(s);
 }
 
-int cc_vm_virtio_snap_take(const struct cc_vm *vm, struct cc_vm_virtio_snap **out,
+int vm_virtio_snap_take(const struct cc_vm *vm, struct cc_vm_virtio_snap **out,
                            struct cc_err *err)
 {
     struct cc_vm_virtio_snap *s = calloc(1, sizeof(*s));
     if (!s)
         return cc_err_set(err, ENOMEM, "out of memory");
-    cc_buf_init(&s->state);
+    buf_init(&s->state);
     s->n = cc_vm_virtio_count(vm);
-    cc_buf_put_u8(&s->state, VIRTIO_SAVE_VERSION);
-    cc_buf_put_u8(&s->state, (uint8_t)s->n);
+    buf_put_u8(&s->state, VIRTIO_SAVE_VERSION);
+    buf_put_u8(&s->state, (uint8_t)s->n);
     for (unsigned i = 0; i < s->n; i++) {
         const struct vm_vdev *d = &vm->virtio->d[i];
         const struct cc_virtio_ops *ops = d->mmio->ops;
-        cc_buf_put_u8(&s->state, (uint8_t)d->type);
+        buf_put_u8(&s->state, (uint8_t)d->type);
         if (!ops->save_meta) {
             ops->save(d->dev, &s->state);
             continue;
@@ -351,42 +351,42 @@ int cc_vm_virtio_snap_take(const struct cc_vm *vm, struct cc_vm_virtio_snap **ou
         s->data[i] = ops->data_snapshot(d->dev);
         s->data_free[i] = ops->data_free;
         if (!s->data[i]) {
-            cc_vm_virtio_snap_free(s);
+            vm_virtio_snap_free(s);
             return cc_err_set(err, ENOMEM, "out of memory");
         }
     }
-    if (!cc_buf_ok(&s->state)) {
-        cc_vm_virtio_snap_free(s);
+    if (!buf_ok(&s->state)) {
+        vm_virtio_snap_free(s);
         return cc_err_set(err, ENOMEM, "out of memory");
     }
     *out = s;
     return 0;
 }
 
-bool cc_vm_virtio_snap_serialize(const struct cc_vm_virtio_snap *s, struct cc_buf *out)
+bool vm_virtio_snap_serialize(const struct cc_vm_virtio_snap *s, struct cc_buf *out)
 {
     for (unsigned i = 0; i < s->n; i++)
         if (s->data[i])
             return false;
-    cc_buf_put(out, s->state.data, s->state.len);
+    buf_put(out, s->state.data, s->state.len);
     return true;
 }
 
-int cc_vm_virtio_snap_restore(struct cc_vm *vm, const struct cc_vm_virtio_snap *s,
+int vm_virtio_snap_restore(struct cc_vm *vm, const struct cc_vm_virtio_snap *s,
                               struct cc_err *err)
 {
     struct cc_rd in;
-    cc_rd_init(&in, s->state.data, s->state.len);
-    uint8_t ver = cc_rd_u8(&in);
-    uint8_t n = cc_rd_u8(&in);
-    if (!cc_rd_ok(&in) || ver != VIRTIO_SAVE_VERSION)
+    rd_init(&in, s->state.data, s->state.len);
+    uint8_t ver = rd_u8(&in);
+    uint8_t n = rd_u8(&in);
+    if (!rd_ok(&in) || ver != VIRTIO_SAVE_VERSION)
         return cc_err_set(err, EINVAL, "virtio: snapshot is damaged");
     if (n != cc_vm_virtio_count(vm))
         return cc_err_set(err, EINVAL, "virtio: the snapshot has %u devices, this VM %u; add "
                           "the same devices in the same order", n, cc_vm_virtio_count(vm));
     for (unsigned i = 0; i < n; i++) {
         struct vm_vdev *d = &vm->virtio->d[i];
-        uint8_t type = cc_rd_u8(&in);
+        uint8_t type = rd_u8(&in);
         if (type != d->type)
             return cc_err_set(err, EINVAL, "virtio: snapshot device %u has type %u, this VM's "
                               "has type %u", i, type, d->type);
@@ -406,24 +406,24 @@ int cc_vm_virtio_snap_restore(struct cc_vm *vm, const struct cc_vm_virtio_snap *
 static void put_str(struct cc_buf *b, const char *s)
 {
     uint32_t n = s ? (uint32_t)strlen(s) : 0;
-    cc_buf_put_u8(b, s != NULL);
-    cc_buf_put_u32(b, n);
-    cc_buf_put(b, s, n);
+    buf_put_u8(b, s != NULL);
+    buf_put_u32(b, n);
+    buf_put(b, s, n);
 }
 
 static int get_str(struct cc_rd *r, char **out, struct cc_err *err)
 {
     *out = NULL;
-    bool present = cc_rd_bool(r);
-    uint32_t n = cc_rd_u32(r);
-    if (!cc_rd_ok(r) || n > 4096 || n > cc_rd_left(r))
+    bool present = rd_bool(r);
+    uint32_t n = rd_u32(r);
+    if (!rd_ok(r) || n > 4096 || n > rd_left(r))
         return cc_err_set(err, EINVAL, "virtio manifest: bad string");
     if (!present)
         return 0;
     *out = malloc(n + 1);
     if (!*out)
         return cc_err_set(err, ENOMEM, "out of memory");
-    cc_rd_get(r, *out, n);
+    rd_get(r, *out, n);
     (*out)[n] = 0;
     if (strlen(*out) != n) {
         free(*out);
@@ -433,48 +433,48 @@ static int get_str(struct cc_rd *r, char **out, struct cc_err *err)
     return 0;
 }
 
-void cc_vm_virtio_manifest_save(const struct cc_vm *vm, struct cc_buf *out)
+void vm_virtio_manifest_save(const struct cc_vm *vm, struct cc_buf *out)
 {
     unsigned n = vm->virtio ? vm->virtio->n : 0;
-    cc_buf_put_u8(out, MANIFEST_VERSION);
-    cc_buf_put_u32(out, n);
+    buf_put_u8(out, MANIFEST_VERSION);
+    buf_put_u32(out, n);
     for (unsigned i = 0; i < n; i++) {
         const struct vm_vdev *d = &vm->virtio->d[i];
-        cc_buf_put_u8(out, (uint8_t)d->type);
+        buf_put_u8(out, (uint8_t)d->type);
         if (d->type == CC_VIRTIO_BLK) {
-            cc_buf_put_u64(out, d->blk_size);
-            cc_buf_put_bool(out, d->blk_ro);
+            buf_put_u64(out, d->blk_size);
+            buf_put_bool(out, d->blk_ro);
             put_str(out, d->blk_image);
             put_str(out, d->blk_id);
         } else if (d->type == CC_VIRTIO_NET) {
-            cc_buf_put(out, d->mac, 6);
+            buf_put(out, d->mac, 6);
         }
     }
 }
 
-int cc_vm_virtio_manifest_apply(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
+int vm_virtio_manifest_apply(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err)
 {
-    int ver = cc_rd_version(in, MANIFEST_VERSION, "virtio manifest", err);
+    int ver = rd_version(in, MANIFEST_VERSION, "virtio manifest", err);
     if (ver < 0)
         return ver;
-    uint32_t n = cc_rd_u32(in);
-    if (!cc_rd_ok(in))
+    uint32_t n = rd_u32(in);
+    if (!rd_ok(in))
         return cc_err_set(err, EINVAL, "virtio manifest truncated");
     if (n > CC_VIRTIO_MAX_DEVICES)
         return cc_err_set(err, EINVAL, "virtio manifest: %u devices (at most %u)", n,
                           CC_VIRTIO_MAX_DEVICES);
     for (uint32_t i = 0; i < n; i++) {
-        uint8_t type = cc_rd_u8(in);
+        uint8_t type = rd_u8(in);
         int rc;
-        if (!cc_rd_ok(in))
+        if (!rd_ok(in))
             return cc_err_set(err, EINVAL, "virtio manifest truncated");
         if (type == CC_VIRTIO_RNG) {
             rc = cc_vm_add_virtio_rng(vm, NULL, err);
         } else if (type == CC_VIRTIO_BLK) {
             struct cc_blk_config c = {0};
             char *image = NULL, *id = NULL;
-            c.size = cc_rd_u64(in);
-            c.read_only = cc_rd_bool(in);
+            c.size = rd_u64(in);
+            c.read_only = rd_bool(in);
             rc = get_str(in, &image, err);
             if (rc == 0)
                 rc = get_str(in, &id, err);
@@ -487,8 +487,8 @@ int cc_vm_virtio_manifest_apply(struct cc_vm *vm, struct cc_rd *in, struct cc_er
             free(id);
         } else if (type == CC_VIRTIO_NET) {
             uint8_t mac[6];
-            cc_rd_get(in, mac, 6);
-            if (!cc_rd_ok(in))
+            rd_get(in, mac, 6);
+            if (!rd_ok(in))
                 return cc_err_set(err, EINVAL, "virtio manifest truncated");
             rc = cc_vm_add_virtio_net(vm, mac, NULL, err);
         } else if (type == CC_VIRTIO_BALLOON) {
@@ -502,7 +502,7 @@ int cc_vm_virtio_manifest_apply(struct cc_vm *vm, struct cc_rd *in, struct cc_er
     return 0;
 }
 
-void cc_vm_virtio_reseed(struct cc_vm *vm, uint64_t seed)
+void vm_virtio_reseed(struct cc_vm *vm, uint64_t seed)
 {
     if (!vm->virtio)
         return;

@@ -11,37 +11,37 @@
 struct cc_vm;
 
 /* Destroy every virtio device of the VM (called by cc_vm_destroy). */
-void cc_vm_virtio_destroy(struct cc_vm *vm);
+void vm_virtio_destroy(struct cc_vm *vm);
 
 /* Snapshot of every device's state, in the order they were added. Loading
  * needs a VM with the same devices added in the same order; on error the
  * devices before the bad one are already loaded. */
-void cc_vm_virtio_save(const struct cc_vm *vm, struct cc_buf *out);
-int cc_vm_virtio_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err);
+void vm_virtio_save(const struct cc_vm *vm, struct cc_buf *out);
+int vm_virtio_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err);
 
 /* In-memory device snapshot for resets and forks: the same state as
- * cc_vm_virtio_save, except that each disk is kept as an O(1)
+ * vm_virtio_save, except that each disk is kept as an O(1)
  * copy-on-write clone of its overlay instead of a copy of its pages, so
  * thousands of snapshots of a disk cost only what each run writes. A
  * snapshot may be restored into the VM it came from or into another VM
  * with the same devices (a fork); it stays valid until freed. */
 struct cc_vm_virtio_snap;
-int cc_vm_virtio_snap_take(const struct cc_vm *vm, struct cc_vm_virtio_snap **out,
+int vm_virtio_snap_take(const struct cc_vm *vm, struct cc_vm_virtio_snap **out,
                            struct cc_err *err);
-int cc_vm_virtio_snap_restore(struct cc_vm *vm, const struct cc_vm_virtio_snap *s,
+int vm_virtio_snap_restore(struct cc_vm *vm, const struct cc_vm_virtio_snap *s,
                               struct cc_err *err);
-void cc_vm_virtio_snap_free(struct cc_vm_virtio_snap *s);
-/* Append the snapshot in cc_vm_virtio_save's format when that needs no
+void vm_virtio_snap_free(struct cc_vm_virtio_snap *s);
+/* Append the snapshot in vm_virtio_save's format when that needs no
  * disk pages (no virtio-blk devices); false (nothing written) otherwise. */
-bool cc_vm_virtio_snap_serialize(const struct cc_vm_virtio_snap *s, struct cc_buf *out);
+bool vm_virtio_snap_serialize(const struct cc_vm_virtio_snap *s, struct cc_buf *out);
 
 /* Which devices the VM has and how each was made (type, disk size, base
  * image path, id, MAC), so that another VM can be given the same set:
  * forks and snapshot files use it before loading device state. */
-void cc_vm_virtio_manifest_save(const struct cc_vm *vm, struct cc_buf *out);
-int cc_vm_virtio_manifest_apply(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err);
+void vm_virtio_manifest_save(const struct cc_vm *vm, struct cc_buf *out);
+int vm_virtio_manifest_apply(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err);
 
 /* Reseed every virtio-rng of the VM (forks that should diverge). */
-void cc_vm_virtio_reseed(struct cc_vm *vm, uint64_t seed);
+void vm_virtio_reseed(struct cc_vm *vm, uint64_t seed);
 
 #endif

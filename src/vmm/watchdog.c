@@ -26,7 +26,7 @@ static void *watchdog_main(void *arg)
             continue;
         }
         if (++stalled == vm->cfg.watchdog_s)
-            cc_vm_log(vm, "watchdog: the vCPU has not exited for %u s (after exit #%llu); "
+            vm_log(vm, "watchdog: the vCPU has not exited for %u s (after exit #%llu); "
                           "the guest may be spinning without I/O",
                       vm->cfg.watchdog_s, (unsigned long long)now);
     }

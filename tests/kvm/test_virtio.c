@@ -356,14 +356,14 @@ static void test_rng(void)
     struct cc_virtio_rng *r;
     ok(cc_vm_add_virtio_rng(t->vm, &r, &err) == 0, "rng added");
     struct cc_rng ref;
-    cc_rng_init(&ref, 0, "virtio-rng0");
+    rng_init(&ref, 0, "virtio-rng0");
     uint8_t want[32];
     struct kt_ucall uc;
     enum kt_ucall_type ty = kt_run(t, &uc);
     if (ty != KT_SYNC)
         kt_diag_ucall(&uc);
     ok(ty == KT_SYNC && uc.args[1] == 32, "rng: guest got 32 bytes through the queue");
-    cc_rng_bytes(&ref, want, 32);
+    rng_bytes(&ref, want, 32);
     ok(!memcmp(cc_vm_gpa(t->vm, uc.args[0], 32), want, 32),
        "rng: the bytes equal the host's seeded stream");
 
@@ -379,7 +379,7 @@ static void test_rng(void)
 
     ty = kt_run(t, &uc);
     ok(ty == KT_SYNC && uc.args[1] == 32, "rng: after a reset the device works again");
-    cc_rng_bytes(&ref, want, 32);
+    rng_bytes(&ref, want, 32);
     ok(!memcmp(cc_vm_gpa(t->vm, uc.args[0], 32), want, 32), "rng: and the stream continues");
     ok(!cc_virtio_rng_failure(r), "rng: healthy after reset");
     if (kt_run(t, &uc) != KT_DONE)
@@ -567,10 +567,10 @@ static void test_vm_snapshots(void)
                                                       .count = 2}, &err);
 
     struct cc_buf file;
-    cc_buf_init(&file);
-    cc_vm_virtio_save(vm, &file);
+    buf_init(&file);
+    vm_virtio_save(vm, &file);
     struct cc_vm_virtio_snap *snap;
-    ok(cc_vm_virtio_snap_take(vm, &snap, &err) == 0, "in-memory device snapshot taken");
+    ok(vm_virtio_snap_take(vm, &snap, &err) == 0, "in-memory device snapshot taken");
     struct cc_blk_usage u0;
     cc_virtio_blk_usage(b, &u0);
 
@@ -580,7 +580,7 @@ static void test_vm_snapshots(void)
     cc_virtio_blk_fault_clear(b);
     cc_virtio_rng_reseed(r, 99);
     cc_virtio_net_inject(n, f, sizeof(f));
-    ok(cc_vm_virtio_snap_restore(vm, snap, &err) == 0, "restored in place (%s)", err.msg);
+    ok(vm_virtio_snap_restore(vm, snap, &err) == 0, "restored in place (%s)", err.msg);
     cc_virtio_blk_read(b, 0, back, sizeof(back), &err);
     memset(mib, 0x3c, 4096);
     struct cc_net_stats ns;
@@ -588,8 +588,8 @@ static void test_vm_snapshots(void)
     ok(!memcmp(back, mib, sizeof(back)) && cc_virtio_blk_fault_hits(b, 0) == 0 && ns.rx_queued == 1,
        "disk, faults and pending frames are back");
     struct cc_buf again;
-    cc_buf_init(&again);
-    cc_vm_virtio_save(vm, &again);
+    buf_init(&again);
+    vm_virtio_save(vm, &again);
     ok(again.len == file.len && !memcmp(again.data, file.data, file.len),
        "the restored state saves identically to the original");
 
@@ -598,24 +598,24 @@ static void test_vm_snapshots(void)
     struct cc_virtio_blk *b2;
     struct cc_virtio_net *n2;
     struct cc_vm *vm2 = mk_vm3(&r2, &b2, &n2);
-    ok(cc_vm_virtio_snap_restore(vm2, snap, &err) == 0, "restored into a fork");
+    ok(vm_virtio_snap_restore(vm2, snap, &err) == 0, "restored into a fork");
     struct cc_blk_usage u2;
     cc_virtio_blk_usage(b2, &u2);
     ok(u2.pages == 256 && u2.live_pages == u0.live_pages,
        "the fork shares the 256 written pages (%llu live)", (unsigned long long)u2.live_pages);
     cc_virtio_blk_read(b2, 0, back, sizeof(back), &err);
     ok(!memcmp(back, mib, sizeof(back)), "the fork reads the snapshot's disk");
-    cc_buf_free(&again);
-    cc_buf_init(&again);
-    cc_vm_virtio_save(vm2, &again);
+    buf_free(&again);
+    buf_init(&again);
+    vm_virtio_save(vm2, &again);
     ok(again.len == file.len && !memcmp(again.data, file.data, file.len),
        "the fork's device state equals the original's");
 
     /* File form: load into a third VM. */
     struct cc_vm *vm3 = mk_vm3(&r2, &b2, &n2);
     struct cc_rd rd;
-    cc_rd_init(&rd, file.data, file.len);
-    ok(cc_vm_virtio_load(vm3, &rd, &err) == 0, "saved devices load into a new VM (%s)", err.msg);
+    rd_init(&rd, file.data, file.len);
+    ok(vm_virtio_load(vm3, &rd, &err) == 0, "saved devices load into a new VM (%s)", err.msg);
     cc_virtio_blk_read(b2, 0, back, sizeof(back), &err);
     ok(!memcmp(back, mib, sizeof(back)), "with the disk contents");
     cc_vm_destroy(vm3);
@@ -626,15 +626,15 @@ static void test_vm_snapshots(void)
     cfg.mem_size = 16 << 20;
     cc_vm_create(&cfg, &vm3, &err);
     cc_vm_add_virtio_rng(vm3, NULL, &err);
-    cc_rd_init(&rd, file.data, file.len);
-    ok(cc_vm_virtio_load(vm3, &rd, &err) < 0 && strstr(err.msg, "devices"),
+    rd_init(&rd, file.data, file.len);
+    ok(vm_virtio_load(vm3, &rd, &err) < 0 && strstr(err.msg, "devices"),
        "other devices: file refused: %s", err.msg);
-    ok(cc_vm_virtio_snap_restore(vm3, snap, &err) < 0, "other devices: snapshot refused");
+    ok(vm_virtio_snap_restore(vm3, snap, &err) < 0, "other devices: snapshot refused");
     cc_vm_destroy(vm3);
 
-    cc_vm_virtio_snap_free(snap);
-    cc_buf_free(&file);
-    cc_buf_free(&again);
+    vm_virtio_snap_free(snap);
+    buf_free(&file);
+    buf_free(&again);
     cc_vm_destroy(vm2);
     cc_vm_destroy(vm);
 }

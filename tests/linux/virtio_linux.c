@@ -683,7 +683,7 @@ struct pair_run {
     size_t ntr[2];
     uint8_t *after_sti[2];          /* per record: an irq-window exit whose RIP
                                        follows an STI instruction */
-    struct cc_wire_stats ws;
+    struct wire_stats ws;
     double seconds;
 };
 
@@ -737,7 +737,7 @@ static int run_pair(uint64_t seed, struct pair_run *r)
             goto out;
         }
     }
-    if (cc_wire_connect(net[0], net[1], &w, &err) < 0) {
+    if (wire_connect(net[0], net[1], &w, &err) < 0) {
         tap_diag("wire: %s", err.msg);
         goto out;
     }
@@ -808,7 +808,7 @@ static int run_pair(uint64_t seed, struct pair_run *r)
             r->after_sti[i][j] = tr[j].kind == CC_TR_IRQ_WINDOW && after_sti(vm[i], tr[j].rip);
         collect(vm[i], 0, r->lines[i], sizeof(r->lines[i]));
     }
-    cc_wire_stats(w, &r->ws);
+    wire_stats(w, &r->ws);
     for (int i = 0; stuck && i < 2; i++) {
         tap_diag("VM %c: last exits:", 'A' + i);
         for (size_t j = r->ntr[i] > 16 ? r->ntr[i] - 16 : 0; j < r->ntr[i]; j++) {
@@ -823,7 +823,7 @@ static int run_pair(uint64_t seed, struct pair_run *r)
     r->ok = !stuck;
     rc = stuck ? -1 : 0;
 out:
-    cc_wire_free(w);
+    wire_free(w);
     cc_vm_destroy(vm[0]);
     cc_vm_destroy(vm[1]);
     return rc;

@@ -2,7 +2,7 @@
  * registers from virtual time in BCD and binary, 12 and 24 hour; the UIP
  * window and Linux's mc146818_avoid_UIP read; month, year, leap-year and
  * century rollover; the NMI bit of port 0x70; guest writes of the time
- * (single field, and the SET-bit sequence) read back; cc_cmos_shift;
+ * (single field, and the SET-bit sequence) read back; cmos_shift;
  * NVRAM presets; snapshots and load errors; a seeded robustness run. */
 #include <errno.h>
 
@@ -16,14 +16,14 @@ enum { R_SEC = 0, R_MIN = 2, R_HOUR = 4, R_WDAY = 6, R_MDAY = 7, R_MON = 8, R_YE
 
 static uint8_t rd(struct cc_cmos *c, uint64_t t, uint8_t reg)
 {
-    cc_cmos_write(c, t, 0x70, reg);
-    return cc_cmos_read(c, t, 0x71);
+    cmos_write(c, t, 0x70, reg);
+    return cmos_read(c, t, 0x71);
 }
 
 static void wr(struct cc_cmos *c, uint64_t t, uint8_t reg, uint8_t v)
 {
-    cc_cmos_write(c, t, 0x70, reg);
-    cc_cmos_write(c, t, 0x71, v);
+    cmos_write(c, t, 0x70, reg);
+    cmos_write(c, t, 0x71, v);
 }
 
 /* "YYYY-MM-DD hh:mm:ss w" from the registers, decoding BCD or binary. */
@@ -45,7 +45,7 @@ static const char *show(struct cc_cmos *c, uint64_t t)
 static void test_defaults_and_formats(void)
 {
     struct cc_cmos c;
-    cc_cmos_init(&c, CC_CMOS_DEFAULT_EPOCH, 512ull << 20);
+    cmos_init(&c, CC_CMOS_DEFAULT_EPOCH, 512ull << 20);
     is_str(show(&c, 0), "2026-01-01 00:00:00 5", "t=0: default epoch, Thursday");
     is_int(rd(&c, 0, R_A), 0x26, "register A: 32 kHz base, 1024 Hz");
     is_int(rd(&c, 0, R_B), 0x02, "register B: 24 hour, BCD");
@@ -77,7 +77,7 @@ static void test_defaults_and_formats(void)
 static void test_uip(void)
 {
     struct cc_cmos c;
-    cc_cmos_init(&c, CC_CMOS_DEFAULT_EPOCH, 0);
+    cmos_init(&c, CC_CMOS_DEFAULT_EPOCH, 0);
     uint64_t edge = 5 * SEC;
     ok(!(rd(&c, edge - 244001, R_A) & 0x80), "UIP clear 244.001 us before the second");
     ok(rd(&c, edge - 244000, R_A) & 0x80, "UIP set 244 us before the second");
@@ -124,14 +124,14 @@ static void test_rollover(void)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct cc_cmos c;
-        cc_cmos_init(&c, cases[i].epoch, 0);
+        cmos_init(&c, cases[i].epoch, 0);
         is_str(show(&c, SEC - 1), cases[i].before, "before %s", cases[i].before);
         is_str(show(&c, SEC), cases[i].after, "rolls to %s", cases[i].after);
     }
     struct cc_cmos c;
-    cc_cmos_init(&c, 1709164799, 0);
+    cmos_init(&c, 1709164799, 0);
     is_str(show(&c, SEC + 86400 * SEC), "2024-03-01 00:00:00 6", "leap day then March 1st");
-    cc_cmos_init(&c, 1767225600, 0);
+    cmos_init(&c, 1767225600, 0);
     is_str(show(&c, 31ull * 86400 * SEC), "2026-02-01 00:00:00 1", "January has 31 days");
     is_str(show(&c, 365ull * 86400 * SEC), "2027-01-01 00:00:00 6", "2026 has 365 days");
 }
@@ -139,20 +139,20 @@ static void test_rollover(void)
 static void test_index_port(void)
 {
     struct cc_cmos c;
-    cc_cmos_init(&c, CC_CMOS_DEFAULT_EPOCH, 0);
-    cc_cmos_write(&c, 0, 0x70, 0x8a);
+    cmos_init(&c, CC_CMOS_DEFAULT_EPOCH, 0);
+    cmos_write(&c, 0, 0x70, 0x8a);
     ok(c.nmi_disabled, "bit 7 of the index disables NMI");
     is_int(c.index, 0x0a, "index is bits 0-6");
-    is_int(cc_cmos_read(&c, 0, 0x71), 0x26, "data port reads register A");
-    cc_cmos_write(&c, 0, 0x70, 0x0a);
+    is_int(cmos_read(&c, 0, 0x71), 0x26, "data port reads register A");
+    cmos_write(&c, 0, 0x70, 0x0a);
     ok(!c.nmi_disabled, "NMI enabled again");
-    is_int(cc_cmos_read(&c, 0, 0x70), 0xff, "index port is write-only");
-    is_int(cc_cmos_read(&c, 0, 0x72), 0xff, "other ports read 0xff");
-    cc_cmos_write(&c, 0, 0x72, 0x12);       /* ignored */
-    cc_cmos_write(&c, 0, 0x70, 0xc0);
-    cc_cmos_write(&c, 0, 0x71, 0x77);
+    is_int(cmos_read(&c, 0, 0x70), 0xff, "index port is write-only");
+    is_int(cmos_read(&c, 0, 0x72), 0xff, "other ports read 0xff");
+    cmos_write(&c, 0, 0x72, 0x12);       /* ignored */
+    cmos_write(&c, 0, 0x70, 0xc0);
+    cmos_write(&c, 0, 0x71, 0x77);
     is_int(c.ram[0x40], 0x77, "0xc0 selects 0x40 with NMI off");
-    is_int(cc_cmos_read(&c, 0, 0x71), 0x77, "NVRAM reads back");
+    is_int(cmos_read(&c, 0, 0x71), 0x77, "NVRAM reads back");
     wr(&c, 0, R_C, 0xff);
     wr(&c, 0, R_D, 0x00);
     is_int(rd(&c, 0, R_C), 0x00, "register C is read-only");
@@ -162,7 +162,7 @@ static void test_index_port(void)
 static void test_guest_writes(void)
 {
     struct cc_cmos c;
-    cc_cmos_init(&c, CC_CMOS_DEFAULT_EPOCH, 0);
+    cmos_init(&c, CC_CMOS_DEFAULT_EPOCH, 0);
     uint64_t t = 10 * SEC + 123;
     wr(&c, t, R_MIN, 0x30);
     is_str(show(&c, t), "2026-01-01 00:30:10 5", "writing minutes moves the clock");
@@ -243,17 +243,17 @@ static void test_guest_writes(void)
 static void test_shift_and_nvram(void)
 {
     struct cc_cmos c;
-    cc_cmos_init(&c, CC_CMOS_DEFAULT_EPOCH, 8ull << 30);
-    cc_cmos_shift(&c, 3600);
+    cmos_init(&c, CC_CMOS_DEFAULT_EPOCH, 8ull << 30);
+    cmos_shift(&c, 3600);
     is_str(show(&c, 0), "2026-01-01 01:00:00 5", "shift +1 h");
-    cc_cmos_shift(&c, -2 * 86400);
+    cmos_shift(&c, -2 * 86400);
     is_str(show(&c, 0), "2025-12-30 01:00:00 3", "shift -2 days");
-    cc_cmos_shift(&c, INT64_MAX);
-    cc_cmos_shift(&c, INT64_MAX);
+    cmos_shift(&c, INT64_MAX);
+    cmos_shift(&c, INT64_MAX);
     is_int(c.offset_s, INT64_MAX, "shift saturates");
     is_str(show(&c, 0), "9999-12-31 23:59:59 6", "clock clamps");
-    cc_cmos_shift(&c, INT64_MIN);
-    cc_cmos_shift(&c, INT64_MIN);
+    cmos_shift(&c, INT64_MIN);
+    cmos_shift(&c, INT64_MIN);
     is_int(c.offset_s, INT64_MIN, "and saturates low");
 
     /* 8 GiB: 3 GiB below 4 GiB, 5 GiB above */
@@ -262,7 +262,7 @@ static void test_shift_and_nvram(void)
     is_int(c.ram[0x30] | c.ram[0x31] << 8, 0xffff, "0x30/0x31 mirror");
     is_int(c.ram[0x34] | c.ram[0x35] << 8, (3072 - 16) * 16, "16 MiB..3 GiB in 64 KiB units");
     is_int(c.ram[0x5b] | c.ram[0x5c] << 8 | c.ram[0x5d] << 16, 5 * 16384, "above 4 GiB in 64 KiB units");
-    cc_cmos_init(&c, CC_CMOS_DEFAULT_EPOCH, 32ull << 20);
+    cmos_init(&c, CC_CMOS_DEFAULT_EPOCH, 32ull << 20);
     is_int(c.ram[0x17] | c.ram[0x18] << 8, 31 * 1024, "32 MiB: 31 MiB extended");
     is_int(c.ram[0x34] | c.ram[0x35] << 8, 16 * 16, "32 MiB: 16 MiB over 16 MiB");
     is_int(c.ram[0x5b], 0, "nothing above 4 GiB");
@@ -288,33 +288,33 @@ static int same_behaviour(struct cc_cmos *a, struct cc_cmos *b, uint64_t t)
 static void test_snapshot(void)
 {
     struct cc_cmos a, b;
-    cc_cmos_init(&a, CC_CMOS_DEFAULT_EPOCH, 1ull << 30);
+    cmos_init(&a, CC_CMOS_DEFAULT_EPOCH, 1ull << 30);
     uint64_t t = 77 * SEC;
     wr(&a, t, R_MIN, 0x42);
-    cc_cmos_shift(&a, -12345);
+    cmos_shift(&a, -12345);
     wr(&a, t, 0x50, 0xab);
     wr(&a, t, R_B, 0x06);
-    cc_cmos_write(&a, t, 0x70, 0x80 | R_SEC);
+    cmos_write(&a, t, 0x70, 0x80 | R_SEC);
 
     struct cc_buf buf;
-    cc_buf_init(&buf);
-    cc_cmos_save(&a, &buf);
+    buf_init(&buf);
+    cmos_save(&a, &buf);
     struct cc_rd r;
     struct cc_err err = {0};
     memset(&b, 0, sizeof(b));
-    cc_rd_init(&r, buf.data, buf.len);
-    is_int(cc_cmos_load(&b, &r, &err), 0, "load succeeds");
-    is_int(cc_rd_left(&r), 0, "whole section consumed");
+    rd_init(&r, buf.data, buf.len);
+    is_int(cmos_load(&b, &r, &err), 0, "load succeeds");
+    is_int(rd_left(&r), 0, "whole section consumed");
     ok(!memcmp(&a, &b, sizeof(a)), "identical state");
-    is_int(cc_cmos_read(&b, t, 0x71), cc_cmos_read(&a, t, 0x71), "selected register survives");
+    is_int(cmos_read(&b, t, 0x71), cmos_read(&a, t, 0x71), "selected register survives");
     ok(same_behaviour(&a, &b, t), "identical behaviour after load");
 
     struct cc_cmos before = b;
     int trunc = 1;
     for (size_t n = 0; n < buf.len; n++) {
-        cc_rd_init(&r, buf.data, n);
+        rd_init(&r, buf.data, n);
         memset(&err, 0, sizeof(err));
-        if (cc_cmos_load(&b, &r, &err) != -EINVAL || !strstr(err.msg, "cmos: ") ||
+        if (cmos_load(&b, &r, &err) != -EINVAL || !strstr(err.msg, "cmos: ") ||
             !strstr(err.msg, "truncated") || memcmp(&b, &before, sizeof(b)))
             trunc = 0;
     }
@@ -323,8 +323,8 @@ static void test_snapshot(void)
     uint8_t *bad = malloc(buf.len);
     memcpy(bad, buf.data, buf.len);
     bad[0] = 0x7f;
-    cc_rd_init(&r, bad, buf.len);
-    is_int(cc_cmos_load(&b, &r, &err), -EINVAL, "bad version refused");
+    rd_init(&r, bad, buf.len);
+    is_int(cmos_load(&b, &r, &err), -EINVAL, "bad version refused");
     ok(strstr(err.msg, "cmos") && strstr(err.msg, "version 127"), "message: %s", err.msg);
     /* layout: ver, index, nmi, ram[128], offset, epoch */
     static const struct { size_t off; uint8_t val; const char *what; } cases[] = {
@@ -334,19 +334,19 @@ static void test_snapshot(void)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         memcpy(bad, buf.data, buf.len);
         bad[cases[i].off] = cases[i].val;
-        cc_rd_init(&r, bad, buf.len);
+        rd_init(&r, bad, buf.len);
         memset(&err, 0, sizeof(err));
-        ok(cc_cmos_load(&b, &r, &err) == -EINVAL && strstr(err.msg, "cmos: ") &&
+        ok(cmos_load(&b, &r, &err) == -EINVAL && strstr(err.msg, "cmos: ") &&
            !memcmp(&b, &before, sizeof(b)), "%s refused, state untouched", cases[i].what);
     }
     free(bad);
-    cc_buf_free(&buf);
+    buf_free(&buf);
 }
 
 static void test_fuzz(void)
 {
     struct cc_cmos c, d;
-    cc_cmos_init(&c, CC_CMOS_DEFAULT_EPOCH, 2ull << 30);
+    cmos_init(&c, CC_CMOS_DEFAULT_EPOCH, 2ull << 30);
     uint64_t x = 0xfeedfacecafebeefull, t = 0;
     int good = 1;
     for (int i = 0; i < 100000 && good; i++) {
@@ -355,23 +355,23 @@ static void test_fuzz(void)
         uint16_t port = (uint16_t)(0x70 + (x >> 8) % 3);
         uint8_t v = (uint8_t)(x >> 16);
         if ((x >> 24) % 7 == 0)
-            cc_cmos_shift(&c, (int64_t)(x >> 1) >> ((x >> 30) % 64));
+            cmos_shift(&c, (int64_t)(x >> 1) >> ((x >> 30) % 64));
         if ((x >> 40) & 1)
-            cc_cmos_write(&c, t, port, v);
+            cmos_write(&c, t, port, v);
         else
-            (void)cc_cmos_read(&c, t, port);
+            (void)cmos_read(&c, t, port);
         if (c.index > 0x7f || (c.ram[R_A] & 0x80) || c.ram[R_C] || c.ram[R_D] != 0x80)
             good = 0;
         if (i % 1013 == 0) {
             struct cc_buf b;
             struct cc_rd r;
             struct cc_err err = {0};
-            cc_buf_init(&b);
-            cc_cmos_save(&c, &b);
-            cc_rd_init(&r, b.data, b.len);
-            if (cc_cmos_load(&d, &r, &err) != 0 || memcmp(&c, &d, sizeof(c)))
+            buf_init(&b);
+            cmos_save(&c, &b);
+            rd_init(&r, b.data, b.len);
+            if (cmos_load(&d, &r, &err) != 0 || memcmp(&c, &d, sizeof(c)))
                 good = 0;
-            cc_buf_free(&b);
+            buf_free(&b);
         }
     }
     ok(good, "100k random accesses and shifts: invariants hold, snapshots reload");
@@ -379,8 +379,8 @@ static void test_fuzz(void)
     int valid = 1;
     for (int i = 0; i < 2000; i++) {
         x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-        cc_cmos_init(&c, x >> (x % 64), 0);
-        cc_cmos_shift(&c, (int64_t)x >> ((x >> 8) % 64));
+        cmos_init(&c, x >> (x % 64), 0);
+        cmos_shift(&c, (int64_t)x >> ((x >> 8) % 64));
         wr(&c, 0, R_B, 0x06);
         uint64_t tt = x * 7919;
         int mon = rd(&c, tt, R_MON), mday = rd(&c, tt, R_MDAY), h = rd(&c, tt, R_HOUR);
@@ -396,7 +396,7 @@ static void test_fuzz(void)
     int same = 1;
     for (int i = 0; i < 5000; i++) {
         x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-        cc_cmos_init(&c, x % 253402300800ull, 0);
+        cmos_init(&c, x % 253402300800ull, 0);
         uint8_t fmt = (uint8_t)((x >> 40) & 0x06);
         wr(&c, 0, R_B, fmt);
         char before[64];
@@ -418,23 +418,23 @@ static void test_fuzz(void)
 static void test_epoch_limit(void)
 {
     struct cc_cmos c;
-    cc_cmos_init(&c, UINT64_MAX, 64 << 20);
+    cmos_init(&c, UINT64_MAX, 64 << 20);
     ok(c.epoch_s == CC_CMOS_MAX_EPOCH, "an epoch of 2^64-1 s is clamped to 9999-12-31T23:59:59");
     wr(&c, 0, R_B, 0x86);           /* SET, binary, 24 h */
     wr(&c, 0, 0x00, 26);
     wr(&c, 0, R_B, 0x06);
     is_int(rd(&c, 0, 0x00), 26, "a guest writing 26 to the seconds reads back 26 there");
     struct cc_buf b;
-    cc_buf_init(&b);
-    cc_cmos_save(&c, &b);
+    buf_init(&b);
+    cmos_save(&c, &b);
     for (size_t i = 0; i < 8; i++)      /* the epoch is the record's last u64 */
         b.data[b.len - 8 + i] = 0xff;
     struct cc_rd r;
-    cc_rd_init(&r, b.data, b.len);
+    rd_init(&r, b.data, b.len);
     struct cc_err err = {0};
-    ok(cc_cmos_load(&c, &r, &err) == -EINVAL && strstr(err.msg, "past the year 9999"),
+    ok(cmos_load(&c, &r, &err) == -EINVAL && strstr(err.msg, "past the year 9999"),
        "a snapshot with such an epoch is refused: %s", err.msg);
-    cc_buf_free(&b);
+    buf_free(&b);
 }
 
 int main(void)

@@ -51,12 +51,12 @@ static struct cc_fabric *mk(unsigned n, uint64_t seed, const struct cc_link_para
 {
     struct cc_fabric *f;
     struct cc_err err = {0};
-    if (cc_fabric_new(n, seed, p, &f, &err) < 0)
+    if (fabric_new(n, seed, p, &f, &err) < 0)
         tap_bail("fabric: %s", err.msg);
     for (unsigned i = 0; i < n; i++) {
         uint8_t mac[6];
         mac_of(i, mac);
-        cc_fabric_set_mac(f, i, mac);
+        fabric_set_mac(f, i, mac);
     }
     return f;
 }
@@ -89,7 +89,7 @@ static void run(struct cc_fabric *f, struct sink *s, uint64_t from, uint64_t unt
 {
     for (uint64_t t = from; t <= until; t += step) {
         s->now = t;
-        cc_fabric_deliver(f, t, take, s);
+        fabric_deliver(f, t, take, s);
     }
 }
 
@@ -98,25 +98,25 @@ static void test_switching(void)
     struct cc_fabric *f = mk(3, 1, NULL);
     struct sink s = {0};
     uint8_t b[100];
-    cc_fabric_send(f, 0, 0, b, frame(b, 0, 2, 1, 60));
-    cc_fabric_send(f, 1, 0, b, frame(b, 1, -1, 2, 60));
+    fabric_send(f, 0, 0, b, frame(b, 0, 2, 1, 60));
+    fabric_send(f, 1, 0, b, frame(b, 1, -1, 2, 60));
     frame(b, 0, 2, 3, 60);
     b[5] = 0x77;                            /* a MAC nobody has */
-    cc_fabric_send(f, 0, 0, b, 60);
-    is_u64(cc_fabric_next_arrival(f), 100000, "next arrival at the default latency, 100 us");
+    fabric_send(f, 0, 0, b, 60);
+    is_u64(fabric_next_arrival(f), 100000, "next arrival at the default latency, 100 us");
     run(f, &s, 0, 99999, 99999);
     is_int(s.n, 0, "nothing arrives before the latency");
     run(f, &s, 100000, 100000, 1);
     is_int(s.n, 3, "unicast and two broadcast copies arrive at 100 us");
     ok(s.n == 3 && s.g[0].dst == 2 && tag(&s.g[0]) == 1, "unicast went to its MAC's port");
     ok(s.n == 3 && s.g[1].dst == 0 && s.g[2].dst == 2, "broadcast went to every other port");
-    is_u64(cc_fabric_unroutable(f, 0), 1, "unknown unicast counted as unroutable");
-    const struct cc_link_stats *st = cc_fabric_stats(f, 0, 2);
+    is_u64(fabric_unroutable(f, 0), 1, "unknown unicast counted as unroutable");
+    const struct cc_link_stats *st = fabric_stats(f, 0, 2);
     ok(st->sent == 1 && st->delivered == 1 && st->delivered_bytes == 60 && st->in_flight == 0,
        "link 0->2: 1 sent, 1 delivered, 60 bytes");
-    is_u64(cc_fabric_next_arrival(f), UINT64_MAX, "nothing in flight");
+    is_u64(fabric_next_arrival(f), UINT64_MAX, "nothing in flight");
     free(s.g);
-    cc_fabric_free(f);
+    fabric_free(f);
 }
 
 static void test_jitter_fifo(uint64_t seed, uint64_t *sig, bool check)
@@ -129,7 +129,7 @@ static void test_jitter_fifo(uint64_t seed, uint64_t *sig, bool check)
     struct sink s = {0};
     uint8_t b[100];
     for (uint32_t k = 0; k < 200; k++)
-        cc_fabric_send(f, 0, k * 10000, b, frame(b, 0, 1, k, 64));
+        fabric_send(f, 0, k * 10000, b, frame(b, 0, 1, k, 64));
     run(f, &s, 0, 5000000, 1000);
     int in_range = 1, fifo = 1;
     *sig = 0;
@@ -147,7 +147,7 @@ static void test_jitter_fifo(uint64_t seed, uint64_t *sig, bool check)
         ok(fifo, "jitter keeps FIFO order on a link");
     }
     free(s.g);
-    cc_fabric_free(f);
+    fabric_free(f);
 }
 
 static void test_bandwidth(void)
@@ -160,14 +160,14 @@ static void test_bandwidth(void)
     struct sink s = {0};
     uint8_t b[1000];
     for (uint32_t k = 0; k < 6; k++)
-        cc_fabric_send(f, 0, 0, b, frame(b, 0, 1, k, 1000));
+        fabric_send(f, 0, 0, b, frame(b, 0, 1, k, 1000));
     run(f, &s, 0, 100000000, 100000);
     is_int(s.n, 4, "4 frames fit the 30 ms queue at 8 ms each");
     ok(s.n == 4 && s.g[0].when == 8100000 && s.g[1].when == 16100000 &&
        s.g[3].when == 32100000, "serialized 8 ms apart (+ 100 us latency)");
-    is_u64(cc_fabric_stats(f, 0, 1)->dropped_queue, 2, "2 queue drops");
+    is_u64(fabric_stats(f, 0, 1)->dropped_queue, 2, "2 queue drops");
     free(s.g);
-    cc_fabric_free(f);
+    fabric_free(f);
 }
 
 static void test_loss(void)
@@ -180,12 +180,12 @@ static void test_loss(void)
     uint8_t b[64];
     const unsigned N = 20000;
     for (uint32_t k = 0; k < N; k++) {
-        cc_fabric_send(f, 0, k * 1000ull, b, frame(b, 0, 1, k, 64));
+        fabric_send(f, 0, k * 1000ull, b, frame(b, 0, 1, k, 64));
         s.now = k * 1000ull;
-        cc_fabric_deliver(f, s.now, take, &s);
+        fabric_deliver(f, s.now, take, &s);
     }
     run(f, &s, N * 1000ull, N * 1000ull + 200000, 100000);
-    const struct cc_link_stats *st = cc_fabric_stats(f, 0, 1);
+    const struct cc_link_stats *st = fabric_stats(f, 0, 1);
     double rate = (double)st->dropped_loss / st->sent;
     tap_diag("loss 20%%: %llu of %llu dropped = %.4f", (unsigned long long)st->dropped_loss,
              (unsigned long long)st->sent, rate);
@@ -193,7 +193,7 @@ static void test_loss(void)
     ok(st->delivered + st->dropped_loss == st->sent && s.n == st->delivered,
        "every frame delivered or dropped, counted once");
     free(s.g);
-    cc_fabric_free(f);
+    fabric_free(f);
 }
 
 static void test_corrupt_dup_reorder(void)
@@ -206,7 +206,7 @@ static void test_corrupt_dup_reorder(void)
     uint8_t b[200], ref[200];
     int one_bit = 1;
     for (uint32_t k = 0; k < 50; k++) {
-        cc_fabric_send(f, 0, 0, b, frame(b, 0, 1, k, 200));
+        fabric_send(f, 0, 0, b, frame(b, 0, 1, k, 200));
         run(f, &s, 100000, 100000, 1);
         frame(ref, 0, 1, k, 200);
         int bits = 0;
@@ -215,22 +215,22 @@ static void test_corrupt_dup_reorder(void)
         one_bit &= bits == 1 && !memcmp(ref, s.g[s.n - 1].data, 14);
     }
     ok(one_bit, "corrupt 100%%: exactly one bit flipped, never in the Ethernet header");
-    is_u64(cc_fabric_stats(f, 0, 1)->corrupted, 50, "50 corrupted");
-    cc_fabric_free(f);
+    is_u64(fabric_stats(f, 0, 1)->corrupted, 50, "50 corrupted");
+    fabric_free(f);
     s.n = 0;
 
     cc_link_params_default(&p);
     p.duplicate_ppm = 1000000;
     f = mk(2, 3, &p);
     for (uint32_t k = 0; k < 10; k++)
-        cc_fabric_send(f, 0, k * 1000ull, b, frame(b, 0, 1, k, 64));
+        fabric_send(f, 0, k * 1000ull, b, frame(b, 0, 1, k, 64));
     run(f, &s, 0, 1000000, 1000);
     is_int(s.n, 20, "duplicate 100%%: every frame twice");
     ok(s.n == 20 && tag(&s.g[0]) == 0 && tag(&s.g[1]) == 0 && tag(&s.g[2]) == 1,
        "the copy right after the original");
-    is_u64(cc_fabric_stats(f, 0, 1)->duplicated, 10, "10 duplicated");
-    is_u64(cc_fabric_stats(f, 0, 1)->delivered, 20, "20 delivered");
-    cc_fabric_free(f);
+    is_u64(fabric_stats(f, 0, 1)->duplicated, 10, "10 duplicated");
+    is_u64(fabric_stats(f, 0, 1)->delivered, 20, "20 delivered");
+    fabric_free(f);
     s.n = 0;
 
     cc_link_params_default(&p);
@@ -238,17 +238,17 @@ static void test_corrupt_dup_reorder(void)
     p.reorder_ns = 2000000;
     f = mk(2, 3, &p);
     for (uint32_t k = 0; k < 100; k++)
-        cc_fabric_send(f, 0, k * 100000ull, b, frame(b, 0, 1, k, 64));
+        fabric_send(f, 0, k * 100000ull, b, frame(b, 0, 1, k, 64));
     run(f, &s, 0, 20000000, 10000);
     unsigned inversions = 0;
     for (size_t i = 1; i < s.n; i++)
         inversions += tag(&s.g[i]) < tag(&s.g[i - 1]);
-    uint64_t re = cc_fabric_stats(f, 0, 1)->reordered;
+    uint64_t re = fabric_stats(f, 0, 1)->reordered;
     tap_diag("reorder 30%%: %llu held back, %u inversions", (unsigned long long)re, inversions);
     ok(s.n == 100 && re > 15 && re < 45 && inversions > 0,
        "reorder: some frames held back and overtaken, none lost");
     free(s.g);
-    cc_fabric_free(f);
+    fabric_free(f);
 }
 
 static void test_partition(void)
@@ -257,32 +257,32 @@ static void test_partition(void)
     struct sink s = {0};
     uint8_t b[64];
     uint8_t groups[3] = {1, 0, 0};
-    cc_fabric_send(f, 0, 0, b, frame(b, 0, 1, 1, 64));      /* in flight when cut */
-    cc_fabric_partition(f, groups);
-    ok(!cc_fabric_connected(f, 0, 1) && !cc_fabric_connected(f, 2, 0) &&
-       cc_fabric_connected(f, 1, 2), "partition [0] | [1 2]");
-    cc_fabric_send(f, 0, 10, b, frame(b, 0, 1, 2, 64));
-    cc_fabric_send(f, 2, 10, b, frame(b, 2, 0, 3, 64));
-    cc_fabric_send(f, 1, 10, b, frame(b, 1, 2, 4, 64));
+    fabric_send(f, 0, 0, b, frame(b, 0, 1, 1, 64));      /* in flight when cut */
+    fabric_partition(f, groups);
+    ok(!fabric_connected(f, 0, 1) && !fabric_connected(f, 2, 0) &&
+       fabric_connected(f, 1, 2), "partition [0] | [1 2]");
+    fabric_send(f, 0, 10, b, frame(b, 0, 1, 2, 64));
+    fabric_send(f, 2, 10, b, frame(b, 2, 0, 3, 64));
+    fabric_send(f, 1, 10, b, frame(b, 1, 2, 4, 64));
     run(f, &s, 0, 1000000, 1000);
     ok(s.n == 1 && tag(&s.g[0]) == 4, "only 1->2 gets through");
-    is_u64(cc_fabric_stats(f, 0, 1)->dropped_partition, 2,
+    is_u64(fabric_stats(f, 0, 1)->dropped_partition, 2,
            "0->1: the frame in flight and the new one dropped");
-    cc_fabric_heal(f);
-    cc_fabric_send(f, 0, 2000000, b, frame(b, 0, 1, 5, 64));
+    fabric_heal(f);
+    fabric_send(f, 0, 2000000, b, frame(b, 0, 1, 5, 64));
     run(f, &s, 2000000, 3000000, 1000);
     ok(s.n == 2 && tag(&s.g[1]) == 5, "after heal 0->1 works again");
 
-    cc_fabric_set_port_up(f, 2, false);
-    cc_fabric_send(f, 1, 4000000, b, frame(b, 1, 2, 6, 64));
+    fabric_set_port_up(f, 2, false);
+    fabric_send(f, 1, 4000000, b, frame(b, 1, 2, 6, 64));
     run(f, &s, 4000000, 5000000, 1000);
-    is_u64(cc_fabric_stats(f, 1, 2)->dropped_down, 1, "a frame to a port that is down dropped");
+    is_u64(fabric_stats(f, 1, 2)->dropped_down, 1, "a frame to a port that is down dropped");
     s.refuse = 1;
-    cc_fabric_send(f, 1, 6000000, b, frame(b, 1, 0, 7, 64));
+    fabric_send(f, 1, 6000000, b, frame(b, 1, 0, 7, 64));
     run(f, &s, 6000000, 7000000, 1000);
-    is_u64(cc_fabric_stats(f, 1, 0)->dropped_rx, 1, "a frame the receiver refused counted");
+    is_u64(fabric_stats(f, 1, 0)->dropped_rx, 1, "a frame the receiver refused counted");
     free(s.g);
-    cc_fabric_free(f);
+    fabric_free(f);
 }
 
 /* Loss draws on 0->1 do not depend on traffic on 0->2. */
@@ -297,16 +297,16 @@ static void test_streams(void)
         struct sink s = {0};
         uint8_t b[64];
         for (uint32_t k = 0; k < 300; k++) {
-            cc_fabric_send(f, 0, k * 1000ull, b, frame(b, 0, 1, k, 64));
+            fabric_send(f, 0, k * 1000ull, b, frame(b, 0, 1, k, 64));
             if (with_other)
-                cc_fabric_send(f, 0, k * 1000ull, b, frame(b, 0, 2, k, 64));
+                fabric_send(f, 0, k * 1000ull, b, frame(b, 0, 2, k, 64));
         }
         run(f, &s, 0, 2000000, 1000);
         for (size_t i = 0; i < s.n; i++)
             if (s.g[i].dst == 1)
                 sig[with_other] = sig[with_other] * 31 + tag(&s.g[i]);
         free(s.g);
-        cc_fabric_free(f);
+        fabric_free(f);
     }
     ok(sig[0] == sig[1], "frames lost on 0->1 are the same with and without 0->2 traffic");
 
@@ -330,20 +330,20 @@ static void test_save_load(void)
     uint8_t b[64];
     uint8_t groups[3] = {0, 0, 1};
     for (uint32_t k = 0; k < 100; k++)
-        cc_fabric_send(f, k % 3, k * 5000ull, b, frame(b, (int)(k % 3), (int)((k + 1) % 3), k, 64));
-    cc_fabric_partition(f, groups);
+        fabric_send(f, k % 3, k * 5000ull, b, frame(b, (int)(k % 3), (int)((k + 1) % 3), k, 64));
+    fabric_partition(f, groups);
     struct cc_buf buf;
-    cc_buf_init(&buf);
-    cc_fabric_save(f, &buf);
+    buf_init(&buf);
+    fabric_save(f, &buf);
     struct cc_fabric *g = mk(3, 77, NULL);
     struct cc_rd rd;
     struct cc_err err = {0};
-    cc_rd_init(&rd, buf.data, buf.len);
-    ok(cc_fabric_load(g, &rd, &err) == 0 && cc_rd_left(&rd) == 0, "state loads (%s)", err.msg);
+    rd_init(&rd, buf.data, buf.len);
+    ok(fabric_load(g, &rd, &err) == 0 && rd_left(&rd) == 0, "state loads (%s)", err.msg);
     for (uint32_t k = 100; k < 200; k++) {
         frame(b, (int)(k % 3), (int)((k + 1) % 3), k, 64);
-        cc_fabric_send(f, k % 3, 500000 + k * 5000ull, b, 64);
-        cc_fabric_send(g, k % 3, 500000 + k * 5000ull, b, 64);
+        fabric_send(f, k % 3, 500000 + k * 5000ull, b, 64);
+        fabric_send(g, k % 3, 500000 + k * 5000ull, b, 64);
     }
     run(f, &s1, 0, 3000000, 1000);
     run(g, &s2, 0, 3000000, 1000);
@@ -353,26 +353,26 @@ static void test_save_load(void)
                 tag(&s1.g[i]) == tag(&s2.g[i]);
     for (unsigned i = 0; i < 3; i++)
         for (unsigned j = 0; j < 3; j++)
-            same &= !memcmp(cc_fabric_stats(f, i, j), cc_fabric_stats(g, i, j),
+            same &= !memcmp(fabric_stats(f, i, j), fabric_stats(g, i, j),
                             sizeof(struct cc_link_stats));
     ok(same, "the loaded copy continues exactly: %zu deliveries, equal counters", s1.n);
-    ok(!cc_fabric_connected(g, 0, 2), "partition restored");
+    ok(!fabric_connected(g, 0, 2), "partition restored");
     int refused = 0;
     for (size_t n = 0; n < buf.len; n += 7) {
-        cc_rd_init(&rd, buf.data, n);
-        refused += cc_fabric_load(g, &rd, &err) < 0;
+        rd_init(&rd, buf.data, n);
+        refused += fabric_load(g, &rd, &err) < 0;
     }
     is_int(refused, (int)((buf.len + 6) / 7), "every truncation refused");
     struct cc_fabric *h = mk(2, 1, NULL);
-    cc_rd_init(&rd, buf.data, buf.len);
-    ok(cc_fabric_load(h, &rd, &err) < 0 && strstr(err.msg, "3 ports"),
+    rd_init(&rd, buf.data, buf.len);
+    ok(fabric_load(h, &rd, &err) < 0 && strstr(err.msg, "3 ports"),
        "a state of another size refused: %s", err.msg);
-    cc_fabric_free(h);
-    cc_buf_free(&buf);
+    fabric_free(h);
+    buf_free(&buf);
     free(s1.g);
     free(s2.g);
-    cc_fabric_free(f);
-    cc_fabric_free(g);
+    fabric_free(f);
+    fabric_free(g);
 }
 
 int main(void)

@@ -96,12 +96,12 @@ static void test_oracle(void)
            "ALWAYS_OR_UNREACHABLE never reached: passed");
 
     struct cc_buf b;
-    cc_buf_init(&b);
+    buf_init(&b);
     oracle_save(o, &b);
     struct cc_oracle *o2 = cc_oracle_new();
     struct cc_rd rd;
-    cc_rd_init(&rd, b.data, b.len);
-    ok(oracle_load(o2, &rd, &err) == 0 && cc_rd_left(&rd) == 0, "oracle saved and loaded");
+    rd_init(&rd, b.data, b.len);
+    ok(oracle_load(o2, &rd, &err) == 0 && rd_left(&rd) == 0, "oracle saved and loaded");
     size_t n1, n2;
     const struct cc_oracle_entry *e1 = cc_oracle_entries(o, &n1);
     const struct cc_oracle_entry *e2 = cc_oracle_entries(o2, &n2);
@@ -113,17 +113,17 @@ static void test_oracle(void)
     ok(same, "loaded oracle equals the saved one");
     bool refused = true;
     for (size_t cut = 0; cut < b.len; cut++) {
-        cc_rd_init(&rd, b.data, cut);
+        rd_init(&rd, b.data, cut);
         if (oracle_load(o2, &rd, &err) == 0)
             refused = false;
     }
     ok(refused, "every truncation refused");
-    cc_rd_init(&rd, b.data, b.len);
+    rd_init(&rd, b.data, b.len);
     ok(oracle_load(o2, &rd, &err) == 0, "the oracle still loads after refusals");
     b.data[0] ^= 1;
-    cc_rd_init(&rd, b.data, b.len);
+    rd_init(&rd, b.data, b.len);
     ok(oracle_load(o2, &rd, &err) < 0 && strstr(err.msg, "magic"), "bad magic: %s", err.msg);
-    cc_buf_free(&b);
+    buf_free(&b);
     cc_oracle_free(o2);
     cc_oracle_free(o);
 }

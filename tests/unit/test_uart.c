@@ -39,14 +39,14 @@ static void tx_cb(void *opaque, uint8_t byte)
     if (t->n < sizeof(t->bytes))
         t->bytes[t->n++] = byte;
     if (t->echo_to)
-        cc_uart_rx_push(t->echo_to, &byte, 1);
+        uart_rx_push(t->echo_to, &byte, 1);
 }
 
 static void setup(struct cc_uart *u, struct sink *s, struct txlog *t)
 {
     memset(s, 0, sizeof(*s));
     memset(t, 0, sizeof(*t));
-    cc_uart_init(u, (struct cc_irq_sink){fake_set_irq, s}, 4, tx_cb, t);
+    uart_init(u, (struct cc_irq_sink){fake_set_irq, s}, 4, tx_cb, t);
 }
 
 static void test_power_on_and_probe(void)
@@ -55,65 +55,65 @@ static void test_power_on_and_probe(void)
     struct sink s;
     struct txlog t;
     setup(&u, &s, &t);
-    is_int(cc_uart_read(&u, LSR), 0x60, "power-on LSR: THRE | TEMT");
-    is_int(cc_uart_read(&u, IIR), 0x01, "power-on IIR: no interrupt, no FIFO");
-    is_int(cc_uart_read(&u, IER), 0x00, "power-on IER 0");
-    is_int(cc_uart_read(&u, MSR), 0xb0, "MSR: CTS, DSR, DCD from a connected terminal");
-    is_int(cc_uart_read(&u, 8), 0xff, "offset 8 reads 0xff");
+    is_int(uart_read(&u, LSR), 0x60, "power-on LSR: THRE | TEMT");
+    is_int(uart_read(&u, IIR), 0x01, "power-on IIR: no interrupt, no FIFO");
+    is_int(uart_read(&u, IER), 0x00, "power-on IER 0");
+    is_int(uart_read(&u, MSR), 0xb0, "MSR: CTS, DSR, DCD from a connected terminal");
+    is_int(uart_read(&u, 8), 0xff, "offset 8 reads 0xff");
     is_int(s.calls, 0, "no sink calls at power-on");
 
     /* scratch register */
-    cc_uart_write(&u, SCR, 0x55);
-    is_int(cc_uart_read(&u, SCR), 0x55, "scratch 0x55");
-    cc_uart_write(&u, SCR, 0xaa);
-    is_int(cc_uart_read(&u, SCR), 0xaa, "scratch 0xaa");
+    uart_write(&u, SCR, 0x55);
+    is_int(uart_read(&u, SCR), 0x55, "scratch 0x55");
+    uart_write(&u, SCR, 0xaa);
+    is_int(uart_read(&u, SCR), 0xaa, "scratch 0xaa");
 
     /* autoconfig IER test */
-    uint8_t scratch = cc_uart_read(&u, IER);
-    cc_uart_write(&u, IER, 0);
-    is_int(cc_uart_read(&u, IER) & 0x0f, 0x00, "IER test: 0");
-    cc_uart_write(&u, IER, 0x0f);
-    is_int(cc_uart_read(&u, IER) & 0x0f, 0x0f, "IER test: 0x0f");
-    cc_uart_write(&u, IER, scratch);
+    uint8_t scratch = uart_read(&u, IER);
+    uart_write(&u, IER, 0);
+    is_int(uart_read(&u, IER) & 0x0f, 0x00, "IER test: 0");
+    uart_write(&u, IER, 0x0f);
+    is_int(uart_read(&u, IER) & 0x0f, 0x0f, "IER test: 0x0f");
+    uart_write(&u, IER, scratch);
     /* loopback test (skipped by UPF_SKIP_TEST on x86, but it must pass) */
-    uint8_t save_mcr = cc_uart_read(&u, MCR);
-    cc_uart_write(&u, MCR, 0x10 | 0x0a);
-    is_int(cc_uart_read(&u, MSR) & 0xf0, 0x90, "LOOP test: DCD | CTS");
-    cc_uart_write(&u, MCR, save_mcr);
+    uint8_t save_mcr = uart_read(&u, MCR);
+    uart_write(&u, MCR, 0x10 | 0x0a);
+    is_int(uart_read(&u, MSR) & 0xf0, 0x90, "LOOP test: DCD | CTS");
+    uart_write(&u, MCR, save_mcr);
 
     /* FIFO detection */
-    cc_uart_write(&u, LCR, 0xbf);
-    cc_uart_write(&u, FCR, 0);                  /* "EFR" = 0: a 16550A has no EFR */
-    cc_uart_write(&u, LCR, 0);
-    cc_uart_write(&u, FCR, 0x01);
-    is_int(cc_uart_read(&u, IIR) >> 6, 3, "IIR bits 7-6 = 3: 16550A");
+    uart_write(&u, LCR, 0xbf);
+    uart_write(&u, FCR, 0);                  /* "EFR" = 0: a 16550A has no EFR */
+    uart_write(&u, LCR, 0);
+    uart_write(&u, FCR, 0x01);
+    is_int(uart_read(&u, IIR) >> 6, 3, "IIR bits 7-6 = 3: 16550A");
     /* autoconfig_16550a variants probing */
-    cc_uart_write(&u, LCR, 0x80);
-    ok(cc_uart_read(&u, IIR) != 0, "no EFR with LCR=0x80");
-    cc_uart_write(&u, LCR, 0xbf);
-    ok(cc_uart_read(&u, IIR) != 0, "no EFR with LCR=0xbf");
-    cc_uart_write(&u, LCR, 0);
-    cc_uart_write(&u, FCR, 0x21);
-    is_int(cc_uart_read(&u, IIR) >> 5, 6, "64-byte FIFO bit ignored (not a 16750)");
-    cc_uart_write(&u, FCR, 0x01);
-    cc_uart_write(&u, LCR, 0x80);
-    cc_uart_write(&u, FCR, 0x21);
-    is_int(cc_uart_read(&u, IIR) >> 5, 6, "also with DLAB set");
-    cc_uart_write(&u, FCR, 0x01);
-    cc_uart_write(&u, LCR, 0);
-    cc_uart_write(&u, IER, 0x40);
-    is_int(cc_uart_read(&u, IER) & 0x40, 0, "IER UUE bit not writable (not an XScale)");
-    cc_uart_write(&u, IER, 0);
+    uart_write(&u, LCR, 0x80);
+    ok(uart_read(&u, IIR) != 0, "no EFR with LCR=0x80");
+    uart_write(&u, LCR, 0xbf);
+    ok(uart_read(&u, IIR) != 0, "no EFR with LCR=0xbf");
+    uart_write(&u, LCR, 0);
+    uart_write(&u, FCR, 0x21);
+    is_int(uart_read(&u, IIR) >> 5, 6, "64-byte FIFO bit ignored (not a 16750)");
+    uart_write(&u, FCR, 0x01);
+    uart_write(&u, LCR, 0x80);
+    uart_write(&u, FCR, 0x21);
+    is_int(uart_read(&u, IIR) >> 5, 6, "also with DLAB set");
+    uart_write(&u, FCR, 0x01);
+    uart_write(&u, LCR, 0);
+    uart_write(&u, IER, 0x40);
+    is_int(uart_read(&u, IER) & 0x40, 0, "IER UUE bit not writable (not an XScale)");
+    uart_write(&u, IER, 0);
 
     /* NS16550 EXCR1 test: IIR (LCR=0xe0) bit 4 must not follow MCR.LOOP */
-    cc_uart_write(&u, LCR, 0xe0);
-    uint8_t a = cc_uart_read(&u, 2);
-    cc_uart_write(&u, LCR, 0);
-    cc_uart_write(&u, MCR, 0x10);
-    cc_uart_write(&u, LCR, 0xe0);
-    uint8_t b = cc_uart_read(&u, 2);
-    cc_uart_write(&u, LCR, 0);
-    cc_uart_write(&u, MCR, 0);
+    uart_write(&u, LCR, 0xe0);
+    uint8_t a = uart_read(&u, 2);
+    uart_write(&u, LCR, 0);
+    uart_write(&u, MCR, 0x10);
+    uart_write(&u, LCR, 0xe0);
+    uint8_t b = uart_read(&u, 2);
+    uart_write(&u, LCR, 0);
+    uart_write(&u, MCR, 0);
     ok(!((a ^ b) & 0x10), "not mistaken for an NS16550A");
     is_int(s.calls, 0, "probing never raised the line (OUT2 off)");
 }
@@ -124,16 +124,16 @@ static void test_dlab(void)
     struct sink s;
     struct txlog t;
     setup(&u, &s, &t);
-    cc_uart_write(&u, IER, 0x05);
-    cc_uart_write(&u, LCR, 0x83);
-    cc_uart_write(&u, DLL, 0x01);
-    cc_uart_write(&u, DLM, 0x00);
-    is_int(cc_uart_read(&u, DLL), 0x01, "DLL reads back under DLAB");
-    is_int(cc_uart_read(&u, DLM), 0x00, "DLM reads back under DLAB");
+    uart_write(&u, IER, 0x05);
+    uart_write(&u, LCR, 0x83);
+    uart_write(&u, DLL, 0x01);
+    uart_write(&u, DLM, 0x00);
+    is_int(uart_read(&u, DLL), 0x01, "DLL reads back under DLAB");
+    is_int(uart_read(&u, DLM), 0x00, "DLM reads back under DLAB");
     is_int(t.n, 0, "DLL write is not a transmit");
-    cc_uart_write(&u, LCR, 0x03);
-    is_int(cc_uart_read(&u, LCR), 0x03, "LCR reads back");
-    is_int(cc_uart_read(&u, IER), 0x05, "IER untouched by the DLM write");
+    uart_write(&u, LCR, 0x03);
+    is_int(uart_read(&u, LCR), 0x03, "LCR reads back");
+    is_int(uart_read(&u, IER), 0x05, "IER untouched by the DLM write");
     is_int(u.dll, 1, "divisor 1 (115200 baud)");
 }
 
@@ -145,62 +145,62 @@ static void test_thre(void)
     setup(&u, &s, &t);
 
     /* serial8250_do_startup: UART_BUG_THRE probe (before OUT2) */
-    cc_uart_write(&u, IER, 0x02);
-    uint8_t iir1 = cc_uart_read(&u, IIR);
-    cc_uart_write(&u, IER, 0);
-    cc_uart_write(&u, IER, 0x02);
-    uint8_t iir = cc_uart_read(&u, IIR);
-    cc_uart_write(&u, IER, 0);
+    uart_write(&u, IER, 0x02);
+    uint8_t iir1 = uart_read(&u, IIR);
+    uart_write(&u, IER, 0);
+    uart_write(&u, IER, 0x02);
+    uint8_t iir = uart_read(&u, IIR);
+    uart_write(&u, IER, 0);
     is_int(iir1, 0x02, "THRE reported when IER.THRI is enabled");
     is_int(iir, 0x02, "and re-asserted after disable/enable (no UART_BUG_THRE)");
     is_int(s.calls, 0, "no line activity without OUT2");
 
-    cc_uart_write(&u, LCR, 0x03);
-    cc_uart_write(&u, MCR, 0x08 | 0x03);        /* OUT2 | RTS | DTR */
+    uart_write(&u, LCR, 0x03);
+    uart_write(&u, MCR, 0x08 | 0x03);        /* OUT2 | RTS | DTR */
     /* UART_BUG_TXEN test */
-    cc_uart_write(&u, IER, 0x02);
+    uart_write(&u, IER, 0x02);
     ok(s.level == 1 && s.line == 4, "line 4 raised with OUT2 and a THRE interrupt");
-    uint8_t lsr = cc_uart_read(&u, LSR);
-    iir = cc_uart_read(&u, IIR);
-    cc_uart_write(&u, IER, 0);
+    uint8_t lsr = uart_read(&u, LSR);
+    iir = uart_read(&u, IIR);
+    uart_write(&u, IER, 0);
     ok(!((lsr & 0x40) && (iir & 0x01)), "TX-enable interrupt seen (no UART_BUG_TXEN)");
     is_int(s.level, 0, "line low once the THRE identification was read");
 
     /* THRE after a TX write */
-    cc_uart_write(&u, IER, 0x02);
-    (void)cc_uart_read(&u, IIR);
+    uart_write(&u, IER, 0x02);
+    (void)uart_read(&u, IIR);
     is_int(s.level, 0, "IIR read clears THRE");
-    is_int(cc_uart_read(&u, IIR), 0x01, "nothing pending");
-    cc_uart_write(&u, THR, 'A');
+    is_int(uart_read(&u, IIR), 0x01, "nothing pending");
+    uart_write(&u, THR, 'A');
     is_int(t.n, 1, "tx callback called");
     is_int(t.bytes[0], 'A', "with the byte");
     is_int(s.level, 1, "THRE interrupt after the TX write");
-    is_int(cc_uart_read(&u, LSR) & 0x60, 0x60, "transmitter empty at once");
-    is_int(cc_uart_read(&u, IIR), 0x02, "IIR: THRE");
+    is_int(uart_read(&u, LSR) & 0x60, 0x60, "transmitter empty at once");
+    is_int(uart_read(&u, IIR), 0x02, "IIR: THRE");
     is_int(s.level, 0, "line low after the IIR read");
     /* writing IER.THRI when it is already set does not re-raise */
-    cc_uart_write(&u, IER, 0x03);
-    is_int(cc_uart_read(&u, IIR), 0x01, "no re-raise without a 0->1 transition");
+    uart_write(&u, IER, 0x03);
+    is_int(uart_read(&u, IIR), 0x01, "no re-raise without a 0->1 transition");
 
     /* OUT2 gates the line; pending state is unaffected */
-    cc_uart_write(&u, THR, 'B');
+    uart_write(&u, THR, 'B');
     is_int(s.level, 1, "raised");
-    cc_uart_write(&u, MCR, 0x03);
+    uart_write(&u, MCR, 0x03);
     is_int(s.level, 0, "OUT2 off lowers the line");
-    is_int(cc_uart_read(&u, IIR), 0x02, "interrupt still identified in IIR");
-    cc_uart_write(&u, THR, 'C');
-    cc_uart_write(&u, MCR, 0x0b);
+    is_int(uart_read(&u, IIR), 0x02, "interrupt still identified in IIR");
+    uart_write(&u, THR, 'C');
+    uart_write(&u, MCR, 0x0b);
     is_int(s.level, 1, "OUT2 on again raises it");
     int calls = s.calls;
-    cc_uart_write(&u, SCR, 1);
-    cc_uart_write(&u, IER, 0x03);
+    uart_write(&u, SCR, 1);
+    uart_write(&u, IER, 0x03);
     is_int(s.calls, calls, "sink called only on level changes");
 
     /* tx order */
     const char *msg = "Linux version 6.1\r\n";
     t.n = 0;
     for (const char *p = msg; *p; p++)
-        cc_uart_write(&u, THR, (uint8_t)*p);
+        uart_write(&u, THR, (uint8_t)*p);
     ok(t.n == strlen(msg) && !memcmp(t.bytes, msg, t.n), "tx callback gets the bytes in order");
 }
 
@@ -210,31 +210,31 @@ static void test_rx_and_fifo(void)
     struct sink s;
     struct txlog t;
     setup(&u, &s, &t);
-    cc_uart_write(&u, MCR, 0x0b);
-    cc_uart_write(&u, IER, 0x05);               /* RDI | RLSI, like Linux's startup */
+    uart_write(&u, MCR, 0x0b);
+    uart_write(&u, IER, 0x05);               /* RDI | RLSI, like Linux's startup */
 
-    is_int(cc_uart_rx_push(&u, (const uint8_t *)"hi", 2), 1, "FIFO off: one byte fits");
-    is_int(cc_uart_read(&u, LSR) & 0x01, 0x01, "LSR.DR");
-    is_int(cc_uart_read(&u, IIR), 0x04, "IIR: received data");
+    is_int(uart_rx_push(&u, (const uint8_t *)"hi", 2), 1, "FIFO off: one byte fits");
+    is_int(uart_read(&u, LSR) & 0x01, 0x01, "LSR.DR");
+    is_int(uart_read(&u, IIR), 0x04, "IIR: received data");
     is_int(s.level, 1, "RX interrupt raises the line");
-    is_int(cc_uart_read(&u, RBR), 'h', "RBR");
-    is_int(cc_uart_read(&u, LSR) & 0x01, 0x00, "DR clear");
+    is_int(uart_read(&u, RBR), 'h', "RBR");
+    is_int(uart_read(&u, LSR) & 0x01, 0x00, "DR clear");
     is_int(s.level, 0, "line low when drained");
-    is_int(cc_uart_read(&u, RBR), 0, "empty RBR reads 0");
-    is_int(cc_uart_rx_push(&u, (const uint8_t *)"i", 1), 1, "next byte");
-    is_int(cc_uart_read(&u, RBR), 'i', "second byte");
+    is_int(uart_read(&u, RBR), 0, "empty RBR reads 0");
+    is_int(uart_rx_push(&u, (const uint8_t *)"i", 1), 1, "next byte");
+    is_int(uart_read(&u, RBR), 'i', "second byte");
 
     /* FIFO trigger levels */
     static const struct { uint8_t fcr; unsigned trig; } lv[] = {
         {0x01, 1}, {0x41, 4}, {0x81, 8}, {0xc1, 14},
     };
     for (size_t i = 0; i < 4; i++) {
-        cc_uart_write(&u, FCR, lv[i].fcr | 0x06);
+        uart_write(&u, FCR, lv[i].fcr | 0x06);
         unsigned below = 0, at = 0;
         for (unsigned k = 1; k <= 16; k++) {
             uint8_t c = (uint8_t)('a' + k);
-            cc_uart_rx_push(&u, &c, 1);
-            uint8_t id = cc_uart_read(&u, IIR);
+            uart_rx_push(&u, &c, 1);
+            uint8_t id = uart_read(&u, IIR);
             if (k < lv[i].trig && id == 0xcc)
                 below++;
             if (k >= lv[i].trig && id == 0xc4)
@@ -246,17 +246,17 @@ static void test_rx_and_fifo(void)
     uint8_t big[20];
     for (int i = 0; i < 20; i++)
         big[i] = (uint8_t)i;
-    is_int(cc_uart_rx_push(&u, big, 20), 0, "FIFO full: nothing fits");
-    cc_uart_write(&u, FCR, 0xc3);               /* clear RX */
-    is_int(cc_uart_read(&u, LSR) & 0x01, 0, "FCR clear RX empties the FIFO");
-    is_int(cc_uart_rx_push(&u, big, 20), 16, "16 of 20 fit");
-    is_int(cc_uart_read(&u, IIR), 0xc4, "above trigger 14");
+    is_int(uart_rx_push(&u, big, 20), 0, "FIFO full: nothing fits");
+    uart_write(&u, FCR, 0xc3);               /* clear RX */
+    is_int(uart_read(&u, LSR) & 0x01, 0, "FCR clear RX empties the FIFO");
+    is_int(uart_rx_push(&u, big, 20), 16, "16 of 20 fit");
+    is_int(uart_read(&u, IIR), 0xc4, "above trigger 14");
     int order = 1;
     for (int i = 0; i < 16; i++)
-        if (cc_uart_read(&u, RBR) != i)
+        if (uart_read(&u, RBR) != i)
             order = 0;
     ok(order, "FIFO preserves order");
-    is_int(cc_uart_read(&u, IIR), 0xc1, "drained");
+    is_int(uart_read(&u, IIR), 0xc1, "drained");
     /* ring wrap-around: many partial fill/drain rounds without a clear */
     int wrap_ok = 1;
     uint8_t next_in = 0, next_out = 0;
@@ -265,21 +265,21 @@ static void test_rx_and_fifo(void)
         size_t n = (size_t)(round % 13) + 1;
         for (size_t i = 0; i < n; i++)
             d[i] = next_in++;
-        if (cc_uart_rx_push(&u, d, n) != n)
+        if (uart_rx_push(&u, d, n) != n)
             wrap_ok = 0;
         for (size_t i = 0; i < n; i++)
-            if (cc_uart_read(&u, RBR) != next_out++)
+            if (uart_read(&u, RBR) != next_out++)
                 wrap_ok = 0;
     }
     ok(wrap_ok && u.rx_head < CC_UART_FIFO, "FIFO order kept across ring wrap-around");
-    cc_uart_rx_push(&u, big, 3);
-    cc_uart_write(&u, FCR, 0x00);
-    is_int(cc_uart_read(&u, LSR) & 0x01, 0, "disabling the FIFO empties it");
-    is_int(cc_uart_read(&u, IIR), 0x01, "IIR bits 7-6 clear with FIFO off");
-    cc_uart_write(&u, IER, 0x00);
-    cc_uart_rx_push(&u, big, 1);
+    uart_rx_push(&u, big, 3);
+    uart_write(&u, FCR, 0x00);
+    is_int(uart_read(&u, LSR) & 0x01, 0, "disabling the FIFO empties it");
+    is_int(uart_read(&u, IIR), 0x01, "IIR bits 7-6 clear with FIFO off");
+    uart_write(&u, IER, 0x00);
+    uart_rx_push(&u, big, 1);
     is_int(s.level, 0, "RX interrupt needs IER.RDI");
-    ok(cc_uart_read(&u, LSR) & 0x01, "but DR is set");
+    ok(uart_read(&u, LSR) & 0x01, "but DR is set");
 }
 
 static void test_loopback_and_modem(void)
@@ -288,44 +288,44 @@ static void test_loopback_and_modem(void)
     struct sink s;
     struct txlog t;
     setup(&u, &s, &t);
-    cc_uart_write(&u, FCR, 0x01);
-    cc_uart_write(&u, IER, 0x0f);
-    cc_uart_write(&u, MCR, 0x18);               /* LOOP | OUT2 */
+    uart_write(&u, FCR, 0x01);
+    uart_write(&u, IER, 0x0f);
+    uart_write(&u, MCR, 0x18);               /* LOOP | OUT2 */
     is_int(s.level, 0, "loopback forces the PC interrupt line off");
-    (void)cc_uart_read(&u, MSR);                /* clear deltas from the MCR change */
-    (void)cc_uart_read(&u, IIR);                /* clear THRE */
-    cc_uart_write(&u, THR, 0x5a);
+    (void)uart_read(&u, MSR);                /* clear deltas from the MCR change */
+    (void)uart_read(&u, IIR);                /* clear THRE */
+    uart_write(&u, THR, 0x5a);
     is_int(t.n, 0, "loopback: nothing transmitted");
-    is_int(cc_uart_read(&u, IIR), 0xc4, "received in loopback (trigger level 1)");
-    is_int(cc_uart_read(&u, RBR), 0x5a, "the byte comes back");
+    is_int(uart_read(&u, IIR), 0xc4, "received in loopback (trigger level 1)");
+    is_int(uart_read(&u, RBR), 0x5a, "the byte comes back");
     is_int(s.level, 0, "still no line activity in loopback");
-    is_int(cc_uart_rx_push(&u, (const uint8_t *)"x", 1), 0, "host RX disconnected in loopback");
+    is_int(uart_rx_push(&u, (const uint8_t *)"x", 1), 0, "host RX disconnected in loopback");
 
     for (int i = 0; i < 17; i++)
-        cc_uart_write(&u, THR, (uint8_t)i);
-    is_int(cc_uart_read(&u, IIR), 0xc6, "overrun: line-status interrupt first");
-    uint8_t lsr = cc_uart_read(&u, LSR);
+        uart_write(&u, THR, (uint8_t)i);
+    is_int(uart_read(&u, IIR), 0xc6, "overrun: line-status interrupt first");
+    uint8_t lsr = uart_read(&u, LSR);
     is_int(lsr & 0x03, 0x03, "LSR: OE and DR");
-    is_int(cc_uart_read(&u, LSR) & 0x02, 0, "LSR read clears OE");
-    is_int(cc_uart_read(&u, IIR), 0xc4, "then data available");
-    is_int(cc_uart_read(&u, RBR), 0, "first byte kept, 17th dropped");
+    is_int(uart_read(&u, LSR) & 0x02, 0, "LSR read clears OE");
+    is_int(uart_read(&u, IIR), 0xc4, "then data available");
+    is_int(uart_read(&u, RBR), 0, "first byte kept, 17th dropped");
 
     /* modem status in loopback: DTR -> DSR, RTS -> CTS, OUT1 -> RI, OUT2 -> DCD */
-    cc_uart_write(&u, FCR, 0x07);
-    cc_uart_write(&u, IER, 0x08);
-    cc_uart_write(&u, MCR, 0x10);
-    (void)cc_uart_read(&u, MSR);
-    cc_uart_write(&u, MCR, 0x11);
-    uint8_t msr = cc_uart_read(&u, MSR);
+    uart_write(&u, FCR, 0x07);
+    uart_write(&u, IER, 0x08);
+    uart_write(&u, MCR, 0x10);
+    (void)uart_read(&u, MSR);
+    uart_write(&u, MCR, 0x11);
+    uint8_t msr = uart_read(&u, MSR);
     is_int(msr, 0x22, "DTR shows as DSR with a DDSR delta");
-    is_int(cc_uart_read(&u, MSR), 0x20, "MSR read clears the deltas");
-    cc_uart_write(&u, MCR, 0x14);
-    is_int(cc_uart_read(&u, IIR), 0xc0, "modem status interrupt id");
-    is_int(cc_uart_read(&u, MSR), 0x42, "OUT1 -> RI, DDSR for DTR dropping");
-    cc_uart_write(&u, MCR, 0x10);
-    is_int(cc_uart_read(&u, MSR), 0x04, "RI trailing edge sets TERI");
-    cc_uart_write(&u, MCR, 0x00);
-    is_int(cc_uart_read(&u, MSR) & 0xf0, 0xb0, "loop off: terminal lines again");
+    is_int(uart_read(&u, MSR), 0x20, "MSR read clears the deltas");
+    uart_write(&u, MCR, 0x14);
+    is_int(uart_read(&u, IIR), 0xc0, "modem status interrupt id");
+    is_int(uart_read(&u, MSR), 0x42, "OUT1 -> RI, DDSR for DTR dropping");
+    uart_write(&u, MCR, 0x10);
+    is_int(uart_read(&u, MSR), 0x04, "RI trailing edge sets TERI");
+    uart_write(&u, MCR, 0x00);
+    is_int(uart_read(&u, MSR) & 0xf0, 0xb0, "loop off: terminal lines again");
 }
 
 static void test_echo_reentry(void)
@@ -335,11 +335,11 @@ static void test_echo_reentry(void)
     struct txlog t;
     setup(&u, &s, &t);
     t.echo_to = &u;
-    cc_uart_write(&u, FCR, 0x01);
-    cc_uart_write(&u, MCR, 0x08);
-    cc_uart_write(&u, IER, 0x01);
-    cc_uart_write(&u, THR, 'e');
-    is_int(cc_uart_read(&u, RBR), 'e', "tx callback may push RX on the same UART");
+    uart_write(&u, FCR, 0x01);
+    uart_write(&u, MCR, 0x08);
+    uart_write(&u, IER, 0x01);
+    uart_write(&u, THR, 'e');
+    is_int(uart_read(&u, RBR), 'e', "tx callback may push RX on the same UART");
     is_int(s.level, 0, "line consistent after re-entry");
 }
 
@@ -354,21 +354,21 @@ static int same_behaviour(struct cc_uart *a, struct cc_uart *b, struct sink *sa,
         uint8_t v = (uint8_t)(x >> 8);
         switch ((x >> 20) % 4) {
         case 0:
-            if (cc_uart_read(a, off) != cc_uart_read(b, off))
+            if (uart_read(a, off) != uart_read(b, off))
                 return 0;
             break;
         case 1:
-            cc_uart_write(a, off, v);
-            cc_uart_write(b, off, v);
+            uart_write(a, off, v);
+            uart_write(b, off, v);
             break;
         case 2: {
             uint8_t d[3] = {v, (uint8_t)(v + 1), (uint8_t)(v + 2)};
-            if (cc_uart_rx_push(a, d, 3) != cc_uart_rx_push(b, d, 3))
+            if (uart_rx_push(a, d, 3) != uart_rx_push(b, d, 3))
                 return 0;
             break;
         }
         default:
-            if (cc_uart_read(a, IIR) != cc_uart_read(b, IIR))
+            if (uart_read(a, IIR) != uart_read(b, IIR))
                 return 0;
             break;
         }
@@ -385,24 +385,24 @@ static void test_snapshot(void)
     struct txlog ta, tb;
     setup(&a, &sa, &ta);
     setup(&b, &sb, &tb);
-    cc_uart_write(&a, FCR, 0x81);
-    cc_uart_write(&a, MCR, 0x0b);
-    cc_uart_write(&a, IER, 0x07);
-    cc_uart_rx_push(&a, (const uint8_t *)"snapshot", 8);
-    (void)cc_uart_read(&a, RBR);
-    cc_uart_write(&a, SCR, 0x42);
-    cc_uart_write(&a, LCR, 0x83);
-    cc_uart_write(&a, DLL, 3);
-    cc_uart_write(&a, LCR, 0x03);
+    uart_write(&a, FCR, 0x81);
+    uart_write(&a, MCR, 0x0b);
+    uart_write(&a, IER, 0x07);
+    uart_rx_push(&a, (const uint8_t *)"snapshot", 8);
+    (void)uart_read(&a, RBR);
+    uart_write(&a, SCR, 0x42);
+    uart_write(&a, LCR, 0x83);
+    uart_write(&a, DLL, 3);
+    uart_write(&a, LCR, 0x03);
     /* b's sink must see the level b is loaded with */
     struct cc_buf buf;
-    cc_buf_init(&buf);
-    cc_uart_save(&a, &buf);
+    buf_init(&buf);
+    uart_save(&a, &buf);
     struct cc_rd rd;
     struct cc_err err = {0};
-    cc_rd_init(&rd, buf.data, buf.len);
-    is_int(cc_uart_load(&b, &rd, &err), 0, "load succeeds");
-    is_int(cc_rd_left(&rd), 0, "whole section consumed");
+    rd_init(&rd, buf.data, buf.len);
+    is_int(uart_load(&b, &rd, &err), 0, "load succeeds");
+    is_int(rd_left(&rd), 0, "whole section consumed");
     ok(b.irq.opaque == &sb && b.tx_opaque == &tb && b.irq_line == 4, "unsaved wiring kept");
     is_int(b.rx_count, 7, "rx FIFO restored");
     sb.level = b.irq_level;                     /* the owner restores the PIC alongside */
@@ -412,9 +412,9 @@ static void test_snapshot(void)
     struct cc_uart before = b;
     int trunc = 1;
     for (size_t n = 0; n < buf.len; n++) {
-        cc_rd_init(&rd, buf.data, n);
+        rd_init(&rd, buf.data, n);
         memset(&err, 0, sizeof(err));
-        if (cc_uart_load(&b, &rd, &err) != -EINVAL || !strstr(err.msg, "uart: ") ||
+        if (uart_load(&b, &rd, &err) != -EINVAL || !strstr(err.msg, "uart: ") ||
             !strstr(err.msg, "truncated") || memcmp(&b, &before, sizeof(b)))
             trunc = 0;
     }
@@ -423,8 +423,8 @@ static void test_snapshot(void)
     uint8_t *bad = malloc(buf.len);
     memcpy(bad, buf.data, buf.len);
     bad[0] = 0;
-    cc_rd_init(&rd, bad, buf.len);
-    is_int(cc_uart_load(&b, &rd, &err), -EINVAL, "version 0 refused");
+    rd_init(&rd, bad, buf.len);
+    is_int(uart_load(&b, &rd, &err), -EINVAL, "version 0 refused");
     ok(strstr(err.msg, "uart") && strstr(err.msg, "version 0"), "message: %s", err.msg);
 
     /* layout: ver ier iir lcr mcr lsr msr scr fcr dll dlm thr rx[16] head count level */
@@ -439,18 +439,18 @@ static void test_snapshot(void)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         memcpy(bad, buf.data, buf.len);
         bad[cases[i].off] = cases[i].val;
-        cc_rd_init(&rd, bad, buf.len);
+        rd_init(&rd, bad, buf.len);
         memset(&err, 0, sizeof(err));
-        ok(cc_uart_load(&b, &rd, &err) == -EINVAL && strstr(err.msg, "uart: ") &&
+        ok(uart_load(&b, &rd, &err) == -EINVAL && strstr(err.msg, "uart: ") &&
            !memcmp(&b, &before, sizeof(b)), "%s refused, state untouched", cases[i].what);
     }
     memcpy(bad, buf.data, buf.len);
     bad[O_FCR] = 0;                             /* FIFO off with 7 bytes queued */
     bad[O_IIR] = 0x04;
-    cc_rd_init(&rd, bad, buf.len);
-    ok(cc_uart_load(&b, &rd, &err) == -EINVAL, "FIFO off with rx_count 7 refused");
+    rd_init(&rd, bad, buf.len);
+    ok(uart_load(&b, &rd, &err) == -EINVAL, "FIFO off with rx_count 7 refused");
     free(bad);
-    cc_buf_free(&buf);
+    buf_free(&buf);
 }
 
 static void test_fuzz(void)
@@ -477,22 +477,22 @@ static void test_fuzz(void)
                 val &= 0x7f;                            /* DLAB rarely */
             if (off == MCR && (x >> 53) % 8)
                 val &= 0xef;                            /* loopback rarely */
-            cc_uart_write(&u, off, val);
+            uart_write(&u, off, val);
             break;
         case 5: case 6:
-            (void)cc_uart_read(&u, off);
+            (void)uart_read(&u, off);
             break;
         case 7: case 8: case 9: case 10: case 11: case 12:
-            (void)cc_uart_read(&u, RBR);
+            (void)uart_read(&u, RBR);
             break;
         case 13: case 14:
-            (void)cc_uart_read(&u, (x >> 40) & 1 ? IIR : LSR);
+            (void)uart_read(&u, (x >> 40) & 1 ? IIR : LSR);
             break;
         default: {
             uint8_t d[24];
             size_t n = (x >> 40) % 25;
             memset(d, val, sizeof(d));
-            size_t got = cc_uart_rx_push(&u, d, n);
+            size_t got = uart_rx_push(&u, d, n);
             if (got > n)
                 good = 0;
             pushed += got;
@@ -511,14 +511,14 @@ static void test_fuzz(void)
             struct cc_buf b;
             struct cc_rd rd;
             struct cc_err err = {0};
-            cc_buf_init(&b);
-            cc_uart_save(&u, &b);
-            cc_rd_init(&rd, b.data, b.len);
-            if (cc_uart_load(&v, &rd, &err) != 0) {
+            buf_init(&b);
+            uart_save(&u, &b);
+            rd_init(&rd, b.data, b.len);
+            if (uart_load(&v, &rd, &err) != 0) {
                 tap_diag("reload failed: %s", err.msg);
                 good = 0;
             }
-            cc_buf_free(&b);
+            buf_free(&b);
         }
     }
     ok(good, "100k random accesses: rx_count <= 16, LSR/IRQ consistent, snapshots reload (%zu bytes in)",

@@ -1,4 +1,4 @@
-/* Versioned state records (util/buf.h, cc_rd_version): every device's and
+/* Versioned state records (util/buf.h, rd_version): every device's and
  * component's loader takes its own version and older ones, and refuses a
  * newer one or version 0 with a message naming the component and saying
  * what to do, leaving the state untouched. */
@@ -25,11 +25,11 @@ static void nop_tx(void *opaque, uint8_t b)
 
 typedef int (*load_fn)(void *obj, struct cc_rd *in, struct cc_err *err);
 
-static int pic_load(void *o, struct cc_rd *in, struct cc_err *e) { return cc_pic_load(o, in, e); }
-static int pit_load(void *o, struct cc_rd *in, struct cc_err *e) { return cc_pit_load(o, in, e); }
-static int uart_load(void *o, struct cc_rd *in, struct cc_err *e) { return cc_uart_load(o, in, e); }
-static int cmos_load(void *o, struct cc_rd *in, struct cc_err *e) { return cc_cmos_load(o, in, e); }
-static int rng_load(void *o, struct cc_rd *in, struct cc_err *e) { return cc_rng_load(o, in, e); }
+static int t_pic_load(void *o, struct cc_rd *in, struct cc_err *e) { return pic_load(o, in, e); }
+static int t_pit_load(void *o, struct cc_rd *in, struct cc_err *e) { return pit_load(o, in, e); }
+static int t_uart_load(void *o, struct cc_rd *in, struct cc_err *e) { return uart_load(o, in, e); }
+static int t_cmos_load(void *o, struct cc_rd *in, struct cc_err *e) { return cmos_load(o, in, e); }
+static int t_rng_load(void *o, struct cc_rd *in, struct cc_err *e) { return rng_load(o, in, e); }
 
 /* rec: a saved record whose first byte is the version; obj of size n. */
 static void check(const char *name, const struct cc_buf *rec, void *obj, size_t n, load_fn load)
@@ -45,19 +45,19 @@ static void check(const char *name, const struct cc_buf *rec, void *obj, size_t 
     uint8_t *bad = malloc(rec->len);
     memcpy(bad, rec->data, rec->len);
     bad[0] = (uint8_t)(cur + 1);
-    cc_rd_init(&rd, bad, rec->len);
+    rd_init(&rd, bad, rec->len);
     int rc = load(obj, &rd, &err);
     ok(rc == -EINVAL && strstr(err.msg, name) && strstr(err.msg, "is newer than this build") &&
        !memcmp(obj, before, n), "%s: version %u (newer) refused, state untouched: %s", name,
        cur + 1, err.msg);
     bad[0] = 0;
-    cc_rd_init(&rd, bad, rec->len);
+    rd_init(&rd, bad, rec->len);
     rc = load(obj, &rd, &err);
     ok(rc == -EINVAL && strstr(err.msg, name) && strstr(err.msg, "version 0"),
        "%s: version 0 refused: %s", name, err.msg);
     free(bad);
-    cc_rd_init(&rd, rec->data, rec->len);
-    ok(load(obj, &rd, &err) == 0 && cc_rd_left(&rd) == 0, "%s: its own version %u loads (%s)",
+    rd_init(&rd, rec->data, rec->len);
+    ok(load(obj, &rd, &err) == 0 && rd_left(&rd) == 0, "%s: its own version %u loads (%s)",
        name, cur, err.msg);
 }
 
@@ -71,55 +71,55 @@ int main(void)
     struct cc_rd rd;
     for (unsigned x = 1; x <= 3; x++) {
         v[0] = (uint8_t)x;
-        cc_rd_init(&rd, v, 1);
-        is_int(cc_rd_version(&rd, 3, "thing", &err), x, "a reader of version 3 takes version %u", x);
+        rd_init(&rd, v, 1);
+        is_int(rd_version(&rd, 3, "thing", &err), x, "a reader of version 3 takes version %u", x);
     }
     v[0] = 4;
-    cc_rd_init(&rd, v, 1);
-    ok(cc_rd_version(&rd, 3, "thing", &err) == -EINVAL &&
+    rd_init(&rd, v, 1);
+    ok(rd_version(&rd, 3, "thing", &err) == -EINVAL &&
        strstr(err.msg, "thing: state version 4 is newer than this build reads (up to 3)"),
        "version 4 refused: %s", err.msg);
-    cc_rd_init(&rd, v, 0);
-    ok(cc_rd_version(&rd, 3, "thing", &err) == -EINVAL && strstr(err.msg, "thing: state truncated"),
+    rd_init(&rd, v, 0);
+    ok(rd_version(&rd, 3, "thing", &err) == -EINVAL && strstr(err.msg, "thing: state truncated"),
        "no byte at all: %s", err.msg);
 
     struct cc_irq_sink sink = {nop_irq, NULL};
     struct cc_buf b;
 
     struct cc_pic pic;
-    cc_pic_init(&pic);
-    cc_buf_init(&b);
-    cc_pic_save(&pic, &b);
-    check("pic", &b, &pic, sizeof(pic), pic_load);
-    cc_buf_free(&b);
+    pic_init(&pic);
+    buf_init(&b);
+    pic_save(&pic, &b);
+    check("pic", &b, &pic, sizeof(pic), t_pic_load);
+    buf_free(&b);
 
     struct cc_pit pit;
-    cc_pit_init(&pit, sink, 0);
-    cc_buf_init(&b);
-    cc_pit_save(&pit, &b);
-    check("pit", &b, &pit, sizeof(pit), pit_load);
-    cc_buf_free(&b);
+    pit_init(&pit, sink, 0);
+    buf_init(&b);
+    pit_save(&pit, &b);
+    check("pit", &b, &pit, sizeof(pit), t_pit_load);
+    buf_free(&b);
 
     struct cc_uart uart;
-    cc_uart_init(&uart, sink, 4, nop_tx, NULL);
-    cc_buf_init(&b);
-    cc_uart_save(&uart, &b);
-    check("uart", &b, &uart, sizeof(uart), uart_load);
-    cc_buf_free(&b);
+    uart_init(&uart, sink, 4, nop_tx, NULL);
+    buf_init(&b);
+    uart_save(&uart, &b);
+    check("uart", &b, &uart, sizeof(uart), t_uart_load);
+    buf_free(&b);
 
     struct cc_cmos cmos;
-    cc_cmos_init(&cmos, 1700000000, 256ull << 20);
-    cc_buf_init(&b);
-    cc_cmos_save(&cmos, &b);
-    check("cmos", &b, &cmos, sizeof(cmos), cmos_load);
-    cc_buf_free(&b);
+    cmos_init(&cmos, 1700000000, 256ull << 20);
+    buf_init(&b);
+    cmos_save(&cmos, &b);
+    check("cmos", &b, &cmos, sizeof(cmos), t_cmos_load);
+    buf_free(&b);
 
     struct cc_rng rng;
-    cc_rng_init(&rng, 42, "test");
-    cc_buf_init(&b);
-    cc_rng_save(&rng, &b);
-    check("rng", &b, &rng, sizeof(rng), rng_load);
-    cc_buf_free(&b);
+    rng_init(&rng, 42, "test");
+    buf_init(&b);
+    rng_save(&rng, &b);
+    check("rng", &b, &rng, sizeof(rng), t_rng_load);
+    buf_free(&b);
 
     return tap_exit();
 }

@@ -20,7 +20,7 @@ static struct cc_virtio_balloon *mk(struct fake_guest *g)
     fg_mem(g, MEM);
     struct cc_virtio_balloon *b;
     struct cc_err err = {0};
-    if (cc_virtio_balloon_create(&g->mem, &g->size, fg_sink(g), 9, &b, &err) < 0)
+    if (virtio_balloon_create(&g->mem, &g->size, fg_sink(g), 9, &b, &err) < 0)
         tap_bail("balloon create: %s", err.msg);
     g->t = &b->mmio;
     return b;
@@ -36,15 +36,15 @@ static void start(struct fake_guest *g)
 
 static void done(struct fake_guest *g, struct cc_virtio_balloon *b)
 {
-    cc_virtio_balloon_destroy(b);
+    virtio_balloon_destroy(b);
     fg_free(g);
 }
 
 static uint32_t cfg32(struct fake_guest *g, unsigned off)
 {
     uint8_t v[4];
-    cc_virtio_mmio_read(g->t, VIRTIO_MMIO_CONFIG + off, v, 4);
-    return cc_le32(v);
+    virtio_mmio_read(g->t, VIRTIO_MMIO_CONFIG + off, v, 4);
+    return le32(v);
 }
 
 /* Send n PFNs (first, first+1, ...) on queue q; returns 1 when the chain
@@ -52,7 +52,7 @@ static uint32_t cfg32(struct fake_guest *g, unsigned off)
 static int send_pfns(struct fake_guest *g, unsigned q, uint32_t first, unsigned n, uint64_t at)
 {
     for (unsigned i = 0; i < n; i++)
-        cc_put_le32(g->mem + at + 4 * i, first + i);
+        put_le32(g->mem + at + 4 * i, first + i);
     struct fake_seg s = {at, 4 * n, false};
     fg_add(g, q, &s, 1);
     fg_kick(g, q);
@@ -153,15 +153,15 @@ static void test_save_load(void)
     cc_virtio_balloon_set_target(ba, 12);
     send_pfns(&a, CC_BALLOON_INFLATEQ, 1, 7, BUF);
     struct cc_buf s;
-    cc_buf_init(&s);
-    cc_virtio_balloon_save(ba, &s);
+    buf_init(&s);
+    virtio_balloon_save(ba, &s);
     memcpy(c.mem, a.mem, MEM);
     c.q[0] = a.q[0];
     c.q[1] = a.q[1];
     struct cc_rd rd;
     struct cc_err err = {0};
-    cc_rd_init(&rd, s.data, s.len);
-    ok(cc_virtio_balloon_load(bc, &rd, &err) == 0 && cc_rd_left(&rd) == 0, "state loads (%s)",
+    rd_init(&rd, s.data, s.len);
+    ok(virtio_balloon_load(bc, &rd, &err) == 0 && rd_left(&rd) == 0, "state loads (%s)",
        err.msg);
     is_int(cfg32(&c, 0), 12, "target restored");
     is_int(cfg32(&c, 4), 7, "actual restored");
@@ -174,15 +174,15 @@ static void test_save_load(void)
 
     int refused = 0;
     for (size_t n = 0; n < s.len; n++) {
-        cc_rd_init(&rd, s.data, n);
-        refused += cc_virtio_balloon_load(bc, &rd, &err) < 0;
+        rd_init(&rd, s.data, n);
+        refused += virtio_balloon_load(bc, &rd, &err) < 0;
     }
     is_int(refused, (int)s.len, "every truncation refused");
     s.data[0] = 2;
-    cc_rd_init(&rd, s.data, s.len);
-    ok(cc_virtio_balloon_load(bc, &rd, &err) < 0 && strstr(err.msg, "version"),
+    rd_init(&rd, s.data, s.len);
+    ok(virtio_balloon_load(bc, &rd, &err) < 0 && strstr(err.msg, "version"),
        "newer version refused: %s", err.msg);
-    cc_buf_free(&s);
+    buf_free(&s);
     done(&a, ba);
     done(&c, bc);
 }

@@ -27,7 +27,7 @@ static struct cc_virtio_blk *mk_cfg(struct fake_guest *g, const struct cc_blk_co
     fg_mem(g, MEM);
     struct cc_virtio_blk *b;
     struct cc_err err = {0};
-    if (cc_virtio_blk_create(cfg, seed, "virtio-blk0", &g->mem, &g->size, fg_sink(g), 6, &b,
+    if (virtio_blk_create(cfg, seed, "virtio-blk0", &g->mem, &g->size, fg_sink(g), 6, &b,
                              &err) < 0)
         tap_bail("blk create: %s", err.msg);
     g->t = &b->mmio;
@@ -45,7 +45,7 @@ static struct cc_virtio_blk *mk(struct fake_guest *g, uint64_t size)
 
 static void done(struct fake_guest *g, struct cc_virtio_blk *b)
 {
-    cc_virtio_blk_destroy(b);
+    virtio_blk_destroy(b);
     fg_free(g);
 }
 
@@ -53,9 +53,9 @@ static void done(struct fake_guest *g, struct cc_virtio_blk *b)
 static uint8_t req(struct fake_guest *g, uint32_t type, uint64_t sector, uint64_t data,
                    uint32_t len, uint32_t *used)
 {
-    cc_put_le32(g->mem + HDR, type);
-    cc_put_le32(g->mem + HDR + 4, 0);
-    cc_put_le64(g->mem + HDR + 8, sector);
+    put_le32(g->mem + HDR, type);
+    put_le32(g->mem + HDR + 4, 0);
+    put_le64(g->mem + HDR + 8, sector);
     g->mem[ST] = 0xff;
     struct fake_seg s[3];
     unsigned n = 0;
@@ -84,11 +84,11 @@ static void test_requests(void)
     struct fake_guest g;
     struct cc_virtio_blk *b = mk(&g, 1 << 20);
     uint8_t cfg[8];
-    cc_virtio_mmio_read(g.t, VIRTIO_MMIO_CONFIG, cfg, 8);
-    is_u64(cc_le64(cfg), 2048, "config capacity: 2048 sectors");
-    cc_virtio_mmio_read(g.t, VIRTIO_MMIO_CONFIG + 12, cfg, 4);
-    is_int(cc_le32(cfg), 254, "config seg_max 254");
-    ok(cc_virtio_mmio_has_feature(g.t, VIRTIO_BLK_F_FLUSH), "FLUSH negotiated");
+    virtio_mmio_read(g.t, VIRTIO_MMIO_CONFIG, cfg, 8);
+    is_u64(le64(cfg), 2048, "config capacity: 2048 sectors");
+    virtio_mmio_read(g.t, VIRTIO_MMIO_CONFIG + 12, cfg, 4);
+    is_int(le32(cfg), 254, "config seg_max 254");
+    ok(virtio_mmio_has_feature(g.t, VIRTIO_BLK_F_FLUSH), "FLUSH negotiated");
 
     uint32_t used = 0;
     memset(g.mem + DATA, 0xaa, 4096);
@@ -139,8 +139,8 @@ static void test_malformed(void)
     struct fake_guest g;
     struct cc_virtio_blk *b = mk(&g, 1 << 20);
     /* Header split over two descriptors (legal), then no status byte. */
-    cc_put_le32(g.mem + HDR, VIRTIO_BLK_T_IN);
-    cc_put_le64(g.mem + HDR + 8, 0);
+    put_le32(g.mem + HDR, VIRTIO_BLK_T_IN);
+    put_le64(g.mem + HDR + 8, 0);
     struct fake_seg s[3] = {{HDR, 4, false}, {HDR + 4, 12, false}, {ST, 1, true}};
     fg_add(&g, 0, s, 3);
     fg_kick(&g, 0);
@@ -169,8 +169,8 @@ static void test_huge_request(void)
      * 16 x 3 MiB is an IOERR without touching the disk. */
     struct fake_guest g;
     struct cc_virtio_blk *b = mk(&g, 64 << 20);
-    cc_put_le32(g.mem + HDR, VIRTIO_BLK_T_OUT);
-    cc_put_le64(g.mem + HDR + 8, 0);
+    put_le32(g.mem + HDR, VIRTIO_BLK_T_OUT);
+    put_le64(g.mem + HDR + 8, 0);
     struct fake_seg s[16];
     s[0] = (struct fake_seg){HDR, 16, false};
     for (int i = 1; i < 15; i++)
@@ -232,7 +232,7 @@ static void test_image(void)
         memset(g.mem + DATA, i, 12800);
         req(&g, VIRTIO_BLK_T_OUT, 0, DATA, 12800, NULL);
     }
-    cc_virtio_blk_destroy(b);
+    virtio_blk_destroy(b);
     cc_blk_overlay_free(snap);
     fg_free(&g);
 
@@ -251,17 +251,17 @@ static void test_image(void)
     /* Read-only device. */
     cfg.read_only = true;
     b = mk_cfg(&g, &cfg, 1);
-    ok(cc_virtio_mmio_has_feature(g.t, VIRTIO_BLK_F_RO), "read-only disk offers RO");
+    ok(virtio_mmio_has_feature(g.t, VIRTIO_BLK_F_RO), "read-only disk offers RO");
     is_int(req(&g, VIRTIO_BLK_T_OUT, 0, DATA, 512, NULL), VIRTIO_BLK_S_IOERR,
            "write to a read-only disk: IOERR");
     done(&g, b);
 
     struct cc_err err = {0};
     cfg = (struct cc_blk_config){.image_path = "/nonexistent/disk.img"};
-    ok(cc_virtio_blk_create(&cfg, 1, "x", &g.mem, &g.size, fg_sink(&g), 6, &b, &err) < 0 &&
+    ok(virtio_blk_create(&cfg, 1, "x", &g.mem, &g.size, fg_sink(&g), 6, &b, &err) < 0 &&
        strstr(err.msg, "/nonexistent/disk.img"), "missing image: %s", err.msg);
     cfg = (struct cc_blk_config){.size = 1000};
-    ok(cc_virtio_blk_create(&cfg, 1, "x", &g.mem, &g.size, fg_sink(&g), 6, &b, &err) < 0,
+    ok(virtio_blk_create(&cfg, 1, "x", &g.mem, &g.size, fg_sink(&g), 6, &b, &err) < 0,
        "size not a multiple of 512 refused: %s", err.msg);
     unlink(path);
 }
@@ -272,65 +272,65 @@ static void test_sharing(void)
     struct cc_blk_base *base;
     struct cc_blk_overlay *ov;
     struct cc_err err = {0};
-    cc_blk_base_open(NULL, &base, &err);
-    cc_blk_overlay_create(base, 512ull << 20, &ov, &err);
-    cc_blk_base_put(base);
+    blk_base_open(NULL, &base, &err);
+    blk_overlay_create(base, 512ull << 20, &ov, &err);
+    blk_base_put(base);
     static uint8_t mib[1 << 20];
     pattern(mib, sizeof(mib), 3);
-    cc_blk_overlay_write(ov, 100ull << 20, mib, sizeof(mib));
-    uint64_t pages0 = cc_blk_base_live_pages(ov->base), nodes0 = cc_blk_base_live_nodes(ov->base);
+    blk_overlay_write(ov, 100ull << 20, mib, sizeof(mib));
+    uint64_t pages0 = blk_base_live_pages(ov->base), nodes0 = blk_base_live_nodes(ov->base);
     is_u64(pages0, 256, "1 MiB written: 256 pages");
     ok(nodes0 <= 3, "and %llu tree nodes", (unsigned long long)nodes0);
     struct cc_blk_overlay *snap[10];
     for (int i = 0; i < 10; i++)
-        snap[i] = cc_blk_overlay_clone(ov);
-    ok(cc_blk_base_live_pages(ov->base) == pages0 && cc_blk_base_live_nodes(ov->base) == nodes0,
+        snap[i] = blk_overlay_clone(ov);
+    ok(blk_base_live_pages(ov->base) == pages0 && blk_base_live_nodes(ov->base) == nodes0,
        "10 snapshots cost no pages and no nodes");
     /* Each snapshot diverges by one page: one page + a path of nodes each. */
     for (int i = 0; i < 10; i++) {
         uint8_t x = (uint8_t)i;
-        cc_blk_overlay_write(snap[i], (100ull << 20) + 4096ull * i, &x, 1);
+        blk_overlay_write(snap[i], (100ull << 20) + 4096ull * i, &x, 1);
     }
-    is_u64(cc_blk_base_live_pages(ov->base), pages0 + 10, "10 one-byte writes: 10 page copies");
-    ok(cc_blk_base_live_nodes(ov->base) <= nodes0 + 10 * 2,
+    is_u64(blk_base_live_pages(ov->base), pages0 + 10, "10 one-byte writes: 10 page copies");
+    ok(blk_base_live_nodes(ov->base) <= nodes0 + 10 * 2,
        "and at most 2 node copies each (%llu nodes)",
-       (unsigned long long)cc_blk_base_live_nodes(ov->base));
+       (unsigned long long)blk_base_live_nodes(ov->base));
     uint8_t a[4096], c[4096];
-    cc_blk_overlay_read(ov, (100ull << 20) + 4096 * 3, a, 4096);
-    cc_blk_overlay_read(snap[3], (100ull << 20) + 4096 * 3, c, 4096);
+    blk_overlay_read(ov, (100ull << 20) + 4096 * 3, a, 4096);
+    blk_overlay_read(snap[3], (100ull << 20) + 4096 * 3, c, 4096);
     ok(!memcmp(a, mib + 4096 * 3, 4096) && c[0] == 3 && !memcmp(c + 1, a + 1, 4095),
        "the original is unchanged; the snapshot sees its own write");
     /* Writes to the original after cloning do not show in snapshots. */
     uint8_t y = 0xee;
-    cc_blk_overlay_write(ov, 100ull << 20, &y, 1);
-    cc_blk_overlay_read(snap[9], 100ull << 20, c, 1);
+    blk_overlay_write(ov, 100ull << 20, &y, 1);
+    blk_overlay_read(snap[9], 100ull << 20, c, 1);
     ok(c[0] == mib[0], "writes after the snapshot stay out of it");
     /* A write to a never-written area of a snapshot allocates only there. */
-    cc_blk_overlay_write(snap[0], 0, &y, 1);
+    blk_overlay_write(snap[0], 0, &y, 1);
     is_u64(snap[0]->pages, 257, "snapshot page count follows its own writes");
     is_u64(ov->pages, 256, "original page count unchanged");
-    is_u64(cc_blk_overlay_new_pages(ov, (100ull << 20) - 4096, 3 * 4096), 1,
+    is_u64(blk_overlay_new_pages(ov, (100ull << 20) - 4096, 3 * 4096), 1,
            "new_pages: one of three pages not stored");
     for (int i = 0; i < 10; i++)
         cc_blk_overlay_free(snap[i]);
-    is_u64(cc_blk_base_live_pages(ov->base), pages0,
+    is_u64(blk_base_live_pages(ov->base), pages0,
            "freeing the snapshots frees their pages and the shared page the original copied");
-    struct cc_blk_base *keep = cc_blk_base_get(ov->base);
+    struct cc_blk_base *keep = blk_base_get(ov->base);
     cc_blk_overlay_free(ov);
-    ok(cc_blk_base_live_pages(keep) == 0 && cc_blk_base_live_nodes(keep) == 0,
+    ok(blk_base_live_pages(keep) == 0 && blk_base_live_nodes(keep) == 0,
        "everything freed at the end");
-    cc_blk_base_put(keep);
+    blk_base_put(keep);
 
     /* Large disks use taller trees. */
-    cc_blk_base_open(NULL, &base, &err);
-    ok(cc_blk_overlay_create(base, 16ull << 40, &ov, &err) == 0 && ov->height == 4,
+    blk_base_open(NULL, &base, &err);
+    ok(blk_overlay_create(base, 16ull << 40, &ov, &err) == 0 && ov->height == 4,
        "a 16 TiB disk: height 4");
-    cc_blk_overlay_write(ov, (16ull << 40) - 1, &y, 1);
-    cc_blk_overlay_read(ov, (16ull << 40) - 1, c, 1);
+    blk_overlay_write(ov, (16ull << 40) - 1, &y, 1);
+    blk_overlay_read(ov, (16ull << 40) - 1, c, 1);
     ok(c[0] == 0xee, "its last byte is writable");
     cc_blk_overlay_free(ov);
-    ok(cc_blk_overlay_create(base, (16ull << 40) + 512, &ov, &err) < 0, "over 16 TiB refused");
-    cc_blk_base_put(base);
+    ok(blk_overlay_create(base, (16ull << 40) + 512, &ov, &err) < 0, "over 16 TiB refused");
+    blk_base_put(base);
 }
 
 static void test_device_snapshots(void)
@@ -602,8 +602,8 @@ static void test_save_load(void)
                                  .length = 512});
     req(&g, VIRTIO_BLK_T_IN, 0, DATA2, 512, NULL);
     struct cc_buf s;
-    cc_buf_init(&s);
-    cc_virtio_blk_save(b, &s);
+    buf_init(&s);
+    virtio_blk_save(b, &s);
 
     struct fake_guest g2;
     struct cc_virtio_blk *b2 = mk(&g2, 4 << 20);
@@ -611,11 +611,11 @@ static void test_save_load(void)
     g2.q[0] = g.q[0];
     struct cc_rd rd;
     struct cc_err err = {0};
-    cc_rd_init(&rd, s.data, s.len);
-    ok(cc_virtio_blk_load(b2, &rd, &err) == 0, "blk state loads (%s)", err.msg);
+    rd_init(&rd, s.data, s.len);
+    ok(virtio_blk_load(b2, &rd, &err) == 0, "blk state loads (%s)", err.msg);
     struct cc_buf s2;
-    cc_buf_init(&s2);
-    cc_virtio_blk_save(b2, &s2);
+    buf_init(&s2);
+    virtio_blk_save(b2, &s2);
     ok(s.len == s2.len && !memcmp(s.data, s2.data, s.len), "save(load(x)) == x (%zu bytes)",
        s.len);
     /* Both continue identically: the corrupting fault's stream too. */
@@ -626,26 +626,26 @@ static void test_save_load(void)
 
     /* Truncations (sampled: every byte of the head, then every 509th). */
     struct cc_buf s1;
-    cc_buf_init(&s1);
-    cc_virtio_blk_save(b2, &s1);
+    buf_init(&s1);
+    virtio_blk_save(b2, &s1);
     int tried = 0, refused = 0;
     for (size_t n = 0; n < s.len; n += n < 600 ? 1 : 509) {
         tried++;
-        cc_rd_init(&rd, s.data, n);
-        refused += cc_virtio_blk_load(b2, &rd, &err) < 0;
+        rd_init(&rd, s.data, n);
+        refused += virtio_blk_load(b2, &rd, &err) < 0;
     }
     is_int(refused, tried, "%d truncations refused", tried);
-    cc_buf_free(&s2);
-    cc_buf_init(&s2);
-    cc_virtio_blk_save(b2, &s2);
+    buf_free(&s2);
+    buf_init(&s2);
+    virtio_blk_save(b2, &s2);
     ok(s1.len == s2.len && !memcmp(s1.data, s2.data, s1.len), "refused loads changed nothing");
-    cc_buf_free(&s1);
+    buf_free(&s1);
 
     /* Other disk size; other base. */
     struct fake_guest g3;
     struct cc_virtio_blk *b3 = mk(&g3, 8 << 20);
-    cc_rd_init(&rd, s.data, s.len);
-    ok(cc_virtio_blk_load(b3, &rd, &err) < 0 && strstr(err.msg, "bytes"),
+    rd_init(&rd, s.data, s.len);
+    ok(virtio_blk_load(b3, &rd, &err) < 0 && strstr(err.msg, "bytes"),
        "other disk size refused: %s", err.msg);
     done(&g3, b3);
 
@@ -653,17 +653,17 @@ static void test_save_load(void)
     uint8_t *c = malloc(s.len);
     memcpy(c, s.data, s.len);
     size_t pages_at = s.len - 16 * (8 + 4096);     /* 16 pages saved */
-    cc_put_le64(c + pages_at + (8 + 4096), 0);      /* second page index 0 < first */
-    cc_rd_init(&rd, c, s.len);
-    ok(cc_virtio_blk_load(b2, &rd, &err) < 0 && strstr(err.msg, "index"),
+    put_le64(c + pages_at + (8 + 4096), 0);      /* second page index 0 < first */
+    rd_init(&rd, c, s.len);
+    ok(virtio_blk_load(b2, &rd, &err) < 0 && strstr(err.msg, "index"),
        "unordered page indexes refused: %s", err.msg);
     memcpy(c, s.data, s.len);
-    cc_put_le64(c + pages_at, 1 << 20);
-    cc_rd_init(&rd, c, s.len);
-    ok(cc_virtio_blk_load(b2, &rd, &err) < 0, "page index past the disk refused");
+    put_le64(c + pages_at, 1 << 20);
+    rd_init(&rd, c, s.len);
+    ok(virtio_blk_load(b2, &rd, &err) < 0, "page index past the disk refused");
     free(c);
-    cc_buf_free(&s);
-    cc_buf_free(&s2);
+    buf_free(&s);
+    buf_free(&s2);
     done(&g, b);
     done(&g2, b2);
 }

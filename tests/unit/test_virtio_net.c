@@ -40,7 +40,7 @@ static struct cc_virtio_net *mk(struct fake_guest *g, bool up)
     fg_mem(g, MEM);
     struct cc_virtio_net *n;
     struct cc_err err = {0};
-    if (cc_virtio_net_create(mac0, &g->mem, &g->size, fg_sink(g), 7, &n, &err) < 0)
+    if (virtio_net_create(mac0, &g->mem, &g->size, fg_sink(g), 7, &n, &err) < 0)
         tap_bail("net create: %s", err.msg);
     g->t = &n->mmio;
     if (up) {
@@ -54,7 +54,7 @@ static struct cc_virtio_net *mk(struct fake_guest *g, bool up)
 
 static void done(struct fake_guest *g, struct cc_virtio_net *n)
 {
-    cc_virtio_net_destroy(n);
+    virtio_net_destroy(n);
     fg_free(g);
 }
 
@@ -82,11 +82,11 @@ static void test_config_tx(void)
     struct fake_guest g;
     struct cc_virtio_net *n = mk(&g, true);
     uint8_t cfg[8];
-    cc_virtio_mmio_read(g.t, VIRTIO_MMIO_CONFIG, cfg, 8);
+    virtio_mmio_read(g.t, VIRTIO_MMIO_CONFIG, cfg, 8);
     ok(!memcmp(cfg, mac0, 6), "config: MAC");
-    is_int(cc_le16(cfg + 6), VIRTIO_NET_S_LINK_UP, "config: link up");
-    ok(cc_virtio_mmio_has_feature(g.t, VIRTIO_NET_F_MAC) &&
-       cc_virtio_mmio_has_feature(g.t, VIRTIO_NET_F_STATUS), "MAC and STATUS negotiated");
+    is_int(le16(cfg + 6), VIRTIO_NET_S_LINK_UP, "config: link up");
+    ok(virtio_mmio_has_feature(g.t, VIRTIO_NET_F_MAC) &&
+       virtio_mmio_has_feature(g.t, VIRTIO_NET_F_STATUS), "MAC and STATUS negotiated");
 
     struct txlog log = {0};
     cc_virtio_net_set_endpoint(n, tx_cb, &log);
@@ -111,8 +111,8 @@ static void test_config_tx(void)
     uint32_t gen = fg_rd(&g, VIRTIO_MMIO_CONFIG_GENERATION);
     fg_wr(&g, VIRTIO_MMIO_INTERRUPT_ACK, 3);
     cc_virtio_net_set_link(n, false);
-    cc_virtio_mmio_read(g.t, VIRTIO_MMIO_CONFIG + 6, cfg, 2);
-    ok(cc_le16(cfg) == 0 && fg_rd(&g, VIRTIO_MMIO_CONFIG_GENERATION) == gen + 1 &&
+    virtio_mmio_read(g.t, VIRTIO_MMIO_CONFIG + 6, cfg, 2);
+    ok(le16(cfg) == 0 && fg_rd(&g, VIRTIO_MMIO_CONFIG_GENERATION) == gen + 1 &&
        (fg_rd(&g, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_CONFIG),
        "link down: status 0, generation bumped, config interrupt");
     send(&g, frame, 60);
@@ -145,7 +145,7 @@ static void test_rx(void)
     ok(fg_used(&g, CC_NET_RXQ, &id, &len) && len == CC_NET_HDR_LEN + 100,
        "first pending frame delivered when a buffer is posted");
     const uint8_t *p = g.mem + RXB;
-    ok(cc_le16(p + 10) == 1 && p[0] == 0 && p[1] == 0, "header: no flags, num_buffers 1");
+    ok(le16(p + 10) == 1 && p[0] == 0 && p[1] == 0, "header: no flags, num_buffers 1");
     ok(p[CC_NET_HDR_LEN] == (0 ^ 0x5a) && p[CC_NET_HDR_LEN + 99] == (99 ^ 0x5a),
        "frame bytes follow the header");
     ok(g.irq.level == 1, "RX interrupt raised");
@@ -238,8 +238,8 @@ static void test_wire(void)
     struct cc_virtio_net *na = mk(&a, true), *nb = mk(&b, true);
     struct cc_wire *w;
     struct cc_err err = {0};
-    ok(cc_wire_connect(na, nb, &w, &err) == 0, "wire connects");
-    ok(cc_wire_connect(na, na, &w, &err) < 0, "a wire needs two devices");
+    ok(wire_connect(na, nb, &w, &err) == 0, "wire connects");
+    ok(wire_connect(na, na, &w, &err) < 0, "a wire needs two devices");
     post_rx(&b, 2, 1536);
     uint8_t f[80];
     memset(f, 0xab, sizeof(f));
@@ -256,11 +256,11 @@ static void test_wire(void)
     while (fg_used(&a, CC_NET_RXQ, &id, &len))
         got++;
     is_int(got, 2, "B's frames wait in A's device until A posts buffers");
-    struct cc_wire_stats ws;
-    cc_wire_stats(w, &ws);
+    struct wire_stats ws;
+    wire_stats(w, &ws);
     ok(ws.frames[0] == 1 && ws.frames[1] == 2 && !ws.dropped[0] && !ws.dropped[1],
        "wire statistics");
-    cc_wire_free(w);
+    wire_free(w);
     send(&a, f, 60);
     struct cc_net_stats st;
     cc_virtio_net_stats(na, &st);
@@ -279,8 +279,8 @@ static void test_save_load(void)
         cc_virtio_net_inject(n, f, 100u * (i + 1));
     }
     struct cc_buf s;
-    cc_buf_init(&s);
-    cc_virtio_net_save(n, &s);
+    buf_init(&s);
+    virtio_net_save(n, &s);
     struct fake_guest g2;
     struct cc_virtio_net *n2 = mk(&g2, false);
     memcpy(g2.mem, g.mem, MEM);
@@ -288,8 +288,8 @@ static void test_save_load(void)
     g2.q[1] = g.q[1];
     struct cc_rd rd;
     struct cc_err err = {0};
-    cc_rd_init(&rd, s.data, s.len);
-    ok(cc_virtio_net_load(n2, &rd, &err) == 0, "net state loads (%s)", err.msg);
+    rd_init(&rd, s.data, s.len);
+    ok(virtio_net_load(n2, &rd, &err) == 0, "net state loads (%s)", err.msg);
     struct cc_net_stats st;
     cc_virtio_net_stats(n2, &st);
     is_int(st.rx_queued, 3, "pending frames restored");
@@ -303,18 +303,18 @@ static void test_save_load(void)
     int tried = 0, refused = 0;
     for (size_t k = 0; k < s.len; k += k < 200 ? 1 : 37) {
         tried++;
-        cc_rd_init(&rd, s.data, k);
-        refused += cc_virtio_net_load(n2, &rd, &err) < 0;
+        rd_init(&rd, s.data, k);
+        refused += virtio_net_load(n2, &rd, &err) < 0;
     }
     is_int(refused, tried, "%d truncations refused", tried);
     uint8_t *c = malloc(s.len);
     memcpy(c, s.data, s.len);
     size_t first_len = s.len - (3 * 2 + 600);
-    cc_put_le16(c + first_len, CC_NET_MAX_FRAME + 1);
-    cc_rd_init(&rd, c, s.len);
-    ok(cc_virtio_net_load(n2, &rd, &err) < 0, "oversized saved frame refused: %s", err.msg);
+    put_le16(c + first_len, CC_NET_MAX_FRAME + 1);
+    rd_init(&rd, c, s.len);
+    ok(virtio_net_load(n2, &rd, &err) < 0, "oversized saved frame refused: %s", err.msg);
     free(c);
-    cc_buf_free(&s);
+    buf_free(&s);
     done(&g, n);
     done(&g2, n2);
 }

@@ -18,7 +18,7 @@ static struct cc_virtio_rng *mk(struct fake_guest *g, uint64_t seed)
     fg_mem(g, MEM);
     struct cc_virtio_rng *r;
     struct cc_err err = {0};
-    if (cc_virtio_rng_create(seed, "virtio-rng0", &g->mem, &g->size, fg_sink(g), 5, &r, &err) < 0)
+    if (virtio_rng_create(seed, "virtio-rng0", &g->mem, &g->size, fg_sink(g), 5, &r, &err) < 0)
         tap_bail("rng create: %s", err.msg);
     g->t = &r->mmio;
     fg_negotiate(g);
@@ -29,7 +29,7 @@ static struct cc_virtio_rng *mk(struct fake_guest *g, uint64_t seed)
 
 static void done(struct fake_guest *g, struct cc_virtio_rng *r)
 {
-    cc_virtio_rng_destroy(r);
+    virtio_rng_destroy(r);
     fg_free(g);
 }
 
@@ -51,9 +51,9 @@ static void test_stream(void)
     struct cc_virtio_rng *r = mk(&g, 99);
     is_int(fetch(&g, BUF, 32), 32, "32 bytes served");
     struct cc_rng ref;
-    cc_rng_init(&ref, 99, "virtio-rng0");
+    rng_init(&ref, 99, "virtio-rng0");
     uint8_t want[64];
-    cc_rng_bytes(&ref, want, 32);
+    rng_bytes(&ref, want, 32);
     ok(!memcmp(g.mem + BUF, want, 32), "bytes equal the (seed, label) stream");
 
     /* Split buffer: 3 + 5 + 24 bytes, plus a readable descriptor first that
@@ -65,7 +65,7 @@ static void test_stream(void)
     fg_kick(&g, 0);
     uint32_t id, len;
     ok(fg_used(&g, 0, &id, &len) && len == 32, "split buffer: 32 bytes");
-    cc_rng_bytes(&ref, want, 32);
+    rng_bytes(&ref, want, 32);
     ok(!memcmp(g.mem + BUF + 0x100, want, 3) && !memcmp(g.mem + BUF + 0x140, want + 3, 5) &&
        !memcmp(g.mem + BUF + 0x180, want + 8, 24), "split buffer filled in order");
     ok(g.mem[BUF + 0x200] == 0xee, "readable descriptor untouched");
@@ -105,15 +105,15 @@ static void test_save_load(void)
     struct cc_virtio_rng *ra = mk(&a, 11), *rb = mk(&b, 12);
     fetch(&a, BUF, 100);
     struct cc_buf s;
-    cc_buf_init(&s);
-    cc_virtio_rng_save(ra, &s);
+    buf_init(&s);
+    virtio_rng_save(ra, &s);
     /* b becomes a copy of a: RAM (rings) and device state. */
     memcpy(b.mem, a.mem, MEM);
     b.q[0] = a.q[0];
     struct cc_rd rd;
     struct cc_err err = {0};
-    cc_rd_init(&rd, s.data, s.len);
-    ok(cc_virtio_rng_load(rb, &rd, &err) == 0, "state loads (%s)", err.msg);
+    rd_init(&rd, s.data, s.len);
+    ok(virtio_rng_load(rb, &rd, &err) == 0, "state loads (%s)", err.msg);
     fetch(&a, BUF + 0x1000, 200);
     fetch(&b, BUF + 0x1000, 200);
     ok(!memcmp(a.mem + BUF + 0x1000, b.mem + BUF + 0x1000, 200),
@@ -122,15 +122,15 @@ static void test_save_load(void)
 
     int refused = 0;
     for (size_t n = 0; n < s.len; n++) {
-        cc_rd_init(&rd, s.data, n);
-        refused += cc_virtio_rng_load(rb, &rd, &err) < 0;
+        rd_init(&rd, s.data, n);
+        refused += virtio_rng_load(rb, &rd, &err) < 0;
     }
     is_int(refused, (int)s.len, "every truncation refused");
     s.data[0] = 2;
-    cc_rd_init(&rd, s.data, s.len);
-    ok(cc_virtio_rng_load(rb, &rd, &err) < 0 && strstr(err.msg, "version"),
+    rd_init(&rd, s.data, s.len);
+    ok(virtio_rng_load(rb, &rd, &err) < 0 && strstr(err.msg, "version"),
        "newer version refused: %s", err.msg);
-    cc_buf_free(&s);
+    buf_free(&s);
     done(&a, ra);
     done(&b, rb);
 }

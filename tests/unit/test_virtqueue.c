@@ -24,7 +24,7 @@ static struct cc_virtio_rng *mk(struct fake_guest *g)
     fg_mem(g, MEM);
     struct cc_virtio_rng *r;
     struct cc_err err = {0};
-    if (cc_virtio_rng_create(7, "virtio-rng0", &g->mem, &g->size, fg_sink(g), 5, &r, &err) < 0)
+    if (virtio_rng_create(7, "virtio-rng0", &g->mem, &g->size, fg_sink(g), 5, &r, &err) < 0)
         tap_bail("rng create: %s", err.msg);
     g->t = &r->mmio;
     return r;
@@ -42,13 +42,13 @@ static struct cc_virtio_rng *mk_live(struct fake_guest *g)
 
 static void done(struct fake_guest *g, struct cc_virtio_rng *r)
 {
-    cc_virtio_rng_destroy(r);
+    virtio_rng_destroy(r);
     fg_free(g);
 }
 
 static bool failed_with(struct fake_guest *g, const char *needle)
 {
-    const char *why = cc_virtio_mmio_failure(g->t);
+    const char *why = virtio_mmio_failure(g->t);
     bool ok = why && strstr(why, needle) &&
               (fg_rd(g, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
     if (!ok)
@@ -76,13 +76,13 @@ static void test_identity(void)
     is_int(fg_rd(&g, VIRTIO_MMIO_QUEUE_READY), 0, "enabling a missing queue does nothing");
     is_u64(fg_rd(&g, VIRTIO_MMIO_SHM_LEN_LOW), 0xffffffff, "no shared memory regions");
     uint8_t b[4] = {1, 2, 3, 4};
-    cc_virtio_mmio_read(g.t, VIRTIO_MMIO_MAGIC_VALUE, b, 2);
+    virtio_mmio_read(g.t, VIRTIO_MMIO_MAGIC_VALUE, b, 2);
     ok(b[0] == 0 && b[1] == 0 && b[2] == 3, "2-byte register read returns 0, touches 2 bytes");
-    cc_virtio_mmio_read(g.t, 0x1001, b, 4);
+    virtio_mmio_read(g.t, 0x1001, b, 4);
     ok(!b[0] && !b[1] && !b[2] && !b[3], "read past the window returns 0");
-    cc_virtio_mmio_read(g.t, VIRTIO_MMIO_CONFIG, b, 1);
+    virtio_mmio_read(g.t, VIRTIO_MMIO_CONFIG, b, 1);
     is_int(b[0], 0, "rng has an empty config space");
-    cc_virtio_mmio_write(g.t, VIRTIO_MMIO_STATUS, b, 2);   /* ignored */
+    virtio_mmio_write(g.t, VIRTIO_MMIO_STATUS, b, 2);   /* ignored */
     is_int(fg_rd(&g, VIRTIO_MMIO_STATUS), 0, "2-byte register write ignored");
     done(&g, r);
 }
@@ -97,13 +97,13 @@ static void test_features(void)
     ok(failed_with(&g, "DRIVER_OK"), "DRIVER_OK without FEATURES_OK fails the device");
     st = fg_features(&g, 1u << 28, 1);
     ok(!(st & VIRTIO_STATUS_FEATURES_OK), "a driver accepting an unoffered bit is refused");
-    ok(!cc_virtio_mmio_failure(g.t), "reset (status 0) clears the failure");
+    ok(!virtio_mmio_failure(g.t), "reset (status 0) clears the failure");
     st = fg_features(&g, 0, 1);
     ok(st & VIRTIO_STATUS_FEATURES_OK, "VERSION_1 only: accepted");
-    ok(cc_virtio_mmio_has_feature(g.t, VIRTIO_F_VERSION_1), "VERSION_1 negotiated");
+    ok(virtio_mmio_has_feature(g.t, VIRTIO_F_VERSION_1), "VERSION_1 negotiated");
     fg_wr(&g, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
     fg_wr(&g, VIRTIO_MMIO_DRIVER_FEATURES, 0xffffffff);
-    ok(!cc_virtio_mmio_has_feature(g.t, 0), "features are fixed after FEATURES_OK");
+    ok(!virtio_mmio_has_feature(g.t, 0), "features are fixed after FEATURES_OK");
     fg_wr(&g, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
     ok(fg_rd(&g, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK,
        "FEATURES_OK cannot be cleared without a reset");
@@ -124,7 +124,7 @@ static void bad_layout(const char *what, uint32_t num, uint64_t desc, uint64_t a
     fg_negotiate(&g);
     fg_queue(&g, 0, 8, RING);
     fg_driver_ok(&g);
-    ok(!cc_virtio_mmio_failure(g.t) && fg_rd(&g, VIRTIO_MMIO_QUEUE_READY) == 1,
+    ok(!virtio_mmio_failure(g.t) && fg_rd(&g, VIRTIO_MMIO_QUEUE_READY) == 1,
        "layout: %s: a reset recovers", what);
     done(&g, r);
 }
@@ -160,7 +160,7 @@ static void bad_chain(const char *what, void (*setup)(struct fake_guest *), cons
     fg_kick(&g, 0);
     ok(failed_with(&g, needle), "chain: %s fails the device", what);
     is_u64(r->served, served, "chain: %s: nothing was written", what);
-    is_int(cc_le16(g.mem + g.q[0].used + 2), 0, "chain: %s: nothing was returned", what);
+    is_int(le16(g.mem + g.q[0].used + 2), 0, "chain: %s: nothing was returned", what);
     /* Further notifications are ignored while failed. */
     fg_kick(&g, 0);
     is_u64(r->served, served, "chain: %s: ignored until reset", what);
@@ -211,7 +211,7 @@ static void ch_order(struct fake_guest *g)
 static void ch_jump(struct fake_guest *g)
 {
     fg_put_desc(g, 0, 0, BUF, 16, CC_VRING_DESC_F_WRITE, 0);
-    cc_put_le16(g->mem + g->q[0].avail + 2, 9);      /* 9 > queue size 8 */
+    put_le16(g->mem + g->q[0].avail + 2, 9);      /* 9 > queue size 8 */
 }
 static void ch_ring_gone(struct fake_guest *g)
 {
@@ -249,7 +249,7 @@ static void test_full_length_chain(void)
     uint32_t id, len;
     ok(fg_used(&g, 0, &id, &len) && id == head && len == 32,
        "a chain of queue-size descriptors is served (32 bytes)");
-    ok(!cc_virtio_mmio_failure(g.t), "no failure");
+    ok(!virtio_mmio_failure(g.t), "no failure");
     done(&g, r);
 }
 
@@ -262,7 +262,7 @@ static void test_zero_length(void)
     fg_add(&g, 0, s, 2);
     fg_kick(&g, 0);
     uint32_t id, len;
-    ok(fg_used(&g, 0, &id, &len) && len == 4 && !cc_virtio_mmio_failure(g.t),
+    ok(fg_used(&g, 0, &id, &len) && len == 4 && !virtio_mmio_failure(g.t),
        "zero-length buffer at the end of RAM accepted");
     done(&g, r);
 }
@@ -288,7 +288,7 @@ static void test_interrupts(void)
     is_int(g.irq.raises, 2, "irq: next completion gives a new edge");
     fg_wr(&g, VIRTIO_MMIO_INTERRUPT_ACK, 0xffffffff);
     /* Suppression. */
-    cc_put_le16(g.mem + g.q[0].avail, CC_VRING_AVAIL_F_NO_INTERRUPT);
+    put_le16(g.mem + g.q[0].avail, CC_VRING_AVAIL_F_NO_INTERRUPT);
     fg_add(&g, 0, &s, 1);
     fg_kick(&g, 0);
     uint32_t id, len;
@@ -296,19 +296,19 @@ static void test_interrupts(void)
         ;
     ok(g.irq.raises == 2 && fg_rd(&g, VIRTIO_MMIO_INTERRUPT_STATUS) == 0,
        "irq: VRING_AVAIL_F_NO_INTERRUPT suppresses it");
-    cc_put_le16(g.mem + g.q[0].avail, 0);
+    put_le16(g.mem + g.q[0].avail, 0);
     /* Config change and failure interrupts. */
     uint32_t gen = fg_rd(&g, VIRTIO_MMIO_CONFIG_GENERATION);
-    cc_virtio_mmio_config_changed(g.t);
+    virtio_mmio_config_changed(g.t);
     ok(fg_rd(&g, VIRTIO_MMIO_CONFIG_GENERATION) == gen + 1 &&
        fg_rd(&g, VIRTIO_MMIO_INTERRUPT_STATUS) == VIRTIO_INT_CONFIG,
        "config change: generation bumped, config interrupt");
     fg_wr(&g, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_CONFIG);
-    cc_virtio_mmio_fail(g.t, "test failure %d", 42);
+    virtio_mmio_fail(g.t, "test failure %d", 42);
     ok(fg_rd(&g, VIRTIO_MMIO_INTERRUPT_STATUS) == VIRTIO_INT_CONFIG && g.irq.level == 1,
        "failure sends a config-change interrupt to a running driver");
     is_str(cc_virtio_rng_failure(r), "test failure 42", "failure reason kept");
-    cc_virtio_mmio_fail(g.t, "second");
+    virtio_mmio_fail(g.t, "second");
     is_str(cc_virtio_rng_failure(r), "test failure 42", "the first reason wins");
     fg_wr(&g, VIRTIO_MMIO_STATUS, 0);
     ok(g.irq.level == 0 && fg_rd(&g, VIRTIO_MMIO_INTERRUPT_STATUS) == 0,
@@ -348,7 +348,7 @@ static void test_dirty_hook(void)
     struct fake_guest g;
     struct cc_virtio_rng *r = mk_live(&g);
     struct marks mk = {0};
-    cc_virtio_mmio_set_dirty_hook(g.t, mark, &mk);
+    virtio_mmio_set_dirty_hook(g.t, mark, &mk);
     struct fake_seg s[3] = {{BUF + 0x800, 16, false}, {BUF, 10, true}, {BUF + 0x400, 6, true}};
     fg_add(&g, 0, s, 3);
     fg_kick(&g, 0);
@@ -406,31 +406,31 @@ static void test_save_load(void)
     fg_add(&g, 0, &s, 1);
     fg_kick(&g, 0);
     struct cc_buf b;
-    cc_buf_init(&b);
-    cc_virtio_mmio_save(g.t, &b);
+    buf_init(&b);
+    virtio_mmio_save(g.t, &b);
 
     struct fake_guest g2;
     struct cc_virtio_rng *r2 = mk(&g2);
     struct cc_rd rd;
     struct cc_err err = {0};
-    cc_rd_init(&rd, b.data, b.len);
-    ok(cc_virtio_mmio_load(g2.t, &rd, &err) == 0, "transport state loads");
+    rd_init(&rd, b.data, b.len);
+    ok(virtio_mmio_load(g2.t, &rd, &err) == 0, "transport state loads");
     struct cc_buf b2;
-    cc_buf_init(&b2);
-    cc_virtio_mmio_save(g2.t, &b2);
+    buf_init(&b2);
+    virtio_mmio_save(g2.t, &b2);
     ok(b.len == b2.len && !memcmp(b.data, b2.data, b.len), "save(load(x)) == x");
 
     /* Every truncation is refused and changes nothing. */
     int refused = 0;
     for (size_t n = 0; n < b.len; n++) {
-        cc_rd_init(&rd, b.data, n);
-        if (cc_virtio_mmio_load(g2.t, &rd, &err) < 0)
+        rd_init(&rd, b.data, n);
+        if (virtio_mmio_load(g2.t, &rd, &err) < 0)
             refused++;
     }
     is_int(refused, (int)b.len, "all %zu truncations refused", b.len);
-    cc_buf_free(&b2);
-    cc_buf_init(&b2);
-    cc_virtio_mmio_save(g2.t, &b2);
+    buf_free(&b2);
+    buf_init(&b2);
+    virtio_mmio_save(g2.t, &b2);
     ok(b.len == b2.len && !memcmp(b.data, b2.data, b.len), "refused loads left the state");
 
     /* Corrupt fields. */
@@ -450,34 +450,34 @@ static void test_save_load(void)
         uint8_t *c = malloc(b.len);
         memcpy(c, b.data, b.len);
         c[bad[i].off] = bad[i].val;
-        cc_rd_init(&rd, c, b.len);
+        rd_init(&rd, c, b.len);
         err.msg[0] = 0;
-        ok(cc_virtio_mmio_load(g2.t, &rd, &err) < 0 && err.msg[0],
+        ok(virtio_mmio_load(g2.t, &rd, &err) < 0 && err.msg[0],
            "corrupt %s refused (%s)", bad[i].what, err.msg);
         free(c);
     }
-    cc_buf_free(&b);
-    cc_buf_free(&b2);
+    buf_free(&b);
+    buf_free(&b2);
 
     /* States a driver can reach must load: a queue being set up holds any
      * size; a failed device keeps its reason. */
     fg_wr(&g, VIRTIO_MMIO_QUEUE_READY, 0);
     fg_wr(&g, VIRTIO_MMIO_QUEUE_NUM, 300);
-    cc_virtio_mmio_fail(g.t, "a reason");
-    cc_buf_init(&b);
-    cc_virtio_mmio_save(g.t, &b);
-    cc_rd_init(&rd, b.data, b.len);
-    ok(cc_virtio_mmio_load(g2.t, &rd, &err) == 0 && g2.t->vq[0].num == 300 &&
-       !strcmp(cc_virtio_mmio_failure(g2.t), "a reason"),
+    virtio_mmio_fail(g.t, "a reason");
+    buf_init(&b);
+    virtio_mmio_save(g.t, &b);
+    rd_init(&rd, b.data, b.len);
+    ok(virtio_mmio_load(g2.t, &rd, &err) == 0 && g2.t->vq[0].num == 300 &&
+       !strcmp(virtio_mmio_failure(g2.t), "a reason"),
        "an unready queue of size 300 and a failure round-trip (%s)", err.msg);
     size_t at = 49;                 /* first byte of the reason */
     b.data[at] = 0;
-    cc_rd_init(&rd, b.data, b.len);
-    ok(cc_virtio_mmio_load(g2.t, &rd, &err) < 0, "NUL inside the reason refused: %s", err.msg);
+    rd_init(&rd, b.data, b.len);
+    ok(virtio_mmio_load(g2.t, &rd, &err) < 0, "NUL inside the reason refused: %s", err.msg);
     b.data[at] = 0x1b;
-    cc_rd_init(&rd, b.data, b.len);
-    ok(cc_virtio_mmio_load(g2.t, &rd, &err) < 0, "control character in the reason refused");
-    cc_buf_free(&b);
+    rd_init(&rd, b.data, b.len);
+    ok(virtio_mmio_load(g2.t, &rd, &err) < 0, "control character in the reason refused");
+    buf_free(&b);
     done(&g, r);
     done(&g2, r2);
 }
@@ -489,7 +489,7 @@ static void test_random(void)
     struct fake_guest g;
     struct cc_virtio_rng *r = mk(&g);
     struct cc_rng prng;
-    cc_rng_init(&prng, 1234, "vq-random");
+    rng_init(&prng, 1234, "vq-random");
     static const uint16_t regs[] = {
         VIRTIO_MMIO_DEVICE_FEATURES_SEL, VIRTIO_MMIO_DRIVER_FEATURES,
         VIRTIO_MMIO_DRIVER_FEATURES_SEL, VIRTIO_MMIO_QUEUE_SEL, VIRTIO_MMIO_QUEUE_NUM,
@@ -499,7 +499,7 @@ static void test_random(void)
     };
     unsigned failures = 0, served = 0;
     for (int i = 0; i < 200000; i++) {
-        uint64_t x = cc_rng_u64(&prng);
+        uint64_t x = rng_u64(&prng);
         switch (x & 7) {
         case 0: /* scribble on RAM, mostly on the rings */
             g.mem[(x >> 8) % (x & 8 ? 0x1000 : MEM)] = (uint8_t)(x >> 40);
@@ -510,10 +510,10 @@ static void test_random(void)
                                           CC_VRING_DESC_F_WRITE | CC_VRING_DESC_F_NEXT, 0,
                                           CC_VRING_DESC_F_NEXT, CC_VRING_DESC_F_INDIRECT,
                                           CC_VRING_DESC_F_WRITE, CC_VRING_DESC_F_WRITE};
-            cc_put_le64(d, 0x2000 + ((x >> 16) & 0xdfff));
-            cc_put_le32(d + 8, (uint32_t)(x >> 32) & 0x3ff);
-            cc_put_le16(d + 12, fl[(x >> 42) & 7]);
-            cc_put_le16(d + 14, (uint16_t)((x >> 45) & 0xf));
+            put_le64(d, 0x2000 + ((x >> 16) & 0xdfff));
+            put_le32(d + 8, (uint32_t)(x >> 32) & 0x3ff);
+            put_le16(d + 12, fl[(x >> 42) & 7]);
+            put_le16(d + 14, (uint16_t)((x >> 45) & 0xf));
             break;
         }
         case 2: /* bring it up sensibly */
@@ -523,9 +523,9 @@ static void test_random(void)
             fg_driver_ok(&g);
             break;
         case 3: { /* publish a head and notify */
-            uint16_t idx = cc_le16(g.mem + 0x402);
-            cc_put_le16(g.mem + 0x404 + 2 * (idx % 64), (uint16_t)((x >> 8) & 0x3f));
-            cc_put_le16(g.mem + 0x402, (uint16_t)(idx + ((x & 0xf0000) == 0 ? (x >> 20) : 1)));
+            uint16_t idx = le16(g.mem + 0x402);
+            put_le16(g.mem + 0x404 + 2 * (idx % 64), (uint16_t)((x >> 8) & 0x3f));
+            put_le16(g.mem + 0x402, (uint16_t)(idx + ((x & 0xf0000) == 0 ? (x >> 20) : 1)));
             fg_kick(&g, 0);
             break;
         }
@@ -537,7 +537,7 @@ static void test_random(void)
             break;
         }
         }
-        if (cc_virtio_mmio_failure(g.t))
+        if (virtio_mmio_failure(g.t))
             failures++;
         served = (unsigned)r->served;
         if (g.irq.level != (fg_rd(&g, VIRTIO_MMIO_INTERRUPT_STATUS) != 0))

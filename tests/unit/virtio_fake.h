@@ -77,15 +77,15 @@ static inline struct cc_irq_sink fg_sink(struct fake_guest *g)
 static inline uint32_t fg_rd(struct fake_guest *g, uint64_t off)
 {
     uint8_t b[4];
-    cc_virtio_mmio_read(g->t, off, b, 4);
-    return cc_le32(b);
+    virtio_mmio_read(g->t, off, b, 4);
+    return le32(b);
 }
 
 static inline void fg_wr(struct fake_guest *g, uint64_t off, uint32_t v)
 {
     uint8_t b[4];
-    cc_put_le32(b, v);
-    cc_virtio_mmio_write(g->t, off, b, 4);
+    put_le32(b, v);
+    virtio_mmio_write(g->t, off, b, 4);
 }
 
 /* Reset, ACK, DRIVER, features (lo, hi words), FEATURES_OK. Returns the
@@ -149,19 +149,19 @@ static inline void fg_put_desc(struct fake_guest *g, unsigned qi, uint16_t i, ui
                                uint32_t len, uint16_t flags, uint16_t next)
 {
     uint8_t *d = g->mem + g->q[qi].desc + 16ull * i;
-    cc_put_le64(d, addr);
-    cc_put_le32(d + 8, len);
-    cc_put_le16(d + 12, flags);
-    cc_put_le16(d + 14, next);
+    put_le64(d, addr);
+    put_le32(d + 8, len);
+    put_le16(d + 12, flags);
+    put_le16(d + 14, next);
 }
 
 /* Publish descriptor `head` in the available ring (no notification). */
 static inline void fg_publish(struct fake_guest *g, unsigned qi, uint16_t head)
 {
     struct fake_q *q = &g->q[qi];
-    cc_put_le16(g->mem + q->avail + 4 + 2ull * (q->avail_idx % q->num), head);
+    put_le16(g->mem + q->avail + 4 + 2ull * (q->avail_idx % q->num), head);
     q->avail_idx++;
-    cc_put_le16(g->mem + q->avail + 2, q->avail_idx);
+    put_le16(g->mem + q->avail + 2, q->avail_idx);
 }
 
 /* Write a chain into free descriptors (round robin) and publish it.
@@ -192,11 +192,11 @@ static inline void fg_kick(struct fake_guest *g, unsigned qi)
 static inline int fg_used(struct fake_guest *g, unsigned qi, uint32_t *id, uint32_t *len)
 {
     struct fake_q *q = &g->q[qi];
-    if (cc_le16(g->mem + q->used + 2) == q->used_seen)
+    if (le16(g->mem + q->used + 2) == q->used_seen)
         return 0;
     const uint8_t *e = g->mem + q->used + 4 + 8ull * (q->used_seen % q->num);
-    *id = cc_le32(e);
-    *len = cc_le32(e + 4);
+    *id = le32(e);
+    *len = le32(e + 4);
     q->used_seen++;
     return 1;
 }
