@@ -21,6 +21,7 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include "chaoscontrol_protocol.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtqueue.h"
 #include "fuzz_common.h"
@@ -805,6 +806,106 @@ static void gen_small_snapshot(const char *dir, const char *src, uint64_t pages,
         exit(1);
 }
 
+/* ---- SDK mailbox seeds (fuzz_sdk_mailbox.c's format) ---- */
+
+struct sseed {
+    uint8_t ops[64][3];
+    unsigned nops;
+    uint8_t pool[8 * 4096];
+    size_t plen;
+};
+
+static void sop(struct sseed *s, uint8_t kind, uint8_t idx, uint8_t arg)
+{
+    s->ops[s->nops][0] = kind;
+    s->ops[s->nops][1] = idx;
+    s->ops[s->nops][2] = arg;
+    s->nops++;
+}
+
+/* a request in mailbox idx: op, args, payload; then its doorbell */
+static void request(struct sseed *s, uint8_t idx, uint8_t op, uint64_t a0, uint64_t a1,
+                    uint64_t a2, const void *data, uint32_t len)
+{
+    uint8_t mb[4096] = {0};
+    memcpy(mb + 8, &len, 4);
+    memcpy(mb + 16, &a0, 8);
+    memcpy(mb + 24, &a1, 8);
+    memcpy(mb + 32, &a2, 8);
+    memcpy(mb + 64, data, len);
+    memcpy(s->pool + s->plen, mb, sizeof(mb));
+    s->plen += sizeof(mb);
+    sop(s, 1, idx, op);
+    sop(s, 0, idx, 0);
+}
+
+static void semit(const char *dir, const char *name, const struct sseed *s)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/sdk_mailbox/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    uint8_t n = (uint8_t)s->nops;
+    fwrite(&n, 1, 1, f);
+    fwrite(s->ops, 3, s->nops, f);
+    fwrite(s->pool, 1, s->plen, f);
+    fclose(f);
+}
+
+static void gen_sdk(const char *dir)
+{
+    struct sseed s;
+    memset(&s, 0, sizeof(s));
+    request(&s, 0, CC_OP_PING, 0, 0, 0, "", 0);
+    request(&s, 1, CC_OP_HELLO, 42, 0, 0, "server", 6);
+    semit(dir, "ping-hello", &s);
+
+    /* a catalog of two entries, then an ALWAYS that fails and a SOMETIMES */
+    memset(&s, 0, sizeof(s));
+    uint8_t cat[256] = {0};
+    size_t o = 0;
+    const char *msgs[2] = {"balance never negative", "leader elected"};
+    for (unsigned i = 0; i < 2; i++) {
+        struct cc_proto_catrec r = {0x1111 * (i + 1), i ? CC_KIND_SOMETIMES : CC_KIND_ALWAYS,
+                                    10 + i, (uint16_t)strlen(msgs[i]), 6, 4, 0};
+        memcpy(cat + o, &r, sizeof(r));
+        o += sizeof(r);
+        memcpy(cat + o, msgs[i], strlen(msgs[i]));
+        o += strlen(msgs[i]);
+        memcpy(cat + o, "main.c", 6);
+        o += 6;
+        memcpy(cat + o, "main", 4);
+        o += 4;
+        o = (o + 7) & ~(size_t)7;
+    }
+    request(&s, 0, CC_OP_CATALOG, 2, 0, 0, cat, (uint32_t)o);
+    request(&s, 1, CC_OP_ASSERT, 0x1111, CC_KIND_ALWAYS << 8, 0, "{\"b\":-1}", 8);
+    request(&s, 2, CC_OP_ASSERT, 0x2222, CC_ASSERT_COND | CC_KIND_SOMETIMES << 8, 0, "", 0);
+    sop(&s, 4, 0, 0);
+    sop(&s, 3, 0, 0);
+    semit(dir, "catalog-assert", &s);
+
+    /* random values, guidance, events, setup, staged payload, JSON */
+    memset(&s, 0, sizeof(s));
+    sop(&s, 5, 0, 0x13);
+    request(&s, 0, CC_OP_RANDOM, CC_RAND_CHOICE, 7, 0, "", 0);
+    request(&s, 1, CC_OP_RANDOM, CC_RAND_BYTES, 40, 0, "", 0);
+    request(&s, 2, CC_OP_GUIDANCE, 99, 1, 0, "queue depth", 11);
+    static const char ev[] = "started\0{\"n\":1}";
+    request(&s, 3, CC_OP_EVENT, 0, 0, 0, ev, sizeof(ev) - 1);
+    static const char js[] = "{\"antithesis_assert\":{\"display_type\":\"Always\","
+        "\"message\":\"m\",\"condition\":false,\"location\":{\"file\":\"f\",\"begin_line\":1}}}";
+    request(&s, 0, CC_OP_APPEND, 0, 0, 0, "{\"antithesis_setup\":", 20);
+    request(&s, 0, CC_OP_JSON, 0, 0, 0, js, sizeof(js) - 1);
+    request(&s, 1, CC_OP_SETUP, 0, 0, 0, "{}", 2);
+    sop(&s, 4, 0, 0);
+    sop(&s, 3, 0, 0);
+    semit(dir, "random-guidance-json", &s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 && argc != 3) {
@@ -817,6 +918,7 @@ int main(int argc, char **argv)
     gen_net(argv[1]);
     gen_balloon(argv[1]);
     gen_legacy(argv[1]);
+    gen_sdk(argv[1]);
     if (argc == 3)
         gen_small_snapshot(argv[1], argv[2], 512, "small-2mib");
     return 0;

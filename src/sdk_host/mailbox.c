@@ -120,7 +120,8 @@ static int op_append(struct cc_sdk *s, struct req *r)
         st->p = p;
         st->cap = cap;
     }
-    memcpy(st->p + st->len, r->p, r->len);
+    if (r->len)     /* an empty first piece: no buffer yet (fuzz_sdk_mailbox) */
+        memcpy(st->p + st->len, r->p, r->len);
     st->len += r->len;
     return 0;
 }
