@@ -32,7 +32,7 @@
 enum {
     OPT_VMS = 256, OPT_KERNEL, OPT_INITRD, OPT_SCHEDULE, OPT_SEED, OPT_DURATION, OPT_DISK,
     OPT_DISK_IMAGE, OPT_APPEND, OPT_CMDLINE, OPT_MEM, OPT_JSON, OPT_QUANTUM, OPT_LATENCY,
-    OPT_SETUP_MARKER, OPT_SERIAL_DIR, OPT_NO_STOP, OPT_NO_RNG, OPT_NO_BALLOON, OPT_FORCE,
+    OPT_SETUP_MARKER, OPT_SETUP_AFTER, OPT_SERIAL_DIR, OPT_NO_STOP, OPT_NO_RNG, OPT_NO_BALLOON, OPT_FORCE,
     OPT_QUIET, OPT_HELP,
 };
 
@@ -52,6 +52,7 @@ static const struct option long_opts[] = {
     {"quantum", required_argument, NULL, OPT_QUANTUM},
     {"latency", required_argument, NULL, OPT_LATENCY},
     {"setup-marker", required_argument, NULL, OPT_SETUP_MARKER},
+    {"setup-after", required_argument, NULL, OPT_SETUP_AFTER},
     {"serial-dir", required_argument, NULL, OPT_SERIAL_DIR},
     {"no-stop-on-failure", no_argument, NULL, OPT_NO_STOP},
     {"no-rng", no_argument, NULL, OPT_NO_RNG},
@@ -68,7 +69,8 @@ static void usage(FILE *f)
             "usage: chaoscontrol sim --vms N --kernel K --initrd I [--schedule F.json]\n"
             "       [--seed N] [--duration 10s] [--disk SIZE | --disk-image F] [--append ARGS]\n"
             "       [--json F] [--mem 256M] [--quantum 100us] [--latency 100us]\n"
-            "       [--setup-marker TEXT] [--serial-dir DIR] [--no-stop-on-failure]\n"
+            "       [--setup-marker TEXT] [--setup-after T] [--serial-dir DIR]\n"
+            "       [--no-stop-on-failure]\n"
             "       [--no-rng] [--no-balloon] [--force] [--quiet]\n\n"
             "Runs N Linux VMs in one deterministic simulation on one virtual timeline,\n"
             "connected by a simulated Ethernet switch, applies the fault schedule, and\n"
@@ -94,6 +96,7 @@ static void usage(FILE *f)
             "  --latency T         one-way latency of every link at start (default 100us)\n"
             "  --setup-marker TEXT console text that counts as setup complete (besides\n"
             "                      the SDK's cc_setup_complete)\n"
+            "  --setup-after T     a VM not set up by virtual time T counts as set up then\n"
             "  --serial-dir DIR    write each VM's console to DIR/vmN.log\n"
             "  --no-stop-on-failure  keep running after an assertion fails\n"
             "  --no-rng, --no-balloon  leave out those devices\n"
@@ -106,6 +109,7 @@ struct sim_opts {
     unsigned vms;
     const char *kernel, *initrd, *schedule, *append, *cmdline, *json, *disk_image;
     const char *setup_marker, *serial_dir;
+    uint64_t setup_after;
     uint64_t seed, duration, disk, mem, quantum, latency;
     bool latency_set, no_stop, no_rng, no_balloon, force, quiet;
 };
@@ -142,6 +146,13 @@ static int parse(int argc, char **argv, struct sim_opts *o)
         case OPT_JSON: o->json = optarg; break;
         case OPT_DISK_IMAGE: o->disk_image = optarg; break;
         case OPT_SETUP_MARKER: o->setup_marker = optarg; break;
+        case OPT_SETUP_AFTER:
+            if (!cc_time_parse(optarg, &o->setup_after) || !o->setup_after) {
+                fprintf(stderr, "chaoscontrol sim: --setup-after '%s' is not a positive time "
+                        "(e.g. 5s)\n", optarg);
+                return 2;
+            }
+            break;
         case OPT_SERIAL_DIR: o->serial_dir = optarg; break;
         case OPT_SEED:
             if (!cli_parse_u64(optarg, &o->seed))
@@ -395,6 +406,7 @@ static void make_config(const struct sim_opts *o, struct cc_sim_config *cfg)
         cfg->link.latency_ns = o->latency;
     cfg->stop_on_failure = !o->no_stop;
     cfg->setup_marker = o->setup_marker;
+    cfg->setup_after_ns = o->setup_after;
     cfg->kernel = o->kernel;
     cfg->initrd = o->initrd;
     cfg->cmdline = o->cmdline;
