@@ -254,6 +254,9 @@ struct cc_sim_vm_status {
     uint64_t missed_ticks;      /* timer ticks still owed after a jump */
     bool failed;                /* an SDK assertion failed in it */
     uint64_t net_unroutable;    /* frames it sent to no known MAC */
+    bool has_exit_status;       /* its init reported an exit status (cc-init) */
+    int exit_status;            /* ... which is this */
+    uint64_t clock_reads;       /* exits that read the clock page (cc_vm_clock_reads) */
 };
 int cc_sim_vm_status(const struct cc_sim *sim, unsigned i, struct cc_sim_vm_status *st);
 

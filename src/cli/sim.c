@@ -97,7 +97,8 @@ static void usage(FILE *f)
             "  --setup-marker TEXT console text that counts as setup complete (besides\n"
             "                      the SDK's cc_setup_complete)\n"
             "  --setup-after T     a VM not set up by virtual time T counts as set up then\n"
-            "  --serial-dir DIR    write each VM's console to DIR/vmN.log\n"
+            "  --serial-dir DIR    write each VM's console to DIR/vmN.log (DIR is made\n"
+            "                      if missing)\n"
             "  --no-stop-on-failure  keep running after an assertion fails\n"
             "  --no-rng, --no-balloon  leave out those devices\n"
             "  --force             run even if this host's KVM fails the capability probe\n"
@@ -222,8 +223,8 @@ static void secs(uint64_t ns, char *buf, size_t len)
 
 static void print_vms(struct cc_sim *sim)
 {
-    printf("%-3s %-8s %-13s %14s %10s %11s %8s %9s %-16s\n", "VM", "STATE", "REASON", "VTIME",
-           "EXITS", "SETUP", "RESTARTS", "SKEW", "TRACE");
+    printf("%-3s %-8s %-13s %14s %10s %11s %8s %9s %-16s %-16s %s\n", "VM", "STATE", "REASON",
+           "VTIME", "EXITS", "SETUP", "RESTARTS", "SKEW", "TRACE", "RAM", "STATUS");
     for (unsigned i = 0; i < cc_sim_vm_count(sim); i++) {
         struct cc_sim_vm_status st;
         cc_sim_vm_status(sim, i, &st);
@@ -236,9 +237,12 @@ static void print_vms(struct cc_sim *sim)
         snprintf(sk, sizeof(sk), "%+" PRId64, st.skew_ppm);
         const char *reason = st.state == CC_SIM_VM_EXITED ? cc_stop_name(st.exit_reason) :
                              st.failed ? "assert-failed" : "-";
-        printf("%-3u %-8s %-13s %14s %10" PRIu64 " %11s %8" PRIu64 " %9s %016" PRIx64 "\n", i,
-               cc_sim_vm_state_name(st.state), reason, vt, st.exits, su, st.restarts, sk,
-               st.trace_hash);
+        char status[16] = "-";
+        if (st.has_exit_status)
+            snprintf(status, sizeof(status), "%d", st.exit_status);
+        printf("%-3u %-8s %-13s %14s %10" PRIu64 " %11s %8" PRIu64 " %9s %016" PRIx64
+               " %016" PRIx64 " %s\n", i, cc_sim_vm_state_name(st.state), reason, vt, st.exits, su,
+               st.restarts, sk, st.trace_hash, cc_vm_ram_hash(cc_sim_vm(sim, i)), status);
     }
 }
 
@@ -420,9 +424,14 @@ static void make_config(const struct sim_opts *o, struct cc_sim_config *cfg)
     cfg->log = cli_log;
 }
 
-/* --serial-dir: each VM's console to DIR/vmN.log. */
+/* --serial-dir: each VM's console to DIR/vmN.log (DIR made if missing). */
 static int open_serial_logs(const struct sim_opts *o, struct cc_sim_config *cfg)
 {
+    if (o->serial_dir && mkdir(o->serial_dir, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "chaoscontrol sim: cannot make the directory '%s': %s\n", o->serial_dir,
+                strerror(errno));
+        return -1;
+    }
     for (unsigned i = 0; o->serial_dir && i < o->vms; i++) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/vm%u.log", o->serial_dir, i);

@@ -80,9 +80,10 @@ static void save_vm_section(const struct cc_vm *vm, struct cc_buf *b)
     /* version 2: halted in the VMM, PIT ticks owed (vm_internal.h) */
     buf_put_bool(b, vm->halted);
     buf_put_u64(b, vm->missed_ticks);
-    /* version 3: the exit status the guest told (CC_PORT_STATUS) */
+    /* version 3: the exit status the guest told (CC_PORT_STATUS), clock page reads */
     buf_put_bool(b, vm->has_exit_status);
     buf_put_u32(b, vm->exit_status);
+    buf_put_u64(b, vm->clock_reads);
 }
 
 static int grow_to(uint8_t **buf, size_t *cap, size_t need)
@@ -127,6 +128,7 @@ static int load_vm_section(struct cc_vm *vm, struct cc_rd *r, struct cc_err *err
     bool halted = false, has_status = false;
     uint64_t missed = 0;
     uint32_t status = 0;
+    uint64_t clock_reads = 0;
     if (ver >= 2) {
         halted = rd_bool(r);
         missed = rd_u64(r);
@@ -134,6 +136,7 @@ static int load_vm_section(struct cc_vm *vm, struct cc_rd *r, struct cc_err *err
     if (ver >= 3) {
         has_status = rd_bool(r);
         status = rd_u32(r);
+        clock_reads = rd_u64(r);
     }
     if (!rd_ok(r))
         return cc_err_set(err, EINVAL, "VM state: truncated");
@@ -141,6 +144,7 @@ static int load_vm_section(struct cc_vm *vm, struct cc_rd *r, struct cc_err *err
     vm->missed_ticks = missed;
     vm->has_exit_status = has_status;
     vm->exit_status = status;
+    vm->clock_reads = clock_reads;
     vm->vtime = vtime;
     vm->exits = exits;
     vm->unknown_io = unknown;

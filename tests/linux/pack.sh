@@ -4,7 +4,9 @@
 # cc-init sets up the machine, the program finds its identity, the VM names
 # (glibc's resolver over /etc/hosts), /dev/shm, a clock that increases, and
 # a UDP peer over eth0; its output comes with a per-process prefix and its
-# exit status (3) reaches the run summary.
+# exit status (3) reaches the run summary. guests/sdk-voidstar built against
+# glibc, packed with the glibc libvoidstar.so (sdk/host), reports its
+# assertions, random values and coverage through `chaoscontrol run`.
 #   tools/kvm-host -- bash tests/linux/pack.sh
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,7 +18,7 @@ prog=$build/tests/linux/packed_prog
 work=$(mktemp -d "${TMPDIR:-/tmp}/pack-test.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 10
+tap_plan 14
 
 "$cc" pack --output "$work/p.initrd" --add "$prog" --cmd "$prog" --list >"$work/list" 2>"$work/pack.err"
 rc=$?
@@ -49,4 +51,38 @@ check "they exchange UDP over eth0" \
     -a -n "$(grep 'received "hello from node0"' "$work/sim/vm1.log")"
 check "both power off with status 3 (sim exit 0)" \
   test $rc = 0 -a "$(grep -c 'the command exited with status 3' "$work/sim"/vm*.log | awk -F: '{s+=$2} END {print s}')" = 2
+# The libvoidstar shim with a glibc program (the Antithesis SDKs' way in).
+vs=$build/tests/linux/sdk-voidstar-glibc
+"$cc" pack --output "$work/v.initrd" --add "$vs" \
+  --file "$build/sdk/host/libvoidstar.so:/usr/lib/libvoidstar.so" --cmd "$vs" \
+  2>"$work/vpack.err" || diag_file "$work/vpack.err"
+"$cc" run --kernel "$kernel" --initrd "$work/v.initrd" --seed 1 --json "$work/v.json" \
+  --serial-out "$work/v.out" >"$work/v.table" 2>"$work/v.err"
+rc=$?
+grep 'sdk-voidstar' "$work/v.out" | sed 's/^/#   /'
+check "glibc sdk-voidstar with the glibc shim runs to the end (exit 0)" \
+  test $rc = 0 -a -n "$(grep 'sdk-voidstar: done' "$work/v.out")"
+check "its 6 assertions arrive; Always passed, Sometimes passed, never reached: unexercised" \
+  python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+a = {x["message"]: x for x in d["assertions"]}
+assert len(a) == 6, a.keys()
+assert a["voidstar: totals add up"]["verdict"] == "passed"
+assert a["voidstar: a big random value"]["verdict"] == "passed"
+assert a["voidstar: never reached at all"]["verdict"] == "unexercised"
+' "$work/v.json"
+check "its 4 random values are logged choices and its edges arrive through the shim" \
+  python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d["choices"]) == 4, d["choices"]
+assert int(d["coverage"]["edges"]) > 0, d["coverage"]
+' "$work/v.json"
+"$cc" run --kernel "$kernel" --initrd "$work/v.initrd" --seed 1 --append VOIDSTAR_FAIL=1 \
+  --quiet >"$work/vf.out" 2>&1
+rc=$?
+diag_file "$work/vf.out"
+check "VOIDSTAR_FAIL=1: the failed Always stops the run (exit 1, named)" \
+  test $rc = 1 -a -n "$(grep 'voidstar: totals add up' "$work/vf.out")"
 tap_done
