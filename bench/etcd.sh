@@ -63,11 +63,12 @@ wait $simpid
 rc=$?
 cc_total=$((($(date +%s%N) - start) / 1000000))
 [ $rc = 0 ] || { echo "bench/etcd: chaoscontrol sim failed (exit $rc):"; cat "$work/cc.out"; }
-read -r exits clock_reads < <(python3 -c '
+counts=$(python3 -c '
 import json, sys
 v = json.load(open(sys.argv[1]))["vms"]
 print(sum(int(x["exits"]) for x in v), sum(int(x["clock_reads"]) for x in v))
 ' "$work/cc.json")
+exits=${counts% *} clock_reads=${counts#* }
 
 # --- QEMU with KVM, wall clock ---
 cmdline=$("$cc" boot --print-cmdline | sed 's/ noapic nolapic//')
