@@ -109,8 +109,11 @@ static void show_random(void)
 }
 
 /* With a virtio-rng device the VMM feeds /dev/hwrng from the seeded stream
- * of the moment it is read, so forks of one snapshot with different seeds
- * print different bytes here (getrandom's pool was seeded at boot). */
+ * of the moment the guest asks, so forks of one snapshot with different
+ * seeds print different bytes here (getrandom's pool was seeded at boot).
+ * The driver keeps one buffer of device bytes requested ahead (64 bytes in
+ * Linux 6.1's virtio-rng), which may have been filled before a snapshot:
+ * read past it and show the last 16 bytes. */
 static void show_hwrng(void)
 {
     if (getpid() == 1) {
@@ -122,15 +125,21 @@ static void show_hwrng(void)
         say("hwrng: none (%s)", strerror(errno));
         return;
     }
-    unsigned char bytes[16];
-    ssize_t k = read(fd, bytes, sizeof(bytes));
+    unsigned char all[256], *bytes = all + sizeof(all) - 16;
+    size_t got = 0;
+    while (got < sizeof(all)) {
+        ssize_t k = read(fd, all + got, sizeof(all) - got);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
     close(fd);
-    if (k != (ssize_t)sizeof(bytes)) {
-        say("hwrng: short read (%zd)", k);
+    if (got != sizeof(all)) {
+        say("hwrng: short read (%zu)", got);
         return;
     }
-    char hex[2 * sizeof(bytes) + 1];
-    for (size_t i = 0; i < sizeof(bytes); i++)
+    char hex[2 * 16 + 1];
+    for (size_t i = 0; i < 16; i++)
         snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
     say("hwrng: %s", hex);
 }

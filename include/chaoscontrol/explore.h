@@ -87,6 +87,11 @@ struct cc_xtarget {
     uint64_t seed;
     uint64_t quantum_ns, latency_ns;    /* 0: defaults */
     uint64_t setup_timeout_ns;      /* virtual time allowed to reach setup (default 120 s) */
+    /* Setup for programs without the SDK's cc_setup_complete (sim.h): a
+     * console text, and/or a virtual time after which a VM counts as set
+     * up. NULL / 0: the SDK call only. */
+    const char *setup_marker;
+    uint64_t setup_after_ns;
     /* SHA-256 (hex) of kernel, initrd and disk image; filled by
      * cc_xtarget_hash, checked by cc_xtarget_check. "" when absent. */
     char kernel_sha256[65], initrd_sha256[65], disk_image_sha256[65];

@@ -120,11 +120,18 @@ struct cc_sim_config {
                                    cc_sim_run (CC_SIM_STOP_FAILURE) */
     const char *setup_marker;   /* console text that also means "setup
                                    complete" (NULL: only the SDK call) */
+    uint64_t setup_after_ns;    /* a VM that has not completed setup by this
+                                   global time counts as set up at the first
+                                   quantum boundary at or after it (for
+                                   programs without the SDK or a marker;
+                                   0: never) */
 
     /* Linux VMs for cc_sim_create. VM i gets MAC 52:54:00:00:00:(i+1),
      * devices in this order: virtio-net (eth0), virtio-blk (/dev/vda, when
      * disk_size or disk_image), virtio-rng (rng), virtio-balloon (balloon),
-     * and "cc_vm_id=i" on its kernel command line. */
+     * and "cc_vm_id=i cc_vms=N" on its kernel command line (the init of
+     * images made by chaoscontrol pack names the VMs and their addresses
+     * from them). */
     const char *kernel, *initrd;
     const char *cmdline;        /* replaces the default command line (NULL: default) */
     const char *append;         /* appended; every "{id}" becomes the VM's index */
@@ -247,6 +254,9 @@ struct cc_sim_vm_status {
     uint64_t missed_ticks;      /* timer ticks still owed after a jump */
     bool failed;                /* an SDK assertion failed in it */
     uint64_t net_unroutable;    /* frames it sent to no known MAC */
+    bool has_exit_status;       /* its init reported an exit status (cc-init) */
+    int exit_status;            /* ... which is this */
+    uint64_t clock_reads;       /* exits that read the clock page (cc_vm_clock_reads) */
 };
 int cc_sim_vm_status(const struct cc_sim *sim, unsigned i, struct cc_sim_vm_status *st);
 

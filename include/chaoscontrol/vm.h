@@ -216,6 +216,9 @@ uint64_t cc_vm_ram_hash(struct cc_vm *vm);
 const uint8_t *cc_vm_serial(const struct cc_vm *vm, size_t *len);
 uint64_t cc_vm_serial_hash(const struct cc_vm *vm);
 uint64_t cc_vm_unknown_io_count(const struct cc_vm *vm);
+/* Exits that read the virtual clock page (ns or TSC register): the cost of
+ * the guest's nanosecond clock (platform.h, CC_CLOCK_GPA). */
+uint64_t cc_vm_clock_reads(const struct cc_vm *vm);
 /* Interrupt-window exits reported inside an STI shadow, stepped past before
  * being counted (seen under QEMU's emulated SVM; see vm.c). */
 uint64_t cc_vm_sti_deferrals(const struct cc_vm *vm);

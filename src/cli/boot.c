@@ -360,6 +360,8 @@ int cli_run_vm(const struct cli_vm_opts *o, struct cc_vm *vm, struct cli_summary
     sum->serial_hash = cc_vm_serial_hash(vm);
     sum->ram_hash = cc_vm_ram_hash(vm);
     sum->unknown_io = cc_vm_unknown_io_count(vm);
+    sum->clock_reads = cc_vm_clock_reads(vm);
+    sum->has_status = cc_vm_exit_status(vm, &sum->status);
     uint64_t steps = cc_vm_sti_deferrals(vm);
     if (steps)
         fprintf(stderr, "chaoscontrol: note: %" PRIu64 " interrupt window%s reported inside an STI "
@@ -370,10 +372,14 @@ int cli_run_vm(const struct cli_vm_opts *o, struct cc_vm *vm, struct cli_summary
 
 void cli_print_summary(FILE *f, const char *prefix, const struct cli_summary *s)
 {
+    char status[32] = "";
+    if (s->has_status)
+        snprintf(status, sizeof(status), " status=%d", s->status);
     fprintf(f, "%sstop=%s exits=%" PRIu64 " vtime=%" PRIu64 ".%09" PRIu64 "s trace=%016" PRIx64
-            " serial=%016" PRIx64 " ram=%016" PRIx64 " unknown-io=%" PRIu64 "\n",
+            " serial=%016" PRIx64 " ram=%016" PRIx64 " unknown-io=%" PRIu64 " clock-reads=%" PRIu64 "%s\n",
             prefix, cc_stop_name(s->stop), s->exits, s->vtime / 1000000000u,
-            s->vtime % 1000000000u, s->trace_hash, s->serial_hash, s->ram_hash, s->unknown_io);
+            s->vtime % 1000000000u, s->trace_hash, s->serial_hash, s->ram_hash, s->unknown_io,
+            s->clock_reads, status);
 }
 
 void cli_print_regs(FILE *f, struct cc_vm *vm)

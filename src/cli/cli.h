@@ -46,7 +46,9 @@ int cli_parse_vm_opts(int argc, char **argv, const char *cmd, struct cli_vm_opts
 /* What a finished run looked like. */
 struct cli_summary {
     enum cc_stop stop;
-    uint64_t exits, vtime, trace_hash, serial_hash, ram_hash, unknown_io;
+    uint64_t exits, vtime, trace_hash, serial_hash, ram_hash, unknown_io, clock_reads;
+    bool has_status;            /* the guest told its exit status */
+    int status;
 };
 
 /* Check the kernel, initrd and disk options as booting them would, before

@@ -34,6 +34,7 @@ enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_VMS, OPT_ROUNDS, OPT_BRANCHES, OPT_OUTPUT, OPT_MODE,
     OPT_SEED, OPT_DISK_IMAGE, OPT_DISK, OPT_CMDLINE, OPT_APPEND, OPT_MEM, OPT_BRANCH_TIME,
     OPT_STOP_AFTER, OPT_REACT, OPT_CORPUS, OPT_BUG, OPT_SERIAL, OPT_FORCE, OPT_QUIET, OPT_HELP,
+    OPT_SETUP_MARKER, OPT_SETUP_AFTER,
 };
 
 static const struct option long_opts[] = {
@@ -59,12 +60,16 @@ static const struct option long_opts[] = {
     {"force", no_argument, NULL, OPT_FORCE},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, OPT_HELP},
+    {"setup-marker", required_argument, NULL, OPT_SETUP_MARKER},
+    {"setup-after", required_argument, NULL, OPT_SETUP_AFTER},
     {NULL, 0, NULL, 0},
 };
 
 struct xopts {
     const char *cmd;                /* "explore run", "minimize", ... */
     const char *kernel, *initrd, *output, *disk_image, *cmdline, *append, *corpus, *bug;
+    const char *setup_marker;
+    uint64_t setup_after;
     unsigned vms, rounds, branches, stop_after, react;
     bool react_set;
     enum cc_xmode mode;
@@ -80,7 +85,7 @@ static void usage_run(FILE *f)
             "           --branches B --output DIR [--mode fault|input-tree|hybrid] [--seed S]\n"
             "           [--disk-image F | --disk SIZE] [--cmdline ARGS] [--append ARGS]\n"
             "           [--mem SIZE] [--branch-time T] [--stop-after N] [--react PCT]\n"
-            "           [--force] [--quiet]\n"
+            "           [--setup-marker TEXT] [--setup-after T] [--force] [--quiet]\n"
             "       chaoscontrol explore resume --corpus DIR --rounds R [--stop-after N]\n\n"
             "Boots N VMs in one simulation, runs them to setup_complete and snapshots\n"
             "them; each round forks B branches from frontier points with mutated fault\n"
@@ -96,6 +101,10 @@ static void usage_run(FILE *f)
             "  --cmdline ARGS     replace the default kernel command line\n"
             "  --append ARGS      append to it; \"{id}\" becomes the VM's index\n"
             "                     (e.g. --append \"raft_id={id} raft_bug=double_vote\")\n"
+            "  --setup-marker TEXT console text that counts as setup complete, for\n"
+            "                     programs without the SDK (besides cc_setup_complete)\n"
+            "  --setup-after T    a VM not set up by virtual time T counts as set up then\n"
+            "                     (e.g. 5s: an unmodified server that started by then)\n"
             "  --branch-time T    virtual time each branch runs (default 1s)\n"
             "  --stop-after N     stop once N distinct bugs were found (default: never)\n"
             "  --react PCT        share of fault branches that also cut off or pause each\n"
@@ -167,6 +176,11 @@ static int parse(int argc, char **argv, struct xopts *o)
         case OPT_OUTPUT: o->output = optarg; break;
         case OPT_DISK_IMAGE: o->disk_image = optarg; break;
         case OPT_CMDLINE: o->cmdline = optarg; break;
+        case OPT_SETUP_MARKER: o->setup_marker = optarg; break;
+        case OPT_SETUP_AFTER:
+            if (!cc_time_parse(optarg, &o->setup_after) || !o->setup_after)
+                return bad(o, "--setup-after '%s' is not a positive time (e.g. 5s)", optarg);
+            break;
         case OPT_APPEND: o->append = optarg; break;
         case OPT_CORPUS: o->corpus = optarg; break;
         case OPT_BUG: o->bug = optarg; break;
@@ -341,7 +355,8 @@ static int explore_run(int argc, char **argv)
     if (rc)
         return rc == 3 ? 0 : rc;
     if (only(&o, "kernel initrd vms rounds branches output mode seed disk-image disk cmdline "
-             "append mem branch-time stop-after react force quiet", argc, argv))
+             "append mem branch-time stop-after react setup-marker setup-after force quiet",
+             argc, argv))
         return 2;
     if (!o.kernel)
         return bad(&o, "%s", "--kernel is required");
@@ -390,6 +405,8 @@ static int explore_run(int argc, char **argv)
     t.mem_size = o.mem;
     t.cmdline = o.cmdline;
     t.append = o.append;
+    t.setup_marker = o.setup_marker;
+    t.setup_after_ns = o.setup_after;
     t.disk_image = image;
     t.disk_size = o.disk_image ? 0 : o.disk ? o.disk : 1u << 20;
     t.seed = o.seed;

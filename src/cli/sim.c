@@ -32,7 +32,7 @@
 enum {
     OPT_VMS = 256, OPT_KERNEL, OPT_INITRD, OPT_SCHEDULE, OPT_SEED, OPT_DURATION, OPT_DISK,
     OPT_DISK_IMAGE, OPT_APPEND, OPT_CMDLINE, OPT_MEM, OPT_JSON, OPT_QUANTUM, OPT_LATENCY,
-    OPT_SETUP_MARKER, OPT_SERIAL_DIR, OPT_NO_STOP, OPT_NO_RNG, OPT_NO_BALLOON, OPT_FORCE,
+    OPT_SETUP_MARKER, OPT_SETUP_AFTER, OPT_SERIAL_DIR, OPT_NO_STOP, OPT_NO_RNG, OPT_NO_BALLOON, OPT_FORCE,
     OPT_QUIET, OPT_HELP,
 };
 
@@ -52,6 +52,7 @@ static const struct option long_opts[] = {
     {"quantum", required_argument, NULL, OPT_QUANTUM},
     {"latency", required_argument, NULL, OPT_LATENCY},
     {"setup-marker", required_argument, NULL, OPT_SETUP_MARKER},
+    {"setup-after", required_argument, NULL, OPT_SETUP_AFTER},
     {"serial-dir", required_argument, NULL, OPT_SERIAL_DIR},
     {"no-stop-on-failure", no_argument, NULL, OPT_NO_STOP},
     {"no-rng", no_argument, NULL, OPT_NO_RNG},
@@ -68,7 +69,8 @@ static void usage(FILE *f)
             "usage: chaoscontrol sim --vms N --kernel K --initrd I [--schedule F.json]\n"
             "       [--seed N] [--duration 10s] [--disk SIZE | --disk-image F] [--append ARGS]\n"
             "       [--json F] [--mem 256M] [--quantum 100us] [--latency 100us]\n"
-            "       [--setup-marker TEXT] [--serial-dir DIR] [--no-stop-on-failure]\n"
+            "       [--setup-marker TEXT] [--setup-after T] [--serial-dir DIR]\n"
+            "       [--no-stop-on-failure]\n"
             "       [--no-rng] [--no-balloon] [--force] [--quiet]\n\n"
             "Runs N Linux VMs in one deterministic simulation on one virtual timeline,\n"
             "connected by a simulated Ethernet switch, applies the fault schedule, and\n"
@@ -94,7 +96,9 @@ static void usage(FILE *f)
             "  --latency T         one-way latency of every link at start (default 100us)\n"
             "  --setup-marker TEXT console text that counts as setup complete (besides\n"
             "                      the SDK's cc_setup_complete)\n"
-            "  --serial-dir DIR    write each VM's console to DIR/vmN.log\n"
+            "  --setup-after T     a VM not set up by virtual time T counts as set up then\n"
+            "  --serial-dir DIR    write each VM's console to DIR/vmN.log (DIR is made\n"
+            "                      if missing)\n"
             "  --no-stop-on-failure  keep running after an assertion fails\n"
             "  --no-rng, --no-balloon  leave out those devices\n"
             "  --force             run even if this host's KVM fails the capability probe\n"
@@ -106,6 +110,7 @@ struct sim_opts {
     unsigned vms;
     const char *kernel, *initrd, *schedule, *append, *cmdline, *json, *disk_image;
     const char *setup_marker, *serial_dir;
+    uint64_t setup_after;
     uint64_t seed, duration, disk, mem, quantum, latency;
     bool latency_set, no_stop, no_rng, no_balloon, force, quiet;
 };
@@ -142,6 +147,13 @@ static int parse(int argc, char **argv, struct sim_opts *o)
         case OPT_JSON: o->json = optarg; break;
         case OPT_DISK_IMAGE: o->disk_image = optarg; break;
         case OPT_SETUP_MARKER: o->setup_marker = optarg; break;
+        case OPT_SETUP_AFTER:
+            if (!cc_time_parse(optarg, &o->setup_after) || !o->setup_after) {
+                fprintf(stderr, "chaoscontrol sim: --setup-after '%s' is not a positive time "
+                        "(e.g. 5s)\n", optarg);
+                return 2;
+            }
+            break;
         case OPT_SERIAL_DIR: o->serial_dir = optarg; break;
         case OPT_SEED:
             if (!cli_parse_u64(optarg, &o->seed))
@@ -211,8 +223,8 @@ static void secs(uint64_t ns, char *buf, size_t len)
 
 static void print_vms(struct cc_sim *sim)
 {
-    printf("%-3s %-8s %-13s %14s %10s %11s %8s %9s %-16s\n", "VM", "STATE", "REASON", "VTIME",
-           "EXITS", "SETUP", "RESTARTS", "SKEW", "TRACE");
+    printf("%-3s %-8s %-13s %14s %10s %11s %8s %9s %-16s %-16s %s\n", "VM", "STATE", "REASON",
+           "VTIME", "EXITS", "SETUP", "RESTARTS", "SKEW", "TRACE", "RAM", "STATUS");
     for (unsigned i = 0; i < cc_sim_vm_count(sim); i++) {
         struct cc_sim_vm_status st;
         cc_sim_vm_status(sim, i, &st);
@@ -225,9 +237,12 @@ static void print_vms(struct cc_sim *sim)
         snprintf(sk, sizeof(sk), "%+" PRId64, st.skew_ppm);
         const char *reason = st.state == CC_SIM_VM_EXITED ? cc_stop_name(st.exit_reason) :
                              st.failed ? "assert-failed" : "-";
-        printf("%-3u %-8s %-13s %14s %10" PRIu64 " %11s %8" PRIu64 " %9s %016" PRIx64 "\n", i,
-               cc_sim_vm_state_name(st.state), reason, vt, st.exits, su, st.restarts, sk,
-               st.trace_hash);
+        char status[16] = "-";
+        if (st.has_exit_status)
+            snprintf(status, sizeof(status), "%d", st.exit_status);
+        printf("%-3u %-8s %-13s %14s %10" PRIu64 " %11s %8" PRIu64 " %9s %016" PRIx64
+               " %016" PRIx64 " %s\n", i, cc_sim_vm_state_name(st.state), reason, vt, st.exits, su,
+               st.restarts, sk, st.trace_hash, cc_vm_ram_hash(cc_sim_vm(sim, i)), status);
     }
 }
 
@@ -395,6 +410,7 @@ static void make_config(const struct sim_opts *o, struct cc_sim_config *cfg)
         cfg->link.latency_ns = o->latency;
     cfg->stop_on_failure = !o->no_stop;
     cfg->setup_marker = o->setup_marker;
+    cfg->setup_after_ns = o->setup_after;
     cfg->kernel = o->kernel;
     cfg->initrd = o->initrd;
     cfg->cmdline = o->cmdline;
@@ -408,9 +424,14 @@ static void make_config(const struct sim_opts *o, struct cc_sim_config *cfg)
     cfg->log = cli_log;
 }
 
-/* --serial-dir: each VM's console to DIR/vmN.log. */
+/* --serial-dir: each VM's console to DIR/vmN.log (DIR made if missing). */
 static int open_serial_logs(const struct sim_opts *o, struct cc_sim_config *cfg)
 {
+    if (o->serial_dir && mkdir(o->serial_dir, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "chaoscontrol sim: cannot make the directory '%s': %s\n", o->serial_dir,
+                strerror(errno));
+        return -1;
+    }
     for (unsigned i = 0; o->serial_dir && i < o->vms; i++) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/vm%u.log", o->serial_dir, i);

@@ -40,6 +40,8 @@ static void summarize(struct cc_vm *vm, enum cc_stop stop, struct cli_summary *s
     s->serial_hash = cc_vm_serial_hash(vm);
     s->ram_hash = cc_vm_ram_hash(vm);
     s->unknown_io = cc_vm_unknown_io_count(vm);
+    s->clock_reads = cc_vm_clock_reads(vm);
+    s->has_status = cc_vm_exit_status(vm, &s->status);
 }
 
 static bool same_summary(const struct cli_summary *a, const struct cli_summary *b)

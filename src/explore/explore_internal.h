@@ -33,7 +33,7 @@ int recipe_from_json(const json_t *j, const char *src, const char *path, unsigne
  * of the parsed target point into *owned (one malloc'd block per string,
  * freed with xtarget_strings_free). */
 struct xtarget_strings {
-    char *kernel, *initrd, *cmdline, *append, *disk_image, *factory;
+    char *kernel, *initrd, *cmdline, *append, *disk_image, *factory, *setup_marker;
 };
 json_t *xtarget_to_json(const struct cc_xtarget *t);
 int xtarget_from_json(const json_t *j, const char *src, const char *path, struct cc_xtarget *t,

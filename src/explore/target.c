@@ -152,6 +152,11 @@ json_t *xtarget_to_json(const struct cc_xtarget *t)
     json_object_set_new(o, "quantum_ns", xj_u64(t->quantum_ns));
     json_object_set_new(o, "latency_ns", xj_u64(t->latency_ns));
     json_object_set_new(o, "setup_timeout_ns", xj_u64(t->setup_timeout_ns));
+    /* written only when used, so older files read back byte for byte */
+    if (t->setup_marker)
+        json_object_set_new(o, "setup_marker", json_string(t->setup_marker));
+    if (t->setup_after_ns)
+        json_object_set_new(o, "setup_after_ns", xj_u64(t->setup_after_ns));
     json_object_set_new(o, "sdk_trigger", json_string("port"));
     return o;
 }
@@ -164,6 +169,7 @@ void xtarget_strings_free(struct xtarget_strings *s)
     free(s->cmdline);
     free(s->append);
     free(s->disk_image);
+    free(s->setup_marker);
     memset(s, 0, sizeof(*s));
 }
 
@@ -231,6 +237,7 @@ int xtarget_from_json(const json_t *j, const char *src, const char *path, struct
     if (!json_is_object(j))
         return cc_err_set(err, EINVAL, "%s: %s: missing or not an object", src, path);
     uint64_t vms = 0, mem = 0, disk = 0, seed = 0, q = 0, lat = 0, st = t->setup_timeout_ns;
+    uint64_t sa = 0;
     /* a target made by code names its factory and has no kernel */
     int rc = get_str(j, "factory", false, &s->factory, src, path, err);
     if (rc == 0)
@@ -267,6 +274,10 @@ int xtarget_from_json(const json_t *j, const char *src, const char *path, struct
         rc = get_num(j, "latency_ns", false, &lat, src, path, err);
     if (rc == 0)
         rc = get_num(j, "setup_timeout_ns", false, &st, src, path, err);
+    if (rc == 0)
+        rc = get_str(j, "setup_marker", false, &s->setup_marker, src, path, err);
+    if (rc == 0)
+        rc = get_num(j, "setup_after_ns", false, &sa, src, path, err);
     if (rc == 0) {
         json_t *tr = json_object_get(j, "sdk_trigger");
         if (tr && (!json_is_string(tr) || strcmp(json_string_value(tr), "port")))
@@ -290,6 +301,8 @@ int xtarget_from_json(const json_t *j, const char *src, const char *path, struct
     t->quantum_ns = q;
     t->latency_ns = lat;
     t->setup_timeout_ns = st;
+    t->setup_marker = s->setup_marker;
+    t->setup_after_ns = sa;
     return 0;
 }
 
@@ -308,7 +321,8 @@ int xtarget_own(struct cc_xtarget *t, struct xtarget_strings *s)
     memset(s, 0, sizeof(*s));
     if (dup_into(&t->kernel, &s->kernel) < 0 || dup_into(&t->initrd, &s->initrd) < 0 ||
         dup_into(&t->cmdline, &s->cmdline) < 0 || dup_into(&t->append, &s->append) < 0 ||
-        dup_into(&t->disk_image, &s->disk_image) < 0 || dup_into(&t->factory, &s->factory) < 0) {
+        dup_into(&t->disk_image, &s->disk_image) < 0 || dup_into(&t->factory, &s->factory) < 0 ||
+        dup_into(&t->setup_marker, &s->setup_marker) < 0) {
         xtarget_strings_free(s);
         return -ENOMEM;
     }

@@ -58,6 +58,8 @@ static int create_sim(const struct cc_xtarget *t, const struct cc_xrun_opts *o,
         cfg.quantum_ns = t->quantum_ns;
     if (t->latency_ns)
         cfg.link.latency_ns = t->latency_ns;
+    cfg.setup_marker = t->setup_marker;
+    cfg.setup_after_ns = t->setup_after_ns;
     cfg.watchdog_s = o->watchdog_s;
     cfg.log = o->log;
     cfg.log_opaque = o->log_opaque;

@@ -314,12 +314,12 @@ int cc_sim_add_vm(struct cc_sim *sim, struct cc_vm *vm, struct cc_err *err)
     return (int)v->index;
 }
 
-/* The per-VM kernel command-line addition: "cc_vm_id=i" and cfg->append
+/* The per-VM kernel command-line addition: "cc_vm_id=i cc_vms=N" and cfg->append
  * with every "{id}" replaced. */
 static int vm_append(const struct cc_sim_config *cfg, unsigned i, char *out, size_t len,
                      struct cc_err *err)
 {
-    size_t at = (size_t)snprintf(out, len, "cc_vm_id=%u", i);
+    size_t at = (size_t)snprintf(out, len, "cc_vm_id=%u cc_vms=%u", i, cfg->n_vms);
     const char *p = cfg->append;
     if (p && *p) {
         out[at++] = ' ';
@@ -546,7 +546,8 @@ static int run_vm(struct sim_vm *v, uint64_t next, struct cc_err *err)
             continue;           /* VTIME ends the loop; requested stops go on */
         }
     }
-    if (v->st.state == CC_SIM_VM_RUNNING && !v->st.setup_done && marker_seen(v))
+    if (v->st.state == CC_SIM_VM_RUNNING && !v->st.setup_done &&
+        (marker_seen(v) || (v->sim->cfg.setup_after_ns && next >= v->sim->cfg.setup_after_ns)))
         return take_setup(v, err);
     return 0;
 }
@@ -677,6 +678,9 @@ int cc_sim_run(struct cc_sim *sim, const struct cc_sim_limits *lim, struct cc_si
         uint64_t arr = fabric_next_arrival(sim->net);
         if (arr < next)
             next = arr;
+        uint64_t sa = sim->cfg.setup_after_ns;
+        if (sa > sim->now && sa < next && !all_setup(sim))
+            next = sa;
         if (lim->until_ns && lim->until_ns < next)
             next = lim->until_ns;
         if (next == UINT64_MAX)

@@ -46,6 +46,8 @@ int cc_sim_vm_status(const struct cc_sim *sim, unsigned i, struct cc_sim_vm_stat
     st->missed_ticks = cc_vm_missed_ticks(v->vm);
     st->failed = v->st.failed;
     st->net_unroutable = sim->net ? fabric_unroutable(sim->net, i) : 0;
+    st->has_exit_status = cc_vm_exit_status(v->vm, &st->exit_status);
+    st->clock_reads = cc_vm_clock_reads(v->vm);
     return 0;
 }
 
@@ -134,8 +136,12 @@ static json_t *vm_json(const struct cc_sim *sim, unsigned i)
                         json_string(cc_stop_name(st.exit_reason)) : json_null());
     json_object_set_new(o, "vtime_ns", cj_u64(st.vtime));
     json_object_set_new(o, "exits", cj_u64(st.exits));
+    json_object_set_new(o, "clock_reads", cj_u64(st.clock_reads));
     json_object_set_new(o, "trace_hash", cj_hex64(st.trace_hash));
     json_object_set_new(o, "serial_hash", cj_hex64(st.serial_hash));
+    json_object_set_new(o, "ram_hash", cj_hex64(cc_vm_ram_hash(sim->v[i]->vm)));
+    json_object_set_new(o, "exit_status", st.has_exit_status ? json_integer(st.exit_status) :
+                        json_null());
     json_object_set_new(o, "setup_done", json_boolean(st.setup_done));
     json_object_set_new(o, "setup_at_ns", st.setup_done ? cj_u64(st.setup_at) : json_null());
     json_object_set_new(o, "paused_until_ns", st.state == CC_SIM_VM_PAUSED ?

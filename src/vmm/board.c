@@ -180,12 +180,15 @@ static void clock_read(void *opaque, uint64_t off, void *data, unsigned size)
 {
     struct cc_vm *vm = opaque;
     uint64_t v = 0;
-    if (off == CC_CLOCK_NS)
+    if (off == CC_CLOCK_NS) {
         v = vm->vtime;
-    else if (off == CC_CLOCK_MAGIC_OFF)
+        vm->clock_reads++;
+    } else if (off == CC_CLOCK_MAGIC_OFF) {
         v = CC_CLOCK_MAGIC;
-    else if (off == CC_CLOCK_TSC)
+    } else if (off == CC_CLOCK_TSC) {
         v = vm_tsc_value(vm);
+        vm->clock_reads++;
+    }
     memcpy(data, &v, size < 8 ? size : 8);
 }
 

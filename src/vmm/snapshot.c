@@ -27,7 +27,7 @@
 #define T_CMOS SNAP_TAG('C', 'M', 'O', 'S')
 #define T_VM   SNAP_TAG('V', 'M', ' ', ' ')
 
-#define VM_SECTION_VERSION 2        /* 2: halted and missed_ticks appended */
+#define VM_SECTION_VERSION 3        /* 2: halted, missed_ticks; 3: the exit status */
 
 uint64_t snapshot_zero_page_hash(void)
 {
@@ -80,6 +80,10 @@ static void save_vm_section(const struct cc_vm *vm, struct cc_buf *b)
     /* version 2: halted in the VMM, PIT ticks owed (vm_internal.h) */
     buf_put_bool(b, vm->halted);
     buf_put_u64(b, vm->missed_ticks);
+    /* version 3: the exit status the guest told (CC_PORT_STATUS), clock page reads */
+    buf_put_bool(b, vm->has_exit_status);
+    buf_put_u32(b, vm->exit_status);
+    buf_put_u64(b, vm->clock_reads);
 }
 
 static int grow_to(uint8_t **buf, size_t *cap, size_t need)
@@ -121,16 +125,26 @@ static int load_vm_section(struct cc_vm *vm, struct cc_rd *r, struct cc_err *err
     if (grow_to(&vm->serial.in, &vm->serial.in_cap, ilen) < 0)
         return cc_err_set(err, ENOMEM, "out of memory");
     rd_get(r, vm->serial.in, ilen);
-    bool halted = false;
+    bool halted = false, has_status = false;
     uint64_t missed = 0;
+    uint32_t status = 0;
+    uint64_t clock_reads = 0;
     if (ver >= 2) {
         halted = rd_bool(r);
         missed = rd_u64(r);
-        if (!rd_ok(r))
-            return cc_err_set(err, EINVAL, "VM state: truncated");
     }
+    if (ver >= 3) {
+        has_status = rd_bool(r);
+        status = rd_u32(r);
+        clock_reads = rd_u64(r);
+    }
+    if (!rd_ok(r))
+        return cc_err_set(err, EINVAL, "VM state: truncated");
     vm->halted = halted;
     vm->missed_ticks = missed;
+    vm->has_exit_status = has_status;
+    vm->exit_status = status;
+    vm->clock_reads = clock_reads;
     vm->vtime = vtime;
     vm->exits = exits;
     vm->unknown_io = unknown;

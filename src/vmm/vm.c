@@ -142,6 +142,7 @@ uint64_t cc_vm_vtime_ns(const struct cc_vm *vm) { return vm->vtime; }
 uint64_t cc_vm_exit_count(const struct cc_vm *vm) { return vm->exits; }
 uint64_t cc_vm_trace_hash(const struct cc_vm *vm) { return trace_digest(&vm->trace); }
 uint64_t cc_vm_unknown_io_count(const struct cc_vm *vm) { return vm->unknown_io; }
+uint64_t cc_vm_clock_reads(const struct cc_vm *vm) { return vm->clock_reads; }
 uint64_t cc_vm_sti_deferrals(const struct cc_vm *vm) { return vm->sti_deferrals; }
 
 const struct cc_trace_rec *cc_vm_trace(const struct cc_vm *vm, size_t *n)

@@ -98,6 +98,9 @@ struct cc_vm {
     /* Interrupt windows reported inside an STI shadow (vm.c) */
     uint64_t sti_deferrals;
     uint64_t unknown_io;
+    /* Reads of the clock page's time registers (board.c): what the
+     * nanosecond clock costs in exits */
+    uint64_t clock_reads;
 
     struct cc_pic pic;
     struct cc_pit pit;

@@ -1,0 +1,83 @@
+/* A dynamically linked glibc program for the pack test (tests/linux/pack.sh):
+ * run by cc-init in each VM of a simulation, it reports what an unmodified
+ * server would rely on: its identity from the environment, the VM names in
+ * /etc/hosts (glibc's resolver), the mounts, a UDP exchange with the next
+ * VM over eth0, its clock, and its exit status (3). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+static void say(const char *fmt, const char *a, long b)
+{
+    printf(fmt, a, b);
+    putchar('\n');
+    fflush(stdout);
+}
+
+int main(void)
+{
+    const char *id = getenv("CC_ID"), *vms = getenv("CC_VMS"), *name = getenv("CC_NAME");
+    if (!id || !vms || !name) {
+        printf("packed: no CC_ID/CC_VMS/CC_NAME in the environment\n");
+        return 1;
+    }
+    int me = atoi(id), n = atoi(vms);
+    say("packed: I am %s of %ld VMs", name, n);
+    char peer[32];
+    snprintf(peer, sizeof(peer), "node%d", (me + 1) % n);
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM}, *ai = NULL;
+    int g = getaddrinfo(peer, "7000", &hints, &ai);
+    char addr[64] = "?";
+    if (g == 0)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, addr, sizeof(addr));
+    say("packed: %s resolves", g == 0 ? addr : gai_strerror(g), 0);
+    struct statfs sf;
+    say("packed: /dev/shm is tmpfs: %s", statfs("/dev/shm", &sf) == 0 &&
+        sf.f_type == 0x01021994 ? "yes" : "no", 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    say("packed: two clock reads %s (%ld ns apart)",
+        (t1.tv_sec > t0.tv_sec || t1.tv_nsec > t0.tv_nsec) ? "increase" : "do not increase",
+        (long)((t1.tv_sec - t0.tv_sec) * 1000000000L + t1.tv_nsec - t0.tv_nsec));
+
+    /* UDP: send to the next VM, receive from the previous one */
+    if (n > 1 && g == 0) {
+        int s = socket(AF_INET, SOCK_DGRAM, 0);
+        struct sockaddr_in me_addr = {.sin_family = AF_INET, .sin_port = htons(7000)};
+        if (s < 0 || bind(s, (struct sockaddr *)&me_addr, sizeof(me_addr)) < 0) {
+            say("packed: cannot bind UDP 7000: %s", strerror(errno), 0);
+            return 1;
+        }
+        struct timeval tv = {5, 0};
+        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        char msg[64], got[64] = "";
+        snprintf(msg, sizeof(msg), "hello from %s", name);
+        for (int i = 0; i < 20 && !got[0]; i++) {
+            sendto(s, msg, strlen(msg), 0, ai->ai_addr, ai->ai_addrlen);
+            ssize_t r = recv(s, got, sizeof(got) - 1, 0);
+            if (r > 0)
+                got[r] = 0;
+        }
+        say("packed: received \"%s\"", got[0] ? got : "nothing", 0);
+        /* keep answering a little while so the others get theirs */
+        for (int i = 0; i < 10; i++) {
+            sendto(s, msg, strlen(msg), 0, ai->ai_addr, ai->ai_addrlen);
+            usleep(50000);
+        }
+        close(s);
+    }
+    if (ai)
+        freeaddrinfo(ai);
+    say("packed: done, exiting with %s%ld", "", 3);
+    return 3;
+}
