@@ -18,7 +18,7 @@ prog=$build/tests/linux/packed_prog
 work=$(mktemp -d "${TMPDIR:-/tmp}/pack-test.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 14
+tap_plan 15
 
 "$cc" pack --output "$work/p.initrd" --add "$prog" --cmd "$prog" --list >"$work/list" 2>"$work/pack.err"
 rc=$?
@@ -33,6 +33,8 @@ diag_file "$work/one.err"
 grep 'packed' "$work/one" | sed 's/^/#   /'
 check "one VM: the program says who it is, with its prefix" \
   grep -qE "^packed_prog\[[0-9]+\]: packed: I am node0 of 1 VMs" "$work/one"
+check "the kernel has what servers use (epoll, eventfd, inotify, memfd, pipes, prlimit, SO_REUSEPORT, IPv6, netlink route)" \
+  grep -q "packed: server features: all 9 present" "$work/one"
 check "/dev/shm is tmpfs and two clock reads increase" \
   test -n "$(grep 'tmpfs: yes' "$work/one")" -a -n "$(grep 'clock reads increase' "$work/one")"
 check "its exit status reaches the summary (stop=poweroff status=3)" \
