@@ -5,7 +5,9 @@
  * VM over eth0, its clock, the kernel features servers use (epoll,
  * eventfd, inotify, memfd, pipes, prlimit, SO_REUSEPORT, IPv6, a netlink
  * route dump as `ip` does it), and its exit status (3). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/netlink.h>
