@@ -23,6 +23,15 @@
 #define CC_CLOCK_MAGIC_OFF  0x08
 #define CC_CLOCK_TSC        0x10
 
+/* The clock's shared page: guest RAM (its own memory slot) right after the
+ * MMIO page, which the VMM writes before every VM entry, so most clock
+ * reads need no exit (the guest reads the MMIO page only when this value
+ * has not moved for a while; see kernel/patches/README.md).
+ *   +0x00 u64 virtual nanoseconds at the last VM entry
+ *   +0x08 u64 CC_CLOCK_SHARED_MAGIC ("CCSHARE1") */
+#define CC_CLOCK_SHARED_GPA   (CC_CLOCK_GPA + 0x1000)
+#define CC_CLOCK_SHARED_MAGIC 0x3145524148534343ull
+
 /* Physical address where the kernel is loaded (bzImage pref_address). */
 #define CC_KERNEL_LOAD_GPA  0x1000000ull
 

@@ -259,6 +259,7 @@ static bool sti_shadow_suspect(struct cc_vm *vm)
 static int kvm_run_once(struct cc_vm *vm, struct cc_err *err)
 {
     int r, e;
+    vm->clock_page[0] = vm->vtime;     /* the guest's exit-free clock reads */
     do {
         atomic_store(&vm->wd_in_run, true);
         r = ioctl(vm->vcpu_fd, KVM_RUN, 0);

@@ -219,6 +219,12 @@ static int mem_map(struct cc_vm *vm, struct cc_err *err)
     if (vm->mem == MAP_FAILED)
         return cc_err_set(err, errno, "cannot allocate %llu MiB of guest memory: %s",
                           (unsigned long long)(vm->mem_size >> 20), strerror(errno));
+    /* The clock's shared page (platform.h): written before every entry,
+     * never saved (its content is the virtual time). */
+    vm->clock_page = mmap(NULL, 0x1000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (vm->clock_page == MAP_FAILED)
+        return cc_err_set(err, errno, "cannot allocate the clock page: %s", strerror(errno));
+    vm->clock_page[1] = CC_CLOCK_SHARED_MAGIC;
     if (vm->vm_fd < 0)
         return 0;       /* no KVM (cfg.no_kvm) */
     struct kvm_userspace_memory_region region = {
@@ -229,6 +235,15 @@ static int mem_map(struct cc_vm *vm, struct cc_err *err)
     };
     if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
         return cc_err_set(err, errno, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+    struct kvm_userspace_memory_region clock = {
+        .slot = 1,
+        .guest_phys_addr = CC_CLOCK_SHARED_GPA,
+        .memory_size = 0x1000,
+        .userspace_addr = (uintptr_t)vm->clock_page,
+    };
+    if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &clock) < 0)
+        return cc_err_set(err, errno, "KVM_SET_USER_MEMORY_REGION (clock page): %s",
+                          strerror(errno));
     return 0;
 }
 
@@ -269,6 +284,7 @@ int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_e
     vm->cfg = *cfg;
     vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
     vm->mem = MAP_FAILED;
+    vm->clock_page = MAP_FAILED;
     vm->run = MAP_FAILED;
     vm->mem_size = cfg->mem_size;
     vm->serial.fd = cfg->serial_fd;
@@ -320,6 +336,8 @@ void cc_vm_destroy(struct cc_vm *vm)
         close(vm->kvm_fd);
     if (vm->mem != MAP_FAILED)
         munmap(vm->mem, vm->mem_size);
+    if (vm->clock_page != MAP_FAILED)
+        munmap((void *)vm->clock_page, 0x1000);
     cc_snapshot_put(vm->mem_base);
     mem_free(vm);
     trace_close(&vm->trace);

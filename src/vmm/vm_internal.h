@@ -101,6 +101,9 @@ struct cc_vm {
     /* Reads of the clock page's time registers (board.c): what the
      * nanosecond clock costs in exits */
     uint64_t clock_reads;
+    /* The clock's shared page (platform.h, CC_CLOCK_SHARED_GPA): memory slot
+     * 1, the virtual time written before every entry */
+    volatile uint64_t *clock_page;
 
     struct cc_pic pic;
     struct cc_pit pit;

@@ -2,7 +2,8 @@
 # Linux tier (issue 14): the virtual clock as an unmodified Go program sees
 # it (tests/linux/gotime): time.Sleep(1ms) takes 1 ms of virtual time (not
 # 0, not a 10 ms tick), a spin-wait on time.Since with no other exit ends
-# (every clock read advances the clock), CLOCK_REALTIME starts at the
+# (every read advances the clock by 1 ns at least, and 64 reads that find
+# the shared page unchanged make an exit), CLOCK_REALTIME starts at the
 # configured epoch, and two runs of one seed print exactly the same.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
