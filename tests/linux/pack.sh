@@ -18,7 +18,7 @@ prog=$build/tests/linux/packed_prog
 work=$(mktemp -d "${TMPDIR:-/tmp}/pack-test.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 15
+tap_plan 16
 
 "$cc" pack --output "$work/p.initrd" --add "$prog" --cmd "$prog" --list >"$work/list" 2>"$work/pack.err"
 rc=$?
@@ -53,6 +53,21 @@ check "they exchange UDP over eth0" \
     -a -n "$(grep 'received "hello from node0"' "$work/sim/vm1.log")"
 check "both power off with status 3 (sim exit 0)" \
   test $rc = 0 -a "$(grep -c 'the command exited with status 3' "$work/sim"/vm*.log | awk -F: '{s+=$2} END {print s}')" = 2
+# explore takes the same image unchanged: no SDK, so setup is the console
+# marker; one round of two short branches from the setup snapshot.
+"$cc" explore run --kernel "$kernel" --initrd "$work/p.initrd" --vms 2 \
+  --setup-marker "packed: I am" --rounds 1 --branches 2 --branch-time 300ms \
+  --output "$work/ex" --quiet >"$work/ex.out" 2>&1
+rc=$?
+diag_file "$work/ex.out"
+check "explore on the packed image: set up by --setup-marker, 2 branches, no bug (exit 0)" \
+  python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert sys.argv[2] == "0", "explore exit " + sys.argv[2]
+assert int(d["branches_done"]) == 2 and int(d["setup_ns"]) > 0, d
+' "$work/ex/checkpoint.json" "$rc"
+
 # The libvoidstar shim with a glibc program (the Antithesis SDKs' way in).
 vs=$build/tests/linux/sdk-voidstar-glibc
 "$cc" pack --output "$work/v.initrd" --add "$vs" \
