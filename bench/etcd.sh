@@ -100,7 +100,7 @@ echo "  chaoscontrol sim:          ${cc_done} ms"
 echo "  qemu -accel kvm (3 VMs):   ${q_done} ms"
 if [ "$q_done" = timeout ]; then
   echo "  (QEMU's VM 0 said:)"
-  tail -5 "$work/q0.log" "$work/q0.err" 2>&1 | sed 's/^/    /'
+  for f in q0.log q0.err; do tail -n 5 "$work/$f" 2>&1; done | tr -d '\r' | sed 's/^/    /'
 fi
 echo "ratio chaoscontrol/qemu: $(ratio "$cc_done" "$q_done")"
 echo
