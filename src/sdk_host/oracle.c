@@ -307,13 +307,6 @@ enum cc_verdict cc_oracle_verdict(const struct cc_oracle_entry *e)
 #define ORACLE_MAGIC 0x4c43524f43434343ull     /* "CCCCORCL" */
 #define ORACLE_VERSION 1u
 
-static void put_str(struct cc_buf *b, const char *s)
-{
-    uint32_t n = (uint32_t)strlen(s);
-    buf_put_u32(b, n);
-    buf_put(b, s, n);
-}
-
 void oracle_save(const struct cc_oracle *o, struct cc_buf *out)
 {
     buf_put_u64(out, ORACLE_MAGIC);
@@ -325,9 +318,9 @@ void oracle_save(const struct cc_oracle *o, struct cc_buf *out)
         buf_put_u64(out, e->a.id);
         buf_put_u32(out, e->a.kind);
         buf_put_u32(out, e->a.line);
-        put_str(out, e->a.message);
-        put_str(out, e->a.file);
-        put_str(out, e->a.function);
+        buf_put_str(out, e->a.message);
+        buf_put_str(out, e->a.file);
+        buf_put_str(out, e->a.function);
         buf_put_u64(out, e->host_hits);
         buf_put_u64(out, e->host_passes);
         buf_put_u64(out, e->host_fails);

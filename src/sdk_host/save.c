@@ -16,13 +16,6 @@
 #define SAVE_MAGIC   0x3154534b44534343ull     /* "CCSDKST1" */
 #define SAVE_VERSION 1u
 
-static void put_str(struct cc_buf *b, const char *s)
-{
-    uint32_t n = (uint32_t)strlen(s);
-    buf_put_u32(b, n);
-    buf_put(b, s, n);
-}
-
 /* The record's parts, in order; load_from reads them back the same way. */
 
 static void save_catalog(const struct cc_sdk *s, struct cc_buf *out)
@@ -33,9 +26,9 @@ static void save_catalog(const struct cc_sdk *s, struct cc_buf *out)
         buf_put_u64(out, e->a.id);
         buf_put_u32(out, e->a.kind);
         buf_put_u32(out, e->a.line);
-        put_str(out, e->a.message);
-        put_str(out, e->a.file);
-        put_str(out, e->a.function);
+        buf_put_str(out, e->a.message);
+        buf_put_str(out, e->a.file);
+        buf_put_str(out, e->a.function);
         buf_put_u32(out, e->slot);
         buf_put_u64(out, e->host_hits);
         buf_put_u64(out, e->host_passes);
@@ -54,7 +47,7 @@ static void save_failure(const struct cc_sdk *s, struct cc_buf *out)
     buf_put_u64(out, f->a.hits);
     buf_put_u64(out, f->a.passes);
     buf_put_u64(out, f->a.fails);
-    put_str(out, f->details);
+    buf_put_str(out, f->details);
     buf_put_u64(out, f->vtime);
     buf_put_u64(out, f->exit);
 }
@@ -70,12 +63,12 @@ static void save_events_and_guidance(const struct cc_sdk *s, struct cc_buf *out)
         buf_put_u64(out, e->vtime);
         buf_put_u64(out, e->exit);
         buf_put_u64(out, (uint64_t)e->value);
-        put_str(out, e->name);
-        put_str(out, e->details);
+        buf_put_str(out, e->name);
+        buf_put_str(out, e->details);
     }
     buf_put_u64(out, s->ngd);
     for (size_t i = 0; i < s->ngd; i++) {
-        put_str(out, s->gd[i].message);
+        buf_put_str(out, s->gd[i].message);
         buf_put_bool(out, s->gd[i].maximize);
         buf_put_u64(out, (uint64_t)s->gd[i].best);
         buf_put_u64(out, s->gd[i].updates);

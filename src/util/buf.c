@@ -73,6 +73,13 @@ void buf_put_bool(struct cc_buf *b, bool v)
     buf_put_u8(b, v ? 1 : 0);
 }
 
+void buf_put_str(struct cc_buf *b, const char *s)
+{
+    uint32_t n = (uint32_t)strlen(s);
+    buf_put_u32(b, n);
+    buf_put(b, s, n);
+}
+
 void rd_init(struct cc_rd *r, const void *p, size_t len)
 {
     r->p = p;

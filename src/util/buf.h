@@ -30,6 +30,8 @@ void buf_put_u16(struct cc_buf *b, uint16_t v);
 void buf_put_u32(struct cc_buf *b, uint32_t v);
 void buf_put_u64(struct cc_buf *b, uint64_t v);
 void buf_put_bool(struct cc_buf *b, bool v);
+/* A string as its u32 length and its bytes (no terminator). */
+void buf_put_str(struct cc_buf *b, const char *s);
 
 struct cc_rd {
     const uint8_t *p;

@@ -403,12 +403,11 @@ int vm_virtio_snap_restore(struct cc_vm *vm, const struct cc_vm_virtio_snap *s,
 
 #define MANIFEST_VERSION 1
 
+/* A string that may be absent: presence, then buf_put_str. */
 static void put_str(struct cc_buf *b, const char *s)
 {
-    uint32_t n = s ? (uint32_t)strlen(s) : 0;
-    buf_put_u8(b, s != NULL);
-    buf_put_u32(b, n);
-    buf_put(b, s, n);
+    buf_put_bool(b, s != NULL);
+    buf_put_str(b, s ? s : "");
 }
 
 static int get_str(struct cc_rd *r, char **out, struct cc_err *err)
