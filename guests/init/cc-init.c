@@ -3,7 +3,8 @@
  * It turns a bare initramfs holding a user's programs into a small machine
  * that can run an unmodified server, then runs the user's command:
  *
- *  1. mounts /proc, /sys, /dev (devtmpfs), /dev/pts, /dev/shm, /tmp, /run;
+ *  1. mounts /proc, /sys, /dev (devtmpfs), /dev/pts, /dev/shm, /tmp, /run
+ *     (the last two only where the image put no files there);
  *  2. reads the VM's identity from the kernel command line: cc_vm_id=I
  *     (chaoscontrol sim and explore add it) and cc_vms=N (how many VMs);
  *  3. brings up lo and, when the VM has a network card, eth0 with
@@ -26,6 +27,7 @@
  * printed with the "cc-init:" prefix; a failure before the command starts
  * powers off with status 127. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -105,6 +107,21 @@ static void mount_fs(const char *src, const char *dir, const char *type, unsigne
         say("cannot mount %s on %s: %s", type, dir, strerror(errno));
 }
 
+/* Does the image put files in dir? A tmpfs mounted there would hide them
+ * (pack --add of a program under /tmp); the initramfs root is writable. */
+static bool holds_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    struct dirent *e;
+    bool any = false;
+    while (!any && (e = readdir(d)))
+        any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return any;
+}
+
 static void write_file(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -125,8 +142,10 @@ static void mounts(void)
     mount_fs("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
     mount_fs("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "ptmxmode=0666,mode=0620");
     mount_fs("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-    mount_fs("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-    mount_fs("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+    if (!holds_files("/tmp"))
+        mount_fs("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+    if (!holds_files("/run"))
+        mount_fs("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
     symlink("/proc/self/fd", "/dev/fd");
     symlink("/proc/self/fd/0", "/dev/stdin");
     symlink("/proc/self/fd/1", "/dev/stdout");
