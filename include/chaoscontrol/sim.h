@@ -181,7 +181,13 @@ const char *cc_sim_stop_name(enum cc_sim_stop s);
 
 struct cc_sim_limits {
     uint64_t until_ns;          /* absolute global time; 0 = no limit */
-    bool until_setup;           /* stop once every live VM has completed setup */
+    /* Stop once every live VM has completed setup. A VM that completes it
+     * by the SDK's setup_complete waits at that exit (runs no further in
+     * this call) while the others set up, so a snapshot taken after the
+     * run holds every VM before any of its post-setup work; a VM set up by
+     * setup_marker or setup_after_ns (at a quantum boundary) runs on,
+     * since a cluster may need it to set the others up. */
+    bool until_setup;
     /* Called at every quantum boundary of the run, before the faults due
      * then are applied: an observer (it must not change the simulation
      * except through cc_sim_inject_fault). NULL: none. */

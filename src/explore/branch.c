@@ -438,6 +438,18 @@ static int add_end_point(struct cc_explorer *x, uint64_t bid, struct cc_recipe *
     return rc;
 }
 
+/* Did p's branch override choices after its parent's point? */
+static bool own_overrides(const struct xpoint *p, const struct xpoint *par)
+{
+    for (size_t i = 0; p->recipe && i < p->recipe->n_ov; i++) {
+        const struct cc_xoverride *o = &p->recipe->ov[i];
+        if (o->life > par->life[o->vm] ||
+            (o->life == par->life[o->vm] && o->index >= par->next_choice[o->vm]))
+            return true;
+    }
+    return false;
+}
+
 /* Pick a point and draw the branch: its kind, the window, the mutated
  * recipe and maybe a reactive rule. */
 static int plan_branch(struct cc_explorer *x, struct xmut *m, struct plan *pl,
@@ -456,7 +468,13 @@ static int plan_branch(struct cc_explorer *x, struct xmut *m, struct plan *pl,
      * parent (when the parent is still in the frontier). */
     struct xpoint *base = p;
     struct xpoint *par = p->parent ? xstate_point_find(st, p->parent) : NULL;
-    bool remutate = par && par->in_frontier && par->recipe && xmut_below(m, 100) < 30;
+    /* Input branches re-mutate more often where p's own branch overrode
+     * choices: descending the tree of those choices (mutate.c) is then the
+     * way on, e.g. for choices made in a burst no later point can reach. */
+    unsigned remut_pct = 30;
+    if (par && pl->kind != CC_XMODE_FAULT && own_overrides(p, par))
+        remut_pct = 65;
+    bool remutate = par && par->in_frontier && par->recipe && xmut_below(m, 100) < remut_pct;
     if (remutate)
         base = par;
     pl->bid = base->id;
@@ -470,6 +488,8 @@ static int plan_branch(struct cc_explorer *x, struct xmut *m, struct plan *pl,
     memcpy(info->life, base->life, sizeof(info->life));
     memcpy(info->next_choice, base->next_choice, sizeof(info->next_choice));
     memcpy(info->alive, base->alive, sizeof(info->alive));
+    for (unsigned v = 0; remutate && v < info->n_vms; v++)
+        info->made[v] = p->life[v] == base->life[v] ? p->next_choice[v] : 0;
     if (remutate) {
         /* drop p's own stop: the window ends where this branch says */
         size_t k = 0;

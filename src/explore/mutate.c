@@ -400,6 +400,33 @@ int xmut_inputs(struct xmut *m, struct cc_recipe *r, const struct xpoint_info *p
             rc = cc_err_set(err, ENOMEM, "out of memory");
         return rc;
     }
+    /* A re-mutated point keeps the choices its own branch overrode after
+     * the base (the recipe holds them): change one of them, or make the
+     * sequence one longer. This is how a search descends the tree of
+     * choices made in one burst, e.g. right after setup, where no later
+     * point can reach them. */
+    uint64_t lo = p->next_choice[v], hi = 0;
+    bool kept = false;
+    for (size_t i = 0; i < r->n_ov; i++) {
+        const struct cc_xoverride *o = &r->ov[i];
+        if (o->vm == v && o->life == p->life[v] && o->index >= lo) {
+            kept = true;
+            hi = o->index > hi ? o->index : hi;
+        }
+    }
+    if (kept && chance(m, 80)) {
+        /* one of the choices the point's branch made after the base (kept
+         * overrides or values from the seeded stream), or the next one;
+         * small values often, since most choices are among a few */
+        uint64_t end = p->made[v] > hi + 1 ? p->made[v] : hi + 1;
+        uint64_t idx = lo + xmut_below(m, end - lo + 1);
+        unsigned u = (unsigned)xmut_below(m, 100);
+        uint64_t val = u < 25 ? 0 : u < 60 ? xmut_below(m, 16) : xmut_below(m, 1ull << 32);
+        struct cc_xoverride o = {v, p->life[v], idx, val};
+        if (cc_recipe_add_override(r, &o) < 0)
+            rc = cc_err_set(err, ENOMEM, "out of memory");
+        return rc;
+    }
     unsigned count = 1 + (unsigned)xmut_below(m, k);
     for (unsigned j = 0; j < count && rc == 0; j++) {
         uint64_t val = chance(m, 30) ? 0 : xmut_below(m, 1ull << 32);

@@ -66,6 +66,9 @@ struct xpoint_info {
     uint64_t t1;                    /* ... and ends here */
     uint64_t life[CC_SIM_MAX_VMS];
     uint64_t next_choice[CC_SIM_MAX_VMS];
+    /* re-mutation: the choices the re-mutated point's own branch had made
+     * by its end (its next_choice in the same life; 0 if none or not) */
+    uint64_t made[CC_SIM_MAX_VMS];
     bool alive[CC_SIM_MAX_VMS];     /* running or paused at t0 */
 };
 

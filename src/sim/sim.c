@@ -515,6 +515,8 @@ static void vm_exited(struct sim_vm *v, enum cc_stop why)
 static int run_vm(struct sim_vm *v, uint64_t next, struct cc_err *err)
 {
     uint64_t lim = sim_to_local(v, next);
+    if (v->parked)
+        return 0;
     while (v->st.state == CC_SIM_VM_RUNNING && cc_vm_vtime_ns(v->vm) < lim) {
         struct cc_run_limits rl = {.until_vtime_ns = lim};
         struct cc_run_result rr;
@@ -527,6 +529,10 @@ static int run_vm(struct sim_vm *v, uint64_t next, struct cc_err *err)
                 rc = take_setup(v, err);
                 if (rc < 0)
                     return rc;
+                if (v->sim->park_setup) {
+                    v->parked = true;   /* not one instruction past the exit */
+                    return 0;
+                }
             }
             continue;
         case CC_STOP_ASSERTION:
@@ -607,7 +613,7 @@ static uint64_t next_boundary(struct cc_sim *sim)
     uint64_t q = sim->now + sim->cfg.quantum_ns, wake = UINT64_MAX;
     for (unsigned i = 0; i < sim->n; i++) {
         struct sim_vm *v = sim->v[i];
-        if (v->st.state != CC_SIM_VM_RUNNING)
+        if (v->st.state != CC_SIM_VM_RUNNING || v->parked)
             continue;
         uint64_t w = cc_vm_wake_time(v->vm);
         if (w <= cc_vm_vtime_ns(v->vm))
@@ -621,24 +627,25 @@ static uint64_t next_boundary(struct cc_sim *sim)
     return wake > q ? wake : q;
 }
 
+/* The end of a run with until_setup: parked VMs go on from their setup
+ * exits in the next run (behind the global clock by at most what was left
+ * of their quantum; they catch up in their next quantum). */
+static void unpark(struct cc_sim *sim)
+{
+    sim->park_setup = false;
+    for (unsigned i = 0; i < sim->n; i++)
+        sim->v[i]->parked = false;
+}
+
 void cc_sim_request_stop(struct cc_sim *sim)
 {
     sim->stop_requested = true;
 }
 
-int cc_sim_run(struct cc_sim *sim, const struct cc_sim_limits *lim, struct cc_sim_result *res,
-               struct cc_err *err)
+static int run_loop(struct cc_sim *sim, const struct cc_sim_limits *lim,
+                    struct cc_sim_result *res, struct cc_err *err)
 {
-    struct cc_sim_limits none = {0};
-    if (!lim)
-        lim = &none;
-    memset(res, 0, sizeof(*res));
-    res->vm = -1;
-    int rc = sim_start(sim, err);
-    if (rc < 0)
-        return rc;
-    sim->stop_requested = false;
-    sim->failed_vm = -1;
+    int rc;
     for (;;) {
         if (sim->failed_vm >= 0 && sim->cfg.stop_on_failure) {
             res->stop = CC_SIM_STOP_FAILURE;
@@ -699,6 +706,28 @@ int cc_sim_run(struct cc_sim *sim, const struct cc_sim_limits *lim, struct cc_si
     }
     res->vtime = sim->now;
     return 0;
+}
+
+int cc_sim_run(struct cc_sim *sim, const struct cc_sim_limits *lim, struct cc_sim_result *res,
+               struct cc_err *err)
+{
+    struct cc_sim_limits none = {0};
+    if (!lim)
+        lim = &none;
+    memset(res, 0, sizeof(*res));
+    res->vm = -1;
+    int rc = sim_start(sim, err);
+    if (rc < 0)
+        return rc;
+    sim->stop_requested = false;
+    sim->failed_vm = -1;
+    /* A run to setup stops each VM at its own setup_complete exit, so the
+     * snapshot taken at the end is before anything the VM does after it:
+     * every choice and assertion after setup belongs to the branches. */
+    sim->park_setup = lim->until_setup;
+    rc = run_loop(sim, lim, res, err);
+    unpark(sim);
+    return rc;
 }
 
 /* ---- schedule ---- */
