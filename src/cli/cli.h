@@ -90,5 +90,6 @@ int cmd_explore(int argc, char **argv);  /* explore.c */
 int cmd_minimize(int argc, char **argv);
 int cmd_reproduce(int argc, char **argv);
 int cmd_pack(int argc, char **argv);      /* pack.c */
+int cmd_check(int argc, char **argv);     /* check.c */
 
 #endif
