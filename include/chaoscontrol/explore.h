@@ -76,6 +76,15 @@ struct cc_sim_config;
 
 /* ---- the target: what runs ---- */
 
+enum cc_xchecker {
+    CC_XCHECK_NONE = 0,
+    CC_XCHECK_LINEARIZABLE,         /* a map of read/write/cas registers */
+    CC_XCHECK_SET,                  /* no acknowledged add lost from the final read */
+};
+const char *cc_xchecker_name(enum cc_xchecker c);      /* "linearizable", "set", "none" */
+int cc_xchecker_parse(const char *s, enum cc_xchecker *out);
+const char *cc_xchecker_message(enum cc_xchecker c);   /* the property's message */
+
 struct cc_xtarget {
     const char *kernel, *initrd;    /* paths (kernel NULL: made by a factory) */
     const char *factory;            /* the factory's name, or NULL */
@@ -92,6 +101,10 @@ struct cc_xtarget {
      * up. NULL / 0: the SDK call only. */
     const char *setup_marker;
     uint64_t setup_after_ns;
+    /* The checker that judges each run's operation history (cc_sim_history,
+     * docs/history.md) when the run itself did not fail: a violation is a
+     * failure of the property cc_xchecker_message(checker). */
+    enum cc_xchecker checker;
     /* SHA-256 (hex) of kernel, initrd and disk image; filled by
      * cc_xtarget_hash, checked by cc_xtarget_check. "" when absent. */
     char kernel_sha256[65], initrd_sha256[65], disk_image_sha256[65];
@@ -203,12 +216,26 @@ struct cc_xrun_result {
     uint64_t end_ns;                /* where the run stopped */
     uint64_t sim_hash;              /* cc_sim_hash at the stop */
     uint64_t choices[CC_SIM_MAX_VMS];   /* random values each VM drew (this life) */
+    /* The target's history checker (when the run did not fail otherwise):
+     * checked = a verdict was reached (a violation is in fail);
+     * check_unknown = its search budget ran out. */
+    bool checked, check_unknown;
+    size_t hist_ops;                /* operations in the run's history */
+    /* outcome features of the history (coverage ids) */
+#define CC_XRUN_MAX_OUTCOMES 32
+    uint64_t outcomes[CC_XRUN_MAX_OUTCOMES];
+    unsigned n_outcomes;
 };
 
 /* Restore the setup snapshot and play r (the segment rule above) until
  * the first failure or r's end: a replay from boot without the boot. */
 int cc_xrun_replay(struct cc_xrun *x, const struct cc_recipe *r, struct cc_xrun_result *res,
                    struct cc_err *err);
+/* The last run's history check (target.checker): the checker's explanation
+ * and the smallest failing sub-history (JSON lines); NULL when it passed
+ * or there was none. */
+const char *cc_xrun_check_explain(const struct cc_xrun *x);
+const char *cc_xrun_check_witness(const struct cc_xrun *x);
 
 /* ---- modes and fault weights ---- */
 
@@ -242,6 +269,16 @@ struct cc_bug {
     uint64_t choices[CC_SIM_MAX_VMS];   /* random values each VM drew (last life) */
     char *minimized_from;           /* minimize: the original file */
     size_t original_size;
+    /* The run's operation history (when it had one): how many operations,
+     * the file beside the bug that holds it (JSON lines), and for a checker
+     * failure its explanation and smallest failing sub-history (JSON
+     * lines). NULL / 0 when none. */
+    size_t history_ops;
+    char *history_file, *history_explain, *history_witness;
+    /* The history itself (not in the JSON): cc_bug_save writes it to
+     * history_file beside the bug file, named after it. */
+    char *history_text;
+    size_t history_len;
 };
 void cc_bug_free(struct cc_bug *b);
 /* The JSON text of a bug file (malloc'd). */

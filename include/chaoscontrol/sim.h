@@ -351,4 +351,18 @@ void cc_sim_snapshot_put(struct cc_sim_snapshot *s);
  * from one snapshot diverge. */
 void cc_sim_reseed(struct cc_sim *sim, uint64_t seed);
 
+/* ---- operation histories (docs/history.md) ----
+ *
+ * Guests send operations as SDK events named chaoscontrol.history (details:
+ * one JSON object; the image helper chaoscontrol-history sends them). The
+ * simulation keeps them, stamped with "time" (global virtual ns, unless the
+ * guest gave one) and "vm", as JSON lines in arrival order; snapshots and
+ * restores carry them, so a branch's history starts with its point's.
+ * Returns the text (not NUL-terminated; *len bytes, valid until the next
+ * run or restore); *dropped counts lines past the 64 MiB cap. */
+const char *cc_sim_history(const struct cc_sim *sim, size_t *len, uint64_t *dropped);
+/* A guest sent chaoscontrol.quiesce: the network was healed, paused VMs
+ * resumed, and no later fault (scheduled or injected) applies. */
+bool cc_sim_quiesced(const struct cc_sim *sim);
+
 #endif

@@ -34,7 +34,7 @@ enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_VMS, OPT_ROUNDS, OPT_BRANCHES, OPT_OUTPUT, OPT_MODE,
     OPT_SEED, OPT_DISK_IMAGE, OPT_DISK, OPT_CMDLINE, OPT_APPEND, OPT_MEM, OPT_BRANCH_TIME,
     OPT_STOP_AFTER, OPT_REACT, OPT_CORPUS, OPT_BUG, OPT_SERIAL, OPT_FORCE, OPT_QUIET, OPT_HELP,
-    OPT_SETUP_MARKER, OPT_SETUP_AFTER,
+    OPT_SETUP_MARKER, OPT_SETUP_AFTER, OPT_CHECK,
 };
 
 static const struct option long_opts[] = {
@@ -62,6 +62,7 @@ static const struct option long_opts[] = {
     {"help", no_argument, NULL, OPT_HELP},
     {"setup-marker", required_argument, NULL, OPT_SETUP_MARKER},
     {"setup-after", required_argument, NULL, OPT_SETUP_AFTER},
+    {"check", required_argument, NULL, OPT_CHECK},
     {NULL, 0, NULL, 0},
 };
 
@@ -70,6 +71,7 @@ struct xopts {
     const char *kernel, *initrd, *output, *disk_image, *cmdline, *append, *corpus, *bug;
     const char *setup_marker;
     uint64_t setup_after;
+    enum cc_xchecker checker;
     unsigned vms, rounds, branches, stop_after, react;
     bool react_set;
     enum cc_xmode mode;
@@ -85,7 +87,8 @@ static void usage_run(FILE *f)
             "           --branches B --output DIR [--mode fault|input-tree|hybrid] [--seed S]\n"
             "           [--disk-image F | --disk SIZE] [--cmdline ARGS] [--append ARGS]\n"
             "           [--mem SIZE] [--branch-time T] [--stop-after N] [--react PCT]\n"
-            "           [--setup-marker TEXT] [--setup-after T] [--force] [--quiet]\n"
+            "           [--setup-marker TEXT] [--setup-after T] [--check MODEL]\n"
+            "           [--force] [--quiet]\n"
             "       chaoscontrol explore resume --corpus DIR --rounds R [--stop-after N]\n\n"
             "Boots N VMs in one simulation, runs them to setup_complete and snapshots\n"
             "them; each round forks B branches from frontier points with mutated fault\n"
@@ -105,6 +108,9 @@ static void usage_run(FILE *f)
             "                     programs without the SDK (besides cc_setup_complete)\n"
             "  --setup-after T    a VM not set up by virtual time T counts as set up then\n"
             "                     (e.g. 5s: an unmodified server that started by then)\n"
+            "  --check MODEL      judge each branch's operation history (docs/history.md):\n"
+            "                     linearizable (read/write/cas registers by key) or set\n"
+            "                     (no acknowledged add lost); a violation is a bug\n"
             "  --branch-time T    virtual time each branch runs (default 1s)\n"
             "  --stop-after N     stop once N distinct bugs were found (default: never)\n"
             "  --react PCT        share of fault branches that also cut off or pause each\n"
@@ -180,6 +186,10 @@ static int parse(int argc, char **argv, struct xopts *o)
         case OPT_SETUP_AFTER:
             if (!cc_time_parse(optarg, &o->setup_after) || !o->setup_after)
                 return bad(o, "--setup-after '%s' is not a positive time (e.g. 5s)", optarg);
+            break;
+        case OPT_CHECK:
+            if (cc_xchecker_parse(optarg, &o->checker) < 0)
+                return bad(o, "--check '%s': want linearizable, set or none", optarg);
             break;
         case OPT_APPEND: o->append = optarg; break;
         case OPT_CORPUS: o->corpus = optarg; break;
@@ -355,7 +365,7 @@ static int explore_run(int argc, char **argv)
     if (rc)
         return rc == 3 ? 0 : rc;
     if (only(&o, "kernel initrd vms rounds branches output mode seed disk-image disk cmdline "
-             "append mem branch-time stop-after react setup-marker setup-after force quiet",
+             "append mem branch-time stop-after react setup-marker setup-after check force quiet",
              argc, argv))
         return 2;
     if (!o.kernel)
@@ -407,6 +417,7 @@ static int explore_run(int argc, char **argv)
     t.append = o.append;
     t.setup_marker = o.setup_marker;
     t.setup_after_ns = o.setup_after;
+    t.checker = o.checker;
     t.disk_image = image;
     t.disk_size = o.disk_image ? 0 : o.disk ? o.disk : 1u << 20;
     t.seed = o.seed;
@@ -602,6 +613,22 @@ static int bug_command(int argc, char **argv, struct xopts *o, const char *allow
     return 0;
 }
 
+/* A history checker's verdict: its words and the failing sub-history. */
+static void print_witness(const char *explain, const char *witness)
+{
+    if (explain)
+        printf("history: %s\n", explain);
+    if (witness) {
+        printf("failing sub-history (JSON lines, times in ns of virtual time):\n");
+        for (const char *l = witness; *l;) {
+            const char *e = strchr(l, '\n');
+            int n = e ? (int)(e - l) : (int)strlen(l);
+            printf("  %.*s\n", n, l);
+            l += n + (e != NULL);
+        }
+    }
+}
+
 int cmd_minimize(int argc, char **argv)
 {
     struct xopts o = {.cmd = "minimize"};
@@ -629,6 +656,7 @@ int cmd_minimize(int argc, char **argv)
         return 1;
     }
     print_failure(stdout, "failure", &nb->fail);
+    print_witness(nb->history_explain, nb->history_witness);
     print_recipe(nb->recipe);
     printf("minimized %s: %zu -> %zu faults, %zu -> %zu overrides, %lu replays in %.1f s; "
            "verified from a fresh boot; written to %s\n", o.bug, st.faults_before,
@@ -664,6 +692,7 @@ int cmd_reproduce(int argc, char **argv)
     print_failure(stdout, "recorded", &b->fail);
     if (rp.res.fail.failed)
         print_failure(stdout, "replayed", &rp.res.fail);
+    print_witness(cc_xrun_check_explain(x), cc_xrun_check_witness(x));
     if (o.serial) {
         struct cc_sim *sim = cc_xrun_sim(x);
         for (unsigned i = 0; i < cc_sim_vm_count(sim); i++) {

@@ -27,13 +27,16 @@
 #include "chaoscontrol/sdk_host.h"
 #include "chaoscontrol/sim.h"
 #include "chaoscontrol/virtio.h"
+#include "chaoscontrol/check.h"
+#include "chaoscontrol/explore.h"
+#include "chaoscontrol/history.h"
 #include "cli.h"
 
 enum {
     OPT_VMS = 256, OPT_KERNEL, OPT_INITRD, OPT_SCHEDULE, OPT_SEED, OPT_DURATION, OPT_DISK,
     OPT_DISK_IMAGE, OPT_APPEND, OPT_CMDLINE, OPT_MEM, OPT_JSON, OPT_QUANTUM, OPT_LATENCY,
     OPT_SETUP_MARKER, OPT_SETUP_AFTER, OPT_SERIAL_DIR, OPT_NO_STOP, OPT_NO_RNG, OPT_NO_BALLOON, OPT_FORCE,
-    OPT_QUIET, OPT_HELP,
+    OPT_QUIET, OPT_HELP, OPT_HISTORY, OPT_CHECK,
 };
 
 static const struct option long_opts[] = {
@@ -54,6 +57,8 @@ static const struct option long_opts[] = {
     {"setup-marker", required_argument, NULL, OPT_SETUP_MARKER},
     {"setup-after", required_argument, NULL, OPT_SETUP_AFTER},
     {"serial-dir", required_argument, NULL, OPT_SERIAL_DIR},
+    {"history", required_argument, NULL, OPT_HISTORY},
+    {"check", required_argument, NULL, OPT_CHECK},
     {"no-stop-on-failure", no_argument, NULL, OPT_NO_STOP},
     {"no-rng", no_argument, NULL, OPT_NO_RNG},
     {"no-balloon", no_argument, NULL, OPT_NO_BALLOON},
@@ -70,7 +75,7 @@ static void usage(FILE *f)
             "       [--seed N] [--duration 10s] [--disk SIZE | --disk-image F] [--append ARGS]\n"
             "       [--json F] [--mem 256M] [--quantum 100us] [--latency 100us]\n"
             "       [--setup-marker TEXT] [--setup-after T] [--serial-dir DIR]\n"
-            "       [--no-stop-on-failure]\n"
+            "       [--history F] [--check linearizable|set] [--no-stop-on-failure]\n"
             "       [--no-rng] [--no-balloon] [--force] [--quiet]\n\n"
             "Runs N Linux VMs in one deterministic simulation on one virtual timeline,\n"
             "connected by a simulated Ethernet switch, applies the fault schedule, and\n"
@@ -99,6 +104,10 @@ static void usage(FILE *f)
             "  --setup-after T     a VM not set up by virtual time T counts as set up then\n"
             "  --serial-dir DIR    write each VM's console to DIR/vmN.log (DIR is made\n"
             "                      if missing)\n"
+            "  --history F         write the operation history the guests sent (SDK events\n"
+            "                      chaoscontrol.history; docs/history.md) as JSON lines to F\n"
+            "  --check MODEL       judge that history at the end: linearizable (registers by\n"
+            "                      key) or set (no acknowledged add lost); exit 1 if violated\n"
             "  --no-stop-on-failure  keep running after an assertion fails\n"
             "  --no-rng, --no-balloon  leave out those devices\n"
             "  --force             run even if this host's KVM fails the capability probe\n"
@@ -109,8 +118,9 @@ static void usage(FILE *f)
 struct sim_opts {
     unsigned vms;
     const char *kernel, *initrd, *schedule, *append, *cmdline, *json, *disk_image;
-    const char *setup_marker, *serial_dir;
+    const char *setup_marker, *serial_dir, *history;
     uint64_t setup_after;
+    enum cc_xchecker checker;
     uint64_t seed, duration, disk, mem, quantum, latency;
     bool latency_set, no_stop, no_rng, no_balloon, force, quiet;
 };
@@ -155,6 +165,11 @@ static int parse(int argc, char **argv, struct sim_opts *o)
             }
             break;
         case OPT_SERIAL_DIR: o->serial_dir = optarg; break;
+        case OPT_HISTORY: o->history = optarg; break;
+        case OPT_CHECK:
+            if (cc_xchecker_parse(optarg, &o->checker) < 0)
+                return bad("--check '%s': want linearizable, set or none", optarg);
+            break;
         case OPT_SEED:
             if (!cli_parse_u64(optarg, &o->seed))
                 return bad("--seed '%s' is not a number", optarg);
@@ -485,6 +500,54 @@ static void print_final_line(struct cc_sim *sim, const struct sim_opts *o,
     fflush(stdout);
 }
 
+/* --history and --check: 0 nothing wrong, 1 a violation, -1 an error. */
+static int history(struct cc_sim *sim, const struct sim_opts *o)
+{
+    size_t len;
+    uint64_t dropped;
+    const char *text = cc_sim_history(sim, &len, &dropped);
+    struct cc_err err = {0};
+    if (o->history && cc_file_write_atomic(o->history, text, len, &err) < 0) {
+        fprintf(stderr, "chaoscontrol sim: cannot write '%s': %s\n", o->history, err.msg);
+        return -1;
+    }
+    if (dropped)
+        fprintf(stderr, "chaoscontrol sim: the history is incomplete: %" PRIu64 " operations "
+                "past its 64 MiB cap were dropped\n", dropped);
+    if (!o->checker)
+        return 0;
+    struct cc_history *h;
+    if (cc_history_parse(text, len, "the run's operation history", &h, &err) < 0) {
+        printf("history: not well formed: %s\n", err.msg);
+        return 1;
+    }
+    struct cc_check_result r;
+    int rc = o->checker == CC_XCHECK_SET ? cc_check_set(h, NULL, &r, &err) :
+                                           cc_check_linearizable(h, NULL, &r, &err);
+    int status = 0;
+    if (rc < 0) {
+        printf("history: %s cannot judge it: %s\n", cc_xchecker_name(o->checker), err.msg);
+        status = 1;
+    } else if (r.unknown) {
+        printf("history: %zu operations, %s: no verdict (%s)\n", r.n_ops,
+               cc_xchecker_name(o->checker), r.explain ? r.explain : "budget exhausted");
+    } else if (r.ok) {
+        printf("history: %zu operations on %zu keys: %s\n", r.n_ops, r.n_keys,
+               o->checker == CC_XCHECK_SET ? "no acknowledged add lost" : "linearizable");
+    } else {
+        printf("history: %zu operations on %zu keys: VIOLATION: %s\n", r.n_ops, r.n_keys,
+               r.explain ? r.explain : "");
+        char *w = r.witness ? cc_history_to_jsonl(r.witness) : NULL;
+        if (w)
+            printf("failing sub-history:\n%s", w);
+        free(w);
+        status = 1;
+    }
+    cc_check_result_free(&r);
+    cc_history_free(h);
+    return status;
+}
+
 static int write_json(struct cc_sim *sim, const char *path)
 {
     struct cc_err err = {0};
@@ -538,7 +601,10 @@ int cmd_sim(int argc, char **argv)
         goto out;
     if (interrupted)
         fprintf(stderr, "chaoscontrol sim: interrupted: the report above is of the run so far\n");
-    bool any_failed = res.stop == CC_SIM_STOP_FAILURE;
+    int hv = history(sim, &o);
+    if (hv < 0)
+        goto out;
+    bool any_failed = res.stop == CC_SIM_STOP_FAILURE || hv > 0;
     for (unsigned i = 0; i < o.vms; i++)
         any_failed |= cc_vm_sdk_failure(cc_sim_vm(sim, i)) != NULL;
     status = any_failed || failed ? 1 : 0;

@@ -319,7 +319,15 @@ static int record_bug(struct cc_explorer *x, const struct cc_recipe *r,
     memcpy(b.choices, res->choices, sizeof(b.choices));
     char path[4200];
     snprintf(path, sizeof(path), "%s/bug_%u.json", x->dir, b.number);
-    int rc = cc_bug_save(&b, path, err);
+    int rc = 0;
+    if (xbug_take_history(&b, xrun_check_out(x->run), res->hist_ops) < 0)
+        rc = cc_err_set(err, ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = cc_bug_save(&b, path, err);
+    free(b.history_file);
+    free(b.history_explain);
+    free(b.history_witness);
+    free(b.history_text);
     char where[400];
     snprintf(where, sizeof(where), "%s:%u", b.fail.file, b.fail.line);
     struct xbug xb = {
@@ -520,12 +528,42 @@ static int plan_branch(struct cc_explorer *x, struct xmut *m, struct plan *pl,
     return rc;
 }
 
+/* The history's verdict as a row of the table (an ALWAYS of the host) and
+ * its outcomes as coverage: for programs without SDK edges these are
+ * what makes a branch new. */
+static void take_history(struct cc_explorer *x, struct bctx *b, const struct cc_xrun_result *res)
+{
+    struct cc_xstate *st = x->st;
+    for (unsigned i = 0; i < res->n_outcomes; i++)
+        xcov_add_assert(b->cov, res->outcomes[i], 0, XCOV_HIT);
+    if (!res->checked)
+        return;
+    struct cc_assertion a;
+    bool well_formed = res->fail.failed && res->fail.id == xcheck_id("the operation history is "
+                                                                      "well formed");
+    xcheck_assertion(st->target.checker, well_formed, &a);
+    bool failed = res->fail.failed && res->fail.id == a.id;
+    int idx = xstate_assert_index(st, &a);
+    if (idx < 0 || !grow_deltas(b, st->n_as)) {
+        b->oom = true;
+        return;
+    }
+    b->d_hits[idx]++;
+    b->d_passes[idx] += !failed;
+    b->d_fails[idx] += failed;
+    b->vms[idx] |= 1;
+    xcov_add_assert(b->cov, a.id, 0, XCOV_HIT | (failed ? XCOV_FAIL : XCOV_PASS));
+}
+
 /* What the run found: the table, coverage, a bug, new points. */
 static int take_results(struct cc_explorer *x, struct plan *pl, struct bctx *b,
                         const struct cc_xrun_result *res, struct round_stats *rs,
                         struct cc_err *err)
 {
     struct cc_xstate *st = x->st;
+    take_history(x, b, res);
+    if (b->oom)
+        return cc_err_set(err, ENOMEM, "out of memory");
     fold_deltas(st, b, res->fail.failed);
     struct xnovelty nv;
     bool novel = covmap_merge(&st->cov, b->cov, &nv);

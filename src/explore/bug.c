@@ -21,6 +21,7 @@
 #include "chaoscontrol/explore.h"
 #include "chaoscontrol/sim.h"
 #include "explore/explore_internal.h"
+#include "util/buf.h"
 #include "util/afile.h"
 
 #define BUG_FORMAT "chaoscontrol-bug"
@@ -42,6 +43,10 @@ void cc_bug_free(struct cc_bug *b)
     free(b->factory);
     cc_recipe_free(b->recipe);
     free(b->minimized_from);
+    free(b->history_file);
+    free(b->history_explain);
+    free(b->history_witness);
+    free(b->history_text);
     free(b);
 }
 
@@ -68,6 +73,28 @@ char *cc_bug_to_json(const struct cc_bug *b)
         json_object_set_new(o, "minimized_from", json_string(b->minimized_from));
         json_object_set_new(o, "original_size", xj_u64(b->original_size));
     }
+    if (b->history_file || b->history_explain || b->history_witness) {
+        json_t *h = json_object();
+        json_object_set_new(h, "checker", json_string(cc_xchecker_name(b->target.checker)));
+        json_object_set_new(h, "operations", xj_u64(b->history_ops));
+        json_object_set_new(h, "file", b->history_file ? json_string(b->history_file) :
+                                                         json_null());
+        if (b->history_explain)
+            json_object_set_new(h, "explain", json_string(b->history_explain));
+        if (b->history_witness) {
+            json_t *w = json_array();
+            for (const char *l = b->history_witness; *l;) {
+                const char *e = strchr(l, '\n');
+                size_t n = e ? (size_t)(e - l) : strlen(l);
+                json_t *op = json_loadb(l, n, 0, NULL);
+                if (op)
+                    json_array_append_new(w, op);
+                l += n + (e != NULL);
+            }
+            json_object_set_new(h, "witness", w);
+        }
+        json_object_set_new(o, "history", h);
+    }
     char *t = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
     json_decref(o);
     if (!t)
@@ -83,8 +110,52 @@ char *cc_bug_to_json(const struct cc_bug *b)
     return n;
 }
 
+int xbug_take_history(struct cc_bug *b, const struct cc_xcheck_out *c, size_t ops)
+{
+    free(b->history_file);
+    free(b->history_explain);
+    free(b->history_witness);
+    free(b->history_text);
+    b->history_file = b->history_explain = b->history_witness = b->history_text = NULL;
+    b->history_len = 0;
+    b->history_ops = ops;
+    if (!c->history_len)
+        return 0;
+    b->history_text = malloc(c->history_len);
+    if (b->history_text) {
+        memcpy(b->history_text, c->history, c->history_len);
+        b->history_len = c->history_len;
+    }
+    if (c->explain)
+        b->history_explain = strdup(c->explain);
+    if (c->witness)
+        b->history_witness = strdup(c->witness);
+    if (!b->history_text || (c->explain && !b->history_explain) ||
+        (c->witness && !b->history_witness))
+        return -ENOMEM;
+    return 0;
+}
+
 int cc_bug_save(const struct cc_bug *b, const char *path, struct cc_err *err)
 {
+    struct cc_bug nb;
+    char hname[4200];
+    if (b->history_text) {
+        /* bug_3.json -> bug_3.history.jsonl, beside it, written first */
+        size_t n = strlen(path);
+        if (n > 5 && !strcmp(path + n - 5, ".json"))
+            n -= 5;
+        char hpath[4200];
+        snprintf(hpath, sizeof(hpath), "%.*s.history.jsonl", (int)n, path);
+        int rc = cc_file_write_atomic(hpath, b->history_text, b->history_len, err);
+        if (rc < 0)
+            return rc;
+        const char *base = strrchr(hpath, '/');
+        snprintf(hname, sizeof(hname), "%s", base ? base + 1 : hpath);
+        nb = *b;
+        nb.history_file = hname;
+        b = &nb;
+    }
     char *t = cc_bug_to_json(b);
     if (!t)
         return cc_err_set(err, ENOMEM, "out of memory");
@@ -95,7 +166,7 @@ int cc_bug_save(const struct cc_bug *b, const char *path, struct cc_err *err)
 
 static const char *const top_keys[] = {
     "format", "version", "bug", "failure", "target", "recipe", "found", "choices_drawn",
-    "minimized_from", "original_size", NULL,
+    "minimized_from", "original_size", "history", NULL,
 };
 
 int cc_bug_parse(const char *text, const char *name, struct cc_bug **out, struct cc_err *err)
@@ -207,6 +278,46 @@ int cc_bug_parse(const char *text, const char *name, struct cc_bug **out, struct
         b->minimized_from = strdup(json_string_value(mf));
         xj_get_u64(json_object_get(root, "original_size"), &v);
         b->original_size = (size_t)v;
+    }
+    json_t *hist = json_object_get(root, "history");
+    if (hist && !json_is_object(hist)) {
+        rc = cc_err_set(err, EINVAL, "%s: history: not an object", name);
+        goto out;
+    }
+    if (hist) {
+        json_t *f = json_object_get(hist, "file"), *e = json_object_get(hist, "explain");
+        json_t *w = json_object_get(hist, "witness");
+        if ((f && !json_is_string(f) && !json_is_null(f)) || (e && !json_is_string(e)) ||
+            (w && !json_is_array(w))) {
+            rc = cc_err_set(err, EINVAL, "%s: history: file and explain are strings, witness "
+                            "an array of operations", name);
+            goto out;
+        }
+        v = 0;
+        xj_get_u64(json_object_get(hist, "operations"), &v);
+        b->history_ops = (size_t)v;
+        if (json_is_string(f))
+            b->history_file = strdup(json_string_value(f));
+        if (e)
+            b->history_explain = strdup(json_string_value(e));
+        if (w) {
+            size_t i;
+            json_t *op;
+            struct cc_buf wb;
+            buf_init(&wb);
+            json_array_foreach(w, i, op) {
+                char *l = json_dumps(op, JSON_COMPACT | JSON_SORT_KEYS);
+                if (l) {
+                    buf_put(&wb, l, strlen(l));
+                    buf_put_u8(&wb, '\n');
+                }
+                free(l);
+            }
+            buf_put_u8(&wb, 0);
+            b->history_witness = buf_ok(&wb) ? (char *)wb.data : NULL;
+            if (!b->history_witness)
+                buf_free(&wb);
+        }
     }
 out:
     json_decref(root);
@@ -540,7 +651,11 @@ int cc_bug_minimize(const struct cc_bug *b, const struct cc_xrun_opts *o,
     if (progress)
         progress(opaque, "verifying the result from a fresh boot");
     struct cc_repro rp;
-    rc = cc_bug_reproduce(nb, o, &rp, err);
+    struct cc_xrun *xv = NULL;
+    rc = cc_bug_reproduce_keep(nb, o, &rp, &xv, err);
+    if (rc == 0 && xbug_take_history(nb, xrun_check_out(xv), rp.res.hist_ops) < 0)
+        rc = cc_err_set(err, ENOMEM, "out of memory");
+    cc_xrun_free(xv);
     if (rc == 0 && !rp.same)
         rc = cc_err_set(err, EIO, "the minimized recipe did not fail the same way from a "
                         "fresh boot: %s", rp.diff);

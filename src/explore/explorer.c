@@ -62,6 +62,13 @@ static int take_setup(struct cc_explorer *x, struct cc_sim *sim, struct cc_err *
             if (g[k].maximize)
                 xstate_guidance_raise(st, g[k].message, g[k].best, &oom);
     }
+    if (st->target.checker) {
+        /* the history checker's row, unexercised until a branch is judged */
+        struct cc_assertion a;
+        xcheck_assertion(st->target.checker, false, &a);
+        if (xstate_assert_index(st, &a) < 0)
+            return cc_err_set(err, ENOMEM, "out of memory");
+    }
     struct xcov *c = malloc(sizeof(*c));
     if (!c || oom) {
         free(c);

@@ -157,8 +157,39 @@ json_t *xtarget_to_json(const struct cc_xtarget *t)
         json_object_set_new(o, "setup_marker", json_string(t->setup_marker));
     if (t->setup_after_ns)
         json_object_set_new(o, "setup_after_ns", xj_u64(t->setup_after_ns));
+    if (t->checker)
+        json_object_set_new(o, "checker", json_string(cc_xchecker_name(t->checker)));
     json_object_set_new(o, "sdk_trigger", json_string("port"));
     return o;
+}
+
+const char *cc_xchecker_name(enum cc_xchecker c)
+{
+    switch (c) {
+    case CC_XCHECK_NONE: return "none";
+    case CC_XCHECK_LINEARIZABLE: return "linearizable";
+    case CC_XCHECK_SET: return "set";
+    }
+    return "?";
+}
+
+int cc_xchecker_parse(const char *s, enum cc_xchecker *out)
+{
+    for (enum cc_xchecker c = CC_XCHECK_NONE; c <= CC_XCHECK_SET; c++)
+        if (!strcmp(s, cc_xchecker_name(c))) {
+            *out = c;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+const char *cc_xchecker_message(enum cc_xchecker c)
+{
+    switch (c) {
+    case CC_XCHECK_LINEARIZABLE: return "the operation history is linearizable";
+    case CC_XCHECK_SET: return "no acknowledged add is lost";
+    default: return "";
+    }
 }
 
 void xtarget_strings_free(struct xtarget_strings *s)
@@ -278,6 +309,13 @@ int xtarget_from_json(const json_t *j, const char *src, const char *path, struct
         rc = get_str(j, "setup_marker", false, &s->setup_marker, src, path, err);
     if (rc == 0)
         rc = get_num(j, "setup_after_ns", false, &sa, src, path, err);
+    if (rc == 0) {
+        json_t *ck = json_object_get(j, "checker");
+        if (ck && (!json_is_string(ck) || cc_xchecker_parse(json_string_value(ck),
+                                                            &t->checker) < 0))
+            rc = cc_err_set(err, EINVAL, "%s: %s.checker: not \"linearizable\", \"set\" or "
+                            "\"none\"", src, path);
+    }
     if (rc == 0) {
         json_t *tr = json_object_get(j, "sdk_trigger");
         if (tr && (!json_is_string(tr) || strcmp(json_string_value(tr), "port")))

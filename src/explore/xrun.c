@@ -16,6 +16,8 @@ struct cc_xrun {
     struct cc_sim *sim;
     struct cc_sim_snapshot *root;
     uint64_t setup_ns;
+    enum cc_xchecker checker;
+    struct cc_xcheck_out chk;           /* the last run's history check */
 };
 
 void cc_xrun_opts_default(struct cc_xrun_opts *o)
@@ -101,6 +103,7 @@ int cc_xrun_boot(const struct cc_xtarget *t, const struct cc_xrun_opts *o, struc
     struct cc_xrun *x = calloc(1, sizeof(*x));
     if (!x)
         return cc_err_set(err, ENOMEM, "out of memory");
+    x->checker = t->checker;
     int rc = create_sim(t, o, &x->sim, err);
     if (rc < 0) {
         free(x);
@@ -155,12 +158,16 @@ void cc_xrun_free(struct cc_xrun *x)
         return;
     cc_sim_snapshot_put(x->root);
     cc_sim_destroy(x->sim);
+    xcheck_clear(&x->chk);
     free(x);
 }
 
 struct cc_sim *cc_xrun_sim(struct cc_xrun *x) { return x->sim; }
 struct cc_sim_snapshot *xrun_root(struct cc_xrun *x) { return x->root; }
 uint64_t xrun_setup_ns(const struct cc_xrun *x) { return x->setup_ns; }
+const struct cc_xcheck_out *xrun_check_out(const struct cc_xrun *x) { return &x->chk; }
+const char *cc_xrun_check_explain(const struct cc_xrun *x) { return x->chk.explain; }
+const char *cc_xrun_check_witness(const struct cc_xrun *x) { return x->chk.witness; }
 
 int xrun_set_scripts(struct cc_sim *sim, const struct cc_recipe *r, struct cc_err *err)
 {
@@ -256,6 +263,8 @@ int xrun_play(struct cc_xrun *x, const struct cc_recipe *r, const struct xrun_ho
         const struct cc_choice *c = cc_vm_choices(cc_sim_vm(sim, i), &nc);
         res->choices[i] = nc ? c[nc - 1].index + 1 : 0;
     }
+    if (rc == 0)
+        rc = xcheck_run(x->checker, sim, res, &x->chk, err);
     return rc;
 }
 

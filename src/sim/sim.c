@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "sim/sim_internal.h"
+#include "util/cjson.h"
 
 /* ---- configuration ---- */
 
@@ -191,11 +194,63 @@ void sim_rp_put(struct sim_restart_point *rp)
     free(rp);
 }
 
+#define SIM_HISTORY_MAX (64u << 20)
+
+/* One operation of the history (an SDK event chaoscontrol.history): its
+ * details object, with "time" (global virtual ns, when the guest gave
+ * none) and "vm" added, as one JSON line. Lines that are not a JSON object
+ * are kept as {"vm":..,"time":..,"error":"..."} so the checker can name
+ * them. */
+static void add_history(struct sim_vm *v, const struct cc_sdk_event *ev)
+{
+    struct cc_sim *sim = v->sim;
+    json_error_t je;
+    json_t *o = json_loads(ev->details ? ev->details : "", JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        o = json_object();
+        json_object_set_new(o, "error", json_string("the event's details are not a JSON object"));
+    }
+    uint64_t g = sim_to_global(v, ev->vtime);
+    if (g < sim->q_start)
+        g = sim->q_start;
+    if (!json_object_get(o, "time"))
+        json_object_set_new(o, "time", cj_u64(g));
+    json_object_set_new(o, "vm", json_integer(v->index));
+    /* processes of different VMs are different clients: the VM's index
+     * times 10,000,000 plus the guest's number (its pid when it gave none) */
+    json_t *pj = json_object_get(o, "process");
+    uint64_t proc = ev->pid;
+    if (pj && cj_get_u64(pj, &proc) < 0)
+        proc = ev->pid;
+    json_object_set_new(o, "process", cj_u64((uint64_t)v->index * 10000000u + proc % 10000000u));
+    char *line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    if (!line || sim->hist.len + strlen(line) + 1 > SIM_HISTORY_MAX) {
+        sim->hist_dropped++;
+    } else {
+        buf_put(&sim->hist, line, strlen(line));
+        buf_put_u8(&sim->hist, '\n');
+        sim->hist_ops++;
+    }
+    free(line);
+}
+
 static void sdk_hook(void *opaque, struct cc_vm *vm, const struct cc_sdk_event *ev)
 {
     struct sim_vm *v = opaque;
     struct cc_sim *sim = v->sim;
     (void)vm;
+    if (ev->kind == CC_SDK_EV_EVENT && ev->name && !strcmp(ev->name, "chaoscontrol.history"))
+        add_history(v, ev);
+    if (ev->kind == CC_SDK_EV_EVENT && ev->name && !strcmp(ev->name, "chaoscontrol.quiesce")) {
+        uint64_t save = sim->now;
+        sim->now = sim_to_global(v, ev->vtime);
+        if (sim->now < sim->q_start)
+            sim->now = sim->q_start;
+        sim_quiesce(sim, v->index);
+        sim->now = save;
+    }
     if (ev->kind == CC_SDK_EV_FAILURE) {
         if (!v->st.failed)
             v->st.failed = true;
@@ -421,6 +476,7 @@ void cc_sim_destroy(struct cc_sim *sim)
     fabric_free(sim->net);
     cc_schedule_free(sim->sched);
     cc_oracle_free(sim->retired);
+    buf_free(&sim->hist);
     free(sim->ev);
     free(sim->log);
     free((char *)sim->cfg.setup_marker);
@@ -728,6 +784,21 @@ int cc_sim_run(struct cc_sim *sim, const struct cc_sim_limits *lim, struct cc_si
     rc = run_loop(sim, lim, res, err);
     unpark(sim);
     return rc;
+}
+
+/* ---- history ---- */
+
+const char *cc_sim_history(const struct cc_sim *sim, size_t *len, uint64_t *dropped)
+{
+    *len = sim->hist.len;
+    if (dropped)
+        *dropped = sim->hist_dropped;
+    return sim->hist.len ? (const char *)sim->hist.data : "";
+}
+
+bool cc_sim_quiesced(const struct cc_sim *sim)
+{
+    return sim->quiesced;
 }
 
 /* ---- schedule ---- */

@@ -389,8 +389,31 @@ static bool applies_when_down(enum cc_fault_type t)
            t == CC_FAULT_CLOCK_SKEW;
 }
 
+void sim_quiesce(struct cc_sim *sim, unsigned vm)
+{
+    if (sim->quiesced)
+        return;
+    sim->quiesced = true;
+    fabric_heal(sim->net);
+    unsigned resumed = 0;
+    for (unsigned i = 0; i < sim->n; i++) {
+        struct sim_vm *v = sim->v[i];
+        if (v->st.state == CC_SIM_VM_PAUSED) {
+            resume(sim, v, -1);
+            resumed++;
+        }
+    }
+    sim_log(sim, CC_SIM_LOG_FAULT_END, (int)vm, -1, CC_FAULT_HEAL,
+            "vm %u asked for quiet (chaoscontrol.quiesce): network healed, %u paused VM(s) "
+            "resumed, no later fault applies", vm, resumed);
+}
+
 int sim_apply_fault(struct cc_sim *sim, const struct cc_fault *f, int64_t idx, struct cc_err *err)
 {
+    if (sim->quiesced) {
+        skipped(sim, f, idx, "quiesced (a guest sent chaoscontrol.quiesce)");
+        return 0;
+    }
     struct sim_vm *v = cc_fault_has_vm(f->type) && f->vm < sim->n ? sim->v[f->vm] : NULL;
     if (cc_fault_has_vm(f->type) && !v) {
         skipped(sim, f, idx, "no such VM");

@@ -113,6 +113,12 @@ struct cc_sim {
     size_t nlog, caplog;
 
     struct cc_oracle *retired;  /* assertions of VM lifetimes ended by restarts */
+    /* The operation history: the details of every SDK event named
+     * chaoscontrol.history as one JSON line each, stamped with the global
+     * virtual time and the VM (docs/history.md). Saved in snapshots. */
+    struct cc_buf hist;
+    uint64_t hist_ops, hist_dropped;
+    bool quiesced;              /* a guest asked for no more faults */
     bool stop_requested;
     bool park_setup;            /* this cc_sim_run has until_setup: VMs wait at setup */
     int failed_vm;              /* first failure in this cc_sim_run, -1 */
@@ -138,5 +144,8 @@ int sim_push_event(struct cc_sim *sim, const struct sim_event *e);
  * failures (err filled). */
 int sim_apply_fault(struct cc_sim *sim, const struct cc_fault *f, int64_t idx, struct cc_err *err);
 int sim_apply_event(struct cc_sim *sim, const struct sim_event *e, struct cc_err *err);
+/* chaoscontrol.quiesce from vm: heal the network, resume paused VMs, and
+ * skip every later fault of the schedule. */
+void sim_quiesce(struct cc_sim *sim, unsigned vm);
 
 #endif

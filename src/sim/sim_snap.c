@@ -30,6 +30,9 @@ struct cc_sim_snapshot {
     struct cc_sim_log_entry *log;
     size_t nlog;
     struct cc_buf retired;
+    struct cc_buf hist;
+    uint64_t hist_ops, hist_dropped;
+    bool quiesced;
 };
 
 void cc_sim_snapshot_get(struct cc_sim_snapshot *s)
@@ -49,6 +52,7 @@ void cc_sim_snapshot_put(struct cc_sim_snapshot *s)
     free(s->vm);
     buf_free(&s->net);
     buf_free(&s->retired);
+    buf_free(&s->hist);
     cc_schedule_free(s->sched);
     free(s->ev);
     free(s->log);
@@ -73,6 +77,11 @@ int cc_sim_snapshot(struct cc_sim *sim, struct cc_sim_snapshot **out, struct cc_
     s->n = sim->n;
     buf_init(&s->net);
     buf_init(&s->retired);
+    buf_init(&s->hist);
+    buf_put(&s->hist, sim->hist.data, sim->hist.len);
+    s->hist_ops = sim->hist_ops;
+    s->hist_dropped = sim->hist_dropped;
+    s->quiesced = sim->quiesced;
     s->vm = calloc(sim->n, sizeof(*s->vm));
     if (!s->vm || (sim->cfg.setup_marker && !(s->cfg.setup_marker = strdup(sim->cfg.setup_marker))))
         goto oom;
@@ -92,7 +101,7 @@ int cc_sim_snapshot(struct cc_sim *sim, struct cc_sim_snapshot **out, struct cc_
     oracle_save(sim->retired, &s->retired);
     s->sched = cc_schedule_clone(sim->sched);
     s->pos = sim->pos;
-    if (!buf_ok(&s->net) || !buf_ok(&s->retired) || !s->sched)
+    if (!buf_ok(&s->net) || !buf_ok(&s->retired) || !buf_ok(&s->hist) || !s->sched)
         goto oom;
     if (sim->nev) {
         s->ev = malloc(sim->nev * sizeof(*s->ev));
@@ -151,6 +160,21 @@ static int load_engine(struct cc_sim *sim, const struct cc_sim_snapshot *s, stru
         memcpy(ev, s->ev, s->nev * sizeof(*ev));
     if (s->nlog)
         memcpy(log, s->log, s->nlog * sizeof(*log));
+    struct cc_buf hist;
+    buf_init(&hist);
+    buf_put(&hist, s->hist.data, s->hist.len);
+    if (!buf_ok(&hist)) {
+        cc_oracle_free(o);
+        cc_schedule_free(sched);
+        free(ev);
+        free(log);
+        return cc_err_set(err, ENOMEM, "out of memory");
+    }
+    buf_free(&sim->hist);
+    sim->hist = hist;
+    sim->hist_ops = s->hist_ops;
+    sim->hist_dropped = s->hist_dropped;
+    sim->quiesced = s->quiesced;
     cc_oracle_free(sim->retired);
     sim->retired = o;
     cc_schedule_free(sim->sched);
