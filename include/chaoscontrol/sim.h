@@ -181,12 +181,14 @@ const char *cc_sim_stop_name(enum cc_sim_stop s);
 
 struct cc_sim_limits {
     uint64_t until_ns;          /* absolute global time; 0 = no limit */
-    /* Stop once every live VM has completed setup. A VM that completes it
-     * by the SDK's setup_complete waits at that exit (runs no further in
-     * this call) while the others set up, so a snapshot taken after the
-     * run holds every VM before any of its post-setup work; a VM set up by
-     * setup_marker or setup_after_ns (at a quantum boundary) runs on,
-     * since a cluster may need it to set the others up. */
+    /* Stop once every live VM has completed setup. When the last one
+     * completes it by the SDK's setup_complete, the run stops at that exit
+     * (not one instruction later) and the VMs after it in the quantum do
+     * not run it, so a snapshot taken after the run holds the last VM
+     * before any of its post-setup work: every choice and assertion after
+     * setup belongs to what runs next. VMs that set up earlier (by the SDK,
+     * setup_marker or setup_after_ns) run on meanwhile, since a cluster may
+     * need them to set the others up; what they do then is part of setup. */
     bool until_setup;
     /* Called at every quantum boundary of the run, before the faults due
      * then are applied: an observer (it must not change the simulation

@@ -568,6 +568,8 @@ static void vm_exited(struct sim_vm *v, enum cc_stop why)
 }
 
 /* Run one VM up to global time `next`. */
+static bool all_setup(const struct cc_sim *sim);
+
 static int run_vm(struct sim_vm *v, uint64_t next, struct cc_err *err)
 {
     uint64_t lim = sim_to_local(v, next);
@@ -585,8 +587,10 @@ static int run_vm(struct sim_vm *v, uint64_t next, struct cc_err *err)
                 rc = take_setup(v, err);
                 if (rc < 0)
                     return rc;
-                if (v->sim->park_setup) {
-                    v->parked = true;   /* not one instruction past the exit */
+                if (v->sim->park_setup && all_setup(v->sim)) {
+                    /* the last VM to set up: not one instruction past its
+                     * exit, and the run stops in this quantum */
+                    v->parked = true;
                     return 0;
                 }
             }
@@ -683,9 +687,10 @@ static uint64_t next_boundary(struct cc_sim *sim)
     return wake > q ? wake : q;
 }
 
-/* The end of a run with until_setup: parked VMs go on from their setup
- * exits in the next run (behind the global clock by at most what was left
- * of their quantum; they catch up in their next quantum). */
+/* The end of a run with until_setup: the VM parked at its setup exit, and
+ * the VMs after it that did not run the last quantum, go on in the next
+ * run (behind the global clock by at most a quantum; they catch up in
+ * their next one). */
 static void unpark(struct cc_sim *sim)
 {
     sim->park_setup = false;
@@ -756,6 +761,8 @@ static int run_loop(struct cc_sim *sim, const struct cc_sim_limits *lim,
             rc = run_vm(sim->v[i], next, err);
             if (rc < 0)
                 return rc;
+            if (sim->v[i]->parked)
+                break;      /* setup is complete: the VMs after it stay at q_start */
         }
         sim->now = next;
         res->quanta++;
@@ -777,9 +784,7 @@ int cc_sim_run(struct cc_sim *sim, const struct cc_sim_limits *lim, struct cc_si
         return rc;
     sim->stop_requested = false;
     sim->failed_vm = -1;
-    /* A run to setup stops each VM at its own setup_complete exit, so the
-     * snapshot taken at the end is before anything the VM does after it:
-     * every choice and assertion after setup belongs to the branches. */
+    /* A run to setup stops at the last VM's setup_complete exit (sim.h). */
     sim->park_setup = lim->until_setup;
     rc = run_loop(sim, lim, res, err);
     unpark(sim);

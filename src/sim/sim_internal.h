@@ -58,8 +58,8 @@ struct sim_vm {
     struct cc_virtio_balloon *balloon;
     struct sim_vm_state st;
     struct sim_restart_point *rp;   /* NULL until setup completes */
-    bool parked;                /* stopped at its setup_complete exit until every VM
-                                 * has set up (a run with until_setup); not saved */
+    bool parked;                /* the last VM to set up, stopped at its
+                                 * setup_complete exit (until_setup); not saved */
 };
 
 /* Engine events that are not in the schedule: ends of faults with a
@@ -120,7 +120,7 @@ struct cc_sim {
     uint64_t hist_ops, hist_dropped;
     bool quiesced;              /* a guest asked for no more faults */
     bool stop_requested;
-    bool park_setup;            /* this cc_sim_run has until_setup: VMs wait at setup */
+    bool park_setup;            /* this cc_sim_run has until_setup: stop at the last setup */
     int failed_vm;              /* first failure in this cc_sim_run, -1 */
 };
 
