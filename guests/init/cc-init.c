@@ -55,7 +55,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -591,7 +590,8 @@ static struct proc *spawn(const char *path, char *const argv[], const char *dir,
             setenv("CC_TEST_TEMPLATE", tmpl, 1);
             setenv("CC_TEST_COMMAND", file, 1);
         }
-        signal(SIGPIPE, SIG_DFL);
+        if (c || quiet)
+            signal(SIGPIPE, SIG_DFL);   /* the command keeps cc-init's SIG_IGN, as it always did */
         execv(path, argv);
         if (errno == ENOEXEC)
             execl("/bin/sh", "sh", path, (char *)NULL);

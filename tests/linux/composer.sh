@@ -25,7 +25,7 @@ t=$here/composer
 work=$(mktemp -d "${TMPDIR:-/tmp}/composer-test.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 20
+tap_plan 21
 
 "$cc" pack --output "$work/c.initrd" --file "$t/main:/opt/chaoscontrol/test/v1/main" \
   --file "$t/compat:/opt/antithesis/test/v1/compat" --file "$t/server.sh:/opt/composer/server.sh" \
@@ -168,6 +168,25 @@ fe = [e for e in ev if e["kind"] == "assertion_failed"]
 assert len(fe) == 1 and fe[0]["name"] == f["message"], fe'
 check "the failing command's output is on the console too" \
   grep -q 'finally_check\[[0-9]*\]: finally: failing on purpose' "$work/f1.serial"
+
+# The explorer: branches from cc-init's setup_complete; the failing
+# finally_ is a bug like a failed SDK ALWAYS.
+timeout -k 10 400 "$cc" explore run --kernel "$kernel" --initrd "$work/c.initrd" --vms 1 \
+  --append "${opts/cc.test_duration=3/cc.test_duration=1} COMPOSER_FAIL=1" --mode input-tree \
+  --rounds 1 --branches 1 --branch-time 5s --stop-after 1 --output "$work/ex" --quiet \
+  >"$work/ex.out" 2>&1
+rc=$?
+diag_file "$work/ex.out"
+check "explore: the failed test command is a bug (exit 1, bug_1.json, failed in assertions.json)" \
+  python3 -c '
+import json, sys
+assert sys.argv[3] == "1", "explore exit " + sys.argv[3]
+b = json.load(open(sys.argv[1] + "/bug_1.json"))
+assert b["failure"]["message"] == "test command main/finally_check succeeds", b["failure"]
+a = {x["message"]: x for x in json.load(open(sys.argv[1] + "/assertions.json"))["assertions"]}
+assert a["test command main/finally_check succeeds"]["verdict"] == "failed", a
+assert a["test command compat/singleton_driver_only succeeds"]["verdict"] == "unexercised", a
+' "$work/ex" x "$rc"
 
 # A client-only VM: no command (cc.cmd=""), the compatibility template with
 # a singleton driver, no setup_wait (setup_complete right before it).
