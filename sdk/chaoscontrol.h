@@ -87,7 +87,8 @@ void cc_sdk_ping(void);
 void cc_sdk_flush(void);
 
 /* Start the SDK at the first SDK call instead of before main(): a program
- * that defines it non-zero (const int cc_sdk_lazy_start = 1;) says nothing
+ * that defines it non-zero (const int cc_sdk_lazy_start = 1; in C++
+ * extern "C" const int cc_sdk_lazy_start = 1;) says nothing
  * to the VMM until it calls the SDK (cc-init does, so that an image that
  * uses none of its SDK features behaves exactly as without the SDK). */
 extern const int cc_sdk_lazy_start;
