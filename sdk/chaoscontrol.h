@@ -86,6 +86,48 @@ void cc_sdk_ping(void);
  * stretches without SDK calls if kernel coverage matters. */
 void cc_sdk_flush(void);
 
+/* Start the SDK at the first SDK call instead of before main(): a program
+ * that defines it non-zero (const int cc_sdk_lazy_start = 1; in C++
+ * extern "C" const int cc_sdk_lazy_start = 1;) says nothing
+ * to the VMM until it calls the SDK (cc-init does, so that an image that
+ * uses none of its SDK features behaves exactly as without the SDK). */
+extern const int cc_sdk_lazy_start;
+
+/* ---- assertions made at run time ----
+ * For properties known only while running: a test runner's commands, a
+ * script's checks, a name read from a file. One catalog entry per
+ * (kind, message, location), the same one however often it is used; its id
+ * is derived from location and message exactly as for the macros (file,
+ * line, message), so it is stable across runs and builds, and the same in
+ * every process and VM that names it.
+ *
+ *   cc_assert_register(CC_ASSERT_KIND_ALWAYS, "test command main/first_x succeeds",
+ *                      "/opt/chaoscontrol/test/v1/main/first_x");
+ *   ...
+ *   cc_assert_dynamic(CC_ASSERT_KIND_ALWAYS, status == 0, "test command main/first_x succeeds",
+ *                     "/opt/chaoscontrol/test/v1/main/first_x", "{\"exit_status\": 0}");
+ *
+ * kind: one of CC_ASSERT_KIND_* below (the macros' kinds). message: any
+ * text (copied). location: where the property lives, shown as the entry's
+ * file; "path:LINE" gives a file and a line; NULL is "". details: JSON
+ * object text or NULL, as for the macros.
+ * cc_assert_register puts the entry in the catalog now, so that it is
+ * reported (unexercised) even if it is never evaluated; cc_assert_dynamic
+ * registers it if needed and evaluates it, with the macros' semantics.
+ * Both return 0, or -1 for a bad kind, an empty message or no memory.
+ * Thread-safe; each distinct entry costs a little memory for the life of
+ * the process. */
+enum cc_assert_kind {
+    CC_ASSERT_KIND_ALWAYS = 1,
+    CC_ASSERT_KIND_ALWAYS_OR_UNREACHABLE = 2,
+    CC_ASSERT_KIND_SOMETIMES = 3,
+    CC_ASSERT_KIND_REACHABLE = 4,
+    CC_ASSERT_KIND_UNREACHABLE = 5,
+};
+int cc_assert_register(int kind, const char *message, const char *location);
+int cc_assert_dynamic(int kind, int cond, const char *message, const char *location,
+                      const char *details);
+
 /* ---- assertions ---- */
 
 /* A catalog descriptor. The macros below create one per use; the SDK fills

@@ -629,8 +629,15 @@ int ccsdk_current_mode(void)
     return ccsdk_init();
 }
 
+/* Defined (non-zero) by programs that start the SDK at their first call
+ * rather than before main() (chaoscontrol.h). */
+extern const int cc_sdk_lazy_start __attribute__((weak));
+
 __attribute__((constructor(101))) static void sdk_ctor(void)
 {
+    const int *volatile lazy = &cc_sdk_lazy_start;
+    if (lazy && *lazy)
+        return;
     ccsdk_init();
 }
 
@@ -777,6 +784,107 @@ void cc_assert_eval_(struct cc_catalog_entry *e, int cond, const char *details)
     uint64_t flags = (cond ? CC_ASSERT_COND : 0) | (counted ? CC_ASSERT_COUNTED : 0) |
                      ((uint64_t)e->kind << 8);
     ccsdk_call(CC_OP_ASSERT, e->id, flags, slot, details, safe_len(details, 0), NULL);
+}
+
+/* ---- assertions made at run time ---- */
+
+/* Entries made by cc_assert_register / cc_assert_dynamic: a descriptor on
+ * the heap per (location, message), found again by id, never freed (the
+ * VMM keeps a slot for each). */
+struct dyn_entry {
+    struct cc_catalog_entry e;
+    struct dyn_entry *next;
+};
+
+static struct dyn_entry *dyn_list;
+
+/* "path:LINE" gives file "path" and line LINE; anything else is the file,
+ * line 0. */
+static size_t split_location(const char *loc, uint32_t *line)
+{
+    size_t n = strlen(loc), i = n;
+    while (i > 0 && loc[i - 1] >= '0' && loc[i - 1] <= '9')
+        i--;
+    *line = 0;
+    if (i == n || i < 2 || loc[i - 1] != ':' || n - i > 9)
+        return n;
+    *line = (uint32_t)strtoul(loc + i, NULL, 10);
+    return i - 1;
+}
+
+/* The entry for (kind, message, location), made on first use; NULL for bad
+ * arguments or no memory. Under g.lock. */
+static struct cc_catalog_entry *dyn_find(int kind, const char *message, const char *location)
+{
+    if (kind < CC_KIND_ALWAYS || kind > CC_KIND_UNREACHABLE || !message || !*message)
+        return NULL;
+    if (!location)
+        location = "";
+    uint32_t line;
+    size_t fl = split_location(location, &line);
+    size_t ml = strlen(message);
+    if (ml > CC_PROTO_STR_MAX)
+        ml = CC_PROTO_STR_MAX;
+    if (fl > CC_PROTO_STR_MAX)
+        fl = CC_PROTO_STR_MAX;
+    uint64_t id = cc_proto_assert_id(location, fl, line, message, ml);
+    for (struct dyn_entry *d = dyn_list; d; d = d->next)
+        if (d->e.id == id && d->e.kind == (uint32_t)kind && d->e.line == line &&
+            !strncmp(d->e.message, message, ml) && !d->e.message[ml] &&
+            !strncmp(d->e.file, location, fl) && !d->e.file[fl])
+            return &d->e;
+    struct dyn_entry *d = calloc(1, sizeof(*d) + ml + 1 + fl + 1);
+    if (!d)
+        return NULL;
+    char *m = (char *)(d + 1), *f = m + ml + 1;
+    memcpy(m, message, ml);
+    memcpy(f, location, fl);
+    d->e = (struct cc_catalog_entry){
+        .magic = CC_CATALOG_MAGIC, .kind = (uint32_t)kind, .line = line, .message = m,
+        .file = f, .function = "", .id = id,
+    };
+    d->next = dyn_list;
+    dyn_list = d;
+    return &d->e;
+}
+
+/* Put e in the catalog (once). Under g.lock. */
+static void dyn_register(struct cc_catalog_entry *e)
+{
+    if (e->state & CC_ENTRY_REGISTERED)
+        return;
+    if (g.mode == CC_SDK_LOCAL) {
+        e->state |= CC_ENTRY_REGISTERED;
+        ccsdk_local_assert(e, false, false, NULL);
+        return;
+    }
+    register_entries(&e, 1);
+}
+
+int cc_assert_register(int kind, const char *message, const char *location)
+{
+    ccsdk_init();
+    pthread_mutex_lock(&g.lock);
+    struct cc_catalog_entry *e = dyn_find(kind, message, location);
+    if (e)
+        dyn_register(e);
+    pthread_mutex_unlock(&g.lock);
+    return e ? 0 : -1;
+}
+
+int cc_assert_dynamic(int kind, int cond, const char *message, const char *location,
+                      const char *details)
+{
+    ccsdk_init();
+    pthread_mutex_lock(&g.lock);
+    struct cc_catalog_entry *e = dyn_find(kind, message, location);
+    if (e)
+        dyn_register(e);
+    pthread_mutex_unlock(&g.lock);
+    if (!e)
+        return -1;
+    cc_assert_eval_(e, cond, details);
+    return 0;
 }
 
 /* ---- guidance ---- */

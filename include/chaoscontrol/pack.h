@@ -11,7 +11,10 @@
  * brings up lo and eth0 as 10.0.0.(id+1)/24, writes /etc/hosts naming every
  * VM nodeN, runs the command (with {id}, {peers}, ... substituted), copies
  * its output to the console with a per-process prefix, reaps children and
- * powers off with the command's exit status (cc_vm_exit_status).
+ * powers off with the command's exit status (cc_vm_exit_status); on request
+ * (cc.tests=... on the kernel command line) it also runs test commands
+ * found in /opt/chaoscontrol/test/v1/ (docs/test-commands.md). Every image
+ * also holds /usr/bin/chaoscontrol-history.
  *
  *   struct cc_pack *p;
  *   cc_pack_new(&p, &err);

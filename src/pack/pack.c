@@ -1,5 +1,6 @@
 /* chaoscontrol pack (chaoscontrol/pack.h): host programs with their
- * loaders and library closures, busybox and cc-init into an initramfs. */
+ * loaders and library closures, busybox, cc-init and chaoscontrol-history
+ * into an initramfs. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -649,6 +650,9 @@ int cc_pack_write(struct cc_pack *p, const char *path, bool gzip, struct cc_err 
         rc = cc_pack_add_data(p, "/init", init_blob,
                               (size_t)(init_blob_end_ptr - init_blob),
                               0755, err);
+    if (rc == 0)
+        rc = cc_pack_add_data(p, "/usr/bin/chaoscontrol-history", history_blob,
+                              (size_t)(history_blob_end_ptr - history_blob), 0755, err);
     if (rc < 0)
         return rc;
     qsort(p->e, p->n, sizeof(*p->e), cmp_entry);

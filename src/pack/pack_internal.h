@@ -30,4 +30,9 @@ void elf_info_free(struct elf_info *e);
 extern const unsigned char init_blob[];
 extern const unsigned char *const init_blob_end_ptr;
 
+/* chaoscontrol-history (guests/init/chaoscontrol-history.c), the same way;
+ * every image has it as /usr/bin/chaoscontrol-history. */
+extern const unsigned char history_blob[];
+extern const unsigned char *const history_blob_end_ptr;
+
 #endif

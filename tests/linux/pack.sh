@@ -89,12 +89,14 @@ assert a["voidstar: totals add up"]["verdict"] == "passed"
 assert a["voidstar: a big random value"]["verdict"] == "passed"
 assert a["voidstar: never reached at all"]["verdict"] == "unexercised"
 ' "$work/v.json"
-check "its 4 random values are logged choices and its edges arrive through the shim" \
+check "its 4 random values are logged choices and its edges arrive through the shim; cc-init (no tests configured) made no SDK call" \
   python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert len(d["choices"]) == 4, d["choices"]
 assert int(d["coverage"]["edges"]) > 0, d["coverage"]
+hello = [e["name"] for e in d["events"] if e["kind"] == "hello"]
+assert hello == ["sdk-voidstar-glibc"], hello
 ' "$work/v.json"
 "$cc" run --kernel "$kernel" --initrd "$work/v.initrd" --seed 1 --append VOIDSTAR_FAIL=1 \
   --quiet >"$work/vf.out" 2>&1

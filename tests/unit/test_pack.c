@@ -149,6 +149,7 @@ int main(void)
     ok(has(p, "/init") && has(p, "/etc/chaoscontrol/cmd") &&
        has(p, "/etc/chaoscontrol/ld_library_path"),
        "with /init, the command, and LD_LIBRARY_PATH for /opt/app/lib");
+    ok(has(p, "/usr/bin/chaoscontrol-history"), "and always /usr/bin/chaoscontrol-history");
     char cmd[1024];
     snprintf(cmd, sizeof(cmd), "cpio -it < '%s' 2>/dev/null | sort | tr '\\n' ' '", img);
     FILE *f = popen(cmd, "r");
@@ -158,7 +159,8 @@ int main(void)
         pclose(f);
     listing[got] = 0;
     ok(strstr(listing, "dev/console") && strstr(listing, " init ") &&
-       strstr(listing, "opt/app/bin/app") && strstr(listing, "usr/lib/libb.so.2"),
+       strstr(listing, "opt/app/bin/app") && strstr(listing, "usr/lib/libb.so.2") &&
+       strstr(listing, "usr/bin/chaoscontrol-history"),
        "GNU cpio lists it: %.200s...", listing);
     cc_pack_free(p);
 

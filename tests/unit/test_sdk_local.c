@@ -82,6 +82,28 @@ static int child_main(const char *scenario)
         printf("%d %d %d\n", bad, a != b, memcmp(buf, zero, sizeof(buf)) != 0);
         return 0;
     }
+    if (!strcmp(scenario, "dynamic")) {
+        /* Entries made at run time: registered before use, evaluated many
+         * times, the same entry found again by (kind, message, location). */
+        int bad = 0;
+        bad += cc_assert_register(CC_ASSERT_KIND_ALWAYS, "dyn: cmd a succeeds", "/t/a") != 0;
+        bad += cc_assert_register(CC_ASSERT_KIND_SOMETIMES, "dyn: never evaluated", "/t/b:12") != 0;
+        bad += cc_assert_register(CC_ASSERT_KIND_ALWAYS, "dyn: cmd a succeeds", "/t/a") != 0;
+        for (int i = 0; i < 5; i++) {
+            char msg[64];
+            snprintf(msg, sizeof(msg), "dyn: cmd %s succeeds", "a");   /* not a literal */
+            bad += cc_assert_dynamic(CC_ASSERT_KIND_ALWAYS, i != 3, msg, "/t/a",
+                                     i == 3 ? "{\"exit_status\": 3}" : NULL) != 0;
+        }
+        bad += cc_assert_dynamic(CC_ASSERT_KIND_REACHABLE, 0, "dyn: reached", NULL, NULL) != 0;
+        /* bad arguments are refused */
+        bad += cc_assert_register(0, "dyn: kind 0", "/t/x") != -1;
+        bad += cc_assert_register(6, "dyn: kind 6", "/t/x") != -1;
+        bad += cc_assert_dynamic(CC_ASSERT_KIND_ALWAYS, 1, "", "/t/x", NULL) != -1;
+        bad += cc_assert_dynamic(CC_ASSERT_KIND_ALWAYS, 1, NULL, "/t/x", NULL) != -1;
+        printf("%d\n", bad);
+        return 0;
+    }
     if (!strcmp(scenario, "abuse")) {
         /* Calls that mean nothing outside the VMM, strange arguments. */
         cc_sdk_ping();
@@ -311,6 +333,44 @@ static void test_basic(const char *dir)
     lines_free(&l);
 }
 
+static void test_dynamic(const char *dir)
+{
+    char out[512];
+    snprintf(out, sizeof(out), "%s/dynamic.jsonl", dir);
+    struct lines l;
+    int rc = run_child("dynamic", out, "local", &l);
+    int bad = -1;
+    sscanf(l.out, "%d", &bad);
+    ok(rc == 0 && bad == 0, "dynamic: calls return 0, bad kinds and empty messages -1 (%d)", bad);
+    is_int(l.invalid, 0, "dynamic: every line is one JSON object");
+    is_int(count(&l, "antithesis_assert", "dyn: cmd a succeeds", 0, -1), 1,
+           "dynamic: registered twice, evaluated 5 times: one catalog line");
+    long c = find(&l, "antithesis_assert", "dyn: cmd a succeeds", 0, -1);
+    long h = find(&l, "antithesis_assert", "dyn: cmd a succeeds", 1, -1);
+    ok(c >= 0 && h > c, "dynamic: the catalog line comes before the first evaluation");
+    json_t *loc = c >= 0 ? get(get(l.v[c], "antithesis_assert"), "location") : NULL;
+    ok(loc && !strcmp(str(loc, "file"), "/t/a") && json_integer_value(get(loc, "begin_line")) == 0,
+       "dynamic: the location is the entry's file (line 0)");
+    long b = find(&l, "antithesis_assert", "dyn: never evaluated", 0, -1);
+    loc = b >= 0 ? get(get(l.v[b], "antithesis_assert"), "location") : NULL;
+    ok(loc && !strcmp(str(loc, "file"), "/t/b") && json_integer_value(get(loc, "begin_line")) == 12 &&
+       !strcmp(str(get(l.v[b], "antithesis_assert"), "display_type"), "Sometimes") &&
+       find(&l, "antithesis_assert", "dyn: never evaluated", 1, -1) < 0,
+       "dynamic: \"path:12\" is file and line; a registered entry never evaluated is not hit");
+    is_int(count(&l, "antithesis_assert", "dyn: cmd a succeeds", 1, 1), 1,
+           "dynamic: first true reported once");
+    long f = find(&l, "antithesis_assert", "dyn: cmd a succeeds", 1, 0);
+    ok(count(&l, "antithesis_assert", "dyn: cmd a succeeds", 1, 0) == 1 && f >= 0 &&
+       json_integer_value(get(get(get(l.v[f], "antithesis_assert"), "details"), "exit_status")) == 3,
+       "dynamic: first false reported once, with its details");
+    ok(count(&l, "antithesis_assert", "dyn: reached", 0, -1) == 1 &&
+       count(&l, "antithesis_assert", "dyn: reached", 1, 1) == 1,
+       "dynamic: evaluated without registering: catalogued, then hit (REACHABLE: true)");
+    ok(find(&l, "antithesis_assert", "dyn: kind 0", -1, -1) < 0 &&
+       find(&l, "antithesis_assert", "", -1, -1) < 0, "dynamic: refused calls write nothing");
+    lines_free(&l);
+}
+
 static void test_random(void)
 {
     struct lines l;
@@ -397,6 +457,7 @@ int main(void)
         tap_bail("mkdtemp: %s", strerror(errno));
     test_basic(dir);
     test_random();
+    test_dynamic(dir);
     test_abuse(dir);
     test_validator();
     char cmd[600];
