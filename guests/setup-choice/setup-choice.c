@@ -4,7 +4,9 @@
  * (256 sequences). With choice_bug=1 on the kernel command line one
  * sequence, 2 0 3 1, fails an ALWAYS; with choice_bug=0 (the control)
  * nothing can fail. SOMETIMES entries for each matching prefix are the
- * breadcrumbs a guided search follows. An explorer that snapshots setup
+ * breadcrumbs a guided search follows. With choice_bug=2 the operation
+ * history it sends (below) has a stale read when the first choice is 1.
+ * An explorer that snapshots setup
  * after these draws were made cannot change any of them (issue 15). */
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +30,7 @@ int main(void)
     }
     const char *p = guest_cmdline_param(cmdline, "choice_bug", buf, sizeof(buf));
     int planted = p && !strcmp(p, "1");
+    int stale = p && !strcmp(p, "2");
 
     cc_setup_complete(planted ? "{\"choice_bug\":1}" : "{\"choice_bug\":0}");
     uint64_t a = cc_random_choice(4);
@@ -43,6 +46,19 @@ int main(void)
              (unsigned long long)b, (unsigned long long)c, (unsigned long long)d);
     int hit = a == 2 && b == 0 && c == 3 && d == 1;
     CC_ALWAYS(!(planted && hit), "the choices are never 2 0 3 1", det);
+    /* An operation history (docs/history.md): process 1 writes x=1 and
+     * is acknowledged, then process 2 reads x. With choice_bug=2 and a
+     * first choice of 1 the read returns null, a stale read that
+     * `explore --check linearizable` must judge a violation. */
+    cc_send_event("chaoscontrol.history",
+                  "{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"key\":\"x\",\"value\":1}");
+    cc_send_event("chaoscontrol.history",
+                  "{\"process\":1,\"type\":\"ok\",\"f\":\"write\",\"key\":\"x\",\"value\":1}");
+    cc_send_event("chaoscontrol.history",
+                  "{\"process\":2,\"type\":\"invoke\",\"f\":\"read\",\"key\":\"x\"}");
+    cc_send_event("chaoscontrol.history", stale && a == 1 ?
+                  "{\"process\":2,\"type\":\"ok\",\"f\":\"read\",\"key\":\"x\",\"value\":null}" :
+                  "{\"process\":2,\"type\":\"ok\",\"f\":\"read\",\"key\":\"x\",\"value\":1}");
     printf("setup-choice: choices %llu %llu %llu %llu\n", (unsigned long long)a,
            (unsigned long long)b, (unsigned long long)c, (unsigned long long)d);
     fflush(stdout);

@@ -211,9 +211,9 @@ static void add_history(struct sim_vm *v, const struct cc_sdk_event *ev)
         o = json_object();
         json_object_set_new(o, "error", json_string("the event's details are not a JSON object"));
     }
+    /* not clamped to the quantum's start: a VM that is behind (stopped at
+     * its setup exit) must keep its own operations' order and gaps */
     uint64_t g = sim_to_global(v, ev->vtime);
-    if (g < sim->q_start)
-        g = sim->q_start;
     if (!json_object_get(o, "time"))
         json_object_set_new(o, "time", cj_u64(g));
     json_object_set_new(o, "vm", json_integer(v->index));

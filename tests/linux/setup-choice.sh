@@ -9,8 +9,10 @@
 # (choice_bug=0) finds nothing in the same budget. Run it where KVM can run
 # Linux guests:  tools/kvm-host -- bash tests/linux/setup-choice.sh
 #
-# Measured (QEMU test host, explorer seeds 0-7, 40 rounds x 8 branches):
-# found in 5 of 8 seeds, after 41-218 branches; seed 0 after 108 (~6 s).
+# Measured (QEMU test host): with the guest as it is now, seed 0 finds the
+# sequence after 626 branches (~45 s); an earlier version of the guest (no
+# history events) was found by seeds 0-7 in 5 of 8 within 320 branches.
+# The search is not much better than blind here (see the issue 15 note).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
@@ -21,7 +23,7 @@ initrd=$build/guests/setup-choice.initrd
 work=$(mktemp -d "${TMPDIR:-/tmp}/setup-choice.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 10
+tap_plan 16
 
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
@@ -33,10 +35,12 @@ rc=$?
 check "chaoscontrol run with the choices 2 0 3 1 fails the ALWAYS (exit $rc)" \
   python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d['failure']['message']=='the choices are never 2 0 3 1' else 1)" "$work/run.json"
 
-explore() {   # explore DIR BUG
-  "$cc" explore run --kernel "$kernel" --initrd "$initrd" --vms 1 --output "$1" \
-    --mode input-tree --seed 0 --rounds 40 --branches 8 --branch-time 100ms --stop-after 1 \
-    --append "choice_bug=$2" >"$1.out" 2>"$1.err"
+explore() {   # explore DIR BUG [ARGS...]
+  local dir=$1 bug=$2
+  shift 2
+  "$cc" explore run --kernel "$kernel" --initrd "$initrd" --vms 1 --output "$dir" \
+    --mode input-tree --seed 0 --rounds 100 --branches 8 --branch-time 100ms --stop-after 1 \
+    --append "choice_bug=$bug" "$@" >"$dir.out" 2>"$dir.err"
 }
 
 # 1. the planted sequence is found
@@ -71,13 +75,35 @@ check "the bug's recipe overrides choices after setup (${nov:-?} overrides, no f
 
 # 2. the control: same budget, nothing to find
 t0=$SECONDS
-explore "$work/ctl" 0
+explore "$work/ctl" 0 --check linearizable
 rc=$?
 echo "# explore choice_bug=0: exit $rc in $((SECONDS - t0)) s"
 grep -E "^explored" "$work/ctl.out" | sed 's/^/#   /'
-check "the control finds no bug in 320 branches (exit 0)" test $rc = 0
+check "the control finds no bug in 800 branches (exit 0)" test $rc = 0
 check "the control writes no bug file" test ! -e "$work/ctl/bug_1.json"
 check "the control's ALWAYS was evaluated and passed" \
   python3 -c "import json,sys; a=json.load(open(sys.argv[1]))['assertions']; r=[x for x in a if x['message']=='the choices are never 2 0 3 1'][0]; sys.exit(0 if r['verdict']=='passed' and r['branches_hit']>0 else 1)" "$work/ctl/assertions.json"
 check "the control's search reached the prefix 2 0 (guided by the SOMETIMES)" \
   python3 -c "import json,sys; a=json.load(open(sys.argv[1]))['assertions']; r=[x for x in a if x['message']=='choices start 2 0'][0]; sys.exit(0 if r['verdict']=='passed' else 1)" "$work/ctl/assertions.json"
+check "the control judged every branch's history linearizable" \
+  python3 -c "import json,sys; a=json.load(open(sys.argv[1]))['assertions']; r=[x for x in a if x['message']=='the operation history is linearizable'][0]; print('#', r); sys.exit(0 if r['verdict']=='passed' and r['branches_hit']==800 else 1)" "$work/ctl/assertions.json"
+
+# 3. a history checker failure: with choice_bug=2 the guest's operation
+# history has a stale read when its first choice is 1
+explore "$work/lin" 2 --check linearizable
+rc=$?
+grep -E "^(explored|first bug)" "$work/lin.out" | sed 's/^/#   /'
+check "explore --check linearizable finds the stale read (exit 1)" \
+  test $rc = 1 -a -f "$work/lin/bug_1.json"
+check "the bug is the checker's property, its witness has the null read, the history is beside it" \
+  python3 -c "import json,sys,os; d=json.load(open(sys.argv[1])); f=d['failure']; h=d['history']; print('#', h.get('explain')); sys.exit(0 if f['message']=='the operation history is linearizable' and f['file']=='chaoscontrol:checker' and any(w.get('f')=='read' and w.get('type')=='ok' and w.get('value') is None for w in h['witness']) and h['operations']==2 and os.path.getsize(os.path.join(os.path.dirname(sys.argv[1]), h['file']))>0 else 1)" "$work/lin/bug_1.json"
+"$cc" reproduce --bug "$work/lin/bug_1.json" >"$work/lrep.out" 2>&1
+rc=$?
+check "reproduce re-checks the history: same failure, witness printed" \
+  sh -c "test $rc = 0 && grep -q '^reproduced' '$work/lrep.out' && grep -q 'failing sub-history' '$work/lrep.out'"
+"$cc" minimize --bug "$work/lin/bug_1.json" --output "$work/lmin.json" >"$work/lmin.out" 2>&1
+rc=$?
+check "minimize keeps the checker's failure (one override left: the first choice)" \
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); r=d['recipe']; sys.exit(0 if d['failure']['message']=='the operation history is linearizable' and len(r['overrides'])==1 and r['overrides'][0]['index']==0 else 1)" "$work/lmin.json"
+check "the control of case 3 (choice_bug=0, same budget) has no history violation" \
+  python3 -c "import json,sys; a=json.load(open(sys.argv[1]))['assertions']; r=[x for x in a if x['message']=='the operation history is linearizable'][0]; sys.exit(0 if r['verdict']=='passed' else 1)" "$work/ctl/assertions.json"
