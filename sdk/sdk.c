@@ -861,7 +861,9 @@ static void dyn_register(struct cc_catalog_entry *e)
     register_entries(&e, 1);
 }
 
-int cc_assert_register(int kind, const char *message, const char *location)
+/* The runtime catalog entry (kind, message, location), found or made and
+ * registered; NULL for a bad kind or an empty message. */
+static struct cc_catalog_entry *dyn_get(int kind, const char *message, const char *location)
 {
     ccsdk_init();
     pthread_mutex_lock(&g.lock);
@@ -869,18 +871,18 @@ int cc_assert_register(int kind, const char *message, const char *location)
     if (e)
         dyn_register(e);
     pthread_mutex_unlock(&g.lock);
-    return e ? 0 : -1;
+    return e;
+}
+
+int cc_assert_register(int kind, const char *message, const char *location)
+{
+    return dyn_get(kind, message, location) ? 0 : -1;
 }
 
 int cc_assert_dynamic(int kind, int cond, const char *message, const char *location,
                       const char *details)
 {
-    ccsdk_init();
-    pthread_mutex_lock(&g.lock);
-    struct cc_catalog_entry *e = dyn_find(kind, message, location);
-    if (e)
-        dyn_register(e);
-    pthread_mutex_unlock(&g.lock);
+    struct cc_catalog_entry *e = dyn_get(kind, message, location);
     if (!e)
         return -1;
     cc_assert_eval_(e, cond, details);
