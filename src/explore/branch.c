@@ -320,7 +320,7 @@ static int record_bug(struct cc_explorer *x, const struct cc_recipe *r,
     char path[4200];
     snprintf(path, sizeof(path), "%s/bug_%u.json", x->dir, b.number);
     int rc = 0;
-    if (xbug_take_history(&b, xrun_check_out(x->run), res->hist_ops) < 0)
+    if (xbug_take_history(&b, xrun_check_out(x->run), cc_xrun_sim(x->run), res->hist_ops) < 0)
         rc = cc_err_set(err, ENOMEM, "out of memory");
     if (rc == 0)
         rc = cc_bug_save(&b, path, err);
@@ -538,10 +538,13 @@ static void take_history(struct cc_explorer *x, struct bctx *b, const struct cc_
         xcov_add_assert(b->cov, res->outcomes[i], 0, XCOV_HIT);
     if (!res->checked)
         return;
-    struct cc_assertion a;
-    bool well_formed = res->fail.failed && res->fail.id == xcheck_id("the operation history is "
-                                                                      "well formed");
-    xcheck_assertion(st->target.checker, well_formed, &a);
+    struct cc_assertion a, wf;
+    xcheck_assertion(st->target.checker, true, &wf);
+    bool well_formed = res->fail.failed && res->fail.id == wf.id;
+    if (well_formed)
+        a = wf;
+    else
+        xcheck_assertion(st->target.checker, false, &a);
     bool failed = res->fail.failed && res->fail.id == a.id;
     int idx = xstate_assert_index(st, &a);
     if (idx < 0 || !grow_deltas(b, st->n_as)) {

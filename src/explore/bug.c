@@ -110,7 +110,8 @@ char *cc_bug_to_json(const struct cc_bug *b)
     return n;
 }
 
-int xbug_take_history(struct cc_bug *b, const struct cc_xcheck_out *c, size_t ops)
+int xbug_take_history(struct cc_bug *b, const struct cc_xcheck_out *c, struct cc_sim *sim,
+                      size_t ops)
 {
     free(b->history_file);
     free(b->history_explain);
@@ -119,12 +120,14 @@ int xbug_take_history(struct cc_bug *b, const struct cc_xcheck_out *c, size_t op
     b->history_file = b->history_explain = b->history_witness = b->history_text = NULL;
     b->history_len = 0;
     b->history_ops = ops;
-    if (!c->history_len)
+    size_t len;
+    const char *text = cc_sim_history(sim, &len, NULL);
+    if (!len)
         return 0;
-    b->history_text = malloc(c->history_len);
+    b->history_text = malloc(len);
     if (b->history_text) {
-        memcpy(b->history_text, c->history, c->history_len);
-        b->history_len = c->history_len;
+        memcpy(b->history_text, text, len);
+        b->history_len = len;
     }
     if (c->explain)
         b->history_explain = strdup(c->explain);
@@ -653,7 +656,7 @@ int cc_bug_minimize(const struct cc_bug *b, const struct cc_xrun_opts *o,
     struct cc_repro rp;
     struct cc_xrun *xv = NULL;
     rc = cc_bug_reproduce_keep(nb, o, &rp, &xv, err);
-    if (rc == 0 && xbug_take_history(nb, xrun_check_out(xv), rp.res.hist_ops) < 0)
+    if (rc == 0 && xbug_take_history(nb, xrun_check_out(xv), cc_xrun_sim(xv), rp.res.hist_ops) < 0)
         rc = cc_err_set(err, ENOMEM, "out of memory");
     cc_xrun_free(xv);
     if (rc == 0 && !rp.same)

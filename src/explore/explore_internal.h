@@ -72,25 +72,24 @@ int xrun_set_scripts(struct cc_sim *sim, const struct cc_recipe *r, struct cc_er
 /* xcheck.c: the history checker after a run (see the top of xcheck.c).
  * What the last check left for bug files, owned by the xrun: */
 struct cc_xcheck_out {
-    char *history;              /* the whole history, JSON lines (NUL-terminated) */
-    size_t history_len;
     char *witness;              /* the smallest failing sub-history, or NULL */
     char *explain;              /* the checker's words, or NULL */
 };
 struct cc_assertion;
-/* Read the history of sim (always: for res's outcome features); judge it
+/* Parse the history of sim (always: for res's outcome features); judge it
  * with checker when res has no failure yet; a violation fills res->fail.
- * < 0 only when out of memory. */
-int xcheck_run(enum cc_xchecker checker, struct cc_sim *sim, struct cc_xrun_result *res,
-               struct cc_xcheck_out *out, struct cc_err *err);
+ * Out of memory leaves out's texts NULL. */
+void xcheck_run(enum cc_xchecker checker, struct cc_sim *sim, struct cc_xrun_result *res,
+                struct cc_xcheck_out *out);
 void xcheck_clear(struct cc_xcheck_out *o);
 /* The checker's table entry (the well-formedness one when well_formed). */
 void xcheck_assertion(enum cc_xchecker c, bool well_formed, struct cc_assertion *a);
-uint64_t xcheck_id(const char *message);
 const struct cc_xcheck_out *xrun_check_out(const struct cc_xrun *x);
-/* bug.c: the last check's history, witness and explanation into b (for
- * cc_bug_save); -ENOMEM when out of memory. */
-int xbug_take_history(struct cc_bug *b, const struct cc_xcheck_out *c, size_t ops);
+/* bug.c: the history of sim (still where the run stopped) and the last
+ * check's witness and explanation into b (for cc_bug_save); -ENOMEM when
+ * out of memory. */
+int xbug_take_history(struct cc_bug *b, const struct cc_xcheck_out *c, struct cc_sim *sim,
+                      size_t ops);
 
 /* ddmin.c: delta debugging (Zeller): the smallest subset of items [0, n)
  * that still "fails" (test returns 1; 0 = passes, < 0 = error, which
