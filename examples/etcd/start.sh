@@ -8,13 +8,24 @@
 # Set ETCD_WORKLOAD=none (kernel command line) for servers only. With
 # etcd_probe=1 every member then puts a key through its own endpoint once a
 # second and says whether that worked: who still serves under a fault.
+# With etcd_members=M (kernel command line) only VMs 0..M-1 run members;
+# the VMs after them are clients (they run the test commands, see
+# README.md) and run no etcd.
 # Messages carry the virtual time (seconds since boot).
 set -u
 t() { cut -d' ' -f1 /proc/uptime; }
+members=${etcd_members:-$CC_VMS}
+if [ "$CC_ID" -ge "$members" ]; then
+  echo "client: VM $CC_ID runs no etcd member (etcd_members=$members)"
+  while :; do sleep 3600; done
+fi
 cluster=
+endpoints=
 i=0
 for ip in $(echo "$CC_PEER_IPS" | tr ',' ' '); do
+  [ $i -ge "$members" ] && break
   cluster="${cluster:+$cluster,}node$i=http://$ip:2380"
+  endpoints="${endpoints:+$endpoints,}http://$ip:2379"
   i=$((i + 1))
 done
 
@@ -51,7 +62,6 @@ if [ "$CC_ID" != 0 ] || [ "${ETCD_WORKLOAD:-}" = none ]; then
   exit $?
 fi
 
-endpoints=$(echo "$CC_PEER_IPS" | sed 's/\([0-9.]*\)/http:\/\/\1:2379/g')
 n=0
 until etcdctl --endpoints "$endpoints" --dial-timeout 1s endpoint status >/dev/null 2>&1; do
   n=$((n + 1))

@@ -66,6 +66,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "chaoscontrol/err.h"
 #include "chaoscontrol/schedule.h"
@@ -283,8 +284,17 @@ struct cc_bug {
 void cc_bug_free(struct cc_bug *b);
 /* The JSON text of a bug file (malloc'd). */
 char *cc_bug_to_json(const struct cc_bug *b);
-/* Write atomically. */
+/* Write atomically, with the history (bug_3.history.jsonl) and the report
+ * (bug_3.txt, cc_bug_report) beside it. */
 int cc_bug_save(const struct cc_bug *b, const char *path, struct cc_err *err);
+/* The bug in words (malloc'd): the failure, the checker's verdict and
+ * failing sub-history, the schedule, the target and the commands that
+ * reproduce and minimize it (path: the bug file's). NULL: out of memory. */
+char *cc_bug_report(const struct cc_bug *b, const char *path);
+/* Its parts, one or a few lines each. */
+void cc_bug_print_failure(FILE *f, const char *label, const struct cc_xfailure *x);
+void cc_bug_print_recipe(FILE *f, const struct cc_recipe *r);
+void cc_bug_print_witness(FILE *f, const char *explain, const char *witness);
 /* Read and check a bug file: JSON, required fields and their types, the
  * schedule, overrides against the VM count. Every message starts with the
  * file name and names the field. Does not check the files' hashes. */
@@ -338,6 +348,10 @@ struct cc_explore_opts {
     unsigned stop_after_bugs;       /* stop once this many distinct bugs (0 = never) */
     unsigned plateau_rounds;        /* rounds without novelty that make a plateau (3) */
     unsigned react_percent;         /* fault branches with a reactive rule (default 40) */
+    /* Client VMs (a mask): outside the fault domain, as Jepsen's control
+     * node is. No fault targets them, no partition separates them from
+     * anyone (they bridge every partition), reactions never pick them. */
+    uint64_t clients;
     struct cc_xweights weights;
     /* Run-time only (never saved): */
     /* The target's factory (NULL: boot the target's kernel); must outlive

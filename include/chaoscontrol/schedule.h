@@ -48,6 +48,7 @@
  *   type              keys (defaults)                  effect
  *   partition         sides: [[vm,...], ...]           VMs on different sides cannot talk;
  *                                                      VMs in no side form one more side;
+ *                     bridge: [vm,...] ([])            except these: they reach every side;
  *                                                      replaces any partition in place
  *   heal              -                                ends the partition
  *   latency           latency: time, from, to          one-way delay of the links
@@ -155,6 +156,9 @@ struct cc_fault {
     uint64_t from, to;          /* link faults: VM bit masks; 0 = every VM */
     uint64_t sides[CC_SCHEDULE_MAX_SIDES];  /* PARTITION: VM masks, disjoint */
     unsigned n_sides;
+    uint64_t bridge;            /* PARTITION: VMs on no side that still reach
+                                   every side (clients, as in Jepsen's control
+                                   node); 0: none */
     uint64_t ns;                /* LATENCY, JITTER: the delay; REORDER: hold-back */
     uint64_t bps;               /* BANDWIDTH: bits per second, 0 = unlimited */
     uint32_t ppm;               /* LOSS, CORRUPT, REORDER, DUPLICATE: parts per million */

@@ -34,7 +34,7 @@ enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_VMS, OPT_ROUNDS, OPT_BRANCHES, OPT_OUTPUT, OPT_MODE,
     OPT_SEED, OPT_DISK_IMAGE, OPT_DISK, OPT_CMDLINE, OPT_APPEND, OPT_MEM, OPT_BRANCH_TIME,
     OPT_STOP_AFTER, OPT_REACT, OPT_CORPUS, OPT_BUG, OPT_SERIAL, OPT_FORCE, OPT_QUIET, OPT_HELP,
-    OPT_SETUP_MARKER, OPT_SETUP_AFTER, OPT_CHECK,
+    OPT_SETUP_MARKER, OPT_SETUP_AFTER, OPT_CHECK, OPT_CLIENTS,
 };
 
 static const struct option long_opts[] = {
@@ -63,6 +63,7 @@ static const struct option long_opts[] = {
     {"setup-marker", required_argument, NULL, OPT_SETUP_MARKER},
     {"setup-after", required_argument, NULL, OPT_SETUP_AFTER},
     {"check", required_argument, NULL, OPT_CHECK},
+    {"clients", required_argument, NULL, OPT_CLIENTS},
     {NULL, 0, NULL, 0},
 };
 
@@ -71,6 +72,7 @@ struct xopts {
     const char *kernel, *initrd, *output, *disk_image, *cmdline, *append, *corpus, *bug;
     const char *setup_marker;
     uint64_t setup_after;
+    uint64_t clients;               /* VM mask */
     enum cc_xchecker checker;
     unsigned vms, rounds, branches, stop_after, react;
     bool react_set;
@@ -88,7 +90,7 @@ static void usage_run(FILE *f)
             "           [--disk-image F | --disk SIZE] [--cmdline ARGS] [--append ARGS]\n"
             "           [--mem SIZE] [--branch-time T] [--stop-after N] [--react PCT]\n"
             "           [--setup-marker TEXT] [--setup-after T] [--check MODEL]\n"
-            "           [--force] [--quiet]\n"
+            "           [--clients LIST] [--force] [--quiet]\n"
             "       chaoscontrol explore resume --corpus DIR --rounds R [--stop-after N]\n\n"
             "Boots N VMs in one simulation, runs them to setup_complete and snapshots\n"
             "them; each round forks B branches from frontier points with mutated fault\n"
@@ -111,6 +113,9 @@ static void usage_run(FILE *f)
             "  --check MODEL      judge each branch's operation history (docs/history.md):\n"
             "                     linearizable (read/write/cas registers by key) or set\n"
             "                     (no acknowledged add lost); a violation is a bug\n"
+            "  --clients LIST     client VMs (e.g. 3 or 3-4): no fault targets them and\n"
+            "                     every partition leaves them reaching every side, as a\n"
+            "                     Jepsen client on its control node\n"
             "  --branch-time T    virtual time each branch runs (default 1s)\n"
             "  --stop-after N     stop once N distinct bugs were found (default: never)\n"
             "  --react PCT        share of fault branches that also cut off or pause each\n"
@@ -170,6 +175,35 @@ static bool parse_uint(const char *s, unsigned max, unsigned *out)
 }
 
 /* Returns 0, 2 for a usage error, 3 after --help. */
+/* "3", "3,4", "3-5,7": a VM mask (indices below CC_SIM_MAX_VMS). */
+static bool parse_vm_list(const char *s, uint64_t *out)
+{
+    uint64_t m = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        if (*p < '0' || *p > '9')
+            return false;
+        unsigned long a = strtoul(p, &end, 10), b = a;
+        if (*end == '-') {
+            if (end[1] < '0' || end[1] > '9')
+                return false;
+            b = strtoul(end + 1, &end, 10);
+        }
+        if (a > b || b >= CC_SIM_MAX_VMS)
+            return false;
+        for (unsigned long v = a; v <= b; v++)
+            m |= 1ull << v;
+        if (*end == ',' && end[1])
+            end++;
+        else if (*end)
+            return false;
+        p = end;
+    }
+    *out = m;
+    return m != 0;
+}
+
 static int parse(int argc, char **argv, struct xopts *o)
 {
     optind = 1;
@@ -186,6 +220,11 @@ static int parse(int argc, char **argv, struct xopts *o)
         case OPT_SETUP_AFTER:
             if (!cc_time_parse(optarg, &o->setup_after) || !o->setup_after)
                 return bad(o, "--setup-after '%s' is not a positive time (e.g. 5s)", optarg);
+            break;
+        case OPT_CLIENTS:
+            if (!parse_vm_list(optarg, &o->clients))
+                return bad(o, "--clients '%s' is not a list of VM indices (e.g. 3 or 3,4 or 3-5)",
+                           optarg);
             break;
         case OPT_CHECK:
             if (cc_xchecker_parse(optarg, &o->checker) < 0)
@@ -365,8 +404,8 @@ static int explore_run(int argc, char **argv)
     if (rc)
         return rc == 3 ? 0 : rc;
     if (only(&o, "kernel initrd vms rounds branches output mode seed disk-image disk cmdline "
-             "append mem branch-time stop-after react setup-marker setup-after check force quiet",
-             argc, argv))
+             "append mem branch-time stop-after react setup-marker setup-after check clients force "
+             "quiet", argc, argv))
         return 2;
     if (!o.kernel)
         return bad(&o, "%s", "--kernel is required");
@@ -374,6 +413,8 @@ static int explore_run(int argc, char **argv)
         return bad(&o, "%s", "--initrd is required");
     if (!o.vms)
         return bad(&o, "%s", "--vms is required");
+    if (o.clients >> o.vms || o.clients == (o.vms >= 64 ? ~0ull : (1ull << o.vms) - 1))
+        return bad(&o, "%s", "--clients: every client must be one of the --vms, and not all can be");
     if (!o.rounds_set)
         return bad(&o, "%s", "--rounds is required");
     if (!o.branches_set)
@@ -435,6 +476,7 @@ static int explore_run(int argc, char **argv)
     eo.stop_after_bugs = o.stop_after;
     if (o.react_set)
         eo.react_percent = o.react;
+    eo.clients = o.clients;
     eo.progress = ui_progress;
     eo.log = ui_log;
     eo.log_opaque = &u;
@@ -543,30 +585,6 @@ int cmd_explore(int argc, char **argv)
 
 /* ---- bug files ---- */
 
-static void print_failure(FILE *f, const char *label, const struct cc_xfailure *x)
-{
-    fprintf(f, "%s: vm %u: %s \"%s\" at %s:%u (%s)%s%s, simulation time %.9f s, vm time "
-            "%.9f s, exit #%" PRIu64 "\n", label, x->vm, cc_kind_name(x->kind), x->message,
-            x->file, x->line, x->function, *x->details ? ", details " : "", x->details,
-            x->sim_ns / 1e9, x->vm_ns / 1e9, x->exit);
-}
-
-static void print_recipe(const struct cc_recipe *r)
-{
-    size_t nf = cc_schedule_count(r->sched);
-    printf("recipe: %zu fault%s, %zu choice override%s, ends at %.6f s\n", nf,
-           nf == 1 ? "" : "s", r->n_ov, r->n_ov == 1 ? "" : "s", r->end_ns / 1e9);
-    for (size_t i = 0; i < nf; i++) {
-        const struct cc_fault *f = cc_schedule_get(r->sched, i);
-        char line[512];
-        cc_fault_describe(f, line, sizeof(line));
-        printf("  fault    at %.6f s: %s\n", f->at_ns / 1e9, line);
-    }
-    for (size_t i = 0; i < r->n_ov; i++)
-        printf("  override vm %u life %" PRIu64 " choice #%" PRIu64 " = %" PRIu64 "\n",
-               r->ov[i].vm, r->ov[i].life, r->ov[i].index, r->ov[i].value);
-}
-
 static void ui_plain(void *opaque, const char *msg)
 {
     struct ui *u = opaque;
@@ -613,22 +631,6 @@ static int bug_command(int argc, char **argv, struct xopts *o, const char *allow
     return 0;
 }
 
-/* A history checker's verdict: its words and the failing sub-history. */
-static void print_witness(const char *explain, const char *witness)
-{
-    if (explain)
-        printf("history: %s\n", explain);
-    if (witness) {
-        printf("failing sub-history (JSON lines, times in ns of virtual time):\n");
-        for (const char *l = witness; *l;) {
-            const char *e = strchr(l, '\n');
-            int n = e ? (int)(e - l) : (int)strlen(l);
-            printf("  %.*s\n", n, l);
-            l += n + (e != NULL);
-        }
-    }
-}
-
 int cmd_minimize(int argc, char **argv)
 {
     struct xopts o = {.cmd = "minimize"};
@@ -655,9 +657,9 @@ int cmd_minimize(int argc, char **argv)
         cc_bug_free(b);
         return 1;
     }
-    print_failure(stdout, "failure", &nb->fail);
-    print_witness(nb->history_explain, nb->history_witness);
-    print_recipe(nb->recipe);
+    cc_bug_print_failure(stdout, "failure", &nb->fail);
+    cc_bug_print_witness(stdout, nb->history_explain, nb->history_witness);
+    cc_bug_print_recipe(stdout, nb->recipe);
     printf("minimized %s: %zu -> %zu faults, %zu -> %zu overrides, %lu replays in %.1f s; "
            "verified from a fresh boot; written to %s\n", o.bug, st.faults_before,
            st.faults_after, st.overrides_before, st.overrides_after, st.tests, st.wall_s,
@@ -688,11 +690,11 @@ int cmd_reproduce(int argc, char **argv)
         return 1;
     }
     if (!o.quiet)
-        print_recipe(b->recipe);
-    print_failure(stdout, "recorded", &b->fail);
+        cc_bug_print_recipe(stdout, b->recipe);
+    cc_bug_print_failure(stdout, "recorded", &b->fail);
     if (rp.res.fail.failed)
-        print_failure(stdout, "replayed", &rp.res.fail);
-    print_witness(cc_xrun_check_explain(x), cc_xrun_check_witness(x));
+        cc_bug_print_failure(stdout, "replayed", &rp.res.fail);
+    cc_bug_print_witness(stdout, cc_xrun_check_explain(x), cc_xrun_check_witness(x));
     if (o.serial) {
         struct cc_sim *sim = cc_xrun_sim(x);
         for (unsigned i = 0; i < cc_sim_vm_count(sim); i++) {

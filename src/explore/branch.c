@@ -492,7 +492,8 @@ static int plan_branch(struct cc_explorer *x, struct xmut *m, struct plan *pl,
     pl->recipe = r;
     struct xpoint_info *info = &pl->info;
     *info = (struct xpoint_info){.n_vms = st->target.n_vms, .t0 = base->t,
-                                 .t1 = base->t + st->set.branch_ns};
+                                 .t1 = base->t + st->set.branch_ns,
+                                 .clients = st->set.clients};
     memcpy(info->life, base->life, sizeof(info->life));
     memcpy(info->next_choice, base->next_choice, sizeof(info->next_choice));
     memcpy(info->alive, base->alive, sizeof(info->alive));
@@ -519,7 +520,7 @@ static int plan_branch(struct cc_explorer *x, struct xmut *m, struct plan *pl,
                    xmut_below(m, 100) < st->set.react_percent;
     if (pl->reactive) {
         xreact_plan(m, st->target.n_vms, &pl->react);
-        if (xreact_start(&pl->react, st->target.n_vms) < 0)
+        if (xreact_start(&pl->react, st->target.n_vms, st->set.clients) < 0)
             rc = cc_err_set(err, ENOMEM, "out of memory");
     }
     if (rc == 0 && cc_recipe_add_stop(r, info->t1) < 0)

@@ -159,10 +159,23 @@ int cc_bug_save(const struct cc_bug *b, const char *path, struct cc_err *err)
         nb.history_file = hname;
         b = &nb;
     }
-    char *t = cc_bug_to_json(b);
+    /* bug_3.json -> bug_3.txt, the report in words, before the bug file */
+    size_t n = strlen(path);
+    if (n > 5 && !strcmp(path + n - 5, ".json"))
+        n -= 5;
+    char tpath[4200];
+    snprintf(tpath, sizeof(tpath), "%.*s.txt", (int)n, path);
+    char *t = cc_bug_report(b, path);
     if (!t)
         return cc_err_set(err, ENOMEM, "out of memory");
-    int rc = cc_file_write_atomic(path, t, strlen(t), err);
+    int rc = cc_file_write_atomic(tpath, t, strlen(t), err);
+    free(t);
+    if (rc < 0)
+        return rc;
+    t = cc_bug_to_json(b);
+    if (!t)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    rc = cc_file_write_atomic(path, t, strlen(t), err);
     free(t);
     return rc;
 }

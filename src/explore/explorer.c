@@ -26,7 +26,7 @@ void cc_explore_opts_default(struct cc_explore_opts *o)
         .branch_ns = s.branch_ns, .frontier_max = s.frontier_max, .hot_max = s.hot_max,
         .max_faults = s.max_faults, .choice_k = s.choice_k,
         .stop_after_bugs = s.stop_after_bugs, .plateau_rounds = s.plateau_rounds,
-        .react_percent = s.react_percent, .weights = s.weights,
+        .react_percent = s.react_percent, .clients = s.clients, .weights = s.weights,
     };
 }
 

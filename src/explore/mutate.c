@@ -89,15 +89,34 @@ static uint64_t ms_between(struct xmut *m, uint64_t lo, uint64_t hi)
     return (lo + xmut_below(m, hi - lo + 1)) * CC_MSEC;
 }
 
-static unsigned pick_vm(struct xmut *m, const struct xpoint_info *p, bool alive_only)
+static bool is_client(const struct xpoint_info *p, unsigned v)
 {
-    unsigned cand[CC_SIM_MAX_VMS], n = 0;
-    for (unsigned i = 0; i < p->n_vms; i++)
+    return (p->clients >> v) & 1;
+}
+
+/* A VM not in skip (unless every VM is), preferably a live one. */
+static unsigned pick_vm_of(struct xmut *m, const struct xpoint_info *p, bool alive_only,
+                           uint64_t skip)
+{
+    unsigned cand[CC_SIM_MAX_VMS], n = 0, any[CC_SIM_MAX_VMS], n_any = 0;
+    for (unsigned i = 0; i < p->n_vms; i++) {
+        if ((skip >> i) & 1)
+            continue;
+        any[n_any++] = i;
         if (!alive_only || p->alive[i])
             cand[n++] = i;
-    if (!n)
-        return (unsigned)xmut_below(m, p->n_vms);
-    return cand[xmut_below(m, n)];
+    }
+    if (n)
+        return cand[xmut_below(m, n)];
+    if (n_any)
+        return any[xmut_below(m, n_any)];
+    return (unsigned)xmut_below(m, p->n_vms);
+}
+
+/* A VM faults may target: never a client (unless every VM is one). */
+static unsigned pick_vm(struct xmut *m, const struct xpoint_info *p, bool alive_only)
+{
+    return pick_vm_of(m, p, alive_only, p->clients);
 }
 
 static uint64_t window_ms(const struct xpoint_info *p)
@@ -117,15 +136,20 @@ static void pick_links(struct xmut *m, const struct xpoint_info *p, struct cc_fa
         f->to = 1ull << v;
 }
 
+/* Sides among the VMs that are not clients; the clients bridge them. */
 static void partition_sides(struct xmut *m, const struct xpoint_info *p, struct cc_fault *f)
 {
-    unsigned n = p->n_vms;
+    unsigned vm[CC_SIM_MAX_VMS], n = 0;
+    for (unsigned i = 0; i < p->n_vms; i++)
+        if (!is_client(p, i))
+            vm[n++] = i;
     unsigned r = (unsigned)xmut_below(m, 100);
     f->n_sides = 0;
+    f->bridge = n ? p->clients & (p->n_vms >= 64 ? ~0ull : (1ull << p->n_vms) - 1) : 0;
     if (n >= 3 && r < 15) {
         /* everyone alone */
         for (unsigned i = 0; i < n && i < CC_SCHEDULE_MAX_SIDES; i++)
-            f->sides[f->n_sides++] = 1ull << i;
+            f->sides[f->n_sides++] = 1ull << vm[i];
         return;
     }
     if (n >= 3 && r < 40) {
@@ -134,7 +158,11 @@ static void partition_sides(struct xmut *m, const struct xpoint_info *p, struct 
         do
             a = xmut_below(m, all);     /* [0, all): never everyone */
         while (a == 0);
-        f->sides[f->n_sides++] = a;
+        uint64_t side = 0;
+        for (unsigned i = 0; i < n; i++)
+            if ((a >> i) & 1)
+                side |= 1ull << vm[i];
+        f->sides[f->n_sides++] = side;
         return;
     }
     /* one VM cut off from the rest */
@@ -383,7 +411,7 @@ int xmut_inputs(struct xmut *m, struct cc_recipe *r, const struct xpoint_info *p
 {
     if (!k)
         k = 1;
-    unsigned v = pick_vm(m, p, true);
+    unsigned v = pick_vm_of(m, p, true, 0);     /* clients make choices too */
     int rc = 0;
     unsigned others[CC_SIM_MAX_VMS], n_others = 0;
     for (unsigned i = 0; i < p->n_vms; i++)

@@ -30,10 +30,11 @@ void xreact_plan(struct xmut *m, unsigned n_vms, struct xreact *r)
     }
 }
 
-int xreact_start(struct xreact *r, unsigned n_vms)
+int xreact_start(struct xreact *r, unsigned n_vms, uint64_t clients)
 {
     free(r->ring);
     r->n_vms = n_vms;
+    r->clients = clients;
     r->fired = 0;
     r->looks = 0;
     r->hubs = 0;
@@ -87,11 +88,14 @@ int xreact_look(struct xreact *r, uint64_t now, const uint64_t *sent, uint64_t s
             unsigned old = (r->looks - back) % (XREACT_WINDOW + 1);
             const uint64_t *o = r->ring + old * nn;
             uint64_t hubs = 0;
+            unsigned members = n - (unsigned)__builtin_popcountll(r->clients);
             for (unsigned a = 0; a < n; a++) {
                 unsigned fan = 0;
+                if ((r->clients >> a) & 1)
+                    continue;
                 for (unsigned b = 0; b < n; b++)
-                    fan += b != a && sent[a * n + b] > o[a * n + b];
-                if (fan == n - 1)
+                    fan += b != a && !((r->clients >> b) & 1) && sent[a * n + b] > o[a * n + b];
+                if (members > 1 && fan == members - 1)
                     hubs |= 1ull << a;
             }
             /* an isolated leader keeps sending: a hub, but cutting it off
@@ -116,6 +120,7 @@ int xreact_look(struct xreact *r, uint64_t now, const uint64_t *sent, uint64_t s
         cc_fault_init(f, CC_FAULT_PARTITION, now);
         f->n_sides = 1;
         f->sides[0] = 1ull << r->target;
+        f->bridge = r->clients;
         f->duration_ns = s->cut_ns;
     }
     r->target = -1;

@@ -70,6 +70,7 @@ struct xpoint_info {
      * by its end (its next_choice in the same life; 0 if none or not) */
     uint64_t made[CC_SIM_MAX_VMS];
     bool alive[CC_SIM_MAX_VMS];     /* running or paused at t0 */
+    uint64_t clients;               /* VMs no fault targets (cc_explore_opts) */
 };
 
 /* The mutator's random stream (deterministic per seed). */
@@ -124,6 +125,7 @@ struct xreact {
     unsigned looks;                 /* samples taken */
     uint64_t *ring;                 /* (XREACT_WINDOW + 1) samples of n x n sent counts */
     uint64_t hubs;                  /* hub mask at the last look */
+    uint64_t clients;               /* never targets, not counted */
     int target;                     /* pending firing: VM, -1 none */
     uint64_t fire_at;
 };
@@ -131,7 +133,9 @@ struct xreact {
 /* Draw a rule (1..3 steps) from m. n_vms < 3: no rule (n_steps 0). */
 void xreact_plan(struct xmut *m, unsigned n_vms, struct xreact *r);
 /* Ready r (after xreact_plan or with steps filled in) for a run. */
-int xreact_start(struct xreact *r, unsigned n_vms);
+/* clients: VMs that are never targets and whose traffic does not count
+ * (a hub talks to every other VM outside clients). */
+int xreact_start(struct xreact *r, unsigned n_vms, uint64_t clients);
 void xreact_free(struct xreact *r);
 /* Does r want to look at time now? (cheap; every boundary) */
 bool xreact_due(const struct xreact *r, uint64_t now);

@@ -31,7 +31,7 @@ void xsettings_from_opts(struct xsettings *s, const struct cc_explore_opts *o)
         .frontier_max = o->frontier_max, .hot_max = o->hot_max, .max_faults = o->max_faults,
         .choice_k = o->choice_k, .stop_after_bugs = o->stop_after_bugs,
         .plateau_rounds = o->plateau_rounds, .react_percent = o->react_percent,
-        .weights = o->weights,
+        .clients = o->clients, .weights = o->weights,
     };
 }
 
@@ -319,6 +319,8 @@ static json_t *options_json(const struct xsettings *s)
     json_object_set_new(op, "stop_after_bugs", json_integer(s->stop_after_bugs));
     json_object_set_new(op, "plateau_rounds", json_integer(s->plateau_rounds));
     json_object_set_new(op, "react_percent", json_integer(s->react_percent));
+    if (s->clients)
+        json_object_set_new(op, "clients", xj_u64(s->clients));
     const struct cc_xweights *w = &s->weights;
     json_t *wj = json_object();
     json_object_set_new(wj, "partition", json_integer(w->partition));

@@ -56,6 +56,7 @@ struct xsettings {
     uint64_t branch_ns;
     unsigned frontier_max, hot_max, max_faults, choice_k;
     unsigned stop_after_bugs, plateau_rounds, react_percent;
+    uint64_t clients;               /* cc_explore_opts.clients */
     struct cc_xweights weights;
 };
 /* The defaults (cc_explore_opts_default's), and the settings of opts. */

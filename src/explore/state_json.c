@@ -90,6 +90,9 @@ static int load_options(struct xsettings *s, const json_t *op, const char *src,
                               src, v);
         s->react_percent = (unsigned)v;
     }
+    if (json_object_get(op, "clients") &&
+        xj_get_u64(json_object_get(op, "clients"), &s->clients) < 0)
+        return cc_err_set(err, EINVAL, "%s: options.clients: not an integer (a VM mask)", src);
     if (want_u64(op, "seed", &s->seed, src, err) < 0 ||
         want_u64(op, "branch_ns", &s->branch_ns, src, err) < 0)
         return -EINVAL;

@@ -218,6 +218,12 @@ static void enqueue(struct cc_fabric *f, struct link *l, unsigned src, unsigned 
     l->st.in_flight++;
 }
 
+static bool same_side(const struct cc_fabric *f, unsigned a, unsigned b)
+{
+    uint8_t ga = f->port[a].group, gb = f->port[b].group;
+    return ga == gb || ga == CC_FABRIC_BRIDGE || gb == CC_FABRIC_BRIDGE;
+}
+
 static void send_link(struct cc_fabric *f, unsigned src, unsigned dst, uint64_t now,
                       const uint8_t *frame, size_t len)
 {
@@ -225,7 +231,7 @@ static void send_link(struct cc_fabric *f, unsigned src, unsigned dst, uint64_t 
     const struct cc_link_params *p = &l->p;
     l->st.sent++;
     l->st.sent_bytes += len;
-    if (f->port[src].group != f->port[dst].group) {
+    if (!same_side(f, src, dst)) {
         l->st.dropped_partition++;
         return;
     }
@@ -304,7 +310,7 @@ void fabric_deliver(struct cc_fabric *f, uint64_t now, cc_fabric_deliver_fn fn, 
         l->st.in_flight--;
         if (!f->port[fr->dst].up)
             l->st.dropped_down++;
-        else if (f->port[fr->src].group != f->port[fr->dst].group)
+        else if (!same_side(f, fr->src, fr->dst))
             l->st.dropped_partition++;
         else if (fn(opaque, fr->dst, fr->data, fr->len) < 0)
             l->st.dropped_rx++;
@@ -332,7 +338,7 @@ void fabric_heal(struct cc_fabric *f)
 
 bool fabric_connected(const struct cc_fabric *f, unsigned from, unsigned to)
 {
-    return from < f->n && to < f->n && f->port[from].group == f->port[to].group;
+    return from < f->n && to < f->n && same_side(f, from, to);
 }
 
 uint8_t fabric_group(const struct cc_fabric *f, unsigned port)

@@ -57,7 +57,9 @@ uint64_t fabric_next_arrival(const struct cc_fabric *f);
 typedef int (*cc_fabric_deliver_fn)(void *opaque, unsigned dst, const uint8_t *frame, size_t len);
 void fabric_deliver(struct cc_fabric *f, uint64_t now, cc_fabric_deliver_fn fn, void *opaque);
 
-/* Partition: group[i] for every port; ports talk only within a group. */
+/* Partition: group[i] for every port; ports talk only within a group,
+ * except ports in group CC_FABRIC_BRIDGE, which talk to every group. */
+#define CC_FABRIC_BRIDGE 255
 void fabric_partition(struct cc_fabric *f, const uint8_t *group);
 void fabric_heal(struct cc_fabric *f);
 bool fabric_connected(const struct cc_fabric *f, unsigned from, unsigned to);

@@ -176,6 +176,14 @@ int cc_fault_validate(const struct cc_fault *f, unsigned n_vms, struct cc_err *e
                                   __builtin_ctzll(seen & f->sides[i]));
             seen |= f->sides[i];
         }
+        if (f->bridge) {
+            int rc = mask_range(f->bridge, n_vms, "bridge", err);
+            if (rc < 0)
+                return rc;
+            if (seen & f->bridge)
+                return cc_err_set(err, EINVAL, "bridge: VM %d is also on a side",
+                                  __builtin_ctzll(seen & f->bridge));
+        }
         break;
     }
     case CC_FAULT_LATENCY:
@@ -294,6 +302,10 @@ void cc_fault_describe(const struct cc_fault *f, char *buf, size_t len)
             sbf(&s, "%s[%s]", i ? " | " : " ", a);
         }
         sbf(&s, " | rest");
+        if (f->bridge) {
+            mask_format(f->bridge, a, sizeof(a));
+            sbf(&s, ", bridge [%s]", a);
+        }
         break;
     case CC_FAULT_LATENCY:
     case CC_FAULT_JITTER:
@@ -505,6 +517,13 @@ static json_t *fault_json(const struct cc_fault *f)
             json_array_append_new(sides, side);
         }
         json_object_set_new(o, "sides", sides);
+        if (f->bridge) {
+            json_t *br = json_array();
+            for (unsigned b = 0; b < 64; b++)
+                if ((f->bridge >> b) & 1)
+                    json_array_append_new(br, json_integer(b));
+            json_object_set_new(o, "bridge", br);
+        }
         break;
     }
     case CC_FAULT_LATENCY: json_object_set_new(o, "latency", cj_time((int64_t)f->ns)); break;

@@ -213,11 +213,12 @@ static int get_count(const struct ctx *c, const json_t *v, const char *field, ui
 #define K_SIZE      (1u << 18)
 #define K_LINE      (1u << 19)
 #define K_DURATION  (1u << 20)
+#define K_BRIDGE    (1u << 21)
 
 static const char *const key_names[] = {
     "vm", "from", "to", "sides", "latency", "jitter", "bps", "rate", "delay", "offset",
     "length", "count", "torn_bytes", "torn_error", "bits", "capacity", "ppm", "delta", "size",
-    "line", "duration",
+    "line", "duration", "bridge",
 };
 
 #define K_LINK (K_FROM | K_TO | K_DURATION)
@@ -226,7 +227,7 @@ static const char *const key_names[] = {
 static unsigned type_keys(enum cc_fault_type t)
 {
     switch (t) {
-    case CC_FAULT_PARTITION: return K_SIDES | K_DURATION;
+    case CC_FAULT_PARTITION: return K_SIDES | K_BRIDGE | K_DURATION;
     case CC_FAULT_HEAL: return 0;
     case CC_FAULT_LATENCY: return K_LINK | K_LATENCY;
     case CC_FAULT_JITTER: return K_LINK | K_JITTER;
@@ -361,6 +362,7 @@ static int parse_key(const struct ctx *c, unsigned bit, const json_t *v, struct 
     case K_FROM: return get_vm_set(c, v, "from", false, &f->from);
     case K_TO: return get_vm_set(c, v, "to", false, &f->to);
     case K_SIDES: return get_sides(c, v, f);
+    case K_BRIDGE: return get_vm_set(c, v, "bridge", false, &f->bridge);
     case K_LATENCY: return get_utime(c, v, "latency", &f->ns);
     case K_JITTER: return get_utime(c, v, "jitter", &f->ns);
     case K_DELAY: return get_utime(c, v, "delay", &f->ns);

@@ -94,7 +94,7 @@ static void link_fault_params(const struct cc_fault *f, struct cc_link_params *p
 }
 
 /* Every VM on a side can talk only to VMs on the same side; VMs on no side
- * form one more side. */
+ * form one more side, except bridge VMs, which talk to every side. */
 static int partition(struct cc_sim *sim, const struct cc_fault *f, int64_t idx,
                      struct cc_err *err)
 {
@@ -103,6 +103,9 @@ static int partition(struct cc_sim *sim, const struct cc_fault *f, int64_t idx,
         for (unsigned i = 0; i < sim->n; i++)
             if ((f->sides[s] >> i) & 1)
                 group[i] = (uint8_t)(s + 1);
+    for (unsigned i = 0; i < sim->n; i++)
+        if ((f->bridge >> i) & 1)
+            group[i] = CC_FABRIC_BRIDGE;
     fabric_partition(sim->net, group);
     applied(sim, f, idx, -1);
     return end_later(sim, f, idx, (struct sim_event){.kind = EV_HEAL, .vm = -1}, err);

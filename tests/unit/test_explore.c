@@ -221,6 +221,22 @@ static void test_bug_files(void)
     ok(cc_bug_save(b, path_in("bug_3.json"), &err) == 0, "bug file saved");
     struct stat st;
     ok(stat(path_in("bug_3.json.tmp"), &st) < 0, "no temporary file left behind");
+    {
+        /* the report in words beside it */
+        FILE *rf = fopen(path_in("bug_3.txt"), "r");
+        char rep[8192] = "";
+        size_t rn = rf ? fread(rep, 1, sizeof(rep) - 1, rf) : 0;
+        rep[rn] = 0;
+        if (rf)
+            fclose(rf);
+        char want[4200];
+        snprintf(want, sizeof(want), "reproduce: chaoscontrol reproduce --bug %s",
+                 path_in("bug_3.json"));
+        ok(strstr(rep, "bug 3: ") && strstr(rep, "recipe: ") && strstr(rep, "fault    at ") &&
+           strstr(rep, want) && strstr(rep, "minimize:  chaoscontrol minimize --bug "),
+           "bug_3.txt: the failure, the schedule and the commands");
+        tap_diag("%.400s", rep);
+    }
     struct cc_bug *l = NULL;
     int rc = cc_bug_load(path_in("bug_3.json"), &l, &err);
     ok(rc == 0, "bug file loads back (%s)", rc ? err.msg : "ok");
@@ -683,6 +699,45 @@ static void test_mutators(void)
     cc_recipe_free(r);
     xmut_free(m);
 
+    /* with a client VM (3 of 4): no fault targets it, every partition
+     * leaves it bridging the sides; its choices can still be overridden */
+    struct xpoint_info pc = {.n_vms = 4, .t0 = 2 * CC_SEC, .t1 = 3 * CC_SEC, .clients = 1u << 3};
+    for (unsigned v = 0; v < 4; v++)
+        pc.alive[v] = true;
+    m = xmut_new(6, &w);
+    r = cc_recipe_new();
+    for (int i = 0; i < 200; i++)
+        xmut_faults_fresh(m, r, &pc, 4, &err);
+    for (int i = 0; i < 100; i++)
+        xmut_faults_mutate(m, r, &pc, 3, &err);
+    unsigned parts = 0, spared = cc_schedule_count(r->sched) > 0;
+    for (size_t i = 0; i < cc_schedule_count(r->sched); i++) {
+        const struct cc_fault *f = cc_schedule_get(r->sched, i);
+        if (cc_fault_has_vm(f->type))
+            spared &= f->vm != 3;
+        if (f->type == CC_FAULT_PARTITION) {
+            parts++;
+            spared &= f->bridge == (1u << 3);
+            for (unsigned s = 0; s < f->n_sides; s++)
+                spared &= !((f->sides[s] >> 3) & 1);
+        }
+        if (f->from || f->to)
+            spared &= f->from != (1u << 3) && f->to != (1u << 3);
+    }
+    ok(spared && parts > 10, "%zu faults with a client: none targets it, %u partitions all "
+       "bridged by it", cc_schedule_count(r->sched), parts);
+    ok(cc_schedule_validate(r->sched, 4, &err) == 0, "and valid for 4 VMs (%s)", err.msg);
+    cc_recipe_free(r);
+    r = cc_recipe_new();
+    for (int i = 0; i < 50; i++)
+        xmut_inputs(m, r, &pc, 4, &err);
+    bool client_ov = false;
+    for (size_t i = 0; i < r->n_ov; i++)
+        client_ov |= r->ov[i].vm == 3;
+    ok(client_ov, "input overrides still reach the client's choices");
+    cc_recipe_free(r);
+    xmut_free(m);
+
     enum cc_xmode mode;
     ok(cc_xmode_parse("input-tree", &mode) == 0 && mode == CC_XMODE_INPUT &&
        cc_xmode_parse("fault", &mode) == 0 && mode == CC_XMODE_FAULT &&
@@ -751,7 +806,7 @@ static void test_react(void)
     r.step[0].delay_ns = 30 * CC_MSEC;
     r.step[1].delay_ns = 0;
     r.step[1].pause_ns = 200 * CC_MSEC;
-    ok(xreact_start(&r, 3) == 0, "rule started");
+    ok(xreact_start(&r, 3, 0) == 0, "rule started");
     uint64_t sent[9] = {0};
     struct cc_fault f[4];
     /* quiet: followers only answer VM 0, nobody talks to everyone */
@@ -782,6 +837,20 @@ static void test_react(void)
     /* VM 0 becomes a hub too: nothing more */
     k = react_run(&r, sent, 3, 7, 0, 0, 800, 1000, f, 4);
     is_int(k, 0, "no firing after the last step");
+    xreact_free(&r);
+
+    /* with a client (VM 3 of 4): the client talking to everyone is no hub;
+     * a member talking to every other member is, and is cut off with the
+     * client bridging the partition */
+    memset(&r, 0, sizeof(r));
+    r.n_steps = 1;
+    ok(xreact_start(&r, 4, 1u << 3) == 0, "rule with a client started");
+    uint64_t sent4[16] = {0};
+    k = react_run(&r, sent4, 4, 1u << 3, 0, 0, 0, 200, f, 4);
+    is_int(k, 0, "the client talking to everyone is no hub");
+    k = react_run(&r, sent4, 4, (1u << 3) | (1u << 1), 0, 0, 200, 400, f, 4);
+    ok(k == 1 && f[0].type == CC_FAULT_PARTITION && f[0].sides[0] == (1u << 1) &&
+       f[0].bridge == (1u << 3), "member 1 is cut off, the client bridges (%u faults)", k);
     xreact_free(&r);
 }
 

@@ -283,6 +283,21 @@ static void test_partition(void)
     is_u64(fabric_stats(f, 1, 0)->dropped_rx, 1, "a frame the receiver refused counted");
     free(s.g);
     fabric_free(f);
+
+    /* A bridge port talks to every side; the sides still not to each other. */
+    f = mk(3, 1, NULL);
+    memset(&s, 0, sizeof(s));
+    uint8_t bridged[3] = {1, 2, CC_FABRIC_BRIDGE};
+    fabric_partition(f, bridged);
+    ok(!fabric_connected(f, 0, 1) && fabric_connected(f, 0, 2) && fabric_connected(f, 2, 1) &&
+       fabric_connected(f, 1, 2), "partition [0] | [1], bridge [2]");
+    fabric_send(f, 0, 0, b, frame(b, 0, 1, 1, 64));
+    fabric_send(f, 0, 0, b, frame(b, 0, 2, 2, 64));
+    fabric_send(f, 2, 0, b, frame(b, 2, 1, 3, 64));
+    run(f, &s, 0, 1000000, 1000);
+    ok(s.n == 2 && tag(&s.g[0]) + tag(&s.g[1]) == 5, "0->2 and 2->1 get through, 0->1 not");
+    free(s.g);
+    fabric_free(f);
 }
 
 /* Loss draws on 0->1 do not depend on traffic on 0->2. */

@@ -187,6 +187,23 @@ static void test_every_type(void)
     cc_schedule_free(s3);
     cc_schedule_free(s);
 
+    /* A partition with a bridge: the client VM 3 reaches both sides. */
+    struct cc_schedule *br = parse("{\"faults\": [{\"at\": \"1s\", \"type\": \"partition\", "
+                                   "\"sides\": [[2]], \"bridge\": [3]}]}", 4, &err);
+    ok(br && cc_schedule_get(br, 0)->bridge == 8 && cc_schedule_get(br, 0)->sides[0] == 4,
+       "a bridged partition parses (%s)", err.msg);
+    if (br) {
+        cc_fault_describe(cc_schedule_get(br, 0), d, sizeof(d));
+        is_str(d, "partition [2] | rest, bridge [3]", "describe a bridged partition");
+        char *bt = cc_schedule_to_json(br);
+        struct cc_schedule *br2 = bt ? parse(bt, 4, &err) : NULL;
+        ok(bt && strstr(bt, "\"bridge\": [3]") && br2 &&
+           cc_schedule_get(br2, 0)->bridge == 8, "and its JSON form keeps the bridge");
+        free(bt);
+        cc_schedule_free(br2);
+        cc_schedule_free(br);
+    }
+
     struct cc_schedule *e = parse("{\"faults\": []}", 3, &err);
     ok(e && cc_schedule_count(e) == 0, "an empty schedule is fine");
     char *et = e ? cc_schedule_to_json(e) : NULL;
@@ -253,6 +270,10 @@ static void test_errors(void)
                  "faults[1].to[1]: 7 is out of range (3 VMs)", "link target out of range");
     expect_error("{\"at\": 0, \"type\": \"partition\", \"sides\": [[0], [0, 1]]}", 3,
                  "faults[1].sides[1]: VM 0 is already on another side", "overlapping sides");
+    expect_error("{\"at\": 0, \"type\": \"partition\", \"sides\": [[0]], \"bridge\": [0]}", 3,
+                 "faults[1].bridge: VM 0 is also on a side", "bridge on a side");
+    expect_error("{\"at\": 0, \"type\": \"partition\", \"sides\": [[0]], \"bridge\": [5]}", 3,
+                 "faults[1].bridge[0]: 5 is out of range (3 VMs)", "bridge out of range");
     expect_error("{\"at\": 0, \"type\": \"partition\", \"sides\": [[0], [3]]}", 3,
                  "faults[1].sides[1][0]: 3 is out of range (3 VMs)", "side VM out of range");
     expect_error("{\"at\": 0, \"type\": \"partition\", \"sides\": [[0], []]}", 3,
