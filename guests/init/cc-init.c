@@ -205,7 +205,9 @@ static void read_cmdline(void)
     if (fd >= 0)
         close(fd);
     cmdline[n > 0 ? n : 0] = 0;
-    cmdline[strcspn(cmdline, "\n")] = 0;
+    /* /proc/cmdline ends with a newline; one inside is white space */
+    for (size_t k = strlen(cmdline); k && isspace((unsigned char)cmdline[k - 1]);)
+        cmdline[--k] = 0;
 }
 
 /* The value of key=value on the command line (value may be "quoted"), into
@@ -213,12 +215,15 @@ static void read_cmdline(void)
 static bool param(const char *key, char *out, size_t len)
 {
     size_t kl = strlen(key);
+    /* words split at white space, as the kernel splits them (a command
+     * line may hold newlines: --append "a=1
+     * b=2") */
     for (const char *p = cmdline; *p;) {
-        while (*p == ' ')
+        while (isspace((unsigned char)*p))
             p++;
         const char *w = p;
         bool q = false;
-        while (*p && (q || *p != ' ')) {
+        while (*p && (q || !isspace((unsigned char)*p))) {
             if (*p == '"')
                 q = !q;
             p++;

@@ -354,6 +354,11 @@ struct cc_explore_opts {
     uint64_t clients;
     struct cc_xweights weights;
     /* Run-time only (never saved): */
+    /* The memory live snapshots of frontier points may hold together
+     * (bytes; 0: half the memory available at the start). Past it the
+     * least recently used are dropped and re-made by replay when needed:
+     * slower, same results. */
+    uint64_t snapshot_mem;
     /* The target's factory (NULL: boot the target's kernel); must outlive
      * the explorer. Resuming an exploration of a factory target needs it. */
     const struct cc_xfactory *factory;

@@ -348,6 +348,9 @@ int cc_sim_fork(const struct cc_sim_snapshot *s, const struct cc_sim_fork_opts *
 
 void cc_sim_snapshot_get(struct cc_sim_snapshot *s);
 void cc_sim_snapshot_put(struct cc_sim_snapshot *s);
+/* The memory s holds, about: every VM's stored (non-zero) pages and
+ * device state. */
+uint64_t cc_sim_snapshot_bytes(const struct cc_sim_snapshot *s);
 
 /* Reseed every stream (VMs, SDK, links), e.g. after a restore, so that runs
  * from one snapshot diverge. */

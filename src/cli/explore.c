@@ -34,7 +34,7 @@ enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_VMS, OPT_ROUNDS, OPT_BRANCHES, OPT_OUTPUT, OPT_MODE,
     OPT_SEED, OPT_DISK_IMAGE, OPT_DISK, OPT_CMDLINE, OPT_APPEND, OPT_MEM, OPT_BRANCH_TIME,
     OPT_STOP_AFTER, OPT_REACT, OPT_CORPUS, OPT_BUG, OPT_SERIAL, OPT_FORCE, OPT_QUIET, OPT_HELP,
-    OPT_SETUP_MARKER, OPT_SETUP_AFTER, OPT_CHECK, OPT_CLIENTS,
+    OPT_SETUP_MARKER, OPT_SETUP_AFTER, OPT_CHECK, OPT_CLIENTS, OPT_SNAPSHOT_MEM,
 };
 
 static const struct option long_opts[] = {
@@ -64,6 +64,7 @@ static const struct option long_opts[] = {
     {"setup-after", required_argument, NULL, OPT_SETUP_AFTER},
     {"check", required_argument, NULL, OPT_CHECK},
     {"clients", required_argument, NULL, OPT_CLIENTS},
+    {"snapshot-mem", required_argument, NULL, OPT_SNAPSHOT_MEM},
     {NULL, 0, NULL, 0},
 };
 
@@ -73,6 +74,7 @@ struct xopts {
     const char *setup_marker;
     uint64_t setup_after;
     uint64_t clients;               /* VM mask */
+    uint64_t snapshot_mem;
     enum cc_xchecker checker;
     unsigned vms, rounds, branches, stop_after, react;
     bool react_set;
@@ -90,8 +92,9 @@ static void usage_run(FILE *f)
             "           [--disk-image F | --disk SIZE] [--cmdline ARGS] [--append ARGS]\n"
             "           [--mem SIZE] [--branch-time T] [--stop-after N] [--react PCT]\n"
             "           [--setup-marker TEXT] [--setup-after T] [--check MODEL]\n"
-            "           [--clients LIST] [--force] [--quiet]\n"
-            "       chaoscontrol explore resume --corpus DIR --rounds R [--stop-after N]\n\n"
+            "           [--clients LIST] [--snapshot-mem SIZE] [--force] [--quiet]\n"
+            "       chaoscontrol explore resume --corpus DIR --rounds R [--stop-after N]\n"
+            "           [--snapshot-mem SIZE]\n\n"
             "Boots N VMs in one simulation, runs them to setup_complete and snapshots\n"
             "them; each round forks B branches from frontier points with mutated fault\n"
             "schedules (fault), other values at cc_random_choice points (input-tree) or\n"
@@ -116,6 +119,9 @@ static void usage_run(FILE *f)
             "  --clients LIST     client VMs (e.g. 3 or 3-4): no fault targets them and\n"
             "                     every partition leaves them reaching every side, as a\n"
             "                     Jepsen client on its control node\n"
+            "  --snapshot-mem SIZE memory the snapshots of frontier points may hold (default:\n"
+            "                     half of what is available at the start); past it the\n"
+            "                     least recently used are re-made by replay when needed\n"
             "  --branch-time T    virtual time each branch runs (default 1s)\n"
             "  --stop-after N     stop once N distinct bugs were found (default: never)\n"
             "  --react PCT        share of fault branches that also cut off or pause each\n"
@@ -220,6 +226,10 @@ static int parse(int argc, char **argv, struct xopts *o)
         case OPT_SETUP_AFTER:
             if (!cc_time_parse(optarg, &o->setup_after) || !o->setup_after)
                 return bad(o, "--setup-after '%s' is not a positive time (e.g. 5s)", optarg);
+            break;
+        case OPT_SNAPSHOT_MEM:
+            if (!cli_parse_size(optarg, &o->snapshot_mem) || !o->snapshot_mem)
+                return bad(o, "--snapshot-mem '%s' is not a size (e.g. 4G)", optarg);
             break;
         case OPT_CLIENTS:
             if (!parse_vm_list(optarg, &o->clients))
@@ -404,8 +414,8 @@ static int explore_run(int argc, char **argv)
     if (rc)
         return rc == 3 ? 0 : rc;
     if (only(&o, "kernel initrd vms rounds branches output mode seed disk-image disk cmdline "
-             "append mem branch-time stop-after react setup-marker setup-after check clients force "
-             "quiet", argc, argv))
+             "append mem branch-time stop-after react setup-marker setup-after check clients "
+             "snapshot-mem force quiet", argc, argv))
         return 2;
     if (!o.kernel)
         return bad(&o, "%s", "--kernel is required");
@@ -477,6 +487,7 @@ static int explore_run(int argc, char **argv)
     if (o.react_set)
         eo.react_percent = o.react;
     eo.clients = o.clients;
+    eo.snapshot_mem = o.snapshot_mem;
     eo.progress = ui_progress;
     eo.log = ui_log;
     eo.log_opaque = &u;
@@ -519,7 +530,7 @@ static int explore_resume(int argc, char **argv)
     int rc = parse(argc, argv, &o);
     if (rc)
         return rc == 3 ? 0 : rc;
-    if (only(&o, "corpus rounds stop-after force quiet", argc, argv))
+    if (only(&o, "corpus rounds stop-after snapshot-mem force quiet", argc, argv))
         return 2;
     if (!o.corpus)
         return bad(&o, "%s", "--corpus DIR is required (the --output of 'explore run')");
@@ -539,6 +550,7 @@ static int explore_resume(int argc, char **argv)
     cc_explore_opts_default(&eo);
     eo.rounds = o.rounds;
     eo.stop_after_bugs = o.stop_after;
+    eo.snapshot_mem = o.snapshot_mem;
     eo.progress = ui_progress;
     eo.log = ui_log;
     eo.log_opaque = &u;

@@ -475,6 +475,13 @@ struct mctx {
     struct cc_err *err;
 };
 
+/* A history checker's failure (src/explore/xcheck.c): judged at the run's
+ * end, so a candidate runs exactly as long as the recipe, no slack. */
+static bool checker_failure(const struct cc_bug *b)
+{
+    return !strcmp(b->fail.file, "chaoscontrol:checker");
+}
+
 static struct cc_recipe *candidate(const struct mctx *m, const bool *keep)
 {
     struct cc_recipe *r = cc_recipe_new();
@@ -583,9 +590,74 @@ static int minimize_passes(struct mctx *m, struct cc_recipe **cur, struct cc_xfa
             *fail = m->best_fail;
             m->best = NULL;
         }
-        m->end = (*cur)->end_ns + MIN_SLACK_NS;
+        m->end = (*cur)->end_ns + (checker_failure(m->b) ? 0 : MIN_SLACK_NS);
     }
     return rc;
+}
+
+/* The latest "time" of the witness's operations (JSON lines), 0 if none. */
+static uint64_t witness_end(const char *witness)
+{
+    uint64_t end = 0;
+    for (const char *l = witness; l && *l;) {
+        const char *e = strchr(l, '\n');
+        size_t n = e ? (size_t)(e - l) : strlen(l);
+        json_t *o = json_loadb(l, n, 0, NULL);
+        json_t *t = o ? json_object_get(o, "time") : NULL;
+        if (json_is_integer(t) && json_integer_value(t) > 0 &&
+            (uint64_t)json_integer_value(t) > end)
+            end = (uint64_t)json_integer_value(t);
+        json_decref(o);
+        l += n + (e != NULL);
+    }
+    return end;
+}
+
+/* A checker failure needs the run only until its witness's last operation
+ * completed: try ending there (plus 1 ms); every later test is shorter. */
+static int shorten(struct mctx *m, struct cc_recipe **cur, struct cc_xfailure *fail,
+                   struct cc_err *err)
+{
+    uint64_t t = witness_end(m->b->history_witness);
+    if (!t || !checker_failure(m->b))
+        return 0;
+    t += CC_MSEC;
+    if (t <= m->x_setup_ns || t >= (*cur)->end_ns)
+        return 0;
+    struct cc_recipe *r = cc_recipe_clone(*cur);
+    if (!r)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    r->end_ns = t;
+    size_t k = 0;
+    while (k < r->n_stops && r->stops[k] < t)
+        k++;
+    r->n_stops = k;
+    struct cc_xrun_result res;
+    double t0 = explore_now();
+    int rc = cc_xrun_replay(m->x, r, &res, err);
+    m->tests++;
+    if (rc < 0) {
+        cc_recipe_free(r);
+        return rc;
+    }
+    bool fails = res.fail.failed && res.fail.id == m->b->fail.id;
+    if (m->progress) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "test %lu: the run cut at the witness's end, %.6f s: %s "
+                 "(%.1f s wall)", m->tests, t / 1e9, fails ? "fails the same way" :
+                 res.fail.failed ? "fails differently" : "passes", explore_now() - t0);
+        m->progress(m->opaque, msg);
+    }
+    if (!fails) {
+        cc_recipe_free(r);
+        return 0;
+    }
+    cc_recipe_add_stop(r, r->end_ns);
+    cc_recipe_free(*cur);
+    *cur = r;
+    *fail = res.fail;
+    m->end = r->end_ns;
+    return 0;
 }
 
 /* A new bug like b (its target's strings copied) with recipe r (taken)
@@ -632,7 +704,7 @@ int cc_bug_minimize(const struct cc_bug *b, const struct cc_xrun_opts *o,
     struct mctx m = {
         .x = x, .x_setup_ns = xrun_setup_ns(x), .b = b, .progress = progress,
         .opaque = opaque, .err = err,
-        .end = b->recipe->end_ns + MIN_SLACK_NS,
+        .end = b->recipe->end_ns + (checker_failure(b) ? 0 : MIN_SLACK_NS),
     };
     st->faults_before = cc_schedule_count(b->recipe->sched);
     st->overrides_before = b->recipe->n_ov;
@@ -651,6 +723,8 @@ int cc_bug_minimize(const struct cc_bug *b, const struct cc_xrun_opts *o,
     if (rc == 0 && !cur)
         rc = cc_err_set(err, ENOMEM, "out of memory");
     struct cc_xfailure cur_fail = b->fail;
+    if (rc == 0)
+        rc = shorten(&m, &cur, &cur_fail, err);
     if (rc == 0)
         rc = minimize_passes(&m, &cur, &cur_fail, err);
     cc_recipe_free(m.best);

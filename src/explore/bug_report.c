@@ -76,7 +76,10 @@ char *cc_bug_report(const struct cc_bug *b, const char *path)
     if (!f)
         return NULL;
     fprintf(f, "bug %u: %s \"%s\"\n\n", b->number, cc_kind_name(b->fail.kind), b->fail.message);
-    cc_bug_print_failure(f, "failure", &b->fail);
+    struct cc_xfailure fl = b->fail;
+    if (b->history_explain && !strcmp(fl.details, b->history_explain))
+        fl.details[0] = 0;          /* said below, with the sub-history */
+    cc_bug_print_failure(f, "failure", &fl);
     fprintf(f, "found in round %" PRIu64 ", branch %" PRIu64 " (%s mode), %.1f s into the "
             "exploration\n", b->round, b->branch, cc_xmode_name(b->mode), b->wall_s);
     if (b->minimized_from)

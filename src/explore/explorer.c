@@ -131,6 +131,7 @@ static struct cc_explorer *explorer_alloc(const char *dir, const struct cc_explo
     if (!x)
         return NULL;
     x->o = *o;
+    x->snap_budget = frontier_snapshot_budget(o);
     x->dir = strdup(dir);
     x->o.output = x->dir;
     x->t_start = explore_now();

@@ -21,10 +21,14 @@ struct xhot {
     struct cc_sim_snapshot *snap;   /* a live snapshot (hot), or NULL */
     uint64_t last_used;             /* for evicting snapshots (LRU) */
 };
+/* The memory hot snapshots may hold together (cc_explore_opts.snapshot_mem,
+ * or half the memory available when the explorer started). */
+uint64_t frontier_snapshot_budget(const struct cc_explore_opts *o);
 
 struct cc_explorer {
     struct cc_xstate *st;
     struct cc_explore_opts o;       /* run-time knobs (settings are in st->set) */
+    uint64_t snap_budget;           /* frontier_snapshot_budget */
     char *dir;
     struct cc_xrun *run;
     struct xhot *hot;               /* parallel to st->pts */

@@ -106,21 +106,41 @@ static void drop_snapshot(struct xhot *h)
     h->snap = NULL;
 }
 
+uint64_t frontier_snapshot_budget(const struct cc_explore_opts *o)
+{
+    if (o->snapshot_mem)
+        return o->snapshot_mem;
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    uint64_t kb = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "MemAvailable: %" SCNu64 " kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb ? kb * 1024 / 2 : UINT64_MAX;
+}
+
+/* At most hot_max snapshots besides the root's, holding at most the
+ * snapshot budget together (a few VMs of a real server hold hundreds of
+ * megabytes each): the least recently used go first, never keep's. */
 void frontier_trim_hot(struct cc_explorer *x, const struct xpoint *keep)
 {
     struct cc_xstate *st = x->st;
     for (;;) {
         size_t hot = 0;
+        uint64_t bytes = x->hot[0].snap ? cc_sim_snapshot_bytes(x->hot[0].snap) : 0;
         struct xhot *lru = NULL;
         for (size_t i = 1; i < st->n_pts; i++) {
             struct xhot *h = &x->hot[i];
             if (!h->snap)
                 continue;
             hot++;
+            bytes += cc_sim_snapshot_bytes(h->snap);
             if (&st->pts[i] != keep && (!lru || h->last_used < lru->last_used))
                 lru = h;
         }
-        if (hot <= st->set.hot_max || !lru)
+        if ((hot <= st->set.hot_max && bytes <= x->snap_budget) || !lru)
             return;
         drop_snapshot(lru);
     }
