@@ -254,6 +254,10 @@ struct cc_xweights {
         clock, disk;
 };
 void cc_xweights_default(struct cc_xweights *w);
+/* Keep only the kinds named in list ("partition,pause,kill": the field
+ * names above, comma-separated), zero the others. -EINVAL (w unchanged)
+ * for an unknown name or an empty list. */
+int cc_xweights_only(struct cc_xweights *w, const char *list);
 
 /* ---- bug files ---- */
 

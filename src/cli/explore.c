@@ -34,7 +34,7 @@ enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_VMS, OPT_ROUNDS, OPT_BRANCHES, OPT_OUTPUT, OPT_MODE,
     OPT_SEED, OPT_DISK_IMAGE, OPT_DISK, OPT_CMDLINE, OPT_APPEND, OPT_MEM, OPT_BRANCH_TIME,
     OPT_STOP_AFTER, OPT_REACT, OPT_CORPUS, OPT_BUG, OPT_SERIAL, OPT_FORCE, OPT_QUIET, OPT_HELP,
-    OPT_SETUP_MARKER, OPT_SETUP_AFTER, OPT_CHECK, OPT_CLIENTS, OPT_SNAPSHOT_MEM,
+    OPT_SETUP_MARKER, OPT_SETUP_AFTER, OPT_CHECK, OPT_CLIENTS, OPT_SNAPSHOT_MEM, OPT_FAULTS,
 };
 
 static const struct option long_opts[] = {
@@ -65,6 +65,7 @@ static const struct option long_opts[] = {
     {"check", required_argument, NULL, OPT_CHECK},
     {"clients", required_argument, NULL, OPT_CLIENTS},
     {"snapshot-mem", required_argument, NULL, OPT_SNAPSHOT_MEM},
+    {"faults", required_argument, NULL, OPT_FAULTS},
     {NULL, 0, NULL, 0},
 };
 
@@ -75,6 +76,7 @@ struct xopts {
     uint64_t setup_after;
     uint64_t clients;               /* VM mask */
     uint64_t snapshot_mem;
+    const char *faults;             /* kinds the mutator draws, or NULL: all */
     enum cc_xchecker checker;
     unsigned vms, rounds, branches, stop_after, react;
     bool react_set;
@@ -92,7 +94,8 @@ static void usage_run(FILE *f)
             "           [--disk-image F | --disk SIZE] [--cmdline ARGS] [--append ARGS]\n"
             "           [--mem SIZE] [--branch-time T] [--stop-after N] [--react PCT]\n"
             "           [--setup-marker TEXT] [--setup-after T] [--check MODEL]\n"
-            "           [--clients LIST] [--snapshot-mem SIZE] [--force] [--quiet]\n"
+            "           [--clients LIST] [--faults KINDS] [--snapshot-mem SIZE]\n"
+            "           [--force] [--quiet]\n"
             "       chaoscontrol explore resume --corpus DIR --rounds R [--stop-after N]\n"
             "           [--snapshot-mem SIZE]\n\n"
             "Boots N VMs in one simulation, runs them to setup_complete and snapshots\n"
@@ -119,6 +122,10 @@ static void usage_run(FILE *f)
             "  --clients LIST     client VMs (e.g. 3 or 3-4): no fault targets them and\n"
             "                     every partition leaves them reaching every side, as a\n"
             "                     Jepsen client on its control node\n"
+            "  --faults KINDS     the fault kinds the mutator draws, comma-separated, from\n"
+            "                     partition heal kill restart pause loss latency duplicate\n"
+            "                     reorder clock disk (default: all; restart returns a VM\n"
+            "                     to its post-setup snapshot, keeping only its disk)\n"
             "  --snapshot-mem SIZE memory the snapshots of frontier points may hold (default:\n"
             "                     half of what is available at the start); past it the\n"
             "                     least recently used are re-made by replay when needed\n"
@@ -227,6 +234,16 @@ static int parse(int argc, char **argv, struct xopts *o)
             if (!cc_time_parse(optarg, &o->setup_after) || !o->setup_after)
                 return bad(o, "--setup-after '%s' is not a positive time (e.g. 5s)", optarg);
             break;
+        case OPT_FAULTS: {
+            struct cc_xweights w;
+            cc_xweights_default(&w);
+            if (cc_xweights_only(&w, optarg) < 0)
+                return bad(o, "--faults '%s': want a comma-separated list of partition, heal, "
+                           "kill, restart, pause, loss, latency, duplicate, reorder, clock, disk",
+                           optarg);
+            o->faults = optarg;
+            break;
+        }
         case OPT_SNAPSHOT_MEM:
             if (!cli_parse_size(optarg, &o->snapshot_mem) || !o->snapshot_mem)
                 return bad(o, "--snapshot-mem '%s' is not a size (e.g. 4G)", optarg);
@@ -415,7 +432,7 @@ static int explore_run(int argc, char **argv)
         return rc == 3 ? 0 : rc;
     if (only(&o, "kernel initrd vms rounds branches output mode seed disk-image disk cmdline "
              "append mem branch-time stop-after react setup-marker setup-after check clients "
-             "snapshot-mem force quiet", argc, argv))
+             "snapshot-mem faults force quiet", argc, argv))
         return 2;
     if (!o.kernel)
         return bad(&o, "%s", "--kernel is required");
@@ -488,6 +505,8 @@ static int explore_run(int argc, char **argv)
         eo.react_percent = o.react;
     eo.clients = o.clients;
     eo.snapshot_mem = o.snapshot_mem;
+    if (o.faults)
+        cc_xweights_only(&eo.weights, o.faults);
     eo.progress = ui_progress;
     eo.log = ui_log;
     eo.log_opaque = &u;

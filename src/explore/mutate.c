@@ -25,6 +25,38 @@ void cc_xweights_default(struct cc_xweights *w)
     };
 }
 
+int cc_xweights_only(struct cc_xweights *w, const char *list)
+{
+    struct cc_xweights out = {0};
+    struct {
+        const char *name;
+        unsigned *src, *dst;
+    } k[] = {
+        {"partition", &w->partition, &out.partition}, {"heal", &w->heal, &out.heal},
+        {"kill", &w->kill, &out.kill}, {"restart", &w->restart, &out.restart},
+        {"pause", &w->pause, &out.pause}, {"loss", &w->loss, &out.loss},
+        {"latency", &w->latency, &out.latency}, {"duplicate", &w->duplicate, &out.duplicate},
+        {"reorder", &w->reorder, &out.reorder}, {"clock", &w->clock, &out.clock},
+        {"disk", &w->disk, &out.disk},
+    };
+    bool any = false;
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        size_t i = 0;
+        while (i < sizeof(k) / sizeof(k[0]) && (strlen(k[i].name) != n || strncmp(p, k[i].name, n)))
+            i++;
+        if (i == sizeof(k) / sizeof(k[0]))
+            return -EINVAL;
+        *k[i].dst = *k[i].src ? *k[i].src : 1;
+        any = true;
+        p += n + (p[n] == ',');
+    }
+    if (!any)
+        return -EINVAL;
+    *w = out;
+    return 0;
+}
+
 const char *cc_xmode_name(enum cc_xmode m)
 {
     switch (m) {
@@ -285,7 +317,7 @@ static int add_one(struct xmut *m, struct cc_recipe *r, const struct xpoint_info
         return rc;
     (*budget)--;
     /* A kill is usually a crash: bring the VM back a little later. */
-    if (f.type == CC_FAULT_KILL && *budget && chance(m, 70)) {
+    if (f.type == CC_FAULT_KILL && m->w.restart && *budget && chance(m, 70)) {
         uint64_t back = at + ms_between(m, 20, 600);
         if (back < p->t1) {
             struct cc_fault g;

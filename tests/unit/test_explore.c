@@ -738,6 +738,28 @@ static void test_mutators(void)
     cc_recipe_free(r);
     xmut_free(m);
 
+    /* --faults: only the kinds named */
+    struct cc_xweights wo;
+    cc_xweights_default(&wo);
+    ok(cc_xweights_only(&wo, "partition,kill") == 0 && wo.partition == 30 && wo.kill == 6 &&
+       !wo.restart && !wo.pause && !wo.heal && !wo.clock && !wo.disk, "only partition and kill");
+    struct cc_xweights wb = wo;
+    ok(cc_xweights_only(&wb, "partition,reboot") == -EINVAL && !memcmp(&wb, &wo, sizeof(wb)) &&
+       cc_xweights_only(&wb, "") == -EINVAL, "an unknown kind or none is refused");
+    m = xmut_new(8, &wo);
+    r = cc_recipe_new();
+    for (int i = 0; i < 100; i++)
+        xmut_faults_fresh(m, r, &p, 4, &err);
+    bool only = cc_schedule_count(r->sched) > 0;
+    for (size_t i = 0; i < cc_schedule_count(r->sched); i++) {
+        enum cc_fault_type t = cc_schedule_get(r->sched, i)->type;
+        only &= t == CC_FAULT_PARTITION || t == CC_FAULT_KILL || t == CC_FAULT_HEAL;
+    }
+    ok(only, "%zu faults drawn: partitions (with heals) and kills, no restart after a kill",
+       cc_schedule_count(r->sched));
+    cc_recipe_free(r);
+    xmut_free(m);
+
     enum cc_xmode mode;
     ok(cc_xmode_parse("input-tree", &mode) == 0 && mode == CC_XMODE_INPUT &&
        cc_xmode_parse("fault", &mode) == 0 && mode == CC_XMODE_FAULT &&
