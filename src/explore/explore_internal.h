@@ -82,6 +82,9 @@ struct cc_assertion;
 void xcheck_run(enum cc_xchecker checker, struct cc_sim *sim, struct cc_xrun_result *res,
                 struct cc_xcheck_out *out);
 void xcheck_clear(struct cc_xcheck_out *o);
+/* The outcome features of history h, added to res->outcomes. */
+struct cc_history;
+void xcheck_outcomes(const struct cc_history *h, struct cc_xrun_result *res);
 /* The checker's table entry (the well-formedness one when well_formed). */
 void xcheck_assertion(enum cc_xchecker c, bool well_formed, struct cc_assertion *a);
 const struct cc_xcheck_out *xrun_check_out(const struct cc_xrun *x);

@@ -9,8 +9,11 @@
  *
  * The history also gives coverage for programs without SDK edges: its
  * outcomes (each operation kind with each result, buckets of how many
- * operations failed or timed out, of distinct values read per key) are
- * features whose first appearance makes a branch new. */
+ * operations failed or timed out, of distinct values read per key, of
+ * reads answered while a write of their key hung) are features whose first
+ * appearance makes a branch new. The last one is a step towards a stale
+ * read: a replica answered reads while writes could not get through (a
+ * member cut off from the majority but not from its client). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -94,7 +97,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* The outcome features of h (see the top of the file). */
-static void outcomes(const struct cc_history *h, struct cc_xrun_result *res)
+void xcheck_outcomes(const struct cc_history *h, struct cc_xrun_result *res)
 {
     static const char *const fn[] = {"read", "write", "cas", "add"};
     static const char *const st[] = {"invoke", "ok", "fail", "info"};
@@ -124,6 +127,25 @@ static void outcomes(const struct cc_history *h, struct cc_xrun_result *res)
         outcome(res, "distinct-reads-bucket:%u", bucket(distinct));
     }
     free(reads);
+    /* reads answered (ok) after a write of their key was invoked that
+     * never completed (info: timed out, maybe applied) */
+    size_t hung = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct cc_history_op r, w;
+        if (cc_history_op(h, i, &r) < 0 || r.f != CC_HIST_READ || r.status != CC_HIST_OK ||
+            !r.key)
+            continue;
+        for (size_t j = 0; j < n; j++) {
+            if (cc_history_op(h, j, &w) < 0 || w.f != CC_HIST_WRITE ||
+                w.status != CC_HIST_INFO || !w.key || strcmp(w.key, r.key) ||
+                w.invoke_ns >= r.invoke_ns)
+                continue;
+            hung++;
+            break;
+        }
+    }
+    if (hung)
+        outcome(res, "read-ok-while-a-write-hung-bucket:%u", bucket(hung));
 }
 
 void xcheck_clear(struct cc_xcheck_out *o)
@@ -159,7 +181,7 @@ void xcheck_run(enum cc_xchecker checker, struct cc_sim *sim, struct cc_xrun_res
         return;
     }
     res->hist_ops = cc_history_count(h);
-    outcomes(h, res);
+    xcheck_outcomes(h, res);
     if (checker == CC_XCHECK_NONE || res->fail.failed) {
         cc_history_free(h);
         return;

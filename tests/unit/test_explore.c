@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "chaoscontrol/explore.h"
+#include "chaoscontrol/history.h"
+#include "explore/explore_internal.h"
 #include "explore/state_internal.h"
 #include "../tap.h"
 
@@ -1062,6 +1064,42 @@ static void cleanup(void)
         fprintf(stderr, "could not remove %s\n", tmpdir);
 }
 
+/* The history's outcome features: n of them for text. */
+static unsigned outcomes_of(const char *text)
+{
+    struct cc_history *h = NULL;
+    struct cc_err err = {0};
+    if (cc_history_parse(text, strlen(text), "h", &h, &err) < 0) {
+        tap_diag("%s", err.msg);
+        return 0;
+    }
+    struct cc_xrun_result res;
+    memset(&res, 0, sizeof(res));
+    xcheck_outcomes(h, &res);
+    cc_history_free(h);
+    return res.n_outcomes;
+}
+
+static void test_outcomes(void)
+{
+    const char *base =
+        "{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"key\":\"k\",\"value\":1,\"time\":10}\n"
+        "{\"process\":1,\"type\":\"ok\",\"f\":\"write\",\"key\":\"k\",\"value\":1,\"time\":20}\n"
+        "{\"process\":2,\"type\":\"invoke\",\"f\":\"write\",\"key\":\"k\",\"value\":2,\"time\":30}\n"
+        "{\"process\":2,\"type\":\"info\",\"f\":\"write\",\"key\":\"k\",\"value\":2,\"time\":90}\n";
+    char before[1024], after[1024];
+    /* the same read before the hung write was invoked, and after */
+    snprintf(before, sizeof(before), "%s{\"process\":3,\"type\":\"invoke\",\"f\":\"read\","
+             "\"key\":\"k\",\"time\":25}\n{\"process\":3,\"type\":\"ok\",\"f\":\"read\","
+             "\"key\":\"k\",\"value\":1,\"time\":26}\n", base);
+    snprintf(after, sizeof(after), "%s{\"process\":3,\"type\":\"invoke\",\"f\":\"read\","
+             "\"key\":\"k\",\"time\":40}\n{\"process\":3,\"type\":\"ok\",\"f\":\"read\","
+             "\"key\":\"k\",\"value\":1,\"time\":41}\n", base);
+    unsigned a = outcomes_of(before), b = outcomes_of(after);
+    ok(a > 0 && b == a + 1, "a read answered while a write of its key hangs is one more "
+       "outcome feature (%u vs %u)", b, a);
+}
+
 int main(int argc, char **argv)
 {
     fixtures = argc > 1 ? argv[1] : NULL;
@@ -1082,6 +1120,7 @@ int main(int argc, char **argv)
     test_ddmin();
     test_mutators();
     test_react();
+    test_outcomes();
     cleanup();
     return tap_exit();
 }
