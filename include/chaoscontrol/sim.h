@@ -150,6 +150,9 @@ struct cc_sim_config {
     void (*sdk_hook)(void *opaque, struct cc_sim *sim, unsigned vm,
                      const struct cc_sdk_event *ev);
     void *sdk_hook_opaque;
+    /* Determinism log (dlog.h) of every VM (VM i as index i) and of the run
+     * log, in the simulation's order; NULL = none. Not carried into forks. */
+    struct cc_dlog *dlog;
 };
 void cc_sim_config_default(struct cc_sim_config *cfg);
 

@@ -32,6 +32,7 @@
 
 struct cc_vm;
 struct cc_vm_ext_ops;
+struct cc_dlog;
 
 /* Virtual-time cost of each exit kind, in nanoseconds. */
 struct cc_exit_costs {
@@ -67,6 +68,12 @@ struct cc_vm_config {
      * as text to trace_path when set. */
     bool trace_keep;
     const char *trace_path;
+
+    /* Determinism log (chaoscontrol/dlog.h): every exit, injection, SDK
+     * event, periodic register dump and snapshot boundary of this VM goes
+     * to dlog (NULL = none; the writer outlives the VM), tagged dlog_vm. */
+    struct cc_dlog *dlog;
+    unsigned dlog_vm;
 
     /* Host watchdog: report when KVM_RUN has not returned for this many
      * wall-clock seconds (0 = off). It changes nothing the guest can see. */

@@ -19,6 +19,7 @@ void cli_vm_opts_default(struct cli_vm_opts *o)
     memset(o, 0, sizeof(*o));
     o->mem = 256ull << 20;
     o->seed = 0;
+    o->dlog_regs = CC_DLOG_DEFAULT_REGS_EVERY;
 }
 
 bool cli_parse_u64(const char *s, uint64_t *out)
@@ -89,6 +90,7 @@ enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_MEM, OPT_SEED, OPT_CMDLINE, OPT_APPEND,
     OPT_SERIAL_OUT, OPT_UNTIL, OPT_MAX_EXITS, OPT_TRACE, OPT_FORCE, OPT_RUNS, OPT_QUIET,
     OPT_HELP, OPT_PRINT_CMDLINE, OPT_DISK_IMAGE, OPT_DISK, OPT_RNG, OPT_OUTPUT, OPT_SEEDS, OPT_REGS,
+    OPT_DLOG, OPT_DLOG_REGS,
 };
 
 static const struct option long_opts[] = {
@@ -113,6 +115,8 @@ static const struct option long_opts[] = {
     {"output", required_argument, NULL, OPT_OUTPUT},
     {"seeds", required_argument, NULL, OPT_SEEDS},
     {"regs", no_argument, NULL, OPT_REGS},
+    {"dlog", required_argument, NULL, OPT_DLOG},
+    {"dlog-regs", required_argument, NULL, OPT_DLOG_REGS},
     {NULL, 0, NULL, 0},
 };
 
@@ -141,6 +145,7 @@ static void usage(FILE *f, const char *cmd)
             "  --regs            show the vCPU's registers where the run stopped (always\n"
             "                    shown when the guest stops abnormally)\n"
             "%s"
+            "%s"
             "  --force           run even if this host's KVM fails the capability probe\n"
             "  --quiet           no summary on stderr\n"
             "  --print-cmdline   print the kernel command line that would be used\n",
@@ -149,7 +154,13 @@ static void usage(FILE *f, const char *cmd)
             verify ? " (run 1; runs 2.. get F.2, F.3, ...)" : "",
             verify ? "  --runs N          number of runs to compare (default 3)\n"
                      "  --seeds A,B,...   run k uses the k-th seed instead of --seed (the runs\n"
-                     "                    are then expected to differ: shows where they part)\n" : "");
+                     "                    are then expected to differ: shows where they part)\n" : "",
+            !strcmp(cmd, "boot") ?
+                     "  --dlog F          write a determinism log to F (every exit, injection,\n"
+                     "                    SDK event, register dumps, RAM hash at the end; read it\n"
+                     "                    with 'chaoscontrol dlog'; docs/dlog.md)\n"
+                     "  --dlog-regs N     a register dump every N exits (default 100000, 0 none)\n"
+                     : "");
 }
 
 /* --seeds A,B,...: one seed per verify run. Returns 0, or 2 after printing
@@ -264,6 +275,21 @@ int cli_parse_vm_opts(int argc, char **argv, const char *cmd, struct cli_vm_opts
             break;
         case OPT_RNG: o->rng = true; break;
         case OPT_REGS: o->regs = true; break;
+        case OPT_DLOG:
+        case OPT_DLOG_REGS:
+            if (strcmp(cmd, "boot")) {
+                fprintf(stderr, "chaoscontrol %s: --dlog and --dlog-regs are only for 'boot'\n",
+                        cmd);
+                return 2;
+            }
+            if (c == OPT_DLOG) {
+                o->dlog = optarg;
+            } else if (!cli_parse_u64(optarg, &o->dlog_regs)) {
+                fprintf(stderr, "chaoscontrol %s: --dlog-regs '%s' is not a number\n", cmd,
+                        optarg);
+                return 2;
+            }
+            break;
         case OPT_SEEDS:
             if (!runs) {
                 fprintf(stderr, "chaoscontrol %s: --seeds is only for 'verify'\n", cmd);
@@ -326,6 +352,7 @@ int cli_prepare_vm(const struct cli_vm_opts *o, int serial_fd, const char *trace
     cfg.serial_fd = serial_fd;
     cfg.trace_keep = keep_trace;
     cfg.trace_path = trace_path;
+    cfg.dlog = o->dlog_writer;
     cfg.watchdog_s = 30;
     cfg.log = cli_log;
 
@@ -426,11 +453,35 @@ int cmd_boot(int argc, char **argv)
     }
     struct cc_vm *vm = NULL;
     struct cli_summary sum = {0};
-    rc = cli_prepare_vm(&o, serial_fd, o.trace_out, false, &vm);
+    rc = 0;
+    if (o.dlog) {
+        struct cc_err err = {0};
+        struct cc_dlog_opts dop = {.n_vms = 1, .seed = o.seed, .regs_every = o.dlog_regs,
+                                   .source = "boot"};
+        rc = cc_dlog_create(o.dlog, &dop, &o.dlog_writer, &err);
+        if (rc < 0)
+            fprintf(stderr, "chaoscontrol: %s\n", err.msg);
+    }
+    if (rc == 0)
+        rc = cli_prepare_vm(&o, serial_fd, o.trace_out, false, &vm);
     if (rc == 0)
         rc = cli_run_vm(&o, vm, &sum);
     if (o.serial_out)
         close(serial_fd);
+    if (o.dlog_writer) {
+        /* the log of whatever ran, also after an error */
+        struct cc_err err = {0};
+        if (vm)
+            cc_vm_dlog_end(vm);
+        uint64_t recs = cc_dlog_records(o.dlog_writer);
+        if (cc_dlog_close(o.dlog_writer, &err) < 0) {
+            fprintf(stderr, "chaoscontrol: %s\n", err.msg);
+            rc = -1;
+        } else if (!o.quiet) {
+            fprintf(stderr, "chaoscontrol: dlog %s: %" PRIu64 " records\n", o.dlog, recs);
+        }
+        o.dlog_writer = NULL;
+    }
     if (rc < 0) {
         cc_vm_destroy(vm);
         return 1;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "chaoscontrol/dlog.h"
 #include "chaoscontrol/vm.h"
 
 /* Options common to every command that boots a Linux guest. */
@@ -35,6 +36,9 @@ struct cli_vm_opts {
     unsigned n_seeds;
     bool runs_given;
     bool regs;                  /* boot --regs */
+    const char *dlog;           /* boot --dlog F */
+    uint64_t dlog_regs;         /* boot --dlog-regs N */
+    struct cc_dlog *dlog_writer;    /* the open writer, for cli_prepare_vm */
 };
 
 /* Parse the options shared by boot, verify and the snapshot commands.
@@ -91,5 +95,6 @@ int cmd_minimize(int argc, char **argv);
 int cmd_reproduce(int argc, char **argv);
 int cmd_pack(int argc, char **argv);      /* pack.c */
 int cmd_check(int argc, char **argv);     /* check.c */
+int cmd_dlog(int argc, char **argv);      /* dlog.c */
 
 #endif

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chaoscontrol/dlog.h"
 #include "chaoscontrol/file.h"
 #include "chaoscontrol/schedule.h"
 #include "chaoscontrol/sdk_host.h"
@@ -36,7 +37,7 @@ enum {
     OPT_VMS = 256, OPT_KERNEL, OPT_INITRD, OPT_SCHEDULE, OPT_SEED, OPT_DURATION, OPT_DISK,
     OPT_DISK_IMAGE, OPT_APPEND, OPT_CMDLINE, OPT_MEM, OPT_JSON, OPT_QUANTUM, OPT_LATENCY,
     OPT_SETUP_MARKER, OPT_SETUP_AFTER, OPT_SERIAL_DIR, OPT_NO_STOP, OPT_NO_RNG, OPT_NO_BALLOON, OPT_FORCE,
-    OPT_QUIET, OPT_HELP, OPT_HISTORY, OPT_CHECK,
+    OPT_QUIET, OPT_HELP, OPT_HISTORY, OPT_CHECK, OPT_DLOG, OPT_DLOG_REGS,
 };
 
 static const struct option long_opts[] = {
@@ -59,6 +60,8 @@ static const struct option long_opts[] = {
     {"serial-dir", required_argument, NULL, OPT_SERIAL_DIR},
     {"history", required_argument, NULL, OPT_HISTORY},
     {"check", required_argument, NULL, OPT_CHECK},
+    {"dlog", required_argument, NULL, OPT_DLOG},
+    {"dlog-regs", required_argument, NULL, OPT_DLOG_REGS},
     {"no-stop-on-failure", no_argument, NULL, OPT_NO_STOP},
     {"no-rng", no_argument, NULL, OPT_NO_RNG},
     {"no-balloon", no_argument, NULL, OPT_NO_BALLOON},
@@ -76,7 +79,7 @@ static void usage(FILE *f)
             "       [--json F] [--mem 256M] [--quantum 100us] [--latency 100us]\n"
             "       [--setup-marker TEXT] [--setup-after T] [--serial-dir DIR]\n"
             "       [--history F] [--check linearizable|set] [--no-stop-on-failure]\n"
-            "       [--no-rng] [--no-balloon] [--force] [--quiet]\n\n"
+            "       [--dlog F] [--dlog-regs N] [--no-rng] [--no-balloon] [--force] [--quiet]\n\n"
             "Runs N Linux VMs in one deterministic simulation on one virtual timeline,\n"
             "connected by a simulated Ethernet switch, applies the fault schedule, and\n"
             "prints per-VM status, network statistics, the fault log and the merged\n"
@@ -108,6 +111,11 @@ static void usage(FILE *f)
             "                      chaoscontrol.history; docs/history.md) as JSON lines to F\n"
             "  --check MODEL       judge that history at the end: linearizable (registers by\n"
             "                      key) or set (no acknowledged add lost); exit 1 if violated\n"
+            "  --dlog F            write a determinism log of every VM to F: exits,\n"
+            "                      injections, SDK events, the fault log, register dumps,\n"
+            "                      RAM hashes (read it with 'chaoscontrol dlog'; docs/dlog.md)\n"
+            "  --dlog-regs N       a register dump every N exits of a VM (default 100000,\n"
+            "                      0 none)\n"
             "  --no-stop-on-failure  keep running after an assertion fails\n"
             "  --no-rng, --no-balloon  leave out those devices\n"
             "  --force             run even if this host's KVM fails the capability probe\n"
@@ -118,7 +126,8 @@ static void usage(FILE *f)
 struct sim_opts {
     unsigned vms;
     const char *kernel, *initrd, *schedule, *append, *cmdline, *json, *disk_image;
-    const char *setup_marker, *serial_dir, *history;
+    const char *setup_marker, *serial_dir, *history, *dlog;
+    uint64_t dlog_regs;
     uint64_t setup_after;
     enum cc_xchecker checker;
     uint64_t seed, duration, disk, mem, quantum, latency;
@@ -166,6 +175,11 @@ static int parse(int argc, char **argv, struct sim_opts *o)
             break;
         case OPT_SERIAL_DIR: o->serial_dir = optarg; break;
         case OPT_HISTORY: o->history = optarg; break;
+        case OPT_DLOG: o->dlog = optarg; break;
+        case OPT_DLOG_REGS:
+            if (!cli_parse_u64(optarg, &o->dlog_regs))
+                return bad("--dlog-regs '%s' is not a number", optarg);
+            break;
         case OPT_CHECK:
             if (cc_xchecker_parse(optarg, &o->checker) < 0)
                 return bad("--check '%s': want linearizable, set or none", optarg);
@@ -562,11 +576,32 @@ static int write_json(struct cc_sim *sim, const char *path)
     return 0;
 }
 
+/* --dlog: every VM's RAM hash at the end, then the file into place. */
+static int close_dlog(struct cc_sim *sim, const struct sim_opts *o, struct cc_sim_config *cfg)
+{
+    struct cc_err err = {0};
+    for (unsigned i = 0; sim && i < cc_sim_vm_count(sim); i++)
+        cc_vm_dlog_end(cc_sim_vm(sim, i));
+    uint64_t recs = cc_dlog_records(cfg->dlog);
+    int rc = cc_dlog_close(cfg->dlog, &err);
+    cfg->dlog = NULL;
+    for (unsigned i = 0; sim && i < cc_sim_vm_count(sim); i++)
+        cc_vm_set_dlog(cc_sim_vm(sim, i), NULL, 0);
+    if (rc < 0) {
+        fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
+        return -1;
+    }
+    if (!o->quiet)
+        fprintf(stderr, "chaoscontrol sim: dlog %s: %" PRIu64 " records\n", o->dlog, recs);
+    return 0;
+}
+
 int cmd_sim(int argc, char **argv)
 {
     struct sim_opts o = {0};
     o.duration = 10 * CC_SEC;
     o.mem = 256ull << 20;
+    o.dlog_regs = CC_DLOG_DEFAULT_REGS_EVERY;
     int rc = parse(argc, argv, &o);
     if (rc)
         return rc == 3 ? 0 : rc;
@@ -584,6 +619,14 @@ int cmd_sim(int argc, char **argv)
     struct cc_sim *sim = NULL;
     if (open_serial_logs(&o, &cfg) < 0)
         goto out;
+    if (o.dlog) {
+        struct cc_dlog_opts dop = {.n_vms = o.vms, .seed = o.seed, .regs_every = o.dlog_regs,
+                                   .source = "sim"};
+        if (cc_dlog_create(o.dlog, &dop, &cfg.dlog, &err) < 0) {
+            fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
+            goto out;
+        }
+    }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct cc_sim_result res;
@@ -609,6 +652,9 @@ int cmd_sim(int argc, char **argv)
         any_failed |= cc_vm_sdk_failure(cc_sim_vm(sim, i)) != NULL;
     status = any_failed || failed ? 1 : 0;
 out:
+    /* the log of what ran, also after an error; before the simulation goes */
+    if (cfg.dlog && close_dlog(sim, &o, &cfg) < 0)
+        status = 1;
     cc_sim_destroy(sim);
     cc_schedule_free(sched);
     for (unsigned i = 0; o.serial_dir && i < o.vms; i++)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chaoscontrol/dlog.h"
 #include "chaoscontrol/platform.h"
 #include "sdk_state.h"
 
@@ -74,6 +75,7 @@ void sdk_log_event(struct cc_sdk *s, uint32_t kind, uint32_t pid, int64_t value,
         return;
     }
     s->nev++;
+    cc_vm_dlog_sdk(s->vm, kind, value, e->name);
     if (s->opt.hook)
         s->opt.hook(s->opt.hook_opaque, s->vm, e);
 }

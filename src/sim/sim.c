@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "chaoscontrol/dlog.h"
 #include "sim/sim_internal.h"
 #include "util/cjson.h"
 
@@ -126,6 +127,14 @@ void sim_log(struct cc_sim *sim, uint32_t kind, int vm, int64_t fault, enum cc_f
     va_start(ap, fmt);
     vsnprintf(e->text, sizeof(e->text), fmt, ap);
     va_end(ap);
+    if (sim->cfg.dlog) {
+        struct cc_dlog_rec r = {
+            .type = CC_DLOG_SIM, .vm = vm < 0 ? CC_DLOG_NO_VM : (uint32_t)vm, .vtime = e->vtime,
+            .kind = kind, .value = fault, .size = (uint32_t)type,
+        };
+        memcpy(r.text, e->text, sizeof(r.text));
+        cc_dlog_add(sim->cfg.dlog, &r);
+    }
 }
 
 const struct cc_sim_log_entry *cc_sim_log(const struct cc_sim *sim, size_t *n)
@@ -365,6 +374,8 @@ int cc_sim_add_vm(struct cc_sim *sim, struct cc_vm *vm, struct cc_err *err)
     if (v->net)
         cc_virtio_net_set_endpoint(v->net, on_tx, v);
     sim->v[sim->n++] = v;
+    if (sim->cfg.dlog)
+        cc_vm_set_dlog(vm, sim->cfg.dlog, v->index);
     sim_set_sdk_options(v);
     return (int)v->index;
 }

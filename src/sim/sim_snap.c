@@ -85,6 +85,7 @@ int cc_sim_snapshot(struct cc_sim *sim, struct cc_sim_snapshot **out, struct cc_
     s->refs = 1;
     s->cfg = sim->cfg;
     s->cfg.setup_marker = NULL;
+    s->cfg.dlog = NULL;
     s->seed = sim->seed;
     s->now = sim->now;
     s->n = sim->n;
@@ -255,6 +256,7 @@ int cc_sim_fork(const struct cc_sim_snapshot *s, const struct cc_sim_fork_opts *
     cfg.sdk_hook = o->sdk_hook;
     cfg.sdk_hook_opaque = o->sdk_hook_opaque;
     cfg.seed = s->seed;
+    cfg.dlog = NULL;
     struct cc_sim *sim;
     int rc = cc_sim_new(&cfg, &sim, err);
     if (rc < 0)

@@ -74,7 +74,7 @@ int cc_vm_nmi(struct cc_vm *vm, struct cc_err *err)
     struct cc_trace_rec tr = {
         .seq = vm->exits, .vtime = vm->vtime, .addr = 2, .kind = CC_TR_INJECT,
     };
-    trace_add(&vm->trace, &tr);
+    vm_trace(vm, &tr);
     vm->halted = false;         /* KVM delivers it at the next entry */
     return 0;
 }

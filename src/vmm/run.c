@@ -314,7 +314,7 @@ static int prepare_entry(struct cc_vm *vm, struct cc_err *err)
                 .seq = vm->exits, .vtime = vm->vtime, .rip = 0, .addr = vec,
                 .kind = CC_TR_INJECT,
             };
-            trace_add(&vm->trace, &tr);
+            vm_trace(vm, &tr);
             /* Another request may already be waiting behind this one. */
             if (pic_intr(&vm->pic))
                 run->request_interrupt_window = 1;
@@ -372,13 +372,13 @@ static int handle_exit(struct cc_vm *vm, const struct cc_run_limits *lim,
         cc_vm_stop(vm, CC_STOP_TRIPLE_FAULT);
         break;
     case KVM_EXIT_FAIL_ENTRY:
-        trace_add(&vm->trace, &tr);
+        vm_trace(vm, &tr);
         res->stop = CC_STOP_ERROR;
         return cc_err_set(err, EIO, "KVM entry failed: hardware reason 0x%llx at rip 0x%llx",
                           (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
                           (unsigned long long)tr.rip);
     case KVM_EXIT_INTERNAL_ERROR:
-        trace_add(&vm->trace, &tr);
+        vm_trace(vm, &tr);
         res->stop = CC_STOP_ERROR;
         return cc_err_set(err, EIO, "KVM internal error: suberror %u at rip 0x%llx",
                           run->internal.suberror, (unsigned long long)tr.rip);
@@ -390,7 +390,7 @@ static int handle_exit(struct cc_vm *vm, const struct cc_run_limits *lim,
         vm->unknown_io++;
         break;
     }
-    trace_add(&vm->trace, &tr);
+    vm_trace(vm, &tr);
     vm_timers_catch_up(vm);
     return 0;
 }

@@ -18,6 +18,7 @@
 
 #include <xxhash.h>
 
+#include "chaoscontrol/dlog.h"
 #include "snapshot_internal.h"
 
 #define T_VCPU SNAP_TAG('V', 'C', 'P', 'U')
@@ -471,6 +472,8 @@ static void clean_config(struct cc_vm_config *c)
     c->log_opaque = NULL;
     c->serial_fd = -1;
     c->trace_keep = false;
+    c->dlog = NULL;
+    c->dlog_vm = 0;
 }
 
 /* Point the VM's RAM at snapshot s (copy-on-write) and make s its base. */
@@ -513,6 +516,9 @@ int cc_vm_snapshot(struct cc_vm *vm, struct cc_snapshot **out, struct cc_err *er
         cc_snapshot_put(s);
         return rc;
     }
+    if (vm->dlog)
+        vm_dlog_mark(vm, CC_DLOG_MARK_SNAPSHOT,
+                     XXH3_64bits(s->page_hash, (s->mem_size / SNAP_PAGE) * sizeof(uint64_t)));
     *out = s;
     return 0;
 }
@@ -554,6 +560,9 @@ int cc_vm_restore(struct cc_vm *vm, const struct cc_snapshot *cs, struct cc_err 
     rc = load_state(vm, s->state.data, s->state.len, err);
     if (rc == 0)
         rc = restore_virtio(vm, s, err);
+    if (rc == 0 && vm->dlog)
+        vm_dlog_mark(vm, CC_DLOG_MARK_RESTORE,
+                     XXH3_64bits(s->page_hash, (s->mem_size / SNAP_PAGE) * sizeof(uint64_t)));
     return rc;
 }
 

@@ -292,6 +292,8 @@ int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_e
     vm->cmdline_extra = cfg->cmdline_extra ? strdup(cfg->cmdline_extra) : NULL;
     vm->cfg.cmdline_extra = vm->cmdline_extra;
     vm->cfg.trace_path = NULL;
+    vm->dlog = cfg->dlog;
+    vm->dlog_vm = cfg->dlog_vm;
     rng_init(&vm->rng, cfg->seed, "vm");
     int rc = cfg->cmdline_extra && !vm->cmdline_extra ? cc_err_set(err, ENOMEM, "out of memory")
                                                        : 0;

@@ -134,6 +134,10 @@ struct cc_vm {
 
     struct cc_trace trace;
     struct cc_serial serial;
+    /* Determinism log (vm_dlog.c): the writer (shared by a simulation's
+     * VMs, not owned) and this VM's index in it. */
+    struct cc_dlog *dlog;
+    unsigned dlog_vm;
 
     struct vm_ext ext[VM_MAX_EXTS];     /* attached extensions (ext.c) */
     unsigned n_ext;
@@ -193,6 +197,12 @@ int trace_open(struct cc_trace *t, bool keep, const char *path, struct cc_err *e
 void trace_close(struct cc_trace *t);
 void trace_add(struct cc_trace *t, const struct cc_trace_rec *r);
 uint64_t trace_digest(const struct cc_trace *t);
+
+/* vm_dlog.c */
+/* Every exit and injection: into the trace (hash) and the dlog. */
+void vm_trace(struct cc_vm *vm, const struct cc_trace_rec *tr);
+/* A MARK record (chaoscontrol/dlog.h, enum cc_dlog_mark) with a RAM hash. */
+void vm_dlog_mark(struct cc_vm *vm, uint32_t what, uint64_t ram_hash);
 
 /* iobus.c */
 struct cc_io_range *iobus_find(struct cc_io_bus *bus, uint64_t addr, unsigned size);
