@@ -39,9 +39,9 @@ S_ROUNDS=${ETCD_X_S_ROUNDS:-6}
 L_ROUNDS=${ETCD_X_L_ROUNDS:-2}
 part=${1:-both}
 case $part in
-  s) tap_plan 11 ;;
+  s) tap_plan 10 ;;
   l) tap_plan 3 ;;
-  both) tap_plan 13 ;;
+  both) tap_plan 12 ;;
   *) echo "usage: $0 [s|l|both]" >&2; exit 2 ;;
 esac
 
