@@ -64,7 +64,7 @@ explore() {   # explore NAME CONSISTENCY ROUNDS [ARGS...]
   local t0=$SECONDS
   "$cc" explore run --kernel "$kernel" --initrd "$work/etcd.initrd" --vms 4 --clients 3 \
     --mem 512M --mode fault --seed "$SEED" --rounds "$rounds" --branches 3 \
-    --faults partition,heal,kill,pause,clock,disk \
+    --faults partition,heal,kill,pause \
     --branch-time "$BRANCH" --check linearizable --output "$work/$name" \
     --append "ETCD_WORKLOAD=none etcd_members=3 etcd_consistency=$cons cc.tests=3
               cc.test_template=kv cc.test_duration=60 cc.test_parallel=3

@@ -127,10 +127,10 @@ printf '# fake config\n' >"$t/cache/kernel/$k0/config"
 start=$(date +%s%N)
 out=$("$build" --out "$t/out" 2>&1); rc=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
-[ "$rc" = 0 ] && [[ $out == *"using cached build"* ]] && [ "$ms" -lt 1000 ] &&
+[ "$rc" = 0 ] && [[ $out == *"using cached build"* ]] && [ "$ms" -lt 10000 ] &&
   [ "$(readlink "$t/out/bzImage")" = "$t/cache/kernel/$k0/bzImage" ] &&
   [ "$(cat "$t/out/vmlinux")" = "fake vmlinux" ]
-ok $? "a cached entry is reused in under 1 s and linked into --out" "rc $rc, ${ms} ms: $out"
+ok $? "a cached entry is reused (under 10 s: a compile takes minutes) and linked into --out" "rc $rc, ${ms} ms: $out"
 
 # --cache-dir takes precedence over CC_CACHE_DIR.
 out=$("$build" --cache-dir "$t/empty-cache" --out "$t/out2" 2>&1); rc=$?
@@ -190,8 +190,8 @@ ok $? "no temporary directory is left after a build" "$(ls -a "$t/fcache/kernel"
 start=$(date +%s%N)
 out=$("$build" --out "$t/fout" 2>&1); rc=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
-[ "$rc" = 0 ] && [[ $out == *"using cached build $fentry"* ]] && [ "$(compiles)" = 1 ] && [ "$ms" -lt 1000 ]
-ok $? "the second run uses the cache without compiling, in under 1 s" "rc $rc, ${ms} ms: $out"
+[ "$rc" = 0 ] && [[ $out == *"using cached build $fentry"* ]] && [ "$(compiles)" = 1 ] && [ "$ms" -lt 10000 ]
+ok $? "the second run uses the cache without compiling (under 10 s)" "rc $rc, ${ms} ms: $out"
 
 out=$("$build" --force 2>&1); rc=$?
 [ "$rc" = 0 ] && [ "$(compiles)" = 2 ] && [ -f "$fentry/vmlinux" ] && no_tmp
