@@ -510,6 +510,27 @@ oom:
     return NULL;
 }
 
+/* One minimizing test: replay r, count it, say what it gave ("test 3:
+ * WHAT: passes (...)"); *fails when it failed the bug's property. */
+static int mreplay(struct mctx *m, const struct cc_recipe *r, const char *what,
+                   struct cc_xrun_result *res, bool *fails)
+{
+    double t0 = explore_now();
+    int rc = cc_xrun_replay(m->x, r, res, m->err);
+    m->tests++;
+    if (rc < 0)
+        return rc;
+    *fails = res->fail.failed && res->fail.id == m->b->fail.id;
+    if (m->progress) {
+        char msg[240];
+        snprintf(msg, sizeof(msg), "test %lu: %s: %s (%.3f s virtual, %.1f s wall)", m->tests,
+                 what, *fails ? "fails the same way" : res->fail.failed ? "fails differently" :
+                 "passes", (res->end_ns - m->x_setup_ns) / 1e9, explore_now() - t0);
+        m->progress(m->opaque, msg);
+    }
+    return 0;
+}
+
 static int mtest(void *opaque, const bool *keep, size_t n)
 {
     struct mctx *m = opaque;
@@ -518,22 +539,14 @@ static int mtest(void *opaque, const bool *keep, size_t n)
     if (!r)
         return cc_err_set(m->err, ENOMEM, "out of memory");
     struct cc_xrun_result res;
-    double t0 = explore_now();
-    int rc = cc_xrun_replay(m->x, r, &res, m->err);
-    double dt = explore_now() - t0;
-    m->tests++;
+    bool fails;
+    char what[80];
+    snprintf(what, sizeof(what), "%zu faults, %zu overrides", cc_schedule_count(r->sched),
+             r->n_ov);
+    int rc = mreplay(m, r, what, &res, &fails);
     if (rc < 0) {
         cc_recipe_free(r);
         return rc;
-    }
-    bool fails = res.fail.failed && res.fail.id == m->b->fail.id;
-    if (m->progress) {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "test %lu: %zu faults, %zu overrides: %s (%.3f s virtual, "
-                 "%.1f s wall)", m->tests, cc_schedule_count(r->sched), r->n_ov,
-                 fails ? "fails the same way" : res.fail.failed ? "fails differently" :
-                 "passes", (res.end_ns - m->x_setup_ns) / 1e9, dt);
-        m->progress(m->opaque, msg);
     }
     if (fails) {
         /* Keep the smallest failing candidate found so far (ddmin only
@@ -634,20 +647,13 @@ static int shorten(struct mctx *m, struct cc_recipe **cur, struct cc_xfailure *f
         k++;
     r->n_stops = k;
     struct cc_xrun_result res;
-    double t0 = explore_now();
-    int rc = cc_xrun_replay(m->x, r, &res, err);
-    m->tests++;
+    bool fails;
+    char what[80];
+    snprintf(what, sizeof(what), "the run cut at the witness's end, %.6f s", t / 1e9);
+    int rc = mreplay(m, r, what, &res, &fails);
     if (rc < 0) {
         cc_recipe_free(r);
         return rc;
-    }
-    bool fails = res.fail.failed && res.fail.id == m->b->fail.id;
-    if (m->progress) {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "test %lu: the run cut at the witness's end, %.6f s: %s "
-                 "(%.1f s wall)", m->tests, t / 1e9, fails ? "fails the same way" :
-                 res.fail.failed ? "fails differently" : "passes", explore_now() - t0);
-        m->progress(m->opaque, msg);
     }
     if (!fails) {
         cc_recipe_free(r);
