@@ -89,7 +89,7 @@ if [ "${ETCD:-1}" != 0 ]; then
     "$cc" explore run --kernel "$build/kernel/bzImage" --initrd "$out/etcd.initrd" --vms 4 \
       --clients 3 --mem 512M --rounds "$er" --branches "$eb" --branch-time 2s --mode fault \
       --seed "$seed" --stop-after 1 --quiet --check linearizable --output "$dir" \
-      --faults partition,heal,kill,pause,clock,disk \
+      --faults partition,heal,kill,pause \
       --append "ETCD_WORKLOAD=none etcd_members=3 etcd_consistency=$cons cc.tests=3
                 cc.test_template=kv cc.test_duration=60 cc.test_parallel=3
                 cc.setup_wait=\"$wait_cmd\"" >"$dir.out" 2>"$dir.err"

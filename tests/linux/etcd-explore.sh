@@ -6,8 +6,8 @@
 # template examples/etcd/test: puts and gets on keys k0-k2 through etcdctl,
 # each recorded with chaoscontrol-history, judged by the linearizability
 # checker after every branch; faults come from the schedule mutator.
-# Fault kinds: partitions (with heals), kills, pauses, clock and disk
-# faults; network loss and delays would dilute the partitions in a small
+# Fault kinds: partitions (with heals), kills and pauses; network loss and
+# delays, clock and disk faults would dilute the partitions in a small
 # budget. Not restart, which returns a VM to its post-setup
 # snapshot; etcd keeps its data in the VM's RAM (/tmp), so that is a member
 # forgetting what it acknowledged, outside Raft's failure model (a first
