@@ -59,6 +59,11 @@ void cc_guest_task(struct cc_vm *vm, const char *vmlinux, struct cc_guest_task *
 /* The offset in s[0, len) where its last `lines` lines begin (a final
  * line without a newline counts). */
 size_t cc_text_tail(const uint8_t *s, size_t len, unsigned lines);
+/* A console excerpt made safe for reports (Markdown, JSON): a malloc'd,
+ * NUL-terminated copy of s[0, len) in which every byte other than
+ * printable ASCII, newline and tab becomes '.' and carriage returns go.
+ * NULL when out of memory. */
+char *cc_text_clean(const uint8_t *s, size_t len);
 
 /* ---- triage ---- */
 

@@ -321,8 +321,9 @@ static void print_json(const struct ropts *o, struct cc_vm *vm, const char *stop
         json_object_set_new(t, "why", json_string(task->why));
     }
     json_object_set_new(j, "task", t);
-    json_object_set_new(j, "console_tail", json_stringn_nocheck((const char *)con + from,
-                                                                clen - from));
+    char *tail = cc_text_clean(con + from, clen - from);
+    json_object_set_new(j, "console_tail", json_string(tail ? tail : ""));
+    free(tail);
     if (res->fail.failed)
         json_object_set_new(j, "failure", json_string(res->fail.message));
     char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);

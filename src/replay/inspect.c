@@ -54,6 +54,22 @@ size_t cc_text_tail(const uint8_t *s, size_t len, unsigned lines)
     return 0;
 }
 
+char *cc_text_clean(const uint8_t *s, size_t len)
+{
+    char *o = malloc(len + 1);
+    if (!o)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = s[i];
+        if (c == '\r')
+            continue;
+        o[k++] = (c >= 32 && c < 127) || c == '\n' || c == '\t' ? (char)c : '.';
+    }
+    o[k] = 0;
+    return o;
+}
+
 /* ---- guest memory through the guest's page tables ---- */
 
 #define PTE_P 1ull

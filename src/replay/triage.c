@@ -81,12 +81,9 @@ static int collect(struct cc_triage *t, struct cc_sim *sim, unsigned tail_lines)
         size_t from = cc_text_tail(s, len, tail_lines);
         v->console_bytes = len;
         v->tail_lines = tail_lines;
-        v->console_tail = malloc(len - from + 1);
+        v->console_tail = cc_text_clean(s ? s + from : NULL, s ? len - from : 0);
         if (!v->console_tail)
             return -ENOMEM;
-        if (len > from)
-            memcpy(v->console_tail, s + from, len - from);
-        v->console_tail[len - from] = 0;
         struct cc_sim_vm_status st;
         cc_sim_vm_status(sim, i, &st);
         snprintf(v->state, sizeof(v->state), "%s", cc_sim_vm_state_name(st.state));
@@ -493,8 +490,7 @@ char *cc_triage_json(const struct cc_triage *t)
         json_object_set_new(e, "restarts", u64j(v->restarts));
         json_object_set_new(e, "console_bytes", u64j(v->console_bytes));
         json_object_set_new(e, "console_tail",
-                            json_stringn_nocheck(v->console_tail ? v->console_tail : "",
-                                                 v->console_tail ? strlen(v->console_tail) : 0));
+                            json_string(v->console_tail ? v->console_tail : ""));
         json_array_append_new(va, e);
     }
     json_object_set_new(o, "vms", va);

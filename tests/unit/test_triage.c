@@ -124,6 +124,10 @@ int main(void)
     ok(!strcmp(nonl + cc_text_tail((const uint8_t *)nonl, strlen(nonl), 2), "b\nc"),
        "text tail: a final line without newline counts");
     ok(cc_text_tail(NULL, 0, 3) == 0, "text tail: empty");
+    static const char dirty[] = "a\r\n\x1b[0m\xff\tb";
+    char *clean = cc_text_clean((const uint8_t *)dirty, sizeof(dirty) - 1);
+    ok(clean && !strcmp(clean, "a\n.[0m.\tb"), "text clean: control bytes and non-ASCII become '.', CR goes");
+    free(clean);
 
     struct cc_bug *b = make_bug();
     struct cc_triage *t = make_triage(b);
