@@ -43,7 +43,8 @@ int cc_replay_regs(struct cc_vm *vm, uint64_t regs[CC_REPLAY_NREGS], struct cc_e
  * read through the guest's page tables. The kernel has no debug info, so
  * the task_struct offsets are found in init_task: comm where "swapper"
  * is, pid just before real_parent (found as the pointers to init_task
- * itself that init_task's parent and list fields hold). ok false with why
+ * itself that init_task's real_parent, parent, sibling list and
+ * group_leader hold; its children list is not empty after boot). ok false with why
  * filled when any of it fails (no symbols, another kernel, user mode with
  * an unmapped address, ...). */
 struct cc_guest_task {

@@ -207,8 +207,9 @@ static bool task_offsets(const uint8_t *it, size_t n, uint64_t addr, size_t *com
     for (size_t p = 16; p + 56 <= n; p += 8) {
         uint64_t w[7];
         memcpy(w, it + p, sizeof(w));
-        if (w[0] == addr && w[1] == addr && w[2] == addr + p + 16 && w[3] == addr + p + 16 &&
-            w[4] == addr + p + 32 && w[5] == addr + p + 32 && w[6] == addr) {
+        /* children (w[2], w[3]) hold kthreadd and init by now */
+        if (w[0] == addr && w[1] == addr && w[4] == addr + p + 32 && w[5] == addr + p + 32 &&
+            w[6] == addr) {
             uint64_t before;
             memcpy(&before, it + p - 8, 8);
             /* pid, tgid just before real_parent; or the stack canary
@@ -219,8 +220,9 @@ static bool task_offsets(const uint8_t *it, size_t n, uint64_t addr, size_t *com
         }
     }
     if (*comm == SIZE_MAX || *pid == SIZE_MAX) {
-        snprintf(why, whylen, "init_task does not look like Linux's (no \"swapper\" comm or "
-                 "parent links): the symbols may belong to another kernel");
+        snprintf(why, whylen, "init_task does not look like Linux's (%s): the symbols may "
+                 "belong to another kernel", *comm == SIZE_MAX ? "no \"swapper\" comm" :
+                 "no parent links to itself");
         return false;
     }
     return true;
