@@ -276,13 +276,20 @@ char *cc_triage_markdown(const struct cc_triage *t, const char *svg_name)
     const struct cc_xfailure *x = &b->fail;
     fprintf(f, "# Triage of `%s`\n\n", t->bug_path);
     fprintf(f, "## Failing property\n\n");
-    fprintf(f, "**%s** `%s` failed in **vm %u** at %s:%u", cc_kind_name(x->kind), x->message,
-            x->vm, x->file, x->line);
-    if (x->function[0])
-        fprintf(f, " (`%s`)", x->function);
-    fprintf(f, ", at %.6f s of simulation time (the VM's clock: %.6f s, its exit %" PRIu64
-            ").\n\n", x->sim_ns / 1e9, x->vm_ns / 1e9, x->exit);
-    if (x->details[0]) {
+    bool checker = !strcmp(x->file, "chaoscontrol:checker");
+    if (checker) {
+        fprintf(f, "**%s** `%s` failed: the history checker (`%s`) judged the run's operation "
+                "history at its end, %.6f s of simulation time.\n\n", cc_kind_name(x->kind),
+                x->message, x->function[0] ? x->function : "?", x->sim_ns / 1e9);
+    } else {
+        fprintf(f, "**%s** `%s` failed in **vm %u** at %s:%u", cc_kind_name(x->kind),
+                x->message, x->vm, x->file, x->line);
+        if (x->function[0])
+            fprintf(f, " (`%s`)", x->function);
+        fprintf(f, ", at %.6f s of simulation time (the VM's clock: %.6f s, its exit %" PRIu64
+                ").\n\n", x->sim_ns / 1e9, x->vm_ns / 1e9, x->exit);
+    }
+    if (x->details[0] && !(b->history_explain && !strcmp(x->details, b->history_explain))) {
         fprintf(f, "Details:\n\n");
         md_fence(f, "", x->details);
         fputc('\n', f);
@@ -383,7 +390,7 @@ char *cc_triage_markdown(const struct cc_triage *t, const char *svg_name)
     fprintf(f, "## Consoles up to the failure\n\n");
     for (unsigned i = 0; i < t->n_vms; i++) {
         const struct cc_triage_vm *v = &t->vm[i];
-        fprintf(f, "### vm %u%s\n\n", i, i == x->vm ? " (the failing VM)" : "");
+        fprintf(f, "### vm %u%s\n\n", i, i == x->vm && !checker ? " (the failing VM)" : "");
         fprintf(f, "%s at %.6f s of its clock, %" PRIu64 " exits, %" PRIu64 " restart%s; the "
                 "last %u lines of %zu bytes:\n\n", v->state[0] ? v->state : "?", v->vtime / 1e9,
                 v->exits, v->restarts, v->restarts == 1 ? "" : "s", v->tail_lines,
@@ -394,8 +401,12 @@ char *cc_triage_markdown(const struct cc_triage *t, const char *svg_name)
 
     fprintf(f, "## Commands\n\n");
     fprintf(f, "```sh\nchaoscontrol reproduce --bug '%s' --serial\n", t->bug_path);
-    fprintf(f, "chaoscontrol replay --bug '%s' --vm %u --exit %" PRIu64 "   # registers, task, "
-            "console there\n```\n", t->bug_path, x->vm, x->exit);
+    if (checker)
+        fprintf(f, "chaoscontrol replay --bug '%s' --vm 0   # registers, task, console at the "
+                "end\n```\n", t->bug_path);
+    else
+        fprintf(f, "chaoscontrol replay --bug '%s' --vm %u --exit %" PRIu64 "   # registers, "
+                "task, console there\n```\n", t->bug_path, x->vm, x->exit);
     if (t->wall_s > 0)
         fprintf(f, "\nTriage took %.1f s of wall time.\n", t->wall_s);
     if (fclose(f) != 0) {

@@ -221,6 +221,17 @@ int main(void)
     rmdir(out);
     rmdir(dir);
 
+    /* a history checker's failure: no VM, file or exit to name */
+    snprintf(b->fail.file, sizeof(b->fail.file), "chaoscontrol:checker");
+    snprintf(b->fail.function, sizeof(b->fail.function), "linearizable");
+    snprintf(b->fail.details, sizeof(b->fail.details), "%s", b->history_explain);
+    char *mdc = cc_triage_markdown(t, NULL);
+    ok(mdc && strstr(mdc, "the history checker (`linearizable`) judged the run's operation "
+                     "history at its end") != NULL && !strstr(mdc, "(the failing VM)") &&
+       !strstr(mdc, "Details:") && !strstr(mdc, "--exit"),
+       "markdown: a checker failure names the checker, not a VM, exit or details twice");
+    free(mdc);
+
     /* no faults, no links */
     struct cc_triage empty = {.bug = b, .bug_path = (char *)"b.json", .n_vms = 1};
     char *md2 = cc_triage_markdown(&empty, NULL);
