@@ -631,7 +631,7 @@ char *cc_triage_svg(const struct cc_triage *t)
         fprintf(f, "<line x1=\"%.1f\" y1=\"%u\" x2=\"%.1f\" y2=\"%u\" stroke=\"#d62728\" "
                 "stroke-width=\"2\" stroke-dasharray=\"4 2\"/>\n", fx, top - 6, fx,
                 top + n * lane);
-        if (x->vm < n)
+        if (x->vm < n && strcmp(x->file, "chaoscontrol:checker"))
             fprintf(f, "<circle cx=\"%.1f\" cy=\"%u\" r=\"5\" fill=\"#d62728\"><title>",
                     fx, top + x->vm * lane + lane / 2);
         else
