@@ -74,6 +74,7 @@
 
 struct cc_sim;
 struct cc_sim_config;
+struct cc_dlog;
 
 /* ---- the target: what runs ---- */
 
@@ -187,6 +188,9 @@ struct cc_xrun_opts {
     unsigned watchdog_s;
     /* Required for (and only for) targets made by a factory of this name. */
     const struct cc_xfactory *factory;
+    /* A determinism log of the whole run, boot included (dlog.h; the
+     * caller creates and closes it), or NULL. */
+    struct cc_dlog *dlog;
 };
 void cc_xrun_opts_default(struct cc_xrun_opts *o);
 
@@ -226,12 +230,29 @@ struct cc_xrun_result {
 #define CC_XRUN_MAX_OUTCOMES 32
     uint64_t outcomes[CC_XRUN_MAX_OUTCOMES];
     unsigned n_outcomes;
+    /* cc_xrun_replay_to: its stop was reached (the run did not end first) */
+    bool stopped;
 };
 
 /* Restore the setup snapshot and play r (the segment rule above) until
  * the first failure or r's end: a replay from boot without the boot. */
 int cc_xrun_replay(struct cc_xrun *x, const struct cc_recipe *r, struct cc_xrun_result *res,
                    struct cc_err *err);
+/* Where cc_xrun_replay_to stops: right after exit number `exit` (> 0;
+ * cc_vm_exit_count) of VM `vm`, or at the first quantum boundary at or
+ * after global time at_ns (> 0), whichever comes first. Neither changes
+ * what happens before the stop (sim.h, cc_sim_limits.stop_exit). */
+struct cc_xstop {
+    unsigned vm;
+    uint64_t exit;
+    uint64_t at_ns;
+};
+/* cc_xrun_replay, stopping at *stop unless the run fails or ends first
+ * (res->stopped tells which). A stopped run is not history-checked. An
+ * exit the VM had already made by setup cannot be stopped at: -ERANGE
+ * with a message saying where setup was. */
+int cc_xrun_replay_to(struct cc_xrun *x, const struct cc_recipe *r, const struct cc_xstop *stop,
+                      struct cc_xrun_result *res, struct cc_err *err);
 /* The last run's history check (target.checker): the checker's explanation
  * and the smallest failing sub-history (JSON lines); NULL when it passed
  * or there was none. */

@@ -179,6 +179,7 @@ enum cc_sim_stop {
     CC_SIM_STOP_FAILURE,        /* an SDK assertion failed (stop_on_failure) */
     CC_SIM_STOP_ALL_DOWN,       /* no VM is running or paused any more */
     CC_SIM_STOP_REQUESTED,      /* cc_sim_request_stop */
+    CC_SIM_STOP_EXIT,           /* stop_exit reached (cc_sim_limits) */
 };
 const char *cc_sim_stop_name(enum cc_sim_stop s);
 
@@ -198,6 +199,19 @@ struct cc_sim_limits {
      * except through cc_sim_inject_fault). NULL: none. */
     void (*on_boundary)(void *opaque, struct cc_sim *sim);
     void *opaque;
+    /* Stop right after VM stop_vm's exit number stop_exit (its
+     * cc_vm_exit_count; 0 = no such stop): that VM is not re-entered, the
+     * VMs after it in the quantum do not run it, and the run returns
+     * CC_SIM_STOP_EXIT (sim time stays at the quantum's start). Everything
+     * up to that exit happens exactly as without the stop (the VM's run is
+     * cut by an exit budget, which changes nothing it sees). The first time
+     * the VM's count reaches stop_exit counts (a restart rewinds it). */
+    unsigned stop_vm;
+    uint64_t stop_exit;
+    /* Stop at the first quantum boundary at or after this global time
+     * without making it a boundary (until_ns would: an extra boundary can
+     * change when frames and faults land), as CC_SIM_STOP_VTIME. 0: none. */
+    uint64_t stop_after_ns;
 };
 
 struct cc_sim_result {

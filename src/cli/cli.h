@@ -96,5 +96,7 @@ int cmd_reproduce(int argc, char **argv);
 int cmd_pack(int argc, char **argv);      /* pack.c */
 int cmd_check(int argc, char **argv);     /* check.c */
 int cmd_dlog(int argc, char **argv);      /* dlog.c */
+int cmd_replay(int argc, char **argv);    /* replay.c */
+int cmd_triage(int argc, char **argv);
 
 #endif

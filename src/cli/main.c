@@ -26,11 +26,13 @@ static const struct command commands[] = {
     {"explore", cmd_explore, "coverage-guided exploration of a simulation: find assertion failures"},
     {"minimize", cmd_minimize, "shrink a bug file's faults and choices; still fails the same way"},
     {"pack", cmd_pack, "make an initramfs that runs unmodified host programs"},
+    {"replay", cmd_replay, "replay a bug file to an exit or a time: registers, task, console"},
     {"reproduce", cmd_reproduce, "replay a bug file and check the same failure at the same time"},
     {"run", cmd_run, "run an SDK guest to the end and report its assertions"},
     {"sim", cmd_sim, "run N VMs in one simulation with a network and a fault schedule"},
     {"snapshot", cmd_snapshot, "save, load, inspect and diff snapshot files"},
     {"snapshot-demo", cmd_snapshot_demo, "snapshot, restore and fork a guest, with checks and timings"},
+    {"triage", cmd_triage, "a bug report (Markdown, JSON, SVG): faults that matter, consoles, traffic"},
     {"verify", cmd_verify, "boot a guest N times and check the runs are bit-identical"},
     {"version", cmd_version, "print the version"},
 };

@@ -60,6 +60,8 @@ struct xrun_hooks {
     /* at every quantum boundary (cc_sim_limits.on_boundary) */
     void (*boundary)(void *opaque, struct cc_sim *sim);
     void *opaque;
+    /* stop there (cc_xrun_replay_to), or NULL */
+    const struct cc_xstop *stop;
 };
 
 /* Play recipe r on x's simulation from its current time: set the schedule,

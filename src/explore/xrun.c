@@ -65,6 +65,7 @@ static int create_sim(const struct cc_xtarget *t, const struct cc_xrun_opts *o,
     cfg.watchdog_s = o->watchdog_s;
     cfg.log = o->log;
     cfg.log_opaque = o->log_opaque;
+    cfg.dlog = o->dlog;
     for (unsigned i = 0; i < CC_SIM_MAX_VMS; i++)
         cfg.serial_fd[i] = o->serial_fd[i];
     if (fa) {
@@ -240,6 +241,11 @@ int xrun_play(struct cc_xrun *x, const struct cc_recipe *r, const struct xrun_ho
             lim.on_boundary = h->boundary;
             lim.opaque = h->opaque;
         }
+        if (h && h->stop) {
+            lim.stop_vm = h->stop->vm;
+            lim.stop_exit = h->stop->exit;
+            lim.stop_after_ns = h->stop->at_ns;
+        }
         struct cc_sim_result sr;
         rc = cc_sim_run(sim, &lim, &sr, err);
         if (rc < 0)
@@ -254,6 +260,11 @@ int xrun_play(struct cc_xrun *x, const struct cc_recipe *r, const struct xrun_ho
             res->all_down = true;
             break;
         }
+        if (sr.stop == CC_SIM_STOP_EXIT ||
+            (h && h->stop && h->stop->at_ns && sr.vtime >= h->stop->at_ns)) {
+            res->stopped = true;
+            break;
+        }
     }
     free(segs);
     res->end_ns = cc_sim_now(sim);
@@ -263,7 +274,7 @@ int xrun_play(struct cc_xrun *x, const struct cc_recipe *r, const struct xrun_ho
         const struct cc_choice *c = cc_vm_choices(cc_sim_vm(sim, i), &nc);
         res->choices[i] = nc ? c[nc - 1].index + 1 : 0;
     }
-    if (rc == 0)
+    if (rc == 0 && !res->stopped)
         xcheck_run(x->checker, sim, res, &x->chk);
     return rc;
 }
@@ -275,6 +286,31 @@ int cc_xrun_replay(struct cc_xrun *x, const struct cc_recipe *r, struct cc_xrun_
     if (rc < 0)
         return rc;
     return xrun_play(x, r, NULL, res, err);
+}
+
+int cc_xrun_replay_to(struct cc_xrun *x, const struct cc_recipe *r, const struct cc_xstop *stop,
+                      struct cc_xrun_result *res, struct cc_err *err)
+{
+    unsigned n = cc_sim_vm_count(x->sim);
+    if (stop->exit && stop->vm >= n)
+        return cc_err_set(err, EINVAL, "vm %u does not exist (the simulation has %u VMs)",
+                          stop->vm, n);
+    int rc = cc_sim_restore(x->sim, x->root, err);
+    if (rc < 0)
+        return rc;
+    if (stop->exit) {
+        uint64_t at = cc_vm_exit_count(cc_sim_vm(x->sim, stop->vm));
+        if (at >= stop->exit)
+            return cc_err_set(err, ERANGE, "vm %u made exit %" PRIu64 " before setup completed "
+                              "(at setup it was at exit %" PRIu64 "): a replay can stop only "
+                              "after setup", stop->vm, stop->exit, at);
+    }
+    if (stop->at_ns && stop->at_ns <= cc_sim_now(x->sim))
+        return cc_err_set(err, ERANGE, "time %.9f s is before setup completed (%.9f s): a "
+                          "replay can stop only after setup", stop->at_ns / 1e9,
+                          cc_sim_now(x->sim) / 1e9);
+    struct xrun_hooks h = {.stop = stop};
+    return xrun_play(x, r, &h, res, err);
 }
 
 /* ---- failures as JSON ---- */

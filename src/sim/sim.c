@@ -40,6 +40,7 @@ const char *cc_sim_stop_name(enum cc_sim_stop s)
     case CC_SIM_STOP_FAILURE: return "assertion-failed";
     case CC_SIM_STOP_ALL_DOWN: return "all-down";
     case CC_SIM_STOP_REQUESTED: return "requested";
+    case CC_SIM_STOP_EXIT: return "exit-reached";
     }
     return "?";
 }
@@ -581,6 +582,25 @@ static void vm_exited(struct sim_vm *v, enum cc_stop why)
 /* Run one VM up to global time `next`. */
 static bool all_setup(const struct cc_sim *sim);
 
+/* The exit budget of v's next cc_vm_run under a stop_exit limit (0: none);
+ * true when v is at the stop exit now (then it is parked). */
+static bool exit_stop(struct sim_vm *v, uint64_t *budget)
+{
+    struct cc_sim *sim = v->sim;
+    *budget = 0;
+    if (!sim->stop_exit || v->index != sim->stop_vm)
+        return false;
+    uint64_t n = cc_vm_exit_count(v->vm);
+    if (n == sim->stop_exit) {
+        sim->exit_reached = true;
+        v->parked = true;
+        return true;
+    }
+    if (n < sim->stop_exit)
+        *budget = sim->stop_exit - n;
+    return false;
+}
+
 static int run_vm(struct sim_vm *v, uint64_t next, struct cc_err *err)
 {
     uint64_t lim = sim_to_local(v, next);
@@ -588,6 +608,8 @@ static int run_vm(struct sim_vm *v, uint64_t next, struct cc_err *err)
         return 0;
     while (v->st.state == CC_SIM_VM_RUNNING && cc_vm_vtime_ns(v->vm) < lim) {
         struct cc_run_limits rl = {.until_vtime_ns = lim};
+        if (exit_stop(v, &rl.max_exits))
+            return 0;
         struct cc_run_result rr;
         int rc = cc_vm_run(v->vm, &rl, &rr, err);
         if (rc < 0)
@@ -620,9 +642,13 @@ static int run_vm(struct sim_vm *v, uint64_t next, struct cc_err *err)
         case CC_STOP_IDLE:
             return 0;           /* not with a limit; do not spin */
         default:
-            continue;           /* VTIME ends the loop; requested stops go on */
+            continue;           /* VTIME ends the loop; requested stops and
+                                   exit budgets (exit_stop) go on */
         }
     }
+    uint64_t budget;
+    if (v->st.state == CC_SIM_VM_RUNNING && exit_stop(v, &budget))
+        return 0;
     if (v->st.state == CC_SIM_VM_RUNNING && !v->st.setup_done &&
         (marker_seen(v) || (v->sim->cfg.setup_after_ns && next >= v->sim->cfg.setup_after_ns)))
         return take_setup(v, err);
@@ -728,7 +754,13 @@ static int run_loop(struct cc_sim *sim, const struct cc_sim_limits *lim,
             res->stop = CC_SIM_STOP_REQUESTED;
             break;
         }
-        if (lim->until_ns && sim->now >= lim->until_ns) {
+        if (sim->exit_reached) {
+            res->stop = CC_SIM_STOP_EXIT;
+            sim->now = sim->q_start;    /* the VMs after the stopped one did not run */
+            break;
+        }
+        if ((lim->until_ns && sim->now >= lim->until_ns) ||
+            (lim->stop_after_ns && sim->now >= lim->stop_after_ns)) {
             res->stop = CC_SIM_STOP_VTIME;
             break;
         }
@@ -773,7 +805,8 @@ static int run_loop(struct cc_sim *sim, const struct cc_sim_limits *lim,
             if (rc < 0)
                 return rc;
             if (sim->v[i]->parked)
-                break;      /* setup is complete: the VMs after it stay at q_start */
+                break;      /* setup complete or stop exit reached: the VMs after
+                               it stay at q_start */
         }
         sim->now = next;
         res->quanta++;
@@ -797,7 +830,11 @@ int cc_sim_run(struct cc_sim *sim, const struct cc_sim_limits *lim, struct cc_si
     sim->failed_vm = -1;
     /* A run to setup stops at the last VM's setup_complete exit (sim.h). */
     sim->park_setup = lim->until_setup;
+    sim->stop_vm = lim->stop_vm;
+    sim->stop_exit = lim->stop_exit;
+    sim->exit_reached = false;
     rc = run_loop(sim, lim, res, err);
+    sim->stop_exit = 0;
     unpark(sim);
     return rc;
 }

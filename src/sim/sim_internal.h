@@ -122,6 +122,11 @@ struct cc_sim {
     bool stop_requested;
     bool park_setup;            /* this cc_sim_run has until_setup: stop at the last setup */
     int failed_vm;              /* first failure in this cc_sim_run, -1 */
+    /* cc_sim_limits.stop_vm/stop_exit of this cc_sim_run (0: none), and
+     * whether it was reached */
+    unsigned stop_vm;
+    uint64_t stop_exit;
+    bool exit_reached;
 };
 
 /* sim.c */

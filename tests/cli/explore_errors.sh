@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Bad input to `chaoscontrol explore`, `minimize` and `reproduce`: missing,
+# Bad input to `chaoscontrol explore`, `minimize`, `reproduce`, `replay` and
+# `triage`: missing,
 # malformed, truncated and mismatched bug files, corrupt checkpoints and bad
 # options give a clear error naming the file or option, and exit status 2,
 # before any VM exists (so no KVM is needed).
@@ -11,7 +12,7 @@ cc=$build/chaoscontrol
 work=$(mktemp -d "${TMPDIR:-/tmp}/explore-errors.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 22
+tap_plan 29
 
 # expect NAME STATUS PATTERN ARGS...: exit status STATUS and PATTERN in stderr
 expect() {
@@ -84,6 +85,20 @@ expect "minimize: --output is required" 2 "--output FILE is required" \
 expect "reproduce: --bug is required" 2 "--bug FILE is required" reproduce
 expect "reproduce: options of other commands are refused" 2 "'--rounds' does not apply" \
   reproduce --bug "$work/v2.json" --rounds 3
+
+expect "replay: a missing bug file is named" 2 "$work/nope.json" replay --bug "$work/nope.json"
+expect "replay: a different kernel is refused with both hashes" 2 \
+  "wrong_kernel.json: kernel '$work/bzImage' has SHA-256 ${ksum:0:16}" \
+  replay --bug "$work/wrong_kernel.json" --vm 1 --exit 20000
+expect "replay: --exit and --time exclude each other" 2 "--exit and --time exclude each other" \
+  replay --bug "$work/v2.json" --exit 5 --time 1s
+expect "replay: a bad --time" 2 "--time 'soon' is not a virtual time" \
+  replay --bug "$work/v2.json" --time soon
+expect "replay: --exit 0" 2 "--exit '0' is not an exit number" replay --bug "$work/v2.json" --exit 0
+expect "triage: a truncated bug file" 2 "truncated.json: .*invalid JSON" \
+  triage --bug "$work/truncated.json" --output "$work/tri"
+expect "triage: replay's options are refused" 2 "option --exit does not apply here" \
+  triage --bug "$work/v2.json" --exit 5
 
 run=(explore run --kernel "$work/bzImage" --initrd "$work/raft.initrd" --vms 3 --rounds 2
      --branches 4 --output "$work/out")

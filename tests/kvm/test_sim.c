@@ -7,7 +7,10 @@
  * (tests/unit/test_net_fabric.c) and the Linux tier. */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "chaoscontrol/dlog.h"
+#include "chaoscontrol/replay.h"
 #include "chaoscontrol/schedule.h"
 #include "chaoscontrol/sim.h"
 #include "chaoscontrol/snapshot.h"
@@ -561,6 +564,113 @@ static void test_determinism_and_snapshots(void)
     cc_schedule_free(s);
 }
 
+/* Stopping a simulation right after one VM's exit N (cc_sim_limits
+ * stop_exit) changes nothing before it: the VM's registers there equal
+ * the register dump at exit N in the dlog of a run without the stop. And a
+ * stop at a time (stop_after_ns) ends at a boundary of the original run
+ * without adding one: the same hash as a run to that boundary. */
+static struct cc_sim *mksim_dlog(struct cc_dlog *d)
+{
+    struct cc_sim_config cfg;
+    cc_sim_config_default(&cfg);
+    cfg.seed = 11;
+    cfg.setup_marker = "SETUP";
+    cfg.dlog = d;
+    struct cc_sim *sim;
+    struct cc_err err = {0};
+    if (cc_sim_new(&cfg, &sim, &err) < 0)
+        tap_bail("sim: %s", err.msg);
+    for (unsigned i = 0; i < 3; i++)
+        if (cc_sim_add_vm(sim, ticker(PIT_1MS, 11 + i), &err) < 0)
+            tap_bail("add: %s", err.msg);
+    return sim;
+}
+
+static void test_stop_exit(void)
+{
+    const char *j = "{\"faults\": ["
+        "{\"at\": \"3ms\", \"type\": \"pause\", \"vm\": 0, \"duration\": \"4ms\"},"
+        "{\"at\": \"12ms\", \"type\": \"clock_jump\", \"vm\": 1, \"delta\": \"20ms\"},"
+        "{\"at\": \"18ms\", \"type\": \"irq\", \"vm\": 1, \"line\": 3, \"count\": 2}]}";
+    struct cc_schedule *s = sched(j);
+    char path[] = "/tmp/test_sim_stop.XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        tap_bail("mkstemp: %s", strerror(errno));
+    close(fd);
+    struct cc_err err = {0};
+    struct cc_dlog *d;
+    struct cc_dlog_opts o = {.n_vms = 3, .seed = 11, .regs_every = 7, .source = "test"};
+    if (cc_dlog_create(path, &o, &d, &err) < 0)
+        tap_bail("dlog: %s", err.msg);
+    struct cc_sim *sim = mksim_dlog(d);
+    cc_sim_set_schedule(sim, s, &err);
+    struct cc_sim_result res;
+    sim_run(sim, 30 * MS, &res);
+    uint64_t full = cc_sim_hash(sim);
+    cc_sim_destroy(sim);
+    ok(cc_dlog_close(d, &err) == 0, "reference run with a dlog (%s)", err.msg);
+
+    /* vm 1's register dumps: take one from the middle of the run */
+    struct cc_dlog_reader *r;
+    struct cc_dlog_rec rec, pick[64];
+    size_t n = 0;
+    if (cc_dlog_open(path, &r, &err) < 0)
+        tap_bail("dlog open: %s", err.msg);
+    while (cc_dlog_next(r, &rec, &err) == 1)
+        if (rec.type == CC_DLOG_REGS && rec.vm == 1 && n < 64)
+            pick[n++] = rec;
+    cc_dlog_reader_close(r);
+    unlink(path);
+    ok(n >= 4, "vm 1 has register dumps (%zu)", n);
+    if (n < 4) {
+        cc_schedule_free(s);
+        return;
+    }
+    const struct cc_dlog_rec *want = &pick[n / 2];
+
+    sim = mksim(3, 11, PIT_1MS);
+    cc_sim_set_schedule(sim, s, &err);
+    struct cc_sim_limits lim = {.until_ns = 30 * MS, .stop_vm = 1, .stop_exit = want->exit};
+    if (cc_sim_run(sim, &lim, &res, &err) < 0)
+        tap_bail("sim run: %s", err.msg);
+    struct cc_vm *vm = cc_sim_vm(sim, 1);
+    ok(res.stop == CC_SIM_STOP_EXIT && cc_vm_exit_count(vm) == want->exit,
+       "the run stops right after vm 1's exit %llu (%s, at exit %llu)",
+       (unsigned long long)want->exit, cc_sim_stop_name(res.stop),
+       (unsigned long long)cc_vm_exit_count(vm));
+    uint64_t regs[CC_REPLAY_NREGS];
+    int same = cc_replay_regs(vm, regs, &err) == 0 && want->nregs == CC_REPLAY_NREGS;
+    for (unsigned i = 0; same && i < CC_REPLAY_NREGS; i++)
+        if (regs[i] != want->regs[i]) {
+            tap_diag("%s: %llx, the dlog's %llx", cc_dlog_reg_name(i),
+                     (unsigned long long)regs[i], (unsigned long long)want->regs[i]);
+            same = 0;
+        }
+    ok(same, "its registers are the dlog's dump at that exit (rip %llx)",
+       (unsigned long long)regs[16]);
+    is_u64(cc_vm_vtime_ns(vm), want->vtime, "and its clock too");
+    cc_sim_destroy(sim);
+
+    sim = mksim(3, 11, PIT_1MS);
+    cc_sim_set_schedule(sim, s, &err);
+    lim = (struct cc_sim_limits){.until_ns = 30 * MS, .stop_after_ns = 12 * MS + 30000};
+    if (cc_sim_run(sim, &lim, &res, &err) < 0)
+        tap_bail("sim run: %s", err.msg);
+    uint64_t at = cc_sim_now(sim), h = cc_sim_hash(sim);
+    ok(res.stop == CC_SIM_STOP_VTIME && at >= 12 * MS + 30000 && at < 13 * MS,
+       "stop_after_ns: stopped at the boundary %llu ns", (unsigned long long)at);
+    sim_run(sim, 30 * MS, &res);
+    is_u64(cc_sim_hash(sim), full, "and the run goes on as without the stop");
+    cc_sim_destroy(sim);
+    sim = mksim(3, 11, PIT_1MS);
+    cc_sim_set_schedule(sim, s, &err);
+    sim_run(sim, at, &res);
+    is_u64(cc_sim_hash(sim), h, "a run to that boundary with until_ns: the same hash");
+    cc_sim_destroy(sim);
+    cc_schedule_free(s);
+}
+
 int main(void)
 {
     test_halt_at_limit();
@@ -571,5 +681,6 @@ int main(void)
     test_restart();
     test_inject();
     test_determinism_and_snapshots();
+    test_stop_exit();
     return tap_exit();
 }

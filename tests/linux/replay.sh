@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Linux tier (issue 16 items 3-4): chaoscontrol replay and triage on a Raft
+# bug. Run it where KVM can run Linux guests:
+#   tools/kvm-host -- bash tests/linux/replay.sh
+#
+# 1. A short fault-mode exploration finds leader_no_stepdown (most random
+#    fault schedules hit it: guests/raft/README.md) and writes bug_1.json.
+# 2. replay --dlog to the failure writes a dlog of the replay with a
+#    register dump every 1000 exits; replay --vm V --exit N (N: the last
+#    dump of VM V) prints the same registers as that dump, twice with
+#    byte-identical output, and names the guest's current task.
+# 3. replay --time T stops at the first quantum boundary at or after T;
+#    --save-snapshot saves the VM there (snapshot info: the same exit).
+# 4. A bug file for another kernel (its hash changed) is refused, exit 2,
+#    naming the file; an exit before setup is refused with where setup was.
+# 5. triage writes triage.md, triage.json and timeline.svg; every fault
+#    gets a verdict from a replay without it, at least one is necessary,
+#    and the report has each VM's console and the link traffic.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../tap.sh"
+build=${CC_BUILD_DIR:-$here/../../build}
+cc=$build/chaoscontrol
+kernel=$build/kernel/bzImage
+initrd=$build/guests/raft.initrd
+work=$(mktemp -d "${TMPDIR:-/tmp}/replay-test.XXXXXX") || exit 1
+trap 'rm -rf "$work"' EXIT
+
+tap_plan 16
+
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# 1. a bug with faults
+t0=$SECONDS
+"$cc" explore run --kernel "$kernel" --initrd "$initrd" --vms 3 --output "$work/x" \
+  --mode fault --seed 0 --rounds 4 --branches 4 --stop-after 1 \
+  --append "raft_id={id} raft_bug=leader_no_stepdown" >"$work/x.out" 2>"$work/x.err"
+rc=$?
+echo "# explore (leader_no_stepdown, fault mode): exit $rc in $((SECONDS - t0)) s"
+bug=$work/x/bug_1.json
+if [ $rc = 1 ] && [ -s "$bug" ]; then
+  ok "the explorer finds a bug with faults and writes bug_1.json"
+else
+  not_ok "the explorer finds a bug with faults and writes bug_1.json" "exit $rc"
+  diag_file "$work/x.err"
+fi
+nf=$(json "$bug" 'len(d["recipe"]["schedule"]["faults"])' 2>/dev/null || echo 0)
+fvm=$(json "$bug" 'd["failure"]["vm"]' 2>/dev/null || echo 0)
+echo "# the bug: $nf faults, fails in vm $fvm: $(json "$bug" 'd["failure"]["message"]' 2>/dev/null)"
+
+# 2. registers at exit N against the dlog's dump at N
+t0=$SECONDS
+"$cc" replay --bug "$bug" --dlog "$work/r.dlog" --dlog-regs 1000 --json \
+  >"$work/full.json" 2>"$work/full.err"
+rc=$?
+echo "# replay to the failure with --dlog: exit $rc in $((SECONDS - t0)) s"
+check "replay to the failure (no stop asked) with --dlog: exit 0, a dlog written" \
+  test $rc = 0 -a -s "$work/r.dlog"
+[ $rc = 0 ] || diag_file "$work/full.err"
+"$cc" dlog dump --json "$work/r.dlog" >"$work/r.jsonl" 2>"$work/dump.err"
+# the last register dump of the failing VM after the replay's restore mark
+python3 - "$work/r.jsonl" "$fvm" >"$work/pick.txt" <<'EOF'
+import json, sys
+vm = int(sys.argv[2]); restore = None; last = None
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("vm") != vm: continue
+    if r["type"] == "mark" and r.get("mark") == "restore": restore = int(r["exit"])
+    if r["type"] == "regs" and restore is not None and int(r["exit"]) > restore: last = r
+if last:
+    print(last["exit"]); json.dump(last["regs"], open(sys.argv[1] + ".regs", "w"), sort_keys=True)
+EOF
+n=$(cat "$work/pick.txt")
+echo "# the dlog's last register dump of vm $fvm after setup: exit ${n:-none}"
+check "the dlog has a register dump of vm $fvm after setup" test -n "$n"
+n=${n:-1}
+for i in 1 2; do
+  t0=$SECONDS
+  "$cc" replay --bug "$bug" --vm "$fvm" --exit "$n" --json >"$work/at$i.json" 2>"$work/at$i.err"
+  rc=$?
+  echo "# replay --vm $fvm --exit $n (run $i): exit $rc in $((SECONDS - t0)) s"
+  [ $rc = 0 ] || diag_file "$work/at$i.err"
+done
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); json.dump(d['regs'], open(sys.argv[2],'w'), sort_keys=True)" \
+  "$work/at1.json" "$work/at1.regs" 2>/dev/null
+check "replay --exit $n stops there (stopped, at exit $n)" \
+  test "$(json "$work/at1.json" 'd["stopped"] and d["exit"]' 2>/dev/null)" = "$n"
+if cmp -s "$work/at1.regs" "$work/r.jsonl.regs"; then
+  ok "the registers at exit $n are the dlog's dump at exit $n"
+else
+  not_ok "the registers at exit $n are the dlog's dump at exit $n"
+  diag_file "$work/at1.regs"
+  diag_file "$work/r.jsonl.regs"
+fi
+check "replaying twice gives byte-identical output" cmp -s "$work/at1.json" "$work/at2.json"
+task=$(json "$work/at1.json" '(d["task"].get("comm"), d["task"].get("pid"), d["task"].get("why"))' 2>/dev/null)
+echo "# current task: $task"
+check "the guest's current task is named (comm and pid)" \
+  test "$(json "$work/at1.json" 'd["task"]["ok"] and d["task"]["pid"] >= 0' 2>/dev/null)" = True
+"$cc" replay --bug "$bug" --vm "$fvm" --exit "$n" --lines 5 >"$work/at.txt" 2>&1
+sed 's/^/#   /' "$work/at.txt"
+check "the text form shows registers, the task and the console" \
+  bash -c 'grep -q "^  rax " "$1" && grep -q "^current task: " "$1" && grep -q "^---- vm .* console" "$1"' _ "$work/at.txt"
+
+# 3. --time and --save-snapshot
+setup=$(python3 - "$work/r.jsonl" <<'EOF'
+import json, sys
+t = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["type"] == "sim" and r.get("kind") == "setup": t = max(t, int(r["vtime"]))
+print(t)
+EOF
+)
+at=$(( setup + 250000000 ))
+"$cc" replay --bug "$bug" --vm 0 --time "${at}ns" --json --save-snapshot "$work/v0.ccsnap" \
+  >"$work/time.json" 2>"$work/time.err"
+rc=$?
+echo "# replay --time ${at}ns (setup + 250 ms): exit $rc, $(json "$work/time.json" 'd["stop"]' 2>/dev/null)"
+check "replay --time stops at the first boundary at or after it" \
+  test $rc = 0 -a "$(json "$work/time.json" 'd["stopped"] and d["sim_ns"] >= '"$at" 2>/dev/null)" = True
+"$cc" snapshot info "$work/v0.ccsnap" >"$work/info.txt" 2>&1
+e0=$(json "$work/time.json" 'd["exit"]' 2>/dev/null)
+check "--save-snapshot saves vm 0 there (snapshot info: $e0 exits)" \
+  grep -q "after $e0 exits" "$work/info.txt"
+
+# 4. bad input
+python3 - "$bug" "$work/other.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1])); d["target"]["kernel_sha256"] = "0" * 64
+json.dump(d, open(sys.argv[2], "w"))
+EOF
+"$cc" replay --bug "$work/other.json" --vm 0 --exit 100000 >"$work/bad.out" 2>&1
+rc=$?
+diag_file "$work/bad.out"
+check "a bug file for another kernel: exit 2, the message names the file and the kernel" \
+  bash -c '[ "$1" = 2 ] && grep -q "other.json" "$2" && grep -qi "kernel" "$2"' _ $rc "$work/bad.out"
+"$cc" replay --bug "$bug" --vm 0 --exit 5 >"$work/early.out" 2>&1
+rc=$?
+diag_file "$work/early.out"
+check "an exit before setup: exit 2, says where setup was" \
+  bash -c '[ "$1" = 2 ] && grep -q "before setup completed" "$2"' _ $rc "$work/early.out"
+
+# 5. triage
+t0=$SECONDS
+"$cc" triage --bug "$bug" --output "$work/tri" >"$work/tri.out" 2>"$work/tri.err"
+rc=$?
+echo "# triage: exit $rc in $((SECONDS - t0)) s ($nf faults: one replay each)"
+sed 's/^/#   /' "$work/tri.out"
+check "triage writes triage.md, triage.json and timeline.svg" \
+  test $rc = 0 -a -s "$work/tri/triage.md" -a -s "$work/tri/triage.json" -a -s "$work/tri/timeline.svg"
+[ $rc = 0 ] || diag_file "$work/tri.err"
+grep -E "^\| [0-9]+ \|" "$work/tri/triage.md" | head -20 | sed 's/^/#   /'
+check "triage: the bug reproduced, every fault has a verdict, at least one necessary" \
+  test "$(json "$work/tri/triage.json" 'd["reproduced"] and len(d["faults"]) == '"$nf"' and all(f["verdict"] in ("necessary", "incidental") for f in d["faults"]) and any(f["verdict"] == "necessary" for f in d["faults"])' 2>/dev/null)" = True
+check "triage: a console per VM, link traffic, the failing property" \
+  bash -c 'grep -q "^### vm 2" "$1" && grep -q "^| 0 → 1 |" "$1" && grep -q "^## Failing property" "$1"' _ "$work/tri/triage.md"
+check "triage: the timeline is an SVG with a bar per fault" \
+  test "$(grep -c '<rect x=' "$work/tri/timeline.svg")" -ge "$nf"
