@@ -80,6 +80,11 @@ bool cli_parse_u64(const char *s, uint64_t *out);
 /* Refuse (with a message pointing at tools/kvm-host) when this host's KVM
  * cannot run Linux guests, unless force. Returns 0 to go ahead. */
 int cli_check_kvm(bool force);
+/* Load a bug file for command cmd and check its files' hashes and the KVM
+ * (messages on stderr): 0 with *b set, or the exit status (2 bad input,
+ * 1 no usable KVM) with *b NULL. */
+struct cc_bug;
+int cli_load_bug(const char *cmd, const char *path, bool force, struct cc_bug **b);
 
 /* Progress output goes to stderr only when it is a terminal. */
 bool cli_is_tty(void);

@@ -623,6 +623,28 @@ static void ui_plain(void *opaque, const char *msg)
         fprintf(stderr, "chaoscontrol %s: %s\n", u->cmd, msg);
 }
 
+int cli_load_bug(const char *cmd, const char *path, bool force, struct cc_bug **b)
+{
+    struct cc_err err = {0};
+    *b = NULL;
+    if (cc_bug_load(path, b, &err) < 0) {
+        fprintf(stderr, "chaoscontrol %s: %s\n", cmd, err.msg);
+        return 2;
+    }
+    if (cc_xtarget_check_boot(&(*b)->target, &err) < 0) {
+        fprintf(stderr, "chaoscontrol %s: %s: %s\n", cmd, path, err.msg);
+        cc_bug_free(*b);
+        *b = NULL;
+        return 2;
+    }
+    if (cli_check_kvm(force) < 0) {
+        cc_bug_free(*b);
+        *b = NULL;
+        return 1;
+    }
+    return 0;
+}
+
 /* The common start of minimize and reproduce: parse, check the options,
  * load and check the bug file (its files' hashes too) and the KVM. Returns
  * 0 with *b and *ro set (ro's log goes through u), or the exit status. */
@@ -639,22 +661,9 @@ static int bug_command(int argc, char **argv, struct xopts *o, const char *allow
         return bad(o, "%s", "--bug FILE is required");
     if (!strcmp(o->cmd, "minimize") && !o->output)
         return bad(o, "%s", "--output FILE is required");
-    struct cc_err err = {0};
-    if (cc_bug_load(o->bug, b, &err) < 0) {
-        fprintf(stderr, "chaoscontrol %s: %s\n", o->cmd, err.msg);
-        return 2;
-    }
-    if (cc_xtarget_check_boot(&(*b)->target, &err) < 0) {
-        fprintf(stderr, "chaoscontrol %s: %s: %s\n", o->cmd, o->bug, err.msg);
-        cc_bug_free(*b);
-        *b = NULL;
-        return 2;
-    }
-    if (cli_check_kvm(o->force) < 0) {
-        cc_bug_free(*b);
-        *b = NULL;
-        return 1;
-    }
+    rc = cli_load_bug(o->cmd, o->bug, o->force, b);
+    if (rc)
+        return rc;
     *u = (struct ui){.cmd = o->cmd, .quiet = o->quiet};
     cc_xrun_opts_default(ro);
     ro->log = ui_plain;

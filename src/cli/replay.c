@@ -188,21 +188,7 @@ static int parse(int argc, char **argv, struct ropts *o, bool triage)
  * exit status. */
 static int load_bug(const struct ropts *o, struct cc_bug **b)
 {
-    struct cc_err err = {0};
-    if (cc_bug_load(o->bug, b, &err) < 0) {
-        fprintf(stderr, "chaoscontrol %s: %s\n", o->cmd, err.msg);
-        return 2;
-    }
-    if (cc_xtarget_check_boot(&(*b)->target, &err) < 0) {
-        fprintf(stderr, "chaoscontrol %s: %s: %s\n", o->cmd, o->bug, err.msg);
-        cc_bug_free(*b);
-        return 2;
-    }
-    if (cli_check_kvm(o->force) < 0) {
-        cc_bug_free(*b);
-        return 1;
-    }
-    return 0;
+    return cli_load_bug(o->cmd, o->bug, o->force, b);
 }
 
 static void log_quiet(void *opaque, const char *msg)
