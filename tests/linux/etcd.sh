@@ -28,7 +28,7 @@ trap 'rm -rf "$work"' EXIT
 # for an election timeout (1 s) and a few probes on each side.
 DUR_A=${ETCD_DUR_A:-5s}
 PART_AT=${ETCD_PART_AT:-5}
-DUR_C=${ETCD_DUR_C:-10s}
+DUR_C=${ETCD_DUR_C:-12s}
 DUR_D=${ETCD_DUR_D:-4s}
 
 tap_plan 12
