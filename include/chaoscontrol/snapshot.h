@@ -75,6 +75,9 @@ struct cc_snapshot_info {
     size_t state_bytes;         /* vCPU + devices + VM state */
 };
 void cc_snapshot_info(const struct cc_snapshot *s, struct cc_snapshot_info *info);
+/* The memory s holds, about: its stored (non-zero) pages and its state.
+ * Cheap (no hashing), unlike cc_snapshot_info. */
+uint64_t cc_snapshot_bytes(const struct cc_snapshot *s);
 
 
 /* Pages whose contents differ between two snapshots of equal memory size:

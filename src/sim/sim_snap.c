@@ -44,13 +44,9 @@ void cc_sim_snapshot_get(struct cc_sim_snapshot *s)
 uint64_t cc_sim_snapshot_bytes(const struct cc_sim_snapshot *s)
 {
     uint64_t b = s->net.len + s->hist.len + s->retired.len;
-    for (unsigned i = 0; s->vm && i < s->n; i++) {
-        if (!s->vm[i].snap)
-            continue;
-        struct cc_snapshot_info in;
-        cc_snapshot_info(s->vm[i].snap, &in);
-        b += in.pages_nonzero * 4096 + in.state_bytes;
-    }
+    for (unsigned i = 0; s->vm && i < s->n; i++)
+        if (s->vm[i].snap)
+            b += cc_snapshot_bytes(s->vm[i].snap);
     return b;
 }
 

@@ -624,6 +624,11 @@ uint64_t cc_vm_last_reset_pages(const struct cc_vm *vm)
     return vm->last_reset_pages;
 }
 
+uint64_t cc_snapshot_bytes(const struct cc_snapshot *s)
+{
+    return s->pages_nonzero * SNAP_PAGE + s->state.len;
+}
+
 void cc_snapshot_info(const struct cc_snapshot *s, struct cc_snapshot_info *info)
 {
     memset(info, 0, sizeof(*info));
