@@ -139,15 +139,19 @@ int xbug_take_history(struct cc_bug *b, const struct cc_xcheck_out *c, struct cc
     return 0;
 }
 
+size_t xbug_stem(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 5 && !strcmp(path + n - 5, ".json") ? n - 5 : n;
+}
+
 int cc_bug_save(const struct cc_bug *b, const char *path, struct cc_err *err)
 {
     struct cc_bug nb;
     char hname[4200];
+    size_t n = xbug_stem(path);
     if (b->history_text) {
         /* bug_3.json -> bug_3.history.jsonl, beside it, written first */
-        size_t n = strlen(path);
-        if (n > 5 && !strcmp(path + n - 5, ".json"))
-            n -= 5;
         char hpath[4200];
         snprintf(hpath, sizeof(hpath), "%.*s.history.jsonl", (int)n, path);
         int rc = cc_file_write_atomic(hpath, b->history_text, b->history_len, err);
@@ -160,9 +164,6 @@ int cc_bug_save(const struct cc_bug *b, const char *path, struct cc_err *err)
         b = &nb;
     }
     /* bug_3.json -> bug_3.txt, the report in words, before the bug file */
-    size_t n = strlen(path);
-    if (n > 5 && !strcmp(path + n - 5, ".json"))
-        n -= 5;
     char tpath[4200];
     snprintf(tpath, sizeof(tpath), "%.*s.txt", (int)n, path);
     char *t = cc_bug_report(b, path);

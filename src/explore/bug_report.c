@@ -10,6 +10,7 @@
 
 #include "chaoscontrol/explore.h"
 #include "chaoscontrol/sdk_host.h"
+#include "explore/explore_internal.h"
 
 void cc_bug_print_failure(FILE *f, const char *label, const struct cc_xfailure *x)
 {
@@ -106,9 +107,7 @@ char *cc_bug_report(const struct cc_bug *b, const char *path)
     shell_word(f, path);
     fprintf(f, "\n");
     if (!b->minimized_from) {
-        size_t n = strlen(path);
-        if (n > 5 && !strcmp(path + n - 5, ".json"))
-            n -= 5;
+        size_t n = xbug_stem(path);
         char *min = NULL;
         if (asprintf(&min, "%.*s.min.json", (int)n, path) > 0) {
             fprintf(f, "minimize:  chaoscontrol minimize --bug ");

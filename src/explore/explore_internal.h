@@ -84,6 +84,9 @@ struct cc_assertion;
 void xcheck_run(enum cc_xchecker checker, struct cc_sim *sim, struct cc_xrun_result *res,
                 struct cc_xcheck_out *out);
 void xcheck_clear(struct cc_xcheck_out *o);
+/* The length of a bug file's path without its ".json" (bug_3.json ->
+ * bug_3): the stem of the files written beside it. */
+size_t xbug_stem(const char *path);
 /* The outcome features of history h, added to res->outcomes. */
 struct cc_history;
 void xcheck_outcomes(const struct cc_history *h, struct cc_xrun_result *res);
