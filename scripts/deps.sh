@@ -14,6 +14,8 @@ PKGS=(
   qemu-system-x86 qemu-utils busybox-static kmod
   # tests
   e2fsprogs strace
+  # the time-travel debugger's test drives Debian's GDB (tests/linux/replay.sh)
+  gdb
   # Linux-tier tests with real software: a Go program (tests/linux/gotime)
   # and the reference case, a 3-node etcd cluster (tests/linux/etcd.sh)
   golang-go etcd-server etcd-client

@@ -232,6 +232,8 @@ struct cc_xrun_result {
     unsigned n_outcomes;
     /* cc_xrun_replay_to: its stop was reached (the run did not end first) */
     bool stopped;
+    /* a hook called cc_sim_abort (cc_xrun_play) */
+    bool aborted;
 };
 
 /* Restore the setup snapshot and play r (the segment rule above) until
@@ -253,6 +255,16 @@ struct cc_xstop {
  * with a message saying where setup was. */
 int cc_xrun_replay_to(struct cc_xrun *x, const struct cc_recipe *r, const struct cc_xstop *stop,
                       struct cc_xrun_result *res, struct cc_err *err);
+/* Play r on from the simulation's present state: the root (the setup
+ * snapshot, cc_xrun_root) or a snapshot taken at a quantum boundary of a
+ * replay of r, restored by the caller. on_boundary (may be NULL) is called
+ * at every quantum boundary, as cc_sim_limits.on_boundary. A run a hook
+ * ended with cc_sim_abort returns with res->aborted (not checked). The
+ * time-travel debugger's forward runs. */
+int cc_xrun_play(struct cc_xrun *x, const struct cc_recipe *r,
+                 void (*on_boundary)(void *opaque, struct cc_sim *sim), void *opaque,
+                 struct cc_xrun_result *res, struct cc_err *err);
+struct cc_sim_snapshot *cc_xrun_root(struct cc_xrun *x);
 /* The last run's history check (target.checker): the checker's explanation
  * and the smallest failing sub-history (JSON lines); NULL when it passed
  * or there was none. */

@@ -170,6 +170,13 @@ int cc_sim_add_vm(struct cc_sim *sim, struct cc_vm *vm, struct cc_err *err);
 
 void cc_sim_destroy(struct cc_sim *sim);
 
+/* End the running cc_sim_run at once, from a hook (a VM's debug hook, or
+ * on_boundary): the VMs stop where they are, in the middle of a quantum,
+ * and the run returns CC_SIM_STOP_ABORTED. The simulation is then only
+ * good for cc_sim_restore (the time-travel debugger restores a checkpoint
+ * after every abort). */
+void cc_sim_abort(struct cc_sim *sim);
+
 /* ---- running ---- */
 
 enum cc_sim_stop {
@@ -180,6 +187,7 @@ enum cc_sim_stop {
     CC_SIM_STOP_ALL_DOWN,       /* no VM is running or paused any more */
     CC_SIM_STOP_REQUESTED,      /* cc_sim_request_stop */
     CC_SIM_STOP_EXIT,           /* stop_exit reached (cc_sim_limits) */
+    CC_SIM_STOP_ABORTED,        /* cc_sim_abort: the state is only good for a restore */
 };
 const char *cc_sim_stop_name(enum cc_sim_stop s);
 

@@ -142,6 +142,7 @@ enum cc_stop {
     CC_STOP_ERROR,          /* KVM internal error or failed entry */
     CC_STOP_ASSERTION,      /* an SDK assertion failed (see chaoscontrol/sdk_host.h) */
     CC_STOP_SETUP_COMPLETE, /* the guest called cc_setup_complete (when asked to stop) */
+    CC_STOP_DEBUG,          /* a debug hook ended the run (cc_vm_debug_attach) */
 };
 
 const char *cc_stop_name(enum cc_stop s);
@@ -315,6 +316,66 @@ struct kvm_sregs;
 int cc_vm_get_regs(struct cc_vm *vm, struct kvm_regs *regs, struct cc_err *err);
 int cc_vm_get_sregs(struct cc_vm *vm, struct kvm_sregs *sregs, struct cc_err *err);
 int cc_vm_set_sregs(struct cc_vm *vm, const struct kvm_sregs *sregs, struct cc_err *err);
+
+/* ---- guest debugging (the time-travel debugger, chaoscontrol/debug.h) ----
+ *
+ * A debug hook sees the vCPU stopped between two instructions: after a
+ * single step, at a breakpoint (before the instruction executes), after a
+ * watched access, or right after a chosen exit was handled. These stops
+ * are not exits: they advance no clock, inject nothing, are not traced or
+ * counted, and the guest cannot tell them apart from running on (on SVM a
+ * single-stepped PUSHF pushes TF: the debugger steps over PUSHF with a
+ * breakpoint instead). So a run with a hook makes the same exits as one
+ * without, and re-running the same steps and breakpoints from the same
+ * state stops at the same instructions.
+ *
+ * Breakpoints: CC_BP_SW writes INT3 into guest memory while the vCPU runs
+ * (removed whenever the hook or anyone else can look; the address is
+ * translated with the page tables at the start of each run, so kernel
+ * text is right and user addresses only for the process then current);
+ * the others use the debug registers (at most 4; linear addresses, any
+ * address space). Watchpoints trigger after the access. */
+enum cc_bp_type { CC_BP_SW = 0, CC_BP_HW, CC_WP_WRITE, CC_WP_ACCESS };
+struct cc_bp {
+    uint64_t addr;
+    uint8_t type;               /* enum cc_bp_type */
+    uint8_t len;                /* watchpoints: 1, 2, 4 or 8, aligned */
+};
+#define CC_DEBUG_MAX_BP 32
+#define CC_DEBUG_MAX_HW 4
+struct cc_debug_cfg {
+    bool step;                  /* stop after every instruction */
+    unsigned n;
+    struct cc_bp bp[CC_DEBUG_MAX_BP];
+};
+enum cc_debug_what {
+    CC_DEBUG_AT_EXIT = 1,       /* cc_vm_debug_at_exit's exit was just handled */
+    CC_DEBUG_TRAP,              /* a step, breakpoint or watchpoint */
+};
+struct cc_debug_event {
+    enum cc_debug_what what;
+    bool step;                  /* a single step completed */
+    uint32_t hits;              /* bit i: cfg.bp[i] triggered */
+    uint64_t rip;               /* linear address of the next instruction */
+    uint64_t exits;             /* cc_vm_exit_count */
+};
+/* The hook returns 0 to go on (under the configuration cc_vm_debug_set
+ * last set, which it may change) or 1 to end the run at once: cc_vm_run
+ * returns CC_STOP_DEBUG. */
+typedef int (*cc_debug_fn)(void *opaque, struct cc_vm *vm, const struct cc_debug_event *ev);
+/* Attach (fn non-NULL) or detach a hook; detaching disarms everything. */
+void cc_vm_debug_attach(struct cc_vm *vm, cc_debug_fn fn, void *opaque);
+/* Arm the traps of the next entries. EINVAL (with why) for more than
+ * CC_DEBUG_MAX_HW debug-register breakpoints, a bad length or alignment. */
+int cc_vm_debug_set(struct cc_vm *vm, const struct cc_debug_cfg *cfg, struct cc_err *err);
+/* Call the hook right after exit number `exit` (cc_vm_exit_count) has been
+ * handled, before the next entry (0: never). */
+void cc_vm_debug_at_exit(struct cc_vm *vm, uint64_t exit);
+/* The guest-physical address of linear address va with the vCPU's page
+ * tables now (KVM_TRANSLATE); false when not mapped. */
+bool cc_vm_translate(struct cc_vm *vm, uint64_t va, uint64_t *gpa);
+struct kvm_fpu;
+int cc_vm_get_fpu(struct cc_vm *vm, struct kvm_fpu *fpu, struct cc_err *err);
 
 /* Host capabilities seen when the VM was created. */
 struct cc_host_caps {

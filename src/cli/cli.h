@@ -102,6 +102,7 @@ int cmd_pack(int argc, char **argv);      /* pack.c */
 int cmd_check(int argc, char **argv);     /* check.c */
 int cmd_dlog(int argc, char **argv);      /* dlog.c */
 int cmd_replay(int argc, char **argv);    /* replay.c */
+int cmd_debug(int argc, char **argv);     /* debug.c */
 int cmd_triage(int argc, char **argv);
 
 #endif

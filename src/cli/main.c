@@ -22,6 +22,7 @@ static int cmd_version(int argc, char **argv)
 static const struct command commands[] = {
     {"boot", cmd_boot, "boot a Linux guest and run it to the end"},
     {"check", cmd_check, "check an operation history: linearizable registers, lost set adds"},
+    {"debug", cmd_debug, "a GDB server with reverse execution for one VM of a bug's replay"},
     {"dlog", cmd_dlog, "dump, summarize or diff a determinism log (boot/sim --dlog)"},
     {"explore", cmd_explore, "coverage-guided exploration of a simulation: find assertion failures"},
     {"minimize", cmd_minimize, "shrink a bug file's faults and choices; still fails the same way"},

@@ -252,6 +252,10 @@ int xrun_play(struct cc_xrun *x, const struct cc_recipe *r, const struct xrun_ho
             break;
         if (h && h->after)
             h->after(h->opaque, sim);
+        if (sr.stop == CC_SIM_STOP_ABORTED) {
+            res->aborted = true;
+            break;
+        }
         if (sr.stop == CC_SIM_STOP_FAILURE) {
             xrun_read_failure(sim, sr.vm, sr.vtime, &res->fail);
             break;
@@ -274,7 +278,7 @@ int xrun_play(struct cc_xrun *x, const struct cc_recipe *r, const struct xrun_ho
         const struct cc_choice *c = cc_vm_choices(cc_sim_vm(sim, i), &nc);
         res->choices[i] = nc ? c[nc - 1].index + 1 : 0;
     }
-    if (rc == 0 && !res->stopped)
+    if (rc == 0 && !res->stopped && !res->aborted)
         xcheck_run(x->checker, sim, res, &x->chk);
     return rc;
 }
@@ -287,6 +291,16 @@ int cc_xrun_replay(struct cc_xrun *x, const struct cc_recipe *r, struct cc_xrun_
         return rc;
     return xrun_play(x, r, NULL, res, err);
 }
+
+int cc_xrun_play(struct cc_xrun *x, const struct cc_recipe *r,
+                 void (*on_boundary)(void *opaque, struct cc_sim *sim), void *opaque,
+                 struct cc_xrun_result *res, struct cc_err *err)
+{
+    struct xrun_hooks h = {.boundary = on_boundary, .opaque = opaque};
+    return xrun_play(x, r, &h, res, err);
+}
+
+struct cc_sim_snapshot *cc_xrun_root(struct cc_xrun *x) { return x->root; }
 
 int cc_xrun_replay_to(struct cc_xrun *x, const struct cc_recipe *r, const struct cc_xstop *stop,
                       struct cc_xrun_result *res, struct cc_err *err)

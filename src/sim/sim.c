@@ -41,6 +41,7 @@ const char *cc_sim_stop_name(enum cc_sim_stop s)
     case CC_SIM_STOP_ALL_DOWN: return "all-down";
     case CC_SIM_STOP_REQUESTED: return "requested";
     case CC_SIM_STOP_EXIT: return "exit-reached";
+    case CC_SIM_STOP_ABORTED: return "aborted";
     }
     return "?";
 }
@@ -614,6 +615,10 @@ static int run_vm(struct sim_vm *v, uint64_t next, struct cc_err *err)
         int rc = cc_vm_run(v->vm, &rl, &rr, err);
         if (rc < 0)
             return cc_err_prefix(err, "vm %u", v->index);
+        if (rr.stop == CC_STOP_DEBUG || v->sim->aborting) {
+            v->sim->aborting = true;
+            return 0;
+        }
         switch (rr.stop) {
         case CC_STOP_SETUP_COMPLETE:
             if (!v->st.setup_done) {
@@ -735,6 +740,11 @@ static void unpark(struct cc_sim *sim)
         sim->v[i]->parked = false;
 }
 
+void cc_sim_abort(struct cc_sim *sim)
+{
+    sim->aborting = true;
+}
+
 void cc_sim_request_stop(struct cc_sim *sim)
 {
     sim->stop_requested = true;
@@ -770,6 +780,10 @@ static int run_loop(struct cc_sim *sim, const struct cc_sim_limits *lim,
         }
         if (lim->on_boundary)
             lim->on_boundary(lim->opaque, sim);
+        if (sim->aborting) {
+            res->stop = CC_SIM_STOP_ABORTED;
+            break;
+        }
         rc = apply_due(sim, err);
         if (rc < 0)
             return rc;
@@ -804,9 +818,15 @@ static int run_loop(struct cc_sim *sim, const struct cc_sim_limits *lim,
             rc = run_vm(sim->v[i], next, err);
             if (rc < 0)
                 return rc;
+            if (sim->aborting)
+                break;
             if (sim->v[i]->parked)
                 break;      /* setup complete or stop exit reached: the VMs after
                                it stay at q_start */
+        }
+        if (sim->aborting) {
+            res->stop = CC_SIM_STOP_ABORTED;
+            break;
         }
         sim->now = next;
         res->quanta++;
@@ -827,6 +847,7 @@ int cc_sim_run(struct cc_sim *sim, const struct cc_sim_limits *lim, struct cc_si
     if (rc < 0)
         return rc;
     sim->stop_requested = false;
+    sim->aborting = false;
     sim->failed_vm = -1;
     /* A run to setup stops at the last VM's setup_complete exit (sim.h). */
     sim->park_setup = lim->until_setup;

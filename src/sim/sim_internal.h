@@ -120,6 +120,7 @@ struct cc_sim {
     uint64_t hist_ops, hist_dropped;
     bool quiesced;              /* a guest asked for no more faults */
     bool stop_requested;
+    bool aborting;              /* cc_sim_abort */
     bool park_setup;            /* this cc_sim_run has until_setup: stop at the last setup */
     int failed_vm;              /* first failure in this cc_sim_run, -1 */
     /* cc_sim_limits.stop_vm/stop_exit of this cc_sim_run (0: none), and

@@ -290,6 +290,7 @@ static int step_out_of_sti_shadow(struct cc_vm *vm, struct cc_err *err)
     struct kvm_guest_debug off = {0};
     if (ioctl(vm->vcpu_fd, KVM_SET_GUEST_DEBUG, &off) < 0)
         return cc_err_set(err, errno, "KVM_SET_GUEST_DEBUG (off): %s", strerror(errno));
+    dbg_mark_dirty(vm);     /* a debug hook's traps go back in before the next entry */
     if (rc < 0)
         return cc_err_set(err, -rc, "%s (single-step)", run_err.msg);
     if (vm->run->exit_reason == KVM_EXIT_DEBUG)
@@ -456,7 +457,25 @@ int cc_vm_run(struct cc_vm *vm, const struct cc_run_limits *lim,
         }
         rc = prepare_entry(vm, err);
         if (rc == 0)
+            rc = dbg_before_entry(vm, err);
+        if (rc == 0)
             rc = kvm_run_once(vm, err);
+        /* Debug traps (debug.c) are not exits: back in, nothing prepared. */
+        while (rc == 0 && vm->dbg.fn &&
+               (vm->run->exit_reason == KVM_EXIT_DEBUG || dbg_is_hlt_bp(vm))) {
+            rc = dbg_trap(vm, err);
+            if (rc == 1) {
+                dbg_remove_sw(vm);
+                res->stop = CC_STOP_DEBUG;
+                goto out;
+            }
+            if (rc == 0)
+                rc = dbg_before_entry(vm, err);
+            if (rc == 0)
+                rc = kvm_run_once(vm, err);
+        }
+        if (vm->dbg.sw_in)
+            dbg_remove_sw(vm);
         if (rc == 0 && vm->run->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN &&
             sti_shadow_suspect(vm)) {
             /* Not an exit the guest can tell from staying in: no time, no
@@ -472,6 +491,10 @@ int cc_vm_run(struct cc_vm *vm, const struct cc_run_limits *lim,
         rc = handle_exit(vm, lim, res, err);
         if (rc < 0)
             break;
+        if (vm->dbg.fn && dbg_after_exit(vm)) {
+            res->stop = CC_STOP_DEBUG;
+            break;
+        }
         if (vm->pending_stop != CC_STOP_NONE) {
             res->stop = vm->pending_stop;
             res->stop_code = vm->pending_stop_code;
@@ -482,6 +505,7 @@ int cc_vm_run(struct cc_vm *vm, const struct cc_run_limits *lim,
             break;
         }
     }
+out:
     vm->serial.pattern = NULL;
     if (vm->trace.file)
         fflush(vm->trace.file);

@@ -72,6 +72,7 @@ const char *cc_stop_name(enum cc_stop s)
     case CC_STOP_ERROR: return "error";
     case CC_STOP_ASSERTION: return "assertion-failed";
     case CC_STOP_SETUP_COMPLETE: return "setup-complete";
+    case CC_STOP_DEBUG: return "debug";
     }
     return "?";
 }

@@ -155,6 +155,25 @@ struct cc_vm {
      * jiffies-based guest clock catches up. Saved in snapshots. */
     uint64_t missed_ticks;
 
+    /* Guest debugging (debug.c): a hook, its traps, the INT3 bytes it put
+     * into memory. Not saved in snapshots (the debugger re-arms after every
+     * restore). */
+    struct vm_debug {
+        cc_debug_fn fn;
+        void *opaque;
+        struct cc_debug_cfg cfg;
+        bool kvm_dirty;         /* cfg not yet given to KVM */
+        uint64_t at_exit;
+        struct { uint64_t gpa; uint8_t orig; bool in; } sw[CC_DEBUG_MAX_BP];
+        bool sw_in;             /* some INT3 is in memory */
+        int hw_slot[CC_DEBUG_MAX_HW];   /* cfg.bp index per debug register, -1 */
+        bool rf_next;           /* resume over the breakpoint at rf_rip */
+        uint64_t rf_rip;
+        bool sw_stepping;       /* single-stepping over an INT3 breakpoint */
+        bool pushf_fix;         /* the step being taken is over a PUSHF */
+        uint64_t pushf_rsp;
+    } dbg;
+
     /* Stop requests from devices and hooks during one exit. */
     enum cc_stop pending_stop;
     int pending_stop_code;
@@ -191,6 +210,19 @@ int vcpu_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err);
 bool host_is_svm(void);
 /* Every KVM_SET_SREGS of the VMM: TR's type as an SVM guest's LTR leaves it. */
 int vcpu_set_sregs(struct cc_vm *vm, const struct kvm_sregs *sregs, struct cc_err *err);
+
+/* debug.c */
+int dbg_before_entry(struct cc_vm *vm, struct cc_err *err);
+/* After KVM_EXIT_DEBUG: 0 re-enter, 1 end the run (the hook said so), or
+ * -errno. */
+int dbg_trap(struct cc_vm *vm, struct cc_err *err);
+/* After a handled exit: the hook's at-exit call if it is due (0, 1 end). */
+int dbg_after_exit(struct cc_vm *vm);
+void dbg_remove_sw(struct cc_vm *vm);
+/* A HLT exit that is one of our breakpoints (not an exit: dbg_trap). */
+bool dbg_is_hlt_bp(struct cc_vm *vm);
+/* KVM_SET_GUEST_DEBUG as cfg says (after someone else changed it). */
+void dbg_mark_dirty(struct cc_vm *vm);
 
 /* trace.c */
 int trace_open(struct cc_trace *t, bool keep, const char *path, struct cc_err *err);
