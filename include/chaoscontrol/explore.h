@@ -191,6 +191,14 @@ struct cc_xrun_opts {
     /* A determinism log of the whole run, boot included (dlog.h; the
      * caller creates and closes it), or NULL. */
     struct cc_dlog *dlog;
+    /* A determinism log of the recipe's play only (dlog.h; the caller
+     * creates and closes it), or NULL. cc_bug_reproduce attaches it once
+     * the fresh boot has reached setup, so it starts with the first record
+     * after setup and ends with every VM's end mark (cc_vm_dlog_end); the
+     * explorer's bug logs (cc_explore_opts.dlog_bugs) are made the same way
+     * after restoring the setup snapshot, so the two logs of one bug are
+     * the same record for record (docs/dlog.md). */
+    struct cc_dlog *play_dlog;
 };
 void cc_xrun_opts_default(struct cc_xrun_opts *o);
 
@@ -305,6 +313,10 @@ struct cc_bug {
      * history_file beside the bug file, named after it. */
     char *history_text;
     size_t history_len;
+    /* The determinism log written beside the bug file (bug_3.dlog, by the
+     * explorer's dlog_bugs), named in the report; not in the JSON. NULL:
+     * none. */
+    char *dlog_file;
 };
 void cc_bug_free(struct cc_bug *b);
 /* The JSON text of a bug file (malloc'd). */
@@ -384,6 +396,14 @@ struct cc_explore_opts {
      * least recently used are dropped and re-made by replay when needed:
      * slower, same results. */
     uint64_t snapshot_mem;
+    /* For every new bug, also write bug_N.dlog beside bug_N.json: a
+     * determinism log (dlog.h) of the bug's recipe replayed from the setup
+     * snapshot once the branch that found it has ended (so other branches
+     * pay nothing), with a register dump every dlog_regs exits (0: none).
+     * The records are those `chaoscontrol reproduce --bug bug_N.json
+     * --dlog F` writes (cc_xrun_opts.play_dlog). */
+    bool dlog_bugs;
+    uint64_t dlog_regs;             /* default CC_DLOG_DEFAULT_REGS_EVERY */
     /* The target's factory (NULL: boot the target's kernel); must outlive
      * the explorer. Resuming an exploration of a factory target needs it. */
     const struct cc_xfactory *factory;
