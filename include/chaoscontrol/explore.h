@@ -8,7 +8,8 @@
  * mode) or both (hybrid), runs each for a slice of virtual time, and keeps
  * the branches that reached new coverage (guest edges, assertion states and
  * new maxima of cc_guidance_maximize values) as new frontier points. A
- * branch that fails an assertion is a bug, written at once as bug_N.json.
+ * branch that fails an assertion is a bug, written at once as bug_N.json
+ * (with dlog_bugs, also bug_N.dlog: a determinism log of its replay).
  *
  *   struct cc_xtarget t;           // what to run: kernel, initrd, VMs, seed
  *   cc_xtarget_init(&t);
