@@ -23,7 +23,7 @@
 #    reproduce from a fresh boot that reached setup);
 #  - the log is of the bug's execution: it starts after setup, has the
 #    failing VM's failure SDK event at the bug file's exit and virtual time,
-#    a register dump every 2000 exits (--dlog-regs) and an end mark per VM.
+#    a register dump every 200 exits (--dlog-regs) and an end mark per VM.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
@@ -104,7 +104,7 @@ check "the trace and simulation hashes are the same with and without --dlog" \
 t0=$SECONDS
 timeout -k 10 600 "$cc" explore run --kernel "$kernel" --initrd "$initrd" --vms 3 \
   --output "$work/x" --mode fault --seed 0 --rounds 4 --branches 4 --stop-after 1 \
-  --append "raft_id={id} raft_bug=leader_no_stepdown" --dlog-bugs --dlog-regs 2000 \
+  --append "raft_id={id} raft_bug=leader_no_stepdown" --dlog-bugs --dlog-regs 200 \
   >"$work/x.out" 2>"$work/x.err"
 rc=$?
 echo "# explore --dlog-bugs (leader_no_stepdown, fault mode): exit $rc in $((SECONDS - t0)) s"
@@ -124,7 +124,7 @@ ls "$work/x"/bug_1.dlog.* >/dev/null 2>&1; rc=$?
 check "no temporary file is left beside it" [ $rc != 0 ]
 
 t0=$SECONDS
-timeout -k 10 300 "$cc" reproduce --bug "$bug" --dlog "$work/r.dlog" --dlog-regs 2000 \
+timeout -k 10 300 "$cc" reproduce --bug "$bug" --dlog "$work/r.dlog" --dlog-regs 200 \
   >"$work/rp.out" 2>"$work/rp.err"
 rc=$?
 echo "# reproduce --dlog: exit $rc in $((SECONDS - t0)) s"
@@ -157,7 +157,7 @@ print("failure events of vm %d: %s; the bug file: exit %s, vm time %s" %
 assert fails and int(fails[-1]["exit"]) == int(f["vm_exit"]) and \
     int(fails[-1]["vtime"]) == int(f["vm_vtime_ns"]), "the failure is not where the bug file says"
 regs = [r for r in recs if r["type"] == "regs"]
-assert regs and all(int(r["exit"]) % 2000 == 0 for r in regs), "no dumps every 2000 exits"
+assert regs and all(int(r["exit"]) % 200 == 0 for r in regs), "no dumps every 200 exits"
 print("register dumps: %d" % len(regs))
 PY
 rc=$?
