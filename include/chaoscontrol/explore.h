@@ -8,7 +8,8 @@
  * mode) or both (hybrid), runs each for a slice of virtual time, and keeps
  * the branches that reached new coverage (guest edges, assertion states and
  * new maxima of cc_guidance_maximize values) as new frontier points. A
- * branch that fails an assertion is a bug, written at once as bug_N.json.
+ * branch that fails an assertion is a bug, written at once as bug_N.json
+ * (with dlog_bugs, also bug_N.dlog: a determinism log of its replay).
  *
  *   struct cc_xtarget t;           // what to run: kernel, initrd, VMs, seed
  *   cc_xtarget_init(&t);
@@ -191,6 +192,14 @@ struct cc_xrun_opts {
     /* A determinism log of the whole run, boot included (dlog.h; the
      * caller creates and closes it), or NULL. */
     struct cc_dlog *dlog;
+    /* A determinism log of the recipe's play only (dlog.h; the caller
+     * creates and closes it), or NULL. cc_bug_reproduce attaches it once
+     * the fresh boot has reached setup, so it starts with the first record
+     * after setup and ends with every VM's end mark (cc_vm_dlog_end); the
+     * explorer's bug logs (cc_explore_opts.dlog_bugs) are made the same way
+     * after restoring the setup snapshot, so the two logs of one bug are
+     * the same record for record (docs/dlog.md). */
+    struct cc_dlog *play_dlog;
 };
 void cc_xrun_opts_default(struct cc_xrun_opts *o);
 
@@ -317,6 +326,10 @@ struct cc_bug {
      * history_file beside the bug file, named after it. */
     char *history_text;
     size_t history_len;
+    /* The determinism log written beside the bug file (bug_3.dlog, by the
+     * explorer's dlog_bugs), named in the report; not in the JSON. NULL:
+     * none. */
+    char *dlog_file;
 };
 void cc_bug_free(struct cc_bug *b);
 /* The JSON text of a bug file (malloc'd). */
@@ -396,6 +409,14 @@ struct cc_explore_opts {
      * least recently used are dropped and re-made by replay when needed:
      * slower, same results. */
     uint64_t snapshot_mem;
+    /* For every new bug, also write bug_N.dlog beside bug_N.json: a
+     * determinism log (dlog.h) of the bug's recipe replayed from the setup
+     * snapshot once the branch that found it has ended (so other branches
+     * pay nothing), with a register dump every dlog_regs exits (0: none).
+     * The records are those `chaoscontrol reproduce --bug bug_N.json
+     * --dlog F` writes (cc_xrun_opts.play_dlog). */
+    bool dlog_bugs;
+    uint64_t dlog_regs;             /* default CC_DLOG_DEFAULT_REGS_EVERY */
     /* The target's factory (NULL: boot the target's kernel); must outlive
      * the explorer. Resuming an exploration of a factory target needs it. */
     const struct cc_xfactory *factory;

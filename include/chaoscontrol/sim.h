@@ -72,6 +72,7 @@
 struct cc_sim;
 struct cc_sim_snapshot;
 struct cc_sdk_event;
+struct cc_dlog;
 
 /* ---- network ---- */
 
@@ -239,6 +240,11 @@ int cc_sim_run(struct cc_sim *sim, const struct cc_sim_limits *lim, struct cc_si
                struct cc_err *err);
 /* Stop cc_sim_run at the end of the current quantum (from hooks). */
 void cc_sim_request_stop(struct cc_sim *sim);
+/* Attach a determinism log (dlog.h) to a simulation that exists: every VM
+ * (VM i as index i) and the run log write to d from now on, as with
+ * cc_sim_config.dlog; NULL detaches them all. The caller creates and
+ * closes d (and adds the end marks, cc_vm_dlog_end, before detaching). */
+void cc_sim_set_dlog(struct cc_sim *sim, struct cc_dlog *d);
 
 /* The fault schedule. The simulation keeps its own copy; faults before the
  * current time are skipped (they are the past), the rest are applied at

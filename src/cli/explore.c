@@ -5,9 +5,10 @@
  *   chaoscontrol explore run --kernel K --initrd I --vms N --rounds R
  *                            --branches B --output DIR [--mode M] [--seed S]
  *                            [--disk-image F] [--cmdline ARGS] [--append ARGS]
- *   chaoscontrol explore resume --corpus DIR --rounds R
+ *                            [--dlog-bugs [--dlog-regs N]]
+ *   chaoscontrol explore resume --corpus DIR --rounds R [--dlog-bugs ...]
  *   chaoscontrol minimize --bug bug_N.json --output min.json
- *   chaoscontrol reproduce --bug F [--serial]
+ *   chaoscontrol reproduce --bug F [--serial] [--dlog D [--dlog-regs N]]
  *
  * Exit status: explore: 0 when no bug was found, 1 when one was (or on
  * errors); minimize: 0 when the minimized recipe was written (it was
@@ -24,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chaoscontrol/dlog.h"
 #include "chaoscontrol/explore.h"
 #include "chaoscontrol/sdk_host.h"
 #include "chaoscontrol/sim.h"
@@ -35,6 +37,7 @@ enum {
     OPT_SEED, OPT_DISK_IMAGE, OPT_DISK, OPT_CMDLINE, OPT_APPEND, OPT_MEM, OPT_BRANCH_TIME,
     OPT_STOP_AFTER, OPT_REACT, OPT_CORPUS, OPT_BUG, OPT_SERIAL, OPT_FORCE, OPT_QUIET, OPT_HELP,
     OPT_SETUP_MARKER, OPT_SETUP_AFTER, OPT_CHECK, OPT_CLIENTS, OPT_SNAPSHOT_MEM, OPT_FAULTS,
+    OPT_DLOG, OPT_DLOG_BUGS, OPT_DLOG_REGS,
 };
 
 static const struct option long_opts[] = {
@@ -66,6 +69,9 @@ static const struct option long_opts[] = {
     {"clients", required_argument, NULL, OPT_CLIENTS},
     {"snapshot-mem", required_argument, NULL, OPT_SNAPSHOT_MEM},
     {"faults", required_argument, NULL, OPT_FAULTS},
+    {"dlog", required_argument, NULL, OPT_DLOG},
+    {"dlog-bugs", no_argument, NULL, OPT_DLOG_BUGS},
+    {"dlog-regs", required_argument, NULL, OPT_DLOG_REGS},
     {NULL, 0, NULL, 0},
 };
 
@@ -77,6 +83,9 @@ struct xopts {
     uint64_t clients;               /* VM mask */
     uint64_t snapshot_mem;
     const char *faults;             /* kinds the mutator draws, or NULL: all */
+    const char *dlog;               /* reproduce --dlog */
+    bool dlog_bugs, dlog_regs_set;  /* explore --dlog-bugs; --dlog-regs given */
+    uint64_t dlog_regs;
     enum cc_xchecker checker;
     unsigned vms, rounds, branches, stop_after, react;
     bool react_set;
@@ -95,15 +104,17 @@ static void usage_run(FILE *f)
             "           [--mem SIZE] [--branch-time T] [--stop-after N] [--react PCT]\n"
             "           [--setup-marker TEXT] [--setup-after T] [--check MODEL]\n"
             "           [--clients LIST] [--faults KINDS] [--snapshot-mem SIZE]\n"
-            "           [--force] [--quiet]\n"
+            "           [--dlog-bugs [--dlog-regs N]] [--force] [--quiet]\n"
             "       chaoscontrol explore resume --corpus DIR --rounds R [--stop-after N]\n"
-            "           [--snapshot-mem SIZE]\n\n"
+            "           [--snapshot-mem SIZE] [--dlog-bugs [--dlog-regs N]]\n\n"
             "Boots N VMs in one simulation, runs them to setup_complete and snapshots\n"
             "them; each round forks B branches from frontier points with mutated fault\n"
             "schedules (fault), other values at cc_random_choice points (input-tree) or\n"
             "both (hybrid, the default), keeps the branches that reach new coverage as new\n"
-            "frontier points, and writes every assertion failure as DIR/bug_N.json.\n"
-            "DIR also gets checkpoint.json (for resume), report.txt, assertions.json and\n"
+            "frontier points, and writes every assertion failure as DIR/bug_N.json, with\n"
+            "bug_N.txt (the bug in words), bug_N.history.jsonl (when the run had an\n"
+            "operation history) and, with --dlog-bugs, bug_N.dlog beside it. DIR also\n"
+            "gets checkpoint.json (for resume), report.txt, assertions.json and\n"
             "coverage.svg, rewritten after every round.\n\n"
             "  --vms N            VMs in the simulation (1-%u)\n"
             "  --seed S           seed of the simulation and of the explorer (default 0)\n"
@@ -134,6 +145,13 @@ static void usage_run(FILE *f)
             "  --react PCT        share of fault branches that also cut off or pause each\n"
             "                     VM that starts talking to every other (a leader, most\n"
             "                     likely) shortly after it does (default 40; 0: never)\n"
+            "  --dlog-bugs        for every new bug also write DIR/bug_N.dlog, a determinism\n"
+            "                     log of the bug's recipe replayed from setup to the failure\n"
+            "                     (one replay per new bug, after its branch; other branches\n"
+            "                     run without a log). 'chaoscontrol reproduce --bug\n"
+            "                     bug_N.json --dlog F' logs the same records (docs/dlog.md)\n"
+            "  --dlog-regs N      a register dump every N exits of a VM in it (default\n"
+            "                     100000, 0 none)\n"
             "  --quiet            no per-round lines (bugs and the summary still print)\n"
             "Exit status: 0 no bug found, 1 bugs found (or an error), 2 usage errors.\n",
             CC_SIM_MAX_VMS);
@@ -152,11 +170,15 @@ static void usage_minimize(FILE *f)
 static void usage_reproduce(FILE *f)
 {
     fprintf(f,
-            "usage: chaoscontrol reproduce --bug F [--serial]\n\n"
+            "usage: chaoscontrol reproduce --bug F [--serial] [--dlog D [--dlog-regs N]]\n\n"
             "Boots the bug's target (the kernel, initrd and disk image must have the\n"
             "recorded SHA-256), replays its recipe and checks that the same assertion\n"
             "fails in the same VM at the same virtual time and exit.\n"
-            "  --serial   print each VM's console afterwards\n"
+            "  --serial       print each VM's console afterwards\n"
+            "  --dlog D       write a determinism log of the replay from setup to its end\n"
+            "                 (the boot is not in it): the same records as the bug_N.dlog\n"
+            "                 of 'explore run --dlog-bugs' ('chaoscontrol dlog diff')\n"
+            "  --dlog-regs N  a register dump every N exits of a VM (default 100000, 0 none)\n"
             "Exit status: 0 reproduced, 1 not (or an error), 2 unusable bug file.\n");
 }
 
@@ -258,6 +280,13 @@ static int parse(int argc, char **argv, struct xopts *o)
                 return bad(o, "--check '%s': want linearizable, set or none", optarg);
             break;
         case OPT_APPEND: o->append = optarg; break;
+        case OPT_DLOG: o->dlog = optarg; break;
+        case OPT_DLOG_BUGS: o->dlog_bugs = true; break;
+        case OPT_DLOG_REGS:
+            if (!cli_parse_u64(optarg, &o->dlog_regs))
+                return bad(o, "--dlog-regs '%s' is not a number", optarg);
+            o->dlog_regs_set = true;
+            break;
         case OPT_CORPUS: o->corpus = optarg; break;
         case OPT_BUG: o->bug = optarg; break;
         case OPT_SERIAL: o->serial = true; break;
@@ -432,8 +461,10 @@ static int explore_run(int argc, char **argv)
         return rc == 3 ? 0 : rc;
     if (only(&o, "kernel initrd vms rounds branches output mode seed disk-image disk cmdline "
              "append mem branch-time stop-after react setup-marker setup-after check clients "
-             "snapshot-mem faults force quiet", argc, argv))
+             "snapshot-mem faults dlog-bugs dlog-regs force quiet", argc, argv))
         return 2;
+    if (o.dlog_regs_set && !o.dlog_bugs)
+        return bad(&o, "%s", "--dlog-regs needs --dlog-bugs");
     if (!o.kernel)
         return bad(&o, "%s", "--kernel is required");
     if (!o.initrd)
@@ -505,6 +536,9 @@ static int explore_run(int argc, char **argv)
         eo.react_percent = o.react;
     eo.clients = o.clients;
     eo.snapshot_mem = o.snapshot_mem;
+    eo.dlog_bugs = o.dlog_bugs;
+    if (o.dlog_regs_set)
+        eo.dlog_regs = o.dlog_regs;
     if (o.faults)
         cc_xweights_only(&eo.weights, o.faults);
     eo.progress = ui_progress;
@@ -549,8 +583,11 @@ static int explore_resume(int argc, char **argv)
     int rc = parse(argc, argv, &o);
     if (rc)
         return rc == 3 ? 0 : rc;
-    if (only(&o, "corpus rounds stop-after snapshot-mem force quiet", argc, argv))
+    if (only(&o, "corpus rounds stop-after snapshot-mem dlog-bugs dlog-regs force quiet", argc,
+             argv))
         return 2;
+    if (o.dlog_regs_set && !o.dlog_bugs)
+        return bad(&o, "%s", "--dlog-regs needs --dlog-bugs");
     if (!o.corpus)
         return bad(&o, "%s", "--corpus DIR is required (the --output of 'explore run')");
     if (!o.rounds_set)
@@ -570,6 +607,9 @@ static int explore_resume(int argc, char **argv)
     eo.rounds = o.rounds;
     eo.stop_after_bugs = o.stop_after;
     eo.snapshot_mem = o.snapshot_mem;
+    eo.dlog_bugs = o.dlog_bugs;
+    if (o.dlog_regs_set)
+        eo.dlog_regs = o.dlog_regs;
     eo.progress = ui_progress;
     eo.log = ui_log;
     eo.log_opaque = &u;
@@ -657,6 +697,8 @@ static int bug_command(int argc, char **argv, struct xopts *o, const char *allow
         return rc == 3 ? -1 : rc;
     if (only(o, allowed, argc, argv))
         return 2;
+    if (o->dlog_regs_set && !o->dlog)
+        return bad(o, "%s", "--dlog-regs needs --dlog");
     if (!o->bug)
         return bad(o, "%s", "--bug FILE is required");
     if (!strcmp(o->cmd, "minimize") && !o->output)
@@ -715,14 +757,35 @@ int cmd_reproduce(int argc, char **argv)
     struct ui u;
     struct cc_xrun_opts ro;
     struct cc_bug *b;
-    int rc = bug_command(argc, argv, &o, "bug serial force quiet", &u, &ro, &b);
+    o.dlog_regs = CC_DLOG_DEFAULT_REGS_EVERY;
+    int rc = bug_command(argc, argv, &o, "bug serial dlog dlog-regs force quiet", &u, &ro, &b);
     if (rc)
         return rc < 0 ? 0 : rc;
     struct cc_err err = {0};
+    struct cc_dlog *dlog = NULL;
+    if (o.dlog) {
+        struct cc_dlog_opts dop = {.n_vms = b->target.n_vms, .seed = b->target.seed,
+                                   .regs_every = o.dlog_regs, .source = "reproduce"};
+        if (cc_dlog_create(o.dlog, &dop, &dlog, &err) < 0) {
+            fprintf(stderr, "chaoscontrol reproduce: %s\n", err.msg);
+            cc_bug_free(b);
+            return 1;
+        }
+        ro.play_dlog = dlog;
+    }
     struct cc_xrun *x;
     struct cc_repro rp;
     double t0 = wall_now();
     rc = cc_bug_reproduce_keep(b, &ro, &rp, &x, &err);
+    /* what was logged is committed even after an error (as replay --dlog) */
+    uint64_t recs = dlog ? cc_dlog_records(dlog) : 0;
+    struct cc_err derr = {0};
+    int drc = dlog ? cc_dlog_close(dlog, &derr) : 0;
+    if (drc < 0)
+        fprintf(stderr, "chaoscontrol reproduce: %s\n", derr.msg);
+    else if (dlog && !o.quiet)
+        fprintf(stderr, "chaoscontrol reproduce: dlog %s: %" PRIu64 " records, from setup to "
+                "the end of the replay\n", o.dlog, recs);
     if (rc < 0) {
         fprintf(stderr, "chaoscontrol reproduce: %s: %s\n", o.bug, err.msg);
         cc_xrun_free(x);
@@ -754,5 +817,5 @@ int cmd_reproduce(int argc, char **argv)
         printf("NOT reproduced: %s\n", rp.diff);
     cc_xrun_free(x);
     cc_bug_free(b);
-    return rp.same ? 0 : 1;
+    return rp.same && drc == 0 ? 0 : 1;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chaoscontrol/dlog.h"
 #include "explore/explorer_internal.h"
 
 struct acount {
@@ -294,6 +295,50 @@ static struct cc_recipe *bug_recipe(const struct cc_recipe *r, uint64_t end)
     return br;
 }
 
+/* dlog_bugs: the bug's recipe replayed from the setup snapshot with a dlog
+ * on, into bug_N.dlog beside the bug file (dpath; written under a
+ * temporary name, fsynced and renamed into place by cc_dlog_close). The
+ * same records as `reproduce --bug F --dlog D` (both attach the log at
+ * setup: xrun_play_dlog). Sets *written when the file is in place. A
+ * replay that does not fail as the branch did leaves no file (the log
+ * would not be of the bug's execution) and a warning; so does a file that
+ * cannot be written. < 0 only when the simulation itself failed. */
+static int write_bug_dlog(struct cc_explorer *x, const struct cc_bug *b, const char *dpath,
+                          bool *written, struct cc_err *err)
+{
+    *written = false;
+    struct cc_dlog_opts o = {.n_vms = b->target.n_vms, .seed = b->target.seed,
+                             .regs_every = x->o.dlog_regs, .source = "explore"};
+    struct cc_dlog *d;
+    struct cc_err e2 = {0};
+    if (cc_dlog_create(dpath, &o, &d, &e2) < 0) {
+        explorer_log(x, "warning: bug %u: no dlog: %s", b->number, e2.msg);
+        return 0;
+    }
+    struct cc_xrun_result res;
+    int rc = cc_sim_restore(cc_xrun_sim(x->run), xrun_root(x->run), err);
+    if (rc == 0)
+        rc = xrun_play_dlog(x->run, b->recipe, d, &res, err);
+    if (rc < 0) {
+        cc_dlog_abort(d);
+        return cc_err_prefix(err, "bug %u: replaying it for %s", b->number, dpath);
+    }
+    struct cc_repro rp;
+    cc_bug_compare(b, &res, &rp);
+    if (!rp.same) {
+        cc_dlog_abort(d);
+        explorer_log(x, "warning: bug %u: no dlog: the replay from setup did not fail the "
+                     "same way (%s): the run is not deterministic here", b->number, rp.diff);
+        return 0;
+    }
+    if (cc_dlog_close(d, &e2) < 0) {
+        explorer_log(x, "warning: bug %u: no dlog: %s", b->number, e2.msg);
+        return 0;
+    }
+    *written = true;
+    return 0;
+}
+
 static int record_bug(struct cc_explorer *x, const struct cc_recipe *r,
                       const struct cc_xrun_result *res, enum cc_xmode mode, struct cc_err *err)
 {
@@ -322,6 +367,16 @@ static int record_bug(struct cc_explorer *x, const struct cc_recipe *r,
     int rc = 0;
     if (xbug_take_history(&b, xrun_check_out(x->run), cc_xrun_sim(x->run), res->hist_ops) < 0)
         rc = cc_err_set(err, ENOMEM, "out of memory");
+    /* bug_3.json -> bug_3.dlog, before the bug file (whose report names it) */
+    char dpath[4200];
+    snprintf(dpath, sizeof(dpath), "%.*s.dlog", (int)xbug_stem(path), path);
+    bool dlog_written = false;
+    if (rc == 0 && x->o.dlog_bugs)
+        rc = write_bug_dlog(x, &b, dpath, &dlog_written, err);
+    if (dlog_written) {
+        const char *base = strrchr(dpath, '/');
+        b.dlog_file = base ? (char *)base + 1 : dpath;
+    }
     if (rc == 0)
         rc = cc_bug_save(&b, path, err);
     free(b.history_file);
@@ -339,9 +394,10 @@ static int record_bug(struct cc_explorer *x, const struct cc_recipe *r,
         rc = cc_err_set(err, ENOMEM, "out of memory");
     if (rc == 0) {
         explorer_log(x, "bug %u: vm %u: %s \"%s\" at %s:%u (round %u, branch %" PRIu64 ", "
-                     "%.1f s; %zu faults, %zu overrides) -> %s", b.number, b.fail.vm,
+                     "%.1f s; %zu faults, %zu overrides) -> %s%s%s", b.number, b.fail.vm,
                      cc_kind_name(b.fail.kind), b.fail.message, b.fail.file, b.fail.line,
-                     xb.round, b.branch, b.wall_s, cc_schedule_count(br->sched), br->n_ov, path);
+                     xb.round, b.branch, b.wall_s, cc_schedule_count(br->sched), br->n_ov, path,
+                     dlog_written ? ", " : "", dlog_written ? dpath : "");
         if (st->set.stop_after_bugs && st->n_bugs >= st->set.stop_after_bugs)
             x->stop = true;
     }

@@ -47,6 +47,7 @@ void cc_bug_free(struct cc_bug *b)
     free(b->history_explain);
     free(b->history_witness);
     free(b->history_text);
+    free(b->dlog_file);
     free(b);
 }
 
@@ -440,7 +441,9 @@ int cc_bug_reproduce_keep(const struct cc_bug *b, const struct cc_xrun_opts *o,
     memset(out, 0, sizeof(*out));
     struct cc_xrun *x;
     int rc = boot_checked(b, o, &x, err);
-    if (rc == 0)
+    if (rc == 0 && o && o->play_dlog)
+        rc = xrun_play_dlog(x, b->recipe, o->play_dlog, &out->res, err);
+    else if (rc == 0)
         rc = xrun_play(x, b->recipe, NULL, &out->res, err);
     if (rc == 0)
         cc_bug_compare(b, &out->res, out);

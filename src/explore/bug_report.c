@@ -1,6 +1,7 @@
 /* A bug in words (chaoscontrol/explore.h): the failure, the history
  * checker's verdict with the failing sub-history, the fault schedule as a
- * timeline, the target, and the commands that reproduce and minimize it.
+ * timeline, the determinism log beside it (when the explorer wrote one),
+ * the target, and the commands that reproduce and minimize it.
  * The CLI prints the same parts; cc_bug_save writes the whole of it beside
  * the bug file (bug_3.json -> bug_3.txt). */
 #include <inttypes.h>
@@ -94,6 +95,11 @@ char *cc_bug_report(const struct cc_bug *b, const char *path)
             fprintf(f, "checker: %s\n", cc_xchecker_name(b->target.checker));
         cc_bug_print_witness(f, b->history_explain, b->history_witness);
     }
+    if (b->dlog_file)
+        fprintf(f, "\ndeterminism log: %s beside this file, every exit of the recipe replayed "
+                "from setup\n  to the failure ('chaoscontrol dlog dump|stats' read it; "
+                "'chaoscontrol reproduce --dlog F'\n  logs the same records, 'chaoscontrol dlog "
+                "diff' compares them; docs/dlog.md)\n", b->dlog_file);
     fprintf(f, "\nschedule (virtual time from power-on; the run replays from setup):\n");
     cc_bug_print_recipe(f, b->recipe);
     const struct cc_xtarget *t = &b->target;

@@ -69,6 +69,11 @@ struct xrun_hooks {
  * at end_ns. */
 int xrun_play(struct cc_xrun *x, const struct cc_recipe *r, const struct xrun_hooks *h,
               struct cc_xrun_result *res, struct cc_err *err);
+/* xrun_play of r (no hooks) with the dlog d attached to x's simulation
+ * for the play only: from the simulation's current state (setup) to the
+ * run's end, then every VM's end mark, then detached. */
+int xrun_play_dlog(struct cc_xrun *x, const struct cc_recipe *r, struct cc_dlog *d,
+                   struct cc_xrun_result *res, struct cc_err *err);
 int xrun_set_scripts(struct cc_sim *sim, const struct cc_recipe *r, struct cc_err *err);
 
 /* xcheck.c: the history checker after a run (see the top of xcheck.c).

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "chaoscontrol/dlog.h"
 #include "explore/explorer_internal.h"
 
 void cc_explore_opts_default(struct cc_explore_opts *o)
@@ -27,6 +28,7 @@ void cc_explore_opts_default(struct cc_explore_opts *o)
         .max_faults = s.max_faults, .choice_k = s.choice_k,
         .stop_after_bugs = s.stop_after_bugs, .plateau_rounds = s.plateau_rounds,
         .react_percent = s.react_percent, .clients = s.clients, .weights = s.weights,
+        .dlog_regs = CC_DLOG_DEFAULT_REGS_EVERY,
     };
 }
 

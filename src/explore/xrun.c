@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chaoscontrol/dlog.h"
 #include "chaoscontrol/explore.h"
 #include "chaoscontrol/sim.h"
 #include "explore/explore_internal.h"
@@ -280,6 +281,18 @@ int xrun_play(struct cc_xrun *x, const struct cc_recipe *r, const struct xrun_ho
     }
     if (rc == 0 && !res->stopped && !res->aborted)
         xcheck_run(x->checker, sim, res, &x->chk);
+    return rc;
+}
+
+int xrun_play_dlog(struct cc_xrun *x, const struct cc_recipe *r, struct cc_dlog *d,
+                   struct cc_xrun_result *res, struct cc_err *err)
+{
+    struct cc_sim *sim = x->sim;
+    cc_sim_set_dlog(sim, d);
+    int rc = xrun_play(x, r, NULL, res, err);
+    for (unsigned i = 0; i < cc_sim_vm_count(sim); i++)
+        cc_vm_dlog_end(cc_sim_vm(sim, i));
+    cc_sim_set_dlog(sim, NULL);
     return rc;
 }
 

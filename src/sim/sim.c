@@ -745,6 +745,13 @@ void cc_sim_abort(struct cc_sim *sim)
     sim->aborting = true;
 }
 
+void cc_sim_set_dlog(struct cc_sim *sim, struct cc_dlog *d)
+{
+    sim->cfg.dlog = d;
+    for (unsigned i = 0; i < sim->n; i++)
+        cc_vm_set_dlog(sim->v[i]->vm, d, sim->v[i]->index);
+}
+
 void cc_sim_request_stop(struct cc_sim *sim)
 {
     sim->stop_requested = true;

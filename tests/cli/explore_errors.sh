@@ -12,7 +12,7 @@ cc=$build/chaoscontrol
 work=$(mktemp -d "${TMPDIR:-/tmp}/explore-errors.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 29
+tap_plan 39
 
 # expect NAME STATUS PATTERN ARGS...: exit status STATUS and PATTERN in stderr
 expect() {
@@ -85,6 +85,18 @@ expect "minimize: --output is required" 2 "--output FILE is required" \
 expect "reproduce: --bug is required" 2 "--bug FILE is required" reproduce
 expect "reproduce: options of other commands are refused" 2 "'--rounds' does not apply" \
   reproduce --bug "$work/v2.json" --rounds 3
+expect "reproduce: --dlog-regs without --dlog" 2 "--dlog-regs needs --dlog" \
+  reproduce --bug "$work/v2.json" --dlog-regs 1000
+expect "reproduce: a bad --dlog-regs" 2 "--dlog-regs 'often' is not a number" \
+  reproduce --bug "$work/v2.json" --dlog "$work/r.dlog" --dlog-regs often
+expect "reproduce --dlog: a different kernel is refused before a log is started" 2 \
+  "wrong_kernel.json: kernel" reproduce --bug "$work/wrong_kernel.json" --dlog "$work/r.dlog"
+check "reproduce --dlog: no log (nor a temporary one) is left after a refusal" \
+  bash -c '! ls "$1"/r.dlog* >/dev/null 2>&1' _ "$work"
+expect "reproduce: explore's --dlog-bugs is refused" 2 "'--dlog-bugs' does not apply" \
+  reproduce --bug "$work/v2.json" --dlog-bugs
+expect "minimize: --dlog is refused" 2 "'--dlog' does not apply" \
+  minimize --bug "$work/v2.json" --output "$work/min.json" --dlog "$work/m.dlog"
 
 expect "replay: a missing bug file is named" 2 "$work/nope.json" replay --bug "$work/nope.json"
 expect "replay: a different kernel is refused with both hashes" 2 \
@@ -111,6 +123,14 @@ expect "explore run: a missing kernel is named" 2 "kernel '$work/none': No such 
   "${run[@]}" --kernel "$work/none"
 expect "explore run: --output is required" 2 "--output is required" \
   explore run --kernel "$work/bzImage" --initrd "$work/raft.initrd" --vms 3 --rounds 1 --branches 1
+expect "explore run: --dlog-regs without --dlog-bugs" 2 "--dlog-regs needs --dlog-bugs" \
+  "${run[@]}" --dlog-regs 1000
+expect "explore run: a bad --dlog-regs" 2 "--dlog-regs '-1' is not a number" \
+  "${run[@]}" --dlog-bugs --dlog-regs -1
+expect "explore run: reproduce's --dlog is refused" 2 "'--dlog' does not apply" \
+  "${run[@]}" --dlog "$work/x.dlog"
+expect "explore resume: --dlog-regs without --dlog-bugs" 2 "--dlog-regs needs --dlog-bugs" \
+  explore resume --corpus "$work/old" --rounds 1 --dlog-regs 1000
 expect "explore: an unknown subcommand" 2 "unknown subcommand 'walk'" explore walk
 mkdir -p "$work/old"
 printf '{}' >"$work/old/checkpoint.json"

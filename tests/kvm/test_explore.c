@@ -19,7 +19,10 @@
  *  - find: hybrid exploration finds the bug in under 30 s, the bug file
  *    names the factory, the bug reproduces in-process, minimizes to a
  *    recipe that still needs both a fault and an override (each removed,
- *    the run passes), and the minimized bug reproduces;
+ *    the run passes), and the minimized bug reproduces; the explorer's
+ *    bug_1.dlog (dlog_bugs) has the same records as a reproduction's log
+ *    (cc_xrun_opts.play_dlog), the failure at the bug file's exit and an
+ *    end mark per VM;
  *  - control: the same budget without F_BUG finds nothing;
  *  - plateau (issue 12): the saturating target (F_COV) explored, then
  *    resumed: report.txt says "nothing new for N round(s)" / "PLATEAU since
@@ -38,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chaoscontrol/dlog.h"
 #include "chaoscontrol/explore.h"
 #include "chaoscontrol/sim.h"
 #include "chaoscontrol/virtio.h"
@@ -589,6 +593,8 @@ static void test_find(void)
     struct cc_explore_opts o;
     opts_of(&o, dir_in("bug"), f, CC_XMODE_HYBRID, ROUNDS, BRANCHES, XSEED);
     o.stop_after_bugs = 1;
+    o.dlog_bugs = true;             /* bug_1.dlog, checked against reproduce's below */
+    o.dlog_regs = 50;
     struct cc_explore_summary s;
     double wall;
     explore(&o, SEED, &s, &wall);
@@ -625,6 +631,47 @@ static void test_find(void)
     rc = cc_bug_reproduce(b, &ro, &rp, &err);
     ok(rc == 0 && rp.same, "it reproduces in-process: the same failure at the same time "
        "(%.1f s)%s%s", now_s() - t0, rc ? err.msg : "", rp.same ? "" : rp.diff);
+
+    /* the explorer's log of the bug and a reproduction's (play_dlog) are the same */
+    char xlog[600], rlog[600];
+    snprintf(xlog, sizeof(xlog), "%s/bug_1.dlog", dir_in("bug"));
+    snprintf(rlog, sizeof(rlog), "%s/repro.dlog", dir_in("bug"));
+    struct cc_dlog_opts dop = {.n_vms = b->target.n_vms, .seed = b->target.seed,
+                               .regs_every = 50, .source = "reproduce"};
+    struct cc_dlog *d = NULL;
+    rc = cc_dlog_create(rlog, &dop, &d, &err);
+    if (rc == 0) {
+        ro.play_dlog = d;
+        rc = cc_bug_reproduce(b, &ro, &rp, &err);
+        ro.play_dlog = NULL;
+        int crc = cc_dlog_close(d, rc == 0 ? &err : NULL);
+        rc = rc < 0 ? rc : crc;
+    }
+    ok(rc == 0 && rp.same, "it reproduces with a dlog of the play (%s)", rc ? err.msg : "ok");
+    FILE *dn = fopen("/dev/null", "w");
+    struct cc_dlog_diff_opts dfo = {.context = 3};
+    rc = cc_dlog_diff(xlog, rlog, &dfo, dn ? dn : stderr, &err);
+    if (dn)
+        fclose(dn);
+    ok(rc == 0, "the explorer's bug_1.dlog and the reproduction's log have the same records "
+       "(dlog diff: %d%s%s)", rc, rc < 0 ? ", " : "", rc < 0 ? err.msg : "");
+    struct cc_dlog_reader *rd = NULL;
+    uint64_t nrec = 0, nend = 0, nfail = 0, nregs = 0;
+    if (cc_dlog_open(xlog, &rd, &err) == 0) {
+        struct cc_dlog_rec r;
+        while (cc_dlog_next(rd, &r, &err) == 1) {
+            nrec++;
+            nend += r.type == CC_DLOG_MARK && r.kind == CC_DLOG_MARK_END;
+            nregs += r.type == CC_DLOG_REGS;
+            nfail += r.type == CC_DLOG_SDK && r.kind == CC_SDK_EV_FAILURE &&
+                     r.vm == b->fail.vm && r.exit == b->fail.exit;
+        }
+        cc_dlog_reader_close(rd);
+    }
+    ok(nend == b->target.n_vms && nfail == 1 && nregs > 0,
+       "bug_1.dlog: %" PRIu64 " records, an end mark per VM (%" PRIu64 "), register dumps "
+       "(%" PRIu64 "), the failure at vm %u's exit %" PRIu64 " (%" PRIu64 ")", nrec, nend, nregs,
+       b->fail.vm, b->fail.exit, nfail);
 
     struct cc_bug *nb = NULL;
     struct cc_minimize_stats ms;

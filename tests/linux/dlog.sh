@@ -13,6 +13,17 @@
 #    events, setup snapshots and an end mark per VM;
 #  - the exit trace hashes and the simulation hash are the same with and
 #    without --dlog (writing it perturbs nothing).
+# Then the dlogs of bugs: a short fault-mode exploration with --dlog-bugs
+# (leader_no_stepdown, which most fault schedules hit) and
+# `reproduce --bug bug_1.json --dlog r.dlog`:
+#  - bug_1.dlog is written beside bug_1.json, named in bug_1.txt and in the
+#    explorer's bug line;
+#  - `dlog diff bug_1.dlog r.dlog` reports no difference (both logs start at
+#    setup: the explorer replays the recipe from its setup snapshot,
+#    reproduce from a fresh boot that reached setup);
+#  - the log is of the bug's execution: it starts after setup, has the
+#    failing VM's failure SDK event at the bug file's exit and virtual time,
+#    a register dump every 200 exits (--dlog-regs) and an end mark per VM.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
@@ -23,7 +34,7 @@ initrd=$build/guests/raft.initrd
 work=$(mktemp -d "${TMPDIR:-/tmp}/dlog.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 11
+tap_plan 17
 
 sim() {   # sim NAME ARGS...: stdout to NAME.out, stderr to NAME.err, report NAME.json
   local name=$1 rc start=$(date +%s)
@@ -88,4 +99,69 @@ echo "# with dlog:    $ha"
 echo "# without dlog: $hn"
 check "the trace and simulation hashes are the same with and without --dlog" \
   [ -n "$ha" -a "$ha" = "$hn" ]
+
+# ---- dlogs of bugs: explore --dlog-bugs, reproduce --dlog ----
+t0=$SECONDS
+timeout -k 10 600 "$cc" explore run --kernel "$kernel" --initrd "$initrd" --vms 3 \
+  --output "$work/x" --mode fault --seed 0 --rounds 4 --branches 4 --stop-after 1 \
+  --append "raft_id={id} raft_bug=leader_no_stepdown" --dlog-bugs --dlog-regs 200 \
+  >"$work/x.out" 2>"$work/x.err"
+rc=$?
+echo "# explore --dlog-bugs (leader_no_stepdown, fault mode): exit $rc in $((SECONDS - t0)) s"
+bug=$work/x/bug_1.json
+if [ $rc = 1 ] && [ -s "$bug" ] && [ -s "$work/x/bug_1.dlog" ]; then
+  ok "explore --dlog-bugs finds the bug and writes bug_1.dlog beside bug_1.json"
+else
+  not_ok "explore --dlog-bugs finds the bug and writes bug_1.dlog beside bug_1.json" "exit $rc"
+  diag_file "$work/x.err"
+fi
+echo "# bug_1.dlog: $(stat -c %s "$work/x/bug_1.dlog" 2>/dev/null) bytes"
+check "bug_1.txt and the explorer's bug line name bug_1.dlog" \
+  bash -c 'grep -q "^determinism log: bug_1.dlog" "$1/x/bug_1.txt" &&
+           grep -q "^chaoscontrol explore run: bug 1: .*bug_1.json, .*bug_1.dlog$" "$1/x.err"' \
+  _ "$work"
+ls "$work/x"/bug_1.dlog.* >/dev/null 2>&1; rc=$?
+check "no temporary file is left beside it" [ $rc != 0 ]
+
+t0=$SECONDS
+timeout -k 10 300 "$cc" reproduce --bug "$bug" --dlog "$work/r.dlog" --dlog-regs 200 \
+  >"$work/rp.out" 2>"$work/rp.err"
+rc=$?
+echo "# reproduce --dlog: exit $rc in $((SECONDS - t0)) s"
+[ $rc = 0 ] || { diag_file "$work/rp.out"; diag_file "$work/rp.err"; }
+check "reproduce --dlog reproduces the bug and writes the log" [ $rc = 0 -a -s "$work/r.dlog" ]
+"$cc" dlog diff "$work/x/bug_1.dlog" "$work/r.dlog" >"$work/bugdiff.txt" 2>&1; rc=$?
+diag_file "$work/bugdiff.txt"
+check "dlog diff bug_1.dlog r.dlog: no difference (exit 0, 'same')" \
+  bash -c '[ "$1" = 0 ] && grep -q "^same: " "$2"' _ "$rc" "$work/bugdiff.txt"
+
+"$cc" dlog dump --json "$work/x/bug_1.dlog" >"$work/bug.jsonl" 2>"$work/bugdump.err"; rc=$?
+python3 - "$work/bug.jsonl" "$bug" "$rc" >"$work/bugcheck.txt" 2>&1 <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+b = json.load(open(sys.argv[2]))
+f = b["failure"]; vm = f["vm"]; n = b["target"]["vms"]
+assert sys.argv[3] == "0", "dlog dump failed"
+exits = [r for r in recs if r["type"] == "exit"]
+marks = [r for r in recs if r["type"] == "mark"]
+print("records %d, exits %d, first exit record: vm %d exit %d" %
+      (len(recs), len(exits), exits[0]["vm"], int(exits[0]["exit"])))
+# it starts after setup: no boot (exit 1), no setup snapshot mark
+assert all(int(r["exit"]) > 1 for r in exits), "an exit of the boot"
+assert not [m for m in marks if m["mark"] != "end"], "a mark other than the end marks"
+assert sorted(m["vm"] for m in marks) == list(range(n)), "not one end mark per VM"
+fails = [r for r in recs
+         if r["type"] == "sdk" and r["vm"] == vm and r.get("kind") == "assertion_failed"]
+print("failure events of vm %d: %s; the bug file: exit %s, vm time %s" %
+      (vm, [(r["exit"], r["vtime"]) for r in fails], f["vm_exit"], f["vm_vtime_ns"]))
+assert fails and int(fails[-1]["exit"]) == int(f["vm_exit"]) and \
+    int(fails[-1]["vtime"]) == int(f["vm_vtime_ns"]), "the failure is not where the bug file says"
+regs = [r for r in recs if r["type"] == "regs"]
+assert regs and all(int(r["exit"]) % 200 == 0 for r in regs), "no dumps every 200 exits"
+print("register dumps: %d" % len(regs))
+PY
+rc=$?
+diag_file "$work/bugcheck.txt"
+check "bug_1.dlog is the bug's execution: from setup to the failure at the bug file's exit and time" \
+  [ $rc = 0 ]
 tap_done

@@ -239,6 +239,23 @@ static void test_bug_files(void)
            "bug_3.txt: the failure, the schedule and the commands");
         tap_diag("%.400s", rep);
     }
+    {
+        /* a dlog beside it (explore --dlog-bugs): named in the report, not in the JSON */
+        char *r0 = cc_bug_report(b, path_in("bug_3.json")), *j0 = cc_bug_to_json(b);
+        b->dlog_file = strdup("bug_3.dlog");
+        char *r1 = cc_bug_report(b, path_in("bug_3.json")), *j1 = cc_bug_to_json(b);
+        ok(r0 && !strstr(r0, "determinism log") && r1 &&
+           strstr(r1, "\ndeterminism log: bug_3.dlog beside this file") &&
+           strstr(r1, "'chaoscontrol reproduce --dlog F'"),
+           "the report names the dlog when there is one, and only then");
+        ok(j0 && j1 && !strcmp(j0, j1), "the dlog's name is not part of the bug file's JSON");
+        free(b->dlog_file);
+        b->dlog_file = NULL;
+        free(r0);
+        free(r1);
+        free(j0);
+        free(j1);
+    }
     struct cc_bug *l = NULL;
     int rc = cc_bug_load(path_in("bug_3.json"), &l, &err);
     ok(rc == 0, "bug file loads back (%s)", rc ? err.msg : "ok");
