@@ -152,6 +152,11 @@ struct dbg {
     /* after a GOTO: what next */
     enum { AFTER_SERVE, AFTER_STEPSCAN } after;
     struct pos target;          /* the plan's position */
+    /* STEPSCAN by registers: stop at the first step where they equal these
+     * (the position a reverse-step leaves, read when GDB asked) */
+    bool ss_by_regs;
+    struct kvm_regs p_regs;
+    bool p_regs_ok;
 };
 
 static void dlog_msg(struct dbg *d, const char *fmt, ...)
@@ -397,6 +402,8 @@ static int goal_reached(struct dbg *d)
     if (d->ss_to_exit) {
         cc_vm_debug_at_exit(vmk(d), d->goal.exit + 1);
         arm_step(d);
+    } else if (d->ss_by_regs) {
+        arm_step(d);
     } else {
         /* the set's watchpoints trap with the steps; its execution
          * breakpoints are seen as the RIP after a step */
@@ -518,12 +525,37 @@ static int on_trap_goto(struct dbg *d, const struct cc_debug_event *ev)
     return 0;
 }
 
+static bool regs_equal(const struct kvm_regs *a, const struct kvm_regs *b)
+{
+    const uint64_t mask = ~((1ull << 8) | (1ull << 16));     /* TF, RF */
+    return a->rax == b->rax && a->rbx == b->rbx && a->rcx == b->rcx && a->rdx == b->rdx &&
+           a->rsi == b->rsi && a->rdi == b->rdi && a->rsp == b->rsp && a->rbp == b->rbp &&
+           a->r8 == b->r8 && a->r9 == b->r9 && a->r10 == b->r10 && a->r11 == b->r11 &&
+           a->r12 == b->r12 && a->r13 == b->r13 && a->r14 == b->r14 && a->r15 == b->r15 &&
+           a->rip == b->rip && (a->rflags & mask) == (b->rflags & mask);
+}
+
 static int on_trap_stepscan(struct dbg *d, const struct cc_debug_event *ev)
 {
     if (!ev->step && !ev->hits)
         return 0;
     d->ss_steps++;
-    if (!d->ss_to_exit) {
+    if (!d->ss_to_exit && ev->exits != d->goal.exit) {
+        d->fatal = -EIO;
+        cc_err_set(d->err, EIO, "reverse-step: single steps from exit %" PRIu64 " reached exit "
+                   "%" PRIu64 " before the breakpoint's position", d->goal.exit, ev->exits);
+        cc_sim_abort(d->sim);
+        return 1;
+    }
+    if (d->ss_by_regs) {
+        struct kvm_regs r;
+        struct cc_err e = {0};
+        if (cc_vm_get_regs(vmk(d), &r, &e) == 0 && regs_equal(&r, &d->p_regs)) {
+            d->ss_found = true;
+            cc_sim_abort(d->sim);
+            return 1;
+        }
+    } else if (!d->ss_to_exit) {
         const struct cc_debug_cfg *s = &d->cfgs[d->ss_cfg];
         if (ev->hits || rip_in(s, ev->rip))
             d->ss_seen++;
@@ -649,7 +681,14 @@ static int play(struct dbg *d)
         return 0;
     /* the replay's end */
     cc_vm_debug_at_exit(vmk(d), 0);
-    cur_base(d, &d->cur);
+    if (d->mode == M_STEPSCAN && !d->ss_to_exit) {
+        d->fatal = -EIO;
+        cc_err_set(d->err, EIO, "reverse-step: single steps from exit %" PRIu64 " did not "
+                   "reach the breakpoint's position", d->goal.exit);
+        return d->fatal;
+    }
+    if (d->mode == M_LIVE)
+        cur_base(d, &d->cur);
     d->at_end = true;
     if (res.fail.failed)
         snprintf(d->end_msg, sizeof(d->end_msg), "the replay ended at the failure: \"%.200s\" "
@@ -670,9 +709,9 @@ static int play(struct dbg *d)
 }
 
 /* A reverse-continue from d->cur: sets d->target (or at the beginning). */
-static int reverse_continue(struct dbg *d, bool *begin)
+static int reverse_continue_with(struct dbg *d, const struct cc_debug_cfg *bps, bool *begin)
 {
-    d->scan_b = intern(d, &d->bps);
+    d->scan_b = intern(d, bps);
     if (d->scan_b == UINT32_MAX)
         return -ENOMEM;
     struct pos p = {0};
@@ -715,11 +754,17 @@ static int reverse_continue(struct dbg *d, bool *begin)
     }
 }
 
+static int reverse_continue(struct dbg *d, bool *begin)
+{
+    return reverse_continue_with(d, &d->bps, begin);
+}
+
 /* Run a STEPSCAN from start: to the exit after it (to_exit) or to the
  * need-th trap of cfg; the steps it took in *steps. */
 static int stepscan(struct dbg *d, const struct pos *start, bool to_exit, uint32_t cfg,
                     uint64_t need, uint64_t *steps, bool *found)
 {
+    d->ss_by_regs = !to_exit && cfg == UINT32_MAX;
     d->after = AFTER_STEPSCAN;
     d->ss_to_exit = to_exit;
     d->ss_cfg = cfg;
@@ -737,6 +782,63 @@ static int stepscan(struct dbg *d, const struct pos *start, bool to_exit, uint32
     *steps = d->ss_steps;
     *found = d->ss_found;
     return 0;
+}
+
+/* HLT breakpoints where the kernel is entered without an exit: the
+ * SYSCALL target (MSR LSTAR) and the exception handlers of the IDT. */
+static void kernel_entries(struct dbg *d, struct cc_debug_cfg *c)
+{
+    memset(c, 0, sizeof(*c));
+    struct cc_vm *vm = vmk(d);
+    uint64_t lstar;
+    if (cc_vm_get_msr(vm, 0xc0000082, &lstar) == 0 && (lstar >> 47) == 0x1ffff)
+        c->bp[c->n++] = (struct cc_bp){.addr = lstar, .type = CC_BP_SW};
+    struct kvm_sregs s;
+    struct cc_err e = {0};
+    if (cc_vm_get_sregs(vm, &s, &e) < 0)
+        return;
+    for (unsigned v = 0; v < 32 && c->n < CC_DEBUG_MAX_BP; v++) {
+        uint64_t pa;
+        if (v == 2 || v == 8 || v == 18 || 16 * v + 15 > s.idt.limit ||
+            !cc_vm_translate(vm, s.idt.base + 16 * v, &pa))
+            continue;
+        const uint8_t *g = cc_vm_gpa(vm, pa, 16);
+        if (!g || !(g[5] & 0x80))
+            continue;
+        uint64_t off = (uint64_t)g[0] | (uint64_t)g[1] << 8 | (uint64_t)g[6] << 16 |
+                       (uint64_t)g[7] << 24 | (uint64_t)g[8] << 32 | (uint64_t)g[9] << 40 |
+                       (uint64_t)g[10] << 48 | (uint64_t)g[11] << 56;
+        if ((off >> 47) != 0x1ffff)
+            continue;
+        bool dup = false;
+        for (unsigned i = 0; i < c->n; i++)
+            dup |= c->bp[i].addr == off;
+        if (!dup)
+            c->bp[c->n++] = (struct cc_bp){.addr = off, .type = CC_BP_SW};
+    }
+}
+
+/* The last kernel entry before p in p's stretch (after p's exit), or p's
+ * exit itself. */
+static int last_kernel_entry(struct dbg *d, const struct pos *p, struct pos *start)
+{
+    struct cc_debug_cfg k;
+    kernel_entries(d, &k);
+    struct pos base = {.life = p->life, .exit = p->exit};
+    if (k.n) {
+        struct pos save = {0};
+        if (pos_copy(&save, &d->cur, d->cur.n) < 0 || pos_copy(&d->cur, p, p->n) < 0)
+            return -ENOMEM;
+        bool begin;
+        int rc = reverse_continue_with(d, &k, &begin);
+        pos_copy(&d->cur, &save, save.n);
+        pos_free(&save);
+        if (rc < 0)
+            return rc;
+        if (!begin && d->target.life == p->life && d->target.exit == p->exit)
+            return pos_copy(start, &d->target, d->target.n);
+    }
+    return pos_copy(start, &base, 0);
 }
 
 /* A reverse-step from d->cur: sets d->target, or *begin. */
@@ -758,24 +860,30 @@ static int reverse_step(struct dbg *d, bool *begin)
         uint64_t steps = 0;
         bool found = false;
         if (p.n) {
-            /* P = Q + run(S) until its n-th trap: step from Q */
-            struct act a = p.a[p.n - 1];
-            p.n--;
-            rc = stepscan(d, &p, false, a.cfg, a.count, &steps, &found);
-            if (rc < 0)
-                break;
-            if (!found) {
-                rc = cc_err_set(d->err, EIO, "reverse-step: single steps did not reach the "
-                                "position the breakpoint run had reached");
+            /* P = Q + breakpoint runs: single-step to P's registers, from
+             * the last kernel entry before P in the same stretch when there
+             * is one (single steps do not follow a return to user mode on
+             * every host), else from Q */
+            if (!d->p_regs_ok) {
+                rc = cc_err_set(d->err, EIO, "reverse-step: the registers were not readable");
                 break;
             }
-            if (steps == 0)
-                continue;       /* (trapped before the first step) */
-            rc = pos_push(&p, ACT_STEP, 0, steps - 1);
-            if (rc == 0 && steps - 1 == 0)
-                p.n--;
+            struct pos start = {0};
+            rc = last_kernel_entry(d, &p, &start);
+            if (rc < 0)
+                break;
+            rc = stepscan(d, &start, false, UINT32_MAX, 0, &steps, &found);
+            if (rc == 0 && !found)
+                rc = cc_err_set(d->err, EIO, "reverse-step: single steps did not reach the "
+                                "position the breakpoint run had reached");
+            if (rc == 0 && steps == 0)
+                rc = cc_err_set(d->err, EIO, "reverse-step: no instruction between the last "
+                                "kernel entry and here");
             if (rc == 0)
-                rc = pos_copy(&d->target, &p, p.n);
+                rc = pos_copy(&d->target, &start, start.n);
+            if (rc == 0 && steps > 1)
+                rc = pos_push(&d->target, ACT_STEP, 0, steps - 1);
+            pos_free(&start);
             break;
         }
         /* P is right after an exit: the instruction before it is in the
@@ -1147,6 +1255,8 @@ static int serve(struct dbg *d)
             return 0;
         case 'b':
             if (pkt[1] == 'c' || pkt[1] == 's') {
+                struct cc_err e = {0};
+                d->p_regs_ok = cc_vm_get_regs(vmk(d), &d->p_regs, &e) == 0;
                 d->plan = pkt[1] == 'c' ? P_RCONT : P_RSTEP;
                 return 1;
             }

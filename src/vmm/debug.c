@@ -195,6 +195,15 @@ static int set_guest_debug(struct cc_vm *vm, bool force_step, struct cc_err *err
     return 0;
 }
 
+static bool is_syscall(struct cc_vm *vm, uint64_t rip)
+{
+    uint64_t pa;
+    if (!cc_vm_translate(vm, rip, &pa) || (pa & 0xfff) == 0xfff)
+        return false;
+    const uint8_t *b = cc_vm_gpa(vm, pa, 2);
+    return b && b[0] == 0x0f && b[1] == 0x05;
+}
+
 static bool is_pushf(struct cc_vm *vm, uint64_t rip)
 {
     uint64_t pa;
@@ -243,9 +252,16 @@ int dbg_before_entry(struct cc_vm *vm, struct cc_err *err)
         }
     }
     d->pushf_fix = false;
-    if (d->cfg.step && !(regs.rflags & RFLAGS_TF) && is_pushf(vm, regs.rip)) {
-        d->pushf_fix = true;
-        d->pushf_rsp = regs.rsp;
+    d->syscall_fix = false;
+    if (d->cfg.step && !(regs.rflags & RFLAGS_TF)) {
+        if (is_pushf(vm, regs.rip)) {
+            d->pushf_fix = true;
+            d->pushf_rsp = regs.rsp;
+        }
+        d->syscall_fix = is_syscall(vm, regs.rip);
+        /* TF again at this instruction: SYSCALL and interrupt delivery
+         * clear it, and KVM sets it only where single-stepping was asked */
+        d->kvm_dirty = true;
     }
     if (step_sw) {
         dbg_remove_sw(vm);
@@ -306,6 +322,15 @@ int dbg_trap(struct cc_vm *vm, struct cc_err *err)
     if (d->pushf_fix && (a->dr6 & DR6_BS)) {
         fix_pushf(vm);
         d->pushf_fix = false;
+    }
+    if (d->syscall_fix && (a->dr6 & DR6_BS)) {
+        /* SYSCALL saved RFLAGS, with KVM's TF, in R11 */
+        struct kvm_regs r;
+        if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) == 0 && (r.r11 & RFLAGS_TF)) {
+            r.r11 &= ~RFLAGS_TF;
+            ioctl(vm->vcpu_fd, KVM_SET_REGS, &r);
+        }
+        d->syscall_fix = false;
     }
     struct cc_debug_event ev = {.what = CC_DEBUG_TRAP, .rip = a->pc, .exits = vm->exits};
     if (getenv("CC_DEBUG_TRAPS"))

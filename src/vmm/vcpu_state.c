@@ -132,6 +132,11 @@ static int msr_get1(struct cc_vm *vm, uint32_t idx, uint64_t *val)
     return 0;
 }
 
+int cc_vm_get_msr(struct cc_vm *vm, uint32_t index, uint64_t *val)
+{
+    return msr_get1(vm, index, val);
+}
+
 static int msr_set1(struct cc_vm *vm, uint32_t idx, uint64_t val)
 {
     struct {

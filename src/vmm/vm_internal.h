@@ -171,6 +171,7 @@ struct cc_vm {
         uint64_t rf_rip;
         bool sw_stepping;       /* single-stepping over an INT3 breakpoint */
         bool pushf_fix;         /* the step being taken is over a PUSHF */
+        bool syscall_fix;       /* ... over a SYSCALL */
         uint64_t pushf_rsp;
     } dbg;
 
