@@ -16,6 +16,13 @@
 # 5. triage writes triage.md, triage.json and timeline.svg; every fault
 #    gets a verdict from a replay without it, at least one is necessary,
 #    and the report has each VM's console and the link traffic.
+# 6. chaoscontrol debug, driven by Debian's GDB in batch mode on the
+#    failing VM: a breakpoint on a kernel function (__x64_sys_sendto),
+#    continue to it (A) and to its next hit (B), reverse-continue back to
+#    A (the same registers and position), reverse-stepi 30 then stepi 30
+#    (A's registers again), continue to the end (the bug's failure, as
+#    recorded), reverse-continue with a breakpoint never hit back over the
+#    whole replay to its start.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
@@ -26,7 +33,7 @@ initrd=$build/guests/raft.initrd
 work=$(mktemp -d "${TMPDIR:-/tmp}/replay-test.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 16
+tap_plan 24
 
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
@@ -157,3 +164,87 @@ check "triage: a console per VM, link traffic, the failing property" \
   bash -c 'grep -q "^### vm 2" "$1" && grep -q "^| 0 → 1 |" "$1" && grep -q "^## Failing property" "$1"' _ "$work/tri/triage.md"
 check "triage: the timeline is an SVG with a bar per fault" \
   test "$(grep -c '<rect x=' "$work/tri/timeline.svg")" -ge "$nf"
+
+# 6. the time-travel debugger under GDB
+ip link set lo up 2>/dev/null || true      # (the test host's loopback starts down)
+"$cc" debug --bug "$bug" --port-file "$work/port" >"$work/dbg.out" 2>&1 &
+dpid=$!
+for _ in $(seq 900); do { [ -s "$work/port" ] || ! kill -0 $dpid 2>/dev/null; } && break; sleep 0.2; done
+port=$(cat "$work/port" 2>/dev/null)
+check "debug boots the target and listens (port file written)" test -n "$port"
+regs="rax rbx rcx rdx rsi rdi rbp rsp r8 r9 r10 r11 r12 r13 r14 r15 rip eflags"
+cat >"$work/s.gdb" <<EOF
+set pagination off
+set confirm off
+target remote 127.0.0.1:${port:-1}
+break __x64_sys_sendto
+continue
+echo ==A\n
+info registers $regs
+monitor when
+continue
+echo ==B\n
+info registers $regs
+monitor when
+reverse-continue
+echo ==A2\n
+info registers $regs
+monitor when
+delete
+reverse-stepi 30
+echo ==BACK\n
+info registers rip
+stepi 30
+echo ==A3\n
+info registers $regs
+monitor when
+continue
+echo ==END\n
+monitor when
+break do_exit
+shell date +%s.%N >$work/t0
+reverse-continue
+shell date +%s.%N >$work/t1
+echo ==BEGIN\n
+monitor when
+monitor checkpoints
+detach
+EOF
+t0=$SECONDS
+timeout 900 gdb -batch -nx -x "$work/s.gdb" "$build/kernel/vmlinux" >"$work/gdb.out" 2>&1
+grc=$?
+wait $dpid
+drc=$?
+echo "# gdb session: gdb exit $grc, debug exit $drc, $((SECONDS - t0)) s"
+# a section's registers and position (GDB's next command prints its stop
+# line into the section before the next marker)
+sect() {
+  awk -v s="==$1" '$0 == s {on = 1; next} /^==/ {on = 0} on' "$work/gdb.out" |
+    grep -E '^((r|e)[a-z0-9]+ +0x|vm [0-9]+: )'
+}
+sect A >"$work/A"; sect B >"$work/B"; sect A2 >"$work/A2"; sect A3 >"$work/A3"
+sect BACK >"$work/BACK"; sect BEGIN >"$work/BEGIN"
+check "GDB stops at the breakpoint on __x64_sys_sendto" \
+  bash -c 'grep -q "^Breakpoint 1, .* in __x64_sys_sendto" "$1" && grep -q "^rip .*<__x64_sys_sendto>" "$2"' _ "$work/gdb.out" "$work/A"
+sed 's/^/#   A: /' "$work/A" | tail -3
+sed 's/^/#   B: /' "$work/B" | tail -1
+check "the next hit (B) is another one: a later position, other registers" \
+  bash -c '[ -s "$1" ] && [ -s "$2" ] && ! cmp -s "$1" "$2"' _ "$work/A" "$work/B"
+check "reverse-continue from B stops at A: the same registers and position" \
+  bash -c '[ -s "$1" ] && cmp -s "$1" "$2"' _ "$work/A" "$work/A2"
+[ -s "$work/A2" ] && ! cmp -s "$work/A" "$work/A2" && diff "$work/A" "$work/A2" | sed 's/^/#   /'
+sed 's/^/#   30 back: /' "$work/BACK"
+check "reverse-stepi 30 then stepi 30 comes back to A's registers" \
+  bash -c '[ -s "$3" ] && [ -s "$1" ] && diff <(grep -v "^vm " "$1") <(grep -v "^vm " "$2") >/dev/null' _ "$work/A" "$work/A3" "$work/BACK"
+msg=$(json "$bug" 'd["failure"]["message"]' 2>/dev/null)
+check "continuing to the end replays the bug's failure as recorded" \
+  grep -qF "the replay ended at the failure: \"$msg\"" "$work/gdb.out"
+rct=$(python3 -c "import sys; print('%.2f' % (float(open(sys.argv[2]).read()) - float(open(sys.argv[1]).read())))" "$work/t0" "$work/t1" 2>/dev/null)
+echo "# reverse-continue from the end back to the start (no hit on the way): ${rct:-?} s wall"
+sed 's/^/#   /' "$work/BEGIN"
+check "reverse-continue with no earlier hit stops at the start (no more history)" \
+  bash -c 'awk "/^==END/,0" "$1" | grep -q "No more reverse-execution history" && grep -q "life 0, exit [0-9]* (+0 steps, 0 breakpoint runs), its clock 0.0" "$2"' _ "$work/gdb.out" "$work/BEGIN"
+check "debug and gdb end cleanly after detach (exit 0)" test "$grc" = 0 -a "$drc" = 0
+[ "$grc$drc" = 00 ] || { diag_file "$work/dbg.out"; tail -30 "$work/gdb.out" | sed 's/^/#   /'; }
+grep "session over" "$work/dbg.out" | sed 's/^/# /'
+tap_done
