@@ -1,9 +1,12 @@
 /* Triage of a bug file (chaoscontrol/replay.h): one boot, one replay of
- * the bug for its consoles, traffic and run log, then one replay without
- * each fault of its schedule to tell the faults the failure needs from
- * the incidental ones; rendered as Markdown, JSON and an SVG timeline. The
- * renderers only read struct cc_triage, so they are unit-tested without
- * KVM on a made-up report. */
+ * the bug for its consoles, traffic and run log, then the counterfactual
+ * replays: without each fault of its schedule (to tell the faults the
+ * failure needs from the incidental ones) and with each moved by the
+ * shifts (the window in which it must fall), from the setup snapshot or
+ * from snapshots taken before each change; a sentence per fault names the
+ * cause. Rendered as Markdown, JSON and an SVG timeline. The renderers and
+ * the pure parts (shifts, moved schedules, the summary) only read their
+ * arguments, so they are unit-tested without KVM on a made-up report. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
