@@ -369,6 +369,19 @@ int cc_bug_reproduce_keep(const struct cc_bug *b, const struct cc_xrun_opts *o,
 /* Compare a run's failure with a bug's: fills r->same and r->diff. */
 void cc_bug_compare(const struct cc_bug *b, const struct cc_xrun_result *res, struct cc_repro *r);
 
+/* Record: run recipe r on target t as the explorer does (boot to setup,
+ * snapshot, then r: cc_xrun_boot, cc_xrun_replay) and, when an assertion
+ * fails, make the bug (*out, number 1, found in round 0 branch 0): the
+ * target with its files' hashes, r up to the failure, the failure, the
+ * run's history. *out NULL when the run did not fail (res says how it
+ * ended). -ERANGE when a fault comes before setup (the message says where
+ * setup was). t's setup_marker is borrowed by *out (t's strings are
+ * copied, that one is not). For hand-written schedules (`chaoscontrol sim
+ * --bug`). */
+int cc_bug_record(const struct cc_xtarget *t, const struct cc_recipe *r,
+                  const struct cc_xrun_opts *o, struct cc_bug **out, struct cc_xrun_result *res,
+                  struct cc_err *err);
+
 /* Minimize: ddmin over the faults, then over the overrides, each candidate
  * replayed from the setup snapshot (one boot) and kept when it fails the
  * same assertion (any VM); the result is replayed once more from a fresh

@@ -75,12 +75,68 @@ enum cc_triage_verdict {
 };
 const char *cc_triage_verdict_name(enum cc_triage_verdict v);
 
+/* ---- counterfactuals ----
+ *
+ * Besides removing each fault, triage replays the bug with that fault
+ * moved by each of a list of shifts (default CC_TRIAGE_DEFAULT_SHIFTS:
+ * 1 s, 100 ms and 10 ms earlier and later). A fault with a duration moves
+ * as a whole; a partition without one moves with the heal that ends it
+ * (cc_triage_partner). A moved fault must stay at or after setup and
+ * before the bug's end; a moved heal after its partition's start:
+ * otherwise that shift is not run. A run with a fault moved later by d
+ * runs d longer than the bug, so the failure keeps its distance from the
+ * fault. Each replay starts from the setup snapshot, or with
+ * from_snapshots from the last snapshot taken, during the replay of the
+ * bug, at a quantum boundary before the first change (the
+ * first boundary within CC_TRIAGE_SNAP_LEAD_NS before it, else the first
+ * within 100 ms; from the setup snapshot when there is none): everything
+ * before that boundary is the same in both runs, so the result is the same
+ * as a replay from setup (the JSON's sim_hash shows it). */
+enum cc_triage_cf_result {
+    CC_TRIAGE_CF_NOT_RUN = 0,   /* out of range (why_not), or not tested */
+    CC_TRIAGE_CF_FAILS,         /* the same assertion still fails */
+    CC_TRIAGE_CF_GONE,          /* the run reaches its end without a failure */
+    CC_TRIAGE_CF_OTHER,         /* another assertion fails instead */
+};
+/* "not_run", "still_fails", "disappears", "other_failure" */
+const char *cc_triage_cf_name(enum cc_triage_cf_result r);
+
+#define CC_TRIAGE_MAX_SHIFTS 16
+#define CC_TRIAGE_DEFAULT_SHIFTS "-1s,-100ms,-10ms,10ms,100ms,1s"
+#define CC_TRIAGE_SNAP_LEAD_NS (10 * CC_MSEC)
+
+/* One counterfactual replay of one fault: removed (shift_ns 0, removed
+ * true) or moved by shift_ns. */
+struct cc_triage_cf {
+    bool removed;
+    int64_t shift_ns;
+    uint64_t at_ns;             /* moved: the fault's new time */
+    enum cc_triage_cf_result result;
+    char why_not[96];           /* not run: why */
+    char outcome[320];          /* what the run did */
+    uint64_t from_ns;           /* where the replay started (setup: the root) */
+    uint64_t end_ns;            /* where it stopped */
+    uint64_t sim_hash;          /* cc_sim_hash there */
+    double wall_s;
+};
+
 struct cc_triage_fault {
     struct cc_fault f;
     char text[256];             /* cc_fault_describe */
     enum cc_triage_verdict verdict;
     char outcome[320];          /* what the replay without it did */
     double wall_s;              /* that replay's wall time */
+    /* counterfactuals: without (the replay above, as a record) and moved */
+    struct cc_triage_cf without;
+    struct cc_triage_cf shifts[CC_TRIAGE_MAX_SHIFTS];  /* in the order of cc_triage.shifts */
+    long partner;               /* the heal it moves with (or, for a heal, its
+                                   partition), -1: none */
+    /* cc_triage_summarize: the shifts around 0 with which it still fails
+     * (0 counts: the bug itself) and whether a tested shift beyond each
+     * edge made the failure disappear (the window is bounded there) */
+    int64_t win_lo, win_hi;
+    bool win_lo_bounded, win_hi_bounded;
+    char summary[768];          /* the cause in a sentence */
 };
 
 struct cc_triage_vm {
@@ -115,15 +171,59 @@ struct cc_triage {
     bool faults_tested;         /* one replay per fault was run */
     uint64_t setup_ns;          /* when setup completed (global) */
     double wall_s;
+    /* counterfactuals */
+    int64_t shifts[CC_TRIAGE_MAX_SHIFTS];  /* ascending, no 0 */
+    size_t n_shifts;
+    bool shifts_tested;
+    bool from_snapshots;        /* replays started from snapshots before the change */
+    size_t snapshots;           /* snapshots taken during the bug's replay */
+    double snapshot_wall_s;     /* the time they took */
+    double cf_wall_s;           /* all counterfactual replays (removals included) */
 };
 
 struct cc_triage_opts {
     unsigned tail_lines;        /* console lines per VM (default 40) */
     bool test_faults;           /* replay without each fault (default true) */
+    /* the shifts to try (ascending or not, no 0; default: the parse of
+     * CC_TRIAGE_DEFAULT_SHIFTS); n_shifts 0 and shifts NULL: the default,
+     * n_shifts 0 and shifts non-NULL: none. Only with test_faults. */
+    const int64_t *shifts;
+    size_t n_shifts;
+    /* start each counterfactual replay from a snapshot before its first
+     * change, taken during the bug's replay (default false: from the setup
+     * snapshot; the results are the same, and in the QEMU test host the
+     * snapshots cost more than they save: docs/replay.md) */
+    bool from_snapshots;
     void (*progress)(void *opaque, const char *msg);
     void *opaque;
 };
 void cc_triage_opts_default(struct cc_triage_opts *o);
+
+/* Parse a shift list: "none", or comma-separated signed times ("-1s,
+ * -100ms,10ms,+1s"; cc_time_parse's units), each non-zero, at most
+ * CC_TRIAGE_MAX_SHIFTS, no repeats; stored ascending. -EINVAL with a
+ * message naming the bad item. */
+int cc_triage_parse_shifts(const char *list, int64_t *out, size_t *n, struct cc_err *err);
+
+/* For a partition without a duration, the index of the heal that ends it
+ * (the first heal after it, unless another partition comes first); for
+ * such a heal, the index of that partition; else -1. */
+long cc_triage_partner(const struct cc_schedule *s, size_t i);
+
+/* The schedule with fault i moved by d ns (with its partner heal when i is
+ * a partition). Every moved fault must land in [lo, hi), and a moved heal
+ * after its partition: -ERANGE otherwise, with why in err. *first: the
+ * earliest time at which the two schedules differ. *out is malloc'd. */
+int cc_triage_shift_schedule(const struct cc_schedule *s, size_t i, int64_t d, uint64_t lo,
+                             uint64_t hi, struct cc_schedule **out, uint64_t *first,
+                             struct cc_err *err);
+
+/* A shift in words: "10 ms", "1.5 s", "250 us" (its magnitude). */
+void cc_triage_shift_text(int64_t d, char *buf, size_t len);
+
+/* From the counterfactual results of every fault: the verdicts (from
+ * the removal), the windows and the summary sentences. */
+void cc_triage_summarize(struct cc_triage *t);
 
 /* Boot the bug's target once, replay the bug (with its consoles), then
  * replay it once without each fault. The bug must outlive *out. */

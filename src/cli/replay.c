@@ -4,7 +4,8 @@
  *                       [--lines N] [--save-snapshot S] [--dlog D [--dlog-regs N]]
  *                       [--json] [--force]
  *   chaoscontrol triage --bug F [--output DIR] [--lines N] [--no-fault-tests]
- *                       [--force] [--quiet]
+ *                       [--shift LIST] [--from-snapshots] [--force]
+ *                       [--quiet]
  *
  * replay boots the bug's target, replays its recipe to the stop (exit N of
  * VM V, the first quantum boundary at or after time T, or the failure) and
@@ -29,7 +30,8 @@
 
 enum {
     OPT_BUG = 256, OPT_VM, OPT_EXIT, OPT_TIME, OPT_VMLINUX, OPT_LINES, OPT_SAVE, OPT_DLOG,
-    OPT_DLOG_REGS, OPT_JSON, OPT_OUTPUT, OPT_NO_FAULTS, OPT_FORCE, OPT_QUIET, OPT_HELP,
+    OPT_DLOG_REGS, OPT_JSON, OPT_OUTPUT, OPT_NO_FAULTS, OPT_SHIFT, OPT_FROM_SNAPS, OPT_FORCE,
+    OPT_QUIET, OPT_HELP,
 };
 
 static const struct option replay_opts[] = {
@@ -45,6 +47,8 @@ static const struct option replay_opts[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"output", required_argument, NULL, OPT_OUTPUT},
     {"no-fault-tests", no_argument, NULL, OPT_NO_FAULTS},
+    {"shift", required_argument, NULL, OPT_SHIFT},
+    {"from-snapshots", no_argument, NULL, OPT_FROM_SNAPS},
     {"force", no_argument, NULL, OPT_FORCE},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, OPT_HELP},
@@ -54,7 +58,10 @@ static const struct option replay_opts[] = {
 struct ropts {
     const char *cmd;
     const char *bug, *vmlinux, *save, *dlog, *output;
-    bool vm_set, json, no_faults, force, quiet;
+    bool vm_set, json, no_faults, force, quiet, from_snaps;
+    int64_t shifts[CC_TRIAGE_MAX_SHIFTS];
+    size_t n_shifts;
+    bool shifts_set;
     unsigned vm, lines;
     uint64_t exit, time_ns, dlog_regs;
 };
@@ -92,19 +99,29 @@ static void usage_triage(FILE *f)
 {
     fprintf(f,
             "usage: chaoscontrol triage --bug F [--output DIR] [--lines N]\n"
-            "           [--no-fault-tests] [--force] [--quiet]\n\n"
+            "           [--no-fault-tests] [--shift LIST] [--from-snapshots] [--force] [--quiet]\n\n"
             "A bug report: boots the bug's target once, replays the bug, and writes\n"
             "DIR/triage.md (Markdown), DIR/triage.json and DIR/timeline.svg: the failing\n"
             "property (with the history checker's explanation and failing sub-history\n"
             "when it has one), the fault schedule as a table and a timeline, the run log,\n"
             "per-link network traffic, the last lines of every VM's console before the\n"
-            "failure, and which faults are necessary: each fault is removed in turn and\n"
-            "the rest replayed (one replay per fault); a fault is necessary when the\n"
-            "failure disappears without it, incidental when it still fails.\n\n"
+            "failure, and which faults matter. Counterfactuals: each fault is removed in\n"
+            "turn, and moved earlier and later by each shift, and the rest replayed; a\n"
+            "fault is necessary when the failure disappears without it, incidental when\n"
+            "it still fails, and the moves show the window in which it must fall (a\n"
+            "sentence per fault says which changes make the failure disappear).\n\n"
             "  --output DIR       where to write (default: the bug file's name without\n"
             "                     .json, plus .triage)\n"
             "  --lines N          console lines per VM (default 40)\n"
-            "  --no-fault-tests   skip the replays without each fault\n"
+            "  --no-fault-tests   skip the counterfactual replays\n"
+            "  --shift LIST       the moves to try, signed times, comma-separated (default\n"
+            "                     " CC_TRIAGE_DEFAULT_SHIFTS "); none: removals only.\n"
+            "                     A fault with a duration (a partition with its heal)\n"
+            "                     moves as a whole; moves before setup or past the bug's\n"
+            "                     end are not run\n"
+            "  --from-snapshots   start each replay from a snapshot taken while the bug is\n"
+            "                     replayed, just before the replay's first change, instead\n"
+            "                     of from setup (the same results; snapshots cost time)\n"
             "  --quiet            no progress (progress goes to a terminal only anyway)\n"
             "Exit status: 0 written, 1 an error, 2 usage errors or an unusable bug file.\n");
 }
@@ -127,7 +144,8 @@ static int parse(int argc, char **argv, struct ropts *o, bool triage)
     while ((c = getopt_long(argc, argv, "", replay_opts, NULL)) != -1) {
         bool replay_only = c == OPT_VM || c == OPT_EXIT || c == OPT_TIME || c == OPT_VMLINUX ||
                            c == OPT_SAVE || c == OPT_DLOG || c == OPT_DLOG_REGS || c == OPT_JSON;
-        bool triage_only = c == OPT_OUTPUT || c == OPT_NO_FAULTS || c == OPT_QUIET;
+        bool triage_only = c == OPT_OUTPUT || c == OPT_NO_FAULTS || c == OPT_QUIET ||
+                           c == OPT_SHIFT || c == OPT_FROM_SNAPS;
         if ((triage && replay_only) || (!triage && triage_only)) {
             const char *name = "?";
             for (const struct option *p = replay_opts; p->name; p++)
@@ -166,6 +184,14 @@ static int parse(int argc, char **argv, struct ropts *o, bool triage)
         case OPT_JSON: o->json = true; break;
         case OPT_OUTPUT: o->output = optarg; break;
         case OPT_NO_FAULTS: o->no_faults = true; break;
+        case OPT_SHIFT: {
+            struct cc_err e = {0};
+            if (cc_triage_parse_shifts(optarg, o->shifts, &o->n_shifts, &e) < 0)
+                return bad(o, "--shift: %s", e.msg);
+            o->shifts_set = true;
+            break;
+        }
+        case OPT_FROM_SNAPS: o->from_snaps = true; break;
         case OPT_FORCE: o->force = true; break;
         case OPT_QUIET: o->quiet = true; break;
         case OPT_HELP:
@@ -478,6 +504,11 @@ int cmd_triage(int argc, char **argv)
     cc_triage_opts_default(&to);
     to.tail_lines = o.lines;
     to.test_faults = !o.no_faults;
+    to.from_snapshots = o.from_snaps;
+    if (o.shifts_set) {
+        to.shifts = o.shifts;
+        to.n_shifts = o.n_shifts;
+    }
     to.progress = triage_progress;
     to.opaque = &u;
     struct cc_err err = {0};
@@ -500,8 +531,14 @@ int cmd_triage(int argc, char **argv)
                "NOT reproduced", t->n_faults, t->n_faults == 1 ? "" : "s");
         if (t->faults_tested)
             printf(", %zu necessary", nec);
-        printf(" (%.1f s wall)\nwritten: %s/triage.md, %s/triage.json, %s/timeline.svg\n",
-               t->wall_s, dir, dir, dir);
+        printf(" (%.1f s wall", t->wall_s);
+        if (t->faults_tested)
+            printf("; counterfactual replays %.1f s, from %s", t->cf_wall_s,
+                   t->from_snapshots ? "snapshots before each change" : "the setup snapshot");
+        printf(")\n");
+        for (size_t i = 0; t->faults_tested && i < t->n_faults; i++)
+            printf("  %s.\n", t->faults[i].summary);
+        printf("written: %s/triage.md, %s/triage.json, %s/timeline.svg\n", dir, dir, dir);
     }
     cc_triage_free(t);
     cc_bug_free(b);

@@ -37,7 +37,7 @@ enum {
     OPT_VMS = 256, OPT_KERNEL, OPT_INITRD, OPT_SCHEDULE, OPT_SEED, OPT_DURATION, OPT_DISK,
     OPT_DISK_IMAGE, OPT_APPEND, OPT_CMDLINE, OPT_MEM, OPT_JSON, OPT_QUANTUM, OPT_LATENCY,
     OPT_SETUP_MARKER, OPT_SETUP_AFTER, OPT_SERIAL_DIR, OPT_NO_STOP, OPT_NO_RNG, OPT_NO_BALLOON, OPT_FORCE,
-    OPT_QUIET, OPT_HELP, OPT_HISTORY, OPT_CHECK, OPT_DLOG, OPT_DLOG_REGS,
+    OPT_QUIET, OPT_HELP, OPT_HISTORY, OPT_CHECK, OPT_DLOG, OPT_DLOG_REGS, OPT_BUG,
 };
 
 static const struct option long_opts[] = {
@@ -62,6 +62,7 @@ static const struct option long_opts[] = {
     {"check", required_argument, NULL, OPT_CHECK},
     {"dlog", required_argument, NULL, OPT_DLOG},
     {"dlog-regs", required_argument, NULL, OPT_DLOG_REGS},
+    {"bug", required_argument, NULL, OPT_BUG},
     {"no-stop-on-failure", no_argument, NULL, OPT_NO_STOP},
     {"no-rng", no_argument, NULL, OPT_NO_RNG},
     {"no-balloon", no_argument, NULL, OPT_NO_BALLOON},
@@ -79,7 +80,8 @@ static void usage(FILE *f)
             "       [--json F] [--mem 256M] [--quantum 100us] [--latency 100us]\n"
             "       [--setup-marker TEXT] [--setup-after T] [--serial-dir DIR]\n"
             "       [--history F] [--check linearizable|set] [--no-stop-on-failure]\n"
-            "       [--dlog F] [--dlog-regs N] [--no-rng] [--no-balloon] [--force] [--quiet]\n\n"
+            "       [--dlog F] [--dlog-regs N] [--no-rng] [--no-balloon] [--force] [--quiet]\n"
+            "       [--bug F]\n\n"
             "Runs N Linux VMs in one deterministic simulation on one virtual timeline,\n"
             "connected by a simulated Ethernet switch, applies the fault schedule, and\n"
             "prints per-VM status, network statistics, the fault log and the merged\n"
@@ -116,6 +118,12 @@ static void usage(FILE *f)
             "                      RAM hashes (read it with 'chaoscontrol dlog'; docs/dlog.md)\n"
             "  --dlog-regs N       a register dump every N exits of a VM (default 100000,\n"
             "                      0 none)\n"
+            "  --bug F             run as explore and reproduce do (boot to setup, snapshot,\n"
+            "                      then the schedule, every fault of which must come at or\n"
+            "                      after setup) and, when an assertion fails, write bug\n"
+            "                      file F and exit 1 (reproduce, minimize, replay and\n"
+            "                      triage read it; 0 and no file when nothing failed);\n"
+            "                      with --serial-dir, --check, --dlog and --quiet only\n"
             "  --no-stop-on-failure  keep running after an assertion fails\n"
             "  --no-rng, --no-balloon  leave out those devices\n"
             "  --force             run even if this host's KVM fails the capability probe\n"
@@ -126,7 +134,7 @@ static void usage(FILE *f)
 struct sim_opts {
     unsigned vms;
     const char *kernel, *initrd, *schedule, *append, *cmdline, *json, *disk_image;
-    const char *setup_marker, *serial_dir, *history, *dlog;
+    const char *setup_marker, *serial_dir, *history, *dlog, *bug;
     uint64_t dlog_regs;
     uint64_t setup_after;
     enum cc_xchecker checker;
@@ -176,6 +184,7 @@ static int parse(int argc, char **argv, struct sim_opts *o)
         case OPT_SERIAL_DIR: o->serial_dir = optarg; break;
         case OPT_HISTORY: o->history = optarg; break;
         case OPT_DLOG: o->dlog = optarg; break;
+        case OPT_BUG: o->bug = optarg; break;
         case OPT_DLOG_REGS:
             if (!cli_parse_u64(optarg, &o->dlog_regs))
                 return bad("--dlog-regs '%s' is not a number", optarg);
@@ -241,7 +250,71 @@ static int parse(int argc, char **argv, struct sim_opts *o)
     }
     if (o->disk && o->disk_image)
         return bad("%s", "--disk and --disk-image are exclusive (the image sets the size)");
+    if (o->bug && (o->json || o->history || o->no_stop || o->no_rng || o->no_balloon))
+        return bad("%s", "--bug runs as explore does: --json, --history, "
+                   "--no-stop-on-failure, --no-rng and --no-balloon do not apply");
     return 0;
+}
+
+/* --bug: the explorer's run of the schedule, and a bug file of its failure. */
+static int record_bug(const struct sim_opts *o, const struct cc_schedule *sched,
+                      const struct cc_sim_config *cfg)
+{
+    struct cc_xtarget t;
+    cc_xtarget_init(&t);
+    t.kernel = o->kernel;
+    t.initrd = o->initrd;
+    t.n_vms = o->vms;
+    t.mem_size = o->mem;
+    t.cmdline = o->cmdline;
+    t.append = o->append;
+    t.disk_size = o->disk;
+    t.disk_image = o->disk_image;
+    t.seed = o->seed;
+    t.quantum_ns = o->quantum;
+    t.latency_ns = o->latency_set ? o->latency : 0;
+    t.setup_marker = o->setup_marker;
+    t.setup_after_ns = o->setup_after;
+    t.checker = o->checker;
+    struct cc_xrun_opts ro;
+    cc_xrun_opts_default(&ro);
+    for (unsigned i = 0; i < o->vms; i++)
+        ro.serial_fd[i] = cfg->serial_fd[i];
+    ro.log = cli_log;
+    ro.dlog = cfg->dlog;
+    struct cc_err err = {0};
+    struct cc_recipe *r = cc_recipe_new();
+    if (!r || (sched && !(cc_schedule_free(r->sched), r->sched = cc_schedule_clone(sched))) ||
+        cc_recipe_add_stop(r, o->duration) < 0) {
+        cc_recipe_free(r);
+        fprintf(stderr, "chaoscontrol sim: out of memory\n");
+        return 1;
+    }
+    r->end_ns = o->duration;
+    struct cc_bug *b;
+    struct cc_xrun_result res;
+    int rc = cc_bug_record(&t, r, &ro, &b, &res, &err);
+    cc_recipe_free(r);
+    if (rc < 0) {
+        fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
+        return rc == -ERANGE ? 2 : 1;
+    }
+    if (!b) {
+        printf("no failure: the run %s at %.6f s; no bug file written\n",
+               res.all_down ? "lost every VM" : "ended", res.end_ns / 1e9);
+        return 0;
+    }
+    printf("failure: vm %u: %s \"%s\" at %s:%u, %.6f s\n", b->fail.vm,
+           cc_kind_name(b->fail.kind), b->fail.message, b->fail.file, b->fail.line,
+           b->fail.sim_ns / 1e9);
+    rc = cc_bug_save(b, o->bug, &err);
+    cc_bug_free(b);
+    if (rc < 0) {
+        fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
+        return 1;
+    }
+    printf("bug file: %s\n", o->bug);
+    return 1;
 }
 
 
@@ -626,6 +699,10 @@ int cmd_sim(int argc, char **argv)
             fprintf(stderr, "chaoscontrol sim: %s\n", err.msg);
             goto out;
         }
+    }
+    if (o.bug) {
+        status = record_bug(&o, sched, &cfg);
+        goto out;
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -462,6 +462,81 @@ int cc_bug_reproduce(const struct cc_bug *b, const struct cc_xrun_opts *o, struc
     return cc_bug_reproduce_keep(b, o, out, NULL, err);
 }
 
+/* ---- record ---- */
+
+int cc_bug_record(const struct cc_xtarget *t, const struct cc_recipe *r,
+                  const struct cc_xrun_opts *o, struct cc_bug **out, struct cc_xrun_result *res,
+                  struct cc_err *err)
+{
+    *out = NULL;
+    memset(res, 0, sizeof(*res));
+    struct cc_bug *b = calloc(1, sizeof(*b));
+    struct xtarget_strings own;
+    if (!b || (b->target = *t, xtarget_own(&b->target, &own) < 0)) {
+        free(b);
+        return cc_err_set(err, ENOMEM, "out of memory");
+    }
+    b->kernel = own.kernel;
+    b->initrd = own.initrd;
+    b->cmdline = own.cmdline;
+    b->append = own.append;
+    b->disk_image = own.disk_image;
+    b->factory = own.factory;
+    free(own.setup_marker);             /* struct cc_bug has no field for it: borrowed */
+    b->target.setup_marker = t->setup_marker;
+    b->number = 1;
+    b->mode = CC_XMODE_FAULT;
+    int rc = t->factory ? 0 : cc_xtarget_hash(&b->target, err);
+    struct cc_xrun *x = NULL;
+    if (rc == 0)
+        rc = cc_xrun_boot(&b->target, o, &x, err);
+    if (rc == 0) {
+        uint64_t setup = cc_sim_now(cc_xrun_sim(x));
+        size_t n = cc_schedule_count(r->sched);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            const struct cc_fault *f = cc_schedule_get(r->sched, i);
+            if (f->at_ns < setup)
+                rc = cc_err_set(err, ERANGE, "faults[%zu] (%s at %.6f s) comes before setup "
+                                "completed (%.6f s): a recorded run starts at setup",
+                                i, cc_fault_type_name(f->type), f->at_ns / 1e9, setup / 1e9);
+        }
+        if (rc == 0 && r->end_ns <= setup)
+            rc = cc_err_set(err, ERANGE, "the run ends (%.6f s) before setup completed "
+                            "(%.6f s)", r->end_ns / 1e9, setup / 1e9);
+    }
+    if (rc == 0)
+        rc = cc_xrun_replay(x, r, res, err);
+    if (rc == 0 && res->fail.failed) {
+        /* r up to the failure: the stops before it and faults at or before it */
+        struct cc_recipe *br = cc_recipe_clone(r);
+        if (!br) {
+            rc = cc_err_set(err, ENOMEM, "out of memory");
+        } else {
+            br->end_ns = res->fail.sim_ns;
+            size_t k = 0;
+            while (k < br->n_stops && br->stops[k] < br->end_ns)
+                k++;
+            br->n_stops = k;
+            for (size_t i = cc_schedule_count(br->sched); i-- > 0;)
+                if (cc_schedule_get(br->sched, i)->at_ns > br->end_ns)
+                    cc_schedule_remove(br->sched, i);
+            b->recipe = br;
+            if (cc_recipe_add_stop(br, br->end_ns) < 0 ||
+                xbug_take_history(b, xrun_check_out(x), cc_xrun_sim(x), res->hist_ops) < 0)
+                rc = cc_err_set(err, ENOMEM, "out of memory");
+        }
+        b->fail = res->fail;
+        memcpy(b->choices, res->choices, sizeof(b->choices));
+    }
+    cc_xrun_free(x);
+    if (rc < 0 || !res->fail.failed) {
+        cc_bug_free(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
 /* ---- minimize ---- */
 
 struct mctx {

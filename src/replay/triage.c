@@ -1,9 +1,12 @@
 /* Triage of a bug file (chaoscontrol/replay.h): one boot, one replay of
- * the bug for its consoles, traffic and run log, then one replay without
- * each fault of its schedule to tell the faults the failure needs from
- * the incidental ones; rendered as Markdown, JSON and an SVG timeline. The
- * renderers only read struct cc_triage, so they are unit-tested without
- * KVM on a made-up report. */
+ * the bug for its consoles, traffic and run log, then the counterfactual
+ * replays: without each fault of its schedule (to tell the faults the
+ * failure needs from the incidental ones) and with each moved by the
+ * shifts (the window in which it must fall), from the setup snapshot or
+ * from snapshots taken before each change; a sentence per fault names the
+ * cause. Rendered as Markdown, JSON and an SVG timeline. The renderers and
+ * the pure parts (shifts, moved schedules, the summary) only read their
+ * arguments, so they are unit-tested without KVM on a made-up report. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -30,11 +33,186 @@ const char *cc_triage_verdict_name(enum cc_triage_verdict v)
     return "unknown";
 }
 
+const char *cc_triage_cf_name(enum cc_triage_cf_result r)
+{
+    switch (r) {
+    case CC_TRIAGE_CF_FAILS: return "still_fails";
+    case CC_TRIAGE_CF_GONE: return "disappears";
+    case CC_TRIAGE_CF_OTHER: return "other_failure";
+    case CC_TRIAGE_CF_NOT_RUN: break;
+    }
+    return "not_run";
+}
+
 void cc_triage_opts_default(struct cc_triage_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->tail_lines = 40;
     o->test_faults = true;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int cc_triage_parse_shifts(const char *list, int64_t *out, size_t *n, struct cc_err *err)
+{
+    *n = 0;
+    if (!list)
+        return cc_err_set(err, EINVAL, "no shift list");
+    if (!strcmp(list, "none"))
+        return 0;
+    size_t k = 0;
+    const char *p = list;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char item[64];
+        if (len == 0 || len >= sizeof(item))
+            return cc_err_set(err, EINVAL, "shift '%.*s': want a signed time such as -100ms "
+                              "or 1s", (int)(len < 40 ? len : 40), p);
+        memcpy(item, p, len);
+        item[len] = 0;
+        const char *m = item;
+        bool neg = false;
+        if (*m == '-' || *m == '+') {
+            neg = *m == '-';
+            m++;
+        }
+        uint64_t v;
+        if (!cc_time_parse(m, &v) || v == 0 || v > (uint64_t)INT64_MAX)
+            return cc_err_set(err, EINVAL, "shift '%s': want a non-zero signed time such as "
+                              "-100ms or 1s", item);
+        if (k == CC_TRIAGE_MAX_SHIFTS)
+            return cc_err_set(err, EINVAL, "more than %d shifts", CC_TRIAGE_MAX_SHIFTS);
+        int64_t d = neg ? -(int64_t)v : (int64_t)v;
+        for (size_t j = 0; j < k; j++)
+            if (out[j] == d)
+                return cc_err_set(err, EINVAL, "shift '%s' is given twice", item);
+        out[k++] = d;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    qsort(out, k, sizeof(*out), cmp_i64);
+    *n = k;
+    return 0;
+}
+
+long cc_triage_partner(const struct cc_schedule *s, size_t i)
+{
+    size_t n = cc_schedule_count(s);
+    if (i >= n)
+        return -1;
+    const struct cc_fault *f = cc_schedule_get(s, i);
+    if (f->type == CC_FAULT_PARTITION && !f->duration_ns) {
+        for (size_t j = i + 1; j < n; j++) {
+            const struct cc_fault *g = cc_schedule_get(s, j);
+            if (g->type == CC_FAULT_HEAL)
+                return (long)j;
+            if (g->type == CC_FAULT_PARTITION)
+                return -1;
+        }
+        return -1;
+    }
+    if (f->type == CC_FAULT_HEAL) {
+        for (size_t j = i; j-- > 0;) {
+            const struct cc_fault *g = cc_schedule_get(s, j);
+            if (g->type == CC_FAULT_HEAL)
+                return -1;
+            if (g->type == CC_FAULT_PARTITION)
+                return g->duration_ns ? -1 : (long)j;
+        }
+    }
+    return -1;
+}
+
+void cc_triage_shift_text(int64_t d, char *buf, size_t len)
+{
+    uint64_t m = d < 0 ? (uint64_t)0 - (uint64_t)d : (uint64_t)d;
+    static const struct {
+        uint64_t unit;
+        const char *name;
+    } u[] = {{CC_SEC, "s"}, {CC_MSEC, "ms"}, {CC_USEC, "us"}, {1, "ns"}};
+    for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
+        if (m < u[i].unit && u[i].unit > 1)
+            continue;
+        if (m % u[i].unit == 0) {
+            snprintf(buf, len, "%" PRIu64 " %s", m / u[i].unit, u[i].name);
+        } else {
+            /* the shortest decimal that is exact, at most 9 places */
+            char num[48];
+            snprintf(num, sizeof(num), "%.9f", (double)m / (double)u[i].unit);
+            size_t l = strlen(num);
+            while (l > 0 && num[l - 1] == '0')
+                num[--l] = 0;
+            snprintf(buf, len, "%s %s", num, u[i].name);
+        }
+        return;
+    }
+}
+
+static bool add_shifted(uint64_t at, int64_t d, uint64_t *out)
+{
+    if (d < 0 && (uint64_t)0 - (uint64_t)d > at)
+        return false;
+    if (d > 0 && at > UINT64_MAX - (uint64_t)d)
+        return false;
+    *out = at + (uint64_t)d;
+    return true;
+}
+
+int cc_triage_shift_schedule(const struct cc_schedule *s, size_t i, int64_t d, uint64_t lo,
+                             uint64_t hi, struct cc_schedule **out, uint64_t *first,
+                             struct cc_err *err)
+{
+    *out = NULL;
+    size_t n = cc_schedule_count(s);
+    if (i >= n)
+        return cc_err_set(err, ENOENT, "no fault #%zu", i);
+    const struct cc_fault *f = cc_schedule_get(s, i);
+    long p = cc_triage_partner(s, i);
+    bool with_heal = p >= 0 && f->type == CC_FAULT_PARTITION;
+    char dt[32];
+    cc_triage_shift_text(d, dt, sizeof(dt));
+    struct cc_fault moved[2];
+    size_t idx[2] = {i, with_heal ? (size_t)p : 0};
+    size_t nm = with_heal ? 2 : 1;
+    for (size_t k = 0; k < nm; k++) {
+        moved[k] = *cc_schedule_get(s, idx[k]);
+        uint64_t at;
+        if (!add_shifted(moved[k].at_ns, d, &at) || at < lo)
+            return cc_err_set(err, ERANGE, "%s %s it would come before setup (%.3f s)", dt,
+                              d < 0 ? "earlier" : "later", lo / 1e9);
+        if (at >= hi)
+            return cc_err_set(err, ERANGE, "%s %s it would come at or after the bug's end "
+                              "(%.3f s)", dt, d < 0 ? "earlier" : "later", hi / 1e9);
+        moved[k].at_ns = at;
+    }
+    if (f->type == CC_FAULT_HEAL && p >= 0 && moved[0].at_ns <= cc_schedule_get(s, (size_t)p)->at_ns)
+        return cc_err_set(err, ERANGE, "%s %s the heal would come before its partition "
+                          "(#%ld at %.3f s)", dt, d < 0 ? "earlier" : "later", p,
+                          cc_schedule_get(s, (size_t)p)->at_ns / 1e9);
+    struct cc_schedule *c = cc_schedule_clone(s);
+    if (!c)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    /* remove the later index first */
+    if (nm == 2)
+        cc_schedule_remove(c, idx[1]);
+    cc_schedule_remove(c, idx[0]);
+    int rc = 0;
+    for (size_t k = 0; k < nm && rc >= 0; k++)
+        rc = cc_schedule_add(c, &moved[k], err);
+    if (rc < 0) {
+        cc_schedule_free(c);
+        return rc;
+    }
+    uint64_t e = f->at_ns < moved[0].at_ns ? f->at_ns : moved[0].at_ns;
+    *first = e;
+    *out = c;
+    return 0;
 }
 
 void cc_triage_free(struct cc_triage *t)
@@ -48,6 +226,26 @@ void cc_triage_free(struct cc_triage *t)
     free(t->faults);
     free(t->bug_path);
     free(t);
+}
+
+/* Append to a NUL-terminated buffer, truncating. */
+static void appendf(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void appendf(char *buf, size_t cap, const char *fmt, ...)
+{
+    size_t l = strnlen(buf, cap);
+    if (l + 1 >= cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + l, cap - l, fmt, ap);
+    va_end(ap);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
 }
 
 static double wall(void)
@@ -128,6 +326,238 @@ static void outcome_text(const struct cc_bug *b, const struct cc_xrun_result *re
                  g->vm, g->sim_ns / 1e9);
 }
 
+/* ---- snapshots during the bug's replay ----
+ *
+ * The counterfactual replays start at the times where they first differ
+ * from the bug (targets). During the bug's replay the simulation may be
+ * snapshotted at a quantum boundary T with target - 100 ms <= T < target
+ * (and again once within 10 ms of it; boundaries can be far apart while
+ * every VM is idle, so the nearer one may not exist); one snapshot serves
+ * every target in reach. T is a boundary of the changed run too: up to T
+ * both runs have the same faults, so the same boundaries (a boundary is
+ * the earliest of the next quantum, fault, frame arrival, pause end and
+ * limit) and the same state.
+ *
+ * A snapshot costs time (a copy of the memory the VMs dirtied, then the
+ * VMs faulting their memory back in), so one is taken only when it saves
+ * more: the replays it would serve times the wall time the bug's replay
+ * took since the snapshot they would use otherwise, against three times
+ * the measured time of the snapshots so far (the first one is taken to
+ * measure it). */
+struct snapplan {
+    uint64_t *target;           /* ascending, unique */
+    unsigned *jobs;             /* replays that start at each target */
+    struct cc_sim_snapshot **snap;
+    uint64_t *snap_ns;          /* where snap[k] was taken */
+    double *snap_el;            /* the replay's elapsed wall time there */
+    size_t n, next, taken;
+    double w0, w_snaps;         /* replay start; wall time spent snapshotting */
+    double last_el;             /* elapsed at the last snapshot taken (root: 0) */
+    int rc;
+    struct cc_err err;
+};
+
+static const uint64_t snap_leads[2] = {100 * CC_MSEC, CC_TRIAGE_SNAP_LEAD_NS};
+
+/* Would a snapshot now serve target k (in reach)? Yes when it has none,
+ * or only one from before its nearer lead and now is within it: at most
+ * two per target. */
+static bool want(const struct snapplan *sp, size_t k, uint64_t now)
+{
+    if (!sp->snap[k])
+        return true;
+    return sp->snap_ns[k] + snap_leads[1] < sp->target[k] &&
+           now + snap_leads[1] >= sp->target[k];
+}
+
+static void snap_boundary(void *opaque, struct cc_sim *sim)
+{
+    struct snapplan *sp = opaque;
+    if (sp->rc < 0)
+        return;
+    uint64_t now = cc_sim_now(sim);
+    while (sp->next < sp->n && sp->target[sp->next] <= now)
+        sp->next++;
+    if (sp->next == sp->n || sp->target[sp->next] > now + snap_leads[0])
+        return;
+    double w = wall(), el = w - sp->w0 - sp->w_snaps, gain = 0;
+    for (size_t k = sp->next; k < sp->n && sp->target[k] <= now + snap_leads[0]; k++) {
+        if (!want(sp, k, now))
+            continue;
+        gain += sp->jobs[k] * (el - (sp->snap[k] ? sp->snap_el[k] : sp->last_el));
+    }
+    /* what a snapshot costs in all: its own time, and about twice that
+     * again afterwards while the VMs fault their memory back in from it
+     * (measured in the QEMU test host: 19 snapshots of 3 Raft VMs took
+     * 0.25 s each and slowed the replay by 0.68 s each in all) */
+    double cost = sp->taken ? 3 * sp->w_snaps / (double)sp->taken : 0;
+    if (gain <= cost)
+        return;
+    struct cc_sim_snapshot *s = NULL;
+    if ((sp->rc = cc_sim_snapshot(sim, &s, &sp->err)) < 0)
+        return;
+    sp->taken++;
+    sp->w_snaps += wall() - w;
+    sp->last_el = el;
+    bool used = false;
+    for (size_t k = sp->next; k < sp->n && sp->target[k] <= now + snap_leads[0]; k++) {
+        if (!want(sp, k, now))
+            continue;
+        if (used)
+            cc_sim_snapshot_get(s);
+        used = true;
+        if (sp->snap[k])
+            cc_sim_snapshot_put(sp->snap[k]);
+        sp->snap[k] = s;
+        sp->snap_ns[k] = now;
+        sp->snap_el[k] = el;
+    }
+}
+
+static void snapplan_free(struct snapplan *sp)
+{
+    for (size_t k = 0; k < sp->n; k++)
+        if (sp->snap && sp->snap[k])
+            cc_sim_snapshot_put(sp->snap[k]);
+    free(sp->snap);
+    free(sp->snap_ns);
+    free(sp->snap_el);
+    free(sp->jobs);
+    free(sp->target);
+}
+
+/* The last snapshot taken before t (NULL: the root). */
+static struct cc_sim_snapshot *snapplan_find(const struct snapplan *sp, uint64_t t)
+{
+    struct cc_sim_snapshot *best = NULL;
+    for (size_t k = 0; k < sp->n && sp->target[k] <= t; k++)
+        if (sp->snap[k])
+            best = sp->snap[k];
+    return best;
+}
+
+/* One planned counterfactual replay. */
+struct cfjob {
+    size_t fault;
+    struct cc_triage_cf *cf;
+    struct cc_recipe *r;        /* NULL: not run (cf->why_not says why) */
+    uint64_t first;             /* where it first differs from the bug */
+};
+
+static int plan_jobs(struct cc_triage *t, const struct cc_bug *b, struct cfjob **out,
+                     size_t *n_out, struct cc_err *err)
+{
+    size_t per = 1 + t->n_shifts, n = t->n_faults * per, k = 0;
+    struct cfjob *j = n ? calloc(n, sizeof(*j)) : NULL;
+    if (n && !j)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    const struct cc_schedule *s = b->recipe->sched;
+    for (size_t i = 0; i < t->n_faults; i++) {
+        struct cc_triage_fault *tf = &t->faults[i];
+        for (size_t m = 0; m < per; m++, k++) {
+            struct cfjob *c = &j[k];
+            c->fault = i;
+            c->cf = m == 0 ? &tf->without : &tf->shifts[m - 1];
+            c->cf->removed = m == 0;
+            c->cf->shift_ns = m == 0 ? 0 : t->shifts[m - 1];
+            c->r = cc_recipe_clone(b->recipe);
+            if (!c->r)
+                goto oom;
+            if (m == 0) {
+                if (cc_schedule_remove(c->r->sched, i) < 0)
+                    goto oom;
+                c->first = tf->f.at_ns;
+                continue;
+            }
+            int64_t d = t->shifts[m - 1];
+            struct cc_schedule *ns;
+            struct cc_err e = {0};
+            int rc = cc_triage_shift_schedule(s, i, d, t->setup_ns, b->recipe->end_ns, &ns,
+                                              &c->first, &e);
+            if (rc == -ENOMEM)
+                goto oom;
+            if (rc < 0) {
+                appendf(c->cf->why_not, sizeof(c->cf->why_not), "%s", e.msg);
+                cc_recipe_free(c->r);
+                c->r = NULL;
+                continue;
+            }
+            cc_schedule_free(c->r->sched);
+            c->r->sched = ns;
+            c->cf->at_ns = tf->f.at_ns + (uint64_t)d;
+            if (d > 0) {
+                /* run d longer: the failure may come d later too */
+                uint64_t end = b->recipe->end_ns + (uint64_t)d;
+                if (cc_recipe_add_stop(c->r, end) < 0)
+                    goto oom;
+                c->r->end_ns = end;
+            }
+        }
+    }
+    *out = j;
+    *n_out = k;
+    return 0;
+oom:
+    for (size_t x = 0; x < n; x++)
+        cc_recipe_free(j[x].r);
+    free(j);
+    return cc_err_set(err, ENOMEM, "out of memory");
+}
+
+static void jobs_free(struct cfjob *j, size_t n)
+{
+    for (size_t x = 0; x < n; x++)
+        cc_recipe_free(j[x].r);
+    free(j);
+}
+
+static int plan_snapshots(struct snapplan *sp, const struct cfjob *j, size_t n, uint64_t setup,
+                          struct cc_err *err)
+{
+    memset(sp, 0, sizeof(*sp));
+    sp->target = n ? malloc(n * sizeof(*sp->target)) : NULL;
+    if (n && !sp->target)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++)
+        if (j[k].r && j[k].first > setup)
+            sp->target[sp->n++] = j[k].first;
+    qsort(sp->target, sp->n, sizeof(*sp->target), cmp_u64);
+    size_t w = 0;
+    for (size_t k = 0; k < sp->n; k++)
+        if (!w || sp->target[w - 1] != sp->target[k])
+            sp->target[w++] = sp->target[k];
+    sp->n = w;
+    sp->snap = w ? calloc(w, sizeof(*sp->snap)) : NULL;
+    sp->snap_ns = w ? calloc(w, sizeof(*sp->snap_ns)) : NULL;
+    sp->snap_el = w ? calloc(w, sizeof(*sp->snap_el)) : NULL;
+    sp->jobs = w ? calloc(w, sizeof(*sp->jobs)) : NULL;
+    if (w && (!sp->snap || !sp->snap_ns || !sp->snap_el || !sp->jobs))
+        return cc_err_set(err, ENOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++)
+        for (size_t x = 0; j[k].r && x < w; x++)
+            if (sp->target[x] == j[k].first)
+                sp->jobs[x]++;
+    return 0;
+}
+
+static enum cc_triage_cf_result classify(const struct cc_bug *b, const struct cc_xrun_result *r)
+{
+    if (!r->fail.failed)
+        return CC_TRIAGE_CF_GONE;
+    return r->fail.id == b->fail.id ? CC_TRIAGE_CF_FAILS : CC_TRIAGE_CF_OTHER;
+}
+
+static void change_text(const struct cc_triage_cf *cf, char *buf, size_t len)
+{
+    if (cf->removed) {
+        snprintf(buf, len, "without it");
+        return;
+    }
+    char dt[32];
+    cc_triage_shift_text(cf->shift_ns, dt, sizeof(dt));
+    snprintf(buf, len, "%s %s", dt, cf->shift_ns < 0 ? "earlier" : "later");
+}
+
 int cc_triage_run(const struct cc_bug *b, const char *bug_path, const struct cc_xrun_opts *ro,
                   const struct cc_triage_opts *o, struct cc_triage **out, struct cc_err *err)
 {
@@ -145,6 +575,22 @@ int cc_triage_run(const struct cc_bug *b, const char *bug_path, const struct cc_
     }
     t->bug = b;
     t->n_vms = b->target.n_vms;
+    if (o->test_faults) {
+        if (o->shifts) {
+            size_t n = o->n_shifts < CC_TRIAGE_MAX_SHIFTS ? o->n_shifts : CC_TRIAGE_MAX_SHIFTS;
+            size_t w = 0;
+            for (size_t i = 0; i < n; i++)
+                if (o->shifts[i])
+                    t->shifts[w++] = o->shifts[i];
+            qsort(t->shifts, w, sizeof(t->shifts[0]), cmp_i64);
+            t->n_shifts = w;
+        } else if (cc_triage_parse_shifts(CC_TRIAGE_DEFAULT_SHIFTS, t->shifts, &t->n_shifts,
+                                          err) < 0) {
+            cc_triage_free(t);
+            return -EINVAL;
+        }
+    }
+    t->from_snapshots = o->from_snapshots;
     size_t nf = cc_schedule_count(b->recipe->sched);
     if (nf && !(t->faults = calloc(nf, sizeof(*t->faults)))) {
         cc_triage_free(t);
@@ -153,6 +599,7 @@ int cc_triage_run(const struct cc_bug *b, const char *bug_path, const struct cc_
     t->n_faults = nf;
     for (size_t i = 0; i < nf; i++) {
         t->faults[i].f = *cc_schedule_get(b->recipe->sched, i);
+        t->faults[i].partner = cc_triage_partner(b->recipe->sched, i);
         cc_fault_describe(&t->faults[i].f, t->faults[i].text, sizeof(t->faults[i].text));
     }
 
@@ -163,10 +610,36 @@ int cc_triage_run(const struct cc_bug *b, const char *bug_path, const struct cc_
         cc_triage_free(t);
         return rc;
     }
-    t->setup_ns = cc_sim_now(cc_xrun_sim(x));
-    progress(o, "replaying the bug (%zu faults, to %.3f s)", nf, b->recipe->end_ns / 1e9);
+    struct cc_sim *sim = cc_xrun_sim(x);
+    t->setup_ns = cc_sim_now(sim);
+
+    struct cfjob *jobs = NULL;
+    size_t nj = 0;
+    struct snapplan sp;
+    memset(&sp, 0, sizeof(sp));
+    if (o->test_faults) {
+        rc = plan_jobs(t, b, &jobs, &nj, err);
+        if (rc == 0 && o->from_snapshots)
+            rc = plan_snapshots(&sp, jobs, nj, t->setup_ns, err);
+    }
+
     struct cc_xrun_result res;
-    rc = cc_xrun_replay(x, b->recipe, &res, err);
+    if (rc == 0) {
+        progress(o, "replaying the bug (%zu faults, to %.3f s)%s", nf, b->recipe->end_ns / 1e9,
+                 sp.n ? ", snapshotting before each change" : "");
+        rc = cc_sim_restore(sim, xrun_root(x), err);
+    }
+    if (rc == 0) {
+        struct xrun_hooks h = {.boundary = snap_boundary, .opaque = &sp};
+        sp.w0 = wall();
+        rc = xrun_play(x, b->recipe, sp.n ? &h : NULL, &res, err);
+        if (rc == 0 && sp.rc < 0) {
+            *err = sp.err;
+            rc = cc_err_prefix(err, "snapshot during the replay");
+        }
+    }
+    t->snapshots = sp.taken;
+    t->snapshot_wall_s = sp.w_snaps;
     if (rc == 0) {
         struct cc_repro rp;
         cc_bug_compare(b, &res, &rp);
@@ -174,41 +647,225 @@ int cc_triage_run(const struct cc_bug *b, const char *bug_path, const struct cc_
         snprintf(t->repro_diff, sizeof(t->repro_diff), "%s", rp.diff);
         t->replayed = res.fail;
         t->end_ns = res.end_ns;
-        if (collect(t, cc_xrun_sim(x), o->tail_lines ? o->tail_lines : 40) < 0)
+        if (collect(t, sim, o->tail_lines ? o->tail_lines : 40) < 0)
             rc = cc_err_set(err, ENOMEM, "out of memory");
     }
-    for (size_t i = 0; rc == 0 && o->test_faults && i < nf; i++) {
-        struct cc_triage_fault *tf = &t->faults[i];
-        progress(o, "replay %zu/%zu: without fault #%zu (%s at %.3f s)", i + 1, nf, i,
-                 cc_fault_type_name(tf->f.type), tf->f.at_ns / 1e9);
-        struct cc_recipe *r = cc_recipe_clone(b->recipe);
-        if (!r || cc_schedule_remove(r->sched, i) < 0) {
-            cc_recipe_free(r);
-            rc = cc_err_set(err, ENOMEM, "out of memory");
-            break;
+    double c0 = wall();
+    size_t runs = 0, done = 0;
+    for (size_t k = 0; k < nj; k++)
+        runs += jobs[k].r != NULL;
+    for (size_t k = 0; rc == 0 && k < nj; k++) {
+        struct cfjob *jb = &jobs[k];
+        struct cc_triage_cf *cf = jb->cf;
+        const struct cc_triage_fault *tf = &t->faults[jb->fault];
+        char what[64];
+        change_text(cf, what, sizeof(what));
+        if (!jb->r) {
+            cf->result = CC_TRIAGE_CF_NOT_RUN;
+            continue;
         }
+        struct cc_sim_snapshot *from = o->from_snapshots ? snapplan_find(&sp, jb->first) : NULL;
+        cf->from_ns = t->setup_ns;
         double w0 = wall();
-        struct cc_xrun_result fr;
-        rc = cc_xrun_replay(x, r, &fr, err);
-        cc_recipe_free(r);
-        if (rc < 0) {
-            cc_err_prefix(err, "replay without fault #%zu", i);
-            break;
+        rc = cc_sim_restore(sim, from ? from : xrun_root(x), err);
+        if (rc == 0) {
+            cf->from_ns = cc_sim_now(sim);
+            progress(o, "counterfactual %zu/%zu: fault #%zu (%s at %.3f s) %s, from %.3f s",
+                     ++done, runs, jb->fault, cc_fault_type_name(tf->f.type), tf->f.at_ns / 1e9,
+                     what, cf->from_ns / 1e9);
+            struct cc_xrun_result fr;
+            rc = xrun_play(x, jb->r, NULL, &fr, err);
+            if (rc == 0) {
+                cf->wall_s = wall() - w0;
+                cf->result = classify(b, &fr);
+                cf->end_ns = fr.end_ns;
+                cf->sim_hash = fr.sim_hash;
+                outcome_text(b, &fr, cf->outcome, sizeof(cf->outcome));
+            }
         }
-        tf->wall_s = wall() - w0;
-        tf->verdict = fr.fail.failed && fr.fail.id == b->fail.id ? CC_TRIAGE_INCIDENTAL
-                                                                  : CC_TRIAGE_NECESSARY;
-        outcome_text(b, &fr, tf->outcome, sizeof(tf->outcome));
+        if (rc < 0)
+            cc_err_prefix(err, "replay of fault #%zu %s", jb->fault, what);
     }
+    t->cf_wall_s = wall() - c0;
     t->faults_tested = rc == 0 && o->test_faults;
+    t->shifts_tested = t->faults_tested && t->n_shifts;
+    jobs_free(jobs, nj);
+    snapplan_free(&sp);
     cc_xrun_free(x);
     if (rc < 0) {
         cc_triage_free(t);
         return rc;
     }
+    cc_triage_summarize(t);
     t->wall_s = wall() - t0;
     *out = t;
     return 0;
+}
+
+/* ---- the cause in words ---- */
+
+/* "a, or b, or c" of the changes of tf with result in the set. */
+static void list_changes(const struct cc_triage *t, const struct cc_triage_fault *tf,
+                         bool gone, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = 0;
+#define MATCH(cf) ((cf)->result != CC_TRIAGE_CF_NOT_RUN && \
+                   (((cf)->result != CC_TRIAGE_CF_FAILS) == gone))
+#define PUT(...) do { \
+        int w_ = snprintf(buf + at, at < len ? len - at : 0, __VA_ARGS__); \
+        if (w_ > 0) at += (size_t)w_; \
+        if (at >= len) at = len - 1; \
+    } while (0)
+    bool first = true;
+    if (MATCH(&tf->without)) {
+        PUT("without it%s", tf->without.result == CC_TRIAGE_CF_OTHER ?
+            " (another assertion fails instead)" : "");
+        first = false;
+    }
+    /* by magnitude, smallest first, "d earlier or later" when both */
+    uint64_t mags[CC_TRIAGE_MAX_SHIFTS];
+    size_t nm = 0;
+    for (size_t i = 0; i < t->n_shifts; i++) {
+        int64_t d = t->shifts[i];
+        uint64_t m = d < 0 ? (uint64_t)0 - (uint64_t)d : (uint64_t)d;
+        bool seen = false;
+        for (size_t j = 0; j < nm; j++)
+            seen |= mags[j] == m;
+        if (!seen)
+            mags[nm++] = m;
+    }
+    qsort(mags, nm, sizeof(mags[0]), cmp_u64);
+    for (size_t i = 0; i < nm; i++) {
+        uint64_t m = mags[i];
+        const struct cc_triage_cf *early = NULL, *late = NULL;
+        for (size_t j = 0; j < t->n_shifts; j++) {
+            int64_t e = t->shifts[j];
+            if ((e < 0 ? (uint64_t)0 - (uint64_t)e : (uint64_t)e) != m)
+                continue;
+            if (MATCH(&tf->shifts[j]))
+                *(e < 0 ? &early : &late) = &tf->shifts[j];
+        }
+        if (!early && !late)
+            continue;
+        char dt[32];
+        cc_triage_shift_text((int64_t)m, dt, sizeof(dt));
+        PUT("%s%s %s", first ? "" : ", or ", dt,
+            early && late ? "earlier or later" : early ? "earlier" : "later");
+        if ((early && early->result == CC_TRIAGE_CF_OTHER) ||
+            (late && late->result == CC_TRIAGE_CF_OTHER))
+            PUT("%s", " (another assertion fails instead)");
+        first = false;
+    }
+#undef PUT
+#undef MATCH
+}
+
+static size_t count_cf(const struct cc_triage *t, const struct cc_triage_fault *tf, int which)
+{
+    /* which: 0 shifts run, 1 shifts that still fail, 2 shifts without the failure */
+    size_t n = 0;
+    for (size_t j = 0; j < t->n_shifts; j++) {
+        enum cc_triage_cf_result r = tf->shifts[j].result;
+        if (r == CC_TRIAGE_CF_NOT_RUN)
+            continue;
+        n += which == 0 || (which == 1) == (r == CC_TRIAGE_CF_FAILS);
+    }
+    return n;
+}
+
+void cc_triage_summarize(struct cc_triage *t)
+{
+    for (size_t i = 0; i < t->n_faults; i++) {
+        struct cc_triage_fault *tf = &t->faults[i];
+        switch (tf->without.result) {
+        case CC_TRIAGE_CF_FAILS: tf->verdict = CC_TRIAGE_INCIDENTAL; break;
+        case CC_TRIAGE_CF_GONE:
+        case CC_TRIAGE_CF_OTHER: tf->verdict = CC_TRIAGE_NECESSARY; break;
+        case CC_TRIAGE_CF_NOT_RUN: tf->verdict = CC_TRIAGE_UNKNOWN; break;
+        }
+        if (tf->without.result != CC_TRIAGE_CF_NOT_RUN) {
+            snprintf(tf->outcome, sizeof(tf->outcome), "%s", tf->without.outcome);
+            tf->wall_s = tf->without.wall_s;
+        }
+        /* the window: the shifts next to 0 that still fail, and the tested
+         * ones just beyond it that do not */
+        tf->win_lo = tf->win_hi = 0;
+        tf->win_lo_bounded = tf->win_hi_bounded = false;
+        int64_t out_lo = 0, out_hi = 0;
+        for (size_t j = t->n_shifts; j-- > 0;) {
+            if (t->shifts[j] > 0)
+                continue;
+            enum cc_triage_cf_result r = tf->shifts[j].result;
+            if (r == CC_TRIAGE_CF_FAILS) {
+                tf->win_lo = t->shifts[j];
+                continue;
+            }
+            tf->win_lo_bounded = r != CC_TRIAGE_CF_NOT_RUN;
+            out_lo = t->shifts[j];
+            break;
+        }
+        for (size_t j = 0; j < t->n_shifts; j++) {
+            if (t->shifts[j] < 0)
+                continue;
+            enum cc_triage_cf_result r = tf->shifts[j].result;
+            if (r == CC_TRIAGE_CF_FAILS) {
+                tf->win_hi = t->shifts[j];
+                continue;
+            }
+            tf->win_hi_bounded = r != CC_TRIAGE_CF_NOT_RUN;
+            out_hi = t->shifts[j];
+            break;
+        }
+
+        char head[400], gone[300], fails[300];
+        snprintf(head, sizeof(head), "fault #%zu (%s at %.3f s)", i, tf->text,
+                 tf->f.at_ns / 1e9);
+        list_changes(t, tf, true, gone, sizeof(gone));
+        list_changes(t, tf, false, fails, sizeof(fails));
+        size_t run = count_cf(t, tf, 0), still = count_cf(t, tf, 1);
+        char *s = tf->summary;
+        size_t cap = sizeof(tf->summary);
+        s[0] = 0;
+        if (tf->without.result == CC_TRIAGE_CF_NOT_RUN) {
+            appendf(s, cap, "%s was not tested", head);
+        } else if (tf->verdict == CC_TRIAGE_NECESSARY) {
+            if (!run)
+                appendf(s, cap, "%s is necessary: %s, the failure disappears", head, gone);
+            else if (!still)
+                appendf(s, cap, "%s is the cause, at exactly its moment: %s, the failure "
+                        "disappears", head, gone);
+            else if (still == run)
+                appendf(s, cap, "%s is the cause, but not its exact moment: %s, the failure "
+                        "disappears; %s it still fails", head, gone, fails);
+            else
+                appendf(s, cap, "%s is the cause: %s, the failure disappears; %s it still "
+                        "fails", head, gone, fails);
+        } else {
+            if (run == still)
+                appendf(s, cap, "%s is incidental: %s, the same failure happens", head, fails);
+            else
+                appendf(s, cap, "%s is incidental, but its moment matters: %s, the same "
+                        "failure happens; %s the failure disappears", head, fails, gone);
+        }
+        if (tf->without.result != CC_TRIAGE_CF_NOT_RUN &&
+            (tf->win_lo_bounded || tf->win_hi_bounded)) {
+            uint64_t at = tf->f.at_ns;
+            if (tf->win_lo == tf->win_hi)
+                appendf(s, cap, ". The window: of the moments tried it fails only at %.3f s",
+                        at / 1e9);
+            else
+                appendf(s, cap, ". The window: it still fails with the fault anywhere from "
+                        "%.3f s to %.3f s of the moments tried",
+                        (at + (uint64_t)tf->win_lo) / 1e9, (at + (uint64_t)tf->win_hi) / 1e9);
+            if (tf->win_lo_bounded && tf->win_hi_bounded)
+                appendf(s, cap, ", not at %.3f s or %.3f s", (at + (uint64_t)out_lo) / 1e9,
+                        (at + (uint64_t)out_hi) / 1e9);
+            else
+                appendf(s, cap, ", not at %.3f s",
+                        (at + (uint64_t)(tf->win_lo_bounded ? out_lo : out_hi)) / 1e9);
+        }
+    }
 }
 
 /* ---- Markdown ---- */
@@ -263,6 +920,61 @@ static void md_list(FILE *f, const struct cc_triage *t, enum cc_triage_verdict v
         }
     if (!any)
         fputs("none", f);
+}
+
+static const char *cf_cell(const struct cc_triage_cf *cf)
+{
+    switch (cf->result) {
+    case CC_TRIAGE_CF_FAILS: return "fails";
+    case CC_TRIAGE_CF_GONE: return "**gone**";
+    case CC_TRIAGE_CF_OTHER: return "**other**";
+    case CC_TRIAGE_CF_NOT_RUN: break;
+    }
+    return "n/a";
+}
+
+static void md_counterfactuals(FILE *f, const struct cc_triage *t)
+{
+    fprintf(f, "## Counterfactuals\n\n");
+    fprintf(f, "Each fault was removed%s, and the rest of the recipe replayed. "
+            "fails: the same assertion still failed; **gone**: the run reached its end "
+            "without a failure; **other**: another assertion failed instead; n/a: not run "
+            "(the move would put the fault before setup or past the bug's end).",
+            t->n_shifts ? ", and moved earlier and later by each shift (with its duration, "
+            "or with the heal that ends it)" : "");
+    if (t->from_snapshots)
+        fprintf(f, " Each replay started from the last snapshot before its first change "
+                "(taken during the bug's replay at a quantum boundary shortly before it, "
+                "where that saves more time than the snapshot costs: %zu snapshots, %.1f s; "
+                "otherwise from setup), which gives the same run as a replay from setup.",
+                t->snapshots, t->snapshot_wall_s);
+    else
+        fprintf(f, " Each replay started from the setup snapshot.");
+    fprintf(f, " The counterfactual replays took %.1f s of wall time.\n\n", t->cf_wall_s);
+    fprintf(f, "| # | fault | at (s) | without it |");
+    for (size_t k = 0; k < t->n_shifts; k++) {
+        char dt[32];
+        cc_triage_shift_text(t->shifts[k], dt, sizeof(dt));
+        fprintf(f, " %s%s |", t->shifts[k] < 0 ? "−" : "+", dt);
+    }
+    fprintf(f, "\n|---|---|---|---|");
+    for (size_t k = 0; k < t->n_shifts; k++)
+        fprintf(f, "---|");
+    fputc('\n', f);
+    for (size_t i = 0; i < t->n_faults; i++) {
+        const struct cc_triage_fault *tf = &t->faults[i];
+        fprintf(f, "| %zu | ", i);
+        md_cell(f, tf->text);
+        fprintf(f, " | %.6f | %s |", tf->f.at_ns / 1e9, cf_cell(&tf->without));
+        for (size_t k = 0; k < t->n_shifts; k++)
+            fprintf(f, " %s |", cf_cell(&tf->shifts[k]));
+        fputc('\n', f);
+    }
+    fprintf(f, "\nThe cause, fault by fault:\n\n");
+    for (size_t i = 0; i < t->n_faults; i++)
+        if (t->faults[i].summary[0])
+            fprintf(f, "- %s.\n", t->faults[i].summary);
+    fputc('\n', f);
 }
 
 char *cc_triage_markdown(const struct cc_triage *t, const char *svg_name)
@@ -349,6 +1061,8 @@ char *cc_triage_markdown(const struct cc_triage *t, const char *svg_name)
             fprintf(f, "\n\n");
         }
     }
+    if (t->faults_tested && t->n_faults)
+        md_counterfactuals(f, t);
     if (b->recipe && b->recipe->n_ov)
         fprintf(f, "The recipe also sets %zu random choice%s (`cc_random_choice` overrides); "
                 "they stay in every replay.\n\n", b->recipe->n_ov, b->recipe->n_ov == 1 ? "" : "s");
@@ -423,6 +1137,30 @@ static json_t *u64j(uint64_t v)
     return v <= INT64_MAX ? json_integer((json_int_t)v) : json_real((double)v);
 }
 
+static json_t *cf_json(const struct cc_triage_cf *cf)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "change", json_string(cf->removed ? "removed" : "moved"));
+    if (!cf->removed) {
+        json_object_set_new(e, "shift_ns", json_integer(cf->shift_ns));
+        if (cf->result != CC_TRIAGE_CF_NOT_RUN)
+            json_object_set_new(e, "at_ns", u64j(cf->at_ns));
+    }
+    json_object_set_new(e, "result", json_string(cc_triage_cf_name(cf->result)));
+    if (cf->result == CC_TRIAGE_CF_NOT_RUN) {
+        json_object_set_new(e, "why_not", json_string(cf->why_not));
+        return e;
+    }
+    json_object_set_new(e, "outcome", json_string(cf->outcome));
+    json_object_set_new(e, "from_ns", u64j(cf->from_ns));
+    json_object_set_new(e, "end_ns", u64j(cf->end_ns));
+    char h[24];
+    snprintf(h, sizeof(h), "%016" PRIx64, cf->sim_hash);
+    json_object_set_new(e, "sim_hash", json_string(h));
+    json_object_set_new(e, "replay_wall_s", json_real(cf->wall_s));
+    return e;
+}
+
 char *cc_triage_json(const struct cc_triage *t)
 {
     const struct cc_bug *b = t->bug;
@@ -446,6 +1184,14 @@ char *cc_triage_json(const struct cc_triage *t)
     json_object_set_new(o, "setup_ns", u64j(t->setup_ns));
     json_object_set_new(o, "end_ns", u64j(t->end_ns));
     json_object_set_new(o, "faults_tested", json_boolean(t->faults_tested));
+    json_t *sh = json_array();
+    for (size_t k = 0; k < t->n_shifts; k++)
+        json_array_append_new(sh, json_integer(t->shifts[k]));
+    json_object_set_new(o, "shifts_ns", sh);
+    json_object_set_new(o, "from_snapshots", json_boolean(t->from_snapshots));
+    json_object_set_new(o, "snapshots", u64j(t->snapshots));
+    json_object_set_new(o, "snapshot_wall_s", json_real(t->snapshot_wall_s));
+    json_object_set_new(o, "counterfactual_wall_s", json_real(t->cf_wall_s));
     json_t *fa = json_array();
     for (size_t i = 0; i < t->n_faults; i++) {
         const struct cc_triage_fault *tf = &t->faults[i];
@@ -464,6 +1210,24 @@ char *cc_triage_json(const struct cc_triage *t)
         if (tf->outcome[0])
             json_object_set_new(e, "without_it", json_string(tf->outcome));
         json_object_set_new(e, "replay_wall_s", json_real(tf->wall_s));
+        if (tf->partner >= 0)
+            json_object_set_new(e, "moves_with", json_integer(tf->partner));
+        if (t->faults_tested) {
+            json_t *ca = json_array();
+            json_array_append_new(ca, cf_json(&tf->without));
+            for (size_t k = 0; k < t->n_shifts; k++)
+                json_array_append_new(ca, cf_json(&tf->shifts[k]));
+            json_object_set_new(e, "counterfactuals", ca);
+            json_t *w = json_object();
+            json_object_set_new(w, "earliest_shift_ns", json_integer(tf->win_lo));
+            json_object_set_new(w, "latest_shift_ns", json_integer(tf->win_hi));
+            json_object_set_new(w, "earliest_ns", u64j(tf->f.at_ns + (uint64_t)tf->win_lo));
+            json_object_set_new(w, "latest_ns", u64j(tf->f.at_ns + (uint64_t)tf->win_hi));
+            json_object_set_new(w, "bounded_before", json_boolean(tf->win_lo_bounded));
+            json_object_set_new(w, "bounded_after", json_boolean(tf->win_hi_bounded));
+            json_object_set_new(e, "window", w);
+            json_object_set_new(e, "summary", json_string(tf->summary));
+        }
         json_array_append_new(fa, e);
     }
     json_object_set_new(o, "faults", fa);
@@ -623,6 +1387,17 @@ char *cc_triage_svg(const struct cc_triage *t)
             fprintf(f, " (%s)</title></rect>\n", cc_triage_verdict_name(tf->verdict));
             fprintf(f, "<text x=\"%.1f\" y=\"%u\" font-size=\"9\">#%zu %s</text>\n", x0 + 2,
                     y + 9, k, cc_fault_type_name(tf->f.type));
+            if (t->shifts_tested && (tf->win_lo_bounded || tf->win_hi_bounded)) {
+                /* the window: moments tried where it still fails */
+                double w0 = X(tf->f.at_ns + (uint64_t)tf->win_lo);
+                double w1 = X(tf->f.at_ns + (uint64_t)tf->win_hi);
+                unsigned wy = y + lane - 9;
+                fprintf(f, "<path d=\"M%.1f %u v-4 M%.1f %u H%.1f M%.1f %u v-4\" stroke=\"#8c1c13\" "
+                        "stroke-width=\"1.5\" fill=\"none\"><title>#%zu: still fails from "
+                        "%.3f s to %.3f s of the moments tried</title></path>\n", w0, wy, w0, wy,
+                        w1, w1, wy, k, (tf->f.at_ns + (uint64_t)tf->win_lo) / 1e9,
+                        (tf->f.at_ns + (uint64_t)tf->win_hi) / 1e9);
+            }
         }
     }
     const struct cc_xfailure *x = &t->bug->fail;

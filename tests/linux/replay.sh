@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Linux tier (issue 16 items 3-4): chaoscontrol replay and triage on a Raft
-# bug. Run it where KVM can run Linux guests:
+# Linux tier (issue 16 items 3-5): chaoscontrol replay and triage on Raft
+# bugs. Run it where KVM can run Linux guests:
 #   tools/kvm-host -- bash tests/linux/replay.sh
 #
 # 1. A short fault-mode exploration finds leader_no_stepdown (most random
@@ -16,7 +16,18 @@
 # 5. triage writes triage.md, triage.json and timeline.svg; every fault
 #    gets a verdict from a replay without it, at least one is necessary,
 #    and the report has each VM's console and the link traffic.
-# 6. chaoscontrol debug, driven by Debian's GDB in batch mode on the
+# 6. Counterfactuals on fig8_commit (the figure-8 bug, which the explorer
+#    finds rarely): sim --bug runs a hand-written schedule of four
+#    partitions (guests/raft/README.md: node 2 leads term 1 and is cut
+#    off with its entries; node 1 wins term 2 and is cut off at once; 2 and
+#    0 elect 2, which (bug) commits its term-1 entries; 2 is cut off and
+#    1, with its term-2 entry, wins 0's vote without them) and writes a
+#    bug file; triage names all four partitions necessary, each with a
+#    sentence, at least one with a window (a move that makes the failure
+#    disappear); triage --from-snapshots (each replay from a snapshot
+#    taken just before its first change) gives the same results with the
+#    same final simulation hash for every counterfactual.
+# 7. chaoscontrol debug, driven by Debian's GDB in batch mode on the
 #    failing VM: a breakpoint on a kernel function (__x64_sys_sendto),
 #    continue to it (A) and to its next hit (B), reverse-continue back to
 #    A (the same registers and position), reverse-stepi 30 then stepi 30
@@ -33,7 +44,7 @@ initrd=$build/guests/raft.initrd
 work=$(mktemp -d "${TMPDIR:-/tmp}/replay-test.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 24
+tap_plan 31
 
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
@@ -152,7 +163,7 @@ check "an exit before setup: exit 2, says where setup was" \
 t0=$SECONDS
 "$cc" triage --bug "$bug" --output "$work/tri" >"$work/tri.out" 2>"$work/tri.err"
 rc=$?
-echo "# triage: exit $rc in $((SECONDS - t0)) s ($nf faults: one replay each)"
+echo "# triage: exit $rc in $((SECONDS - t0)) s ($nf faults: a replay without each, and one per move)"
 sed 's/^/#   /' "$work/tri.out"
 check "triage writes triage.md, triage.json and timeline.svg" \
   test $rc = 0 -a -s "$work/tri/triage.md" -a -s "$work/tri/triage.json" -a -s "$work/tri/timeline.svg"
@@ -165,7 +176,69 @@ check "triage: a console per VM, link traffic, the failing property" \
 check "triage: the timeline is an SVG with a bar per fault" \
   test "$(grep -c '<rect x=' "$work/tri/timeline.svg")" -ge "$nf"
 
-# 6. the time-travel debugger under GDB
+# 6. counterfactuals on a hand-made figure-8 bug. The times come from the
+# run itself (node 2 leads term 1 at 0.177 s; node 1 wins term 2 at 0.527 s;
+# node 2 wins term 7 at 1.479 s and node 0 learns its commit at 1.529 s):
+# a change to the guest's timing can move them, and then the first check
+# below says so.
+cat >"$work/fig8.json" <<'EOF'
+{"faults": [
+  {"at": "300ms", "type": "partition", "sides": [[2], [0, 1]]},
+  {"at": "530ms", "type": "partition", "sides": [[0], [1], [2]]},
+  {"at": "1200ms", "type": "partition", "sides": [[1], [0, 2]]},
+  {"at": "1540ms", "type": "partition", "sides": [[2], [0, 1]]}
+]}
+EOF
+t0=$SECONDS
+"$cc" sim --vms 3 --kernel "$kernel" --initrd "$initrd" --disk 1M --duration 2500ms \
+  --append "raft_id={id} raft_bug=fig8_commit" --schedule "$work/fig8.json" \
+  --bug "$work/fig8.bug.json" --quiet >"$work/fig8.out" 2>"$work/fig8.err"
+rc=$?
+echo "# sim --bug (fig8_commit, 4 partitions): exit $rc in $((SECONDS - t0)) s"
+sed 's/^/#   /' "$work/fig8.out"
+f8=$work/fig8.bug.json
+if [ $rc = 1 ] && [ -s "$f8" ] && \
+   [ "$(json "$f8" 'd["failure"]["vm"] == 1 and d["failure"]["message"].startswith("leader completeness")' 2>/dev/null)" = True ]; then
+  ok "sim --bug: the figure-8 schedule fails leader completeness in vm 1 and writes a bug file"
+else
+  not_ok "sim --bug: the figure-8 schedule fails leader completeness in vm 1 and writes a bug file" \
+    "exit $rc; if the run no longer fails, the guest's timing moved: see the times above the schedule"
+  diag_file "$work/fig8.err"
+fi
+for m in root snap; do
+  extra=
+  [ $m = snap ] && extra=--from-snapshots
+  t0=$SECONDS
+  "$cc" triage --bug "$f8" --output "$work/f8-$m" $extra >"$work/f8-$m.out" 2>"$work/f8-$m.err"
+  rc=$?
+  echo "# triage of the figure-8 bug ${extra:-(from setup)}: exit $rc in $((SECONDS - t0)) s"
+  [ $rc = 0 ] || diag_file "$work/f8-$m.err"
+done
+sed 's/^/#   /' "$work/f8-root.out"
+check "triage of the figure-8 bug writes its report, reproduced, 4 faults" \
+  test "$(json "$work/f8-root/triage.json" 'd["reproduced"] and len(d["faults"]) == 4' 2>/dev/null)" = True
+check "triage names all four partitions necessary, each 'the cause' in its sentence" \
+  test "$(json "$work/f8-root/triage.json" 'all(f["type"] == "partition" and f["verdict"] == "necessary" and " is the cause" in f["summary"] and f["summary"].startswith("fault #%d (partition" % f["index"]) for f in d["faults"])' 2>/dev/null)" = True
+check "the sentences are printed and in triage.md's counterfactual section" \
+  bash -c 'grep -q "^  fault #1 (partition .* is the cause" "$1" && grep -q "^## Counterfactuals" "$2" && grep -q "^- fault #3 (partition" "$2"' _ "$work/f8-root.out" "$work/f8-root/triage.md"
+w=$(json "$work/f8-root/triage.json" '"; ".join("#%d: %s" % (f["index"], " ".join("%s=%s" % ("removed" if c["change"] == "removed" else "%+gms" % (c["shift_ns"] / 1e6), c["result"]) for c in f["counterfactuals"])) for f in d["faults"])' 2>/dev/null)
+echo "# counterfactuals: $w"
+check "the moves find a window: for some fault a move keeps the failure and a larger one ends it" \
+  test "$(json "$work/f8-root/triage.json" 'any((f["window"]["bounded_before"] or f["window"]["bounded_after"]) and f["window"]["earliest_shift_ns"] < f["window"]["latest_shift_ns"] for f in d["faults"])' 2>/dev/null)" = True
+echo "# counterfactual replays: $(json "$work/f8-root/triage.json" '"%.1f s" % d["counterfactual_wall_s"]' 2>/dev/null) from setup, $(json "$work/f8-snap/triage.json" '"%.1f s (+ %d snapshots: %.1f s)" % (d["counterfactual_wall_s"], d["snapshots"], d["snapshot_wall_s"])' 2>/dev/null) from snapshots"
+check "from snapshots and from setup: the same result and final simulation hash for every counterfactual" \
+  python3 - "$work/f8-snap/triage.json" "$work/f8-root/triage.json" <<'EOF'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+assert a["from_snapshots"] and not b["from_snapshots"] and a["snapshots"] > 0
+key = lambda d: [[(c["change"], c.get("shift_ns"), c["result"], c.get("sim_hash"), c.get("end_ns"))
+                  for c in f["counterfactuals"]] for f in d["faults"]]
+assert key(a) == key(b), (key(a), key(b))
+assert any(c.get("from_ns", 0) > a["setup_ns"] for f in a["faults"] for c in f["counterfactuals"])
+EOF
+check "the timeline marks the windows" grep -q "still fails from" "$work/f8-root/timeline.svg"
+
+# 7. the time-travel debugger under GDB
 ip link set lo up 2>/dev/null || true      # (the test host's loopback starts down)
 "$cc" debug --bug "$bug" --port-file "$work/port" >"$work/dbg.out" 2>&1 &
 dpid=$!

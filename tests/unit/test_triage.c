@@ -86,6 +86,48 @@ static struct cc_triage *make_triage(const struct cc_bug *b)
                  "no failure: the run ended at 4.2 s" : "still fails | same");
     }
     t->faults_tested = true;
+    /* counterfactuals (shifts: -1 s, -100 ms, -10 ms, +10 ms, +100 ms, +1 s):
+     * #0 loss at 2.0 s: incidental, -1 s would be before setup;
+     * #1 partition at 2.5 s: the cause, still failing only within 10 ms,
+     *    1 s later another assertion fails;
+     * #2 kill at 3.0 s: incidental, but 100 ms later the failure is gone */
+    struct cc_err e = {0};
+    cc_triage_parse_shifts(CC_TRIAGE_DEFAULT_SHIFTS, t->shifts, &t->n_shifts, &e);
+    t->shifts_tested = true;
+    t->from_snapshots = true;
+    t->snapshots = 7;
+    t->snapshot_wall_s = 3.5;
+    t->cf_wall_s = 12.5;
+    static const enum cc_triage_cf_result R[3][7] = {
+        /* without, -1s, -100ms, -10ms, +10ms, +100ms, +1s */
+        {CC_TRIAGE_CF_FAILS, CC_TRIAGE_CF_NOT_RUN, CC_TRIAGE_CF_FAILS, CC_TRIAGE_CF_FAILS,
+         CC_TRIAGE_CF_FAILS, CC_TRIAGE_CF_FAILS, CC_TRIAGE_CF_FAILS},
+        {CC_TRIAGE_CF_GONE, CC_TRIAGE_CF_GONE, CC_TRIAGE_CF_GONE, CC_TRIAGE_CF_FAILS,
+         CC_TRIAGE_CF_FAILS, CC_TRIAGE_CF_GONE, CC_TRIAGE_CF_OTHER},
+        {CC_TRIAGE_CF_FAILS, CC_TRIAGE_CF_FAILS, CC_TRIAGE_CF_FAILS, CC_TRIAGE_CF_FAILS,
+         CC_TRIAGE_CF_FAILS, CC_TRIAGE_CF_GONE, CC_TRIAGE_CF_NOT_RUN},
+    };
+    for (size_t i = 0; i < t->n_faults; i++) {
+        struct cc_triage_fault *tf = &t->faults[i];
+        tf->partner = -1;
+        tf->without.removed = true;
+        tf->without.result = R[i][0];
+        tf->without.from_ns = tf->f.at_ns - 5000000;
+        tf->without.sim_hash = 0xabcdef0123456789ull;
+        snprintf(tf->without.outcome, sizeof(tf->without.outcome), "%s", tf->outcome);
+        for (size_t k = 0; k < t->n_shifts; k++) {
+            struct cc_triage_cf *cf = &tf->shifts[k];
+            cf->shift_ns = t->shifts[k];
+            cf->result = R[i][k + 1];
+            cf->at_ns = tf->f.at_ns + (uint64_t)cf->shift_ns;
+            if (cf->result == CC_TRIAGE_CF_NOT_RUN)
+                snprintf(cf->why_not, sizeof(cf->why_not), "out of range");
+            else
+                snprintf(cf->outcome, sizeof(cf->outcome), "%s", cf->result ==
+                         CC_TRIAGE_CF_FAILS ? "still fails" : "no failure");
+        }
+    }
+    cc_triage_summarize(t);
     const char *consoles[3] = {"boot\nnode 0 up\n", "x ```` y\nleader term 4\n",
                                "last line without newline"};
     for (unsigned i = 0; i < 3; i++) {
@@ -111,9 +153,115 @@ static struct cc_triage *make_triage(const struct cc_bug *b)
     return t;
 }
 
+static void test_shifts(void)
+{
+    int64_t sh[CC_TRIAGE_MAX_SHIFTS];
+    size_t n;
+    struct cc_err err = {0};
+    ok(cc_triage_parse_shifts(CC_TRIAGE_DEFAULT_SHIFTS, sh, &n, &err) == 0 && n == 6 &&
+       sh[0] == -1000000000 && sh[1] == -100000000 && sh[2] == -10000000 && sh[3] == 10000000 &&
+       sh[4] == 100000000 && sh[5] == 1000000000, "shifts: the default list, ascending");
+    ok(cc_triage_parse_shifts("+5ms,-2ms,1s", sh, &n, &err) == 0 && n == 3 && sh[0] == -2000000 &&
+       sh[1] == 5000000 && sh[2] == 1000000000, "shifts: signs, sorted");
+    ok(cc_triage_parse_shifts("none", sh, &n, &err) == 0 && n == 0, "shifts: none");
+    ok(cc_triage_parse_shifts("10ms,0", sh, &n, &err) == -EINVAL && strstr(err.msg, "'0'"),
+       "shifts: 0 refused, named (%s)", err.msg);
+    ok(cc_triage_parse_shifts("10ms,+10ms", sh, &n, &err) == -EINVAL && strstr(err.msg, "twice"),
+       "shifts: a repeat refused (%s)", err.msg);
+    ok(cc_triage_parse_shifts("10ms,,1s", sh, &n, &err) == -EINVAL, "shifts: empty item refused");
+    ok(cc_triage_parse_shifts("-1x", sh, &n, &err) == -EINVAL && strstr(err.msg, "'-1x'"),
+       "shifts: junk refused (%s)", err.msg);
+    ok(cc_triage_parse_shifts("1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", sh, &n, &err) == -EINVAL,
+       "shifts: at most %d", CC_TRIAGE_MAX_SHIFTS);
+
+    char b[32];
+    cc_triage_shift_text(-10000000, b, sizeof(b));
+    ok(!strcmp(b, "10 ms"), "shift text: 10 ms (%s)", b);
+    cc_triage_shift_text(1000000000, b, sizeof(b));
+    ok(!strcmp(b, "1 s"), "shift text: 1 s (%s)", b);
+    cc_triage_shift_text(1500000000, b, sizeof(b));
+    ok(!strcmp(b, "1.5 s"), "shift text: 1.5 s (%s)", b);
+    cc_triage_shift_text(250000, b, sizeof(b));
+    ok(!strcmp(b, "250 us"), "shift text: 250 us (%s)", b);
+    cc_triage_shift_text(7, b, sizeof(b));
+    ok(!strcmp(b, "7 ns"), "shift text: 7 ns (%s)", b);
+
+    /* #0 partition without a duration at 1 s, #1 loss at 1.5 s, #2 heal at
+     * 2 s (ends #0), #3 partition for 1 s at 3 s, #4 heal at 5 s (no
+     * partition of its own: #3 ends by itself), #5 pause vm 1 at 6 s */
+    struct cc_schedule *s = cc_schedule_new();
+    struct cc_fault f;
+    cc_fault_init(&f, CC_FAULT_PARTITION, 1000000000);
+    f.sides[0] = 1;
+    f.n_sides = 1;
+    cc_schedule_add(s, &f, &err);
+    cc_fault_init(&f, CC_FAULT_LOSS, 1500000000);
+    f.ppm = 100000;
+    cc_schedule_add(s, &f, &err);
+    cc_fault_init(&f, CC_FAULT_HEAL, 2000000000);
+    cc_schedule_add(s, &f, &err);
+    cc_fault_init(&f, CC_FAULT_PARTITION, 3000000000);
+    f.sides[0] = 2;
+    f.n_sides = 1;
+    f.duration_ns = 1000000000;
+    cc_schedule_add(s, &f, &err);
+    cc_fault_init(&f, CC_FAULT_HEAL, 5000000000);
+    cc_schedule_add(s, &f, &err);
+    cc_fault_init(&f, CC_FAULT_PAUSE, 6000000000);
+    f.vm = 1;
+    f.duration_ns = 300000000;
+    cc_schedule_add(s, &f, &err);
+    ok(cc_triage_partner(s, 0) == 2 && cc_triage_partner(s, 2) == 0 &&
+       cc_triage_partner(s, 1) == -1 && cc_triage_partner(s, 3) == -1 &&
+       cc_triage_partner(s, 4) == -1 && cc_triage_partner(s, 5) == -1,
+       "partner: a partition without a duration and the heal that ends it");
+
+    struct cc_schedule *m = NULL;
+    uint64_t first = 0;
+    const uint64_t lo = 900000000, hi = 7000000000;
+    ok(cc_triage_shift_schedule(s, 0, 100000000, lo, hi, &m, &first, &err) == 0 &&
+       first == 1000000000 && cc_schedule_count(m) == 6 &&
+       cc_schedule_get(m, 0)->type == CC_FAULT_PARTITION &&
+       cc_schedule_get(m, 0)->at_ns == 1100000000 &&
+       cc_schedule_get(m, 1)->type == CC_FAULT_LOSS &&
+       cc_schedule_get(m, 2)->type == CC_FAULT_HEAL && cc_schedule_get(m, 2)->at_ns == 2100000000,
+       "shift: a partition moves 100 ms later with its heal; the change starts at 1 s");
+    cc_schedule_free(m);
+    ok(cc_triage_shift_schedule(s, 0, -100000000, lo, hi, &m, &first, &err) == 0 &&
+       first == 900000000 && cc_schedule_get(m, 0)->at_ns == 900000000 &&
+       cc_schedule_get(m, 2)->at_ns == 1900000000,
+       "shift: 100 ms earlier, the change starts at 0.9 s");
+    cc_schedule_free(m);
+    ok(cc_triage_shift_schedule(s, 0, -200000000, lo, hi, &m, &first, &err) == -ERANGE && !m &&
+       strstr(err.msg, "before setup"), "shift: not before setup (%s)", err.msg);
+    ok(cc_triage_shift_schedule(s, 0, 5000000000, lo, hi, &m, &first, &err) == -ERANGE &&
+       strstr(err.msg, "end"), "shift: the heal too must come before the end (%s)", err.msg);
+    ok(cc_triage_shift_schedule(s, 2, -1000000000, lo, hi, &m, &first, &err) == -ERANGE &&
+       strstr(err.msg, "before its partition"), "shift: a heal stays after its partition (%s)",
+       err.msg);
+    ok(cc_triage_shift_schedule(s, 2, -500000000, lo, hi, &m, &first, &err) == 0 &&
+       first == 1500000000 && cc_schedule_get(m, 0)->at_ns == 1000000000 &&
+       cc_schedule_get(m, 2)->type == CC_FAULT_HEAL && cc_schedule_get(m, 2)->at_ns == 1500000000,
+       "shift: a heal moves alone (its partition stays; after the loss at the same time)");
+    cc_schedule_free(m);
+    ok(cc_triage_shift_schedule(s, 5, -10000000, lo, hi, &m, &first, &err) == 0 &&
+       cc_schedule_get(m, 5)->at_ns == 5990000000 &&
+       cc_schedule_get(m, 5)->duration_ns == 300000000 && first == 5990000000,
+       "shift: a pause moves with its duration");
+    cc_schedule_free(m);
+    ok(cc_triage_shift_schedule(s, 1, 10000000, lo, hi, &m, &first, &err) == 0 &&
+       cc_schedule_get(m, 1)->at_ns == 1510000000 && cc_schedule_count(m) == 6,
+       "shift: a lone fault moves alone");
+    cc_schedule_free(m);
+    ok(cc_triage_shift_schedule(s, 9, 10000000, lo, hi, &m, &first, &err) == -ENOENT,
+       "shift: no such fault");
+    cc_schedule_free(s);
+}
+
 int main(void)
 {
     tap_plan(0);
+    test_shifts();
 
     /* cc_text_tail */
     const char *txt = "a\nb\nc\nd\n";
@@ -193,6 +341,51 @@ int main(void)
         json_decref(j);
     }
 
+    /* counterfactuals in the Markdown and the JSON */
+    ok(strstr(md, "## Counterfactuals") != NULL &&
+       strstr(md, "| # | fault | at (s) | without it | −1 s | −100 ms | −10 ms | +10 ms | +100 ms "
+              "| +1 s |") != NULL, "markdown: the counterfactual table's header");
+    ok(strstr(md, "| 2.500000 | **gone** | **gone** | **gone** | fails | fails | **gone** | "
+              "**other** |") != NULL, "markdown: the partition's row");
+    ok(strstr(md, "| 2.000000 | fails | n/a | fails |") != NULL, "markdown: a move not run is n/a");
+    ok(strstr(md, "7 snapshots, 3.5 s") != NULL && strstr(md, "took 12.5 s") != NULL,
+       "markdown: snapshots and wall time");
+    ok(strstr(md, "- fault #1 (partition") != NULL, "markdown: a sentence per fault");
+    if (js) {
+        json_t *j2 = json_loads(js, 0, &je);
+        json_t *f1 = json_array_get(json_object_get(j2, "faults"), 1);
+        json_t *ca = json_object_get(f1, "counterfactuals");
+        ok(json_array_size(ca) == 7 &&
+           !strcmp(json_string_value(json_object_get(json_array_get(ca, 0), "change")), "removed") &&
+           !strcmp(json_string_value(json_object_get(json_array_get(ca, 0), "result")),
+                   "disappears") &&
+           json_integer_value(json_object_get(json_array_get(ca, 3), "shift_ns")) == -10000000 &&
+           !strcmp(json_string_value(json_object_get(json_array_get(ca, 3), "result")),
+                   "still_fails") &&
+           !strcmp(json_string_value(json_object_get(json_array_get(ca, 6), "result")),
+                   "other_failure") &&
+           !strcmp(json_string_value(json_object_get(json_array_get(ca, 0), "sim_hash")),
+                   "abcdef0123456789"),
+           "json: the partition's counterfactuals (removed, moved, results, hash)");
+        json_t *w = json_object_get(f1, "window");
+        ok(json_integer_value(json_object_get(w, "earliest_shift_ns")) == -10000000 &&
+           json_integer_value(json_object_get(w, "latest_shift_ns")) == 10000000 &&
+           json_integer_value(json_object_get(w, "earliest_ns")) == 2490000000 &&
+           json_is_true(json_object_get(w, "bounded_before")) &&
+           json_is_true(json_object_get(w, "bounded_after")), "json: the partition's window");
+        ok(json_is_string(json_object_get(f1, "summary")) &&
+           json_array_size(json_object_get(j2, "shifts_ns")) == 6 &&
+           json_is_true(json_object_get(j2, "from_snapshots")) &&
+           json_integer_value(json_object_get(j2, "snapshots")) == 7,
+           "json: summary, shifts, snapshots");
+        json_t *c0 = json_array_get(json_object_get(json_array_get(json_object_get(j2, "faults"), 0),
+                                                    "counterfactuals"), 1);
+        ok(!strcmp(json_string_value(json_object_get(c0, "result")), "not_run") &&
+           !strcmp(json_string_value(json_object_get(c0, "why_not")), "out of range") &&
+           !json_object_get(c0, "sim_hash"), "json: a move not run says why, and has no result");
+        json_decref(j2);
+    }
+
     char *svg = cc_triage_svg(t);
     ok(svg && !strncmp(svg, "<svg ", 5) && strstr(svg, "</svg>\n") != NULL, "svg: one svg element");
     /* the schedule is kept in time order: #0 loss from vm 1 (mask 2) to
@@ -203,6 +396,9 @@ int main(void)
     ok(svg && count(svg, "fill=\"#d62728\" fill-opacity") == 1, "svg: one necessary bar");
     ok(svg && count(svg, ">vm ") == 3, "svg: a lane per VM");
     ok(svg && strstr(svg, "<circle") != NULL, "svg: the failure is marked");
+    ok(svg && count(svg, "still fails from 2.490 s to 2.510 s") == 1 &&
+       count(svg, "still fails from") == 2,
+       "svg: the windows of the bounded faults (partition, kill)");
 
     char dir[] = "/tmp/test_triage.XXXXXX";
     ok(mkdtemp(dir) != NULL, "temp dir");
