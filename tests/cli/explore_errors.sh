@@ -12,7 +12,7 @@ cc=$build/chaoscontrol
 work=$(mktemp -d "${TMPDIR:-/tmp}/explore-errors.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 39
+tap_plan 45
 
 # expect NAME STATUS PATTERN ARGS...: exit status STATUS and PATTERN in stderr
 expect() {
@@ -111,6 +111,17 @@ expect "triage: a truncated bug file" 2 "truncated.json: .*invalid JSON" \
   triage --bug "$work/truncated.json" --output "$work/tri"
 expect "triage: replay's options are refused" 2 "option --exit does not apply here" \
   triage --bug "$work/v2.json" --exit 5
+
+expect "debug: a missing bug file is named" 2 "$work/nope.json" debug --bug "$work/nope.json"
+expect "debug: a different kernel is refused with both hashes" 2 \
+  "wrong_kernel.json: kernel '$work/bzImage' has SHA-256 ${ksum:0:16}" \
+  debug --bug "$work/wrong_kernel.json" --port-file "$work/never"
+expect "debug: a bad --port" 2 "--port '70000' is not a TCP port" debug --bug "$work/v2.json" --port 70000
+expect "debug: a bad --listen" 2 "--listen 'localhost:1' is not an IPv4 address" \
+  debug --bug "$work/v2.json" --listen localhost:1
+expect "debug: a bad --checkpoint-every" 2 "--checkpoint-every 'often' is not a virtual time" \
+  debug --bug "$work/v2.json" --checkpoint-every often
+check "debug: nothing listened (no port file) after a refusal" test ! -e "$work/never"
 
 run=(explore run --kernel "$work/bzImage" --initrd "$work/raft.initrd" --vms 3 --rounds 2
      --branches 4 --output "$work/out")
