@@ -187,6 +187,18 @@ static const char *const top_keys[] = {
     "minimized_from", "original_size", "history", NULL,
 };
 
+/* The bug owns these strings of its target (kept apart for freeing);
+ * setup_marker is not among them (struct cc_bug has no field for it). */
+static void bug_take_strings(struct cc_bug *b, const struct xtarget_strings *o)
+{
+    b->kernel = o->kernel;
+    b->initrd = o->initrd;
+    b->cmdline = o->cmdline;
+    b->append = o->append;
+    b->disk_image = o->disk_image;
+    b->factory = o->factory;
+}
+
 int cc_bug_parse(const char *text, const char *name, struct cc_bug **out, struct cc_err *err)
 {
     *out = NULL;
@@ -245,12 +257,7 @@ int cc_bug_parse(const char *text, const char *name, struct cc_bug **out, struct
     rc = xtarget_from_json(json_object_get(root, "target"), name, "target", &b->target, &s, err);
     if (rc < 0)
         goto out;
-    b->kernel = s.kernel;
-    b->initrd = s.initrd;
-    b->cmdline = s.cmdline;
-    b->append = s.append;
-    b->disk_image = s.disk_image;
-    b->factory = s.factory;
+    bug_take_strings(b, &s);
     rc = xfailure_from_json(json_object_get(root, "failure"), name, "failure", &b->fail, err);
     if (rc < 0)
         goto out;
@@ -476,12 +483,7 @@ int cc_bug_record(const struct cc_xtarget *t, const struct cc_recipe *r,
         free(b);
         return cc_err_set(err, ENOMEM, "out of memory");
     }
-    b->kernel = own.kernel;
-    b->initrd = own.initrd;
-    b->cmdline = own.cmdline;
-    b->append = own.append;
-    b->disk_image = own.disk_image;
-    b->factory = own.factory;
+    bug_take_strings(b, &own);
     free(own.setup_marker);             /* struct cc_bug has no field for it: borrowed */
     b->target.setup_marker = t->setup_marker;
     b->number = 1;
@@ -760,12 +762,7 @@ static struct cc_bug *bug_with(const struct cc_bug *b, struct cc_recipe *r,
         return NULL;
     }
     nb->number = b->number;
-    nb->kernel = own.kernel;
-    nb->initrd = own.initrd;
-    nb->cmdline = own.cmdline;
-    nb->append = own.append;
-    nb->disk_image = own.disk_image;
-    nb->factory = own.factory;
+    bug_take_strings(nb, &own);
     nb->recipe = r;
     nb->fail = *f;
     nb->round = b->round;
