@@ -374,6 +374,9 @@ void cc_vm_debug_at_exit(struct cc_vm *vm, uint64_t exit);
 /* The guest-physical address of linear address va with the vCPU's page
  * tables now (KVM_TRANSLATE); false when not mapped. */
 bool cc_vm_translate(struct cc_vm *vm, uint64_t va, uint64_t *gpa);
+/* Read up to len bytes at linear address va through those page tables,
+ * page by page; the bytes read (fewer at the first unmapped page). */
+size_t cc_vm_read_va(struct cc_vm *vm, uint64_t va, void *out, size_t len);
 /* One MSR (KVM_GET_MSRS): 0, or -1 when KVM refuses it. */
 int cc_vm_get_msr(struct cc_vm *vm, uint32_t index, uint64_t *val);
 struct kvm_fpu;

@@ -140,11 +140,11 @@ struct dbg {
     uint64_t got_own;           /* SCAN: the action's own traps */
     uint32_t scan_b;            /* SCAN: GDB's set (cfg index) */
     uint32_t scan_u;            /* SCAN: the action's set merged with it */
+    uint32_t scan_own, scan_other;  /* bits of scan_u: the action's, GDB's */
     uint64_t scan_life, scan_exit, scan_m;  /* SCAN before goal.exit: traps since an exit */
     struct pos hit;             /* SCAN: the last hit */
     bool have_hit;
     /* STEPSCAN: what it looks for */
-    struct pos ss_start;        /* where stepping starts */
     bool ss_to_exit;            /* until the goal's exit (else until ss_cfg's n-th trap) */
     uint32_t ss_cfg;
     uint64_t ss_need, ss_seen, ss_steps;
@@ -434,8 +434,7 @@ static int start_phase(struct dbg *d, size_t j)
     if (a->kind == ACT_STEP) {
         arm_step(d);
     } else if (d->mode == M_SCAN) {
-        uint32_t own, other;
-        d->scan_u = merge(d, a->cfg, d->scan_b, &own, &other);
+        d->scan_u = merge(d, a->cfg, d->scan_b, &d->scan_own, &d->scan_other);
         if (d->scan_u == UINT32_MAX)
             return oom(d);
         arm_cfg(d, d->scan_u, false);
@@ -507,12 +506,10 @@ static int on_trap_goto(struct dbg *d, const struct cc_debug_event *ev)
                     note_hit(d, &d->goal, j, ACT_STEP, 0, d->got_own))
                     return 1;
         } else {
-            uint32_t own, other;
-            merge(d, a->cfg, d->scan_b, &own, &other);
-            bool is_own = ev->hits & own;
+            bool is_own = ev->hits & d->scan_own;
             d->got_own += is_own;
             bool done = d->got_own == a->count && is_own;
-            if ((ev->hits & other) && !(done && last) &&
+            if ((ev->hits & d->scan_other) && !(done && last) &&
                 note_hit(d, &d->goal, j, ACT_RUN, d->scan_u, d->got))
                 return 1;
         }
@@ -1014,27 +1011,6 @@ static void regs_packet(struct dbg *d, char *out)
     *p = 0;
 }
 
-/* Guest virtual memory through the current page tables. */
-static size_t read_mem(struct dbg *d, uint64_t va, uint8_t *out, size_t len)
-{
-    struct cc_vm *vm = vmk(d);
-    size_t done = 0;
-    while (done < len) {
-        uint64_t pa;
-        if (!cc_vm_translate(vm, va + done, &pa))
-            break;
-        size_t n = 4096 - ((va + done) & 0xfff);
-        if (n > len - done)
-            n = len - done;
-        const uint8_t *p = cc_vm_gpa(vm, pa, n);
-        if (!p)
-            break;
-        memcpy(out + done, p, n);
-        done += n;
-    }
-    return done;
-}
-
 /* Z and z packets: type, address, kind. */
 static void breakpoint_cmd(struct dbg *d, const char *pkt)
 {
@@ -1195,7 +1171,7 @@ static int serve(struct dbg *d)
             if (len > GDB_MAX_PACKET / 2 - 8)
                 len = GDB_MAX_PACKET / 2 - 8;
             static uint8_t mem[GDB_MAX_PACKET];
-            size_t got = read_mem(d, addr, mem, len);
+            size_t got = cc_vm_read_va(vmk(d), addr, mem, len);
             if (!got && len) {
                 reply(d, "E14");
                 break;
@@ -1434,7 +1410,6 @@ out:
     pos_free(&d->live_base);
     pos_free(&d->goal);
     pos_free(&d->hit);
-    pos_free(&d->ss_start);
     pos_free(&d->target);
     free(d);
     return rc;

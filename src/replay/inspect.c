@@ -72,57 +72,10 @@ char *cc_text_clean(const uint8_t *s, size_t len)
 
 /* ---- guest memory through the guest's page tables ---- */
 
-#define PTE_P 1ull
-#define PTE_PS (1ull << 7)
-#define PTE_ADDR 0x000ffffffffff000ull
-
-/* The guest-physical address of va, or false when it is not mapped. */
-static bool translate(struct cc_vm *vm, const struct kvm_sregs *s, uint64_t va, uint64_t *pa)
+/* Read len bytes at guest virtual address va, all of them or false. */
+static bool read_va(struct cc_vm *vm, uint64_t va, void *out, size_t len)
 {
-    if (!(s->cr0 & (1ull << 31))) {         /* paging off */
-        *pa = va;
-        return true;
-    }
-    if (!(s->efer & (1ull << 10)) || (s->cr4 & (1ull << 12)))
-        return false;                       /* not 4-level long mode */
-    uint64_t table = s->cr3 & PTE_ADDR;
-    for (int level = 3; level >= 0; level--) {
-        unsigned idx = (unsigned)(va >> (12 + 9 * level)) & 511;
-        const uint64_t *e = cc_vm_gpa(vm, table + idx * 8ull, 8);
-        if (!e || !(*e & PTE_P))
-            return false;
-        if (level > 0 && level < 3 && (*e & PTE_PS)) {
-            uint64_t size = 1ull << (12 + 9 * level);
-            *pa = (*e & PTE_ADDR & ~(size - 1)) | (va & (size - 1));
-            return true;
-        }
-        table = *e & PTE_ADDR;
-    }
-    *pa = table | (va & 0xfff);
-    return true;
-}
-
-/* Read len bytes at guest virtual address va (page by page). */
-static bool read_va(struct cc_vm *vm, const struct kvm_sregs *s, uint64_t va, void *out,
-                    size_t len)
-{
-    uint8_t *o = out;
-    while (len) {
-        uint64_t pa;
-        if (!translate(vm, s, va, &pa))
-            return false;
-        size_t n = 4096 - (va & 0xfff);
-        if (n > len)
-            n = len;
-        const void *p = cc_vm_gpa(vm, pa, n);
-        if (!p)
-            return false;
-        memcpy(o, p, n);
-        o += n;
-        va += n;
-        len -= n;
-    }
-    return true;
+    return cc_vm_read_va(vm, va, out, len) == len;
 }
 
 /* ---- the kernel's symbol table ---- */
@@ -273,14 +226,14 @@ void cc_guest_task(struct cc_vm *vm, const char *vmlinux, struct cc_guest_task *
         return;
     }
     size_t comm_off, pid_off;
-    if (!read_va(vm, &s, sy[2].value, it, isz)) {
+    if (!read_va(vm, sy[2].value, it, isz)) {
         snprintf(out->why, sizeof(out->why), "init_task (0x%" PRIx64 ") is not mapped by the "
                  "guest's page tables now (cr3 0x%llx)", sy[2].value, (unsigned long long)s.cr3);
         goto out;
     }
     if (!task_offsets(it, isz, sy[2].value, &comm_off, &pid_off, out->why, sizeof(out->why)))
         goto out;
-    if (!read_va(vm, &s, cur_va, &task, 8) || !task) {
+    if (!read_va(vm, cur_va, &task, 8) || !task) {
         snprintf(out->why, sizeof(out->why), "current_task (0x%" PRIx64 ") is %s", cur_va,
                  task ? "not mapped now" : "not set yet (early boot)");
         goto out;
@@ -288,8 +241,8 @@ void cc_guest_task(struct cc_vm *vm, const char *vmlinux, struct cc_guest_task *
     out->task = task;
     char comm[16];
     int32_t pid;
-    if (!read_va(vm, &s, task + comm_off, comm, sizeof(comm)) ||
-        !read_va(vm, &s, task + pid_off, &pid, sizeof(pid))) {
+    if (!read_va(vm, task + comm_off, comm, sizeof(comm)) ||
+        !read_va(vm, task + pid_off, &pid, sizeof(pid))) {
         snprintf(out->why, sizeof(out->why), "the current task_struct (0x%" PRIx64 ") is not "
                  "mapped now", task);
         goto out;

@@ -7,8 +7,8 @@
  * goes on as if nothing happened. Execution breakpoints use the debug
  * registers (a fault before the instruction: re-entering at the same
  * instruction sets RFLAGS.RF so it runs once) or INT3 in memory (in only
- * while the vCPU runs; the trap leaves RIP on the INT3, and re-entering
- * takes the byte out for one single step). */
+ * while the vCPU runs, a HLT in kernel text (sw_byte); the trap leaves
+ * RIP on it, and re-entering takes the byte out for one single step). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +86,26 @@ bool cc_vm_translate(struct cc_vm *vm, uint64_t va, uint64_t *pa)
         return false;
     *pa = tr.physical_address;
     return true;
+}
+
+size_t cc_vm_read_va(struct cc_vm *vm, uint64_t va, void *out, size_t len)
+{
+    uint8_t *o = out;
+    size_t done = 0;
+    while (done < len) {
+        uint64_t pa;
+        if (!cc_vm_translate(vm, va + done, &pa))
+            break;
+        size_t n = 4096 - ((va + done) & 0xfff);
+        if (n > len - done)
+            n = len - done;
+        const uint8_t *p = cc_vm_gpa(vm, pa, n);
+        if (!p)
+            break;
+        memcpy(o + done, p, n);
+        done += n;
+    }
+    return done;
 }
 
 /* The byte a software breakpoint puts in memory: HLT in kernel code
