@@ -62,7 +62,8 @@ struct cc_dlog_rec {
     uint32_t vm;                /* VM index */
     uint64_t exit;              /* exit number (EXIT: this exit's; others: exits so far) */
     uint64_t vtime;             /* the VM's virtual ns (SIM: global) */
-    uint32_t kind;
+    uint32_t kind;              /* EXIT: enum cc_trace_kind | vCPU << 8 (SMP); INJECT
+                                   records carry the vCPU the same way in addr */
     uint32_t size;
     uint64_t rip, addr, data;
     int64_t value;

@@ -72,6 +72,7 @@
 #include "chaoscontrol/err.h"
 #include "chaoscontrol/schedule.h"
 #include "chaoscontrol/sdk_host.h"
+#include "chaoscontrol/vm.h"
 
 struct cc_sim;
 struct cc_sim_config;
@@ -93,6 +94,9 @@ struct cc_xtarget {
     const char *factory;            /* the factory's name, or NULL */
     unsigned n_vms;
     uint64_t mem_size;              /* 0: the simulation's default */
+    unsigned vcpus;                 /* 0 or 1: one vCPU per VM (sim.h) */
+    enum cc_vcpu_sched vcpu_sched;
+    uint32_t vcpu_quantum;          /* 0: the default */
     const char *cmdline, *append;   /* as in struct cc_sim_config */
     uint64_t disk_size;
     const char *disk_image;
@@ -290,15 +294,22 @@ enum cc_xmode {
 const char *cc_xmode_name(enum cc_xmode m);
 int cc_xmode_parse(const char *s, enum cc_xmode *out);
 
-/* Relative weights of the fault kinds a mutation adds (0 = never). */
+/* Relative weights of the fault kinds a mutation adds (0 = never).
+ * vcpu: vcpu_schedule faults (schedule.h), a new seed for one VM's vCPU
+ * scheduler, i.e. other thread interleavings; they matter only for
+ * targets with several vCPUs and the random scheduler, so the default
+ * weight is 0 (`explore run` gives them CC_XWEIGHT_VCPU for such targets
+ * unless --faults says otherwise). */
 struct cc_xweights {
     unsigned partition, heal, kill, restart, pause, loss, latency, duplicate, reorder,
-        clock, disk;
+        clock, disk, vcpu;
 };
+#define CC_XWEIGHT_VCPU 10
 void cc_xweights_default(struct cc_xweights *w);
 /* Keep only the kinds named in list ("partition,pause,kill": the field
- * names above, comma-separated), zero the others. -EINVAL (w unchanged)
- * for an unknown name or an empty list. */
+ * names above, comma-separated), zero the others; a named kind whose
+ * weight in w is 0 gets its usual weight (vcpu: CC_XWEIGHT_VCPU, others
+ * 1). -EINVAL (w unchanged) for an unknown name or an empty list. */
 int cc_xweights_only(struct cc_xweights *w, const char *list);
 
 /* ---- bug files ---- */

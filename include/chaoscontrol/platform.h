@@ -10,6 +10,12 @@
                                         sdk/chaoscontrol_protocol.h */
 #define CC_PORT_STATUS      0x0cc8   /* 32-bit write: the guest's exit status, told
                                         before it powers off (cc-init, cc_vm_exit_status) */
+#define CC_PORT_YIELD       0x0ccc   /* 32-bit write, SMP guests (kernel/patches/0005,
+                                        enabled by the cc_pv_yield boot parameter):
+                                        0 = this vCPU spins (cpu_relax), let another
+                                        run; N > 0 = this vCPU delays N virtual ns
+                                        (udelay/ndelay): it sleeps that long while
+                                        the others run */
 #define CC_PORT_LEN         0x10
 
 /* The virtual clock (kernel/patches/0004): a 4 KiB MMIO page whose every

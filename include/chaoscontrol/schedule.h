@@ -28,7 +28,8 @@
  *      {"at": "6s",    "type": "loss", "rate": 0.2},
  *      {"at": "6s",    "type": "latency", "from": 0, "to": [1, 2], "latency": "5ms"},
  *      {"at": "7s",    "type": "pause", "vm": 2, "duration": "1500ms"},
- *      {"at": 8000000000, "type": "disk_write_error", "vm": 1, "offset": 0, "length": 4096}
+ *      {"at": 8000000000, "type": "disk_write_error", "vm": 1, "offset": 0, "length": 4096},
+ *      {"at": "9s",    "type": "vcpu_schedule", "vm": 0, "seed": 12345}
  *    ]}
  *
  * "version" is optional (1 when absent; a newer version is refused); the
@@ -37,7 +38,8 @@
  *   type      required: one of the names in the table below
  *   duration  optional: a time > 0; the fault is undone that long after
  *             "at" (required for pause; not allowed for heal, kill,
- *             restart, clock_jump, irq, nmi: they are instants)
+ *             restart, clock_jump, irq, nmi, vcpu_schedule: they are
+ *             instants)
  * and the keys of its type; any other key is an error (so typos are
  * caught). Times are either integers (nanoseconds) or strings of a decimal
  * number and a unit: "250ns", "100us", "1.5ms", "2s" (the value must come
@@ -75,13 +77,22 @@
  *   memory_pressure   vm, size: size                   balloon of that size
  *   irq               vm, line: 0-15 (not 2), count (1)  edges on an ISA line
  *   nmi               vm                               a non-maskable interrupt
+ *   vcpu_schedule     vm, seed: u64                    from now on the VM's vCPU scheduler
+ *                                                      draws from a stream seeded with seed
+ *                                                      (vm.h, cc_vm_sched_reseed): other
+ *                                                      thread interleavings on an SMP VM;
+ *                                                      skipped (logged) on a one-vCPU VM
  *
  * "from" and "to" select links by sending and receiving VM: an index or an
  * array of indices; absent means every VM. Link settings apply to each
  * selected ordered pair (from != to). A count is an integer >= 1 or
  * "unlimited". Undoing (duration) a link setting puts the simulation's
  * default for it back; undoing a partition heals; a disk fault is removed;
- * skew goes back to 0; memory pressure to 0.
+ * skew goes back to 0; memory pressure to 0. A seed is an integer 0 to
+ * 2^64-1: a JSON number up to 2^53, above that a string of decimal digits
+ * ("18446744073709551615"; either form is read). A restart puts the VM's
+ * vCPU scheduler back where it was at the restart point, like the rest of
+ * the VM (a vcpu_schedule before the restart no longer counts).
  *
  * Errors name the source and the JSON path, e.g.
  *   schedule.json: faults[3].vm: 5 is out of range (3 VMs)
@@ -131,6 +142,7 @@ enum cc_fault_type {
     CC_FAULT_MEMORY_PRESSURE,
     CC_FAULT_IRQ,
     CC_FAULT_NMI,
+    CC_FAULT_VCPU_SCHEDULE,
     CC_FAULT_TYPE_END           /* one past the last */
 };
 
@@ -143,7 +155,8 @@ enum cc_fault_type cc_fault_type_from_name(const char *name);
 bool cc_fault_is_network(enum cc_fault_type t);     /* partition .. duplicate */
 bool cc_fault_is_link(enum cc_fault_type t);        /* latency .. duplicate (from/to) */
 bool cc_fault_is_disk(enum cc_fault_type t);
-bool cc_fault_has_vm(enum cc_fault_type t);         /* disk, process, clock, memory, irq, nmi */
+bool cc_fault_has_vm(enum cc_fault_type t);         /* disk, process, clock, memory, irq, nmi,
+                                                       vcpu_schedule */
 bool cc_fault_is_instant(enum cc_fault_type t);     /* takes no duration */
 
 /* One fault. Only the fields of its type matter; cc_fault_init zeroes the
@@ -172,6 +185,7 @@ struct cc_fault {
     bool torn_error;            /* DISK_TORN_WRITE */
     uint32_t bits;              /* DISK_CORRUPT_*: bit flips per request (default 1) */
     unsigned line;              /* IRQ */
+    uint64_t seed;              /* VCPU_SCHEDULE: the scheduler's new seed */
 };
 
 /* Zero f and set type, time and the type's defaults (count, torn_bytes,

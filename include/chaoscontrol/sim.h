@@ -137,6 +137,10 @@ struct cc_sim_config {
     const char *cmdline;        /* replaces the default command line (NULL: default) */
     const char *append;         /* appended; every "{id}" becomes the VM's index */
     uint64_t mem_size;          /* default 256 MiB */
+    /* vCPUs per VM (vm.h: 0 or 1 = one), their scheduler and quantum. */
+    unsigned vcpus;
+    enum cc_vcpu_sched vcpu_sched;
+    uint32_t vcpu_quantum;
     uint64_t disk_size;         /* each VM's disk: copy-on-write over zeros or ... */
     const char *disk_image;     /* ... over this read-only image (each VM its own
                                    overlay) */

@@ -49,9 +49,26 @@ struct cc_cpu_identity {
     char brand[49];         /* brand string for leaves 0x80000002-4 */
 };
 
+/* SMP (vcpus > 1): which vCPU runs next at a switch point. */
+enum cc_vcpu_sched {
+    CC_VSCHED_RR = 0,       /* round robin, a quantum of vcpu_quantum exits */
+    CC_VSCHED_RANDOM,       /* after each exit switch with probability
+                               1/vcpu_quantum, to a vCPU drawn from the
+                               scheduler's seeded stream */
+};
+#define CC_VM_MAX_VCPUS 8
+#define CC_VM_DEFAULT_QUANTUM 50
+
 struct cc_vm_config {
     uint64_t mem_size;      /* bytes; default 256 MiB, at most 3 GiB */
     uint64_t seed;
+    /* vCPUs, 1-CC_VM_MAX_VCPUS (0 means 1). One vCPU: 8259 PIC only, the
+     * kernel command line says noapic nolapic. More: a local APIC per
+     * vCPU, an I/O APIC and an MP table; exactly one vCPU runs at a time
+     * and the VM switches between them only at exits (smp.c). */
+    unsigned vcpus;
+    enum cc_vcpu_sched vcpu_sched;
+    uint32_t vcpu_quantum;  /* exits; 0 = CC_VM_DEFAULT_QUANTUM */
     uint32_t tsc_khz;       /* default 3,000,000 */
     struct cc_cpu_identity cpu;
     bool avx2, avx512;      /* expose AVX2 / AVX-512 when the host has them */
@@ -121,6 +138,10 @@ int cc_linux_check(const char *kernel, const char *initrd, uint64_t mem_size,
 
 /* The default kernel command line (console, no APIC/ACPI, timers, ...). */
 const char *cc_vm_default_cmdline(void);
+/* The default command line of a VM with that many vCPUs (cfg.vcpus; 0 or
+ * 1: cc_vm_default_cmdline; more: the SMP one, with the local APIC and
+ * the paravirtual yield instead of noapic nolapic). */
+const char *cc_vm_default_cmdline_for(unsigned vcpus);
 
 /* Set up flat 64-bit long mode (identity-mapped first 1 GiB, GDT, no
  * interrupts) and start at rip with the given rsp, rdi and rsi. Used by the
@@ -258,6 +279,7 @@ struct cc_trace_rec {
     uint64_t data;          /* value read/written (first 8 bytes) */
     uint32_t size;
     uint32_t kind;          /* enum cc_trace_kind */
+    uint32_t cpu;           /* the vCPU (always 0 with one) */
 };
 
 const struct cc_trace_rec *cc_vm_trace(const struct cc_vm *vm, size_t *n);
@@ -308,6 +330,23 @@ int cc_vm_irq_pulse(struct cc_vm *vm, unsigned line, struct cc_err *err);
 /* Queue a non-maskable interrupt (KVM_NMI; traced as an injection of
  * vector 2); KVM delivers it at the next entry, waking a halted vCPU. */
 int cc_vm_nmi(struct cc_vm *vm, struct cc_err *err);
+
+/* ---- SMP (cfg.vcpus > 1) ----
+ *
+ * The scheduler's choices come from its own seeded stream (cfg.seed, or
+ * the last cc_vm_sched_reseed); reseeding at a virtual time is how a
+ * simulation or the explorer steers interleavings ("vcpu" schedule
+ * events). Both are saved in snapshots. */
+unsigned cc_vm_vcpus(const struct cc_vm *vm);
+/* The vCPU that ran the last exit (0 with one vCPU). */
+unsigned cc_vm_current_vcpu(const struct cc_vm *vm);
+void cc_vm_sched_reseed(struct cc_vm *vm, uint64_t seed);
+/* Number of vCPU switches so far, and exits per vCPU. */
+uint64_t cc_vm_vcpu_switches(const struct cc_vm *vm);
+uint64_t cc_vm_vcpu_exits(const struct cc_vm *vm, unsigned cpu);
+const char *cc_vcpu_sched_name(enum cc_vcpu_sched s);
+/* "rr" or "random": 0, or -1 for anything else. */
+int cc_vcpu_sched_parse(const char *s, enum cc_vcpu_sched *out);
 
 /* vCPU register access for tools (thin KVM wrappers): the CLI shows the
  * registers when a guest stops abnormally. */

@@ -62,6 +62,39 @@ bool cli_parse_size(const char *s, uint64_t *out)
     return true;
 }
 
+bool cli_parse_cpus(const char *cmd, const char *arg, unsigned *out)
+{
+    uint64_t v;
+    if (!cli_parse_u64(arg, &v) || v < 1 || v > CC_VM_MAX_VCPUS) {
+        fprintf(stderr, "chaoscontrol %s: --cpus '%s' is not a number of vCPUs (1-%d)\n", cmd,
+                arg, CC_VM_MAX_VCPUS);
+        return false;
+    }
+    *out = (unsigned)v;
+    return true;
+}
+
+bool cli_parse_vcpu_schedule(const char *cmd, const char *arg, enum cc_vcpu_sched *out)
+{
+    if (cc_vcpu_sched_parse(arg, out) < 0) {
+        fprintf(stderr, "chaoscontrol %s: --vcpu-schedule '%s': want rr or random\n", cmd, arg);
+        return false;
+    }
+    return true;
+}
+
+bool cli_parse_vcpu_quantum(const char *cmd, const char *arg, uint32_t *out)
+{
+    uint64_t v;
+    if (!cli_parse_u64(arg, &v) || v < 1 || v > UINT32_MAX) {
+        fprintf(stderr, "chaoscontrol %s: --vcpu-quantum '%s' is not a number of exits "
+                "(1-%u)\n", cmd, arg, UINT32_MAX);
+        return false;
+    }
+    *out = (uint32_t)v;
+    return true;
+}
+
 bool cli_is_tty(void)
 {
     return isatty(STDERR_FILENO);
@@ -96,7 +129,7 @@ enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_MEM, OPT_SEED, OPT_CMDLINE, OPT_APPEND,
     OPT_SERIAL_OUT, OPT_UNTIL, OPT_MAX_EXITS, OPT_TRACE, OPT_FORCE, OPT_RUNS, OPT_QUIET,
     OPT_HELP, OPT_PRINT_CMDLINE, OPT_DISK_IMAGE, OPT_DISK, OPT_RNG, OPT_OUTPUT, OPT_SEEDS, OPT_REGS,
-    OPT_DLOG, OPT_DLOG_REGS,
+    OPT_DLOG, OPT_DLOG_REGS, OPT_CPUS, OPT_VCPU_SCHEDULE, OPT_VCPU_QUANTUM,
 };
 
 static const struct option long_opts[] = {
@@ -123,6 +156,9 @@ static const struct option long_opts[] = {
     {"regs", no_argument, NULL, OPT_REGS},
     {"dlog", required_argument, NULL, OPT_DLOG},
     {"dlog-regs", required_argument, NULL, OPT_DLOG_REGS},
+    {"cpus", required_argument, NULL, OPT_CPUS},
+    {"vcpu-schedule", required_argument, NULL, OPT_VCPU_SCHEDULE},
+    {"vcpu-quantum", required_argument, NULL, OPT_VCPU_QUANTUM},
     {NULL, 0, NULL, 0},
 };
 
@@ -131,11 +167,18 @@ static void usage(FILE *f, const char *cmd)
     bool verify = !strcmp(cmd, "verify");
     fprintf(f,
             "usage: chaoscontrol %s --kernel K [--initrd I] [--mem 256M] [--seed N]\n"
+            "       [--cpus N] [--vcpu-schedule rr|random] [--vcpu-quantum N]\n"
             "       [--cmdline ARGS | --append ARGS] [--serial-out F] [--until PATTERN]\n"
             "       [--max-exits N] [--trace F]%s [--force] [--quiet]\n\n"
             "  --kernel K        bzImage or ELF vmlinux\n"
             "  --initrd I        initramfs (newc cpio, optionally gzip)\n"
             "  --mem SIZE        guest RAM (default 256M, at most 3G)\n"
+            "  --cpus N          vCPUs (1-%d, default 1); more than one: a local APIC each,\n"
+            "                    an I/O APIC, an MP table, and one vCPU running at a time\n"
+            "  --vcpu-schedule S which vCPU runs next (--cpus > 1): rr (round robin, the\n"
+            "                    default) or random (drawn from the seeded stream)\n"
+            "  --vcpu-quantum N  exits a vCPU runs before the next one (rr), or a switch\n"
+            "                    after each exit with probability 1/N (random); default %d\n"
             "  --seed N          seed for every source of randomness (default 0)\n"
             "  --cmdline ARGS    replace the default kernel command line\n"
             "  --append ARGS     append to the kernel command line\n"
@@ -155,7 +198,7 @@ static void usage(FILE *f, const char *cmd)
             "  --force           run even if this host's KVM fails the capability probe\n"
             "  --quiet           no summary on stderr\n"
             "  --print-cmdline   print the kernel command line that would be used\n",
-            cmd, verify ? " [--runs N]" : "",
+            cmd, verify ? " [--runs N]" : "", CC_VM_MAX_VCPUS, CC_VM_DEFAULT_QUANTUM,
             verify ? "" : " (default: the terminal)",
             verify ? " (run 1; runs 2.. get F.2, F.3, ...)" : "",
             verify ? "  --runs N          number of runs to compare (default 3)\n"
@@ -203,8 +246,13 @@ static int finish_vm_opts(int argc, char **argv, const char *cmd, struct cli_vm_
         usage(stderr, cmd);
         return 2;
     }
+    if (o->snapshot_mode && o->vcpu_opts_given) {
+        fprintf(stderr, "chaoscontrol %s: --cpus, --vcpu-schedule and --vcpu-quantum do not "
+                "apply: the snapshot's VM keeps the vCPUs it was saved with\n", cmd);
+        return 2;
+    }
     if (o->print_cmdline) {
-        printf("%s%s%s\n", o->cmdline ? o->cmdline : cc_vm_default_cmdline(),
+        printf("%s%s%s\n", o->cmdline ? o->cmdline : cc_vm_default_cmdline_for(o->vcpus),
                o->cmdline_extra ? " " : "", o->cmdline_extra ? o->cmdline_extra : "");
         exit(0);
     }
@@ -281,6 +329,21 @@ int cli_parse_vm_opts(int argc, char **argv, const char *cmd, struct cli_vm_opts
             break;
         case OPT_RNG: o->rng = true; break;
         case OPT_REGS: o->regs = true; break;
+        case OPT_CPUS:
+            if (!cli_parse_cpus(cmd, optarg, &o->vcpus))
+                return 2;
+            o->vcpu_opts_given = true;
+            break;
+        case OPT_VCPU_SCHEDULE:
+            if (!cli_parse_vcpu_schedule(cmd, optarg, &o->vcpu_sched))
+                return 2;
+            o->vcpu_opts_given = true;
+            break;
+        case OPT_VCPU_QUANTUM:
+            if (!cli_parse_vcpu_quantum(cmd, optarg, &o->vcpu_quantum))
+                return 2;
+            o->vcpu_opts_given = true;
+            break;
         case OPT_DLOG:
         case OPT_DLOG_REGS:
             if (strcmp(cmd, "boot")) {
@@ -354,6 +417,9 @@ int cli_prepare_vm(const struct cli_vm_opts *o, int serial_fd, const char *trace
     cc_vm_config_default(&cfg);
     cfg.mem_size = o->mem;
     cfg.seed = o->seed;
+    cfg.vcpus = o->vcpus;
+    cfg.vcpu_sched = o->vcpu_sched;
+    cfg.vcpu_quantum = o->vcpu_quantum;
     cfg.cmdline_extra = o->cmdline_extra;
     cfg.serial_fd = serial_fd;
     cfg.trace_keep = keep_trace;

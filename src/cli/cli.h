@@ -17,6 +17,10 @@ struct cli_vm_opts {
     const char *cmdline_extra;  /* appended */
     uint64_t mem;
     uint64_t seed;
+    unsigned vcpus;             /* --cpus (0: one) */
+    enum cc_vcpu_sched vcpu_sched;  /* --vcpu-schedule */
+    uint32_t vcpu_quantum;      /* --vcpu-quantum (0: the default) */
+    bool vcpu_opts_given;       /* any of the three (snapshot load refuses them) */
     const char *serial_out;
     const char *until;
     uint64_t max_exits;
@@ -72,6 +76,14 @@ void cli_print_regs(FILE *f, struct cc_vm *vm);
 void cli_log(void *opaque, const char *msg);
 
 void cli_vm_opts_default(struct cli_vm_opts *o);
+
+/* --cpus N (1-CC_VM_MAX_VCPUS), --vcpu-schedule rr|random, --vcpu-quantum N
+ * (exits, >= 1): the options of every command that creates VMs. Each
+ * parses its value, or prints "chaoscontrol CMD: --cpus 'x' is not ..."
+ * on stderr and returns false. */
+bool cli_parse_cpus(const char *cmd, const char *arg, unsigned *out);
+bool cli_parse_vcpu_schedule(const char *cmd, const char *arg, enum cc_vcpu_sched *out);
+bool cli_parse_vcpu_quantum(const char *cmd, const char *arg, uint32_t *out);
 
 /* Parse a size such as 256M, 1G, 4096 or 64K. Returns false if malformed. */
 bool cli_parse_size(const char *s, uint64_t *out);

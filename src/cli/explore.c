@@ -37,7 +37,7 @@ enum {
     OPT_SEED, OPT_DISK_IMAGE, OPT_DISK, OPT_CMDLINE, OPT_APPEND, OPT_MEM, OPT_BRANCH_TIME,
     OPT_STOP_AFTER, OPT_REACT, OPT_CORPUS, OPT_BUG, OPT_SERIAL, OPT_FORCE, OPT_QUIET, OPT_HELP,
     OPT_SETUP_MARKER, OPT_SETUP_AFTER, OPT_CHECK, OPT_CLIENTS, OPT_SNAPSHOT_MEM, OPT_FAULTS,
-    OPT_DLOG, OPT_DLOG_BUGS, OPT_DLOG_REGS,
+    OPT_DLOG, OPT_DLOG_BUGS, OPT_DLOG_REGS, OPT_CPUS, OPT_VCPU_SCHEDULE, OPT_VCPU_QUANTUM,
 };
 
 static const struct option long_opts[] = {
@@ -72,6 +72,9 @@ static const struct option long_opts[] = {
     {"dlog", required_argument, NULL, OPT_DLOG},
     {"dlog-bugs", no_argument, NULL, OPT_DLOG_BUGS},
     {"dlog-regs", required_argument, NULL, OPT_DLOG_REGS},
+    {"cpus", required_argument, NULL, OPT_CPUS},
+    {"vcpu-schedule", required_argument, NULL, OPT_VCPU_SCHEDULE},
+    {"vcpu-quantum", required_argument, NULL, OPT_VCPU_QUANTUM},
     {NULL, 0, NULL, 0},
 };
 
@@ -88,6 +91,9 @@ struct xopts {
     uint64_t dlog_regs;
     enum cc_xchecker checker;
     unsigned vms, rounds, branches, stop_after, react;
+    unsigned vcpus;                 /* --cpus (0: one) */
+    enum cc_vcpu_sched vcpu_sched;
+    uint32_t vcpu_quantum;
     bool react_set;
     enum cc_xmode mode;
     uint64_t seed, disk, mem, branch_ns;
@@ -101,7 +107,8 @@ static void usage_run(FILE *f)
             "usage: chaoscontrol explore run --kernel K --initrd I --vms N --rounds R\n"
             "           --branches B --output DIR [--mode fault|input-tree|hybrid] [--seed S]\n"
             "           [--disk-image F | --disk SIZE] [--cmdline ARGS] [--append ARGS]\n"
-            "           [--mem SIZE] [--branch-time T] [--stop-after N] [--react PCT]\n"
+            "           [--mem SIZE] [--cpus N] [--vcpu-schedule rr|random]\n"
+            "           [--vcpu-quantum N] [--branch-time T] [--stop-after N] [--react PCT]\n"
             "           [--setup-marker TEXT] [--setup-after T] [--check MODEL]\n"
             "           [--clients LIST] [--faults KINDS] [--snapshot-mem SIZE]\n"
             "           [--dlog-bugs [--dlog-regs N]] [--force] [--quiet]\n"
@@ -117,6 +124,12 @@ static void usage_run(FILE *f)
             "gets checkpoint.json (for resume), report.txt, assertions.json and\n"
             "coverage.svg, rewritten after every round.\n\n"
             "  --vms N            VMs in the simulation (1-%u)\n"
+            "  --cpus N           vCPUs per VM (1-%d, default 1; one runs at a time)\n"
+            "  --vcpu-schedule S  which vCPU runs next (--cpus > 1): rr (round robin, the\n"
+            "                     default) or random (from each VM's seeded stream, which\n"
+            "                     vcpu faults reseed: explore thread interleavings with it)\n"
+            "  --vcpu-quantum N   exits a vCPU runs before the next one (rr), or a switch\n"
+            "                     after each exit with probability 1/N (random); default %d\n"
             "  --seed S           seed of the simulation and of the explorer (default 0)\n"
             "  --disk SIZE        a zero-filled copy-on-write disk per VM (default 1M)\n"
             "  --disk-image F     a copy-on-write disk per VM over read-only image F\n"
@@ -135,8 +148,12 @@ static void usage_run(FILE *f)
             "                     Jepsen client on its control node\n"
             "  --faults KINDS     the fault kinds the mutator draws, comma-separated, from\n"
             "                     partition heal kill restart pause loss latency duplicate\n"
-            "                     reorder clock disk (default: all; restart returns a VM\n"
-            "                     to its post-setup snapshot, keeping only its disk)\n"
+            "                     reorder clock disk vcpu (default: all but vcpu, and vcpu\n"
+            "                     too with --cpus > 1 and --vcpu-schedule random; restart\n"
+            "                     returns a VM to its post-setup snapshot, keeping only its\n"
+            "                     disk; vcpu reseeds a VM's vCPU scheduler: another thread\n"
+            "                     interleaving). Without partition and pause, --react\n"
+            "                     defaults to 0 (--faults vcpu: interleavings only)\n"
             "  --snapshot-mem SIZE memory the snapshots of frontier points may hold (default:\n"
             "                     half of what is available at the start); past it the\n"
             "                     least recently used are re-made by replay when needed\n"
@@ -144,7 +161,8 @@ static void usage_run(FILE *f)
             "  --stop-after N     stop once N distinct bugs were found (default: never)\n"
             "  --react PCT        share of fault branches that also cut off or pause each\n"
             "                     VM that starts talking to every other (a leader, most\n"
-            "                     likely) shortly after it does (default 40; 0: never)\n"
+            "                     likely) shortly after it does (default 40, or 0 when\n"
+            "                     --faults has neither partition nor pause; 0: never)\n"
             "  --dlog-bugs        for every new bug also write DIR/bug_N.dlog, a determinism\n"
             "                     log of the bug's recipe replayed from setup to the failure\n"
             "                     (one replay per new bug, after its branch; other branches\n"
@@ -154,7 +172,7 @@ static void usage_run(FILE *f)
             "                     100000, 0 none)\n"
             "  --quiet            no per-round lines (bugs and the summary still print)\n"
             "Exit status: 0 no bug found, 1 bugs found (or an error), 2 usage errors.\n",
-            CC_SIM_MAX_VMS);
+            CC_SIM_MAX_VMS, CC_VM_MAX_VCPUS, CC_VM_DEFAULT_QUANTUM);
 }
 
 static void usage_minimize(FILE *f)
@@ -261,8 +279,8 @@ static int parse(int argc, char **argv, struct xopts *o)
             cc_xweights_default(&w);
             if (cc_xweights_only(&w, optarg) < 0)
                 return bad(o, "--faults '%s': want a comma-separated list of partition, heal, "
-                           "kill, restart, pause, loss, latency, duplicate, reorder, clock, disk",
-                           optarg);
+                           "kill, restart, pause, loss, latency, duplicate, reorder, clock, disk, "
+                           "vcpu", optarg);
             o->faults = optarg;
             break;
         }
@@ -280,6 +298,18 @@ static int parse(int argc, char **argv, struct xopts *o)
                 return bad(o, "--check '%s': want linearizable, set or none", optarg);
             break;
         case OPT_APPEND: o->append = optarg; break;
+        case OPT_CPUS:
+            if (!cli_parse_cpus(o->cmd, optarg, &o->vcpus))
+                return 2;
+            break;
+        case OPT_VCPU_SCHEDULE:
+            if (!cli_parse_vcpu_schedule(o->cmd, optarg, &o->vcpu_sched))
+                return 2;
+            break;
+        case OPT_VCPU_QUANTUM:
+            if (!cli_parse_vcpu_quantum(o->cmd, optarg, &o->vcpu_quantum))
+                return 2;
+            break;
         case OPT_DLOG: o->dlog = optarg; break;
         case OPT_DLOG_BUGS: o->dlog_bugs = true; break;
         case OPT_DLOG_REGS:
@@ -461,7 +491,8 @@ static int explore_run(int argc, char **argv)
         return rc == 3 ? 0 : rc;
     if (only(&o, "kernel initrd vms rounds branches output mode seed disk-image disk cmdline "
              "append mem branch-time stop-after react setup-marker setup-after check clients "
-             "snapshot-mem faults dlog-bugs dlog-regs force quiet", argc, argv))
+             "snapshot-mem faults dlog-bugs dlog-regs cpus vcpu-schedule vcpu-quantum force quiet",
+             argc, argv))
         return 2;
     if (o.dlog_regs_set && !o.dlog_bugs)
         return bad(&o, "%s", "--dlog-regs needs --dlog-bugs");
@@ -512,6 +543,9 @@ static int explore_run(int argc, char **argv)
     t.initrd = initrd;
     t.n_vms = o.vms;
     t.mem_size = o.mem;
+    t.vcpus = o.vcpus;
+    t.vcpu_sched = o.vcpu_sched;
+    t.vcpu_quantum = o.vcpu_quantum;
     t.cmdline = o.cmdline;
     t.append = o.append;
     t.setup_marker = o.setup_marker;
@@ -539,8 +573,19 @@ static int explore_run(int argc, char **argv)
     eo.dlog_bugs = o.dlog_bugs;
     if (o.dlog_regs_set)
         eo.dlog_regs = o.dlog_regs;
-    if (o.faults)
+    bool interleave = o.vcpus > 1 && o.vcpu_sched == CC_VSCHED_RANDOM;
+    if (o.faults) {
         cc_xweights_only(&eo.weights, o.faults);
+        /* the reactive rule cuts off or pauses VMs: only when asked for */
+        if (!o.react_set && !eo.weights.partition && !eo.weights.pause)
+            eo.react_percent = 0;
+        if (eo.weights.vcpu && !interleave)
+            fprintf(stderr, "chaoscontrol explore run: warning: vcpu faults reseed the random "
+                    "vCPU scheduler; %s they change nothing\n", o.vcpus > 1 ?
+                    "with --vcpu-schedule rr" : "with one vCPU per VM (no --cpus)");
+    } else if (interleave) {
+        eo.weights.vcpu = CC_XWEIGHT_VCPU;
+    }
     eo.progress = ui_progress;
     eo.log = ui_log;
     eo.log_opaque = &u;

@@ -30,7 +30,7 @@
 enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_MEM, OPT_SEED, OPT_CMDLINE, OPT_APPEND, OPT_JSON,
     OPT_SERIAL, OPT_SERIAL_OUT, OPT_MAX_EXITS, OPT_REPLAY, OPT_OVERRIDE, OPT_TRIGGER,
-    OPT_FORCE, OPT_QUIET, OPT_HELP,
+    OPT_FORCE, OPT_QUIET, OPT_HELP, OPT_CPUS, OPT_VCPU_SCHEDULE, OPT_VCPU_QUANTUM,
 };
 
 static const struct option long_opts[] = {
@@ -50,6 +50,9 @@ static const struct option long_opts[] = {
     {"force", no_argument, NULL, OPT_FORCE},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, OPT_HELP},
+    {"cpus", required_argument, NULL, OPT_CPUS},
+    {"vcpu-schedule", required_argument, NULL, OPT_VCPU_SCHEDULE},
+    {"vcpu-quantum", required_argument, NULL, OPT_VCPU_QUANTUM},
     {NULL, 0, NULL, 0},
 };
 
@@ -57,7 +60,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: chaoscontrol run --kernel K [--initrd I] [--seed N] [--json F]\n"
-            "       [--mem 256M] [--cmdline ARGS | --append ARGS] [--serial | --serial-out F]\n"
+            "       [--mem 256M] [--cpus N] [--vcpu-schedule rr|random] [--vcpu-quantum N]\n"
+            "       [--cmdline ARGS | --append ARGS] [--serial | --serial-out F]\n"
             "       [--max-exits N] [--replay F] [--override INDEX=VALUE]...\n"
             "       [--trigger auto|port] [--force] [--quiet]\n\n"
             "Runs a guest that uses the ChaosControl SDK to the end (power-off, or the\n"
@@ -68,6 +72,11 @@ static void usage(FILE *f)
             "  --json F            write the run's SDK record (assertions, failure, events,\n"
             "                      guidance, choices, coverage) as JSON to F\n"
             "  --mem SIZE          guest RAM (default 256M)\n"
+            "  --cpus N            vCPUs (1-%d, default 1; one runs at a time)\n"
+            "  --vcpu-schedule S   which vCPU runs next (--cpus > 1): rr (round robin, the\n"
+            "                      default) or random (drawn from the seeded stream)\n"
+            "  --vcpu-quantum N    exits a vCPU runs before the next one (rr), or a switch\n"
+            "                      after each exit with probability 1/N (random); default %d\n"
             "  --cmdline ARGS      replace the default kernel command line\n"
             "  --append ARGS       append to the kernel command line\n"
             "  --serial            copy the guest's serial output to stderr\n"
@@ -79,7 +88,8 @@ static void usage(FILE *f)
             "  --trigger port      ask the guest SDK for the port doorbell (default auto:\n"
             "                      hypercall where the host offers it)\n"
             "  --force             run even if this host's KVM fails the capability probe\n"
-            "  --quiet             print only the failure line, if any\n");
+            "  --quiet             print only the failure line, if any\n",
+            CC_VM_MAX_VCPUS, CC_VM_DEFAULT_QUANTUM);
 }
 
 struct run_opts {
@@ -166,6 +176,18 @@ static int parse(int argc, char **argv, struct run_opts *o)
                         optarg);
                 return 2;
             }
+            break;
+        case OPT_CPUS:
+            if (!cli_parse_cpus("run", optarg, &o->vm.vcpus))
+                return 2;
+            break;
+        case OPT_VCPU_SCHEDULE:
+            if (!cli_parse_vcpu_schedule("run", optarg, &o->vm.vcpu_sched))
+                return 2;
+            break;
+        case OPT_VCPU_QUANTUM:
+            if (!cli_parse_vcpu_quantum("run", optarg, &o->vm.vcpu_quantum))
+                return 2;
             break;
         case OPT_FORCE: o->vm.force = true; break;
         case OPT_QUIET: o->vm.quiet = true; break;
@@ -276,6 +298,13 @@ static int write_json(const char *path, struct cc_vm *vm, const struct run_opts 
     json_object_set_new(run, "seed", json_string(seed));
     json_object_set_new(run, "kernel", json_string(o->vm.kernel));
     json_object_set_new(run, "initrd", o->vm.initrd ? json_string(o->vm.initrd) : json_null());
+    if (o->vm.vcpus > 1) {      /* what --cpus and its options were (absent: one vCPU) */
+        json_object_set_new(run, "vcpus", json_integer(o->vm.vcpus));
+        json_object_set_new(run, "vcpu_schedule",
+                            json_string(cc_vcpu_sched_name(o->vm.vcpu_sched)));
+        json_object_set_new(run, "vcpu_quantum", json_integer(o->vm.vcpu_quantum ?
+                            o->vm.vcpu_quantum : CC_VM_DEFAULT_QUANTUM));
+    }
     json_object_set_new(run, "stop", json_string(cc_stop_name(stop)));
     json_object_set_new(run, "exits", json_integer((json_int_t)cc_vm_exit_count(vm)));
     json_object_set_new(run, "vtime_ns", json_integer((json_int_t)cc_vm_vtime_ns(vm)));
@@ -363,6 +392,9 @@ static int make_vm(const struct run_opts *o, int serial_fd,
     cc_vm_config_default(&cfg);
     cfg.mem_size = o->vm.mem;
     cfg.seed = o->vm.seed;
+    cfg.vcpus = o->vm.vcpus;
+    cfg.vcpu_sched = o->vm.vcpu_sched;
+    cfg.vcpu_quantum = o->vm.vcpu_quantum;
     cfg.cmdline_extra = o->vm.cmdline_extra;
     cfg.serial_fd = serial_fd;
     cfg.watchdog_s = 30;

@@ -37,7 +37,8 @@ enum {
     OPT_VMS = 256, OPT_KERNEL, OPT_INITRD, OPT_SCHEDULE, OPT_SEED, OPT_DURATION, OPT_DISK,
     OPT_DISK_IMAGE, OPT_APPEND, OPT_CMDLINE, OPT_MEM, OPT_JSON, OPT_QUANTUM, OPT_LATENCY,
     OPT_SETUP_MARKER, OPT_SETUP_AFTER, OPT_SERIAL_DIR, OPT_NO_STOP, OPT_NO_RNG, OPT_NO_BALLOON, OPT_FORCE,
-    OPT_QUIET, OPT_HELP, OPT_HISTORY, OPT_CHECK, OPT_DLOG, OPT_DLOG_REGS, OPT_BUG,
+    OPT_QUIET, OPT_HELP, OPT_HISTORY, OPT_CHECK, OPT_DLOG, OPT_DLOG_REGS, OPT_BUG, OPT_CPUS,
+    OPT_VCPU_SCHEDULE, OPT_VCPU_QUANTUM,
 };
 
 static const struct option long_opts[] = {
@@ -63,6 +64,9 @@ static const struct option long_opts[] = {
     {"dlog", required_argument, NULL, OPT_DLOG},
     {"dlog-regs", required_argument, NULL, OPT_DLOG_REGS},
     {"bug", required_argument, NULL, OPT_BUG},
+    {"cpus", required_argument, NULL, OPT_CPUS},
+    {"vcpu-schedule", required_argument, NULL, OPT_VCPU_SCHEDULE},
+    {"vcpu-quantum", required_argument, NULL, OPT_VCPU_QUANTUM},
     {"no-stop-on-failure", no_argument, NULL, OPT_NO_STOP},
     {"no-rng", no_argument, NULL, OPT_NO_RNG},
     {"no-balloon", no_argument, NULL, OPT_NO_BALLOON},
@@ -78,6 +82,7 @@ static void usage(FILE *f)
             "usage: chaoscontrol sim --vms N --kernel K --initrd I [--schedule F.json]\n"
             "       [--seed N] [--duration 10s] [--disk SIZE | --disk-image F] [--append ARGS]\n"
             "       [--json F] [--mem 256M] [--quantum 100us] [--latency 100us]\n"
+            "       [--cpus N] [--vcpu-schedule rr|random] [--vcpu-quantum N]\n"
             "       [--setup-marker TEXT] [--setup-after T] [--serial-dir DIR]\n"
             "       [--history F] [--check linearizable|set] [--no-stop-on-failure]\n"
             "       [--dlog F] [--dlog-regs N] [--no-rng] [--no-balloon] [--force] [--quiet]\n"
@@ -102,6 +107,12 @@ static void usage(FILE *f)
             "  --json F            write the whole report (status, links, log, schedule,\n"
             "                      assertions, failures) as JSON to F\n"
             "  --mem SIZE          guest RAM per VM (default 256M)\n"
+            "  --cpus N            vCPUs per VM (1-%d, default 1; one runs at a time)\n"
+            "  --vcpu-schedule S   which vCPU runs next (--cpus > 1): rr (round robin, the\n"
+            "                      default) or random (drawn from each VM's seeded stream;\n"
+            "                      vcpu_schedule faults reseed it)\n"
+            "  --vcpu-quantum N    exits a vCPU runs before the next one (rr), or a switch\n"
+            "                      after each exit with probability 1/N (random); default %d\n"
             "  --quantum T         lockstep quantum (default 100us)\n"
             "  --latency T         one-way latency of every link at start (default 100us)\n"
             "  --setup-marker TEXT console text that counts as setup complete (besides\n"
@@ -128,7 +139,7 @@ static void usage(FILE *f)
             "  --no-rng, --no-balloon  leave out those devices\n"
             "  --force             run even if this host's KVM fails the capability probe\n"
             "  --quiet             print only failures and the final line\n",
-            CC_SIM_MAX_VMS);
+            CC_SIM_MAX_VMS, CC_VM_MAX_VCPUS, CC_VM_DEFAULT_QUANTUM);
 }
 
 struct sim_opts {
@@ -139,6 +150,9 @@ struct sim_opts {
     uint64_t setup_after;
     enum cc_xchecker checker;
     uint64_t seed, duration, disk, mem, quantum, latency;
+    unsigned vcpus;
+    enum cc_vcpu_sched vcpu_sched;
+    uint32_t vcpu_quantum;
     bool latency_set, no_stop, no_rng, no_balloon, force, quiet;
 };
 
@@ -219,6 +233,18 @@ static int parse(int argc, char **argv, struct sim_opts *o)
             if (!cli_parse_size(optarg, &o->mem))
                 return bad("--mem '%s' is not a size (e.g. 256M)", optarg);
             break;
+        case OPT_CPUS:
+            if (!cli_parse_cpus("sim", optarg, &o->vcpus))
+                return 2;
+            break;
+        case OPT_VCPU_SCHEDULE:
+            if (!cli_parse_vcpu_schedule("sim", optarg, &o->vcpu_sched))
+                return 2;
+            break;
+        case OPT_VCPU_QUANTUM:
+            if (!cli_parse_vcpu_quantum("sim", optarg, &o->vcpu_quantum))
+                return 2;
+            break;
         case OPT_NO_STOP: o->no_stop = true; break;
         case OPT_NO_RNG: o->no_rng = true; break;
         case OPT_NO_BALLOON: o->no_balloon = true; break;
@@ -266,6 +292,9 @@ static int record_bug(const struct sim_opts *o, const struct cc_schedule *sched,
     t.initrd = o->initrd;
     t.n_vms = o->vms;
     t.mem_size = o->mem;
+    t.vcpus = o->vcpus;
+    t.vcpu_sched = o->vcpu_sched;
+    t.vcpu_quantum = o->vcpu_quantum;
     t.cmdline = o->cmdline;
     t.append = o->append;
     t.disk_size = o->disk;
@@ -518,6 +547,9 @@ static void make_config(const struct sim_opts *o, struct cc_sim_config *cfg)
     cfg->cmdline = o->cmdline;
     cfg->append = o->append;
     cfg->mem_size = o->mem;
+    cfg->vcpus = o->vcpus;
+    cfg->vcpu_sched = o->vcpu_sched;
+    cfg->vcpu_quantum = o->vcpu_quantum;
     cfg->disk_size = o->disk;
     cfg->disk_image = o->disk_image;
     cfg->rng = !o->no_rng;

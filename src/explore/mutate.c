@@ -18,7 +18,8 @@ struct xmut {
 void cc_xweights_default(struct cc_xweights *w)
 {
     /* Network partitions, crashes with restarts and pauses are what break
-     * consensus protocols; the rest is there for variety. */
+     * consensus protocols; the rest is there for variety. vcpu stays 0:
+     * it only matters for SMP targets (explore.h). */
     *w = (struct cc_xweights){
         .partition = 30, .heal = 6, .kill = 6, .restart = 16, .pause = 12, .loss = 8,
         .latency = 3, .duplicate = 3, .reorder = 3, .clock = 5, .disk = 1,
@@ -31,13 +32,15 @@ int cc_xweights_only(struct cc_xweights *w, const char *list)
     struct {
         const char *name;
         unsigned *src, *dst;
+        unsigned usual;             /* the weight when w has 0 */
     } k[] = {
-        {"partition", &w->partition, &out.partition}, {"heal", &w->heal, &out.heal},
-        {"kill", &w->kill, &out.kill}, {"restart", &w->restart, &out.restart},
-        {"pause", &w->pause, &out.pause}, {"loss", &w->loss, &out.loss},
-        {"latency", &w->latency, &out.latency}, {"duplicate", &w->duplicate, &out.duplicate},
-        {"reorder", &w->reorder, &out.reorder}, {"clock", &w->clock, &out.clock},
-        {"disk", &w->disk, &out.disk},
+        {"partition", &w->partition, &out.partition, 1}, {"heal", &w->heal, &out.heal, 1},
+        {"kill", &w->kill, &out.kill, 1}, {"restart", &w->restart, &out.restart, 1},
+        {"pause", &w->pause, &out.pause, 1}, {"loss", &w->loss, &out.loss, 1},
+        {"latency", &w->latency, &out.latency, 1},
+        {"duplicate", &w->duplicate, &out.duplicate, 1},
+        {"reorder", &w->reorder, &out.reorder, 1}, {"clock", &w->clock, &out.clock, 1},
+        {"disk", &w->disk, &out.disk, 1}, {"vcpu", &w->vcpu, &out.vcpu, CC_XWEIGHT_VCPU},
     };
     bool any = false;
     for (const char *p = list; *p;) {
@@ -47,7 +50,7 @@ int cc_xweights_only(struct cc_xweights *w, const char *list)
             i++;
         if (i == sizeof(k) / sizeof(k[0]))
             return -EINVAL;
-        *k[i].dst = *k[i].src ? *k[i].src : 1;
+        *k[i].dst = *k[i].src ? *k[i].src : k[i].usual;
         any = true;
         p += n + (p[n] == ',');
     }
@@ -205,8 +208,9 @@ void xmut_random_fault(struct xmut *m, const struct xpoint_info *p, uint64_t at,
                           struct cc_fault *f)
 {
     const struct cc_xweights *w = &m->w;
+    /* vcpu last: with weight 0 it changes no draw of the others */
     unsigned weights[] = {w->partition, w->heal, w->kill, w->restart, w->pause, w->loss,
-                          w->latency, w->duplicate, w->reorder, w->clock, w->disk};
+                          w->latency, w->duplicate, w->reorder, w->clock, w->disk, w->vcpu};
     unsigned total = 0;
     for (size_t i = 0; i < sizeof(weights) / sizeof(weights[0]); i++)
         total += weights[i];
@@ -279,10 +283,16 @@ void xmut_random_fault(struct xmut *m, const struct xpoint_info *p, uint64_t at,
             f->duration_ns = ms_between(m, 50, wms);
         }
         break;
-    default:
+    case 10:
         cc_fault_init(f, chance(m, 50) ? CC_FAULT_DISK_WRITE_ERROR : CC_FAULT_DISK_READ_ERROR, at);
         f->vm = pick_vm(m, p, true);
         f->count = 1;
+        break;
+    default:
+        /* another interleaving of one VM's threads from here on */
+        cc_fault_init(f, CC_FAULT_VCPU_SCHEDULE, at);
+        f->vm = pick_vm(m, p, true);
+        f->seed = rng_u64(&m->rng);
         break;
     }
 }
@@ -391,6 +401,12 @@ static void retarget(struct xmut *m, const struct xpoint_info *p, struct cc_faul
             f->vm = pick_vm(m, p, false);
         else
             f->duration_ns = ms_between(m, 20, wms < 800 ? wms : 800);
+        break;
+    case CC_FAULT_VCPU_SCHEDULE:
+        if (chance(m, 50))
+            f->vm = pick_vm(m, p, false);
+        else
+            f->seed = rng_u64(&m->rng);
         break;
     default:
         if (cc_fault_has_vm(f->type))

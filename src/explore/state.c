@@ -334,6 +334,8 @@ static json_t *options_json(const struct xsettings *s)
     json_object_set_new(wj, "reorder", json_integer(w->reorder));
     json_object_set_new(wj, "clock", json_integer(w->clock));
     json_object_set_new(wj, "disk", json_integer(w->disk));
+    if (w->vcpu)        /* absent: 0 (checkpoints from before SMP stay as they were) */
+        json_object_set_new(wj, "vcpu", json_integer(w->vcpu));
     json_object_set_new(op, "weights", wj);
     return op;
 }

@@ -50,7 +50,7 @@ static int load_weights(const json_t *wj, struct cc_xweights *w)
         {"partition", &w->partition}, {"heal", &w->heal}, {"kill", &w->kill},
         {"restart", &w->restart}, {"pause", &w->pause}, {"loss", &w->loss},
         {"latency", &w->latency}, {"duplicate", &w->duplicate}, {"reorder", &w->reorder},
-        {"clock", &w->clock}, {"disk", &w->disk},
+        {"clock", &w->clock}, {"disk", &w->disk}, {"vcpu", &w->vcpu},
     };
     for (size_t i = 0; json_is_object(wj) && i < sizeof(ws) / sizeof(ws[0]); i++)
         opt_unsigned(wj, ws[i].key, ws[i].dst);

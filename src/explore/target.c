@@ -140,6 +140,11 @@ json_t *xtarget_to_json(const struct cc_xtarget *t)
                                                         json_null());
     json_object_set_new(o, "vms", json_integer(t->n_vms));
     json_object_set_new(o, "mem", xj_u64(t->mem_size));
+    if (t->vcpus > 1) {     /* one-vCPU targets keep their old form */
+        json_object_set_new(o, "vcpus", json_integer(t->vcpus));
+        json_object_set_new(o, "vcpu_schedule", json_string(cc_vcpu_sched_name(t->vcpu_sched)));
+        json_object_set_new(o, "vcpu_quantum", json_integer(t->vcpu_quantum));
+    }
     json_object_set_new(o, "cmdline", str_or_null(t->cmdline));
     json_object_set_new(o, "append", str_or_null(t->append));
     json_object_set_new(o, "disk_size", xj_u64(t->disk_size));
@@ -286,6 +291,24 @@ int xtarget_from_json(const json_t *j, const char *src, const char *path, struct
                         CC_SIM_MAX_VMS);
     if (rc == 0)
         rc = get_num(j, "mem", false, &mem, src, path, err);
+    uint64_t vcpus = 1, vq = 0;
+    enum cc_vcpu_sched vs = CC_VSCHED_RR;
+    if (rc == 0)
+        rc = get_num(j, "vcpus", false, &vcpus, src, path, err);
+    if (rc == 0 && (vcpus < 1 || vcpus > CC_VM_MAX_VCPUS))
+        rc = cc_err_set(err, EINVAL, "%s: %s.vcpus: %" PRIu64 " is not in 1..%d", src, path,
+                        vcpus, CC_VM_MAX_VCPUS);
+    if (rc == 0)
+        rc = get_num(j, "vcpu_quantum", false, &vq, src, path, err);
+    if (rc == 0 && vq > UINT32_MAX)
+        rc = cc_err_set(err, EINVAL, "%s: %s.vcpu_quantum: %" PRIu64 " is too large", src, path,
+                        vq);
+    if (rc == 0) {
+        json_t *vsj = json_object_get(j, "vcpu_schedule");
+        if (vsj && (!json_is_string(vsj) || cc_vcpu_sched_parse(json_string_value(vsj), &vs) < 0))
+            rc = cc_err_set(err, EINVAL, "%s: %s.vcpu_schedule: not \"rr\" or \"random\"", src,
+                            path);
+    }
     if (rc == 0)
         rc = get_str(j, "cmdline", false, &s->cmdline, src, path, err);
     if (rc == 0)
@@ -334,6 +357,9 @@ int xtarget_from_json(const json_t *j, const char *src, const char *path, struct
     t->disk_image = s->disk_image;
     t->n_vms = (unsigned)vms;
     t->mem_size = mem;
+    t->vcpus = (unsigned)vcpus;
+    t->vcpu_sched = vs;
+    t->vcpu_quantum = (uint32_t)vq;
     t->disk_size = disk;
     t->seed = seed;
     t->quantum_ns = q;

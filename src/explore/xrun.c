@@ -88,6 +88,9 @@ static int create_sim(const struct cc_xtarget *t, const struct cc_xrun_opts *o,
     cfg.append = t->append;
     if (t->mem_size)
         cfg.mem_size = t->mem_size;
+    cfg.vcpus = t->vcpus;
+    cfg.vcpu_sched = t->vcpu_sched;
+    cfg.vcpu_quantum = t->vcpu_quantum;
     cfg.disk_size = t->disk_size;
     cfg.disk_image = t->disk_image;
     return cc_sim_create(&cfg, out, err);

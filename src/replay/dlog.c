@@ -791,9 +791,18 @@ static const char *addr_label(uint32_t kind)
     }
 }
 
+/* " cpu=N" for SMP records (vCPU N > 0), else "". */
+static const char *cpu_label(unsigned cpu, char *buf, size_t len)
+{
+    if (!cpu)
+        return "";
+    snprintf(buf, len, " cpu=%u", cpu);
+    return buf;
+}
+
 void cc_dlog_format(const struct cc_dlog_rec *r, char *buf, size_t len)
 {
-    char who[32];
+    char who[32], cpu[16];
     if (r->type == CC_DLOG_SIM) {
         snprintf(who, sizeof(who), "sim");
     } else {
@@ -807,12 +816,14 @@ void cc_dlog_format(const struct cc_dlog_rec *r, char *buf, size_t len)
     size_t left = len - (size_t)n;
     switch (r->type) {
     case CC_DLOG_EXIT:
-        snprintf(p, left, "%s %s=0x%" PRIx64 " size=%u data=0x%" PRIx64 " rip=0x%" PRIx64,
-                 cc_trace_kind_name(r->kind), addr_label(r->kind), r->addr, r->size, r->data,
-                 r->rip);
+        snprintf(p, left, "%s %s=0x%" PRIx64 " size=%u data=0x%" PRIx64 " rip=0x%" PRIx64 "%s",
+                 cc_trace_kind_name(r->kind & 0xff), addr_label(r->kind & 0xff), r->addr, r->size,
+                 r->data, r->rip, cpu_label(r->kind >> 8, cpu, sizeof(cpu)));
         break;
     case CC_DLOG_INJECT:
-        snprintf(p, left, "inject vector=0x%" PRIx64 "%s", r->addr, r->addr == 2 ? " (nmi)" : "");
+        snprintf(p, left, "inject vector=0x%" PRIx64 "%s%s", r->addr & 0xff,
+                 (r->addr & 0xff) == 2 ? " (nmi)" : "",
+                 cpu_label((unsigned)(r->addr >> 8), cpu, sizeof(cpu)));
         break;
     case CC_DLOG_REGS:
         n = snprintf(p, left, "regs");
@@ -877,14 +888,18 @@ char *cc_dlog_rec_json(const struct cc_dlog_rec *r)
     json_object_set_new(o, "vtime", cj_u64(r->vtime));
     switch (r->type) {
     case CC_DLOG_EXIT:
-        json_object_set_new(o, "kind", json_string(cc_trace_kind_name(r->kind)));
+        json_object_set_new(o, "kind", json_string(cc_trace_kind_name(r->kind & 0xff)));
+        if (r->kind >> 8)
+            json_object_set_new(o, "cpu", json_integer(r->kind >> 8));
         json_object_set_new(o, "addr", hex(r->addr));
         json_object_set_new(o, "size", json_integer(r->size));
         json_object_set_new(o, "data", hex(r->data));
         json_object_set_new(o, "rip", hex(r->rip));
         break;
     case CC_DLOG_INJECT:
-        json_object_set_new(o, "vector", json_integer((json_int_t)r->addr));
+        json_object_set_new(o, "vector", json_integer((json_int_t)(r->addr & 0xff)));
+        if (r->addr >> 8)
+            json_object_set_new(o, "cpu", json_integer((json_int_t)(r->addr >> 8)));
         break;
     case CC_DLOG_REGS: {
         json_t *g = json_object();

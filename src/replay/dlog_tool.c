@@ -190,10 +190,10 @@ static int gather(const char *path, struct stats *s, struct cc_dlog_info *info,
         case CC_DLOG_EXIT: {
             s->exits++;
             v->exits++;
-            s->kinds[r->kind < N_KINDS ? r->kind : 0]++;
+            s->kinds[(r->kind & 0xff) < N_KINDS ? (r->kind & 0xff) : 0]++;
             uint64_t space;
             bool ok = true;
-            if (is_port_kind(r->kind, &space))
+            if (is_port_kind(r->kind & 0xff, &space))
                 ok = ctab_add(&s->ports, space, r->addr);
             if (!ok || !ctab_add(&s->secs, r->vtime / 1000000000u, r->vm))
                 rc = cc_err_set(err, ENOMEM, "out of memory");

@@ -46,6 +46,7 @@ static const char *const type_names[CC_FAULT_TYPE_END] = {
     [CC_FAULT_MEMORY_PRESSURE] = "memory_pressure",
     [CC_FAULT_IRQ] = "irq",
     [CC_FAULT_NMI] = "nmi",
+    [CC_FAULT_VCPU_SCHEDULE] = "vcpu_schedule",
 };
 
 const char *cc_fault_type_name(enum cc_fault_type t)
@@ -86,7 +87,8 @@ bool cc_fault_has_vm(enum cc_fault_type t)
 bool cc_fault_is_instant(enum cc_fault_type t)
 {
     return t == CC_FAULT_HEAL || t == CC_FAULT_KILL || t == CC_FAULT_RESTART ||
-           t == CC_FAULT_CLOCK_JUMP || t == CC_FAULT_IRQ || t == CC_FAULT_NMI;
+           t == CC_FAULT_CLOCK_JUMP || t == CC_FAULT_IRQ || t == CC_FAULT_NMI ||
+           t == CC_FAULT_VCPU_SCHEDULE;
 }
 
 void cc_fault_init(struct cc_fault *f, enum cc_fault_type type, uint64_t at_ns)
@@ -359,6 +361,9 @@ void cc_fault_describe(const struct cc_fault *f, char *buf, size_t len)
         if (f->count > 1)
             sbf(&s, " x%" PRIu64, f->count);
         break;
+    case CC_FAULT_VCPU_SCHEDULE:
+        sbf(&s, " seed %" PRIu64, f->seed);
+        break;
     default:
         break;
     }
@@ -545,6 +550,7 @@ static json_t *fault_json(const struct cc_fault *f)
         json_object_set_new(o, "line", json_integer(f->line));
         json_object_set_new(o, "count", json_integer((json_int_t)f->count));
         break;
+    case CC_FAULT_VCPU_SCHEDULE: json_object_set_new(o, "seed", cj_u64(f->seed)); break;
     default:
         break;
     }

@@ -191,6 +191,22 @@ static int get_count(const struct ctx *c, const json_t *v, const char *field, ui
     return rc;
 }
 
+/* A seed: 0 to 2^64-1, a JSON integer or (the form written above 2^53,
+ * util/cjson.h) a string of decimal digits. */
+static int get_seed(const struct ctx *c, const json_t *v, const char *field, uint64_t *out)
+{
+    if (cj_get_u64(v, out) == 0)
+        return 0;
+    if (json_is_integer(v))
+        return perr(c, field, "%lld is negative (a seed is 0 to 18446744073709551615)",
+                    (long long)json_integer_value(v));
+    if (json_is_string(v))
+        return perr(c, field, "\"%s\" is not a seed (decimal digits, 0 to "
+                    "18446744073709551615)", json_string_value(v));
+    return perr(c, field, "is %s, not a seed (an integer, or a string of decimal digits "
+                "above 2^53)", cj_kind(v));
+}
+
 /* Keys each type takes besides at, type and duration. */
 #define K_VM        (1u << 0)
 #define K_FROM      (1u << 1)
@@ -214,11 +230,12 @@ static int get_count(const struct ctx *c, const json_t *v, const char *field, ui
 #define K_LINE      (1u << 19)
 #define K_DURATION  (1u << 20)
 #define K_BRIDGE    (1u << 21)
+#define K_SEED      (1u << 22)
 
 static const char *const key_names[] = {
     "vm", "from", "to", "sides", "latency", "jitter", "bps", "rate", "delay", "offset",
     "length", "count", "torn_bytes", "torn_error", "bits", "capacity", "ppm", "delta", "size",
-    "line", "duration", "bridge",
+    "line", "duration", "bridge", "seed",
 };
 
 #define K_LINK (K_FROM | K_TO | K_DURATION)
@@ -244,6 +261,7 @@ static unsigned type_keys(enum cc_fault_type t)
     case CC_FAULT_CLOCK_JUMP: return K_VM | K_DELTA;
     case CC_FAULT_MEMORY_PRESSURE: return K_VM | K_SIZE | K_DURATION;
     case CC_FAULT_IRQ: return K_VM | K_LINE | K_COUNT;
+    case CC_FAULT_VCPU_SCHEDULE: return K_VM | K_SEED;
     default: return 0;
     }
 }
@@ -282,7 +300,7 @@ static int parse_type_and_time(const struct ctx *c, const json_t *o, struct cc_f
                     "jitter, bandwidth, loss, corrupt, reorder, duplicate, disk_read_error, "
                     "disk_write_error, disk_torn_write, disk_corrupt_read, disk_corrupt_write, "
                     "disk_full, kill, pause, restart, clock_skew, clock_jump, memory_pressure, "
-                    "irq, nmi)", json_string_value(tv));
+                    "irq, nmi, vcpu_schedule)", json_string_value(tv));
     json_t *at = json_object_get(o, "at");
     if (!at)
         return perr(c, NULL, "has no \"at\" (when the fault happens)");
@@ -398,6 +416,7 @@ static int parse_key(const struct ctx *c, unsigned bit, const json_t *v, struct 
         f->skew_ppm = json_integer_value(v);
         return 0;
     case K_DELTA: return get_time(c, v, "delta", true, &f->delta_ns);
+    case K_SEED: return get_seed(c, v, "seed", &f->seed);
     }
     return 0;
 }
@@ -418,6 +437,7 @@ static const char *required_key(enum cc_fault_type t)
     case CC_FAULT_CLOCK_JUMP: return "delta";
     case CC_FAULT_MEMORY_PRESSURE: return "size";
     case CC_FAULT_IRQ: return "line";
+    case CC_FAULT_VCPU_SCHEDULE: return "seed";
     default: return NULL;
     }
 }
@@ -466,8 +486,10 @@ int cc_schedule_parse(const char *text, const char *name, unsigned n_vms,
     json_error_t je;
     json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
     if (!root)
-        return cc_err_set(err, EINVAL, "%s: line %d, column %d: invalid JSON: %s", name, je.line,
-                          je.column, je.text);
+        return cc_err_set(err, EINVAL, "%s: line %d, column %d: invalid JSON: %s%s", name, je.line,
+                          je.column, je.text, strstr(je.text, "too big integer") ?
+                          " (a seed above 2^63 - 1 is written as a string of its digits, e.g. "
+                          "\"18446744073709551615\")" : "");
     int rc = 0;
     struct cc_schedule *s = NULL;
     if (!json_is_object(root)) {

@@ -417,6 +417,9 @@ static int make_linux_vm(struct cc_sim *sim, const struct cc_sim_config *cfg, un
     cc_vm_config_default(&vc);
     if (cfg->mem_size)
         vc.mem_size = cfg->mem_size;
+    vc.vcpus = cfg->vcpus;
+    vc.vcpu_sched = cfg->vcpu_sched;
+    vc.vcpu_quantum = cfg->vcpu_quantum;
     vc.seed = sim_vm_seed(cfg->seed, i);
     vc.cmdline_extra = extra;
     vc.serial_fd = cfg->serial_fd[i];

@@ -381,6 +381,26 @@ static void nmi(struct cc_sim *sim, struct sim_vm *v, const struct cc_fault *f, 
     applied(sim, f, idx, (int)v->index);
 }
 
+/* From now on the VM's vCPU scheduler draws from a stream seeded with
+ * f->seed (a restart later restores the restart point's scheduler). */
+static void vcpu_schedule(struct cc_sim *sim, struct sim_vm *v, const struct cc_fault *f,
+                          int64_t idx)
+{
+    if (cc_vm_vcpus(v->vm) < 2) {
+        skipped(sim, f, idx, "the VM has one vCPU: nothing to schedule");
+        return;
+    }
+    cc_vm_sched_reseed(v->vm, f->seed);
+    if (sim->cfg.vcpus > 1 && sim->cfg.vcpu_sched == CC_VSCHED_RR) {
+        char d[160];
+        cc_fault_describe(f, d, sizeof(d));
+        sim_log(sim, CC_SIM_LOG_FAULT, (int)v->index, idx, f->type, "%s (the round-robin "
+                "scheduler draws nothing from it: use the random one)", d);
+        return;
+    }
+    applied(sim, f, idx, (int)v->index);
+}
+
 /* ---- applying ---- */
 
 /* Faults that apply to a VM that is neither running nor paused: a restart
@@ -468,6 +488,9 @@ int sim_apply_fault(struct cc_sim *sim, const struct cc_fault *f, int64_t idx, s
         return irq(sim, v, f, idx, err);
     case CC_FAULT_NMI:
         nmi(sim, v, f, idx);
+        return 0;
+    case CC_FAULT_VCPU_SCHEDULE:
+        vcpu_schedule(sim, v, f, idx);
         return 0;
     default:
         skipped(sim, f, idx, "unknown fault type");

@@ -161,6 +161,19 @@ static void status_write(void *opaque, uint64_t off, const void *data, unsigned 
     vm->has_exit_status = true;
 }
 
+/* CC_PORT_YIELD: a 32-bit write from the patched kernel's cpu_relax (0)
+ * or udelay (the delay in ns); SMP only (smp.c), ignored with one vCPU. */
+static void yield_write(void *opaque, uint64_t off, const void *data, unsigned size)
+{
+    uint16_t base;
+    struct cc_vm *vm = vm_of(opaque, &base);
+    if (off != 0 || size != 4)
+        return;
+    uint32_t v;
+    memcpy(&v, data, 4);
+    smp_yield(vm, v);
+}
+
 /* Platform block: any write to CC_PORT_POWEROFF powers off (the kernel
  * patch); the rest of the block reads as all ones and ignores writes. */
 static void poweroff_write(void *opaque, uint64_t off, const void *data, unsigned size)
@@ -203,8 +216,8 @@ static const struct cc_io_ops rcr_ops = {rcr_read, rcr_write};
 static const struct cc_io_ops port92_ops = {port92_read, port92_write};
 static const struct cc_io_ops post_ops = {post_read, ignore_write};
 static const struct cc_io_ops poweroff_ops = {NULL, poweroff_write};
-static const struct cc_io_ops reserved_ops = {NULL, ignore_write};
 static const struct cc_io_ops status_ops = {NULL, status_write};
+static const struct cc_io_ops yield_ops = {NULL, yield_write};
 
 static const struct {
     uint16_t base, len;
@@ -225,13 +238,13 @@ static const struct {
     {0x80, 1, 1, &post_ops, "POST/delay (port 0x80)"},
     {CC_PORT_POWEROFF, 4, IOBUS_ANY_SIZE, &poweroff_ops, "platform power-off"},
     {CC_PORT_STATUS, 4, IOBUS_ANY_SIZE, &status_ops, "platform exit status"},
-    {CC_PORT_BASE + 12, CC_PORT_LEN - 12, IOBUS_ANY_SIZE, &reserved_ops, "platform (reserved)"},
+    {CC_PORT_YIELD, 4, IOBUS_ANY_SIZE, &yield_ops, "platform vCPU yield"},
 };
 
 int board_init(struct cc_vm *vm, struct cc_err *err)
 {
     pic_init(&vm->pic);
-    struct cc_irq_sink sink = {pic_sink_set_irq, &vm->pic};
+    struct cc_irq_sink sink = vm_irq_sink(vm);
     pit_init(&vm->pit, sink, 0);
     uart_init(&vm->uart, sink, 4, serial_tx, vm);
     cmos_init(&vm->cmos, vm->cfg.rtc_epoch, vm->mem_size);

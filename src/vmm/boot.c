@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "chaoscontrol/platform.h"
+#include "mptable.h"
 #include "vm_internal.h"
 
 #define SETUP_DATA_GPA   0x6000ull
@@ -77,6 +78,11 @@ static const char default_cmdline[] =
 const char *cc_vm_default_cmdline(void)
 {
     return default_cmdline;
+}
+
+const char *cc_vm_default_cmdline_for(unsigned vcpus)
+{
+    return vcpus > 1 ? smp_cmdline(NULL) : default_cmdline;
 }
 
 struct file_buf {
@@ -357,8 +363,8 @@ int cc_vm_load_linux(struct cc_vm *vm, const char *kernel, const char *initrd,
 
     /* Command line: base (or the default), device fragments, extra. */
     char *cl = (char *)(vm->mem + CMDLINE_GPA);
-    const char *parts[3] = {cmdline ? cmdline : default_cmdline, vm->cmdline_dev,
-                            vm->cfg.cmdline_extra};
+    const char *parts[3] = {cmdline ? cmdline : vm->smp ? smp_cmdline(vm) : default_cmdline,
+                            vm->cmdline_dev, vm->cfg.cmdline_extra};
     size_t need = 0;
     for (int i = 0; i < 3; i++)
         if (parts[i] && *parts[i])
@@ -406,6 +412,15 @@ int cc_vm_load_linux(struct cc_vm *vm, const char *kernel, const char *initrd,
     rng_bytes(&seed_rng, sd + 16, 32);
     put64(bp + HDR_SETUP_DATA, SETUP_DATA_GPA);
 
+    /* SMP: the MP table in the first KiB of the EBDA, where Linux looks. */
+    if (vm->smp) {
+        uint32_t sig = (vm->cfg.cpu.family > 0xf ? 0xf : vm->cfg.cpu.family) << 8 |
+                       (vm->cfg.cpu.model & 0xf) << 4 | (vm->cfg.cpu.stepping & 0xf);
+        rc = mptable_write(vm->mem, vm->mem_size, EBDA_START, vm->ncpu, sig,
+                           1u << 0 | 1u << 9 /* FPU, APIC */, err);
+        if (rc < 0)
+            return rc;
+    }
     e820_add(bp, 0, EBDA_START, E820_RAM);
     e820_add(bp, EBDA_START, HIGH_MEM - EBDA_START, E820_RESERVED);
     e820_add(bp, HIGH_MEM, vm->mem_size - HIGH_MEM, E820_RAM);

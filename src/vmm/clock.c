@@ -62,13 +62,20 @@ int cc_vm_irq_pulse(struct cc_vm *vm, unsigned line, struct cc_err *err)
     if (line > 15 || line == 2)
         return cc_err_set(err, EINVAL, "IRQ line %u is not an ISA line (0-15, but not the "
                           "cascade line 2; use 9)", line);
-    pic_set_irq(&vm->pic, line, 1);
-    pic_set_irq(&vm->pic, line, 0);
+    struct cc_irq_sink sink = vm_irq_sink(vm);   /* the PIC, and the I/O APIC (SMP) */
+    irq_set(&sink, line, 1);
+    irq_set(&sink, line, 0);
     return 0;
 }
 
 int cc_vm_nmi(struct cc_vm *vm, struct cc_err *err)
 {
+    if (vm->smp) {      /* to the BSP */
+        int rc = smp_nmi(vm, 0, err);
+        if (rc == 0)
+            vm->halted = false;
+        return rc;
+    }
     if (ioctl(vm->vcpu_fd, KVM_NMI) < 0)
         return cc_err_set(err, errno, "KVM_NMI: %s", strerror(errno));
     struct cc_trace_rec tr = {

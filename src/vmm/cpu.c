@@ -6,7 +6,7 @@
  *  - fix the processor identity (vendor, family/model/stepping, brand);
  *  - hide hardware randomness (RDRAND, RDSEED), RDTSCP and RDPID, the TSC
  *    itself, TSC-deadline, invariant TSC, TSC_ADJUST, WAITPKG (all leak host
- *    time), x2APIC and the local APIC (there is none: no in-kernel irqchip),
+ *    time), x2APIC and (one vCPU) the local APIC (SMP guests get ours, smp.c),
  *    the hypervisor bit and every 0x4000_00xx leaf (no kvmclock), the PMU,
  *    transactional memory (aborts are timing-dependent), and MCE/MCA;
  *  - AVX2 and AVX-512 only when the config asks for them;
@@ -157,9 +157,10 @@ static void set_vendor(struct kvm_cpuid2 *c, const struct cc_vm_config *cfg)
     e->eax = MAX_BASIC_LEAF;
 }
 
-/* Leaf 1: family/model/stepping, one logical processor, and the feature
- * bits that leak host time or host hardware masked. */
-static void set_leaf1(struct kvm_cpuid2 *c, const struct cc_vm_config *cfg)
+/* Leaf 1: family/model/stepping, one logical processor (SMP: the vCPU's
+ * APIC ID, ncpu logical processors, a local APIC), and the feature bits
+ * that leak host time or host hardware masked. */
+static void set_leaf1(struct kvm_cpuid2 *c, const struct cc_vm_config *cfg, const struct cc_vm *vm)
 {
     struct kvm_cpuid_entry2 *e = find_leaf(c, 1, 0);
     if (!e)
@@ -191,6 +192,12 @@ static void set_leaf1(struct kvm_cpuid2 *c, const struct cc_vm_config *cfg)
                 BIT(22) |      /* ACPI thermal */
                 BIT(29) |      /* thermal monitor */
                 BIT(28));      /* HTT */
+    if (vm->smp) {
+        /* One package of ncpu cores, one thread each (leaf 4 / 0x80000008
+         * say the cores), APIC IDs 0..ncpu-1; the local APIC is ours. */
+        e->ebx = (uint32_t)vm->cur << 24 | (uint32_t)vm->ncpu << 16 | 8u << 8;
+        e->edx |= BIT(28) | BIT(9);
+    }
 }
 
 /* Leaf 7.0: structured extended features. */
@@ -219,7 +226,8 @@ static void mask_leaf7(struct kvm_cpuid_entry2 *e, const struct cc_vm_config *cf
 
 /* Leaves 4, 6, 7, 0xa, 0xb and 0x1f: no thermal/power, no PMU, no host
  * topology. */
-static void mask_basic_leaves(struct kvm_cpuid2 *c, const struct cc_vm_config *cfg)
+static void mask_basic_leaves(struct kvm_cpuid2 *c, const struct cc_vm_config *cfg,
+                              const struct cc_vm *vm)
 {
     struct kvm_cpuid_entry2 *e;
     if ((e = find_leaf(c, 6, 0)))
@@ -239,6 +247,8 @@ static void mask_basic_leaves(struct kvm_cpuid2 *c, const struct cc_vm_config *c
             e->eax = e->ebx = e->ecx = e->edx = 0;
         } else if (e->function == 4) {
             e->eax &= 0x3fffu;      /* cache leaf: one core, one thread per cache */
+            if (vm->smp && (e->eax & 0x1f))
+                e->eax |= (vm->ncpu - 1) << 26;     /* SMP: ncpu cores per package */
         }
     }
 }
@@ -265,7 +275,7 @@ static void set_tsc_leaves(struct kvm_cpuid2 *c, uint32_t cap, const struct cc_v
 /* Leaves 0x8000_00xx: up to address sizes, the brand string, no RDTSCP,
  * SVM, invariant TSC or host core counts. */
 static void set_extended_leaves(struct kvm_cpuid2 *c, uint32_t cap,
-                                const struct cc_vm_config *cfg)
+                                const struct cc_vm_config *cfg, const struct cc_vm *vm)
 {
     struct kvm_cpuid_entry2 *e;
     if ((e = find_leaf(c, 0x80000000, 0)))
@@ -291,7 +301,7 @@ static void set_extended_leaves(struct kvm_cpuid2 *c, uint32_t cap,
     if ((e = find_leaf(c, 0x80000007, 0)))
         e->eax = e->ebx = e->ecx = e->edx = 0;  /* invariant TSC, power mgmt */
     if ((e = find_leaf(c, 0x80000008, 0)))
-        e->ecx = 0;                             /* one core, no APIC id bits (host topology) */
+        e->ecx = vm->smp ? vm->ncpu - 1 : 0;   /* cores - 1, no APIC id bits (host topology) */
 }
 
 /* The CPUID policy (see the top of this file), in place on what KVM
@@ -302,10 +312,10 @@ static void apply_policy(struct cc_vm *vm, struct kvm_cpuid2 *c, uint32_t cap)
     filter_leaves(c, not_hypervisor_leaf);
     set_vendor(c, cfg);
     filter_leaves(c, not_above_max_basic);
-    set_leaf1(c, cfg);
-    mask_basic_leaves(c, cfg);
+    set_leaf1(c, cfg, vm);
+    mask_basic_leaves(c, cfg, vm);
     set_tsc_leaves(c, cap, cfg);
-    set_extended_leaves(c, cap, cfg);
+    set_extended_leaves(c, cap, cfg, vm);
     fix_xsave_leaf(c);
 }
 
@@ -495,7 +505,9 @@ int cpu_init(struct cc_vm *vm, struct cc_err *err)
         0,
         1,                  /* fast strings */
         (1u << 11) | 6,     /* MTRRs enabled, default write-back */
-        0,                  /* no local APIC (KVM derives CPUID's APIC bit from it) */
+        /* One vCPU: no local APIC (KVM derives CPUID's APIC bit from it).
+         * SMP: ours at the default base, enabled, BSP flag on vCPU 0. */
+        vm->smp ? 0xfee00000u | (1u << 11) | (vm->cur == 0 ? 1u << 8 : 0) : 0,
     };
     for (unsigned i = 0; i < sizeof(idx) / sizeof(idx[0]); i++) {
         struct cc_err e2 = {0};

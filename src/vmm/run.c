@@ -153,12 +153,15 @@ static void handle_hypercall(struct cc_vm *vm, struct cc_trace_rec *tr)
 
 void vm_timers_catch_up(struct cc_vm *vm)
 {
-    pit_advance(&vm->pit, vm->vtime);
+    if (vm->smp)
+        smp_timers_catch_up(vm);
+    else
+        pit_advance(&vm->pit, vm->vtime);
 }
 
 uint64_t vm_next_deadline(const struct cc_vm *vm)
 {
-    return pit_next_deadline(&vm->pit);
+    return vm->smp ? smp_next_deadline(vm) : pit_next_deadline(&vm->pit);
 }
 
 /* Owed PIT ticks (cc_vm_clock_jump): raise the next one when the previous
@@ -180,6 +183,8 @@ static void deliver_missed_tick(struct cc_vm *vm)
 
 bool vm_wake_pending(struct cc_vm *vm)
 {
+    if (vm->smp)
+        return smp_wake_pending(vm);
     deliver_missed_tick(vm);
     return pic_intr(&vm->pic);
 }
@@ -210,6 +215,10 @@ static enum halt_outcome halt_advance(struct cc_vm *vm, uint64_t limit)
 
 static void handle_hlt(struct cc_vm *vm, const struct cc_run_limits *lim)
 {
+    if (vm->smp) {
+        smp_handle_hlt(vm);     /* the scheduler decides (smp_after_exit) */
+        return;
+    }
     if (!vm->run->if_flag) {
         if (!pic_intr(&vm->pic))
             cc_vm_stop(vm, CC_STOP_HALTED);     /* nothing can wake it */
@@ -302,6 +311,8 @@ static int step_out_of_sti_shadow(struct cc_vm *vm, struct cc_err *err)
  * for an exit as soon as it can. */
 static int prepare_entry(struct cc_vm *vm, struct cc_err *err)
 {
+    if (vm->smp)
+        return smp_prepare_entry(vm, err);
     struct kvm_run *run = vm->run;
     run->request_interrupt_window = 0;
     deliver_missed_tick(vm);
@@ -334,7 +345,7 @@ static int handle_exit(struct cc_vm *vm, const struct cc_run_limits *lim,
                        struct cc_run_result *res, struct cc_err *err)
 {
     struct kvm_run *run = vm->run;
-    struct cc_trace_rec tr = {.seq = vm->exits, .rip = current_rip(vm)};
+    struct cc_trace_rec tr = {.seq = vm->exits, .rip = current_rip(vm), .cpu = vm->cur};
     const struct cc_exit_costs *c = &vm->cfg.costs;
     switch (run->exit_reason) {
     case KVM_EXIT_IO:
@@ -401,6 +412,8 @@ static int handle_exit(struct cc_vm *vm, const struct cc_run_limits *lim,
 static bool continue_halt(struct cc_vm *vm, const struct cc_run_limits *lim,
                           struct cc_run_result *res)
 {
+    if (vm->smp)
+        return smp_continue_halt(vm, lim, res);
     switch (halt_advance(vm, lim->until_vtime_ns)) {
     case HALT_AT_LIMIT:
         res->stop = CC_STOP_VTIME;
@@ -449,6 +462,13 @@ int cc_vm_run(struct cc_vm *vm, const struct cc_run_limits *lim,
             res->stop = CC_STOP_MAX_EXITS;
             break;
         }
+        /* SMP: the scheduler's turn after the last exit, here rather than
+         * right after it so a debug hook or a stop sees the vCPU that made
+         * the exit (smp.c). */
+        if (vm->sched.pending) {
+            vm->sched.pending = false;
+            smp_after_exit(vm);
+        }
         if (vm->halted && !continue_halt(vm, lim, res))
             break;
         if (lim->until_vtime_ns && vm->vtime >= lim->until_vtime_ns) {
@@ -491,6 +511,7 @@ int cc_vm_run(struct cc_vm *vm, const struct cc_run_limits *lim,
         rc = handle_exit(vm, lim, res, err);
         if (rc < 0)
             break;
+        vm->sched.pending = vm->smp;
         if (vm->dbg.fn && dbg_after_exit(vm)) {
             res->stop = CC_STOP_DEBUG;
             break;

@@ -27,6 +27,7 @@
 #define T_UART SNAP_TAG('U', 'A', 'R', 'T')
 #define T_CMOS SNAP_TAG('C', 'M', 'O', 'S')
 #define T_VM   SNAP_TAG('V', 'M', ' ', ' ')
+#define T_SMP  SNAP_TAG('S', 'M', 'P', ' ')
 
 #define VM_SECTION_VERSION 3        /* 2: halted, missed_ticks; 3: the exit status */
 
@@ -163,11 +164,28 @@ static int load_vm_section(struct cc_vm *vm, struct cc_rd *r, struct cc_err *err
 
 static int save_state(struct cc_vm *vm, struct cc_buf *b, struct cc_err *err)
 {
-    size_t at = snapshot_section_begin(b, T_VCPU);
-    int rc = vcpu_save(vm, b, err);
-    if (rc < 0)
-        return rc;
-    snapshot_section_end(b, at);
+    size_t at;
+    int rc;
+    if (vm->smp) {
+        /* First, so a loader knows how many VCPU sections follow. */
+        at = snapshot_section_begin(b, T_SMP);
+        rc = smp_save(vm, b, err);
+        if (rc < 0)
+            return rc;
+        snapshot_section_end(b, at);
+    }
+    unsigned cur = vm->cur;
+    for (unsigned i = 0; i < vm->ncpu; i++) {
+        smp_select(vm, i);
+        at = snapshot_section_begin(b, T_VCPU);
+        rc = vcpu_save(vm, b, err);
+        if (rc < 0) {
+            smp_select(vm, cur);
+            return vm->smp ? cc_err_prefix(err, "vCPU %u", i) : rc;
+        }
+        snapshot_section_end(b, at);
+    }
+    smp_select(vm, cur);
     at = snapshot_section_begin(b, T_PIC);
     pic_save(&vm->pic, b);
     snapshot_section_end(b, at);
@@ -205,7 +223,7 @@ static int load_state(struct cc_vm *vm, const uint8_t *p, size_t len, struct cc_
 {
     struct cc_rd r;
     rd_init(&r, p, len);
-    unsigned seen = 0;
+    unsigned seen = 0, ncpu_loaded = 0, cur = vm->cur;
     while (rd_left(&r) > 0) {
         uint32_t tag = rd_u32(&r);
         uint64_t slen = rd_u64(&r);
@@ -217,7 +235,28 @@ static int load_state(struct cc_vm *vm, const uint8_t *p, size_t len, struct cc_
         int rc;
         char tn[5];
         switch (tag) {
-        case T_VCPU: rc = vcpu_load(vm, &s, err); seen |= 1; break;
+        case T_VCPU:
+            if (ncpu_loaded >= vm->ncpu || (vm->smp && !(seen & 64)))
+                return cc_err_set(err, EINVAL, "snapshot state: more vCPUs than this VM's %u "
+                                  "(a snapshot of an SMP VM needs --cpus as it was taken)",
+                                  vm->ncpu);
+            if (vm->smp)
+                cur = vm->cur;      /* what the SMP section restored */
+            smp_select(vm, ncpu_loaded);
+            rc = vcpu_load(vm, &s, err);
+            smp_select(vm, cur);
+            if (rc < 0 && vm->smp)
+                cc_err_prefix(err, "vCPU %u", ncpu_loaded);
+            ncpu_loaded++;
+            seen |= 1;
+            break;
+        case T_SMP:
+            if (!vm->smp)
+                return cc_err_set(err, EINVAL, "snapshot state: the snapshot is of an SMP VM, "
+                                  "this VM has one vCPU (give --cpus as it was taken)");
+            rc = smp_load(vm, &s, err);
+            seen |= 64;
+            break;
         case T_PIC: rc = pic_load(&vm->pic, &s, err); seen |= 2; break;
         case T_PIT: rc = pit_load(&vm->pit, &s, err); seen |= 4; break;
         case T_UART: rc = uart_load(&vm->uart, &s, err); seen |= 8; break;
@@ -241,8 +280,11 @@ static int load_state(struct cc_vm *vm, const uint8_t *p, size_t len, struct cc_
             return cc_err_set(err, EINVAL, "snapshot section '%s': %zu unexpected trailing bytes",
                               snapshot_tag_name(tag, tn), rd_left(&s));
     }
-    if (seen != 63)
+    if ((seen & 63) != 63 || (vm->smp && !(seen & 64)))
         return cc_err_set(err, EINVAL, "snapshot state is missing sections (have mask 0x%x)", seen);
+    if (ncpu_loaded != vm->ncpu)
+        return cc_err_set(err, EINVAL, "snapshot state has %u vCPUs, this VM has %u",
+                          ncpu_loaded, vm->ncpu);
     return 0;
 }
 
@@ -491,7 +533,13 @@ static int adopt_memory(struct cc_vm *vm, struct cc_snapshot *s, struct cc_err *
 int cc_vm_snapshot(struct cc_vm *vm, struct cc_snapshot **out, struct cc_err *err)
 {
     *out = NULL;
-    int rc = vcpu_complete_io(vm, err);
+    int rc = 0;
+    unsigned cur = vm->cur;
+    for (unsigned i = 0; i < vm->ncpu && rc == 0; i++) {
+        smp_select(vm, i);
+        rc = vcpu_complete_io(vm, err);
+    }
+    smp_select(vm, cur);
     if (rc < 0)
         return rc;
     struct cc_snapshot *s = snapshot_alloc();
@@ -617,6 +665,8 @@ void cc_vm_reseed(struct cc_vm *vm, uint64_t seed)
     rng_init(&vm->rng, seed, "vm");
     vm_virtio_reseed(vm, seed);
     ext_reseed_all(vm, seed);
+    if (vm->smp)
+        cc_vm_sched_reseed(vm, seed);   /* a fork's interleavings follow its seed too */
 }
 
 uint64_t cc_vm_last_reset_pages(const struct cc_vm *vm)

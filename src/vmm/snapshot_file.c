@@ -34,7 +34,7 @@
 #define T_VDEV SNAP_TAG('V', 'D', 'E', 'V')
 #define T_VIRT SNAP_TAG('V', 'I', 'R', 'T')
 
-#define CONF_SECTION_VERSION 1
+#define CONF_SECTION_VERSION 2
 #define END_SECTION_BYTES 20        /* tag, length 8, checksum */
 
 static const char FILE_MAGIC[8] = {'C', 'C', 'S', 'N', 'A', 'P', 'S', 'H'};
@@ -60,6 +60,10 @@ static void put_config(struct cc_buf *b, const struct cc_vm_config *c)
     buf_put_u64(b, c->costs.hlt);
     buf_put_u64(b, c->costs.irq_window);
     buf_put_u64(b, c->costs.other);
+    /* version 2: SMP */
+    buf_put_u32(b, c->vcpus ? c->vcpus : 1);
+    buf_put_u8(b, (uint8_t)c->vcpu_sched);
+    buf_put_u32(b, c->vcpu_quantum);
 }
 
 static int get_config(struct cc_rd *r, struct cc_vm_config *c, struct cc_err *err)
@@ -84,6 +88,18 @@ static int get_config(struct cc_rd *r, struct cc_vm_config *c, struct cc_err *er
     c->costs.hlt = rd_u64(r);
     c->costs.irq_window = rd_u64(r);
     c->costs.other = rd_u64(r);
+    c->vcpus = 1;
+    if (ver >= 2) {
+        c->vcpus = rd_u32(r);
+        uint8_t sched = rd_u8(r);
+        c->vcpu_quantum = rd_u32(r);
+        if (rd_ok(r) && (c->vcpus < 1 || c->vcpus > CC_VM_MAX_VCPUS))
+            return cc_err_set(err, EINVAL, "configuration: %u vCPUs (1-%d)", c->vcpus,
+                              CC_VM_MAX_VCPUS);
+        if (rd_ok(r) && sched > CC_VSCHED_RANDOM)
+            return cc_err_set(err, EINVAL, "configuration: unknown vCPU scheduler %u", sched);
+        c->vcpu_sched = (enum cc_vcpu_sched)sched;
+    }
     c->cpu.vendor[12] = 0;
     c->cpu.brand[48] = 0;
     if (!rd_ok(r))

@@ -32,9 +32,12 @@ const char *cc_trace_kind_name(uint32_t kind)
 
 void cc_trace_format(const struct cc_trace_rec *r, char *buf, size_t len)
 {
+    char cpu[16] = "";
+    if (r->cpu)
+        snprintf(cpu, sizeof(cpu), " cpu=%u", r->cpu);
     snprintf(buf, len, "#%" PRIu64 " t=%" PRIu64 " %s addr=0x%" PRIx64 " size=%u data=0x%" PRIx64
-             " rip=0x%" PRIx64,
-             r->seq, r->vtime, cc_trace_kind_name(r->kind), r->addr, r->size, r->data, r->rip);
+             " rip=0x%" PRIx64 "%s",
+             r->seq, r->vtime, cc_trace_kind_name(r->kind), r->addr, r->size, r->data, r->rip, cpu);
 }
 
 int trace_open(struct cc_trace *t, bool keep, const char *path, struct cc_err *err)
@@ -63,7 +66,10 @@ void trace_close(struct cc_trace *t)
 void trace_add(struct cc_trace *t, const struct cc_trace_rec *r)
 {
     /* Hash a packed little-endian encoding, not the struct (no padding). */
-    uint64_t w[7] = {r->seq, r->vtime, r->rip, r->addr, r->data, r->size, r->kind};
+    /* The vCPU goes with the kind (0 with one vCPU: the one-vCPU hashes
+     * stay what they were). */
+    uint64_t w[7] = {r->seq, r->vtime, r->rip, r->addr, r->data, r->size,
+                     r->kind | (uint64_t)r->cpu << 32};
     t->hash = XXH3_64bits_withSeed(w, sizeof(w), t->hash);
     if (t->keep) {
         if (t->n == t->cap) {

@@ -248,23 +248,6 @@ static int mem_map(struct cc_vm *vm, struct cc_err *err)
     return 0;
 }
 
-static int vcpu_create(struct cc_vm *vm, struct cc_err *err)
-{
-    vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
-    if (vm->vcpu_fd < 0)
-        return cc_err_set(err, errno, "KVM_CREATE_VCPU: %s", strerror(errno));
-    int run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-    if (run_size < (int)sizeof(struct kvm_run))
-        return cc_err_set(err, errno ? errno : EINVAL, "KVM_GET_VCPU_MMAP_SIZE failed");
-    vm->run_size = (size_t)run_size;
-    vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
-    if (vm->run == MAP_FAILED)
-        return cc_err_set(err, errno, "mmap of kvm_run: %s", strerror(errno));
-    if (vm->caps.sync_regs)
-        vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
-    return cpu_init(vm, err);
-}
-
 int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_err *err)
 {
     *out = NULL;
@@ -276,6 +259,9 @@ int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_e
     if (cfg->rtc_epoch > CC_CMOS_MAX_EPOCH)
         return cc_err_set(err, EINVAL, "RTC epoch %llu s is past the year 9999",
                           (unsigned long long)cfg->rtc_epoch);
+    if (cfg->vcpus > CC_VM_MAX_VCPUS)
+        return cc_err_set(err, EINVAL, "%u vCPUs asked for: at most %d are supported",
+                          cfg->vcpus, CC_VM_MAX_VCPUS);
     if (sodium_init() < 0)
         return cc_err_set(err, EIO, "libsodium failed to initialise");
 
@@ -284,6 +270,11 @@ int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_e
         return cc_err_set(err, ENOMEM, "out of memory");
     vm->cfg = *cfg;
     vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
+    for (unsigned i = 0; i < CC_VM_MAX_VCPUS; i++)
+        vm->vcpu[i].fd = -1;
+    vm->ncpu = cfg->vcpus ? cfg->vcpus : 1;
+    vm->cfg.vcpus = vm->ncpu;
+    vm->smp = vm->ncpu > 1;
     vm->mem = MAP_FAILED;
     vm->clock_page = MAP_FAILED;
     vm->run = MAP_FAILED;
@@ -309,9 +300,11 @@ int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_e
     if (rc == 0)
         rc = mem_map(vm, err);
     if (rc == 0 && !cfg->no_kvm)
-        rc = vcpu_create(vm, err);
+        rc = smp_create_vcpus(vm, err);
     if (rc == 0)
         rc = board_init(vm, err);
+    if (rc == 0)
+        rc = smp_board_init(vm, err);
     if (rc == 0)
         rc = ext_attach_all(vm, cfg->exts ? cfg->exts : cc_vm_default_exts, err);
     if (rc < 0) {
@@ -329,10 +322,7 @@ void cc_vm_destroy(struct cc_vm *vm)
     watchdog_stop(vm);      /* safe when it never started */
     ext_detach_all(vm);
     vm_virtio_destroy(vm);
-    if (vm->run != MAP_FAILED)
-        munmap(vm->run, vm->run_size);
-    if (vm->vcpu_fd >= 0)
-        close(vm->vcpu_fd);
+    smp_destroy_vcpus(vm);
     if (vm->vm_fd >= 0)
         close(vm->vm_fd);
     if (vm->kvm_fd >= 0)

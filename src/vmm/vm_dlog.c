@@ -36,12 +36,12 @@ void vm_trace(struct cc_vm *vm, const struct cc_trace_rec *tr)
     struct cc_dlog_rec r = {.vm = vm->dlog_vm, .exit = tr->seq, .vtime = tr->vtime};
     if (tr->kind == CC_TR_INJECT) {
         r.type = CC_DLOG_INJECT;
-        r.addr = tr->addr;
+        r.addr = tr->addr | (uint64_t)tr->cpu << 8;     /* dlog.h: vector | vCPU << 8 */
         cc_dlog_add(vm->dlog, &r);
         return;
     }
     r.type = CC_DLOG_EXIT;
-    r.kind = tr->kind;
+    r.kind = tr->kind | tr->cpu << 8;                   /* dlog.h: kind | vCPU << 8 */
     r.rip = tr->rip;
     r.addr = tr->addr;
     r.size = tr->size;

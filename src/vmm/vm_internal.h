@@ -13,6 +13,8 @@
 #include "chaoscontrol/vm.h"
 #include "chaoscontrol/vm_ext.h"
 #include "devices/cmos.h"
+#include "devices/ioapic.h"
+#include "devices/lapic.h"
 #include "devices/pic.h"
 #include "devices/pit.h"
 #include "devices/uart.h"
@@ -78,16 +80,53 @@ struct vm_hypercall {
     void *opaque;
 };
 
+/* One vCPU of an SMP VM (smp.c). With one vCPU only fd and run are used. */
+enum vcpu_state {
+    VCPU_WAIT_SIPI = 0,     /* an AP before its STARTUP IPI (or after INIT) */
+    VCPU_RUNNING,           /* runnable unless halted or sleeping */
+    VCPU_HALTED,            /* HLT with interrupts on: wakes on an interrupt */
+    VCPU_STOPPED,           /* HLT with interrupts off: only NMI or INIT wakes it */
+};
+struct vm_vcpu {
+    int fd;
+    struct kvm_run *run;
+    enum vcpu_state state;
+    uint64_t sleep_until;   /* CC_PORT_YIELD delay: not runnable before this vtime */
+    bool nmi_pending;       /* an NMI given to KVM, not yet entered */
+    bool fresh;             /* never entered since SIPI: registers set by us */
+    uint64_t exits;
+    struct cc_lapic lapic;
+};
+
 struct cc_vm {
     struct cc_vm_config cfg;
     struct cc_host_caps caps;
     bool host_svm;              /* KVM is kvm-amd: see vcpu_set_sregs */
 
-    int kvm_fd, vm_fd, vcpu_fd;
+    int kvm_fd, vm_fd;
+    /* The vCPU being run (vcpu[cur]'s fd and kvm_run): everything below
+     * that talks to "the vCPU" talks to this one (smp_switch changes it). */
+    int vcpu_fd;
+    struct kvm_run *run;
     bool tsc_offset_attr;       /* KVM_VCPU_TSC_OFFSET usable */
     uint32_t host_tsc_khz;
-    struct kvm_run *run;
     size_t run_size;
+
+    /* SMP (smp.c): ncpu vCPUs, the interrupt controllers and the scheduler.
+     * smp is ncpu > 1 (with one vCPU none of this exists). */
+    unsigned ncpu, cur;
+    bool smp;
+    struct vm_vcpu vcpu[CC_VM_MAX_VCPUS];
+    struct cc_ioapic ioapic;
+    struct vm_sched {
+        struct cc_rng rng;      /* the scheduler's choices */
+        uint64_t seed;          /* last (re)seed, for snapshots and messages */
+        uint32_t quantum;       /* exits */
+        uint32_t used;          /* exits of the current vCPU since it was picked */
+        bool yield;             /* the current vCPU wrote CC_PORT_YIELD */
+        bool pending;           /* an exit was handled, the scheduler has not run */
+        uint64_t switches;
+    } sched;
 
     uint8_t *mem;
     uint64_t mem_size;
@@ -269,6 +308,34 @@ int ext_save_all(struct cc_vm *vm, struct cc_buf *b, struct cc_err *err);
 /* 1 when an extension took the section, 0 when none has the tag. */
 int ext_load(struct cc_vm *vm, uint32_t tag, const uint8_t *p, size_t len, struct cc_err *err);
 void ext_reseed_all(struct cc_vm *vm, uint64_t seed);
+
+/* smp.c */
+int smp_create_vcpus(struct cc_vm *vm, struct cc_err *err);
+void smp_destroy_vcpus(struct cc_vm *vm);
+/* Make vCPU i the one vm->vcpu_fd / vm->run talk to. */
+void smp_select(struct cc_vm *vm, unsigned i);
+int smp_board_init(struct cc_vm *vm, struct cc_err *err);
+/* The scheduler's turn after an exit of the current vCPU was handled
+ * (before the next entry): a switch, or vm->halted when no vCPU can run. */
+void smp_after_exit(struct cc_vm *vm);
+/* Every vCPU idle (vm->halted): wake one or stop the run. */
+bool smp_continue_halt(struct cc_vm *vm, const struct cc_run_limits *lim,
+                       struct cc_run_result *res);
+/* Before entering the current vCPU: inject or request a window. */
+int smp_prepare_entry(struct cc_vm *vm, struct cc_err *err);
+/* HLT exit of the current vCPU (SMP). */
+void smp_handle_hlt(struct cc_vm *vm);
+void smp_timers_catch_up(struct cc_vm *vm);
+uint64_t smp_next_deadline(const struct cc_vm *vm);
+bool smp_wake_pending(struct cc_vm *vm);
+void smp_yield(struct cc_vm *vm, uint32_t val);
+int smp_nmi(struct cc_vm *vm, unsigned cpu, struct cc_err *err);
+/* Kernel command line for SMP guests. */
+const char *smp_cmdline(const struct cc_vm *vm);
+int smp_save(struct cc_vm *vm, struct cc_buf *out, struct cc_err *err);
+int smp_load(struct cc_vm *vm, struct cc_rd *in, struct cc_err *err);
+/* The ISA interrupt lines of the board: to the PIC, and the I/O APIC. */
+struct cc_irq_sink vm_irq_sink(struct cc_vm *vm);
 
 /* vm.c */
 /* Append " frag" to the device part of the kernel command line. */

@@ -119,7 +119,7 @@ static int plug(struct cc_vm *vm, struct vm_vdev *slot, const char *frag, const 
 
 static struct cc_irq_sink pic_sink(struct cc_vm *vm)
 {
-    return (struct cc_irq_sink){pic_sink_set_irq, &vm->pic};
+    return vm_irq_sink(vm);
 }
 
 int cc_vm_add_virtio_rng(struct cc_vm *vm, struct cc_virtio_rng **out, struct cc_err *err)

@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 
 command -v strace >/dev/null || { echo "Bail out! strace not found (scripts/deps.sh installs it)"; exit 1; }
 
-tap_plan 38
+tap_plan 54
 
 # expect NAME STATUS PATTERN ARGS...: exit status STATUS, PATTERN in stderr,
 # and no attempt to open /dev/kvm
@@ -112,5 +112,40 @@ expect "snapshot-demo: a truncated kernel" 1 "truncated" snapshot-demo --kernel 
 expect "minimize: a missing bug file" 2 "$work/nope.json" \
   minimize --bug "$work/nope.json" --output "$work/m.json"
 expect "reproduce: not JSON" 2 "$work/meteor.json" reproduce --bug "$work/meteor.json"
+
+# SMP options (--cpus, --vcpu-schedule, --vcpu-quantum) on every command that creates VMs
+expect "boot: --cpus 0" 2 "boot: --cpus '0' is not a number of vCPUs (1-8)" \
+  boot --kernel "$kernel" --cpus 0
+expect "verify: --cpus 9" 2 "verify: --cpus '9' is not a number of vCPUs (1-8)" \
+  verify --kernel "$kernel" --cpus 9
+expect "boot: --vcpu-schedule fifo" 2 "boot: --vcpu-schedule 'fifo': want rr or random" \
+  boot --kernel "$kernel" --cpus 2 --vcpu-schedule fifo
+expect "snapshot save: --vcpu-quantum 0" 2 "snapshot save: --vcpu-quantum '0' is not a number of exits" \
+  snapshot save --kernel "$kernel" --output "$work/s.snap" --max-exits 10 --vcpu-quantum 0
+expect "snapshot load: the snapshot fixes the vCPUs" 2 "the snapshot's VM keeps the vCPUs" \
+  snapshot load "$work/garbage.snap" --cpus 2
+expect "run: --cpus two" 2 "run: --cpus 'two' is not a number of vCPUs" \
+  run --kernel "$kernel" --cpus two
+expect "run: --vcpu-quantum -5" 2 "run: --vcpu-quantum '-5' is not a number of exits" \
+  run --kernel "$kernel" --vcpu-quantum -5
+expect "sim: --cpus 16" 2 "sim: --cpus '16' is not a number of vCPUs (1-8)" \
+  sim --vms 2 --kernel "$kernel" --cpus 16
+expect "sim: --vcpu-schedule RR" 2 "sim: --vcpu-schedule 'RR': want rr or random" \
+  sim --vms 2 --kernel "$kernel" --vcpu-schedule RR
+expect "explore run: --vcpu-quantum 4294967296" 2 \
+  "explore run: --vcpu-quantum '4294967296' is not a number of exits (1-4294967295)" \
+  explore run --kernel "$kernel" --initrd "$initrd" --vms 2 --rounds 1 --branches 1 \
+  --output "$work/x3" --cpus 2 --vcpu-quantum 4294967296
+"$cc" boot --print-cmdline >"$work/cl1" 2>&1
+"$cc" boot --print-cmdline --cpus 2 --append "x=1" >"$work/cl2" 2>&1
+check "boot --print-cmdline: one vCPU: noapic nolapic" grep -q "noapic nolapic" "$work/cl1"
+check "boot --print-cmdline --cpus 2: the SMP command line, with --append" \
+  bash -c 'grep -q "cc_pv_yield.* x=1$" "$1" && ! grep -q nolapic "$1"' _ "$work/cl2"
+for c in boot run sim "explore run"; do
+  $cc $c --help >"$work/help" 2>&1
+  check "$c --help lists --cpus, --vcpu-schedule and --vcpu-quantum" \
+    bash -c 'grep -q -- "--cpus N" "$1" && grep -q -- "--vcpu-schedule S" "$1" &&
+             grep -q -- "--vcpu-quantum N" "$1"' _ "$work/help"
+done
 
 tap_done

@@ -12,7 +12,7 @@ cc=$build/chaoscontrol
 work=$(mktemp -d "${TMPDIR:-/tmp}/explore-errors.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 45
+tap_plan 50
 
 # expect NAME STATUS PATTERN ARGS...: exit status STATUS and PATTERN in stderr
 expect() {
@@ -142,6 +142,17 @@ expect "explore run: reproduce's --dlog is refused" 2 "'--dlog' does not apply" 
   "${run[@]}" --dlog "$work/x.dlog"
 expect "explore resume: --dlog-regs without --dlog-bugs" 2 "--dlog-regs needs --dlog-bugs" \
   explore resume --corpus "$work/old" --rounds 1 --dlog-regs 1000
+expect "explore run: an unknown --faults kind lists vcpu among the known" 2 \
+  "--faults 'vcpu,meteor': want a comma-separated list of .*, disk, vcpu" \
+  "${run[@]}" --faults vcpu,meteor
+expect "explore run: --cpus 0" 2 "--cpus '0' is not a number of vCPUs (1-8)" "${run[@]}" --cpus 0
+expect "explore run: --vcpu-schedule lottery" 2 "--vcpu-schedule 'lottery': want rr or random" \
+  "${run[@]}" --cpus 2 --vcpu-schedule lottery
+expect "reproduce: --cpus is refused (the bug file has the target)" 2 "'--cpus' does not apply" \
+  reproduce --bug "$work/v2.json" --cpus 2
+expect "explore resume: --vcpu-schedule is refused (the checkpoint has the target)" 2 \
+  "'--vcpu-schedule' does not apply" explore resume --corpus "$work/old" --rounds 1 \
+  --vcpu-schedule random
 expect "explore: an unknown subcommand" 2 "unknown subcommand 'walk'" explore walk
 mkdir -p "$work/old"
 printf '{}' >"$work/old/checkpoint.json"

@@ -12,7 +12,7 @@ kernel=$build/kernel/bzImage
 work=$(mktemp -d "${TMPDIR:-/tmp}/sim-errors.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 12
+tap_plan 16
 
 # expect NAME PATTERN ARGS...: exit status 2 and PATTERN in stderr
 expect() {
@@ -55,6 +55,17 @@ expect "overlapping partition sides" "faults[0].sides[1]: VM 1 is already on ano
   --vms 3 --kernel "$kernel" --schedule "$work/sides.json"
 expect "missing schedule file" "$work/none.json: cannot read the schedule" \
   --vms 3 --kernel "$kernel" --schedule "$work/none.json"
+schedule noseed '{"faults": [{"at": "1s", "type": "vcpu_schedule", "vm": 1}]}'
+expect "vcpu_schedule without a seed" "$work/noseed.json: faults[0]: a vcpu_schedule fault needs \"seed\"" \
+  --vms 3 --kernel "$kernel" --schedule "$work/noseed.json"
+schedule vcpuvm '{"faults": [{"at": "1s", "type": "vcpu_schedule", "vm": 3, "seed": 12345}]}'
+expect "vcpu_schedule on a VM out of range" "$work/vcpuvm.json: faults[0].vm: 3 is out of range (3 VMs)" \
+  --vms 3 --kernel "$kernel" --schedule "$work/vcpuvm.json"
+schedule vcpudur '{"faults": [{"at": "1s", "type": "vcpu_schedule", "vm": 0, "seed": "18446744073709551615", "duration": "1s"}]}'
+expect "vcpu_schedule with a duration" "$work/vcpudur.json: faults[0].duration: a vcpu_schedule fault is an instant" \
+  --vms 3 --kernel "$kernel" --schedule "$work/vcpudur.json"
+expect "--cpus out of range" "--cpus '9' is not a number of vCPUs (1-8)" \
+  --vms 3 --kernel "$kernel" --cpus 9
 expect "--vms out of range" "--vms '0' is not a number from 1 to 64" --vms 0 --kernel "$kernel"
 expect "--duration malformed" "--duration '10 sec' is not a positive time" \
   --vms 3 --kernel "$kernel" --duration "10 sec"

@@ -779,6 +779,62 @@ static void test_mutators(void)
     cc_recipe_free(r);
     xmut_free(m);
 
+    /* --faults vcpu: thread interleavings only (vcpu_schedule faults) */
+    struct cc_xweights wv;
+    cc_xweights_default(&wv);
+    ok(wv.vcpu == 0, "vcpu faults are not in the default mix (one-vCPU targets)");
+    int vrc = cc_xweights_only(&wv, "vcpu");
+    ok(vrc == 0 && wv.vcpu == CC_XWEIGHT_VCPU && !wv.partition && !wv.heal && !wv.kill &&
+       !wv.restart && !wv.pause && !wv.loss && !wv.latency && !wv.duplicate && !wv.reorder &&
+       !wv.clock && !wv.disk, "--faults vcpu: only vcpu, weight %u", wv.vcpu);
+    struct cc_xweights wpv;
+    cc_xweights_default(&wpv);
+    ok(cc_xweights_only(&wpv, "partition,vcpu") == 0 && wpv.partition == 30 &&
+       wpv.vcpu == CC_XWEIGHT_VCPU && !wpv.kill, "partition,vcpu: their usual weights");
+    char *seeds[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        m = xmut_new(11, &wv);
+        r = cc_recipe_new();
+        for (int i = 0; i < 40; i++)
+            xmut_faults_fresh(m, r, &p, 4, &err);
+        for (int i = 0; i < 40; i++)
+            xmut_faults_mutate(m, r, &p, 3, &err);
+        size_t n = cc_schedule_count(r->sched);
+        bool vcpu_only = n > 20, in = true;
+        uint64_t distinct = 0, prev = 0;
+        for (size_t i = 0; i < n; i++) {
+            const struct cc_fault *f = cc_schedule_get(r->sched, i);
+            vcpu_only &= f->type == CC_FAULT_VCPU_SCHEDULE && !f->duration_ns;
+            in &= f->at_ns > p.t0 && f->at_ns < p.t1;
+            distinct += i == 0 || f->seed != prev;
+            prev = f->seed;
+        }
+        if (k == 0) {
+            ok(vcpu_only && in, "%zu faults drawn and mutated: all vcpu_schedule instants inside "
+               "the window", n);
+            ok(distinct > n / 2, "%" PRIu64 " distinct seeds in a row", distinct);
+            ok(cc_schedule_validate(r->sched, 3, &err) == 0, "valid for 3 VMs (%s)", err.msg);
+            size_t fresh_live = 0, fresh = 0;
+            struct cc_recipe *r2 = cc_recipe_new();
+            for (int i = 0; i < 40; i++)
+                xmut_faults_fresh(m, r2, &p, 4, &err);
+            for (size_t i = 0; i < cc_schedule_count(r2->sched); i++) {
+                fresh++;
+                fresh_live += p.alive[cc_schedule_get(r2->sched, i)->vm];
+            }
+            ok(fresh && fresh_live == fresh, "fresh ones target live VMs (%zu of %zu)",
+               fresh_live, fresh);
+            cc_recipe_free(r2);
+        }
+        seeds[k] = cc_recipe_to_json(r);
+        cc_recipe_free(r);
+        xmut_free(m);
+    }
+    ok(seeds[0] && seeds[1] && !strcmp(seeds[0], seeds[1]) &&
+       strstr(seeds[0], "\"vcpu_schedule\""), "the same mutator seed gives the same seeds");
+    free(seeds[0]);
+    free(seeds[1]);
+
     enum cc_xmode mode;
     ok(cc_xmode_parse("input-tree", &mode) == 0 && mode == CC_XMODE_INPUT &&
        cc_xmode_parse("fault", &mode) == 0 && mode == CC_XMODE_FAULT &&

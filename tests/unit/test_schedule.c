@@ -3,7 +3,9 @@
  * round-trips through the JSON form, times with units, rates, sizes, and
  * malformed schedules give clear errors naming the source and JSON path:
  * bad JSON, unknown fault, negative or non-integer time, VM index out of
- * range, unknown keys, missing keys, bad sides, bad rates. No KVM. */
+ * range, unknown keys, missing keys, bad sides, bad rates, bad seeds
+ * (vcpu_schedule: 64-bit, a number up to 2^53 and a string above). No
+ * KVM. */
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -66,6 +68,11 @@ static void test_builder(void)
     cc_fault_init(&f, CC_FAULT_PAUSE, 0);
     ok(cc_schedule_add(s, &f, &err) < 0 && strstr(err.msg, "duration"),
        "a pause without duration is refused: %s", err.msg);
+    cc_fault_init(&f, CC_FAULT_VCPU_SCHEDULE, 0);
+    f.seed = 7;
+    f.duration_ns = CC_SEC;
+    ok(cc_schedule_add(s, &f, &err) < 0 && strstr(err.msg, "duration: a vcpu_schedule fault is "
+       "an instant"), "a vcpu_schedule with a duration is refused: %s", err.msg);
     cc_fault_init(&f, CC_FAULT_KILL, 0);
     f.vm = 3;
     struct cc_schedule *c = cc_schedule_clone(s);
@@ -103,7 +110,9 @@ static const char *every_type =
     "{\"at\": \"8s\", \"type\": \"clock_jump\", \"vm\": 1, \"delta\": 7000000000},\n"
     "{\"at\": \"9s\", \"type\": \"memory_pressure\", \"vm\": 1, \"size\": \"64M\"},\n"
     "{\"at\": \"9s\", \"type\": \"irq\", \"vm\": 1, \"line\": 7, \"count\": 3},\n"
-    "{\"at\": \"9s\", \"type\": \"nmi\", \"vm\": 0}\n"
+    "{\"at\": \"9s\", \"type\": \"nmi\", \"vm\": 0},\n"
+    "{\"at\": \"9s\", \"type\": \"vcpu_schedule\", \"vm\": 2, \"seed\": 12345},\n"
+    "{\"at\": \"10s\", \"type\": \"vcpu_schedule\", \"vm\": 0, \"seed\": \"18446744073709551615\"}\n"
     "]}\n";
 
 static void test_every_type(void)
@@ -112,7 +121,7 @@ static void test_every_type(void)
     struct cc_schedule *s = parse(every_type, 3, &err);
     if (!ok(s != NULL, "a schedule with every fault type parses (%s)", err.msg))
         return;
-    is_int(cc_schedule_count(s), 24, "24 faults");
+    is_int(cc_schedule_count(s), 26, "26 faults");
     bool seen[CC_FAULT_TYPE_END] = {0};
     for (size_t i = 0; i < cc_schedule_count(s); i++)
         seen[cc_schedule_get(s, i)->type] = true;
@@ -147,6 +156,17 @@ static void test_every_type(void)
     ok(f->type == CC_FAULT_CLOCK_JUMP && f->delta_ns == -30 * (int64_t)CC_SEC, "jump -30 s");
     f = cc_schedule_get(s, 21);
     ok(f->type == CC_FAULT_MEMORY_PRESSURE && f->bytes == (64u << 20), "64M balloon");
+    f = cc_schedule_get(s, 24);
+    ok(f->type == CC_FAULT_VCPU_SCHEDULE && f->at_ns == 9 * CC_SEC && f->vm == 2 &&
+       f->seed == 12345 && !f->duration_ns, "vcpu_schedule vm 2 seed 12345 at 9 s");
+    f = cc_schedule_get(s, 25);
+    ok(f->type == CC_FAULT_VCPU_SCHEDULE && f->vm == 0 && f->seed == UINT64_MAX,
+       "a seed of 2^64-1 as a decimal string");
+    ok(cc_fault_has_vm(CC_FAULT_VCPU_SCHEDULE) && cc_fault_is_instant(CC_FAULT_VCPU_SCHEDULE) &&
+       !cc_fault_is_disk(CC_FAULT_VCPU_SCHEDULE) && !cc_fault_is_network(CC_FAULT_VCPU_SCHEDULE),
+       "vcpu_schedule: a VM fault, an instant");
+    is_str(cc_fault_type_name(CC_FAULT_VCPU_SCHEDULE), "vcpu_schedule", "its name");
+    ok(cc_fault_type_from_name("vcpu_schedule") == CC_FAULT_VCPU_SCHEDULE, "and back");
 
     char *text = cc_schedule_to_json(s);
     struct cc_schedule *s2 = parse(text, 3, &err);
@@ -166,6 +186,24 @@ static void test_every_type(void)
     is_str(d, "latency 5ms 0->1,2", "describe latency");
     cc_fault_describe(cc_schedule_get(s, 16), d, sizeof(d));
     is_str(d, "pause vm 1 for 1500ms", "describe pause");
+    cc_fault_describe(cc_schedule_get(s, 24), d, sizeof(d));
+    is_str(d, "vcpu_schedule vm 2 seed 12345", "describe vcpu_schedule");
+    cc_fault_describe(cc_schedule_get(s, 25), d, sizeof(d));
+    is_str(d, "vcpu_schedule vm 0 seed 18446744073709551615", "describe a 64-bit seed");
+    ok(strstr(text, "{\"at\": \"9s\", \"type\": \"vcpu_schedule\", \"vm\": 2, \"seed\": 12345}") &&
+       strstr(text, "\"vm\": 0, \"seed\": \"18446744073709551615\"}"),
+       "written: a seed up to 2^53 as a number, above as a string");
+    /* the edge of exact JSON numbers */
+    struct cc_fault vf;
+    cc_fault_init(&vf, CC_FAULT_VCPU_SCHEDULE, CC_SEC);
+    vf.seed = 1ull << 53;
+    char *j1 = cc_fault_to_json(&vf);
+    vf.seed++;
+    char *j2 = cc_fault_to_json(&vf);
+    ok(j1 && strstr(j1, "\"seed\": 9007199254740992}") && j2 &&
+       strstr(j2, "\"seed\": \"9007199254740993\"}"), "2^53 is a number, 2^53 + 1 a string");
+    free(j1);
+    free(j2);
     free(text);
     free(text2);
     cc_schedule_free(s2);
@@ -176,7 +214,7 @@ static void test_every_type(void)
     close(fd);
     ok(cc_schedule_save(s, path, &err) == 0, "saved to a file");
     struct cc_schedule *s3 = NULL;
-    ok(cc_schedule_load(path, 3, &s3, &err) == 0 && cc_schedule_count(s3) == 24, "loads back");
+    ok(cc_schedule_load(path, 3, &s3, &err) == 0 && cc_schedule_count(s3) == 26, "loads back");
     cc_schedule_free(s3);
     s3 = NULL;
     ok(cc_schedule_load(path, 2, &s3, &err) < 0 && strstr(err.msg, path) &&
@@ -291,6 +329,40 @@ static void test_errors(void)
     expect_error("{\"at\": 0, \"type\": \"clock_jump\", \"vm\": 0, \"delta\": 0}", 3,
                  "faults[1].delta: a clock jump of 0 does nothing", "jump of 0");
     expect_error("17", 3, "faults[1]: is an integer, not an object", "fault not an object");
+    expect_error("{\"at\": 0, \"type\": \"vcpu_sched\"}", 3,
+                 "disk_full, kill, pause, restart, clock_skew, clock_jump, memory_pressure, irq, "
+                 "nmi, vcpu_schedule)", "the known types include vcpu_schedule");
+    expect_error("{\"at\": \"1s\", \"type\": \"vcpu_schedule\", \"vm\": 0}", 3,
+                 "schedule.json: faults[1]: a vcpu_schedule fault needs \"seed\"", "missing seed");
+    expect_error("{\"at\": \"1s\", \"type\": \"vcpu_schedule\", \"seed\": 1}", 3,
+                 "faults[1]: a vcpu_schedule fault needs \"vm\"", "vcpu_schedule without vm");
+    expect_error("{\"at\": \"1s\", \"type\": \"vcpu_schedule\", \"vm\": 3, \"seed\": 1}", 3,
+                 "faults[1].vm: 3 is out of range (3 VMs)", "vcpu_schedule on a VM out of range");
+    expect_error("{\"at\": \"1s\", \"type\": \"vcpu_schedule\", \"vm\": \"0\", \"seed\": 1}",
+                 3, "faults[1].vm: is a string, not a VM index", "vcpu_schedule vm as a string");
+    expect_error("{\"at\": \"1s\", \"type\": \"vcpu_schedule\", \"vm\": 0, \"seed\": 1, "
+                 "\"duration\": \"1s\"}", 3,
+                 "faults[1].duration: a vcpu_schedule fault is an instant and takes no duration",
+                 "vcpu_schedule with a duration");
+    expect_error("{\"at\": 0, \"type\": \"vcpu_schedule\", \"vm\": 0, \"seed\": -1}", 3,
+                 "faults[1].seed: -1 is negative", "negative seed");
+    expect_error("{\"at\": 0, \"type\": \"vcpu_schedule\", \"vm\": 0, \"seed\": 1.5}", 3,
+                 "faults[1].seed: is a number, not a seed", "fractional seed");
+    expect_error("{\"at\": 0, \"type\": \"vcpu_schedule\", \"vm\": 0, "
+                 "\"seed\": \"18446744073709551616\"}", 3,
+                 "faults[1].seed: \"18446744073709551616\" is not a seed", "seed of 2^64");
+    ok(!parse("{\"faults\": [{\"at\": 0, \"type\": \"vcpu_schedule\", \"vm\": 0, "
+              "\"seed\": 18446744073709551615}]}", 3, &err) && strstr(err.msg, "invalid JSON") &&
+       strstr(err.msg, "written as a string"), "a seed above 2^63 as a number: %s", err.msg);
+    expect_error("{\"at\": 0, \"type\": \"vcpu_schedule\", \"vm\": 0, \"seed\": \"0x10\"}", 3,
+                 "faults[1].seed: \"0x10\" is not a seed", "hex seed");
+    expect_error("{\"at\": 0, \"type\": \"vcpu_schedule\", \"vm\": 0, \"seed\": 1, \"sed\": 2}", 3,
+                 "unknown key \"sed\" for a vcpu_schedule fault (it takes at, type, vm, seed)",
+                 "unknown key on a vcpu_schedule");
+    expect_error("{\"at\": 0, \"type\": \"kill\", \"vm\": 0, \"seed\": 1}", 3,
+                 "unknown key \"seed\" for a kill fault", "seed on another type");
+    expect_error("{\"at\": 0, \"type\": \"vcpu_schedule\", \"vm\": 1, \"seed\": "
+                 "\"9007199254740993\"}", 3, "(accepted)", "a string seed is accepted");
     /* Without a VM count, indices are checked against the maximum only. */
     expect_error("{\"at\": 0, \"type\": \"kill\", \"vm\": 63}", 0, "(accepted)",
                  "vm 63 is fine without a VM count");
