@@ -12,13 +12,15 @@
  *    counter must always be E.
  *
  *  mode=race: a planted data race for the explorer. After
- *    cc_setup_complete, threads do different amounts of locked work (thread
- *    i does work=W x (i + 1) rounds, each with a console write), then run a
- *    lazy initialisation "if (!ready) { log; ready = 1; inits++; }" with no
- *    lock: two threads initialise only when the first is switched out
- *    inside its log line and stays out until another, which has more work
- *    to do, gets there. ALWAYS(inits == 1) fails then. Only the vCPU
- *    schedule decides it: the program draws no random numbers.
+ *    cc_setup_complete, threads do slightly different amounts of locked
+ *    work (thread i does work=W + gap=G x i rounds, each with a console
+ *    write), then run a lazy initialisation "if (!ready) { log; ready = 1;
+ *    inits++; }" with no lock, where initialising takes hold=U us (a
+ *    sleep): two threads initialise only when the others catch up with the
+ *    first within that time, which depends on how the vCPUs were
+ *    scheduled before.
+ *    ALWAYS(inits == 1) fails then. Only the vCPU schedule decides it: the
+ *    program draws no random numbers.
  *
  * Then it powers the VM off. */
 #include <pthread.h>
@@ -33,7 +35,7 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile long locked_ctr, unlocked_ctr;
 static volatile int ready, inits;
-static long iters = 40, work = 6;
+static long iters = 40, work = 6, gap = 8, hold = 20;
 static int race_mode;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -74,7 +76,7 @@ static void *racer(void *arg)
 {
     long id = (long)arg;
     char line[48];
-    for (long r = 0; r < work * (id + 1); r++) {
+    for (long r = 0; r < work + gap * id; r++) {
         pthread_mutex_lock(&lock);
         locked_ctr++;
         pthread_mutex_unlock(&lock);
@@ -83,7 +85,8 @@ static void *racer(void *arg)
     }
     if (!ready) {
         int n = snprintf(line, sizeof(line), "\nsmp-race: thread %ld initialises\n", id);
-        out(line, (size_t)n);   /* the window */
+        out(line, (size_t)n);
+        usleep((useconds_t)hold);      /* the window: initialising takes a moment */
         ready = 1;
         inits++;
     }
@@ -126,6 +129,10 @@ int main(void)
         iters = atol(p);
     if ((p = guest_cmdline_param(cmdline, "work", buf, sizeof(buf))))
         work = atol(p);
+    if ((p = guest_cmdline_param(cmdline, "gap", buf, sizeof(buf))))
+        gap = atol(p);
+    if ((p = guest_cmdline_param(cmdline, "hold", buf, sizeof(buf))))
+        hold = atol(p);
     if (threads < 1 || threads > MAX_THREADS)
         threads = 2;
 

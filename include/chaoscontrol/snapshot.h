@@ -73,6 +73,9 @@ struct cc_snapshot_info {
     uint64_t trace_hash;
     uint64_t ram_hash;          /* hash of the per-page hashes */
     size_t state_bytes;         /* vCPU + devices + VM state */
+    unsigned vcpus;             /* and their scheduler (vm.h) */
+    enum cc_vcpu_sched vcpu_sched;
+    uint32_t vcpu_quantum;
 };
 void cc_snapshot_info(const struct cc_snapshot *s, struct cc_snapshot_info *info);
 /* The memory s holds, about: its stored (non-zero) pages and its state.

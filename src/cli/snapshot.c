@@ -197,6 +197,11 @@ static int cmd_info(int argc, char **argv)
     printf("virtual time:  %" PRIu64 ".%09" PRIu64 " s after %" PRIu64 " exits\n",
            in.vtime_ns / 1000000000u, in.vtime_ns % 1000000000u, in.exits);
     printf("seed:          %" PRIu64 "\n", in.seed);
+    if (in.vcpus > 1)
+        printf("vcpus:         %u (scheduler %s, quantum %u exits)\n", in.vcpus,
+               cc_vcpu_sched_name(in.vcpu_sched), in.vcpu_quantum);
+    else
+        printf("vcpus:         1\n");
     printf("trace hash:    %016" PRIx64 "\n", in.trace_hash);
     printf("RAM hash:      %016" PRIx64 "\n", in.ram_hash);
     printf("state:         %zu bytes (vCPU, devices, clocks, PRNGs)\n", in.state_bytes);

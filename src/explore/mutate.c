@@ -293,6 +293,11 @@ void xmut_random_fault(struct xmut *m, const struct xpoint_info *p, uint64_t at,
         cc_fault_init(f, CC_FAULT_VCPU_SCHEDULE, at);
         f->vm = pick_vm(m, p, true);
         f->seed = rng_u64(&m->rng);
+        /* Half of them at the branch point itself: threads race in the
+         * first microseconds after a point as often as later, and a new
+         * stream from the start changes every switch of the branch. */
+        if (chance(m, 50))
+            f->at_ns = p->t0 + 1;     /* strictly inside the window */
         break;
     }
 }

@@ -230,8 +230,11 @@ static void mask_basic_leaves(struct kvm_cpuid2 *c, const struct cc_vm_config *c
                               const struct cc_vm *vm)
 {
     struct kvm_cpuid_entry2 *e;
-    if ((e = find_leaf(c, 6, 0)))
+    if ((e = find_leaf(c, 6, 0))) {
         e->eax = e->ebx = e->ecx = e->edx = 0;   /* no thermal/power (ARAT etc.) */
+        if (vm->smp)
+            e->eax = BIT(2);    /* ARAT: our local APIC timer never stops in idle */
+    }
     for (uint32_t i = 0; i < c->nent; i++) {
         e = &c->entries[i];
         if (e->function == 7 && e->index == 0) {

@@ -690,6 +690,9 @@ void cc_snapshot_info(const struct cc_snapshot *s, struct cc_snapshot_info *info
     info->trace_hash = s->trace_hash;
     info->ram_hash = XXH3_64bits(s->page_hash, (s->mem_size / SNAP_PAGE) * sizeof(uint64_t));
     info->state_bytes = s->state.len;
+    info->vcpus = s->cfg.vcpus ? s->cfg.vcpus : 1;
+    info->vcpu_sched = s->cfg.vcpu_sched;
+    info->vcpu_quantum = s->cfg.vcpu_quantum ? s->cfg.vcpu_quantum : CC_VM_DEFAULT_QUANTUM;
 }
 
 int64_t cc_snapshot_diff(const struct cc_snapshot *a, const struct cc_snapshot *b,
