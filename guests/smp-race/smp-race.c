@@ -15,10 +15,10 @@
  *    cc_setup_complete, threads do slightly different amounts of locked
  *    work (thread i does work=W + gap=G x i rounds, each with a console
  *    write), then run a lazy initialisation "if (!ready) { log; ready = 1;
- *    inits++; }" with no lock, where initialising takes hold=U us (a
- *    sleep): two threads initialise only when the others catch up with the
- *    first within that time, which depends on how the vCPUs were
- *    scheduled before.
+ *    inits++; }" with no lock, where initialising reports hold=H SDK
+ *    events (an exit each): two threads initialise only when the first is
+ *    switched out at one of those exits and stays out until a thread with
+ *    more work reaches the check, which only the vCPU schedule decides.
  *    ALWAYS(inits == 1) fails then. Only the vCPU schedule decides it: the
  *    program draws no random numbers.
  *
@@ -35,7 +35,7 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile long locked_ctr, unlocked_ctr;
 static volatile int ready, inits;
-static long iters = 40, work = 6, gap = 8, hold = 20;
+static long iters = 40, work = 6, gap = 8, hold = 40;
 static int race_mode;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -86,7 +86,12 @@ static void *racer(void *arg)
     if (!ready) {
         int n = snprintf(line, sizeof(line), "\nsmp-race: thread %ld initialises\n", id);
         out(line, (size_t)n);
-        usleep((useconds_t)hold);      /* the window: initialising takes a moment */
+        /* The window: initialising tells the host hold=H times (SDK events:
+         * an exit each, where the VMM may switch vCPUs; no sleep, so the
+         * vCPU stays runnable and only the scheduler's draws decide how
+         * long it is out). */
+        for (long k = 0; k < hold; k++)
+            cc_send_event("smp_race.init", "{\"step\":1}");
         ready = 1;
         inits++;
     }

@@ -210,13 +210,15 @@ void cc_guest_task(struct cc_vm *vm, const char *vmlinux, struct cc_guest_task *
     uint64_t cur_va = cur.value;
     if (cur_va < (1ull << 32)) {
         /* a per-CPU offset (CONFIG_SMP): relative to the kernel's GS base,
-         * which in user mode is in MSR_KERNEL_GS_BASE (not read here) */
-        if (out->user_mode) {
-            snprintf(out->why, sizeof(out->why), "the vCPU is in user mode and this SMP "
-                     "kernel keeps current_task per CPU behind the kernel GS base");
+         * which in user mode (after SWAPGS) is in MSR_KERNEL_GS_BASE */
+        uint64_t gs = s.gs.base;
+        if (out->user_mode && cc_vm_get_msr(vm, 0xc0000102 /* MSR_KERNEL_GS_BASE */, &gs) < 0) {
+            snprintf(out->why, sizeof(out->why), "the vCPU is in user mode and KVM does not "
+                     "give the kernel GS base (MSR 0xc0000102) behind which this SMP kernel "
+                     "keeps current_task");
             return;
         }
-        cur_va += s.gs.base;
+        cur_va += gs;
     }
     size_t isz = sy[2].size && sy[2].size < (1u << 16) ? sy[2].size : 8192;
     uint8_t *it = malloc(isz);

@@ -26,9 +26,12 @@ static void *watchdog_main(void *arg)
             continue;
         }
         if (++stalled == vm->cfg.watchdog_s)
-            vm_log(vm, "watchdog: the vCPU has not exited for %u s (after exit #%llu); "
-                          "the guest may be spinning without I/O",
-                      vm->cfg.watchdog_s, (unsigned long long)now);
+            vm_log(vm, "watchdog: vCPU %u (of %u) has not exited for %u s (after exit "
+                          "#%llu); the guest may be spinning without I/O%s",
+                      vm->cur, vm->ncpu, vm->cfg.watchdog_s, (unsigned long long)now,
+                      vm->ncpu > 1 ? " (an SMP guest: perhaps a user-mode loop waiting "
+                                     "for a thread on another vCPU, which cannot run "
+                                     "until this one exits; docs/smp.md)" : "");
     }
     pthread_mutex_unlock(&vm->wd_lock);
     return NULL;
