@@ -141,8 +141,12 @@ int main(void)
     if (threads < 1 || threads > MAX_THREADS)
         threads = 2;
 
-    if (race_mode)
+    if (race_mode) {
         cc_setup_complete("{\"smp_race\":1}");
+        /* The workload starts 1 ms after setup, so that an exploration's
+         * branches, which start at the setup point, decide all of it. */
+        usleep(1000);
+    }
     pthread_t t[MAX_THREADS];
     for (long i = 0; i < threads; i++)
         if (pthread_create(&t[i], NULL, race_mode ? racer : counters, (void *)i) != 0) {

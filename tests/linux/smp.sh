@@ -16,7 +16,8 @@
 #  4. the planted race (mode=race: an unlocked lazy initialisation guarded
 #     by an ALWAYS) is decided by the vCPU schedule alone: a sim passes with
 #     no event and fails, twice at the same exit, with one vcpu_schedule
-#     event;
+#     event; the explorer finds it with --faults vcpu (nothing else varies:
+#     the guest draws no random value) and reproduce replays it;
 #  5. the cost of SMP: the same workload with 1 and 4 vCPUs (wall time and
 #     exits per virtual second, printed; not a timed test).
 set -u
@@ -29,7 +30,7 @@ initrd=$build/guests/smp-race.initrd
 work=$(mktemp -d "${TMPDIR:-/tmp}/smp-test.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 19
+tap_plan 22
 
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
@@ -129,9 +130,10 @@ rc=$?
 diag_file "$work/wrong.out"
 check "snapshot load refuses --cpus (the snapshot fixes the vCPUs; exit $rc)" [ $rc = 2 ]
 
-# 4. the planted race decided by the vCPU schedule alone: with no fault the
-# run passes; one vcpu_schedule event (seed 2) at 5 ms, before the threads
-# start, makes the lazy initialisation run twice, every time.
+# 4. the planted race, decided by the vCPU schedule alone (the guest draws
+# no random value): with no fault a sim passes; one vcpu_schedule event
+# (seed 1) at 5 ms makes the lazy initialisation run twice, every time;
+# the explorer finds it with --faults vcpu, and reproduce replays it.
 race_sim() {   # race_sim NAME [SCHEDULE]
   "$cc" sim --vms 1 --kernel "$kernel" --initrd "$initrd" --cpus 3 --vcpu-schedule random \
     --append "mode=race threads=3" --duration 1s --seed 1 ${2:+--schedule "$2"} \
@@ -141,14 +143,35 @@ failure() { json "$1" '(d.get("failures") or [{}])[0].get("message", "none")' 2>
 race_sim race0
 check "the race guest passes with no schedule event (failure: $(failure "$work/race0.json"))" \
   [ "$(failure "$work/race0.json")" = none ]
-echo '{"version": 1, "faults": [{"at": "5ms", "type": "vcpu_schedule", "vm": 0, "seed": 2}]}' \
+echo '{"version": 1, "faults": [{"at": "5ms", "type": "vcpu_schedule", "vm": 0, "seed": 1}]}' \
   >"$work/race.sched"
-race_sim race2 "$work/race.sched"
-check "a vcpu_schedule event alone makes it fail: \"$(failure "$work/race2.json")\"" \
-  [ "$(failure "$work/race2.json")" = "lazy initialisation runs once" ]
-race_sim race2b "$work/race.sched"
-check "and the same schedule fails again at the same exit" \
-  [ "$(json "$work/race2.json" 'd["failures"][0]["exit"]')" = "$(json "$work/race2b.json" 'd["failures"][0]["exit"]' 2>/dev/null)" ]
+race_sim race1 "$work/race.sched"
+race_sim race1b "$work/race.sched"
+check "one vcpu_schedule event alone makes it fail (\"$(failure "$work/race1.json")\"), twice at the same exit" \
+  eval '[ "$(failure "$work/race1.json")" = "lazy initialisation runs once" ] &&
+        [ "$(json "$work/race1.json" "d[\"failures\"][0][\"exit\"]")" = "$(json "$work/race1b.json" "d[\"failures\"][0][\"exit\"]" 2>/dev/null)" ]'
+t0=$SECONDS
+"$cc" explore run --kernel "$kernel" --initrd "$initrd" --vms 1 --output "$work/race" \
+  --cpus 3 --vcpu-schedule random --faults vcpu --append "mode=race threads=3" \
+  --seed 0 --rounds 12 --branches 8 --branch-time 200ms --stop-after 1 \
+  >"$work/race.out" 2>"$work/race.err"
+rc=$?
+echo "# explore --cpus 3 --faults vcpu: exit $rc in $((SECONDS - t0)) s"
+tail -5 "$work/race.out" >"$work/race.tail"; diag_file "$work/race.tail"
+bug=$work/race/bug_1.json
+msg=$(json "$bug" 'd["failure"]["message"]' 2>/dev/null)
+check "the explorer finds the race (exit $rc, bug_1.json: \"$msg\")" \
+  [ $rc = 1 ] && [ "$msg" = "lazy initialisation runs once" ]
+kinds=$(json "$bug" '" ".join(sorted(set(f["type"] for f in d["recipe"]["schedule"]["faults"])))' 2>/dev/null)
+drawn=$(json "$bug" 'sum(d["choices_drawn"])' 2>/dev/null)
+check "its recipe: vCPU-schedule events only (${kinds:-none}), no random value drawn ($drawn)" \
+  eval '{ [ -z "$kinds" ] || [ "$kinds" = vcpu_schedule ]; } && [ "$drawn" = 0 ]'
+check "the bug file records 3 vCPUs and the random scheduler" \
+  [ "$(json "$bug" 'd["target"]["vcpus"], d["target"]["vcpu_schedule"]')" = "3 random" ]
+"$cc" reproduce --bug "$bug" >"$work/rep.out" 2>"$work/rep.err"
+rc=$?
+check "reproduce: the race fails the same way at the same virtual time (exit $rc)" \
+  grep -q "^reproduced: the same failure at the same virtual time" "$work/rep.out"
 
 # 5. the cost of SMP (numbers for the issue note; not a timed test)
 cost() {   # cost N: wall seconds, exits, vtime
