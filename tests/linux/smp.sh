@@ -9,6 +9,7 @@
 #     4-vCPU run is bit-identical (exits, trace, serial, RAM hash);
 #     different seeds interleave differently (the unlocked counter's final
 #     value differs);
+#     a Go program (GOMAXPROCS=4) on 4 vCPUs gives identical runs;
 #  3. snapshot-demo on a 4-vCPU guest: a restored run and forks continue
 #     exactly as the original (trace, serial and RAM hashes); a snapshot
 #     file of a 4-vCPU guest loads in another process and ends as the
@@ -30,7 +31,7 @@ initrd=$build/guests/smp-race.initrd
 work=$(mktemp -d "${TMPDIR:-/tmp}/smp-test.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 22
+tap_plan 23
 
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
@@ -91,6 +92,17 @@ check "the unlocked counter differs across seeds (${#seen[@]} distinct values in
   [ "${#seen[@]}" -ge 2 ]
 boot "$work/c1b" --cpus 4 --vcpu-schedule random --seed 1
 check "the same seed gives the same unlocked count and serial bytes" cmp -s "$work/c1" "$work/c1b"
+
+# 2b. an unmodified Go program (tests/linux/gotime; GOMAXPROCS is the CPU
+# count, 4) on 4 vCPUs: bit-identical runs, status 0
+gobin=$(cd "$build" && pwd)/tests/linux/gotime
+"$cc" pack --output "$work/go.initrd" --add "$gobin" --cmd "$gobin" 2>"$work/gopack.err" ||
+  diag_file "$work/gopack.err"
+"$cc" verify --runs 3 --seed 1 --cpus 4 --vcpu-schedule random --mem 512M --kernel "$kernel" \
+  --initrd "$work/go.initrd" >"$work/goverify" 2>&1
+diag_file "$work/goverify"
+check "a Go program with GOMAXPROCS=4 on 4 vCPUs: verify --runs 3 identical, status 0" \
+  eval 'grep -q "all 3 runs are identical" "$work/goverify" && grep -q "^run 1: .*status=0$" "$work/goverify"'
 
 # 3. snapshot, restore and fork of a 4-vCPU guest: smp-race's threads
 # continuing from a snapshot taken before they start
