@@ -3,7 +3,6 @@
  * what a simulation needs to know about a halted vCPU (vm.h). */
 #include <errno.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include "vm_internal.h"
 
@@ -70,18 +69,8 @@ int cc_vm_irq_pulse(struct cc_vm *vm, unsigned line, struct cc_err *err)
 
 int cc_vm_nmi(struct cc_vm *vm, struct cc_err *err)
 {
-    if (vm->smp) {      /* to the BSP */
-        int rc = smp_nmi(vm, 0, err);
-        if (rc == 0)
-            vm->halted = false;
-        return rc;
-    }
-    if (ioctl(vm->vcpu_fd, KVM_NMI) < 0)
-        return cc_err_set(err, errno, "KVM_NMI: %s", strerror(errno));
-    struct cc_trace_rec tr = {
-        .seq = vm->exits, .vtime = vm->vtime, .addr = 2, .kind = CC_TR_INJECT,
-    };
-    vm_trace(vm, &tr);
-    vm->halted = false;         /* KVM delivers it at the next entry */
-    return 0;
+    int rc = smp_nmi(vm, 0, err);     /* to the BSP (the only vCPU of a one-vCPU VM) */
+    if (rc == 0)
+        vm->halted = false;         /* KVM delivers it at the next entry */
+    return rc;
 }

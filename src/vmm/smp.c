@@ -177,19 +177,21 @@ out:
 
 /* ---- interrupt routing ---- */
 
+/* The PIC's INTR reaching vCPU i: the BSP's LINT0, unmasked, in ExtINT
+ * mode, with the PIC asserting INTR. */
+static bool extint_pending(struct cc_vm *vm, unsigned i)
+{
+    if (i != 0)
+        return false;
+    uint32_t lint0 = lapic_lvt_lint(&vm->vcpu[0].lapic, 0);
+    return !(lint0 & CC_LAPIC_LVT_MASKED) && ((lint0 >> 8) & 7) == CC_DM_EXTINT &&
+           pic_intr(&vm->pic);
+}
+
 static bool deliverable(struct cc_vm *vm, unsigned i)
 {
     struct vm_vcpu *c = &vm->vcpu[i];
-    if (c->nmi_pending)
-        return true;
-    if (lapic_pending(&c->lapic) >= 0)
-        return true;
-    if (i == 0) {
-        uint32_t lint0 = lapic_lvt_lint(&c->lapic, 0);
-        if (!(lint0 & (1u << 16)) && ((lint0 >> 8) & 7) == CC_DM_EXTINT && pic_intr(&vm->pic))
-            return true;
-    }
-    return false;
+    return c->nmi_pending || lapic_pending(&c->lapic) >= 0 || extint_pending(vm, i);
 }
 
 int smp_nmi(struct cc_vm *vm, unsigned i, struct cc_err *err)
@@ -399,65 +401,51 @@ void smp_timers_catch_up(struct cc_vm *vm)
         lapic_advance(&vm->vcpu[i].lapic, vm->vtime);
 }
 
-static bool timer_masked(const struct cc_lapic *a)
-{
-    return (a->lvt[1] >> 16) & 1;
-}
-
 uint64_t smp_next_deadline(const struct cc_vm *vm)
 {
     uint64_t dl = pit_next_deadline(&vm->pit);
     for (unsigned i = 0; i < vm->ncpu; i++) {
         const struct vm_vcpu *c = &vm->vcpu[i];
-        if (!timer_masked(&c->lapic)) {
-            uint64_t t = lapic_next_deadline(&c->lapic);
-            if (t < dl)
-                dl = t;
-        }
+        uint64_t t = lapic_next_deadline(&c->lapic);     /* UINT64_MAX when masked */
+        if (t < dl)
+            dl = t;
         if (c->state == VCPU_RUNNING && c->sleep_until > vm->vtime && c->sleep_until < dl)
             dl = c->sleep_until;
     }
     return dl;
 }
 
-/* Can vCPU i run now? (A halted one that can take an interrupt is woken.) */
+/* Could vCPU i run now? A delay (udelay) ends early for an interrupt, as
+ * the interrupt would preempt a delay loop; a halted vCPU wakes for one; a
+ * stopped one only for an NMI. */
+static bool can_run(struct cc_vm *vm, unsigned i)
+{
+    const struct vm_vcpu *c = &vm->vcpu[i];
+    switch (c->state) {
+    case VCPU_RUNNING: return c->sleep_until <= vm->vtime || deliverable(vm, i);
+    case VCPU_HALTED: return deliverable(vm, i);
+    case VCPU_STOPPED: return c->nmi_pending;
+    default: return false;
+    }
+}
+
+/* can_run, and if so make it running (a delay it was in ends). */
 static bool runnable(struct cc_vm *vm, unsigned i)
 {
-    struct vm_vcpu *c = &vm->vcpu[i];
-    switch (c->state) {
-    case VCPU_RUNNING:
-        if (c->sleep_until > vm->vtime) {
-            /* A delay (udelay) ends early for an interrupt, as the
-             * interrupt would preempt a delay loop. */
-            if (!deliverable(vm, i))
-                return false;
-            c->sleep_until = 0;
-        }
-        return true;
-    case VCPU_HALTED:
-        if (!deliverable(vm, i))
-            return false;
-        c->state = VCPU_RUNNING;
-        return true;
-    case VCPU_STOPPED:
-        if (!c->nmi_pending)
-            return false;
-        c->state = VCPU_RUNNING;
-        return true;
-    default:
+    if (!can_run(vm, i))
         return false;
-    }
+    struct vm_vcpu *c = &vm->vcpu[i];
+    c->state = VCPU_RUNNING;
+    if (c->sleep_until > vm->vtime)
+        c->sleep_until = 0;
+    return true;
 }
 
 bool smp_wake_pending(struct cc_vm *vm)
 {
-    for (unsigned i = 0; i < vm->ncpu; i++) {
-        struct vm_vcpu *c = &vm->vcpu[i];
-        if ((c->state == VCPU_RUNNING && (c->sleep_until <= vm->vtime || deliverable(vm, i))) ||
-            (c->state == VCPU_HALTED && deliverable(vm, i)) ||
-            (c->state == VCPU_STOPPED && c->nmi_pending))
+    for (unsigned i = 0; i < vm->ncpu; i++)
+        if (can_run(vm, i))
             return true;
-    }
     return false;
 }
 
@@ -581,11 +569,7 @@ int smp_prepare_entry(struct cc_vm *vm, struct cc_err *err)
     struct vm_vcpu *c = &vm->vcpu[vm->cur];
     run->request_interrupt_window = 0;
     int vec = lapic_pending(&c->lapic);
-    bool ext = false;
-    if (vec < 0 && vm->cur == 0) {
-        uint32_t lint0 = lapic_lvt_lint(&c->lapic, 0);
-        ext = !(lint0 & (1u << 16)) && ((lint0 >> 8) & 7) == CC_DM_EXTINT && pic_intr(&vm->pic);
-    }
+    bool ext = vec < 0 && extint_pending(vm, vm->cur);
     if (vec >= 0 || ext) {
         if (run->ready_for_interrupt_injection && !c->fresh) {
             uint8_t v = vec >= 0 ? lapic_ack(&c->lapic) : pic_ack(&vm->pic);
