@@ -36,10 +36,11 @@ $(ASAN_BUILD)/build.ninja: | deps
 test-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	@kernel/build.sh --out $(ASAN_BUILD)/kernel
-	meson test -C $(ASAN_BUILD) --print-errorlogs --suite unit --suite kvm --no-suite script
+	meson test -C $(ASAN_BUILD) --print-errorlogs --suite unit --suite kvm --no-suite script || \
+	  { scripts/test-failures.py $(ASAN_BUILD); exit 1; }
 
 test: build test-asan
-	meson test -C $(BUILD) --print-errorlogs
+	meson test -C $(BUILD) --print-errorlogs || { scripts/test-failures.py $(BUILD); exit 1; }
 
 demo: build
 	@scripts/demo.sh $(BUILD)

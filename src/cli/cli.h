@@ -106,6 +106,7 @@ int cmd_snapshot(int argc, char **argv);
 int cmd_snapshot_demo(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_run(int argc, char **argv);      /* run.c */
+int cmd_serve(int argc, char **argv);
 int cmd_sim(int argc, char **argv);      /* sim.c */
 int cmd_explore(int argc, char **argv);  /* explore.c */
 int cmd_minimize(int argc, char **argv);

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chaoscontrol/dash.h"
 #include "chaoscontrol/dlog.h"
 #include "chaoscontrol/explore.h"
 #include "chaoscontrol/sdk_host.h"
@@ -38,6 +39,7 @@ enum {
     OPT_STOP_AFTER, OPT_REACT, OPT_CORPUS, OPT_BUG, OPT_SERIAL, OPT_FORCE, OPT_QUIET, OPT_HELP,
     OPT_SETUP_MARKER, OPT_SETUP_AFTER, OPT_CHECK, OPT_CLIENTS, OPT_SNAPSHOT_MEM, OPT_FAULTS,
     OPT_DLOG, OPT_DLOG_BUGS, OPT_DLOG_REGS, OPT_CPUS, OPT_VCPU_SCHEDULE, OPT_VCPU_QUANTUM,
+    OPT_DASHBOARD, OPT_DASHBOARD_PORT, OPT_DASHBOARD_BIND,
 };
 
 static const struct option long_opts[] = {
@@ -75,6 +77,9 @@ static const struct option long_opts[] = {
     {"cpus", required_argument, NULL, OPT_CPUS},
     {"vcpu-schedule", required_argument, NULL, OPT_VCPU_SCHEDULE},
     {"vcpu-quantum", required_argument, NULL, OPT_VCPU_QUANTUM},
+    {"dashboard", no_argument, NULL, OPT_DASHBOARD},
+    {"dashboard-port", required_argument, NULL, OPT_DASHBOARD_PORT},
+    {"dashboard-bind", required_argument, NULL, OPT_DASHBOARD_BIND},
     {NULL, 0, NULL, 0},
 };
 
@@ -98,6 +103,10 @@ struct xopts {
     enum cc_xmode mode;
     uint64_t seed, disk, mem, branch_ns;
     bool serial, force, quiet, help;
+    bool dashboard;                 /* --dashboard (--dashboard-port/-bind imply it) */
+    unsigned dashboard_port;        /* default 8080 */
+    bool dashboard_port_set;
+    const char *dashboard_bind;
     bool rounds_set, branches_set;
 };
 
@@ -111,9 +120,10 @@ static void usage_run(FILE *f)
             "           [--vcpu-quantum N] [--branch-time T] [--stop-after N] [--react PCT]\n"
             "           [--setup-marker TEXT] [--setup-after T] [--check MODEL]\n"
             "           [--clients LIST] [--faults KINDS] [--snapshot-mem SIZE]\n"
-            "           [--dlog-bugs [--dlog-regs N]] [--force] [--quiet]\n"
+            "           [--dlog-bugs [--dlog-regs N]] [--dashboard [--dashboard-port P]\n"
+            "           [--dashboard-bind ADDR]] [--force] [--quiet]\n"
             "       chaoscontrol explore resume --corpus DIR --rounds R [--stop-after N]\n"
-            "           [--snapshot-mem SIZE] [--dlog-bugs [--dlog-regs N]]\n\n"
+            "           [--snapshot-mem SIZE] [--dlog-bugs [--dlog-regs N]] [--dashboard ...]\n\n"
             "Boots N VMs in one simulation, runs them to setup_complete and snapshots\n"
             "them; each round forks B branches from frontier points with mutated fault\n"
             "schedules (fault), other values at cc_random_choice points (input-tree) or\n"
@@ -170,6 +180,11 @@ static void usage_run(FILE *f)
             "                     bug_N.json --dlog F' logs the same records (docs/dlog.md)\n"
             "  --dlog-regs N      a register dump every N exits of a VM in it (default\n"
             "                     100000, 0 none)\n"
+            "  --dashboard        serve a live web page of the exploration while it runs\n"
+            "                     (docs/dashboard.md); its address goes to stderr\n"
+            "  --dashboard-port P its port (default 8080; 0: any free port)\n"
+            "  --dashboard-bind ADDR  its address (default 127.0.0.1; 0.0.0.0 or :: for\n"
+            "                     every interface: anyone who reaches it can read DIR)\n"
             "  --quiet            no per-round lines (bugs and the summary still print)\n"
             "Exit status: 0 no bug found, 1 bugs found (or an error), 2 usage errors.\n",
             CC_SIM_MAX_VMS, CC_VM_MAX_VCPUS, CC_VM_DEFAULT_QUANTUM);
@@ -322,6 +337,20 @@ static int parse(int argc, char **argv, struct xopts *o)
         case OPT_SERIAL: o->serial = true; break;
         case OPT_FORCE: o->force = true; break;
         case OPT_QUIET: o->quiet = true; break;
+        case OPT_DASHBOARD: o->dashboard = true; break;
+        case OPT_DASHBOARD_PORT:
+        {
+            uint64_t v;
+            if (!cli_parse_u64(optarg, &v) || v > 65535)
+                return bad(o, "--dashboard-port '%s' is not a port (0-65535)", optarg);
+            o->dashboard_port = (unsigned)v;
+            o->dashboard_port_set = o->dashboard = true;
+        }
+            break;
+        case OPT_DASHBOARD_BIND:
+            o->dashboard_bind = optarg;
+            o->dashboard = true;
+            break;
         case OPT_VMS:
             if (!parse_uint(optarg, CC_SIM_MAX_VMS, &o->vms)) {
                 fprintf(stderr, "chaoscontrol %s: --vms '%s' is not a number of VMs (1-%u)\n",
@@ -436,11 +465,13 @@ static bool inputs_ok(const struct xopts *o)
 struct ui {
     const char *cmd;
     bool tty, line_shown, quiet;
+    struct cc_dash *dash;           /* --dashboard, or NULL */
 };
 
 static void ui_progress(void *opaque, const char *line)
 {
     struct ui *u = opaque;
+    cc_dash_progress(u->dash, line);
     if (!u->tty)
         return;
     fprintf(stderr, "\r\033[K%s", line);
@@ -451,6 +482,7 @@ static void ui_progress(void *opaque, const char *line)
 static void ui_log(void *opaque, const char *msg)
 {
     struct ui *u = opaque;
+    cc_dash_notify(u->dash);        /* a round ended or a bug was written */
     if (u->quiet && !strncmp(msg, "round ", 6))
         return;
     if (u->line_shown) {
@@ -465,6 +497,36 @@ static double wall_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* --dashboard: serve dir (made now if missing, as the explorer would) while
+ * the exploration runs. -1 after printing why it cannot. */
+static int dash_begin(const struct xopts *o, const char *dir, struct ui *u)
+{
+    if (!o->dashboard)
+        return 0;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "chaoscontrol %s: cannot create output directory '%s': %s\n", o->cmd,
+                dir, strerror(errno));
+        return -1;
+    }
+    struct cc_dash_opts d = {.corpus = dir, .bind = o->dashboard_bind,
+                             .port = o->dashboard_port_set ? o->dashboard_port : 8080,
+                             .live = true};
+    struct cc_err err = {0};
+    if (cc_dash_start(&d, &u->dash, &err) < 0) {
+        fprintf(stderr, "chaoscontrol %s: %s\n", o->cmd, err.msg);
+        return -1;
+    }
+    fprintf(stderr, "chaoscontrol %s: dashboard at %s\n", o->cmd, cc_dash_url(u->dash));
+    return 0;
+}
+
+static void dash_end(struct ui *u)
+{
+    cc_dash_set_live(u->dash, false);
+    cc_dash_stop(u->dash);
+    u->dash = NULL;
 }
 
 /* ---- explore ---- */
@@ -491,7 +553,8 @@ static int explore_run(int argc, char **argv)
         return rc == 3 ? 0 : rc;
     if (only(&o, "kernel initrd vms rounds branches output mode seed disk-image disk cmdline "
              "append mem branch-time stop-after react setup-marker setup-after check clients "
-             "snapshot-mem faults dlog-bugs dlog-regs cpus vcpu-schedule vcpu-quantum force quiet",
+             "snapshot-mem faults dlog-bugs dlog-regs cpus vcpu-schedule vcpu-quantum force quiet "
+             "dashboard dashboard-port dashboard-bind",
              argc, argv))
         return 2;
     if (o.dlog_regs_set && !o.dlog_bugs)
@@ -556,6 +619,12 @@ static int explore_run(int argc, char **argv)
     t.seed = o.seed;
 
     struct ui u = {.cmd = o.cmd, .tty = cli_is_tty(), .quiet = o.quiet};
+    if (dash_begin(&o, o.output, &u) < 0) {
+        free(kernel);
+        free(initrd);
+        free(image);
+        return 1;
+    }
     struct cc_explore_opts eo;
     cc_explore_opts_default(&eo);
     eo.output = o.output;
@@ -602,6 +671,7 @@ static int explore_run(int argc, char **argv)
     if (rc < 0) {
         ui_progress(&u, "");
         fprintf(stderr, "chaoscontrol explore run: %s\n", err.msg);
+        dash_end(&u);
         return 1;
     }
     ui_progress(&u, "");
@@ -619,6 +689,7 @@ static int explore_run(int argc, char **argv)
         status = summarize(x, o.output);
     }
     cc_explorer_free(x);
+    dash_end(&u);
     return status;
 }
 
@@ -628,8 +699,8 @@ static int explore_resume(int argc, char **argv)
     int rc = parse(argc, argv, &o);
     if (rc)
         return rc == 3 ? 0 : rc;
-    if (only(&o, "corpus rounds stop-after snapshot-mem dlog-bugs dlog-regs force quiet", argc,
-             argv))
+    if (only(&o, "corpus rounds stop-after snapshot-mem dlog-bugs dlog-regs force quiet "
+             "dashboard dashboard-port dashboard-bind", argc, argv))
         return 2;
     if (o.dlog_regs_set && !o.dlog_bugs)
         return bad(&o, "%s", "--dlog-regs needs --dlog-bugs");
@@ -647,6 +718,8 @@ static int explore_resume(int argc, char **argv)
     if (cli_check_kvm(o.force) < 0)
         return 1;
     struct ui u = {.cmd = o.cmd, .tty = cli_is_tty(), .quiet = o.quiet};
+    if (dash_begin(&o, o.corpus, &u) < 0)
+        return 1;
     struct cc_explore_opts eo;
     cc_explore_opts_default(&eo);
     eo.rounds = o.rounds;
@@ -664,6 +737,7 @@ static int explore_resume(int argc, char **argv)
     if (cc_explorer_resume(o.corpus, &eo, &x, &err) < 0) {
         ui_progress(&u, "");
         fprintf(stderr, "chaoscontrol explore resume: %s\n", err.msg);
+        dash_end(&u);
         return 1;
     }
     ui_progress(&u, "");
@@ -681,6 +755,7 @@ static int explore_resume(int argc, char **argv)
         status = summarize(x, o.corpus);
     }
     cc_explorer_free(x);
+    dash_end(&u);
     return status;
 }
 

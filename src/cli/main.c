@@ -30,6 +30,7 @@ static const struct command commands[] = {
     {"replay", cmd_replay, "replay a bug file to an exit or a time: registers, task, console"},
     {"reproduce", cmd_reproduce, "replay a bug file and check the same failure at the same time"},
     {"run", cmd_run, "run an SDK guest to the end and report its assertions"},
+    {"serve", cmd_serve, "the live web dashboard of an exploration directory"},
     {"sim", cmd_sim, "run N VMs in one simulation with a network and a fault schedule"},
     {"snapshot", cmd_snapshot, "save, load, inspect and diff snapshot files"},
     {"snapshot-demo", cmd_snapshot_demo, "snapshot, restore and fork a guest, with checks and timings"},

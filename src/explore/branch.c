@@ -615,6 +615,24 @@ static void take_history(struct cc_explorer *x, struct bctx *b, const struct cc_
     xcov_add_assert(b->cov, a.id, 0, XCOV_HIT | (failed ? XCOV_FAIL : XCOV_PASS));
 }
 
+/* The links' counters now (n x n, from * n + to). */
+static void read_links(struct cc_sim *sim, unsigned n, struct cc_link_stats *out)
+{
+    for (unsigned i = 0; i < n; i++)
+        for (unsigned j = 0; j < n; j++)
+            cc_sim_link_stats(sim, i, j, &out[i * n + j]);
+}
+
+/* For the dashboard: the faults of the branch's own window, by type. */
+static void count_faults(struct cc_xstate *st, const struct cc_recipe *r, uint64_t t0)
+{
+    for (size_t i = 0; i < cc_schedule_count(r->sched); i++) {
+        const struct cc_fault *f = cc_schedule_get(r->sched, i);
+        if (f->at_ns >= t0 && f->type < CC_FAULT_TYPE_END)
+            st->faults[f->type]++;
+    }
+}
+
 /* What the run found: the table, coverage, a bug, new points. */
 static int take_results(struct cc_explorer *x, struct plan *pl, struct bctx *b,
                         const struct cc_xrun_result *res, struct round_stats *rs,
@@ -687,8 +705,21 @@ int branch_run(struct cc_explorer *x, struct xmut *m, struct round_stats *rs,
         struct xrun_hooks hooks = {.before = seg_before, .after = seg_after,
                                       .boundary = on_boundary, .opaque = b};
         struct cc_xrun_result res;
+        unsigned n = st->target.n_vms;
+        struct cc_link_stats *ls = calloc(2 * (size_t)n * n, sizeof(*ls));
+        if (!ls)
+            b->oom = true;
+        else
+            read_links(cc_xrun_sim(x->run), n, ls);
+        count_faults(st, pl.recipe, pl.info.t0);
         rc = xrun_play(x->run, pl.recipe, &hooks, &res, err);
         st->branches_done++;
+        if (rc == 0 && ls) {
+            read_links(cc_xrun_sim(x->run), n, ls + (size_t)n * n);
+            if (xstate_links_add(st, ls, ls + (size_t)n * n) < 0)
+                b->oom = true;
+        }
+        free(ls);
         if (rc == 0 && b->oom)
             rc = cc_err_set(err, ENOMEM, "out of memory collecting coverage");
         if (rc == 0)

@@ -73,6 +73,7 @@ void cc_xstate_free(struct cc_xstate *st)
     for (size_t i = 0; i < st->n_gd; i++)
         free(st->gd[i].message);
     free(st->gd);
+    free(st->links);
     xtarget_strings_free(&st->strings);
     free(st);
 }
@@ -115,6 +116,34 @@ static bool grow(void **arr, size_t n, size_t *cap, size_t sz, size_t first)
     *arr = p;
     *cap = c;
     return true;
+}
+
+static uint64_t grew(uint64_t before, uint64_t after)
+{
+    return after >= before ? after - before : after;
+}
+
+int xstate_links_add(struct cc_xstate *st, const struct cc_link_stats *before,
+                     const struct cc_link_stats *after)
+{
+    size_t n = st->target.n_vms;
+    for (size_t i = 0; i < n * n; i++) {
+        const struct cc_link_stats *a = &before[i], *b = &after[i];
+        if (grew(a->sent, b->sent) == 0 && grew(a->duplicated, b->duplicated) == 0)
+            continue;
+        if (!st->links && !(st->links = calloc(n * n, sizeof(*st->links))))
+            return -ENOMEM;
+        struct xlink *l = &st->links[i];
+        l->sent += grew(a->sent, b->sent);
+        l->delivered += grew(a->delivered, b->delivered);
+        l->dropped_partition += grew(a->dropped_partition, b->dropped_partition);
+        l->dropped_loss += grew(a->dropped_loss, b->dropped_loss);
+        l->dropped_queue += grew(a->dropped_queue, b->dropped_queue);
+        l->dropped_down += grew(a->dropped_down, b->dropped_down);
+        l->dropped_rx += grew(a->dropped_rx, b->dropped_rx);
+        l->duplicated += grew(a->duplicated, b->duplicated);
+    }
+    return 0;
 }
 
 struct xpoint *xstate_point_find(struct cc_xstate *st, uint64_t id)
@@ -462,6 +491,36 @@ json_t *xstate_to_json(const struct cc_xstate *st)
             json_array_append_new(gd, e);
         }
         json_object_set_new(o, "guidance", gd);
+    }
+    json_t *fa = json_object();
+    for (unsigned t = 0; t < CC_FAULT_TYPE_END; t++)
+        if (st->faults[t])
+            json_object_set_new(fa, cc_fault_type_name(t), xj_u64(st->faults[t]));
+    if (json_object_size(fa))
+        json_object_set_new(o, "faults", fa);
+    else
+        json_decref(fa);
+    if (st->links) {
+        json_t *ls = json_array();
+        unsigned n = st->target.n_vms;
+        for (unsigned i = 0; i < n * n; i++) {
+            const struct xlink *l = &st->links[i];
+            if (!l->sent && !l->duplicated)
+                continue;
+            json_t *e = json_object();
+            json_object_set_new(e, "from", json_integer(i / n));
+            json_object_set_new(e, "to", json_integer(i % n));
+            json_object_set_new(e, "sent", xj_u64(l->sent));
+            json_object_set_new(e, "delivered", xj_u64(l->delivered));
+            json_object_set_new(e, "dropped_partition", xj_u64(l->dropped_partition));
+            json_object_set_new(e, "dropped_loss", xj_u64(l->dropped_loss));
+            json_object_set_new(e, "dropped_queue", xj_u64(l->dropped_queue));
+            json_object_set_new(e, "dropped_down", xj_u64(l->dropped_down));
+            json_object_set_new(e, "dropped_rx", xj_u64(l->dropped_rx));
+            json_object_set_new(e, "duplicated", xj_u64(l->duplicated));
+            json_array_append_new(ls, e);
+        }
+        json_object_set_new(o, "links", ls);
     }
     return o;
 }

@@ -31,16 +31,21 @@
  *              branch, wall_s, sim_ns, dups, size}, ...],
  *    "assertions": [{id, kind, verdict, message, file, line, function, hits,
  *                    passes, fails, branches_hit, branches_failed, vms}, ...]
- *    [, "guidance": [{"message": ..., "max": ...}, ...]]}
+ *    [, "guidance": [{"message": ..., "max": ...}, ...]]
+ *    [, "faults": {"partition": n, ...}]
+ *    [, "links": [{from, to, sent, delivered, dropped_partition, dropped_loss,
+ *                  dropped_queue, dropped_down, dropped_rx, duplicated}, ...]]}
  * Keys added after the first checkpoints are optional on reading
  * (react_percent, react_*, mid_points, plateau_since, max_bug_number,
- * guidance, new_maxima; absent means 0 or empty) and written only when
- * they mean something new (guidance, new_maxima: when non-empty/non-zero),
+ * guidance, new_maxima, faults, links; absent means 0 or empty) and written
+ * only when they mean something new (guidance, new_maxima, faults, links:
+ * when non-empty/non-zero),
  * so files of every earlier version load and write back byte for byte. */
 #ifndef CC_EXPLORE_STATE_INTERNAL_H
 #define CC_EXPLORE_STATE_INTERNAL_H
 
 #include "chaoscontrol/explore.h"
+#include "chaoscontrol/sim.h"
 #include "explore/explore_internal.h"
 #include "explore/search_internal.h"
 
@@ -116,6 +121,13 @@ struct xbug {
     size_t size;                    /* faults + overrides */
 };
 
+/* Traffic of one direction of one link, summed over branches: each
+ * branch adds what its cc_link_stats grew by from its start to its end. */
+struct xlink {
+    uint64_t sent, delivered, dropped_partition, dropped_loss, dropped_queue, dropped_down,
+        dropped_rx, duplicated;
+};
+
 /* The largest value any branch reported for a cc_guidance_maximize message
  * (over every VM; values reached by setup count as seen). */
 struct xguidance {
@@ -150,6 +162,11 @@ struct cc_xstate {
     size_t n_bugs, cap_bugs;
     struct xguidance *gd;
     size_t n_gd, cap_gd;
+    /* For the dashboard: faults branches injected in their own windows, by
+     * type, and the links' traffic (n_vms x n_vms, from * n_vms + to; NULL
+     * until a branch sent something). */
+    uint64_t faults[CC_FAULT_TYPE_END];
+    struct xlink *links;
 };
 
 /* An empty state for target t (its strings copied) and settings s; NULL
@@ -185,6 +202,10 @@ bool xstate_has_bug(const struct cc_xstate *st, unsigned number);
  * is above the largest so far for that message, or the message is new;
  * -ENOMEM as false with *oom set. */
 bool xstate_guidance_raise(struct cc_xstate *st, const char *message, int64_t value, bool *oom);
+/* A branch's traffic: after - before (a counter that went down, e.g. by a
+ * restore, counts from 0), added to the links table. -ENOMEM. */
+int xstate_links_add(struct cc_xstate *st, const struct cc_link_stats *before,
+                     const struct cc_link_stats *after);
 
 /* ---- the state's files ---- */
 

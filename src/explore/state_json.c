@@ -363,6 +363,48 @@ static int load_guidance(struct cc_xstate *st, const json_t *gd, const char *src
     return 0;
 }
 
+/* Optional "faults" and "links" (the dashboard's counters). */
+static int load_traffic(struct cc_xstate *st, const json_t *o, const char *src,
+                        struct cc_err *err)
+{
+    const json_t *fa = json_object_get(o, "faults"), *ls = json_object_get(o, "links");
+    if (fa && !json_is_object(fa))
+        return cc_err_set(err, EINVAL, "%s: faults: not an object", src);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)fa, k, v) {
+        enum cc_fault_type t = cc_fault_type_from_name(k);
+        if (!t || xj_get_u64(v, &st->faults[t]) < 0)
+            return cc_err_set(err, EINVAL, "%s: faults.%s: not a fault type with a count", src,
+                              k);
+    }
+    if (!ls)
+        return 0;
+    if (!json_is_array(ls))
+        return cc_err_set(err, EINVAL, "%s: links: not an array", src);
+    unsigned n = st->target.n_vms;
+    st->links = calloc((size_t)n * n, sizeof(*st->links));
+    if (!st->links)
+        return cc_err_set(err, ENOMEM, "out of memory");
+    static const char *const keys[] = {"sent", "delivered", "dropped_partition",
+                                       "dropped_loss", "dropped_queue", "dropped_down",
+                                       "dropped_rx", "duplicated"};
+    for (size_t i = 0; i < json_array_size(ls); i++) {
+        json_t *e = json_array_get(ls, i);
+        uint64_t from, to, c[8];
+        bool ok = xj_get_u64(json_object_get(e, "from"), &from) == 0 &&
+                  xj_get_u64(json_object_get(e, "to"), &to) == 0 && from < n && to < n;
+        for (unsigned q = 0; ok && q < 8; q++)
+            ok = xj_get_u64(json_object_get(e, keys[q]), &c[q]) == 0;
+        if (!ok)
+            return cc_err_set(err, EINVAL, "%s: links[%zu]: from/to (below %u) or a counter "
+                              "missing or malformed", src, i, n);
+        st->links[from * n + to] = (struct xlink){c[0], c[1], c[2], c[3], c[4], c[5], c[6],
+                                                  c[7]};
+    }
+    return 0;
+}
+
 static int check_format(const json_t *o, const char *src, struct cc_err *err)
 {
     json_t *fmt = json_object_get(o, "format");
@@ -405,6 +447,8 @@ int xstate_from_json(const json_t *o, const char *src, struct cc_xstate **out,
         rc = load_asserts(st, json_object_get(o, "assertions"), src, err);
     if (rc == 0)
         rc = load_guidance(st, json_object_get(o, "guidance"), src, err);
+    if (rc == 0)
+        rc = load_traffic(st, o, src, err);
     if (rc < 0) {
         cc_xstate_free(st);
         return rc;

@@ -13,11 +13,18 @@
 # Where they run is decided by the probe on this machine's /dev/kvm, never
 # by hostname:
 #   the probe says "can run Linux guests"  everything runs here;
-#   it says "cannot" (a KVM that runs      --any runs here, --real inside one
-#     tiny guests only, e.g. kvm_pvm)      test-host boot (tools/kvm-host);
-#   no usable /dev/kvm at all              everything inside one test-host boot.
-# CC_KVM_SUITE=auto|direct|testhost forces one way (direct: everything here,
-# testhost: everything in the test host), for measurements.
+#   anything else (no /dev/kvm, or a KVM   everything inside one test-host
+#     that runs tiny guests only, e.g.     boot (tools/kvm-host).
+#     kvm_pvm)
+# kvm_pvm ran the --any binaries directly until CI stop 26, where this
+# suite failed on a CI machine (one subtest, not shown in the log's tail)
+# and passed here in the test host 4 times out of 4, twice beside a loaded
+# CPU; kvm_pvm is known to differ in about 3% of test_sim runs
+# (meson.build). No machine of ours with kvm_pvm was available to find the
+# subtest, and users run hardware KVM, so the suite no longer depends on
+# kvm_pvm. CC_KVM_SUITE=auto|direct|any|testhost forces one way (direct:
+# everything here; any: --any here and --real in the test host, the old
+# kvm_pvm split; testhost: everything in the test host), for measurements.
 # CC_BUILD_DIR names the build directory (its tools/kvm-probe decides).
 #
 # Output: one TAP stream, subtests named "BIN: description", numbered here,
@@ -105,22 +112,28 @@ mode=${CC_KVM_SUITE:-auto}
 here_bins=() host_bins=()
 case $mode:$prc in
   direct:*|auto:0) here_bins=("${any[@]}" "${real[@]}") ;;
-  auto:1) here_bins=("${any[@]}"); host_bins=("${real[@]}") ;;
-  testhost:*|auto:2) host_bins=("${any[@]}" "${real[@]}") ;;
+  any:*) here_bins=("${any[@]}"); host_bins=("${real[@]}") ;;
+  testhost:*|auto:1|auto:2) host_bins=("${any[@]}" "${real[@]}") ;;
   auto:*) echo "Bail out! $probe failed (status ${prc:-missing}): ${pout:-run make first}"; exit 1 ;;
-  *) echo "Bail out! CC_KVM_SUITE must be auto, direct or testhost, not '$mode'"; exit 1 ;;
+  *) echo "Bail out! CC_KVM_SUITE must be auto, direct, any or testhost, not '$mode'"; exit 1 ;;
 esac
 
 # Number the stream and put the plan at the end.
+# Failed subtests also go to stderr with the four lines before each, so
+# that the end of a CI log (meson prints a failed test's stderr last) says
+# what failed.
 number() {
-  local n=0 bad=0 line
+  local n=0 bad=0 line ctx=()
   while IFS= read -r line; do
     case $line in
       'ok - '*) n=$((n + 1)); printf 'ok %d %s\n' "$n" "${line#ok }" ;;
-      'not ok - '*) n=$((n + 1)); bad=$((bad + 1)); printf 'not ok %d %s\n' "$n" "${line#not ok }" ;;
+      'not ok - '*) n=$((n + 1)); bad=$((bad + 1)); printf 'not ok %d %s\n' "$n" "${line#not ok }"
+        { printf '%s\n' "${ctx[@]}"; printf 'not ok %d %s\n' "$n" "${line#not ok }"; } >&2 ;;
       '#'*) printf '%s\n' "$line" ;;
       *) printf '# %s\n' "$line" ;;
     esac
+    ctx+=("$line")
+    [ ${#ctx[@]} -le 4 ] || ctx=("${ctx[@]:1}")
   done
   if [ $n = 0 ]; then
     n=1; bad=1; echo "not ok 1 - the suite ran no test"

@@ -1,0 +1,117 @@
+/* dash_explore: a tiny-guest exploration with the dashboard on, for the
+ * browser test (tests/web/dashboard.sh), which runs it where KVM is real
+ * (tools/kvm-host, --forward) and drives the page from outside.
+ *
+ *   dash_explore DIR PORT [ROUNDS [BRANCHES]]
+ *
+ * Serves DIR (the exploration's output) on PORT, bound to
+ * $CC_FORWARD_GUEST_BIND (default 127.0.0.1); waits (up to 120 s) for an
+ * event-stream client, then explores the tiny-heartbeat target with its
+ * planted bug (hb_target.c), one round at a time with a pause after each
+ * (so that a page sees every round arrive). When done it keeps serving
+ * until DIR/../stop exists (at most 300 s). stdout: "dashboard URL", then
+ * "done rounds R branches B bugs K". */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chaoscontrol/dash.h"
+#include "chaoscontrol/explore.h"
+#include "hb_target.h"
+#include "kvmtest.h"
+#include "tap.h"
+
+static struct cc_dash *dash;
+
+static void on_log(void *opaque, const char *msg)
+{
+    (void)opaque;
+    fprintf(stderr, "dash_explore: %s\n", msg);
+    cc_dash_notify(dash);
+    if (!strncmp(msg, "round ", 6))
+        usleep(1200 * 1000);            /* a page sees each round arrive */
+}
+
+static void on_progress(void *opaque, const char *line)
+{
+    (void)opaque;
+    cc_dash_progress(dash, line);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: dash_explore DIR PORT [ROUNDS [BRANCHES]]\n");
+        return 2;
+    }
+    const char *dir = argv[1];
+    unsigned port = (unsigned)strtoul(argv[2], NULL, 10);
+    unsigned rounds = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 6;
+    unsigned branches = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : 4;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "dash_explore: %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    const char *bind = getenv("CC_FORWARD_GUEST_BIND");
+    struct cc_dash_opts dopts = {.corpus = dir, .bind = bind, .port = port, .live = true};
+    struct cc_err err = {0};
+    if (cc_dash_start(&dopts, &dash, &err) < 0) {
+        fprintf(stderr, "dash_explore: %s\n", err.msg);
+        return 1;
+    }
+    printf("dashboard %s\n", cc_dash_url(dash));
+    fflush(stdout);
+    for (int i = 0; i < 1200 && cc_dash_clients(dash) == 0; i++)
+        usleep(100 * 1000);
+    if (cc_dash_clients(dash) == 0)
+        fprintf(stderr, "dash_explore: no page connected in 120 s; exploring anyway\n");
+
+    struct hb_factory *f = calloc(1, sizeof(*f));
+    hb_init(f, "tiny-heartbeat", F_TRACK | F_BUG | F_COV);
+    struct cc_xtarget t;
+    cc_xtarget_init(&t);
+    t.n_vms = 3;
+    t.seed = 3;
+    t.setup_timeout_ns = CC_SEC;
+    struct cc_explore_opts o;
+    cc_explore_opts_default(&o);
+    o.output = dir;
+    o.rounds = rounds;
+    o.branches = branches;
+    o.mode = CC_XMODE_HYBRID;
+    o.seed = 5;
+    o.branch_ns = 200 * CC_MSEC;
+    o.factory = &f->f;
+    o.log = on_log;
+    o.progress = on_progress;
+    struct cc_explorer *x;
+    int rc = cc_explorer_new(&t, &o, &x, &err);
+    if (rc == 0)
+        rc = cc_explorer_run(x, &err);
+    if (rc < 0)
+        fprintf(stderr, "dash_explore: %s\n", err.msg);
+    struct cc_xstate *st = NULL;
+    struct cc_explore_summary s = {0};
+    if (cc_xstate_load(dir, &st, &err) == 0) {
+        cc_xstate_summary(st, &s);
+        cc_xstate_free(st);
+    }
+    if (rc == 0)
+        cc_explorer_free(x);
+    hb_free(f);
+    free(f);
+    cc_dash_set_live(dash, false);
+    printf("done rounds %u branches %" PRIu64 " bugs %u\n", s.rounds_done, s.branches, s.bugs);
+    fflush(stdout);
+    char stop[4200];
+    snprintf(stop, sizeof(stop), "%s/../stop", dir);
+    for (int i = 0; i < 3000 && access(stop, F_OK) < 0; i++)
+        usleep(100 * 1000);
+    cc_dash_stop(dash);
+    return rc < 0 ? 1 : 0;
+}
