@@ -8,6 +8,8 @@ PKGS=(
   # build
   gcc g++ make meson ninja-build pkg-config musl-tools clang
   libjansson-dev libxxhash-dev libzstd-dev zlib1g-dev libsodium-dev
+  # the dashboard's HTTP server (src/dash/server.c)
+  libmicrohttpd-dev
   # guest kernel build
   linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils patch
   # KVM test host (QEMU TCG with an emulated SVM CPU) and its tiny initramfs
@@ -19,7 +21,15 @@ PKGS=(
   # Linux-tier tests with real software: a Go program (tests/linux/gotime)
   # and the reference case, a 3-node etcd cluster (tests/linux/etcd.sh)
   golang-go etcd-server etcd-client
+  # the dashboard's browser test drives Debian's Chromium (tests/web)
+  chromium
 )
+
+# The dashboard's front end is built with Node.js and npm packages (web/):
+# Debian's nodejs and npm unless a node is already installed (from another
+# source, say; web/build.sh says which versions it needs).
+command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 
 missing=()
 for p in "${PKGS[@]}"; do
