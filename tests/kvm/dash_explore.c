@@ -2,15 +2,18 @@
  * browser test (tests/web/dashboard.sh), which runs it where KVM is real
  * (tools/kvm-host, --forward) and drives the page from outside.
  *
- *   dash_explore DIR PORT [ROUNDS [BRANCHES]]
+ *   dash_explore DIR PORT|off [ROUNDS [BRANCHES]]
  *
  * Serves DIR (the exploration's output) on PORT, bound to
  * $CC_FORWARD_GUEST_BIND (default 127.0.0.1); waits (up to 120 s) for an
  * event-stream client, then explores the tiny-heartbeat target with its
- * planted bug (hb_target.c), one round at a time with a pause after each
- * (so that a page sees every round arrive). When done it keeps serving
- * until DIR/../stop exists (at most 300 s). stdout: "dashboard URL", then
- * "done rounds R branches B bugs K". */
+ * planted bug (hb_target.c), with a pause of CC_DASH_PACE_MS (default
+ * 1200) after each round (so that a page sees every round arrive). When
+ * done it keeps serving until DIR/../stop exists (at most 300 s).
+ * With "off" there is no dashboard, no wait and no linger; CC_DASH_WAIT=0
+ * and CC_DASH_LINGER=0 skip the wait and the linger (bench/dashboard.sh
+ * measures branches per second with and without a dashboard this way).
+ * stdout: "dashboard URL", then "done rounds R branches B bugs K wall S". */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -27,14 +30,28 @@
 #include "tap.h"
 
 static struct cc_dash *dash;
+static unsigned pace_ms = 1200;
+
+static bool env_off(const char *name)
+{
+    const char *v = getenv(name);
+    return v && !strcmp(v, "0");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static void on_log(void *opaque, const char *msg)
 {
     (void)opaque;
     fprintf(stderr, "dash_explore: %s\n", msg);
     cc_dash_notify(dash);
-    if (!strncmp(msg, "round ", 6))
-        usleep(1200 * 1000);            /* a page sees each round arrive */
+    if (!strncmp(msg, "round ", 6) && pace_ms)
+        usleep(pace_ms * 1000);         /* a page sees each round arrive */
 }
 
 static void on_progress(void *opaque, const char *line)
@@ -46,11 +63,14 @@ static void on_progress(void *opaque, const char *line)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: dash_explore DIR PORT [ROUNDS [BRANCHES]]\n");
+        fprintf(stderr, "usage: dash_explore DIR PORT|off [ROUNDS [BRANCHES]]\n");
         return 2;
     }
     const char *dir = argv[1];
-    unsigned port = (unsigned)strtoul(argv[2], NULL, 10);
+    bool on = strcmp(argv[2], "off") != 0;
+    unsigned port = on ? (unsigned)strtoul(argv[2], NULL, 10) : 0;
+    if (getenv("CC_DASH_PACE_MS"))
+        pace_ms = (unsigned)strtoul(getenv("CC_DASH_PACE_MS"), NULL, 10);
     unsigned rounds = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 6;
     unsigned branches = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : 4;
     if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
@@ -60,16 +80,20 @@ int main(int argc, char **argv)
     const char *bind = getenv("CC_FORWARD_GUEST_BIND");
     struct cc_dash_opts dopts = {.corpus = dir, .bind = bind, .port = port, .live = true};
     struct cc_err err = {0};
-    if (cc_dash_start(&dopts, &dash, &err) < 0) {
+    if (on && cc_dash_start(&dopts, &dash, &err) < 0) {
         fprintf(stderr, "dash_explore: %s\n", err.msg);
         return 1;
     }
-    printf("dashboard %s\n", cc_dash_url(dash));
-    fflush(stdout);
-    for (int i = 0; i < 1200 && cc_dash_clients(dash) == 0; i++)
+    if (on) {
+        printf("dashboard %s\n", cc_dash_url(dash));
+        fflush(stdout);
+    }
+    for (int i = 0; on && !env_off("CC_DASH_WAIT") && i < 1200 && cc_dash_clients(dash) == 0;
+         i++)
         usleep(100 * 1000);
-    if (cc_dash_clients(dash) == 0)
+    if (on && !env_off("CC_DASH_WAIT") && cc_dash_clients(dash) == 0)
         fprintf(stderr, "dash_explore: no page connected in 120 s; exploring anyway\n");
+    double t0 = now_s();
 
     struct hb_factory *f = calloc(1, sizeof(*f));
     hb_init(f, "tiny-heartbeat", F_TRACK | F_BUG | F_COV);
@@ -106,11 +130,12 @@ int main(int argc, char **argv)
     hb_free(f);
     free(f);
     cc_dash_set_live(dash, false);
-    printf("done rounds %u branches %" PRIu64 " bugs %u\n", s.rounds_done, s.branches, s.bugs);
+    printf("done rounds %u branches %" PRIu64 " bugs %u wall %.3f\n", s.rounds_done, s.branches,
+           s.bugs, now_s() - t0);
     fflush(stdout);
     char stop[4200];
     snprintf(stop, sizeof(stop), "%s/../stop", dir);
-    for (int i = 0; i < 3000 && access(stop, F_OK) < 0; i++)
+    for (int i = 0; on && !env_off("CC_DASH_LINGER") && i < 3000 && access(stop, F_OK) < 0; i++)
         usleep(100 * 1000);
     cc_dash_stop(dash);
     return rc < 0 ? 1 : 0;

@@ -2,7 +2,8 @@
 # TAP test of tools/kvm-host: whatever runs the command (directly on a
 # capable /dev/kvm, or the QEMU test host), it must propagate the exit
 # status, stream output byte-exact, make --rw directories writable, enforce
-# --timeout, and provide a /dev/kvm that passes build/tools/kvm-probe.
+# --timeout, provide a /dev/kvm that passes build/tools/kvm-probe, and make
+# a server CMD runs reachable from here with --forward.
 #
 # usage: testhost.sh [KVM_PROBE]   (CC_BUILD_DIR picks the build directory)
 set -u
@@ -26,7 +27,7 @@ not_ok() {
 }
 show() { sed 's/^/#   | /' "$1"; }
 
-echo "1..8"
+echo "1..11"
 
 # 1. Exit status propagation.
 "$kvm_host" -- sh -c 'exit 7' >"$work/out1" 2>"$work/err1"
@@ -114,6 +115,88 @@ if [ $rc -eq 0 ] && [ "$(cat "$work/out8")" = "$want" ]; then
 else
   not_ok "--need any runs where it should (probe exit $prc: want $want)" "status $rc"
   show "$work/out8"; show "$work/err8"
+fi
+
+# 9. --forward validation: usage errors (exit 2) before anything runs.
+bad=
+for spec in 8099 abc:8099 0:8099 65536:8099 8099:70000 -1:8099 08099:8099 \
+            localhost:8099:8099 1.2.3:8099:8099 256.0.0.1:8099:8099 1:2:3:4 :8099 8099:; do
+  "$kvm_host" --forward "$spec" -- true >"$work/out9" 2>"$work/err9"
+  rc=$?
+  if [ $rc -ne 2 ] || ! grep -q "^kvm-host: --forward wants \[BIND:\]HOSTPORT:GUESTPORT.*got '$spec'" "$work/err9"; then
+    bad="$bad $spec(status $rc: $(head -1 "$work/err9"))"
+  fi
+done
+"$kvm_host" --forward >"$work/out9" 2>"$work/err9"
+rc=$?
+[ $rc -eq 2 ] || bad="$bad no-argument(status $rc)"
+"$kvm_host" --forward 8099:80 --forward=127.0.0.1:8099:81 -- true >"$work/out9" 2>"$work/err9"
+rc=$?
+{ [ $rc -eq 2 ] && grep -q 'host port 8099 is already forwarded' "$work/err9"; } || bad="$bad twice(status $rc)"
+if [ -z "$bad" ]; then
+  ok "--forward: a bad spec is a usage error (exit 2)"
+else
+  not_ok "--forward: a bad spec is a usage error (exit 2)" "wrong for:$bad"
+fi
+
+# 10. --forward where CMD runs directly (forced with CC_KVM_HOST=direct, so
+# on any machine): an identity forward exports CC_FORWARD_GUEST_BIND=BIND,
+# a port change is refused with exit 2.
+CC_KVM_HOST=direct "$kvm_host" --forward 127.0.0.1:8099:8099 -- sh -c 'echo "bind=$CC_FORWARD_GUEST_BIND"' \
+  >"$work/out10" 2>"$work/err10"
+rc=$?
+CC_KVM_HOST=direct "$kvm_host" --forward 8098:8099 -- sh -c 'echo ran' >"$work/out10b" 2>"$work/err10b"
+rc2=$?
+if [ $rc -eq 0 ] && [ "$(cat "$work/out10")" = bind=127.0.0.1 ] && [ $rc2 -eq 2 ] && [ ! -s "$work/out10b" ] &&
+   grep -q 'HOSTPORT must equal GUESTPORT where CMD runs directly' "$work/err10b"; then
+  ok "--forward where CMD runs directly: identity only, CC_FORWARD_GUEST_BIND=BIND"
+else
+  not_ok "--forward where CMD runs directly: identity only, CC_FORWARD_GUEST_BIND=BIND" \
+    "status $rc ($(cat "$work/out10")), with a port change status $rc2"
+  show "$work/err10"; show "$work/out10b"; show "$work/err10b"
+fi
+
+# 11. --forward 127.0.0.1:P:8099: an HTTP server CMD runs (bound to
+# $CC_FORWARD_GUEST_BIND, port 8099) answers here at 127.0.0.1:P, which is
+# polled until it does; a stop file in the --rw directory ends CMD. Where
+# CMD runs directly the forward must be the identity: P:P.
+fwd=$work/fwd
+mkdir -p "$fwd"
+token="served-from-inside-$$-$RANDOM"
+echo "$token" >"$fwd/index.html"
+hport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+gport=8099
+[ $prc -eq 0 ] && gport=$hport
+py=python3
+[ -x /usr/bin/python3 ] && py=/usr/bin/python3   # not a pyenv shim: 7 s more in the test host
+"$kvm_host" --timeout 150 --rw "$fwd" --forward "127.0.0.1:$hport:$gport" -- sh -c '
+  echo "$CC_FORWARD_GUEST_BIND" >"$1/bind"
+  "$2" -m http.server "$3" --bind "$CC_FORWARD_GUEST_BIND" --directory "$1" >"$1/server.log" 2>&1 &
+  pid=$!
+  while [ ! -e "$1/stop" ] && kill -0 $pid 2>/dev/null; do sleep 0.2; done
+  kill $pid 2>/dev/null
+  [ -e "$1/stop" ] && echo stopped' sh "$fwd" "$py" "$gport" >"$work/out11" 2>"$work/err11" &
+kpid=$!
+start=$(date +%s)
+got=
+while [ $(( $(date +%s) - start )) -lt 90 ] && kill -0 $kpid 2>/dev/null; do
+  got=$(curl -s --noproxy '*' --max-time 5 "http://127.0.0.1:$hport/") && [ -n "$got" ] && break
+  got=
+  sleep 0.5
+done
+took=$(( $(date +%s) - start ))
+touch "$fwd/stop"
+wait $kpid
+rc=$?
+want_bind=0.0.0.0
+[ $prc -eq 0 ] && want_bind=127.0.0.1
+if [ "$got" = "$token" ] && [ $rc -eq 0 ] && [ "$(cat "$work/out11")" = stopped ] &&
+   [ "$(cat "$fwd/bind" 2>/dev/null)" = "$want_bind" ]; then
+  ok "--forward 127.0.0.1:P:$gport reaches a server inside (answered after $took s)"
+else
+  not_ok "--forward 127.0.0.1:P:$gport reaches a server inside" \
+    "got '$got' after $took s, status $rc, CC_FORWARD_GUEST_BIND '$(cat "$fwd/bind" 2>/dev/null)' (want $want_bind)"
+  show "$work/out11"; show "$work/err11"; [ -f "$fwd/server.log" ] && show "$fwd/server.log"
 fi
 
 [ $failed -eq 0 ]
