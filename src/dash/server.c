@@ -172,6 +172,8 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const
     common_headers(r, type);
     if (nocache)
         MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (status == 405)
+        MHD_add_response_header(r, "Allow", "GET, HEAD");      /* RFC 9110, 15.5.6 */
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
@@ -394,22 +396,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *upload_size = 0;               /* a body: ignored, refused below */
         return MHD_YES;
     }
-    if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-        char *b = strdup("405 only GET and HEAD\n");
-        if (!b)
-            return MHD_NO;
-        struct MHD_Response *r = MHD_create_response_from_buffer(strlen(b), b,
-                                                                 MHD_RESPMEM_MUST_FREE);
-        if (!r) {
-            free(b);
-            return MHD_NO;
-        }
-        common_headers(r, "text/plain; charset=utf-8");
-        MHD_add_response_header(r, "Allow", "GET, HEAD");
-        enum MHD_Result ret = MHD_queue_response(c, 405, r);
-        MHD_destroy_response(r);
-        return ret;
-    }
+    if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+        return send_error(c, 405, "only GET and HEAD");
     if (!strcmp(url, "/") || !strcmp(url, "/index.html"))
         return send_web(d, c, "index.html");
     if (!strcmp(url, "/app.js") || !strcmp(url, "/app.css") || !strcmp(url, "/favicon.svg"))

@@ -53,10 +53,29 @@ char *dash_read_at(int dirfd, const char *name, size_t max, size_t *len, int *e)
     return p;
 }
 
-/* bug_N.json's minimized versions: a bug file in dir whose minimized_from
- * names bug_N.json (any directory). The newest name wins; NULL if none. */
-static char *find_minimized(int dirfd, unsigned number)
+/* Minimized bug files: a bug file in dir whose minimized_from names
+ * bug_N.json (in any directory), the newest for each N. */
+struct minimized {
+    unsigned number;
+    char name[256];
+    struct timespec t;
+};
+
+/* N of a base name "bug_N.json", or 0. */
+static unsigned bug_number_of(const char *base)
 {
+    size_t l = strlen(base), digits = l > 9 ? strspn(base + 4, "0123456789") : 0;
+    if (l < 10 || l > 18 || strncmp(base, "bug_", 4) || digits != l - 9 ||
+        strcmp(base + 4 + digits, ".json"))
+        return 0;
+    return (unsigned)strtoul(base + 4, NULL, 10);
+}
+
+/* The directory's minimized bug files (malloc'd, *n of them; NULL when
+ * none or out of memory): read once per state, for every bug. */
+static struct minimized *scan_minimized(int dirfd, size_t *n)
+{
+    *n = 0;
     int fd = dup(dirfd);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
@@ -64,41 +83,59 @@ static char *find_minimized(int dirfd, unsigned number)
             close(fd);
         return NULL;
     }
-    char want[32], best[256] = "";
-    snprintf(want, sizeof(want), "bug_%u.json", number);
-    struct timespec best_t = {0};
+    struct minimized *m = NULL;
     struct dirent *de;
     while ((de = readdir(d))) {
-        const char *n = de->d_name;
-        size_t l = strlen(n);
-        if (n[0] == '.' || l < 6 || l >= sizeof(best) || strcmp(n + l - 5, ".json") ||
-            !strcmp(n, "checkpoint.json") || !strcmp(n, "assertions.json") ||
-            (!strncmp(n, "bug_", 4) && strspn(n + 4, "0123456789") == l - 9))
+        const char *name = de->d_name;
+        size_t l = strlen(name);
+        if (name[0] == '.' || l < 6 || l >= sizeof(m->name) || strcmp(name + l - 5, ".json") ||
+            !strcmp(name, "checkpoint.json") || !strcmp(name, "assertions.json") ||
+            bug_number_of(name))
             continue;
         struct stat sb;
-        if (fstatat(dirfd, n, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode) ||
+        if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode) ||
             sb.st_size > (off_t)DASH_MAX_FILE)
             continue;
         int e;
-        char *text = dash_read_at(dirfd, n, DASH_MAX_FILE, NULL, &e);
+        char *text = dash_read_at(dirfd, name, DASH_MAX_FILE, NULL, &e);
         json_t *o = text ? json_loads(text, 0, NULL) : NULL;
         free(text);
         const char *from = json_string_value(json_object_get(o, "minimized_from"));
         const char *fmt = json_string_value(json_object_get(o, "format"));
+        unsigned num = 0;
         if (from && fmt && !strcmp(fmt, "chaoscontrol-bug")) {
             const char *base = strrchr(from, '/');
-            base = base ? base + 1 : from;
-            if (!strcmp(base, want) &&
-                (!best[0] || sb.st_mtim.tv_sec > best_t.tv_sec ||
-                 (sb.st_mtim.tv_sec == best_t.tv_sec && sb.st_mtim.tv_nsec > best_t.tv_nsec))) {
-                snprintf(best, sizeof(best), "%s", n);
-                best_t = sb.st_mtim;
-            }
+            num = bug_number_of(base ? base + 1 : from);
         }
         json_decref(o);
+        if (!num)
+            continue;
+        size_t k = 0;
+        while (k < *n && m[k].number != num)
+            k++;
+        if (k == *n) {
+            struct minimized *q = realloc(m, (*n + 1) * sizeof(*m));
+            if (!q)
+                break;
+            m = q;
+            m[(*n)++] = (struct minimized){.number = num};
+        } else if (sb.st_mtim.tv_sec < m[k].t.tv_sec ||
+                   (sb.st_mtim.tv_sec == m[k].t.tv_sec && sb.st_mtim.tv_nsec <= m[k].t.tv_nsec)) {
+            continue;       /* an older one */
+        }
+        snprintf(m[k].name, sizeof(m[k].name), "%s", name);
+        m[k].t = sb.st_mtim;
     }
     closedir(d);
-    return best[0] ? strdup(best) : NULL;
+    return m;
+}
+
+static const char *minimized_name(const struct minimized *m, size_t n, unsigned number)
+{
+    for (size_t i = 0; i < n; i++)
+        if (m[i].number == number)
+            return m[i].name;
+    return NULL;
 }
 
 /* "pause vm2 at 0.509 s; partition {1}|{0,2} at 1.232 s; ..." */
@@ -162,58 +199,34 @@ static json_t *status_json(const struct cc_xstate *st)
     return s;
 }
 
+/* The checkpoint's rounds, each with the wall time of every session up to
+ * its end. */
 static json_t *history_json(const struct cc_xstate *st)
 {
     json_t *a = json_array();
     double total = 0;
     for (size_t i = 0; i < st->n_hist; i++) {
-        const struct xround *h = &st->hist[i];
-        total += h->wall_s;
-        json_t *e = json_object();
-        json_object_set_new(e, "round", json_integer(h->round));
-        json_object_set_new(e, "branches", xj_u64(h->branches));
-        json_object_set_new(e, "wall_s", json_real(h->wall_s));
+        total += st->hist[i].wall_s;
+        json_t *e = xstate_round_json(&st->hist[i]);
         json_object_set_new(e, "wall_total_s", json_real(total));
-        json_object_set_new(e, "edges", json_integer((json_int_t)h->edges));
-        json_object_set_new(e, "new_edges", json_integer((json_int_t)h->new_edges));
-        json_object_set_new(e, "assert_bits", json_integer((json_int_t)h->assert_bits));
-        json_object_set_new(e, "new_assert_bits", json_integer((json_int_t)h->new_assert_bits));
-        json_object_set_new(e, "frontier", json_integer((json_int_t)h->frontier));
-        json_object_set_new(e, "bugs", json_integer(h->bugs));
-        json_object_set_new(e, "new_points", json_integer(h->new_points));
-        json_object_set_new(e, "materialized", json_integer(h->materialized));
-        json_object_set_new(e, "diverged", json_integer(h->diverged));
-        json_object_set_new(e, "new_maxima", json_integer(h->new_maxima));
         json_array_append_new(a, e);
     }
     return a;
 }
 
+/* The checkpoint's bugs, each with its minimized bug file if there is one. */
 static json_t *bugs_json(const struct cc_xstate *st, int dirfd)
 {
     json_t *a = json_array();
+    size_t nm;
+    struct minimized *m = st->n_bugs ? scan_minimized(dirfd, &nm) : NULL;
     for (size_t i = 0; i < st->n_bugs; i++) {
-        const struct xbug *b = &st->bugs[i];
-        json_t *e = json_object();
-        char file[32];
-        snprintf(file, sizeof(file), "bug_%u.json", b->number);
-        json_object_set_new(e, "number", json_integer(b->number));
-        json_object_set_new(e, "file", json_string(file));
-        json_object_set_new(e, "assertion_id", xj_hex(b->id));
-        json_object_set_new(e, "vm", json_integer(b->vm));
-        json_object_set_new(e, "message", json_string(b->message ? b->message : ""));
-        json_object_set_new(e, "where", json_string(b->where ? b->where : ""));
-        json_object_set_new(e, "round", json_integer(b->round));
-        json_object_set_new(e, "branch", xj_u64(b->branch));
-        json_object_set_new(e, "wall_s", json_real(b->wall_s));
-        json_object_set_new(e, "sim_ns", xj_u64(b->sim_ns));
-        json_object_set_new(e, "dups", xj_u64(b->dups));
-        json_object_set_new(e, "size", xj_u64(b->size));
-        char *min = find_minimized(dirfd, b->number);
+        json_t *e = xstate_bug_json(&st->bugs[i]);
+        const char *min = m ? minimized_name(m, nm, st->bugs[i].number) : NULL;
         json_object_set_new(e, "minimized", min ? json_string(min) : json_null());
-        free(min);
         json_array_append_new(a, e);
     }
+    free(m);
     return a;
 }
 
@@ -244,25 +257,7 @@ static json_t *traffic_json(const struct cc_xstate *st, json_t **links)
             json_object_set_new(fa, cc_fault_type_name(t), xj_u64(st->faults[t]));
     if (st->react_faults)
         json_object_set_new(fa, "reactive (partition or pause)", xj_u64(st->react_faults));
-    *links = json_array();
-    unsigned n = st->target.n_vms;
-    for (unsigned i = 0; st->links && i < n * n; i++) {
-        const struct xlink *l = &st->links[i];
-        if (!l->sent && !l->duplicated)
-            continue;
-        json_t *e = json_object();
-        json_object_set_new(e, "from", json_integer(i / n));
-        json_object_set_new(e, "to", json_integer(i % n));
-        json_object_set_new(e, "sent", xj_u64(l->sent));
-        json_object_set_new(e, "delivered", xj_u64(l->delivered));
-        json_object_set_new(e, "dropped_partition", xj_u64(l->dropped_partition));
-        json_object_set_new(e, "dropped_loss", xj_u64(l->dropped_loss));
-        json_object_set_new(e, "dropped_queue", xj_u64(l->dropped_queue));
-        json_object_set_new(e, "dropped_down", xj_u64(l->dropped_down));
-        json_object_set_new(e, "dropped_rx", xj_u64(l->dropped_rx));
-        json_object_set_new(e, "duplicated", xj_u64(l->duplicated));
-        json_array_append_new(*links, e);
-    }
+    *links = xstate_links_json(st);
     return fa;
 }
 
@@ -399,7 +394,9 @@ json_t *dash_bug(const char *corpus, int dirfd, unsigned number, int *status)
     json_t *o = json_object();
     json_object_set_new(o, "number", json_integer(number));
     json_object_set_new(o, "bug", bug);
-    char *min = find_minimized(dirfd, number);
+    size_t nm;
+    struct minimized *m = scan_minimized(dirfd, &nm);
+    const char *min = m ? minimized_name(m, nm, number) : NULL;
     json_t *mj = NULL;
     if (min) {
         char *mt = dash_read_at(dirfd, min, DASH_MAX_FILE, &len, &e);
@@ -420,7 +417,7 @@ json_t *dash_bug(const char *corpus, int dirfd, unsigned number, int *status)
     shell_word(mq, sizeof(mq), mpath);
     snprintf(cmd, sizeof(cmd), "chaoscontrol minimize --bug %s --output %s", q, mq);
     json_object_set_new(o, "minimize", json_string(cmd));
-    free(min);
+    free(m);
     *status = 200;
     return o;
 }

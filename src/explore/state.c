@@ -396,7 +396,7 @@ static json_t *coverage_json(const struct covmap *m)
     return cov;
 }
 
-static json_t *round_json(const struct xround *h)
+json_t *xstate_round_json(const struct xround *h)
 {
     json_t *e = json_object();
     json_object_set_new(e, "round", json_integer(h->round));
@@ -416,7 +416,7 @@ static json_t *round_json(const struct xround *h)
     return e;
 }
 
-static json_t *bug_json(const struct xbug *b)
+json_t *xstate_bug_json(const struct xbug *b)
 {
     json_t *e = json_object();
     char file[32];
@@ -450,6 +450,30 @@ static void counters_json(json_t *o, const struct cc_xstate *st)
     json_object_set_new(o, "plateau_since", json_integer(st->plateau_since));
 }
 
+json_t *xstate_links_json(const struct cc_xstate *st)
+{
+    json_t *ls = json_array();
+    unsigned n = st->target.n_vms;
+    for (unsigned i = 0; st->links && i < n * n; i++) {
+        const struct xlink *l = &st->links[i];
+        if (!l->sent && !l->duplicated)
+            continue;
+        json_t *e = json_object();
+        json_object_set_new(e, "from", json_integer(i / n));
+        json_object_set_new(e, "to", json_integer(i % n));
+        json_object_set_new(e, "sent", xj_u64(l->sent));
+        json_object_set_new(e, "delivered", xj_u64(l->delivered));
+        json_object_set_new(e, "dropped_partition", xj_u64(l->dropped_partition));
+        json_object_set_new(e, "dropped_loss", xj_u64(l->dropped_loss));
+        json_object_set_new(e, "dropped_queue", xj_u64(l->dropped_queue));
+        json_object_set_new(e, "dropped_down", xj_u64(l->dropped_down));
+        json_object_set_new(e, "dropped_rx", xj_u64(l->dropped_rx));
+        json_object_set_new(e, "duplicated", xj_u64(l->duplicated));
+        json_array_append_new(ls, e);
+    }
+    return ls;
+}
+
 json_t *xstate_to_json(const struct cc_xstate *st)
 {
     json_t *o = json_object();
@@ -475,11 +499,11 @@ json_t *xstate_to_json(const struct cc_xstate *st)
     json_object_set_new(o, "lineage", lin);
     json_t *hist = json_array();
     for (size_t i = 0; i < st->n_hist; i++)
-        json_array_append_new(hist, round_json(&st->hist[i]));
+        json_array_append_new(hist, xstate_round_json(&st->hist[i]));
     json_object_set_new(o, "history", hist);
     json_t *bugs = json_array();
     for (size_t i = 0; i < st->n_bugs; i++)
-        json_array_append_new(bugs, bug_json(&st->bugs[i]));
+        json_array_append_new(bugs, xstate_bug_json(&st->bugs[i]));
     json_object_set_new(o, "bugs", bugs);
     json_object_set_new(o, "assertions", xstate_asserts_json(st));
     if (st->n_gd) {
@@ -500,28 +524,8 @@ json_t *xstate_to_json(const struct cc_xstate *st)
         json_object_set_new(o, "faults", fa);
     else
         json_decref(fa);
-    if (st->links) {
-        json_t *ls = json_array();
-        unsigned n = st->target.n_vms;
-        for (unsigned i = 0; i < n * n; i++) {
-            const struct xlink *l = &st->links[i];
-            if (!l->sent && !l->duplicated)
-                continue;
-            json_t *e = json_object();
-            json_object_set_new(e, "from", json_integer(i / n));
-            json_object_set_new(e, "to", json_integer(i % n));
-            json_object_set_new(e, "sent", xj_u64(l->sent));
-            json_object_set_new(e, "delivered", xj_u64(l->delivered));
-            json_object_set_new(e, "dropped_partition", xj_u64(l->dropped_partition));
-            json_object_set_new(e, "dropped_loss", xj_u64(l->dropped_loss));
-            json_object_set_new(e, "dropped_queue", xj_u64(l->dropped_queue));
-            json_object_set_new(e, "dropped_down", xj_u64(l->dropped_down));
-            json_object_set_new(e, "dropped_rx", xj_u64(l->dropped_rx));
-            json_object_set_new(e, "duplicated", xj_u64(l->duplicated));
-            json_array_append_new(ls, e);
-        }
-        json_object_set_new(o, "links", ls);
-    }
+    if (st->links)
+        json_object_set_new(o, "links", xstate_links_json(st));
     return o;
 }
 

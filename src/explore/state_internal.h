@@ -181,6 +181,11 @@ int xstate_from_json(const json_t *j, const char *src, struct cc_xstate **out,
                      struct cc_err *err);
 /* The merged assertion table as assertions.json and the checkpoint hold it. */
 json_t *xstate_asserts_json(const struct cc_xstate *st);
+/* One round of the history, one bug, and the links' traffic (entries with
+ * any) as the checkpoint holds them (the dashboard's view adds to them). */
+json_t *xstate_round_json(const struct xround *h);
+json_t *xstate_bug_json(const struct xbug *b);
+json_t *xstate_links_json(const struct cc_xstate *st);
 
 /* Points: find by id (binary search), add one (fresh id, zeroed; NULL when
  * out of memory; pointers into the array move), count the frontier, and
