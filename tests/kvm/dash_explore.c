@@ -13,7 +13,10 @@
  * With "off" there is no dashboard, no wait and no linger; CC_DASH_WAIT=0
  * and CC_DASH_LINGER=0 skip the wait and the linger (bench/dashboard.sh
  * measures branches per second with and without a dashboard this way).
- * stdout: "dashboard URL", then "done rounds R branches B bugs K wall S". */
+ * stdout: "dashboard URL", then "done rounds R branches B bugs K wall S
+ * cpu_main C cpu_other O": C and O are the CPU seconds of the exploring
+ * thread and of all the others (the dashboard's, when on). */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -43,6 +46,46 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds (user + system) of this process's main thread (*main) and of
+ * its other threads (*other), from /proc/self/task/TID/stat. */
+static void thread_cpu(double *main_s, double *other_s)
+{
+    *main_s = *other_s = 0;
+    long hz = sysconf(_SC_CLK_TCK);
+    DIR *dp = opendir("/proc/self/task");
+    if (!dp || hz <= 0) {
+        if (dp)
+            closedir(dp);
+        return;
+    }
+    pid_t self = getpid();
+    struct dirent *e;
+    while ((e = readdir(dp))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], buf[1024];
+        snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+        FILE *fp = fopen(path, "r");
+        if (!fp)
+            continue;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+        fclose(fp);
+        buf[n] = 0;
+        char *p = strrchr(buf, ')');    /* the command may hold spaces */
+        unsigned long ut = 0, stt = 0;
+        /* after ")": state(3) ... utime(14) stime(15) */
+        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                         &ut, &stt) != 2)
+            continue;
+        double sec = (double)(ut + stt) / (double)hz;
+        if (atoi(e->d_name) == self)
+            *main_s += sec;
+        else
+            *other_s += sec;
+    }
+    closedir(dp);
 }
 
 static void on_log(void *opaque, const char *msg)
@@ -130,8 +173,10 @@ int main(int argc, char **argv)
     hb_free(f);
     free(f);
     cc_dash_set_live(dash, false);
-    printf("done rounds %u branches %" PRIu64 " bugs %u wall %.3f\n", s.rounds_done, s.branches,
-           s.bugs, now_s() - t0);
+    double cpu_main, cpu_other;
+    thread_cpu(&cpu_main, &cpu_other);
+    printf("done rounds %u branches %" PRIu64 " bugs %u wall %.3f cpu_main %.2f cpu_other %.2f\n",
+           s.rounds_done, s.branches, s.bugs, now_s() - t0, cpu_main, cpu_other);
     fflush(stdout);
     char stop[4200];
     snprintf(stop, sizeof(stop), "%s/../stop", dir);

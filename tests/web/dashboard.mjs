@@ -71,7 +71,7 @@ try {
     }
     const same = await page.evaluate(() => window.__ccNoReload === 1);
     ok(p1 >= p0 + 2 && same, `it gains points over two more rounds without a reload (${p0} -> ${p1})`);
-    ok((await page.textContent('#conn'))?.trim() === 'live', 'the event stream is connected ("live")');
+    ok((await page.textContent('#conn', { timeout: 5000 }).catch(() => null))?.trim() === 'live', 'the event stream is connected ("live")');
 
     const row = await page.waitForSelector('#bugs-table tbody tr[data-bug]', { timeout: 180000 })
       .catch(() => null);

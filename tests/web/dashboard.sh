@@ -50,7 +50,7 @@ run_node() {
 
 # ---- 1. live --------------------------------------------------------------
 port=$(free_port)
-CC_BUILD_DIR=$build CC_DASH_PACE_MS=1500 "$repo/tools/kvm-host" --need any --timeout 900 \
+CC_BUILD_DIR=$build CC_DASHBOARD_WEB=$build/web CC_DASH_PACE_MS=1500 "$repo/tools/kvm-host" --need any --timeout 900 \
   --rw "$out" --forward "127.0.0.1:$port:$port" -- \
   "$build/tests/kvm/dash_explore" "$corpus" "$port" 6 4 >"$out/explore.log" 2>&1 &
 kpid=$!

@@ -68,6 +68,11 @@ function renderHeader(st) {
   const statusEl = $('#status');
   statusEl.setAttribute('data-generation', String(st.generation ?? ''));
   statusEl.setAttribute('data-rounds', String(s.rounds_done ?? 0));
+  statusEl.setAttribute('data-branches', String(s.branches_done ?? 0));
+  statusEl.setAttribute('data-edges', String(s.edges ?? 0));
+  statusEl.setAttribute('data-assert-bits', String(s.assert_bits ?? 0));
+  statusEl.setAttribute('data-bugs', String(s.bugs ?? 0));
+  statusEl.setAttribute('data-live', String(!!st.live));
   const tile = (label, value, opts = {}) => h('div', { class: ['tile', opts.cls], title: opts.title ?? null },
     h('div', { class: 'tile-v' }, value), h('div', { class: 'tile-k' }, label), opts.sub ? h('div', { class: 'tile-s' }, opts.sub) : null);
   let plateau = DASH, plateauSub = null;
