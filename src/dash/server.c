@@ -222,8 +222,9 @@ static bool good_name(const char *n)
            strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == l;
 }
 
+/* cache: the Cache-Control value, or NULL for none */
 static enum MHD_Result send_file(struct MHD_Connection *c, int dirfd, const char *name,
-                                 bool nocache)
+                                 const char *cache)
 {
     int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat sb;
@@ -240,8 +241,8 @@ static enum MHD_Result send_file(struct MHD_Connection *c, int dirfd, const char
         return MHD_NO;
     }
     common_headers(r, type_of(name));
-    if (nocache)
-        MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (cache)
+        MHD_add_response_header(r, "Cache-Control", cache);
     enum MHD_Result ret = MHD_queue_response(c, 200, r);
     MHD_destroy_response(r);
     return ret;
@@ -261,7 +262,9 @@ static enum MHD_Result send_web(struct cc_dash *d, struct MHD_Connection *c, con
         char *b = strdup(no_web_page);
         return b ? send_buf(c, 200, "text/html; charset=utf-8", b, strlen(b), true) : MHD_NO;
     }
-    return send_file(c, d->webfd, name, false);
+    /* index.html names app.js and app.css with their hash (?v=), so only
+     * it must be checked again after a rebuild */
+    return send_file(c, d->webfd, name, !strcmp(name, "index.html") ? "no-cache" : NULL);
 }
 
 /* ---- the event stream ---- */
@@ -425,7 +428,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!good_name(url + 7))
             return send_error(c, 400, "a file name is one path component of letters, digits, "
                               "'.', '_' and '-', not starting with '.' or '-'");
-        return send_file(c, d->dirfd, url + 7, true);
+        return send_file(c, d->dirfd, url + 7, "no-store");
     }
     return send_error(c, 404, "not found");
 }

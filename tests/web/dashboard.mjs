@@ -8,6 +8,8 @@
 //       get 4xx, screenshots OUTDIR/dashboard.png and dashboard-phone.png
 //   node dashboard.mjs serve URL REPORT    a finished one (chaoscontrol
 //       serve): the page's numbers equal report.txt's
+//   node dashboard.mjs shot URL FILE.png   the top of the page, 1280x1100
+//       (the README's docs/dashboard.png)
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -120,6 +122,13 @@ try {
     ok(codes.every((c) => c >= 400 && c < 500) && post === 405,
        `hostile paths get 4xx (${codes.join(' ')}), POST gets ${post}`);
     ok(await waitHttp(url + 'api/state', 10), 'the server still answers after them');
+  } else if (mode === 'shot') {
+    // the README's picture: node dashboard.mjs shot URL FILE.png
+    await page.setViewportSize({ width: 1280, height: 1100 });
+    await page.waitForSelector('#coverage-chart[data-points]:not([data-points="0"])', { timeout: 60000 });
+    await sleep(1000);
+    await page.screenshot({ path: arg });
+    ok(true, `screenshot ${arg}`);
   } else if (mode === 'serve') {
     const rep = readFileSync(arg, 'utf8');
     const m = rep.match(/status: +(\d+) rounds, (\d+) branches/);
