@@ -10,6 +10,8 @@ PKGS=(
   libjansson-dev libxxhash-dev libzstd-dev zlib1g-dev libsodium-dev
   # the dashboard's HTTP server (src/dash/server.c)
   libmicrohttpd-dev
+  # distributed exploration: Redis and its C client (src/dist)
+  libhiredis-dev redis-server
   # guest kernel build
   linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils patch
   # KVM test host (QEMU TCG with an emulated SVM CPU) and its tiny initramfs

@@ -148,6 +148,8 @@ try {
     ok(brows === bugs && rrows === Number(m?.[1]),
        `and as many bugs (${brows}, report ${bugs}) and rounds (${rrows}) as report.txt`);
     ok((await attr('#status', 'data-live')) === 'false', 'it says the exploration is finished');
+    const conn = (await page.textContent('#conn', { timeout: 5000 }).catch(() => null))?.trim();
+    ok(conn === 'connected', `and its stream light says "connected", not "live" (${conn})`);
   }
   ok(errors.length === 0, `no errors in the page's console (${errors.slice(0, 3).join(' | ')})`);
 } finally {

@@ -94,6 +94,10 @@ function renderHeader(st) {
   document.title = `${s.bugs > 0 ? `(${s.bugs} bug${s.bugs === 1 ? '' : 's'}) ` : ''}ChaosControl${
     st.status ? ` \u00b7 round ${s.rounds_done}` : ''}`;
   if (!st.live) $('#progress').hidden = true;
+  if (exploring !== !!st.live) {
+    exploring = !!st.live;
+    if (connected) setConn(true);
+  }
 }
 
 /* ---- the whole page ---- */
@@ -169,9 +173,16 @@ let es = null;
 let pollTimer = null;
 let retryTimer = null;
 
+let connected = false;
+let exploring = true;   // the last state's "live": is an explorer running?
+
+// The stream's light: "live" while connected to a running exploration,
+// "connected" to a finished one (nothing more will come), else reconnecting.
 function setConn(live, detailText) {
+  connected = live;
   const c = $('#conn');
-  c.textContent = live ? 'live' : 'reconnecting';
+  c.textContent = live ? (exploring ? 'live' : 'connected') : 'reconnecting';
+  c.title = live && !exploring ? 'connected to the server; the exploration is finished' : '';
   $('#conn-wrap').className = 'conn ' + (live ? 'conn-live' : 'conn-down');
   $('#conn-detail').textContent = detailText ?? '';
 }
