@@ -18,6 +18,8 @@ PKGS=(
   qemu-system-x86 qemu-utils busybox-static kmod
   # tests
   e2fsprogs strace
+  # the fleet examples' test reads the Kubernetes manifests (tests/unit/fleet_examples.py)
+  python3-yaml
   # the time-travel debugger's test drives Debian's GDB (tests/linux/replay.sh)
   gdb
   # Linux-tier tests with real software: a Go program (tests/linux/gotime)

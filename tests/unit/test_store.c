@@ -7,6 +7,7 @@
  * reconnecting and reloading its scripts. */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,54 @@ static const char *bug_delta(const char *assertion, const char *sched)
     return buf;
 }
 
+/* Does hash key have these field=value pairs ("f=v", NULL-terminated)? */
+static bool hash_has(struct cc_store *s, const char *key, ...)
+{
+    struct cc_err err = {0};
+    json_t *o = NULL;
+    if (cc_store_hgetall(s, key, &o, &err) < 0) {
+        tap_diag("%s", err.msg);
+        return false;
+    }
+    bool all = true;
+    va_list ap;
+    va_start(ap, key);
+    for (const char *fv; (fv = va_arg(ap, const char *));) {
+        const char *eq = strchr(fv, '=');
+        char f[64];
+        snprintf(f, sizeof(f), "%.*s", (int)(eq - fv), fv);
+        const char *v = json_string_value(json_object_get(o, f));
+        if (!v || strcmp(v, eq + 1)) {
+            tap_diag("%s: %s is %s, expected %s", key, f, v ? v : "missing", eq + 1);
+            all = false;
+        }
+    }
+    va_end(ap);
+    json_decref(o);
+    return all;
+}
+
+/* Stop the server (SIGTERM: cleanly; SIGKILL) and start another on the
+ * same directory (its AOF). */
+static void restart(int sig, char **url)
+{
+    if (sig == SIGTERM) {
+        cc_store_local_stop(srv);
+    } else {
+        kill(srv, sig);
+        waitpid(srv, NULL, 0);
+    }
+    srv = -1;
+    free(*url);
+    *url = NULL;
+    struct cc_err err = {0};
+    if (cc_store_local_start(dir, url, &srv, &err) < 0) {
+        printf("Bail out! restart: %s\n", err.msg);
+        cleanup();
+        exit(1);
+    }
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -185,12 +234,8 @@ int main(void)
        (unsigned long long)rep.new_assert_bits);
     ok(rep.n_points == 2 && rep.point_ids[0] == 2 && rep.point_ids[1] == 3,
        "its two points get ids 2 and 3");
-    json_t *pp = NULL;
-    ok(cc_store_hgetall(s, "ptparent", &pp, &err) == 0 &&
-           !strcmp(json_string_value(json_object_get(pp, "3")) ?: "", "2") &&
-           !strcmp(json_string_value(json_object_get(pp, "2")) ?: "", "1"),
+    ok(hash_has(s, "ptparent", "3=2", "2=1", NULL),
        "point 3's parent is point 2 (the branch's own), 2's is 1");
-    json_decref(pp);
     ok(complete(s, "A", 0, e1, d0, &rep) == 0 && !rep.applied,
        "complete 0 again: refused (nothing counted twice)");
     uint8_t e2[64] = {0};
@@ -204,30 +249,19 @@ int main(void)
     ok(complete(s, "A", 3, NULL, bug_delta("dead", "s2"), &rep) == 0 && rep.applied &&
            rep.bug == 0,
        "complete 3: the same schedule again is ignored");
-    json_t *bm = NULL;
-    ok(cc_store_hgetall(s, "bugmeta:1", &bm, &err) == 0 &&
-           !strcmp(json_string_value(json_object_get(bm, "dups")) ?: "", "1") &&
-           !strcmp(json_string_value(json_object_get(bm, "sim_ns")) ?: "", "123") &&
-           !strcmp(json_string_value(json_object_get(bm, "round")) ?: "", "1"),
+    ok(hash_has(s, "bugmeta:1", "dups=1", "sim_ns=123", "round=1", NULL),
        "bug 1: 1 duplicate (not 2), its round and time");
-    json_decref(bm);
     char *bj = NULL;
     ok(cc_store_get(s, "bug:1", &bj, NULL, &err) == 0 && !strcmp(bj, "{\"x\":1}"),
        "bug 1's file is stored as given");
     free(bj);
-    json_t *as = NULL;
-    ok(cc_store_hgetall(s, "as:00ff", &as, &err) == 0 &&
-           !strcmp(json_string_value(json_object_get(as, "hits")) ?: "", "5") &&
-           !strcmp(json_string_value(json_object_get(as, "file")) ?: "", "a.c"),
+    ok(hash_has(s, "as:00ff", "hits=5", "file=a.c", "vms=1", NULL),
        "the assertion table: catalog entry and summed counts");
-    json_decref(as);
-    json_t *r1 = NULL;
-    ok(cc_store_hgetall(s, "round:1", &r1, &err) == 0 &&
-           !strcmp(json_string_value(json_object_get(r1, "branches")) ?: "", "2") &&
-           !strcmp(json_string_value(json_object_get(r1, "edges")) ?: "", "2") &&
-           !strcmp(json_string_value(json_object_get(r1, "bugs")) ?: "", "1"),
+    ok(hash_has(s, "round:1", "branches=2", "edges=2", "bugs=1", NULL),
        "round 1 (branches 0 and 1): 2 branches, 2 edges, 1 bug");
-    json_decref(r1);
+    ok(hash_has(s, "faults", "partition=2", NULL) && hash_has(s, "links", "0:1:sent=7", NULL) &&
+           hash_has(s, "guidance", "g=5", NULL) && hash_has(s, "picks", "1=1", NULL),
+       "fault counts, link traffic, guidance maxima and picks");
 
     /* ---- an expired lease ---- */
     usleep(400 * 1000);
@@ -265,31 +299,14 @@ int main(void)
     /* ---- Redis restarts from its AOF ---- */
     struct cc_store_cost c0;
     cc_store_cost(s, &c0);
-    cc_store_local_stop(srv);
-    srv = -1;
-    free(url);
-    url = NULL;
-    if (cc_store_local_start(dir, &url, &srv, &err) < 0) {
-        printf("Bail out! restart: %s\n", err.msg);
-        cleanup();
-        return 1;
-    }
+    restart(SIGTERM, &url);
     struct cc_store_status st2;
     err = (struct cc_err){0};
     ok(cc_store_status(s, &st2, &err) == 0 && st2.done == 5 && st2.bugs == 1 &&
            st2.buckets == 4,
        "after a restart (SIGTERM) the same connection reconnects; the state is back (%s)",
        err.msg);
-    kill(srv, SIGKILL);
-    waitpid(srv, NULL, 0);
-    srv = -1;
-    free(url);
-    url = NULL;
-    if (cc_store_local_start(dir, &url, &srv, &err) < 0) {
-        printf("Bail out! restart: %s\n", err.msg);
-        cleanup();
-        return 1;
-    }
+    restart(SIGKILL, &url);
     ok(cc_store_status(s, &st2, &err) == 0 && st2.done == 5 && st2.frontier == 3,
        "after SIGKILL and a restart, too: everything written a second earlier is back (%s)",
        err.msg);
