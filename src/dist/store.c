@@ -16,6 +16,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "chaoscontrol/sdk_host.h"
 #include "dist/store.h"
 
 extern char **environ;
@@ -32,17 +33,69 @@ extern char **environ;
     "local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"       \
     "local function I(x) return string.format('%.0f', tonumber(x) or 0) end\n"
 
-/* ARGV: p, target_hash, budget, per_round, stop_after, meta, root_id, root_json */
+
+/* merge(key, bytes): OR a map into key, the number of new bits back;
+ * apply_asserts(d): the assertion table's catalog entries and counts, and
+ * guidance maxima, of a delta (docs/distributed.md). */
+#define LUA_APPLY                                                                  \
+    "local function list(x) if type(x) == 'table' then return x end return {} end\n" \
+    "local function merge(key, val)\n"                                             \
+    "  if #val == 0 then return 0 end\n"                                           \
+    "  local b0 = redis.call('BITCOUNT', key)\n"                                   \
+    "  redis.call('SET', p..'tmp', val)\n"                                         \
+    "  redis.call('BITOP', 'OR', key, key, p..'tmp')\n"                            \
+    "  redis.call('DEL', p..'tmp')\n"                                              \
+    "  return redis.call('BITCOUNT', key) - b0\n"                                  \
+    "end\n"                                                                        \
+    "local function apply_asserts(d)\n"                                            \
+    "  for _, a in ipairs(list(d.asserts)) do\n"                                   \
+    "    local k = p..'as:'..a.id\n"                                               \
+    "    if redis.call('SADD', p..'asserts', a.id) == 1 then\n"                    \
+    "      redis.call('HSET', k, 'kind', I(a.kind), 'line', I(a.line), 'message',\n" \
+    "        a.message, 'file', a.file, 'function', a.func, 'vms', 0)\n"           \
+    "    end\n"                                                                    \
+    "    redis.call('HINCRBY', k, 'hits', I(a.hits))\n"                            \
+    "    redis.call('HINCRBY', k, 'passes', I(a.passes))\n"                        \
+    "    redis.call('HINCRBY', k, 'fails', I(a.fails))\n"                          \
+    "    redis.call('HINCRBY', k, 'branches_hit', I(a.hit))\n"                     \
+    "    redis.call('HINCRBY', k, 'branches_failed', I(a.failed))\n"               \
+    "    local v = tonumber(redis.call('HGET', k, 'vms') or '0')\n"                \
+    "    redis.call('HSET', k, 'vms', I(bit.bor(v, tonumber(a.vms))))\n"          \
+    "  end\n"                                                                      \
+    "  for _, x in ipairs(list(d.guidance)) do\n"                                  \
+    "    local cur = redis.call('HGET', p..'guidance', x[1])\n"                    \
+    "    if not cur or tonumber(cur) < tonumber(x[2]) then\n"                      \
+    "      redis.call('HSET', p..'guidance', x[1], I(x[2])) end\n"                 \
+    "  end\n"                                                                      \
+    "end\n"
+
+/* ARGV: p, target_hash, budget, per_round, stop_after, meta */
 static const char lua_create[] = LUA_PRELUDE
     "local cur = redis.call('HGET', p..'meta', 'target_hash')\n"
     "if cur then return {0, cur} end\n"
     "redis.call('HSET', p..'meta', 'target_hash', ARGV[2], 'budget', ARGV[3],\n"
     "  'per_round', ARGV[4], 'stop_after', ARGV[5], 'meta', ARGV[6], 'created_ms', I(ms))\n"
-    "redis.call('SET', p..'next_point', ARGV[7])\n"
-    "redis.call('SET', p..'pt:'..ARGV[7], ARGV[8])\n"
-    "redis.call('HSET', p..'ptparent', ARGV[7], 0)\n"
-    "redis.call('ZADD', p..'frontier', 0, ARGV[7])\n"
     "return {1, ARGV[2]}\n";
+
+/* The root point and what setup reached, once: ARGV: p, root id, root
+ * JSON, setup_ns, catalog delta (asserts, guidance), edges, edgeset,
+ * asserts. {1} when this call made it, {0, root JSON, setup_ns} when it was
+ * there already. */
+static const char lua_root[] = LUA_PRELUDE LUA_APPLY
+    "if not redis.call('HGET', p..'meta', 'budget') then\n"
+    "  return redis.error_reply('ENOENT no such exploration') end\n"
+    "local cur = redis.call('GET', p..'pt:'..ARGV[2])\n"
+    "if cur then return {0, cur, redis.call('HGET', p..'meta', 'setup_ns') or '0'} end\n"
+    "redis.call('SET', p..'next_point', ARGV[2])\n"
+    "redis.call('SET', p..'pt:'..ARGV[2], ARGV[3])\n"
+    "redis.call('HSET', p..'ptparent', ARGV[2], 0)\n"
+    "redis.call('ZADD', p..'frontier', 0, ARGV[2])\n"
+    "redis.call('HSET', p..'meta', 'setup_ns', ARGV[4])\n"
+    "merge(p..'cov:edges', ARGV[6])\n"
+    "merge(p..'cov:edgeset', ARGV[7])\n"
+    "merge(p..'cov:asserts', ARGV[8])\n"
+    "apply_asserts(cjson.decode(ARGV[5]))\n"
+    "return {1}\n";
 
 /* ARGV: p, worker, lease_ms. {0, g, attempt} | {1} | {2, wait_ms} */
 static const char lua_claim[] = LUA_PRELUDE
@@ -81,7 +134,7 @@ static const char lua_renew[] = LUA_PRELUDE
 /* ARGV: p, worker, g, delta JSON, edges, edgeset, asserts, wall_ms.
  * {0} when g was done already; else {1, new_buckets, new_edges,
  * new_assert_bits, bug number or 0, point ids...} */
-static const char lua_complete[] = LUA_PRELUDE
+static const char lua_complete[] = LUA_PRELUDE LUA_APPLY
     "local w, g = ARGV[2], tonumber(ARGV[3])\n"
     "if redis.call('GETBIT', p..'done', g) == 1 then return {0} end\n"
     "if not redis.call('HGET', p..'meta', 'budget') then\n"
@@ -94,33 +147,11 @@ static const char lua_complete[] = LUA_PRELUDE
     "redis.call('ZREM', p..'leases', ARGV[3])\n"
     "redis.call('HDEL', p..'lease', ARGV[3])\n"
     "redis.call('HSET', p..'workers', w, I(ms))\n"
-    "local function merge(key, val)\n"
-    "  if #val == 0 then return 0 end\n"
-    "  local b0 = redis.call('BITCOUNT', key)\n"
-    "  redis.call('SET', p..'tmp', val)\n"
-    "  redis.call('BITOP', 'OR', key, key, p..'tmp')\n"
-    "  redis.call('DEL', p..'tmp')\n"
-    "  return redis.call('BITCOUNT', key) - b0\n"
-    "end\n"
     "local nb = merge(p..'cov:edges', ARGV[5])\n"
     "local ne = merge(p..'cov:edgeset', ARGV[6])\n"
     "local na = merge(p..'cov:asserts', ARGV[7])\n"
-    "local function list(x) if type(x) == 'table' then return x end return {} end\n"
     "for _, slot in ipairs(list(d.ahits)) do redis.call('HINCRBY', p..'cov:ahits', I(slot), 1) end\n"
-    "for _, a in ipairs(list(d.asserts)) do\n"
-    "  local k = p..'as:'..a.id\n"
-    "  if redis.call('SADD', p..'asserts', a.id) == 1 then\n"
-    "    redis.call('HSET', k, 'kind', I(a.kind), 'line', I(a.line), 'message', a.message,\n"
-    "      'file', a.file, 'function', a.func, 'vms', 0)\n"
-    "  end\n"
-    "  redis.call('HINCRBY', k, 'hits', I(a.hits))\n"
-    "  redis.call('HINCRBY', k, 'passes', I(a.passes))\n"
-    "  redis.call('HINCRBY', k, 'fails', I(a.fails))\n"
-    "  redis.call('HINCRBY', k, 'branches_hit', I(a.hit))\n"
-    "  redis.call('HINCRBY', k, 'branches_failed', I(a.failed))\n"
-    "  local v = tonumber(redis.call('HGET', k, 'vms') or '0')\n"
-    "  redis.call('HSET', k, 'vms', I(bit.bor(v, tonumber(a.vms))))\n"
-    "end\n"
+    "apply_asserts(d)\n"
     "local ids = {}\n"
     "for i, pt in ipairs(list(d.points)) do\n"
     "  local id = redis.call('INCR', p..'next_point')\n"
@@ -142,7 +173,7 @@ static const char lua_complete[] = LUA_PRELUDE
     "  local n = redis.call('HGET', p..'bugs:by', b.assertion)\n"
     "  if n then\n"
     "    redis.call('HINCRBY', p..'bugmeta:'..n, 'dups', 1)\n"
-    "  else\n"
+    "  elseif #b.json > 0 then\n"
     "    n = redis.call('INCR', p..'nbug')\n"
     "    redis.call('HSET', p..'bugs:by', b.assertion, n)\n"
     "    redis.call('SET', p..'bug:'..n, b.json)\n"
@@ -162,11 +193,7 @@ static const char lua_complete[] = LUA_PRELUDE
     "  for k, v in pairs(d.faults) do redis.call('HINCRBY', p..'faults', k, I(v)) end\n"
     "end\n"
     "for _, x in ipairs(list(d.links)) do redis.call('HINCRBY', p..'links', x[1], I(x[2])) end\n"
-    "for _, x in ipairs(list(d.guidance)) do\n"
-    "  local cur = redis.call('HGET', p..'guidance', x[1])\n"
-    "  if not cur or tonumber(cur) < tonumber(x[2]) then\n"
-    "    redis.call('HSET', p..'guidance', x[1], x[2]) end\n"
-    "end\n"
+
     "redis.call('HINCRBY', rk, 'branches', 1)\n"
     "redis.call('HINCRBY', rk, 'new_edges', ne)\n"
     "redis.call('HINCRBY', rk, 'new_assert_bits', na)\n"
@@ -196,9 +223,53 @@ static const char lua_status[] = LUA_PRELUDE
     "  redis.call('BITCOUNT', p..'cov:edges'), redis.call('BITCOUNT', p..'cov:asserts'),\n"
     "  n(redis.call('HGET', p..'meta', 'per_round'))}\n";
 
-enum { S_CREATE, S_CLAIM, S_RENEW, S_COMPLETE, S_STATUS, S_N };
-static const char *const scripts[S_N] = {lua_create, lua_claim, lua_renew, lua_complete,
-                                         lua_status};
+
+/* ARGV: p, have (next_point the caller has seen), buckets, abits (the
+ * caller's map counts). {meta, stats, frontier, ptparent, picks, wins, new
+ * points [id, json, ...], edges map or nil, asserts map or nil, ahits,
+ * asserts [id, {hash}, ...], bugs [{hash}...], rounds [{hash}...], faults,
+ * links, guidance, {next, ndone, next_point, buckets, abits, now_ms}} */
+static const char lua_view[] = LUA_PRELUDE
+    "local function flat(k) return redis.call('HGETALL', k) end\n"
+    "local meta = flat(p..'meta')\n"
+    "if #meta == 0 then return redis.error_reply('ENOENT no such exploration') end\n"
+    "local per = tonumber(redis.call('HGET', p..'meta', 'per_round'))\n"
+    "local nxt = tonumber(redis.call('GET', p..'next') or '0')\n"
+    "local fr = redis.call('ZRANGE', p..'frontier', 0, -1, 'WITHSCORES')\n"
+    "local have = tonumber(ARGV[2])\n"
+    "local pts = {}\n"
+    "for i = 1, #fr, 2 do\n"
+    "  if tonumber(fr[i]) > have then\n"
+    "    pts[#pts + 1] = fr[i]\n"
+    "    pts[#pts + 1] = redis.call('GET', p..'pt:'..fr[i]) or ''\n"
+    "  end\n"
+    "end\n"
+    "local buckets = redis.call('BITCOUNT', p..'cov:edges')\n"
+    "local abits = redis.call('BITCOUNT', p..'cov:asserts')\n"
+    "local ce, ca = false, false\n"
+    "if buckets ~= tonumber(ARGV[3]) then ce = redis.call('GET', p..'cov:edges') or '' end\n"
+    "if abits ~= tonumber(ARGV[4]) then ca = redis.call('GET', p..'cov:asserts') or '' end\n"
+    "local as = {}\n"
+    "for _, id in ipairs(redis.call('SMEMBERS', p..'asserts')) do\n"
+    "  as[#as + 1] = id\n"
+    "  as[#as + 1] = flat(p..'as:'..id)\n"
+    "end\n"
+    "local nbug = tonumber(redis.call('GET', p..'nbug') or '0')\n"
+    "local bugs = {}\n"
+    "for n = 1, nbug do bugs[#bugs + 1] = flat(p..'bugmeta:'..n) end\n"
+    "local nr = 0\n"
+    "if nxt > 0 then nr = math.floor((nxt - 1) / per) + 1 end\n"
+    "local rounds = {}\n"
+    "for r = 1, nr do rounds[#rounds + 1] = flat(p..'round:'..r) end\n"
+    "return {meta, flat(p..'stats'), fr, flat(p..'ptparent'), flat(p..'picks'),\n"
+    "  flat(p..'wins'), pts, ce, ca, flat(p..'cov:ahits'), as, bugs, rounds,\n"
+    "  flat(p..'faults'), flat(p..'links'), flat(p..'guidance'),\n"
+    "  {nxt, tonumber(redis.call('GET', p..'ndone') or '0'),\n"
+    "   tonumber(redis.call('GET', p..'next_point') or '0'), buckets, abits, ms}}\n";
+
+enum { S_CREATE, S_ROOT, S_CLAIM, S_RENEW, S_COMPLETE, S_STATUS, S_VIEW, S_N };
+static const char *const scripts[S_N] = {lua_create, lua_root,   lua_claim, lua_renew,
+                                         lua_complete, lua_status, lua_view};
 
 struct cc_store {
     redisContext *c;
@@ -490,14 +561,12 @@ static int bad_reply(struct cc_store *s, redisReply *r, const char *what, struct
 int cc_store_create(struct cc_store *s, const struct cc_store_meta *m, bool *created,
                     struct cc_err *err)
 {
-    char budget[24], per[16], stop[16], root[24];
+    char budget[24], per[16], stop[16];
     snprintf(budget, sizeof(budget), "%" PRIu64, m->budget);
     snprintf(per, sizeof(per), "%u", m->per_round ? m->per_round : 1);
     snprintf(stop, sizeof(stop), "%u", m->stop_after);
-    snprintf(root, sizeof(root), "%" PRIu64, m->root_id);
-    const char *a[] = {m->target_hash, budget, per, stop, m->meta_json ? m->meta_json : "{}",
-                       root, m->root_json ? m->root_json : "{}"};
-    redisReply *r = script(s, S_CREATE, 7, a, NULL, err);
+    const char *a[] = {m->target_hash, budget, per, stop, m->meta_json ? m->meta_json : "{}"};
+    redisReply *r = script(s, S_CREATE, 5, a, NULL, err);
     if (!r)
         return -err->code;
     if (!is_array(r, 2) || r->element[1]->type != REDIS_REPLY_STRING)
@@ -538,6 +607,41 @@ int cc_store_join(struct cc_store *s, const char *target_hash, char **meta_json,
                         h->str, s->url);
     else if (!(*meta_json = strdup(mj->str)))
         rc = cc_err_set(err, ENOMEM, "out of memory");
+    freeReplyObject(r);
+    return rc;
+}
+
+int cc_store_root(struct cc_store *s, uint64_t root_id, const char *root_json,
+                  uint64_t setup_ns, const struct cc_store_result *setup, char **existing,
+                  uint64_t *existing_setup_ns, struct cc_err *err)
+{
+    *existing = NULL;
+    char id[24], sn[24];
+    snprintf(id, sizeof(id), "%" PRIu64, root_id);
+    snprintf(sn, sizeof(sn), "%" PRIu64, setup_ns);
+    const char *delta = setup && setup->delta ? setup->delta : "{}";
+    const char *a[] = {id, root_json, sn, delta,
+                       setup && setup->edges ? (const char *)setup->edges : "",
+                       setup && setup->edgeset ? (const char *)setup->edgeset : "",
+                       setup && setup->asserts ? (const char *)setup->asserts : ""};
+    size_t l[] = {strlen(id), strlen(root_json), strlen(sn), strlen(delta),
+                  setup && setup->edges ? setup->n_edges : 0,
+                  setup && setup->edgeset ? setup->n_edgeset : 0,
+                  setup && setup->asserts ? setup->n_asserts : 0};
+    redisReply *r = script(s, S_ROOT, 7, a, l, err);
+    if (!r)
+        return -err->code;
+    if (!is_array(r, 1))
+        return bad_reply(s, r, "root", err);
+    int rc = 0;
+    if (el_int(r, 0) == 0) {
+        if (r->elements < 3 || r->element[1]->type != REDIS_REPLY_STRING)
+            return bad_reply(s, r, "root", err);
+        *existing = strdup(r->element[1]->str);
+        *existing_setup_ns = (uint64_t)el_int(r, 2);
+        if (!*existing)
+            rc = cc_err_set(err, ENOMEM, "out of memory");
+    }
     freeReplyObject(r);
     return rc;
 }
@@ -687,6 +791,361 @@ int cc_store_hgetall(struct cc_store *s, const char *key, json_t **obj, struct c
     if (!o)
         return cc_err_set(err, ENOMEM, "out of memory");
     *obj = o;
+    return 0;
+}
+
+
+/* ---- the view: the shared state as a checkpoint ---- */
+
+void cc_store_cache_free(struct cc_store_cache *c)
+{
+    json_decref(c->pts);
+    free(c->edges);
+    free(c->asserts);
+    memset(c, 0, sizeof(*c));
+}
+
+/* A field of a flat HGETALL reply (NULL: none). */
+static const char *fget(const redisReply *h, const char *f)
+{
+    for (size_t i = 0; h && h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2)
+        if (h->element[i]->type == REDIS_REPLY_STRING && !strcmp(h->element[i]->str, f) &&
+            h->element[i + 1]->type == REDIS_REPLY_STRING)
+            return h->element[i + 1]->str;
+    return NULL;
+}
+
+static uint64_t fu64(const redisReply *h, const char *f)
+{
+    const char *v = fget(h, f);
+    return v ? strtoull(v, NULL, 10) : 0;
+}
+
+/* A decimal string as a JSON integer (a string above INT64_MAX). */
+static json_t *ju64(uint64_t v)
+{
+    if (v <= (uint64_t)INT64_MAX)
+        return json_integer((json_int_t)v);
+    char b[24];
+    snprintf(b, sizeof(b), "%" PRIu64, v);
+    return json_string(b);
+}
+
+static bool is_flat(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ARRAY && r->elements % 2 == 0;
+}
+
+static int keep_map(char **dst, size_t *n, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_STRING)
+        return 0;                   /* nil: unchanged */
+    char *m = malloc(r->len ? r->len : 1);
+    if (!m)
+        return -ENOMEM;
+    memcpy(m, r->str, r->len);
+    free(*dst);
+    *dst = m;
+    *n = r->len;
+    return 0;
+}
+
+static json_t *view_coverage(const struct cc_store_cache *c, const redisReply *ahits)
+{
+    json_t *cov = json_object(), *edges = json_array(), *as = json_array();
+    for (size_t i = 0; i < c->n_edges; i++) {
+        if (!c->edges[i])
+            continue;
+        json_t *e = json_array();
+        json_array_append_new(e, json_integer((json_int_t)i));
+        json_array_append_new(e, json_integer((unsigned char)c->edges[i]));
+        json_array_append_new(edges, e);
+    }
+    size_t n = c->n_asserts;
+    for (size_t i = 0; i + 1 < ahits->elements; i += 2) {
+        size_t slot = strtoull(ahits->element[i]->str, NULL, 10);
+        if (slot + 1 > n)
+            n = slot + 1;
+    }
+    for (size_t i = 0; i < n && i < 1u << 20; i++) {
+        char k[24];
+        snprintf(k, sizeof(k), "%zu", i);
+        unsigned bits = i < c->n_asserts ? (unsigned char)c->asserts[i] : 0;
+        uint64_t hits = fu64(ahits, k);
+        if (!bits && !hits)
+            continue;
+        json_t *e = json_array();
+        json_array_append_new(e, json_integer((json_int_t)i));
+        json_array_append_new(e, json_integer(bits));
+        json_array_append_new(e, ju64(hits));
+        json_array_append_new(as, e);
+    }
+    json_object_set_new(cov, "edges", edges);
+    json_object_set_new(cov, "asserts", as);
+    return cov;
+}
+
+static json_t *view_points(struct cc_store_cache *c, const redisReply *fr,
+                           const redisReply *parent, const redisReply *picks,
+                           const redisReply *wins, json_t **lineage, const char **bad)
+{
+    json_t *pts = json_array();
+    *lineage = json_array();
+    json_t *in = json_object();     /* frontier ids */
+    for (size_t i = 0; i + 1 < fr->elements; i += 2) {
+        const char *id = fr->element[i]->str;
+        json_object_set_new(in, id, json_true());
+        const char *text = json_string_value(json_object_get(c->pts, id));
+        json_t *pj = text ? json_loads(text, 0, NULL) : NULL;
+        if (!json_is_object(pj)) {
+            json_decref(pj);
+            *bad = id;
+            break;
+        }
+        uint64_t v = strtoull(id, NULL, 10);
+        json_object_set_new(pj, "id", ju64(v));
+        json_object_set_new(pj, "parent", ju64(fu64(parent, id)));
+        json_object_set_new(pj, "picks", ju64(fu64(picks, id)));
+        json_object_set_new(pj, "wins", ju64(fu64(wins, id)));
+        json_array_append_new(pts, pj);
+    }
+    for (size_t i = 0; !*bad && i + 1 < parent->elements; i += 2) {
+        const char *id = parent->element[i]->str;
+        if (json_object_get(in, id))
+            continue;
+        json_t *e = json_array();
+        json_array_append_new(e, ju64(strtoull(id, NULL, 10)));
+        json_array_append_new(e, ju64(strtoull(parent->element[i + 1]->str, NULL, 10)));
+        json_array_append_new(*lineage, e);
+    }
+    json_decref(in);
+    return pts;
+}
+
+static json_t *view_asserts(const redisReply *as)
+{
+    json_t *tab = json_array();
+    for (size_t i = 0; i + 1 < as->elements; i += 2) {
+        const redisReply *h = as->element[i + 1];
+        json_t *e = json_object();
+        json_object_set_new(e, "id", json_string(as->element[i]->str));
+        json_object_set_new(e, "kind", json_string(cc_kind_name((uint32_t)fu64(h, "kind"))));
+        json_object_set_new(e, "message", json_string(fget(h, "message") ?: ""));
+        json_object_set_new(e, "file", json_string(fget(h, "file") ?: ""));
+        json_object_set_new(e, "line", ju64(fu64(h, "line")));
+        json_object_set_new(e, "function", json_string(fget(h, "function") ?: ""));
+        static const char *const counts[] = {"hits", "passes", "fails", "branches_hit",
+                                             "branches_failed"};
+        for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
+            json_object_set_new(e, counts[k], ju64(fu64(h, counts[k])));
+        json_t *vms = json_array();
+        uint64_t mask = fu64(h, "vms");
+        for (unsigned v = 0; v < 64; v++)
+            if (mask >> v & 1)
+                json_array_append_new(vms, json_integer(v));
+        json_object_set_new(e, "vms", vms);
+        json_array_append_new(tab, e);
+    }
+    return tab;
+}
+
+static json_t *view_bugs(const redisReply *bugs)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < bugs->elements; i++) {
+        const redisReply *h = bugs->element[i];
+        json_t *e = json_object();
+        json_object_set_new(e, "number", json_integer((json_int_t)i + 1));
+        char file[32];
+        snprintf(file, sizeof(file), "bug_%zu.json", i + 1);
+        json_object_set_new(e, "file", json_string(file));
+        json_object_set_new(e, "assertion_id", json_string(fget(h, "assertion") ?: "0"));
+        json_object_set_new(e, "vm", ju64(fu64(h, "vm")));
+        json_object_set_new(e, "message", json_string(fget(h, "message") ?: ""));
+        json_object_set_new(e, "where", json_string(fget(h, "where") ?: ""));
+        json_object_set_new(e, "round", ju64(fu64(h, "round")));
+        json_object_set_new(e, "branch", ju64(fu64(h, "branch")));
+        json_object_set_new(e, "wall_s", json_real((double)fu64(h, "wall_ms") / 1000));
+        json_object_set_new(e, "sim_ns", ju64(fu64(h, "sim_ns")));
+        json_object_set_new(e, "dups", ju64(fu64(h, "dups")));
+        json_object_set_new(e, "size", ju64(fu64(h, "size")));
+        json_object_set_new(e, "worker", json_string(fget(h, "worker") ?: ""));
+        json_array_append_new(a, e);
+    }
+    return a;
+}
+
+/* The rounds complete so far, in order, up to the first incomplete one. */
+static json_t *view_history(const redisReply *rounds, unsigned per, unsigned *done)
+{
+    json_t *a = json_array();
+    *done = 0;
+    for (size_t i = 0; i < rounds->elements; i++) {
+        const redisReply *h = rounds->element[i];
+        if (fu64(h, "branches") < per)
+            break;
+        json_t *e = json_object();
+        json_object_set_new(e, "round", json_integer((json_int_t)i + 1));
+        json_object_set_new(e, "branches", ju64(fu64(h, "branches")));
+        json_object_set_new(e, "wall_s",
+                            json_real((double)(fu64(h, "end_ms") - fu64(h, "start_ms")) / 1000));
+        static const char *const keys[] = {"edges", "new_edges", "assert_bits",
+                                           "new_assert_bits", "frontier", "bugs", "new_points",
+                                           "materialized", "diverged"};
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+            json_object_set_new(e, keys[k], ju64(fu64(h, keys[k])));
+        if (fu64(h, "new_maxima"))
+            json_object_set_new(e, "new_maxima", ju64(fu64(h, "new_maxima")));
+        json_array_append_new(a, e);
+        *done = (unsigned)i + 1;
+    }
+    return a;
+}
+
+static json_t *view_links(const redisReply *ls)
+{
+    static const char *const keys[] = {"sent", "delivered", "dropped_partition",
+                                       "dropped_loss", "dropped_queue", "dropped_down",
+                                       "dropped_rx", "duplicated"};
+    json_t *by = json_object();     /* "f:t" -> entry */
+    for (size_t i = 0; i + 1 < ls->elements; i += 2) {
+        unsigned f, t;
+        char field[32];
+        if (sscanf(ls->element[i]->str, "%u:%u:%31s", &f, &t, field) != 3)
+            continue;
+        char k[24];
+        snprintf(k, sizeof(k), "%u:%u", f, t);
+        json_t *e = json_object_get(by, k);
+        if (!e) {
+            e = json_object();
+            json_object_set_new(e, "from", json_integer(f));
+            json_object_set_new(e, "to", json_integer(t));
+            for (size_t q = 0; q < 8; q++)
+                json_object_set_new(e, keys[q], json_integer(0));
+            json_object_set_new(by, k, e);
+        }
+        for (size_t q = 0; q < 8; q++)
+            if (!strcmp(field, keys[q]))
+                json_object_set_new(e, keys[q],
+                                    ju64(strtoull(ls->element[i + 1]->str, NULL, 10)));
+    }
+    json_t *a = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(by, k, v)
+        json_array_append(a, v);
+    json_decref(by);
+    return a;
+}
+
+int cc_store_view(struct cc_store *s, struct cc_store_cache *c, json_t **out,
+                  struct cc_store_progress *pg, struct cc_err *err)
+{
+    *out = NULL;
+    if (!c->init) {
+        c->pts = json_object();
+        c->buckets = c->abits = -1;
+        c->init = true;
+        if (!c->pts)
+            return cc_err_set(err, ENOMEM, "out of memory");
+    }
+    char have[24], bk[24], ab[24];
+    snprintf(have, sizeof(have), "%" PRIu64, c->have);
+    snprintf(bk, sizeof(bk), "%lld", c->buckets);
+    snprintf(ab, sizeof(ab), "%lld", c->abits);
+    const char *a[] = {have, bk, ab};
+    redisReply *r = script(s, S_VIEW, 3, a, NULL, err);
+    if (!r)
+        return -err->code;
+    if (!is_array(r, 17) || !is_array(r->element[16], 6))
+        return bad_reply(s, r, "view", err);
+    for (int i = 0; i < 16; i++)
+        if (i != 7 && i != 8 && i != 10 && i != 11 && i != 12 && !is_flat(r->element[i]))
+            return bad_reply(s, r, "view", err);
+    const redisReply *meta = r->element[0], *stats = r->element[1], *np = r->element[6],
+                     *n = r->element[16];
+    for (size_t i = 0; i + 1 < np->elements; i += 2)
+        json_object_set_new(c->pts, np->element[i]->str,
+                            json_stringn(np->element[i + 1]->str, np->element[i + 1]->len));
+    if (keep_map(&c->edges, &c->n_edges, r->element[7]) < 0 ||
+        keep_map(&c->asserts, &c->n_asserts, r->element[8]) < 0) {
+        freeReplyObject(r);
+        return cc_err_set(err, ENOMEM, "out of memory");
+    }
+    c->have = (uint64_t)el_int(n, 2);
+    c->buckets = el_int(n, 3);
+    c->abits = el_int(n, 4);
+    uint64_t now_ms = (uint64_t)el_int(n, 5);
+
+    json_t *m = json_loads(fget(meta, "meta") ?: "", 0, NULL);
+    if (!json_is_object(m)) {
+        json_decref(m);
+        freeReplyObject(r);
+        return cc_err_set(err, EINVAL, "redis %s: the exploration's meta JSON is malformed",
+                          s->url);
+    }
+    unsigned per = (unsigned)fu64(meta, "per_round"), rounds_done;
+    const char *bad = NULL;
+    json_t *lineage;
+    json_t *pts = view_points(c, r->element[2], r->element[3], r->element[4], r->element[5],
+                              &lineage, &bad);
+    json_t *o = json_object();
+    json_object_set_new(o, "format", json_string("chaoscontrol-explore-checkpoint"));
+    json_object_set_new(o, "version", json_integer(1));
+    json_object_set(o, "target", json_object_get(m, "target"));
+    json_object_set(o, "options", json_object_get(m, "options"));
+    json_t *hist = view_history(r->element[12], per ? per : 1, &rounds_done);
+    json_object_set_new(o, "rounds_done", json_integer(rounds_done));
+    json_object_set_new(o, "branches_done", ju64(fu64(stats, "branches_done")));
+    json_object_set_new(o, "react_branches", ju64(fu64(stats, "react_branches")));
+    json_object_set_new(o, "react_faults", ju64(fu64(stats, "react_faults")));
+    json_object_set_new(o, "mid_points", ju64(fu64(stats, "mid_points")));
+    uint64_t created = fu64(meta, "created_ms");
+    double wall = now_ms > created ? (double)(now_ms - created) / 1000 : 0;
+    json_object_set_new(o, "wall_s", json_real(wall));
+    json_object_set_new(o, "setup_ns", ju64(fu64(meta, "setup_ns")));
+    json_object_set_new(o, "next_point_id", ju64(c->have + 1));
+    json_object_set_new(o, "max_bug_number", json_integer((json_int_t)r->element[11]->elements));
+    json_object_set_new(o, "plateau_since", json_integer(0));
+    json_object_set_new(o, "coverage", view_coverage(c, r->element[9]));
+    json_object_set_new(o, "points", pts);
+    json_object_set_new(o, "lineage", lineage);
+    json_object_set_new(o, "history", hist);
+    json_object_set_new(o, "bugs", view_bugs(r->element[11]));
+    json_object_set_new(o, "assertions", view_asserts(r->element[10]));
+    json_t *gd = json_array();
+    const redisReply *g = r->element[15];
+    for (size_t i = 0; i + 1 < g->elements; i += 2) {
+        json_t *e = json_object();
+        json_object_set_new(e, "message", json_string(g->element[i]->str));
+        json_object_set_new(e, "max", json_integer(strtoll(g->element[i + 1]->str, NULL, 10)));
+        json_array_append_new(gd, e);
+    }
+    json_object_set_new(o, "guidance", gd);
+    json_t *fa = json_object();
+    const redisReply *f = r->element[13];
+    for (size_t i = 0; i + 1 < f->elements; i += 2)
+        json_object_set_new(fa, f->element[i]->str,
+                            ju64(strtoull(f->element[i + 1]->str, NULL, 10)));
+    json_object_set_new(o, "faults", fa);
+    json_object_set_new(o, "links", view_links(r->element[14]));
+    if (pg)
+        *pg = (struct cc_store_progress){
+            .next = (uint64_t)el_int(n, 0), .done = (uint64_t)el_int(n, 1),
+            .budget = fu64(meta, "budget"), .bugs = r->element[11]->elements,
+            .per_round = per, .wall_s = wall,
+        };
+    int rc = 0;
+    if (bad)
+        rc = cc_err_set(err, EIO, "redis %s: frontier point %s has no JSON (pt:%s)", s->url,
+                        bad, bad);
+    json_decref(m);
+    freeReplyObject(r);
+    if (rc < 0) {
+        json_decref(o);
+        return rc;
+    }
+    *out = o;
     return 0;
 }
 

@@ -61,8 +61,6 @@ struct cc_store_meta {
     unsigned per_round;
     unsigned stop_after;            /* stop once this many bugs (0: never) */
     const char *meta_json;
-    uint64_t root_id;               /* the root point (the setup snapshot's) */
-    const char *root_json;          /* its JSON (as pt:ID holds points) */
 };
 int cc_store_create(struct cc_store *s, const struct cc_store_meta *m, bool *created,
                     struct cc_err *err);
@@ -70,6 +68,17 @@ int cc_store_create(struct cc_store *s, const struct cc_store_meta *m, bool *cre
  * no check). ENOENT: no such exploration. */
 int cc_store_join(struct cc_store *s, const char *target_hash, char **meta_json,
                   struct cc_err *err);
+
+/* The root point (the setup snapshot's; its JSON as pt:ID holds points)
+ * and what setup reached (setup: its coverage maps, and a delta with the
+ * assertion catalog and guidance), made by the first worker to boot. When
+ * it exists already, *existing gets the stored root JSON (malloc'd) and
+ * *existing_setup_ns the stored setup time, for the caller to compare with
+ * its own boot (a different one: not deterministic across machines). */
+struct cc_store_result;
+int cc_store_root(struct cc_store *s, uint64_t root_id, const char *root_json,
+                  uint64_t setup_ns, const struct cc_store_result *setup, char **existing,
+                  uint64_t *existing_setup_ns, struct cc_err *err);
 
 /* A branch to run. */
 struct cc_store_job {
@@ -112,6 +121,34 @@ struct cc_store_status {
     unsigned per_round;
 };
 int cc_store_status(struct cc_store *s, struct cc_store_status *st, struct cc_err *err);
+
+/* What a worker (or an export) has already fetched, so that a view sends
+ * only what changed: point JSON by id (immutable once written), the
+ * coverage maps and their bit counts (merged maps only grow, so equal
+ * counts mean equal maps). Zero-initialize; cc_store_cache_free. */
+struct cc_store_cache {
+    json_t *pts;                    /* "id" -> the point's JSON text */
+    uint64_t have;                  /* next_point as of the last view */
+    char *edges, *asserts;          /* the merged maps */
+    size_t n_edges, n_asserts;
+    long long buckets, abits;       /* their BITCOUNTs (-1: none yet) */
+    bool init;
+};
+void cc_store_cache_free(struct cc_store_cache *c);
+
+/* The exploration as a checkpoint JSON object (format
+ * chaoscontrol-explore-checkpoint, what checkpoint.json holds, so
+ * xstate_from_json validates it): the frontier with recipes, the lineage,
+ * merged coverage, the assertion table, bugs, faults, links, guidance and
+ * the history of the rounds complete so far (rounds_done counts those
+ * before the first incomplete one). One script, one round trip. */
+struct cc_store_progress {
+    uint64_t next, done, budget, bugs;
+    unsigned per_round;
+    double wall_s;                  /* from creation to the last completion */
+};
+int cc_store_view(struct cc_store *s, struct cc_store_cache *c, json_t **out,
+                  struct cc_store_progress *pg, struct cc_err *err);
 
 /* Raw reads for export and for a worker's view (the caller owns the
  * result): a bug file's JSON; one key's hash as a JSON object of strings;

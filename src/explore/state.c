@@ -308,7 +308,7 @@ static json_t *u64_array(const uint64_t *v, size_t n)
     return a;
 }
 
-static json_t *point_json(const struct xpoint *p, unsigned n_vms)
+json_t *xstate_point_json(const struct xpoint *p, unsigned n_vms)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", xj_u64(p->id));
@@ -487,7 +487,7 @@ json_t *xstate_to_json(const struct cc_xstate *st)
     for (size_t i = 0; i < st->n_pts; i++) {
         const struct xpoint *p = &st->pts[i];
         if (p->in_frontier && p->recipe) {
-            json_array_append_new(pts, point_json(p, st->target.n_vms));
+            json_array_append_new(pts, xstate_point_json(p, st->target.n_vms));
         } else {
             json_t *e = json_array();
             json_array_append_new(e, xj_u64(p->id));

@@ -186,6 +186,8 @@ json_t *xstate_asserts_json(const struct cc_xstate *st);
 json_t *xstate_round_json(const struct xround *h);
 json_t *xstate_bug_json(const struct xbug *b);
 json_t *xstate_links_json(const struct cc_xstate *st);
+/* One frontier point as the checkpoint's "points" hold it (with recipe). */
+json_t *xstate_point_json(const struct xpoint *p, unsigned n_vms);
 
 /* Points: find by id (binary search), add one (fresh id, zeroed; NULL when
  * out of memory; pointers into the array move), count the frontier, and

@@ -173,10 +173,18 @@ int main(void)
     /* ---- create, join ---- */
     struct cc_store *s = open_or_bail(url, "t1");
     struct cc_store_meta m = {.target_hash = "aaaa1111aaaa1111aaaa1111", .budget = 5,
-                              .per_round = 2, .meta_json = "{\"target\": 1}", .root_id = 1,
-                              .root_json = "{\"root\": true}"};
+                              .per_round = 2, .meta_json = "{\"target\": 1}"};
     bool created = false;
     ok(cc_store_create(s, &m, &created, &err) == 0 && created, "create: a new exploration");
+    char *root = NULL;
+    uint64_t setup_ns = 0;
+    ok(cc_store_root(s, 1, "{\"root\": true}", 777, NULL, &root, &setup_ns, &err) == 0 &&
+           !root,
+       "the first worker makes the root point");
+    ok(cc_store_root(s, 1, "{\"other\": true}", 778, NULL, &root, &setup_ns, &err) == 0 &&
+           root && !strcmp(root, "{\"root\": true}") && setup_ns == 777,
+       "the next one gets the stored root and setup time back, to compare");
+    free(root);
     ok(cc_store_create(s, &m, &created, &err) == 0 && !created,
        "create again with the same target: joins it");
     struct cc_store_meta m2 = m;
@@ -284,6 +292,41 @@ int main(void)
        (unsigned long long)st.done, (unsigned long long)st.bugs,
        (unsigned long long)st.edges, (unsigned long long)st.buckets,
        (unsigned long long)st.frontier);
+
+    /* ---- the view: the shared state as a checkpoint ---- */
+    struct cc_store_cache cache = {0};
+    json_t *v = NULL;
+    struct cc_store_progress pg;
+    rc = cc_store_view(s, &cache, &v, &pg, &err);
+    json_t *hist = json_object_get(v, "history"), *bugs = json_object_get(v, "bugs"),
+           *pts = json_object_get(v, "points"), *cov = json_object_get(v, "coverage");
+    ok(rc == 0 && json_integer_value(json_object_get(v, "rounds_done")) == 2 &&
+           json_array_size(hist) == 2 && json_array_size(pts) == 3 &&
+           json_array_size(json_object_get(cov, "edges")) == 2 && pg.done == 5 && pg.bugs == 1,
+       "view: 2 complete rounds (the third has 1 of 2), 3 frontier points, 2 edges (%s)",
+       rc ? err.msg : "");
+    json_t *b1 = json_array_get(bugs, 0);
+    ok(json_integer_value(json_object_get(b1, "dups")) == 1 &&
+           !strcmp(json_string_value(json_object_get(b1, "assertion_id")) ?: "", "dead") &&
+           json_integer_value(json_object_get(json_array_get(pts, 2), "id")) == 2 &&
+           json_integer_value(json_object_get(json_array_get(pts, 2), "parent")) == 1,
+       "view: bug 1 with its duplicate; point 2 (last: by score) has parent 1");
+    json_t *ln = json_array_get(json_object_get(v, "links"), 0);
+    ok(json_integer_value(json_object_get(json_object_get(v, "faults"), "partition")) == 2 &&
+           json_integer_value(json_object_get(ln, "sent")) == 7 &&
+           json_integer_value(json_object_get(ln, "to")) == 1,
+       "view: fault counts and link traffic in the checkpoint's form");
+    json_decref(v);
+    struct cc_store_cost k0, k1;
+    cc_store_cost(s, &k0);
+    rc = cc_store_view(s, &cache, &v, NULL, &err);
+    cc_store_cost(s, &k1);
+    ok(rc == 0 && json_array_size(json_object_get(v, "points")) == 3 &&
+           k1.bytes_in - k0.bytes_in < 2000,
+       "view again: points from the cache, maps not sent again (%llu bytes)",
+       (unsigned long long)(k1.bytes_in - k0.bytes_in));
+    json_decref(v);
+    cc_store_cache_free(&cache);
 
     /* ---- stop after a bug ---- */
     struct cc_store *s2 = open_or_bail(url, "t2");
