@@ -507,4 +507,48 @@ int cc_checkpoint_peek(const char *dir, unsigned *rounds, unsigned *bugs, struct
  * (cc_xtarget_check_boot), without /dev/kvm. */
 int cc_checkpoint_check_target(const char *dir, struct cc_err *err);
 
+/* ---- one exploration shared by many workers (docs/distributed.md) ----
+ *
+ * The state lives in Redis (url: redis://HOST[:PORT][/DB] or
+ * unix:///PATH) under the exploration's name. cc_explore_create records
+ * the target and settings (o: rounds x branches is the budget of
+ * branches); any number of workers, on any machines with the same files,
+ * then lease branches until the budget is done; cc_explore_export writes
+ * an output directory (checkpoint.json, report.txt, assertions.json,
+ * coverage.svg, bug_N.json) from the shared state at any time. */
+int cc_explore_create(const struct cc_xtarget *t, const struct cc_explore_opts *o,
+                      const char *url, const char *name, bool *created, struct cc_err *err);
+
+struct cc_worker_opts {
+    const char *url, *name;         /* the store and the exploration */
+    const char *id;                 /* this worker's name (NULL: HOST-PID) */
+    const char *work_dir;           /* its own files (bug files as found) */
+    uint64_t lease_ms;              /* a branch's lease (0: 600000); renewed while it runs */
+    /* Local paths of the target's files (NULL: the recorded ones), checked
+     * against the recorded hashes. */
+    const char *kernel, *initrd, *disk_image;
+    uint64_t max_branches;          /* stop after this many (0: until the budget is done) */
+};
+struct cc_worker_summary {
+    uint64_t branches;              /* completed and counted */
+    uint64_t late;                  /* completed after another worker had (not counted) */
+    unsigned bugs;                  /* new bugs this worker found */
+    uint64_t round_trips, bytes_out, bytes_in;  /* its conversation with Redis */
+    double wall_s;
+};
+/* Run branches until the budget is done (or max_branches): o gives the
+ * run-time knobs only (factory, log, progress, snapshot_mem). */
+int cc_explore_work(const struct cc_worker_opts *w, const struct cc_explore_opts *o,
+                    struct cc_worker_summary *sum, struct cc_err *err);
+
+struct cc_shared_status {
+    uint64_t next, done, budget, leased, bugs, frontier, edges, assert_bits;
+    unsigned per_round;
+    double wall_s;
+};
+int cc_explore_status(const char *url, const char *name, struct cc_shared_status *st,
+                      struct cc_err *err);
+int cc_explore_export(const char *url, const char *name, const char *dir,
+                      struct cc_explore_summary *sum, struct cc_err *err);
+
 #endif

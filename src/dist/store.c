@@ -178,7 +178,7 @@ static const char lua_complete[] = LUA_PRELUDE LUA_APPLY
     "    redis.call('HSET', p..'bugs:by', b.assertion, n)\n"
     "    redis.call('SET', p..'bug:'..n, b.json)\n"
     "    redis.call('HSET', p..'bugmeta:'..n, 'assertion', b.assertion, 'vm', I(b.vm),\n"
-    "      'message', b.message, 'where', b.where, 'round', I(round), 'branch', I(g),\n"
+    "      'message', b.message, 'where', b.where, 'round', I(round), 'branch', I(g + 1),\n"
     "      'wall_ms', I(ms - created), 'sim_ns', b.sim_ns, 'size', I(b.size), 'dups', 0,\n"
     "      'worker', w)\n"
     "    redis.call('HINCRBY', rk, 'bugs', 1)\n"

@@ -643,10 +643,13 @@ static int take_results(struct cc_explorer *x, struct plan *pl, struct bctx *b,
     if (b->oom)
         return cc_err_set(err, ENOMEM, "out of memory");
     fold_deltas(st, b, res->fail.failed);
+    if (x->keep_cov)
+        memcpy(x->keep_cov, b->cov, sizeof(*b->cov));
     struct xnovelty nv;
     bool novel = covmap_merge(&st->cov, b->cov, &nv);
     nv.new_maxima = b->new_maxima;
     novel |= b->new_maxima > 0;
+    x->last_novel = novel;
     int rc = 0;
     if (res->fail.failed)
         rc = record_bug(x, pl->recipe, res, pl->kind, err);

@@ -189,6 +189,30 @@ int cc_explorer_new(const struct cc_xtarget *t, const struct cc_explore_opts *o,
     return 0;
 }
 
+int explorer_boot_state(struct cc_xstate *st, const char *dir, const struct cc_explore_opts *o,
+                        struct cc_explorer **out, struct cc_err *err)
+{
+    *out = NULL;
+    int rc = make_dir(dir, err);
+    if (rc < 0) {
+        cc_xstate_free(st);
+        return rc;
+    }
+    struct cc_explorer *x = explorer_alloc(dir, o);
+    if (!x) {
+        cc_xstate_free(st);
+        return cc_err_set(err, ENOMEM, "out of memory");
+    }
+    x->st = st;
+    rc = boot(x, err);
+    if (rc < 0) {
+        cc_explorer_free(x);
+        return rc;
+    }
+    *out = x;
+    return 0;
+}
+
 int cc_explorer_resume(const char *dir, const struct cc_explore_opts *o,
                        struct cc_explorer **out, struct cc_err *err)
 {

@@ -40,6 +40,10 @@ struct cc_explorer {
     uint64_t clock;                 /* LRU counter */
     unsigned materialized, diverged;    /* this round */
     bool stop;                      /* stop_after_bugs reached */
+    /* For a distributed worker (worker.c): the last branch's coverage is
+     * copied here when set, and whether it was new to this state. */
+    struct xcov *keep_cov;
+    bool last_novel;
 };
 
 struct round_stats {
@@ -89,6 +93,16 @@ void frontier_trim_hot(struct cc_explorer *x, const struct xpoint *keep);
 void frontier_trim(struct cc_explorer *x, const struct xpoint *keep);
 void frontier_evict(struct cc_explorer *x, struct xpoint *p);
 void frontier_free(struct cc_explorer *x);
+/* Replace the state by nst (a fresh view of a shared exploration): live
+ * snapshots move to the points of nst with the same id that are in its
+ * frontier (the root's always), the others are dropped; the old state is
+ * freed. -ENOMEM (then nothing changed). */
+int frontier_adopt(struct cc_explorer *x, struct cc_xstate *nst);
+
+/* explorer.c: an explorer of state st (taken) writing into dir, booted to
+ * setup: the root point and setup's catalog and coverage are in st. */
+int explorer_boot_state(struct cc_xstate *st, const char *dir, const struct cc_explore_opts *o,
+                        struct cc_explorer **out, struct cc_err *err);
 
 /* branch.c: one branch from a picked point. */
 int branch_run(struct cc_explorer *x, struct xmut *m, struct round_stats *rs,

@@ -146,6 +146,33 @@ void frontier_trim_hot(struct cc_explorer *x, const struct xpoint *keep)
     }
 }
 
+int frontier_adopt(struct cc_explorer *x, struct cc_xstate *nst)
+{
+    struct cc_xstate *old = x->st;
+    size_t cap = nst->n_pts < 64 ? 64 : nst->n_pts;
+    struct xhot *nh = calloc(cap, sizeof(*nh));
+    if (!nh)
+        return -ENOMEM;
+    for (size_t i = 0; i < nst->n_pts; i++) {
+        const struct xpoint *np = &nst->pts[i];
+        struct xpoint *op = xstate_point_find(old, np->id);
+        if (!op || !(np->in_frontier || i == 0))
+            continue;
+        struct xhot *oh = frontier_hot(x, op);
+        nh[i] = *oh;
+        oh->snap = NULL;
+    }
+    for (size_t i = 0; i < old->n_pts; i++)
+        if (x->hot[i].snap)
+            drop_snapshot(&x->hot[i]);
+    free(x->hot);
+    x->hot = nh;
+    x->cap_hot = cap;
+    cc_xstate_free(old);
+    x->st = nst;
+    return 0;
+}
+
 void frontier_evict(struct cc_explorer *x, struct xpoint *p)
 {
     drop_snapshot(frontier_hot(x, p));

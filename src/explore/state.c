@@ -334,7 +334,7 @@ json_t *xstate_point_json(const struct xpoint *p, unsigned n_vms)
     return o;
 }
 
-static json_t *options_json(const struct xsettings *s)
+json_t *xsettings_to_json(const struct xsettings *s)
 {
     json_t *op = json_object();
     json_object_set_new(op, "mode", json_string(cc_xmode_name(s->mode)));
@@ -480,7 +480,7 @@ json_t *xstate_to_json(const struct cc_xstate *st)
     json_object_set_new(o, "format", json_string(CK_FORMAT));
     json_object_set_new(o, "version", json_integer(CK_VERSION));
     json_object_set_new(o, "target", xtarget_to_json(&st->target));
-    json_object_set_new(o, "options", options_json(&st->set));
+    json_object_set_new(o, "options", xsettings_to_json(&st->set));
     counters_json(o, st);
     json_object_set_new(o, "coverage", coverage_json(&st->cov));
     json_t *pts = json_array(), *lin = json_array();

@@ -186,6 +186,11 @@ json_t *xstate_asserts_json(const struct cc_xstate *st);
 json_t *xstate_round_json(const struct xround *h);
 json_t *xstate_bug_json(const struct xbug *b);
 json_t *xstate_links_json(const struct cc_xstate *st);
+/* The settings as the checkpoint's "options" hold them, and back
+ * (validated; messages start with src). */
+json_t *xsettings_to_json(const struct xsettings *s);
+int xsettings_from_json(const json_t *op, const char *src, struct xsettings *s,
+                        struct cc_err *err);
 /* One frontier point as the checkpoint's "points" hold it (with recipe). */
 json_t *xstate_point_json(const struct xpoint *p, unsigned n_vms);
 

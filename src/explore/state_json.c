@@ -103,6 +103,12 @@ static int load_options(struct xsettings *s, const json_t *op, const char *src,
     return 0;
 }
 
+int xsettings_from_json(const json_t *op, const char *src, struct xsettings *s,
+                        struct cc_err *err)
+{
+    return load_options(s, op, src, err);
+}
+
 static int load_counters(struct cc_xstate *st, const json_t *o, const char *src,
                          struct cc_err *err)
 {
