@@ -550,5 +550,10 @@ int cc_explore_status(const char *url, const char *name, struct cc_shared_status
                       struct cc_err *err);
 int cc_explore_export(const char *url, const char *name, const char *dir,
                       struct cc_explore_summary *sum, struct cc_err *err);
+/* A private redis-server for one machine: its append-only file (fsync
+ * every second) and log in dir, a Unix socket under $TMPDIR; *url gets
+ * "unix://.../redis.sock" (malloc'd). Stop: SIGTERM and wait. */
+int cc_explore_redis_start(const char *dir, char **url, int *pid, struct cc_err *err);
+void cc_explore_redis_stop(int pid, const char *url);
 
 #endif

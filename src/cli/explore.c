@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,7 +40,8 @@ enum {
     OPT_STOP_AFTER, OPT_REACT, OPT_CORPUS, OPT_BUG, OPT_SERIAL, OPT_FORCE, OPT_QUIET, OPT_HELP,
     OPT_SETUP_MARKER, OPT_SETUP_AFTER, OPT_CHECK, OPT_CLIENTS, OPT_SNAPSHOT_MEM, OPT_FAULTS,
     OPT_DLOG, OPT_DLOG_BUGS, OPT_DLOG_REGS, OPT_CPUS, OPT_VCPU_SCHEDULE, OPT_VCPU_QUANTUM,
-    OPT_DASHBOARD, OPT_DASHBOARD_PORT, OPT_DASHBOARD_BIND,
+    OPT_DASHBOARD, OPT_DASHBOARD_PORT, OPT_DASHBOARD_BIND, OPT_REDIS, OPT_NAME, OPT_WORKERS,
+    OPT_ID, OPT_WORK_DIR, OPT_LEASE,
 };
 
 static const struct option long_opts[] = {
@@ -80,6 +82,12 @@ static const struct option long_opts[] = {
     {"dashboard", no_argument, NULL, OPT_DASHBOARD},
     {"dashboard-port", required_argument, NULL, OPT_DASHBOARD_PORT},
     {"dashboard-bind", required_argument, NULL, OPT_DASHBOARD_BIND},
+    {"redis", required_argument, NULL, OPT_REDIS},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    {"id", required_argument, NULL, OPT_ID},
+    {"work-dir", required_argument, NULL, OPT_WORK_DIR},
+    {"lease", required_argument, NULL, OPT_LEASE},
     {NULL, 0, NULL, 0},
 };
 
@@ -108,6 +116,11 @@ struct xopts {
     bool dashboard_port_set;
     const char *dashboard_bind;
     bool rounds_set, branches_set;
+    /* a shared exploration (docs/distributed.md) */
+    const char *redis, *name, *id, *work_dir;
+    unsigned workers;
+    bool workers_set;
+    uint64_t lease_ns;
 };
 
 static void usage_run(FILE *f)
@@ -123,7 +136,14 @@ static void usage_run(FILE *f)
             "           [--dlog-bugs [--dlog-regs N]] [--dashboard [--dashboard-port P]\n"
             "           [--dashboard-bind ADDR]] [--force] [--quiet]\n"
             "       chaoscontrol explore resume --corpus DIR --rounds R [--stop-after N]\n"
-            "           [--snapshot-mem SIZE] [--dlog-bugs [--dlog-regs N]] [--dashboard ...]\n\n"
+            "           [--snapshot-mem SIZE] [--dlog-bugs [--dlog-regs N]] [--dashboard ...]\n"
+            "       chaoscontrol explore run ... --workers N [--redis URL] [--name NAME]\n"
+            "           [--lease T]\n"
+            "       chaoscontrol explore worker --redis URL [--name NAME] [--id ID]\n"
+            "           [--work-dir DIR] [--lease T] [--kernel K] [--initrd I]\n"
+            "           [--disk-image F] [--snapshot-mem SIZE] [--quiet]\n"
+            "       chaoscontrol explore status --redis URL [--name NAME]\n"
+            "       chaoscontrol explore export --redis URL [--name NAME] --output DIR\n\n"
             "Boots N VMs in one simulation, runs them to setup_complete and snapshots\n"
             "them; each round forks B branches from frontier points with mutated fault\n"
             "schedules (fault), other values at cc_random_choice points (input-tree) or\n"
@@ -186,6 +206,19 @@ static void usage_run(FILE *f)
             "  --dashboard-bind ADDR  its address (default 127.0.0.1; 0.0.0.0 or :: for\n"
             "                     every interface: anyone who reaches it can read DIR)\n"
             "  --quiet            no per-round lines (bugs and the summary still print)\n"
+            "One exploration on many workers (docs/distributed.md), shared through Redis:\n"
+            "  --workers N        run N worker processes here (their state in a private\n"
+            "                     redis-server in DIR/redis, or in --redis); DIR is kept up\n"
+            "                     to date from the shared state. 0 with --redis: only\n"
+            "                     create the exploration there, for workers elsewhere\n"
+            "  --redis URL        redis://HOST[:PORT][/DB] or unix:///PATH\n"
+            "  --name NAME        the exploration's name in Redis (default \"default\")\n"
+            "  --lease T          a branch's lease (default 10m; renewed while it runs): a\n"
+            "                     killed worker's branch goes to another after it\n"
+            "  explore worker     leases branches until the budget is done; --kernel,\n"
+            "                     --initrd, --disk-image: this machine's copies of the\n"
+            "                     target's files (checked by SHA-256; exit 2 if they differ)\n"
+            "  explore status     progress; explore export: write DIR from the shared state\n"
             "Exit status: 0 no bug found, 1 bugs found (or an error), 2 usage errors.\n",
             CC_SIM_MAX_VMS, CC_VM_MAX_VCPUS, CC_VM_DEFAULT_QUANTUM);
 }
@@ -313,6 +346,23 @@ static int parse(int argc, char **argv, struct xopts *o)
                 return bad(o, "--check '%s': want linearizable, set or none", optarg);
             break;
         case OPT_APPEND: o->append = optarg; break;
+        case OPT_REDIS: o->redis = optarg; break;
+        case OPT_NAME: o->name = optarg; break;
+        case OPT_ID: o->id = optarg; break;
+        case OPT_WORK_DIR: o->work_dir = optarg; break;
+        case OPT_WORKERS: {
+            uint64_t v;
+            if (!cli_parse_u64(optarg, &v) || v > 256)
+                return bad(o, "--workers '%s' is not a number of workers (0-256)", optarg);
+            o->workers = (unsigned)v;
+            o->workers_set = true;
+            break;
+        }
+        case OPT_LEASE:
+            if (!cc_time_parse(optarg, &o->lease_ns) || o->lease_ns < CC_MSEC * 100)
+                return bad(o, "--lease '%s' is not a time of at least 100ms (e.g. 10m, 30s)",
+                           optarg);
+            break;
         case OPT_CPUS:
             if (!cli_parse_cpus(o->cmd, optarg, &o->vcpus))
                 return 2;
@@ -545,6 +595,255 @@ static int summarize(struct cc_explorer *x, const char *dir)
     return s.bugs ? 1 : 0;
 }
 
+
+/* ---- a shared exploration (docs/distributed.md) ---- */
+
+static void print_summary(const struct cc_explore_summary *s, const char *dir)
+{
+    printf("explored %u rounds, %" PRIu64 " branches in %.1f s: %zu edges, %zu assertion "
+           "states, frontier %zu, %u bug%s\n", s->rounds_done, s->branches, s->wall_s,
+           s->edges, s->assert_bits, s->frontier, s->bugs, s->bugs == 1 ? "" : "s");
+    if (s->bugs)
+        printf("first bug after %" PRIu64 " branches, %.1f s\n", s->first_bug_branch,
+               s->first_bug_wall_s);
+    printf("report: %s/report.txt\n", dir);
+}
+
+/* explore run --workers N [--redis URL]: create (or join) the exploration,
+ * start N `explore worker` processes on this machine and keep the output
+ * directory up to date from the shared state until they are done. Without
+ * --redis, a private redis-server runs in OUTPUT/redis for the run. */
+static int run_shared(const struct xopts *o, const struct cc_xtarget *t,
+                      const struct cc_explore_opts *eo, struct ui *u)
+{
+    const char *name = o->name ? o->name : "default";
+    struct cc_err err = {0};
+    char *url = NULL;
+    int srv = -1;
+    char rdir[4200];
+    if (!o->redis) {
+        snprintf(rdir, sizeof(rdir), "%s/redis", o->output);
+        if ((mkdir(o->output, 0755) < 0 && errno != EEXIST) ||
+            (mkdir(rdir, 0700) < 0 && errno != EEXIST)) {
+            fprintf(stderr, "chaoscontrol %s: cannot create '%s': %s\n", o->cmd, rdir,
+                    strerror(errno));
+            return 1;
+        }
+        if (cc_explore_redis_start(rdir, &url, &srv, &err) < 0) {
+            fprintf(stderr, "chaoscontrol %s: %s\n", o->cmd, err.msg);
+            return 1;
+        }
+        if (!o->quiet)
+            fprintf(stderr, "chaoscontrol %s: Redis at %s (its append-only file in %s)\n",
+                    o->cmd, url, rdir);
+    } else {
+        url = strdup(o->redis);
+    }
+    int status = 0;
+    bool created = false;
+    if (cc_explore_create(t, eo, url, name, &created, &err) < 0) {
+        fprintf(stderr, "chaoscontrol %s: %s\n", o->cmd, err.msg);
+        status = err.code == EEXIST || err.code == EINVAL ? 2 : 1;
+        goto out;
+    }
+    if (!o->workers) {
+        printf("exploration '%s' %s at %s: %u rounds of %u branches\n"
+               "start workers with: chaoscontrol explore worker --redis %s --name %s\n",
+               name, created ? "created" : "exists (same target)", url, eo->rounds,
+               eo->branches, url, name);
+        goto out;
+    }
+    if (!created && !o->quiet)
+        fprintf(stderr, "chaoscontrol %s: joining exploration '%s' at %s (same target)\n",
+                o->cmd, name, url);
+    char self[4096];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (sl <= 0) {
+        fprintf(stderr, "chaoscontrol %s: cannot find this program (/proc/self/exe): %s\n",
+                o->cmd, strerror(errno));
+        status = 1;
+        goto out;
+    }
+    self[sl] = 0;
+    pid_t pids[256];
+    unsigned running = 0, failed = 0;
+    for (unsigned i = 0; i < o->workers; i++) {
+        char id[32], wd[4200], mem[32], lease[32];
+        snprintf(id, sizeof(id), "local-%u", i + 1);
+        snprintf(wd, sizeof(wd), "%s/worker-%u", o->output, i + 1);
+        snprintf(mem, sizeof(mem), "%" PRIu64, o->snapshot_mem);
+        snprintf(lease, sizeof(lease), "%" PRIu64 "ns", o->lease_ns);
+        const char *argv[24] = {self, "explore", "worker", "--redis", url, "--name", name,
+                                "--id", id, "--work-dir", wd, "--quiet", "--force"};
+        int n = 13;
+        if (o->snapshot_mem) {
+            argv[n++] = "--snapshot-mem";
+            argv[n++] = mem;
+        }
+        if (o->lease_ns) {
+            argv[n++] = "--lease";
+            argv[n++] = lease;
+        }
+        argv[n] = NULL;
+        fflush(stdout);
+        fflush(stderr);
+        pid_t p = fork();
+        if (p == 0) {
+            execv(self, (char *const *)argv);
+            fprintf(stderr, "chaoscontrol %s: cannot run %s: %s\n", o->cmd, self,
+                    strerror(errno));
+            _exit(127);
+        }
+        if (p < 0) {
+            fprintf(stderr, "chaoscontrol %s: fork: %s\n", o->cmd, strerror(errno));
+            break;
+        }
+        pids[running++] = p;
+    }
+    double t0 = wall_now(), last = 0;
+    unsigned alive = running;
+    while (alive) {
+        for (unsigned i = 0; i < running; i++) {
+            int st;
+            if (pids[i] > 0 && waitpid(pids[i], &st, WNOHANG) == pids[i]) {
+                pids[i] = -1;
+                alive--;
+                if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+                    failed++;
+                    fprintf(stderr, "chaoscontrol %s: worker local-%u %s %d\n", o->cmd, i + 1,
+                            WIFEXITED(st) ? "exited with status" : "was killed by signal",
+                            WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+                }
+            }
+        }
+        if (alive && wall_now() - last >= 1.0) {
+            last = wall_now();
+            struct cc_explore_summary s;
+            struct cc_shared_status ss;
+            if (cc_explore_export(url, name, o->output, &s, &err) == 0) {
+                cc_dash_notify(u->dash);
+                if (cc_explore_status(url, name, &ss, &err) == 0) {
+                    char line[256];
+                    double dt = wall_now() - t0;
+                    snprintf(line, sizeof(line), "%u workers  branches %" PRIu64 "/%" PRIu64
+                             "  %.2f branches/s  edges %zu  assert-states %zu  bugs %u",
+                             alive, ss.done, ss.budget, dt > 0 ? (double)ss.done / dt : 0,
+                             s.edges, s.assert_bits, s.bugs);
+                    ui_progress(u, line);
+                }
+            }
+        }
+        if (alive)
+            usleep(100 * 1000);
+    }
+    ui_progress(u, "");
+    struct cc_explore_summary s;
+    if (cc_explore_export(url, name, o->output, &s, &err) < 0) {
+        fprintf(stderr, "chaoscontrol %s: %s\n", o->cmd, err.msg);
+        status = 1;
+        goto out;
+    }
+    cc_dash_notify(u->dash);
+    print_summary(&s, o->output);
+    status = failed || s.bugs ? 1 : 0;
+out:
+    cc_explore_redis_stop(srv, url);
+    free(url);
+    return status;
+}
+
+/* explore worker: lease branches of a shared exploration until its budget
+ * is done. */
+static int explore_worker(int argc, char **argv)
+{
+    struct xopts o = {.cmd = "explore worker"};
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc == 3 ? 0 : rc;
+    if (only(&o, "redis name id work-dir lease kernel initrd disk-image snapshot-mem quiet "
+             "force", argc, argv))
+        return 2;
+    if (!o.redis)
+        return bad(&o, "%s", "--redis URL is required (redis://HOST:PORT or unix:///PATH)");
+    if (cli_check_kvm(o.force) < 0)
+        return 1;
+    char wd[4200], id[128];
+    if (o.id)
+        snprintf(id, sizeof(id), "%s", o.id);
+    else {
+        char host[64] = "host";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(id, sizeof(id), "%s-%d", host, (int)getpid());
+    }
+    snprintf(wd, sizeof(wd), "%s", o.work_dir ? o.work_dir : id);
+    if (!o.work_dir)
+        snprintf(wd, sizeof(wd), "chaoscontrol-worker-%s", id);
+    struct ui u = {.cmd = o.cmd, .tty = cli_is_tty(), .quiet = o.quiet};
+    struct cc_explore_opts eo;
+    cc_explore_opts_default(&eo);
+    eo.snapshot_mem = o.snapshot_mem;
+    eo.progress = ui_progress;
+    eo.log = ui_log;
+    eo.log_opaque = &u;
+    struct cc_worker_opts w = {.url = o.redis, .name = o.name ? o.name : "default", .id = id,
+                               .work_dir = wd, .lease_ms = o.lease_ns / CC_MSEC,
+                               .kernel = o.kernel, .initrd = o.initrd,
+                               .disk_image = o.disk_image};
+    struct cc_worker_summary sum;
+    struct cc_err err = {0};
+    if (u.tty)
+        ui_progress(&u, "joining, booting and running to setup_complete ...");
+    rc = cc_explore_work(&w, &eo, &sum, &err);
+    ui_progress(&u, "");
+    if (rc < 0) {
+        fprintf(stderr, "chaoscontrol explore worker: %s\n", err.msg);
+        return err.code == EINVAL || err.code == ENOENT || err.code == EEXIST ? 2 : 1;
+    }
+    if (!o.quiet)
+        printf("worker %s: %" PRIu64 " branches (%" PRIu64 " late, not counted), %u new bug%s "
+               "in %.1f s; Redis: %" PRIu64 " round trips, %.1f KB out, %.1f KB in\n", id,
+               sum.branches, sum.late, sum.bugs, sum.bugs == 1 ? "" : "s", sum.wall_s,
+               sum.round_trips, (double)sum.bytes_out / 1024, (double)sum.bytes_in / 1024);
+    return 0;
+}
+
+/* explore status / export: the shared state from Redis. */
+static int explore_status(int argc, char **argv, bool export)
+{
+    struct xopts o = {.cmd = export ? "explore export" : "explore status"};
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc == 3 ? 0 : rc;
+    if (only(&o, export ? "redis name output" : "redis name", argc, argv))
+        return 2;
+    if (!o.redis)
+        return bad(&o, "%s", "--redis URL is required");
+    if (export && !o.output)
+        return bad(&o, "%s", "--output DIR is required");
+    const char *name = o.name ? o.name : "default";
+    struct cc_err err = {0};
+    if (export) {
+        struct cc_explore_summary s;
+        if (cc_explore_export(o.redis, name, o.output, &s, &err) < 0) {
+            fprintf(stderr, "chaoscontrol %s: %s\n", o.cmd, err.msg);
+            return err.code == ENOENT ? 2 : 1;
+        }
+        print_summary(&s, o.output);
+        return 0;
+    }
+    struct cc_shared_status st;
+    if (cc_explore_status(o.redis, name, &st, &err) < 0) {
+        fprintf(stderr, "chaoscontrol %s: %s\n", o.cmd, err.msg);
+        return err.code == ENOENT ? 2 : 1;
+    }
+    printf("exploration '%s' at %s: %" PRIu64 "/%" PRIu64 " branches done (%" PRIu64
+           " rounds of %u), %" PRIu64 " leased now, %" PRIu64 " bug%s, frontier %" PRIu64
+           ", %" PRIu64 " edges, %" PRIu64 " assertion states\n", name, o.redis, st.done,
+           st.budget, st.per_round ? st.budget / st.per_round : 0, st.per_round, st.leased,
+           st.bugs, st.bugs == 1 ? "" : "s", st.frontier, st.edges, st.assert_bits);
+    return 0;
+}
+
 static int explore_run(int argc, char **argv)
 {
     struct xopts o = {.cmd = "explore run", .mode = CC_XMODE_HYBRID};
@@ -554,9 +853,20 @@ static int explore_run(int argc, char **argv)
     if (only(&o, "kernel initrd vms rounds branches output mode seed disk-image disk cmdline "
              "append mem branch-time stop-after react setup-marker setup-after check clients "
              "snapshot-mem faults dlog-bugs dlog-regs cpus vcpu-schedule vcpu-quantum force quiet "
-             "dashboard dashboard-port dashboard-bind",
+             "dashboard dashboard-port dashboard-bind redis name workers lease",
              argc, argv))
         return 2;
+    bool shared = o.workers_set || o.redis;
+    if (shared && o.dlog_bugs)
+        return bad(&o, "%s", "--dlog-bugs is not available with --workers/--redis yet");
+    if (shared && !o.workers_set)
+        return bad(&o, "%s", "--redis needs --workers N (0: only create the exploration there)");
+    if ((o.name || o.lease_ns) && !shared)
+        return bad(&o, "%s", "--name and --lease need --workers");
+    if (o.workers_set && !o.workers && !o.redis)
+        return bad(&o, "%s", "--workers 0 (create only) needs --redis URL");
+    if (o.workers_set && !o.workers && o.dashboard)
+        return bad(&o, "%s", "--workers 0 only creates the exploration: no --dashboard");
     if (o.dlog_regs_set && !o.dlog_bugs)
         return bad(&o, "%s", "--dlog-regs needs --dlog-bugs");
     if (!o.kernel)
@@ -571,13 +881,13 @@ static int explore_run(int argc, char **argv)
         return bad(&o, "%s", "--rounds is required");
     if (!o.branches_set)
         return bad(&o, "%s", "--branches is required");
-    if (!o.output)
+    if (!o.output && !(o.workers_set && !o.workers))
         return bad(&o, "%s", "--output is required");
     if (o.disk && o.disk_image)
         return bad(&o, "%s", "--disk and --disk-image are exclusive (the image sets the size)");
     char ck[4200];
-    snprintf(ck, sizeof(ck), "%s/checkpoint.json", o.output);
-    if (access(ck, F_OK) == 0) {
+    snprintf(ck, sizeof(ck), "%s/checkpoint.json", o.output ? o.output : "");
+    if (o.output && access(ck, F_OK) == 0) {
         fprintf(stderr, "chaoscontrol explore run: '%s' already holds an exploration: continue "
                 "it with 'chaoscontrol explore resume --corpus %s --rounds N', or give another "
                 "--output\n", o.output, o.output);
@@ -585,7 +895,7 @@ static int explore_run(int argc, char **argv)
     }
     if (!inputs_ok(&o))
         return 2;
-    if (cli_check_kvm(o.force) < 0)
+    if (!(o.workers_set && !o.workers) && cli_check_kvm(o.force) < 0)
         return 1;
 
     /* Absolute paths in bug files and the checkpoint, so that reproduce,
@@ -619,7 +929,7 @@ static int explore_run(int argc, char **argv)
     t.seed = o.seed;
 
     struct ui u = {.cmd = o.cmd, .tty = cli_is_tty(), .quiet = o.quiet};
-    if (dash_begin(&o, o.output, &u) < 0) {
+    if (o.output && dash_begin(&o, o.output, &u) < 0) {
         free(kernel);
         free(initrd);
         free(image);
@@ -659,6 +969,14 @@ static int explore_run(int argc, char **argv)
     eo.log = ui_log;
     eo.log_opaque = &u;
 
+    if (shared) {
+        rc = run_shared(&o, &t, &eo, &u);
+        free(kernel);
+        free(initrd);
+        free(image);
+        dash_end(&u);
+        return rc;
+    }
     struct cc_err err = {0};
     struct cc_explorer *x;
     double t0 = wall_now();
@@ -769,7 +1087,14 @@ int cmd_explore(int argc, char **argv)
         return explore_run(argc - 1, argv + 1);
     if (!strcmp(argv[1], "resume"))
         return explore_resume(argc - 1, argv + 1);
-    fprintf(stderr, "chaoscontrol explore: unknown subcommand '%s' (run or resume)\n", argv[1]);
+    if (!strcmp(argv[1], "worker"))
+        return explore_worker(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "status"))
+        return explore_status(argc - 1, argv + 1, false);
+    if (!strcmp(argv[1], "export"))
+        return explore_status(argc - 1, argv + 1, true);
+    fprintf(stderr, "chaoscontrol explore: unknown subcommand '%s' (run, resume, worker, "
+            "status or export)\n", argv[1]);
     usage_run(stderr);
     return 2;
 }

@@ -1153,24 +1153,41 @@ int cc_store_view(struct cc_store *s, struct cc_store_cache *c, json_t **out,
 
 int cc_store_local_start(const char *dir, char **url, int *pid, struct cc_err *err)
 {
-    *url = NULL;
     *pid = -1;
-    char sock[4200], logf[4200];
-    snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
+    /* the socket in a directory of its own under $TMPDIR: dir may be on a
+     * file system without sockets (9p, some FUSE) or too deep for one; a
+     * restarted server takes its predecessor's (*url given) */
+    char sdir[200], sock[240], logf[4200];
+    const char *tmp = getenv("TMPDIR");
+    if (*url && !strncmp(*url, "unix://", 7) && strlen(*url) < sizeof(sdir) + 7) {
+        snprintf(sdir, sizeof(sdir), "%s", *url + 7);
+        char *slash = strrchr(sdir, '/');
+        if (slash)
+            *slash = 0;
+        if (mkdir(sdir, 0700) < 0 && errno != EEXIST)
+            return cc_err_set(err, errno, "%s: %s", sdir, strerror(errno));
+    } else {
+        snprintf(sdir, sizeof(sdir), "%s/cc-redis-XXXXXX",
+                 tmp && strlen(tmp) < 80 ? tmp : "/tmp");
+        if (!mkdtemp(sdir))
+            return cc_err_set(err, errno, "cannot make a directory for Redis's socket (%s): %s",
+                              sdir, strerror(errno));
+    }
+    free(*url);
+    *url = NULL;
+    snprintf(sock, sizeof(sock), "%s/redis.sock", sdir);
     snprintf(logf, sizeof(logf), "%s/redis.log", dir);
-    if (strlen(sock) >= 100)
-        return cc_err_set(err, ENAMETOOLONG, "%s: too long a path for a Unix socket (at most "
-                          "about 100 bytes): use a shorter directory", sock);
     const char *exe = "redis-server";
     const char *argv[] = {exe, "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
                           "--dir", dir, "--appendonly", "yes", "--appendfsync", "everysec",
                           "--save", "", "--logfile", logf, "--daemonize", "no", NULL};
-    unlink(sock);
     pid_t p;
     int rc = posix_spawnp(&p, exe, NULL, NULL, (char *const *)argv, environ);
-    if (rc)
+    if (rc) {
+        rmdir(sdir);
         return cc_err_set(err, rc, "cannot start redis-server (%s): install Debian's "
                           "redis-server, or give --redis URL", strerror(rc));
+    }
     /* up when its socket answers */
     for (int i = 0; i < 200; i++) {
         struct timeval tv = {.tv_sec = 1};
@@ -1185,24 +1202,44 @@ int cc_store_local_start(const char *dir, char **url, int *pid, struct cc_err *e
             redisFree(c);
         if (up) {
             if (asprintf(url, "unix://%s", sock) < 0) {
-                cc_store_local_stop(p);
+                cc_store_local_stop(p, NULL);
                 return cc_err_set(err, ENOMEM, "out of memory");
             }
             *pid = p;
             return 0;
         }
         int st;
-        if (waitpid(p, &st, WNOHANG) == p)
+        if (waitpid(p, &st, WNOHANG) == p) {
+            rmdir(sdir);
             return cc_err_set(err, EIO, "redis-server exited at start (status %d); see %s",
                               WIFEXITED(st) ? WEXITSTATUS(st) : -1, logf);
+        }
         usleep(50 * 1000);
     }
-    cc_store_local_stop(p);
+    cc_store_local_stop(p, NULL);
+    rmdir(sdir);
     return cc_err_set(err, ETIMEDOUT, "redis-server did not answer on %s within 10 s; see %s",
                       sock, logf);
 }
 
-void cc_store_local_stop(int pid)
+/* Stop it; with its URL, also remove the socket's directory. */
+static void local_kill(int pid);
+void cc_store_local_stop(int pid, const char *url)
+{
+    local_kill(pid);
+    if (url && !strncmp(url, "unix://", 7) && strstr(url, "/cc-redis-")) {
+        char d[300];
+        snprintf(d, sizeof(d), "%s", url + 7);
+        char *slash = strrchr(d, '/');
+        if (slash) {
+            unlink(d);
+            *slash = 0;
+            rmdir(d);
+        }
+    }
+}
+
+static void local_kill(int pid)
 {
     if (pid <= 0)
         return;

@@ -165,10 +165,14 @@ struct cc_store_cost {
 void cc_store_cost(const struct cc_store *s, struct cc_store_cost *c);
 
 /* A private redis-server for one machine (`explore run --workers N`,
- * tests): started in dir with a Unix socket dir/redis.sock, appendonly
- * (fsync every second); *url gets "unix://DIR/redis.sock" (malloc'd),
- * *pid the server. cc_store_local_stop: SIGTERM and wait. */
+ * tests): its data (append-only file, fsync every second) and log in dir,
+ * its Unix socket in a new directory $TMPDIR/cc-redis-XXXXXX; *url gets
+ * "unix://.../redis.sock" (malloc'd), *pid the server. *url must be NULL,
+ * or the URL of a server of dir stopped since, whose socket this one takes
+ * (so that clients reconnect to the same URL).
+ * cc_store_local_stop: SIGTERM and wait (then SIGKILL); with the URL, the
+ * socket's directory goes too. */
 int cc_store_local_start(const char *dir, char **url, int *pid, struct cc_err *err);
-void cc_store_local_stop(int pid);
+void cc_store_local_stop(int pid, const char *url);
 
 #endif

@@ -87,6 +87,16 @@ int cc_explore_create(const struct cc_xtarget *t, const struct cc_explore_opts *
     return rc;
 }
 
+int cc_explore_redis_start(const char *dir, char **url, int *pid, struct cc_err *err)
+{
+    return cc_store_local_start(dir, url, pid, err);
+}
+
+void cc_explore_redis_stop(int pid, const char *url)
+{
+    cc_store_local_stop(pid, url);
+}
+
 /* ---- status and export ---- */
 
 int cc_explore_status(const char *url, const char *name, struct cc_shared_status *out,

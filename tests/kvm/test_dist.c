@@ -217,7 +217,7 @@ int main(void)
              (unsigned long long)s1.bytes_out, (unsigned long long)s1.bytes_in,
              (unsigned long long)s1.branches);
 
-    cc_store_local_stop(srv);
+    cc_store_local_stop(srv, url);
     free(url);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -19,10 +19,11 @@
 
 static char dir[64];
 static int srv = -1;
+static char *url;
 
 static void cleanup(void)
 {
-    cc_store_local_stop(srv);
+    cc_store_local_stop(srv, url);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (dir[0] && system(cmd) != 0)
@@ -131,20 +132,18 @@ static bool hash_has(struct cc_store *s, const char *key, ...)
 }
 
 /* Stop the server (SIGTERM: cleanly; SIGKILL) and start another on the
- * same directory (its AOF). */
-static void restart(int sig, char **url)
+ * same directory (its AOF) and socket. */
+static void restart(int sig)
 {
     if (sig == SIGTERM) {
-        cc_store_local_stop(srv);
+        cc_store_local_stop(srv, NULL);
     } else {
         kill(srv, sig);
         waitpid(srv, NULL, 0);
     }
     srv = -1;
-    free(*url);
-    *url = NULL;
     struct cc_err err = {0};
-    if (cc_store_local_start(dir, url, &srv, &err) < 0) {
+    if (cc_store_local_start(dir, &url, &srv, &err) < 0) {
         printf("Bail out! restart: %s\n", err.msg);
         cleanup();
         exit(1);
@@ -162,7 +161,6 @@ int main(void)
     bad_urls();
 
     struct cc_err err = {0};
-    char *url = NULL;
     if (cc_store_local_start(dir, &url, &srv, &err) < 0) {
         printf("Bail out! %s\n", err.msg);
         cleanup();
@@ -342,14 +340,14 @@ int main(void)
     /* ---- Redis restarts from its AOF ---- */
     struct cc_store_cost c0;
     cc_store_cost(s, &c0);
-    restart(SIGTERM, &url);
+    restart(SIGTERM);
     struct cc_store_status st2;
     err = (struct cc_err){0};
     ok(cc_store_status(s, &st2, &err) == 0 && st2.done == 5 && st2.bugs == 1 &&
            st2.buckets == 4,
        "after a restart (SIGTERM) the same connection reconnects; the state is back (%s)",
        err.msg);
-    restart(SIGKILL, &url);
+    restart(SIGKILL);
     ok(cc_store_status(s, &st2, &err) == 0 && st2.done == 5 && st2.frontier == 3,
        "after SIGKILL and a restart, too: everything written a second earlier is back (%s)",
        err.msg);
@@ -360,7 +358,7 @@ int main(void)
        (unsigned long long)c1.round_trips, (unsigned long long)c1.bytes_out,
        (unsigned long long)c1.bytes_in);
     cc_store_close(s);
-    free(url);
     cleanup();
+    free(url);
     return tap_exit();
 }
