@@ -34,18 +34,39 @@ extern char **environ;
     "local function I(x) return string.format('%.0f', tonumber(x) or 0) end\n"
 
 
-/* merge(key, bytes): OR a map into key, the number of new bits back;
+/* merge(key, tag, records, setkey): OR chunks of a map into key (records:
+ * 4-byte offset, 2-byte length, bytes; big-endian), each chunk's version
+ * (cov:seq, one per call) in cov:ver as TAG:OFFSET for views; back: the
+ * new bits, and the bytes that went from zero (bits set in setkey);
  * apply_asserts(d): the assertion table's catalog entries and counts, and
  * guidance maxima, of a delta (docs/distributed.md). */
 #define LUA_APPLY                                                                  \
     "local function list(x) if type(x) == 'table' then return x end return {} end\n" \
-    "local function merge(key, val)\n"                                             \
-    "  if #val == 0 then return 0 end\n"                                           \
-    "  local b0 = redis.call('BITCOUNT', key)\n"                                   \
-    "  redis.call('SET', p..'tmp', val)\n"                                         \
-    "  redis.call('BITOP', 'OR', key, key, p..'tmp')\n"                            \
-    "  redis.call('DEL', p..'tmp')\n"                                              \
-    "  return redis.call('BITCOUNT', key) - b0\n"                                  \
+    "local seq = nil\n"                                                            \
+    "local function merge(key, tag, recs, setkey)\n"                               \
+    "  if #recs == 0 then return 0, 0 end\n"                                       \
+    "  seq = seq or redis.call('INCR', p..'cov:seq')\n"                            \
+    "  local b0, ne, pos = redis.call('BITCOUNT', key), 0, 1\n"                    \
+    "  while pos + 5 <= #recs do\n"                                                \
+    "    local o1, o2, o3, o4, l1, l2 = string.byte(recs, pos, pos + 5)\n"         \
+    "    local off = ((o1 * 256 + o2) * 256 + o3) * 256 + o4\n"                    \
+    "    local len = l1 * 256 + l2\n"                                              \
+    "    local data = string.sub(recs, pos + 6, pos + 5 + len)\n"                  \
+    "    pos = pos + 6 + len\n"                                                    \
+    "    local cur = redis.call('GETRANGE', key, off, off + len - 1)\n"            \
+    "    local out = {}\n"                                                         \
+    "    for i = 1, #data do\n"                                                    \
+    "      local a, b = string.byte(cur, i) or 0, string.byte(data, i)\n"          \
+    "      if setkey and a == 0 and b ~= 0 then\n"                                 \
+    "        redis.call('SETBIT', setkey, off + i - 1, 1)\n"                       \
+    "        ne = ne + 1\n"                                                        \
+    "      end\n"                                                                  \
+    "      out[i] = string.char(bit.bor(a, b))\n"                                  \
+    "    end\n"                                                                    \
+    "    redis.call('SETRANGE', key, off, table.concat(out))\n"                    \
+    "    redis.call('HSET', p..'cov:ver', tag..':'..off, seq)\n"                   \
+    "  end\n"                                                                      \
+    "  return redis.call('BITCOUNT', key) - b0, ne\n"                              \
     "end\n"                                                                        \
     "local function apply_asserts(d)\n"                                            \
     "  for _, a in ipairs(list(d.asserts)) do\n"                                   \
@@ -78,8 +99,8 @@ static const char lua_create[] = LUA_PRELUDE
     "return {1, ARGV[2]}\n";
 
 /* The root point and what setup reached, once: ARGV: p, root id, root
- * JSON, setup_ns, catalog delta (asserts, guidance), edges, edgeset,
- * asserts. {1} when this call made it, {0, root JSON, setup_ns} when it was
+ * JSON, setup_ns, catalog delta (asserts, guidance), edge chunks, assertion
+ * chunks. {1} when this call made it, {0, root JSON, setup_ns} when it was
  * there already. */
 static const char lua_root[] = LUA_PRELUDE LUA_APPLY
     "if not redis.call('HGET', p..'meta', 'budget') then\n"
@@ -91,9 +112,8 @@ static const char lua_root[] = LUA_PRELUDE LUA_APPLY
     "redis.call('HSET', p..'ptparent', ARGV[2], 0)\n"
     "redis.call('ZADD', p..'frontier', 0, ARGV[2])\n"
     "redis.call('HSET', p..'meta', 'setup_ns', ARGV[4])\n"
-    "merge(p..'cov:edges', ARGV[6])\n"
-    "merge(p..'cov:edgeset', ARGV[7])\n"
-    "merge(p..'cov:asserts', ARGV[8])\n"
+    "merge(p..'cov:edges', 'e', ARGV[6], p..'cov:edgeset')\n"
+    "merge(p..'cov:asserts', 'a', ARGV[7], nil)\n"
     "apply_asserts(cjson.decode(ARGV[5]))\n"
     "return {1}\n";
 
@@ -131,7 +151,7 @@ static const char lua_renew[] = LUA_PRELUDE
     "redis.call('HSET', p..'workers', ARGV[2], I(ms))\n"
     "return 1\n";
 
-/* ARGV: p, worker, g, delta JSON, edges, edgeset, asserts, wall_ms.
+/* ARGV: p, worker, g, delta JSON, edge chunks, assertion chunks, wall_ms.
  * {0} when g was done already; else {1, new_buckets, new_edges,
  * new_assert_bits, bug number or 0, point ids...} */
 static const char lua_complete[] = LUA_PRELUDE LUA_APPLY
@@ -147,9 +167,8 @@ static const char lua_complete[] = LUA_PRELUDE LUA_APPLY
     "redis.call('ZREM', p..'leases', ARGV[3])\n"
     "redis.call('HDEL', p..'lease', ARGV[3])\n"
     "redis.call('HSET', p..'workers', w, I(ms))\n"
-    "local nb = merge(p..'cov:edges', ARGV[5])\n"
-    "local ne = merge(p..'cov:edgeset', ARGV[6])\n"
-    "local na = merge(p..'cov:asserts', ARGV[7])\n"
+    "local nb, ne = merge(p..'cov:edges', 'e', ARGV[5], p..'cov:edgeset')\n"
+    "local na = merge(p..'cov:asserts', 'a', ARGV[6], nil)\n"
     "for _, slot in ipairs(list(d.ahits)) do redis.call('HINCRBY', p..'cov:ahits', I(slot), 1) end\n"
     "apply_asserts(d)\n"
     "local ids = {}\n"
@@ -201,7 +220,7 @@ static const char lua_complete[] = LUA_PRELUDE LUA_APPLY
     "for _, k in ipairs({'materialized', 'diverged', 'new_maxima'}) do\n"
     "  if d[k] then redis.call('HINCRBY', rk, k, I(d[k])) end\n"
     "end\n"
-    "local start = ms - tonumber(ARGV[8])\n"
+    "local start = ms - tonumber(ARGV[7])\n"
     "local s0 = redis.call('HGET', rk, 'start_ms')\n"
     "if not s0 or start < tonumber(s0) then redis.call('HSET', rk, 'start_ms', I(start)) end\n"
     "redis.call('HSET', rk, 'end_ms', I(ms))\n"
@@ -224,11 +243,12 @@ static const char lua_status[] = LUA_PRELUDE
     "  n(redis.call('HGET', p..'meta', 'per_round'))}\n";
 
 
-/* ARGV: p, have (next_point the caller has seen), buckets, abits (the
- * caller's map counts). {meta, stats, frontier, ptparent, picks, wins, new
- * points [id, json, ...], edges map or nil, asserts map or nil, ahits,
- * asserts [id, {hash}, ...], bugs [{hash}...], rounds [{hash}...], faults,
- * links, guidance, {next, ndone, next_point, buckets, abits, now_ms}} */
+/* ARGV: p, have (next_point the caller has seen), seq (the coverage
+ * version it has). {meta, stats, frontier, ptparent, picks, wins, new
+ * points [id, json, ...], edge chunks [off, bytes, ...] and assertion
+ * chunks changed since seq, ahits, asserts [id, {hash}, ...], bugs
+ * [{hash}...], rounds [{hash}...], faults, links, guidance, {next, ndone,
+ * next_point, buckets, abits, now_ms, seq}} */
 static const char lua_view[] = LUA_PRELUDE
     "local function flat(k) return redis.call('HGETALL', k) end\n"
     "local meta = flat(p..'meta')\n"
@@ -246,9 +266,20 @@ static const char lua_view[] = LUA_PRELUDE
     "end\n"
     "local buckets = redis.call('BITCOUNT', p..'cov:edges')\n"
     "local abits = redis.call('BITCOUNT', p..'cov:asserts')\n"
-    "local ce, ca = false, false\n"
-    "if buckets ~= tonumber(ARGV[3]) then ce = redis.call('GET', p..'cov:edges') or '' end\n"
-    "if abits ~= tonumber(ARGV[4]) then ca = redis.call('GET', p..'cov:asserts') or '' end\n"
+    "local seen = tonumber(ARGV[3])\n"
+    "local ce, ca = {}, {}\n"
+    "local ver = redis.call('HGETALL', p..'cov:ver')\n"
+    "for i = 1, #ver, 2 do\n"
+    "  if tonumber(ver[i + 1]) > seen then\n"
+    "    local tag, off = string.match(ver[i], '^(%a):(%d+)$')\n"
+    "    local key = tag == 'e' and p..'cov:edges' or p..'cov:asserts'\n"
+    "    local t = tag == 'e' and ce or ca\n"
+    "    off = tonumber(off)\n"
+    "    t[#t + 1] = off\n"
+    "    t[#t + 1] = redis.call('GETRANGE', key, off, off + 255)\n"
+    "  end\n"
+    "end\n"
+    "local cseq = tonumber(redis.call('GET', p..'cov:seq') or '0')\n"
     "local as = {}\n"
     "for _, id in ipairs(redis.call('SMEMBERS', p..'asserts')) do\n"
     "  as[#as + 1] = id\n"
@@ -265,7 +296,7 @@ static const char lua_view[] = LUA_PRELUDE
     "  flat(p..'wins'), pts, ce, ca, flat(p..'cov:ahits'), as, bugs, rounds,\n"
     "  flat(p..'faults'), flat(p..'links'), flat(p..'guidance'),\n"
     "  {nxt, tonumber(redis.call('GET', p..'ndone') or '0'),\n"
-    "   tonumber(redis.call('GET', p..'next_point') or '0'), buckets, abits, ms}}\n";
+    "   tonumber(redis.call('GET', p..'next_point') or '0'), buckets, abits, ms, cseq}}\n";
 
 enum { S_CREATE, S_ROOT, S_CLAIM, S_RENEW, S_COMPLETE, S_STATUS, S_VIEW, S_N };
 static const char *const scripts[S_N] = {lua_create, lua_root,   lua_claim, lua_renew,
@@ -611,6 +642,36 @@ int cc_store_join(struct cc_store *s, const char *target_hash, char **meta_json,
     return rc;
 }
 
+/* The chunks of map with bits base lacks (base NULL: any bit), as merge()
+ * reads them: 4-byte offset, 2-byte length, bytes (malloc'd; *len 0 and a
+ * valid empty string when none). */
+static char *chunks(const uint8_t *map, const uint8_t *base, size_t n, size_t *len)
+{
+    *len = 0;
+    char *out = malloc(n + (n / CC_STORE_CHUNK + 1) * 6 + 1);
+    if (!out)
+        return NULL;
+    for (size_t off = 0; map && off < n; off += CC_STORE_CHUNK) {
+        size_t l = n - off < CC_STORE_CHUNK ? n - off : CC_STORE_CHUNK;
+        bool fresh = false;
+        for (size_t i = 0; i < l && !fresh; i++)
+            fresh = map[off + i] & (uint8_t)~(base ? base[off + i] : 0);
+        if (!fresh)
+            continue;
+        uint8_t *h = (uint8_t *)out + *len;
+        h[0] = (uint8_t)(off >> 24);
+        h[1] = (uint8_t)(off >> 16);
+        h[2] = (uint8_t)(off >> 8);
+        h[3] = (uint8_t)off;
+        h[4] = (uint8_t)(l >> 8);
+        h[5] = (uint8_t)l;
+        memcpy(out + *len + 6, map + off, l);
+        *len += 6 + l;
+    }
+    out[*len] = 0;
+    return out;
+}
+
 int cc_store_root(struct cc_store *s, uint64_t root_id, const char *root_json,
                   uint64_t setup_ns, const struct cc_store_result *setup, char **existing,
                   uint64_t *existing_setup_ns, struct cc_err *err)
@@ -620,15 +681,19 @@ int cc_store_root(struct cc_store *s, uint64_t root_id, const char *root_json,
     snprintf(id, sizeof(id), "%" PRIu64, root_id);
     snprintf(sn, sizeof(sn), "%" PRIu64, setup_ns);
     const char *delta = setup && setup->delta ? setup->delta : "{}";
-    const char *a[] = {id, root_json, sn, delta,
-                       setup && setup->edges ? (const char *)setup->edges : "",
-                       setup && setup->edgeset ? (const char *)setup->edgeset : "",
-                       setup && setup->asserts ? (const char *)setup->asserts : ""};
-    size_t l[] = {strlen(id), strlen(root_json), strlen(sn), strlen(delta),
-                  setup && setup->edges ? setup->n_edges : 0,
-                  setup && setup->edgeset ? setup->n_edgeset : 0,
-                  setup && setup->asserts ? setup->n_asserts : 0};
-    redisReply *r = script(s, S_ROOT, 7, a, l, err);
+    size_t le, la;
+    char *ce = chunks(setup ? setup->edges : NULL, NULL, setup ? setup->n_edges : 0, &le);
+    char *ca = chunks(setup ? setup->asserts : NULL, NULL, setup ? setup->n_asserts : 0, &la);
+    if (!ce || !ca) {
+        free(ce);
+        free(ca);
+        return cc_err_set(err, ENOMEM, "out of memory");
+    }
+    const char *a[] = {id, root_json, sn, delta, ce, ca};
+    size_t l[] = {strlen(id), strlen(root_json), strlen(sn), strlen(delta), le, la};
+    redisReply *r = script(s, S_ROOT, 6, a, l, err);
+    free(ce);
+    free(ca);
     if (!r)
         return -err->code;
     if (!is_array(r, 1))
@@ -696,15 +761,19 @@ int cc_store_complete(struct cc_store *s, const char *worker, uint64_t g,
     snprintf(gs, sizeof(gs), "%" PRIu64, g);
     snprintf(wall, sizeof(wall), "%" PRIu64, res->wall_ms);
     const char *delta = res->delta ? res->delta : "{}";
-    const char *a[] = {worker, gs, delta, (const char *)res->edges,
-                       (const char *)res->edgeset, (const char *)res->asserts, wall};
-    size_t l[] = {strlen(worker), strlen(gs), strlen(delta), res->edges ? res->n_edges : 0,
-                  res->edgeset ? res->n_edgeset : 0, res->asserts ? res->n_asserts : 0,
-                  strlen(wall)};
-    for (int i = 3; i < 6; i++)
-        if (!a[i])
-            a[i] = "";
-    redisReply *r = script(s, S_COMPLETE, 7, a, l, err);
+    size_t le, la;
+    char *ce = chunks(res->edges, res->edges_base, res->n_edges, &le);
+    char *ca = chunks(res->asserts, res->asserts_base, res->n_asserts, &la);
+    if (!ce || !ca) {
+        free(ce);
+        free(ca);
+        return cc_err_set(err, ENOMEM, "out of memory");
+    }
+    const char *a[] = {worker, gs, delta, ce, ca, wall};
+    size_t l[] = {strlen(worker), strlen(gs), strlen(delta), le, la, strlen(wall)};
+    redisReply *r = script(s, S_COMPLETE, 6, a, l, err);
+    free(ce);
+    free(ca);
     if (!r)
         return -err->code;
     if (!is_array(r, 1))
@@ -836,17 +905,25 @@ static bool is_flat(const redisReply *r)
     return r && r->type == REDIS_REPLY_ARRAY && r->elements % 2 == 0;
 }
 
-static int keep_map(char **dst, size_t *n, const redisReply *r)
+/* Chunks [off, bytes, ...] copied into the cached map (grown to fit). */
+static int keep_chunks(uint8_t **dst, size_t *n, const redisReply *r)
 {
-    if (r->type != REDIS_REPLY_STRING)
-        return 0;                   /* nil: unchanged */
-    char *m = malloc(r->len ? r->len : 1);
-    if (!m)
-        return -ENOMEM;
-    memcpy(m, r->str, r->len);
-    free(*dst);
-    *dst = m;
-    *n = r->len;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const redisReply *b = r->element[i + 1];
+        if (r->element[i]->type != REDIS_REPLY_INTEGER || b->type != REDIS_REPLY_STRING ||
+            r->element[i]->integer < 0 || r->element[i]->integer > (1 << 26))
+            return -EINVAL;
+        size_t off = (size_t)r->element[i]->integer;
+        if (off + b->len > *n) {
+            uint8_t *m = realloc(*dst, off + b->len);
+            if (!m)
+                return -ENOMEM;
+            memset(m + *n, 0, off + b->len - *n);
+            *dst = m;
+            *n = off + b->len;
+        }
+        memcpy(*dst + off, b->str, b->len);
+    }
     return 0;
 }
 
@@ -858,7 +935,7 @@ static json_t *view_coverage(const struct cc_store_cache *c, const redisReply *a
             continue;
         json_t *e = json_array();
         json_array_append_new(e, json_integer((json_int_t)i));
-        json_array_append_new(e, json_integer((unsigned char)c->edges[i]));
+        json_array_append_new(e, json_integer(c->edges[i]));
         json_array_append_new(edges, e);
     }
     size_t n = c->n_asserts;
@@ -870,7 +947,7 @@ static json_t *view_coverage(const struct cc_store_cache *c, const redisReply *a
     for (size_t i = 0; i < n && i < 1u << 20; i++) {
         char k[24];
         snprintf(k, sizeof(k), "%zu", i);
-        unsigned bits = i < c->n_asserts ? (unsigned char)c->asserts[i] : 0;
+        unsigned bits = i < c->n_asserts ? c->asserts[i] : 0;
         uint64_t hits = fu64(ahits, k);
         if (!bits && !hits)
             continue;
@@ -1044,20 +1121,18 @@ int cc_store_view(struct cc_store *s, struct cc_store_cache *c, json_t **out,
     *out = NULL;
     if (!c->init) {
         c->pts = json_object();
-        c->buckets = c->abits = -1;
         c->init = true;
         if (!c->pts)
             return cc_err_set(err, ENOMEM, "out of memory");
     }
-    char have[24], bk[24], ab[24];
+    char have[24], seq[24];
     snprintf(have, sizeof(have), "%" PRIu64, c->have);
-    snprintf(bk, sizeof(bk), "%lld", c->buckets);
-    snprintf(ab, sizeof(ab), "%lld", c->abits);
-    const char *a[] = {have, bk, ab};
-    redisReply *r = script(s, S_VIEW, 3, a, NULL, err);
+    snprintf(seq, sizeof(seq), "%" PRIu64, c->seq);
+    const char *a[] = {have, seq};
+    redisReply *r = script(s, S_VIEW, 2, a, NULL, err);
     if (!r)
         return -err->code;
-    if (!is_array(r, 17) || !is_array(r->element[16], 6))
+    if (!is_array(r, 17) || !is_array(r->element[16], 7))
         return bad_reply(s, r, "view", err);
     for (int i = 0; i < 16; i++)
         if (i != 7 && i != 8 && i != 10 && i != 11 && i != 12 && !is_flat(r->element[i]))
@@ -1067,14 +1142,11 @@ int cc_store_view(struct cc_store *s, struct cc_store_cache *c, json_t **out,
     for (size_t i = 0; i + 1 < np->elements; i += 2)
         json_object_set_new(c->pts, np->element[i]->str,
                             json_stringn(np->element[i + 1]->str, np->element[i + 1]->len));
-    if (keep_map(&c->edges, &c->n_edges, r->element[7]) < 0 ||
-        keep_map(&c->asserts, &c->n_asserts, r->element[8]) < 0) {
-        freeReplyObject(r);
-        return cc_err_set(err, ENOMEM, "out of memory");
-    }
+    if (keep_chunks(&c->edges, &c->n_edges, r->element[7]) < 0 ||
+        keep_chunks(&c->asserts, &c->n_asserts, r->element[8]) < 0)
+        return bad_reply(s, r, "view (coverage chunks)", err);
     c->have = (uint64_t)el_int(n, 2);
-    c->buckets = el_int(n, 3);
-    c->abits = el_int(n, 4);
+    c->seq = (uint64_t)el_int(n, 6);
     uint64_t now_ms = (uint64_t)el_int(n, 5);
 
     json_t *m = json_loads(fget(meta, "meta") ?: "", 0, NULL);

@@ -94,12 +94,15 @@ int cc_store_claim(struct cc_store *s, const char *worker, uint64_t lease_ms,
 int cc_store_renew(struct cc_store *s, const char *worker, uint64_t g, uint64_t lease_ms,
                    struct cc_err *err);
 
-/* A branch's results. edges: the branch's bucketed edge map (n bytes, or
- * NULL), edgeset: one bit per nonzero byte of it, asserts: its
- * assertion-state bytes; delta: JSON (docs/distributed.md, "results"). */
+/* A branch's results. edges: the branch's bucketed edge map (n_edges
+ * bytes, or NULL), asserts: its assertion-state bytes; only the 256-byte
+ * chunks with bits the base maps (what the worker's view had; NULL: none)
+ * lack are sent. delta: JSON (docs/distributed.md, "results"). */
+#define CC_STORE_CHUNK 256
 struct cc_store_result {
-    const uint8_t *edges, *edgeset, *asserts;
-    size_t n_edges, n_edgeset, n_asserts;
+    const uint8_t *edges, *asserts;
+    const uint8_t *edges_base, *asserts_base;
+    size_t n_edges, n_asserts;
     const char *delta;
     uint64_t wall_ms;               /* the branch's run time */
 };
@@ -124,14 +127,14 @@ int cc_store_status(struct cc_store *s, struct cc_store_status *st, struct cc_er
 
 /* What a worker (or an export) has already fetched, so that a view sends
  * only what changed: point JSON by id (immutable once written), the
- * coverage maps and their bit counts (merged maps only grow, so equal
- * counts mean equal maps). Zero-initialize; cc_store_cache_free. */
+ * coverage maps as of version seq (each merge bumps the version of the
+ * chunks it changed). Zero-initialize; cc_store_cache_free. */
 struct cc_store_cache {
     json_t *pts;                    /* "id" -> the point's JSON text */
     uint64_t have;                  /* next_point as of the last view */
-    char *edges, *asserts;          /* the merged maps */
+    uint8_t *edges, *asserts;       /* the merged maps */
     size_t n_edges, n_asserts;
-    long long buckets, abits;       /* their BITCOUNTs (-1: none yet) */
+    uint64_t seq;                   /* their version (chunks newer are sent) */
     bool init;
 };
 void cc_store_cache_free(struct cc_store_cache *c);

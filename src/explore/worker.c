@@ -496,15 +496,6 @@ static json_t *branch_delta(struct cc_explorer *x, const struct before *b, uint6
     return d;
 }
 
-/* One bit per nonzero byte of map. */
-static void edge_set(const uint8_t *map, size_t n, uint8_t *set)
-{
-    memset(set, 0, n / 8);
-    for (size_t i = 0; i < n; i++)
-        if (map[i])
-            set[i / 8] |= (uint8_t)(1u << (i % 8));
-}
-
 static uint64_t branch_seed(uint64_t seed, uint64_t g)
 {
     uint64_t z = seed ^ (0xd1b54a32d192ed03ull * (g + 1));
@@ -520,8 +511,8 @@ struct worker {
     struct cc_store_cache cache;
     struct cc_explorer *x;
     char id[160];
-    struct xcov *cov;
-    uint8_t edgeset[CC_COVERAGE_SIZE / 8];
+    struct xcov *cov;               /* the branch's coverage */
+    struct xcov *base;              /* the view's, before the branch */
     unsigned per_round;
 };
 
@@ -610,10 +601,8 @@ static int join(struct worker *k, struct cc_err *err)
     json_object_set_new(cat, "guidance", guidance_delta(st, NULL));
     char *catj = json_dumps(cat, JSON_COMPACT);
     json_decref(cat);
-    edge_set(st->cov.edges, CC_COVERAGE_SIZE, k->edgeset);
     struct cc_store_result setup = {
-        .edges = st->cov.edges, .n_edges = CC_COVERAGE_SIZE, .edgeset = k->edgeset,
-        .n_edgeset = sizeof(k->edgeset), .asserts = st->cov.asserts,
+        .edges = st->cov.edges, .n_edges = CC_COVERAGE_SIZE, .asserts = st->cov.asserts,
         .n_asserts = XCOV_ASSERT_SIZE, .delta = catj,
     };
     char *existing = NULL;
@@ -669,6 +658,8 @@ static int one_branch(struct worker *k, uint64_t g, struct cc_worker_summary *su
     x->materialized = x->diverged = 0;
     x->keep_cov = k->cov;
     xcov_clear(k->cov);
+    memcpy(k->base->edges, st->cov.edges, sizeof(k->base->edges));
+    memcpy(k->base->asserts, st->cov.asserts, sizeof(k->base->asserts));
     x->last_novel = false;
     double t0 = explore_now();
     rc = branch_run(x, m, &rs, err);
@@ -682,15 +673,13 @@ static int one_branch(struct worker *k, uint64_t g, struct cc_worker_summary *su
         return rc < 0 ? rc : -err->code;
     char *dj = json_dumps(d, JSON_COMPACT);
     json_decref(d);
-    /* the maps only when they may hold something new (a branch's map
-     * inside this view's is inside the shared one, which only grows) */
+    /* the maps' chunks with bits the view lacked (a branch's map inside
+     * this view's is inside the shared one, which only grows) */
     bool maps = x->last_novel;
-    if (maps)
-        edge_set(k->cov->edges, CC_COVERAGE_SIZE, k->edgeset);
     struct cc_store_result res = {
         .edges = maps ? k->cov->edges : NULL, .n_edges = CC_COVERAGE_SIZE,
-        .edgeset = maps ? k->edgeset : NULL, .n_edgeset = sizeof(k->edgeset),
         .asserts = maps ? k->cov->asserts : NULL, .n_asserts = XCOV_ASSERT_SIZE,
+        .edges_base = k->base->edges, .asserts_base = k->base->asserts,
         .delta = dj, .wall_ms = wall_ms,
     };
     struct cc_store_reply rep;
@@ -761,8 +750,12 @@ int cc_explore_work(const struct cc_worker_opts *w, const struct cc_explore_opts
         snprintf(k.id, sizeof(k.id), "%s-%d", host, (int)getpid());
     }
     k.cov = malloc(sizeof(*k.cov));
-    if (!k.cov)
+    k.base = malloc(sizeof(*k.base));
+    if (!k.cov || !k.base) {
+        free(k.cov);
+        free(k.base);
         return cc_err_set(err, ENOMEM, "out of memory");
+    }
     struct renewer rn = {.id = k.id, .lease_ms = w->lease_ms ? w->lease_ms : LEASE_DEFAULT_MS,
                          .g = UINT64_MAX};
     int rc = cc_store_open(w->url, w->name, &k.s, err);
@@ -816,5 +809,6 @@ int cc_explore_work(const struct cc_worker_opts *w, const struct cc_explore_opts
     cc_store_close(rn.s);
     cc_store_close(k.s);
     free(k.cov);
+    free(k.base);
     return rc;
 }

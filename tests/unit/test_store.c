@@ -78,13 +78,8 @@ static struct cc_store *open_or_bail(const char *url, const char *name)
 static int complete(struct cc_store *s, const char *w, uint64_t g, const uint8_t *edges,
                     const char *delta, struct cc_store_reply *rep)
 {
-    uint8_t set[8] = {0};
-    for (size_t i = 0; edges && i < 64; i++)
-        if (edges[i])
-            set[i / 8] |= (uint8_t)(1u << (i % 8));
     uint8_t as[4] = {0x01, 0, 0, 0};
     struct cc_store_result r = {.edges = edges, .n_edges = edges ? 64 : 0,
-                                .edgeset = edges ? set : NULL, .n_edgeset = edges ? 8 : 0,
                                 .asserts = as, .n_asserts = 4, .delta = delta, .wall_ms = 10};
     struct cc_err err = {0};
     int rc = cc_store_complete(s, w, g, &r, rep, &err);
@@ -325,6 +320,42 @@ int main(void)
        (unsigned long long)(k1.bytes_in - k0.bytes_in));
     json_decref(v);
     cc_store_cache_free(&cache);
+
+    /* ---- only the chunks with bits the worker's view lacked travel ---- */
+    {
+        struct cc_store *s3 = open_or_bail(url, "t3");
+        struct cc_store_meta m4 = m;
+        m4.budget = 2;
+        cc_store_create(s3, &m4, &created, &err);
+        static uint8_t big[1024], base[1024];
+        big[10] = 0x03;             /* chunk 0: the view had it */
+        base[10] = 0x03;
+        big[700] = 0x01;            /* chunk 2: new */
+        struct cc_store_result r = {.edges = big, .edges_base = base, .n_edges = sizeof(big),
+                                    .delta = "{}", .wall_ms = 1};
+        struct cc_store_cost c0, c1;
+        struct cc_store_result empty = {.delta = "{}"};
+        cc_store_claim(s3, "Z", 60000, &job, &wait, &err);
+        cc_store_complete(s3, "Z", job.branch, &empty, &rep, &err);   /* loads the script */
+        cc_store_claim(s3, "Z", 60000, &job, &wait, &err);
+        cc_store_cost(s3, &c0);
+        rc = cc_store_complete(s3, "Z", job.branch, &r, &rep, &err);
+        cc_store_cost(s3, &c1);
+        uint64_t sent = c1.bytes_out - c0.bytes_out;
+        ok(rc == 0 && rep.new_buckets == 1 && rep.new_edges == 1 && sent < 600,
+           "a map's chunks the view had stay home: 1 new bit, %llu bytes sent for a 1 KB map",
+           (unsigned long long)sent);
+        struct cc_store_cache c3 = {0};
+        json_t *v3 = NULL;
+        rc = cc_store_view(s3, &c3, &v3, NULL, &err);
+        json_t *e3 = json_object_get(json_object_get(v3, "coverage"), "edges");
+        ok(rc == 0 && json_array_size(e3) == 1 &&
+           json_integer_value(json_array_get(json_array_get(e3, 0), 0)) == 700,
+           "the view has the merged chunk (edge 700) and nothing else");
+        json_decref(v3);
+        cc_store_cache_free(&c3);
+        cc_store_close(s3);
+    }
 
     /* ---- stop after a bug ---- */
     struct cc_store *s2 = open_or_bail(url, "t2");
