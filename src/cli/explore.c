@@ -674,8 +674,10 @@ static int run_shared(const struct xopts *o, const struct cc_xtarget *t,
         snprintf(mem, sizeof(mem), "%" PRIu64, o->snapshot_mem);
         snprintf(lease, sizeof(lease), "%" PRIu64 "ns", o->lease_ns);
         const char *argv[24] = {self, "explore", "worker", "--redis", url, "--name", name,
-                                "--id", id, "--work-dir", wd, "--quiet", "--force"};
-        int n = 13;
+                                "--id", id, "--work-dir", wd, "--force"};
+        int n = 12;
+        if (o->quiet)
+            argv[n++] = "--quiet";
         if (o->snapshot_mem) {
             argv[n++] = "--snapshot-mem";
             argv[n++] = mem;

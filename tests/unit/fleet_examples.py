@@ -369,7 +369,7 @@ def run_sbatch(env_extra, kvm):
         with open(script, "w") as f:
             f.write(read(SBATCH).replace("/dev/kvm", kvm))
         env = {k: v for k, v in os.environ.items()
-               if k not in ("REDIS_URL", "NAME", "KERNEL", "INITRD", "DISK_IMAGE", "LEASE_MS")}
+               if k not in ("REDIS_URL", "NAME", "KERNEL", "INITRD", "DISK_IMAGE", "LEASE")}
         env.update(CHAOSCONTROL=fake, SLURM_ARRAY_JOB_ID="4242", SLURM_ARRAY_TASK_ID="7", **env_extra)
         return subprocess.run(["bash", script], capture_output=True, text=True, env=env, timeout=30)
 
@@ -544,7 +544,7 @@ def check_systemd_analyze():
 def check_readme():
     text = read("README.md")
     for s in ("--workers 0", "explore worker", "explore status", "explore export",
-              "--lease-ms", "/dev/kvm", "SHA-256"):
+              "--lease", "/dev/kvm", "SHA-256"):
         need(s in text, f"README.md does not mention {s}")
 
 
