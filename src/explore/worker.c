@@ -567,8 +567,13 @@ static int join(struct worker *k, struct cc_err *err)
             st->target.initrd = w->initrd;
         if (w->disk_image)
             st->target.disk_image = w->disk_image;
-        if (xtarget_own(&st->target, &st->strings) < 0)
+        struct xtarget_strings was = st->strings;   /* the target points into it */
+        if (xtarget_own(&st->target, &st->strings) < 0) {
+            st->strings = was;
             rc = cc_err_set(err, ENOMEM, "out of memory");
+        } else {
+            xtarget_strings_free(&was);
+        }
     }
     if (rc == 0 && st->target.factory &&
         (!k->o->factory || strcmp(k->o->factory->name, st->target.factory)))
