@@ -9,6 +9,8 @@
 #   BUGS="double_vote none" MODES="fault input-tree hybrid" bench/bughunt.sh
 #   ROUNDS=15 BRANCHES=8 SEED=0 (the budget, defaults shown)
 #   BUGHUNT_OUT=DIR  keep the explorations there (default: a temporary dir)
+#   WORKERS=N        the Raft rows on N worker processes sharing each
+#                    exploration through Redis (docs/distributed.md)
 #
 # Then the etcd rows (issue 15): Debian's etcd in 3 VMs and a client VM
 # running examples/etcd/test, every branch's history judged by the
@@ -27,7 +29,8 @@ if [ -z "${CC_IN_TESTHOST:-}" ] && [ -z "${BENCH_DIRECT:-}" ]; then
   exec "$repo/tools/kvm-host" --timeout "${BUGHUNT_TIMEOUT:-7200}" --mem 10G "${rw[@]}" -- \
     env BENCH_DIRECT=1 BUGS="${BUGS:-}" MODES="${MODES:-}" ROUNDS="${ROUNDS:-}" \
     BRANCHES="${BRANCHES:-}" SEED="${SEED:-}" BUGHUNT_OUT="${BUGHUNT_OUT:-}" ETCD="${ETCD:-}" \
-    ETCD_ROUNDS="${ETCD_ROUNDS:-}" ETCD_BRANCHES="${ETCD_BRANCHES:-}" bash "$0" "$@"
+    ETCD_ROUNDS="${ETCD_ROUNDS:-}" ETCD_BRANCHES="${ETCD_BRANCHES:-}" WORKERS="${WORKERS:-}" \
+    bash "$0" "$@"
 fi
 
 bugs=${BUGS:-"fig8_commit skip_truncate accept_stale_term leader_no_stepdown double_vote premature_commit none"}
@@ -50,7 +53,7 @@ for bug in $bugs; do
     "$cc" explore run --kernel "$build/kernel/bzImage" --initrd "$build/guests/raft.initrd" \
       --vms 3 --rounds "$rounds" --branches "$branches" --mode "$mode" --seed "$seed" \
       --stop-after 1 --quiet --append "raft_id={id} raft_bug=$bug" --output "$dir" \
-      >"$dir.out" 2>"$dir.err"
+      ${WORKERS:+--workers "$WORKERS"} >"$dir.out" 2>"$dir.err"
     rc=$?
     total=$(( $(date +%s) - t0 ))
     if [ $rc = 1 ] && [ -f "$dir/bug_1.json" ]; then

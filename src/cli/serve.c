@@ -3,6 +3,8 @@
  *
  *   chaoscontrol serve --corpus DIR [--port P] [--bind ADDR] [--web DIR]
  *   chaoscontrol serve --corpus DIR --state     (print /api/state, exit)
+ *   chaoscontrol serve --corpus DIR --redis URL [--name N]   (a shared
+ *       exploration, exported into DIR every second: docs/distributed.md)
  *
  * Exit status: 0 after SIGINT/SIGTERM (or --state), 1 if it cannot serve
  * (port taken, unreadable corpus), 2 for usage errors. */
@@ -16,13 +18,15 @@
 #include <unistd.h>
 
 #include "chaoscontrol/dash.h"
+#include "chaoscontrol/explore.h"
 #include "cli.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: chaoscontrol serve --corpus DIR [--port P] [--bind ADDR] [--web DIR]\n"
-            "       chaoscontrol serve --corpus DIR --state\n\n"
+            "       chaoscontrol serve --corpus DIR --state\n"
+            "       chaoscontrol serve --corpus DIR --redis URL [--name NAME] [--port P] ...\n\n"
             "Serves the web dashboard of an exploration (the --output of 'explore run'),\n"
             "finished or still running: coverage over rounds and time, properties,\n"
             "rounds, network and faults, the frontier and each bug with its timeline and\n"
@@ -34,6 +38,9 @@ static void usage(FILE *f)
             "                 interface: anyone who reaches it can read DIR)\n"
             "  --web DIR      the built front end (default: found beside the program)\n"
             "  --state        print the state the page shows (JSON) and exit\n"
+            "  --redis URL    a shared exploration (explore worker, docs/distributed.md):\n"
+            "                 exported into DIR (made if missing) every second and served\n"
+            "  --name NAME    its name in Redis (default \"default\")\n"
             "Exit status: 0 when interrupted (or after --state), 1 when it cannot serve,\n"
             "2 usage errors.\n");
 }
@@ -44,9 +51,10 @@ int cmd_serve(int argc, char **argv)
         {"corpus", required_argument, NULL, 'c'}, {"port", required_argument, NULL, 'p'},
         {"bind", required_argument, NULL, 'b'},   {"web", required_argument, NULL, 'w'},
         {"state", no_argument, NULL, 's'},        {"help", no_argument, NULL, 'h'},
+        {"redis", required_argument, NULL, 'r'},  {"name", required_argument, NULL, 'n'},
         {NULL, 0, NULL, 0},
     };
-    const char *corpus = NULL, *bind_addr = NULL, *web = NULL;
+    const char *corpus = NULL, *bind_addr = NULL, *web = NULL, *redis = NULL, *name = NULL;
     uint64_t port = 8080;
     bool state = false;
     optind = 1;
@@ -58,6 +66,8 @@ int cmd_serve(int argc, char **argv)
         case 'b': bind_addr = optarg; break;
         case 'w': web = optarg; break;
         case 's': state = true; break;
+        case 'r': redis = optarg; break;
+        case 'n': name = optarg; break;
         case 'p':
             if (!cli_parse_u64(optarg, &port) || port > 65535) {
                 fprintf(stderr, "chaoscontrol serve: --port '%s' is not a port (0-65535)\n",
@@ -82,13 +92,24 @@ int cmd_serve(int argc, char **argv)
                 "'explore run')\n");
         return 2;
     }
+    if (name && !redis) {
+        fprintf(stderr, "chaoscontrol serve: --name needs --redis\n");
+        return 2;
+    }
+    struct cc_err err = {0};
+    if (redis) {
+        struct cc_explore_summary sum;
+        if (cc_explore_export(redis, name ? name : "default", corpus, &sum, &err) < 0) {
+            fprintf(stderr, "chaoscontrol serve: %s\n", err.msg);
+            return err.code == ENOENT || err.code == EINVAL ? 2 : 1;
+        }
+    }
     struct stat sb;
     if (stat(corpus, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
         fprintf(stderr, "chaoscontrol serve: %s: %s\n", corpus,
                 errno && stat(corpus, &sb) < 0 ? strerror(errno) : "not a directory");
         return 2;
     }
-    struct cc_err err = {0};
     if (state) {
         char *s = cc_dash_state_json(corpus, false, &err);
         if (!s) {
@@ -122,8 +143,20 @@ int cmd_serve(int argc, char **argv)
     }
     fprintf(stderr, "chaoscontrol serve: dashboard of %s at %s (Ctrl-C stops)\n", corpus,
             cc_dash_url(d));
-    int sig = 0;
-    sigwait(&set, &sig);
+    if (!redis) {
+        int sig = 0;
+        sigwait(&set, &sig);
+    } else {
+        /* follow the shared state until interrupted */
+        const struct timespec second = {.tv_sec = 1};
+        while (sigtimedwait(&set, NULL, &second) < 0) {
+            struct cc_explore_summary sum;
+            if (cc_explore_export(redis, name ? name : "default", corpus, &sum, &err) < 0)
+                fprintf(stderr, "chaoscontrol serve: %s (trying again)\n", err.msg);
+            else
+                cc_dash_notify(d);
+        }
+    }
     cc_dash_stop(d);
     return 0;
 }

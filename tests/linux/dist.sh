@@ -8,7 +8,8 @@
 #     the exploration, a worker is killed with SIGKILL mid-run, a second one
 #     takes over its leased branch and completes the budget; nothing counted
 #     twice, no bug lost; Redis killed and restarted from its AOF keeps it
-#     all; a worker with another initrd is refused (exit 2, both hashes).
+#     all; a worker with another initrd is refused (exit 2, both hashes);
+#     `serve --redis` shows the shared state on the dashboard.
 # Run it where KVM can run Linux guests:
 #   tools/kvm-host -- bash tests/linux/dist.sh
 set -u
@@ -128,6 +129,18 @@ check "export: the rounds add up to the budget" \
   python3 -c 'import json,sys
 d=json.load(open(sys.argv[1]))
 sys.exit(sum(h["branches"] for h in d["history"]) != 12)' "$work/k/checkpoint.json"
+# the dashboard of the shared state
+sport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$cc" serve --corpus "$work/sv" --redis "$url" --name k --port "$sport" 2>"$work/serve.err" &
+spid=$!
+for _ in $(seq 100); do curl -sf -o "$work/sv.json" "http://127.0.0.1:$sport/api/state" && break; sleep 0.1; done
+check "serve --redis: the dashboard shows the shared exploration (12 branches, a bug)" \
+  python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+sys.exit(not (d["status"]["branches_done"] == 12 and d["status"]["bugs"] >= 1))' "$work/sv.json"
+kill -INT $spid
+wait $spid
+check "serve --redis stops on SIGINT with status 0" [ $? = 0 ]
 # Redis dies (SIGKILL) and comes back from its AOF
 kill -9 "$rpid"
 wait "$rpid" 2>/dev/null
