@@ -392,7 +392,7 @@ static int record_bug(struct cc_explorer *x, const struct cc_recipe *r,
     };
     if (rc == 0 && xstate_bug_add(st, &xb) < 0)
         rc = cc_err_set(err, ENOMEM, "out of memory");
-    if (rc == 0) {
+    if (rc == 0 && !x->worker) {
         explorer_log(x, "bug %u: vm %u: %s \"%s\" at %s:%u (round %u, branch %" PRIu64 ", "
                      "%.1f s; %zu faults, %zu overrides) -> %s%s%s", b.number, b.fail.vm,
                      cc_kind_name(b.fail.kind), b.fail.message, b.fail.file, b.fail.line,

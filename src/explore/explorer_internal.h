@@ -44,6 +44,7 @@ struct cc_explorer {
      * copied here when set, and whether it was new to this state. */
     struct xcov *keep_cov;
     bool last_novel;
+    bool worker;                    /* bugs are numbered and logged by worker.c */
 };
 
 struct round_stats {

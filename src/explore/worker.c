@@ -594,6 +594,7 @@ static int join(struct worker *k, struct cc_err *err)
     rc = explorer_boot_state(st, w->work_dir, &o, &k->x, err);
     if (rc < 0)
         return rc;
+    k->x->worker = true;
     st = k->x->st;
     /* the root, and what setup reached */
     json_t *rj = xstate_point_json(&st->pts[0], st->target.n_vms);
@@ -708,8 +709,10 @@ static int one_branch(struct worker *k, uint64_t g, struct cc_worker_summary *su
             if (rep.bug) {
                 sum->bugs++;
                 const struct xbug *xb = &st->bugs[st->n_bugs - 1];
-                wlog(k, "bug %u: vm %u: \"%s\" at %s (round %" PRIu64 ", branch %" PRIu64 ")",
-                     rep.bug, xb->vm, xb->message, xb->where, g / k->per_round + 1, g + 1);
+                wlog(k, "bug %u: vm %u: \"%s\" at %s (round %" PRIu64 ", branch %" PRIu64
+                     ", %zu faults and overrides) -> %s/bug_%u.json", rep.bug, xb->vm,
+                     xb->message, xb->where, g / k->per_round + 1, g + 1, xb->size, x->dir,
+                     rep.bug);
                 json_t *f = json_load_file(bug_path, 0, NULL);
                 char *text = f ? json_dumps(f, JSON_COMPACT) : NULL;
                 json_decref(f);
