@@ -8,14 +8,15 @@
 # coordination costs per branch: Redis commands, bytes each way, and Redis
 # CPU time (from INFO), so that a reader can estimate a fleet.
 # Runs itself inside tools/kvm-host when needed.
-#   BENCH_SMALL (default 8) and BENCH_LARGE (default 40) branches, 8 a round
+#   BENCH_SMALL (default 8) and BENCH_LARGE (default 40) branches, 8 a round;
+#   BENCH_CPUS: the test host's vCPUs (default: this machine's cores)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 build=${CC_BUILD_DIR:-$repo/build}
 export CC_BUILD_DIR=$build
 if [ -z "${CC_IN_TESTHOST:-}" ] && [ -z "${BENCH_DIRECT:-}" ]; then
-  exec "$repo/tools/kvm-host" --timeout 3600 -- \
+  exec "$repo/tools/kvm-host" --timeout 3600 --cpus "${BENCH_CPUS:-$(nproc)}" -- \
     env BENCH_DIRECT=1 BENCH_SMALL="${BENCH_SMALL:-}" BENCH_LARGE="${BENCH_LARGE:-}" \
     bash "$0" "$@"
 fi
@@ -41,18 +42,23 @@ rinfo() {
     END {printf "%.3f %d\n", u + s, c}'
 }
 
-n=0
 # one WORKERS BRANCHES: "WALL_MS BYTES_OUT BYTES_IN RTT REDIS_CPU_S REDIS_CMDS"
 one() {
-  local workers=$1 branches=$2 name=b$((n += 1)) t0 t1
+  local workers=$1 branches=$2 name=w$1-b$2 t0 t1
   read -r c0 k0 <<<"$(rinfo)"
   t0=$(date +%s%N)
   "$cc" explore run --kernel "$build/kernel/bzImage" --initrd "$build/guests/raft.initrd" \
     --vms 3 --mode hybrid --seed 0 --append "raft_id={id} raft_bug=none" \
     --rounds $((branches / per)) --branches $per --output "$work/$name" \
     --redis "$url" --name "$name" --workers "$workers" >"$work/$name.out" 2>"$work/$name.err"
+  local rc=$?
   t1=$(date +%s%N)
   read -r c1 k1 <<<"$(rinfo)"
+  if [ $rc -gt 1 ] || ! grep -q "^explored" "$work/$name.out"; then
+    echo "bench/dist: explore run ($workers workers, $branches branches) failed (exit $rc):" >&2
+    cat "$work/$name.err" >&2
+    exit 1
+  fi
   # the workers' own accounts of their conversation with Redis
   awk -v ms=$(((t1 - t0) / 1000000)) -v dc="$(awk -v a="$c0" -v b="$c1" 'BEGIN{print b-a}')" \
       -v dk=$((k1 - k0)) '
@@ -70,7 +76,7 @@ one() {
 declare -A res
 for w in 1 2; do
   for b in "$small" "$large"; do
-    res[$w,$b]=$(one "$w" "$b")
+    res[$w,$b]=$(one "$w" "$b") || exit 1
     echo "$w worker(s), $b branches: $(echo "${res[$w,$b]}" | awk '{printf "%.1f s wall", $1 / 1000}')"
   done
 done

@@ -550,6 +550,15 @@ int cc_explore_status(const char *url, const char *name, struct cc_shared_status
                       struct cc_err *err);
 int cc_explore_export(const char *url, const char *name, const char *dir,
                       struct cc_explore_summary *sum, struct cc_err *err);
+/* An output directory kept up to date from the shared state: sync
+ * rewrites the files when the state changed since the last sync (1), else
+ * does nothing (0); it fetches only what its earlier syncs did not. */
+struct cc_explore_follow;
+int cc_explore_follow_new(const char *url, const char *name, const char *dir,
+                          struct cc_explore_follow **out, struct cc_err *err);
+int cc_explore_follow_sync(struct cc_explore_follow *f, struct cc_explore_summary *sum,
+                           struct cc_err *err);
+void cc_explore_follow_free(struct cc_explore_follow *f);
 /* A private redis-server for one machine: its append-only file (fsync
  * every second) and log in dir, a Unix socket under $TMPDIR; *url gets
  * "unix://.../redis.sock" (malloc'd). Stop: SIGTERM and wait. */

@@ -704,6 +704,11 @@ static int run_shared(const struct xopts *o, const struct cc_xtarget *t,
     }
     double t0 = wall_now(), last = 0;
     unsigned alive = running;
+    struct cc_explore_follow *fol = NULL;
+    if (cc_explore_follow_new(url, name, o->output, &fol, &err) < 0) {
+        fprintf(stderr, "chaoscontrol %s: %s\n", o->cmd, err.msg);
+        fol = NULL;
+    }
     while (alive) {
         for (unsigned i = 0; i < running; i++) {
             int st;
@@ -722,8 +727,10 @@ static int run_shared(const struct xopts *o, const struct cc_xtarget *t,
             last = wall_now();
             struct cc_explore_summary s;
             struct cc_shared_status ss;
-            if (cc_explore_export(url, name, o->output, &s, &err) == 0) {
+            int sr = fol ? cc_explore_follow_sync(fol, &s, &err) : -1;
+            if (sr == 1)
                 cc_dash_notify(u->dash);
+            if (sr >= 0) {
                 if (cc_explore_status(url, name, &ss, &err) == 0) {
                     char line[256];
                     double dt = wall_now() - t0;
@@ -739,6 +746,7 @@ static int run_shared(const struct xopts *o, const struct cc_xtarget *t,
             usleep(100 * 1000);
     }
     ui_progress(u, "");
+    cc_explore_follow_free(fol);
     struct cc_explore_summary s;
     if (cc_explore_export(url, name, o->output, &s, &err) < 0) {
         fprintf(stderr, "chaoscontrol %s: %s\n", o->cmd, err.msg);

@@ -149,13 +149,19 @@ int cmd_serve(int argc, char **argv)
     } else {
         /* follow the shared state until interrupted */
         const struct timespec second = {.tv_sec = 1};
+        struct cc_explore_follow *f = NULL;
         while (sigtimedwait(&set, NULL, &second) < 0) {
             struct cc_explore_summary sum;
-            if (cc_explore_export(redis, name ? name : "default", corpus, &sum, &err) < 0)
+            int r = f ? 0 : cc_explore_follow_new(redis, name ? name : "default", corpus, &f,
+                                                  &err);
+            if (r == 0)
+                r = cc_explore_follow_sync(f, &sum, &err);
+            if (r < 0)
                 fprintf(stderr, "chaoscontrol serve: %s (trying again)\n", err.msg);
-            else
+            else if (r == 1)
                 cc_dash_notify(d);
         }
+        cc_explore_follow_free(f);
     }
     cc_dash_stop(d);
     return 0;

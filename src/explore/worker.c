@@ -156,39 +156,99 @@ static int view_state(struct cc_store *s, struct cc_store_cache *c, struct cc_xs
     return rc;
 }
 
+struct cc_explore_follow {
+    struct cc_store *s;
+    struct cc_store_cache c;
+    char *dir;
+    bool synced;
+    struct cc_store_status last;    /* as of the last files written */
+    unsigned bugs_written;
+    struct cc_explore_summary sum;
+};
+
+int cc_explore_follow_new(const char *url, const char *name, const char *dir,
+                          struct cc_explore_follow **out, struct cc_err *err)
+{
+    *out = NULL;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        return cc_err_set(err, errno, "cannot create '%s': %s", dir, strerror(errno));
+    struct cc_explore_follow *f = calloc(1, sizeof(*f));
+    if (!f || !(f->dir = strdup(dir))) {
+        free(f);
+        return cc_err_set(err, ENOMEM, "out of memory");
+    }
+    int rc = cc_store_open(url, name, &f->s, err);
+    if (rc < 0) {
+        cc_explore_follow_free(f);
+        return rc;
+    }
+    *out = f;
+    return 0;
+}
+
+void cc_explore_follow_free(struct cc_explore_follow *f)
+{
+    if (!f)
+        return;
+    cc_store_cache_free(&f->c);
+    cc_store_close(f->s);
+    free(f->dir);
+    free(f);
+}
+
+int cc_explore_follow_sync(struct cc_explore_follow *f, struct cc_explore_summary *sum,
+                           struct cc_err *err)
+{
+    /* a cheap look first: the files are rewritten only when it changed */
+    struct cc_store_status now;
+    int rc = cc_store_status(f->s, &now, err);
+    if (rc < 0)
+        return rc;
+    if (f->synced && now.done == f->last.done && now.bugs == f->last.bugs &&
+        now.points == f->last.points) {
+        if (sum)
+            *sum = f->sum;
+        return 0;
+    }
+    struct cc_xstate *st = NULL;
+    struct cc_store_progress pg;
+    rc = view_state(f->s, &f->c, &st, &pg, err);
+    if (rc == 0) {
+        st->wall_s = pg.wall_s;
+        rc = report_write(st, f->dir, err);
+    }
+    if (rc == 0)
+        rc = checkpoint_save(st, f->dir, err);
+    for (size_t i = f->bugs_written; rc == 0 && i < st->n_bugs; i++) {
+        char key[32], *text = NULL;
+        snprintf(key, sizeof(key), "bug:%u", st->bugs[i].number);
+        rc = cc_store_get(f->s, key, &text, NULL, err);
+        if (rc == 0)
+            rc = save_bug(text, st->bugs[i].number, f->dir, err);
+        free(text);
+        if (rc == 0)
+            f->bugs_written = (unsigned)i + 1;
+    }
+    if (rc == 0) {
+        cc_xstate_summary(st, &f->sum);
+        f->last = now;
+        f->synced = true;
+        if (sum)
+            *sum = f->sum;
+    }
+    cc_xstate_free(st);
+    return rc < 0 ? rc : 1;
+}
+
 int cc_explore_export(const char *url, const char *name, const char *dir,
                       struct cc_explore_summary *sum, struct cc_err *err)
 {
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-        return cc_err_set(err, errno, "cannot create '%s': %s", dir, strerror(errno));
-    struct cc_store *s;
-    int rc = cc_store_open(url, name, &s, err);
-    if (rc < 0)
-        return rc;
-    struct cc_store_cache c = {0};
-    struct cc_xstate *st = NULL;
-    struct cc_store_progress pg;
-    rc = view_state(s, &c, &st, &pg, err);
-    if (rc == 0) {
-        st->wall_s = pg.wall_s;
-        rc = report_write(st, dir, err);
-    }
+    struct cc_explore_follow *f;
+    int rc = cc_explore_follow_new(url, name, dir, &f, err);
     if (rc == 0)
-        rc = checkpoint_save(st, dir, err);
-    for (size_t i = 0; rc == 0 && i < st->n_bugs; i++) {
-        char key[32], *text = NULL;
-        snprintf(key, sizeof(key), "bug:%u", st->bugs[i].number);
-        rc = cc_store_get(s, key, &text, NULL, err);
-        if (rc == 0)
-            rc = save_bug(text, st->bugs[i].number, dir, err);
-        free(text);
-    }
-    if (rc == 0 && sum)
-        cc_xstate_summary(st, sum);
-    cc_xstate_free(st);
-    cc_store_cache_free(&c);
-    cc_store_close(s);
-    return rc;
+        rc = cc_explore_follow_sync(f, sum, err);
+    cc_explore_follow_free(f);
+    return rc < 0 ? rc : 0;
 }
 
 /* ---- the worker ---- */
