@@ -34,10 +34,14 @@ extern char **environ;
     "local function I(x) return string.format('%.0f', tonumber(x) or 0) end\n"
 
 
-/* merge(key, tag, records, setkey): OR chunks of a map into key (records:
- * 4-byte offset, 2-byte length, bytes; big-endian), each chunk's version
- * (cov:seq, one per call) in cov:ver as TAG:OFFSET for views; back: the
- * new bits, and the bytes that went from zero (bits set in setkey);
+/* merge(key, tag, records, setkey): chunks of a map into key. A record:
+ * 4-byte offset, 2-byte length, 8-byte version the worker's view had,
+ * the chunk's bytes (the view's ORed with the branch's) and, with setkey,
+ * the chunk's bits of setkey (one per nonzero byte); big-endian. When the
+ * chunk's version is still the one the worker saw, the bytes are written as
+ * they are (no byte loop in Lua); else they are ORed in byte by byte. The
+ * chunk's version (cov:seq, one per call) goes to cov:ver as TAG:OFFSET,
+ * for views. Back: the new bits of key and of setkey (new edges);
  * apply_asserts(d): the assertion table's catalog entries and counts, and
  * guidance maxima, of a delta (docs/distributed.md). */
 #define LUA_APPLY                                                                  \
@@ -46,27 +50,42 @@ extern char **environ;
     "local function merge(key, tag, recs, setkey)\n"                               \
     "  if #recs == 0 then return 0, 0 end\n"                                       \
     "  seq = seq or redis.call('INCR', p..'cov:seq')\n"                            \
-    "  local b0, ne, pos = redis.call('BITCOUNT', key), 0, 1\n"                    \
-    "  while pos + 5 <= #recs do\n"                                                \
+    "  local b0 = redis.call('BITCOUNT', key)\n"                                   \
+    "  local s0 = setkey and redis.call('BITCOUNT', setkey) or 0\n"                \
+    "  local pos = 1\n"                                                            \
+    "  while pos + 13 <= #recs do\n"                                               \
     "    local o1, o2, o3, o4, l1, l2 = string.byte(recs, pos, pos + 5)\n"         \
     "    local off = ((o1 * 256 + o2) * 256 + o3) * 256 + o4\n"                    \
     "    local len = l1 * 256 + l2\n"                                              \
-    "    local data = string.sub(recs, pos + 6, pos + 5 + len)\n"                  \
-    "    pos = pos + 6 + len\n"                                                    \
-    "    local cur = redis.call('GETRANGE', key, off, off + len - 1)\n"            \
-    "    local out = {}\n"                                                         \
-    "    for i = 1, #data do\n"                                                    \
-    "      local a, b = string.byte(cur, i) or 0, string.byte(data, i)\n"          \
-    "      if setkey and a == 0 and b ~= 0 then\n"                                 \
-    "        redis.call('SETBIT', setkey, off + i - 1, 1)\n"                       \
-    "        ne = ne + 1\n"                                                        \
+    "    local seen = 0\n"                                                         \
+    "    for i = pos + 6, pos + 13 do seen = seen * 256 + string.byte(recs, i) end\n" \
+    "    local data = string.sub(recs, pos + 14, pos + 13 + len)\n"                \
+    "    local nset = setkey and math.floor((len + 7) / 8) or 0\n"                 \
+    "    local sbits = string.sub(recs, pos + 14 + len, pos + 13 + len + nset)\n"  \
+    "    pos = pos + 14 + len + nset\n"                                            \
+    "    local vk = tag..':'..off\n"                                               \
+    "    local ver = tonumber(redis.call('HGET', p..'cov:ver', vk) or '0')\n"      \
+    "    if ver == seen then\n"                                                    \
+    /* nobody wrote the chunk since the worker's view: its merged bytes go   \
+     * in as they are */                                                       \
+    "      redis.call('SETRANGE', key, off, data)\n"                               \
+    "      if setkey then redis.call('SETRANGE', setkey, math.floor(off / 8), sbits) end\n" \
+    "    else\n"                                                                   \
+    "      local cur = redis.call('GETRANGE', key, off, off + len - 1)\n"          \
+    "      local out = {}\n"                                                       \
+    "      for i = 1, #data do\n"                                                  \
+    "        local a, b = string.byte(cur, i) or 0, string.byte(data, i)\n"        \
+    "        if setkey and a == 0 and b ~= 0 then\n"                               \
+    "          redis.call('SETBIT', setkey, off + i - 1, 1)\n"                     \
+    "        end\n"                                                                \
+    "        out[i] = string.char(bit.bor(a, b))\n"                                \
     "      end\n"                                                                  \
-    "      out[i] = string.char(bit.bor(a, b))\n"                                  \
+    "      redis.call('SETRANGE', key, off, table.concat(out))\n"                  \
     "    end\n"                                                                    \
-    "    redis.call('SETRANGE', key, off, table.concat(out))\n"                    \
-    "    redis.call('HSET', p..'cov:ver', tag..':'..off, seq)\n"                   \
+    "    redis.call('HSET', p..'cov:ver', vk, seq)\n"                              \
     "  end\n"                                                                      \
-    "  return redis.call('BITCOUNT', key) - b0, ne\n"                              \
+    "  local s1 = setkey and redis.call('BITCOUNT', setkey) or 0\n"                \
+    "  return redis.call('BITCOUNT', key) - b0, s1 - s0\n"                         \
     "end\n"                                                                        \
     "local function apply_asserts(d)\n"                                            \
     "  for _, a in ipairs(list(d.asserts)) do\n"                                   \
@@ -277,6 +296,7 @@ static const char lua_view[] = LUA_PRELUDE
     "    off = tonumber(off)\n"
     "    t[#t + 1] = off\n"
     "    t[#t + 1] = redis.call('GETRANGE', key, off, off + 255)\n"
+    "    t[#t + 1] = tonumber(ver[i + 1])\n"
     "  end\n"
     "end\n"
     "local cseq = tonumber(redis.call('GET', p..'cov:seq') or '0')\n"
@@ -643,12 +663,15 @@ int cc_store_join(struct cc_store *s, const char *target_hash, char **meta_json,
 }
 
 /* The chunks of map with bits base lacks (base NULL: any bit), as merge()
- * reads them: 4-byte offset, 2-byte length, bytes (malloc'd; *len 0 and a
- * valid empty string when none). */
-static char *chunks(const uint8_t *map, const uint8_t *base, size_t n, size_t *len)
+ * reads them: offset, length, the version the view had (ver[chunk], or
+ * 0), base | map, and with set, one bit per nonzero byte of that (Redis's
+ * bit order: the first byte's is 0x80 of the first). malloc'd; *len 0 and
+ * a valid empty string when none. */
+static char *chunks(const uint8_t *map, const uint8_t *base, const uint64_t *ver, size_t n_ver,
+                    size_t n, bool set, size_t *len)
 {
     *len = 0;
-    char *out = malloc(n + (n / CC_STORE_CHUNK + 1) * 6 + 1);
+    char *out = malloc(n + n / 8 + (n / CC_STORE_CHUNK + 1) * 14 + 1);
     if (!out)
         return NULL;
     for (size_t off = 0; map && off < n; off += CC_STORE_CHUNK) {
@@ -659,14 +682,26 @@ static char *chunks(const uint8_t *map, const uint8_t *base, size_t n, size_t *l
         if (!fresh)
             continue;
         uint8_t *h = (uint8_t *)out + *len;
-        h[0] = (uint8_t)(off >> 24);
-        h[1] = (uint8_t)(off >> 16);
-        h[2] = (uint8_t)(off >> 8);
-        h[3] = (uint8_t)off;
+        uint64_t v = ver && off / CC_STORE_CHUNK < n_ver ? ver[off / CC_STORE_CHUNK] : 0;
+        for (int k = 0; k < 4; k++)
+            h[k] = (uint8_t)(off >> (24 - 8 * k));
         h[4] = (uint8_t)(l >> 8);
         h[5] = (uint8_t)l;
-        memcpy(out + *len + 6, map + off, l);
-        *len += 6 + l;
+        for (int k = 0; k < 8; k++)
+            h[6 + k] = (uint8_t)(v >> (56 - 8 * k));
+        uint8_t *d = h + 14;
+        for (size_t i = 0; i < l; i++)
+            d[i] = map[off + i] | (base ? base[off + i] : 0);
+        *len += 14 + l;
+        if (set) {
+            uint8_t *b = d + l;
+            size_t nb = (l + 7) / 8;
+            memset(b, 0, nb);
+            for (size_t i = 0; i < l; i++)
+                if (d[i])
+                    b[i / 8] |= (uint8_t)(0x80u >> (i % 8));
+            *len += nb;
+        }
     }
     out[*len] = 0;
     return out;
@@ -682,8 +717,10 @@ int cc_store_root(struct cc_store *s, uint64_t root_id, const char *root_json,
     snprintf(sn, sizeof(sn), "%" PRIu64, setup_ns);
     const char *delta = setup && setup->delta ? setup->delta : "{}";
     size_t le, la;
-    char *ce = chunks(setup ? setup->edges : NULL, NULL, setup ? setup->n_edges : 0, &le);
-    char *ca = chunks(setup ? setup->asserts : NULL, NULL, setup ? setup->n_asserts : 0, &la);
+    char *ce = chunks(setup ? setup->edges : NULL, NULL, NULL, 0, setup ? setup->n_edges : 0,
+                      true, &le);
+    char *ca = chunks(setup ? setup->asserts : NULL, NULL, NULL, 0,
+                      setup ? setup->n_asserts : 0, false, &la);
     if (!ce || !ca) {
         free(ce);
         free(ca);
@@ -762,8 +799,10 @@ int cc_store_complete(struct cc_store *s, const char *worker, uint64_t g,
     snprintf(wall, sizeof(wall), "%" PRIu64, res->wall_ms);
     const char *delta = res->delta ? res->delta : "{}";
     size_t le, la;
-    char *ce = chunks(res->edges, res->edges_base, res->n_edges, &le);
-    char *ca = chunks(res->asserts, res->asserts_base, res->n_asserts, &la);
+    char *ce = chunks(res->edges, res->edges_base, res->edges_ver, res->n_ver_e, res->n_edges,
+                      true, &le);
+    char *ca = chunks(res->asserts, res->asserts_base, res->asserts_ver, res->n_ver_a,
+                      res->n_asserts, false, &la);
     if (!ce || !ca) {
         free(ce);
         free(ca);
@@ -871,6 +910,8 @@ void cc_store_cache_free(struct cc_store_cache *c)
     json_decref(c->pts);
     free(c->edges);
     free(c->asserts);
+    free(c->edges_ver);
+    free(c->asserts_ver);
     memset(c, 0, sizeof(*c));
 }
 
@@ -905,13 +946,16 @@ static bool is_flat(const redisReply *r)
     return r && r->type == REDIS_REPLY_ARRAY && r->elements % 2 == 0;
 }
 
-/* Chunks [off, bytes, ...] copied into the cached map (grown to fit). */
-static int keep_chunks(uint8_t **dst, size_t *n, const redisReply *r)
+/* Chunks [off, bytes, version, ...] copied into the cached map and its
+ * versions (both grown to fit). */
+static int keep_chunks(uint8_t **dst, size_t *n, uint64_t **ver, size_t *n_ver,
+                       const redisReply *r)
 {
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 2 < r->elements; i += 3) {
         const redisReply *b = r->element[i + 1];
         if (r->element[i]->type != REDIS_REPLY_INTEGER || b->type != REDIS_REPLY_STRING ||
-            r->element[i]->integer < 0 || r->element[i]->integer > (1 << 26))
+            r->element[i + 2]->type != REDIS_REPLY_INTEGER || r->element[i]->integer < 0 ||
+            r->element[i]->integer > (1 << 26) || r->element[i]->integer % CC_STORE_CHUNK)
             return -EINVAL;
         size_t off = (size_t)r->element[i]->integer;
         if (off + b->len > *n) {
@@ -923,6 +967,16 @@ static int keep_chunks(uint8_t **dst, size_t *n, const redisReply *r)
             *n = off + b->len;
         }
         memcpy(*dst + off, b->str, b->len);
+        size_t k = off / CC_STORE_CHUNK;
+        if (k >= *n_ver) {
+            uint64_t *v = realloc(*ver, (k + 1) * sizeof(*v));
+            if (!v)
+                return -ENOMEM;
+            memset(v + *n_ver, 0, (k + 1 - *n_ver) * sizeof(*v));
+            *ver = v;
+            *n_ver = k + 1;
+        }
+        (*ver)[k] = (uint64_t)r->element[i + 2]->integer;
     }
     return 0;
 }
@@ -1142,8 +1196,9 @@ int cc_store_view(struct cc_store *s, struct cc_store_cache *c, json_t **out,
     for (size_t i = 0; i + 1 < np->elements; i += 2)
         json_object_set_new(c->pts, np->element[i]->str,
                             json_stringn(np->element[i + 1]->str, np->element[i + 1]->len));
-    if (keep_chunks(&c->edges, &c->n_edges, r->element[7]) < 0 ||
-        keep_chunks(&c->asserts, &c->n_asserts, r->element[8]) < 0)
+    if (keep_chunks(&c->edges, &c->n_edges, &c->edges_ver, &c->n_edges_ver, r->element[7]) < 0 ||
+        keep_chunks(&c->asserts, &c->n_asserts, &c->asserts_ver, &c->n_asserts_ver,
+                    r->element[8]) < 0)
         return bad_reply(s, r, "view (coverage chunks)", err);
     c->have = (uint64_t)el_int(n, 2);
     c->seq = (uint64_t)el_int(n, 6);

@@ -102,6 +102,10 @@ int cc_store_renew(struct cc_store *s, const char *worker, uint64_t g, uint64_t 
 struct cc_store_result {
     const uint8_t *edges, *asserts;
     const uint8_t *edges_base, *asserts_base;
+    /* the base chunks' versions (a view's cache; NULL: 0, never written):
+     * a chunk nobody changed since is written whole, without a merge */
+    const uint64_t *edges_ver, *asserts_ver;
+    size_t n_ver_e, n_ver_a;
     size_t n_edges, n_asserts;
     const char *delta;
     uint64_t wall_ms;               /* the branch's run time */
@@ -134,6 +138,8 @@ struct cc_store_cache {
     uint64_t have;                  /* next_point as of the last view */
     uint8_t *edges, *asserts;       /* the merged maps */
     size_t n_edges, n_asserts;
+    uint64_t *edges_ver, *asserts_ver;  /* each chunk's version */
+    size_t n_edges_ver, n_asserts_ver;
     uint64_t seq;                   /* their version (chunks newer are sent) */
     bool init;
 };

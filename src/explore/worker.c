@@ -746,6 +746,8 @@ static int one_branch(struct worker *k, uint64_t g, struct cc_worker_summary *su
         .edges = maps ? k->cov->edges : NULL, .n_edges = CC_COVERAGE_SIZE,
         .asserts = maps ? k->cov->asserts : NULL, .n_asserts = XCOV_ASSERT_SIZE,
         .edges_base = k->base->edges, .asserts_base = k->base->asserts,
+        .edges_ver = k->cache.edges_ver, .asserts_ver = k->cache.asserts_ver,
+        .n_ver_e = k->cache.n_edges_ver, .n_ver_a = k->cache.n_asserts_ver,
         .delta = dj, .wall_ms = wall_ms,
     };
     struct cc_store_reply rep;
