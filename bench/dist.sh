@@ -50,11 +50,13 @@ one() {
   "$cc" explore run --kernel "$build/kernel/bzImage" --initrd "$build/guests/raft.initrd" \
     --vms 3 --mode hybrid --seed 0 --append "raft_id={id} raft_bug=none" \
     --rounds $((branches / per)) --branches $per --output "$work/$name" \
-    --redis "$url" --name "$name" --workers "$workers" >"$work/$name.out" 2>"$work/$name.err"
+    --redis "$url" --name "$name" --workers "$workers" --lease 60s \
+    >"$work/$name.out" 2>"$work/$name.err"
   local rc=$?
   t1=$(date +%s%N)
   read -r c1 k1 <<<"$(rinfo)"
-  if [ $rc -gt 1 ] || ! grep -q "^explored" "$work/$name.out"; then
+  if [ $rc -gt 1 ] || ! grep -q "^explored" "$work/$name.out" ||
+     grep -q "exited with status\|killed by signal" "$work/$name.err"; then
     echo "bench/dist: explore run ($workers workers, $branches branches) failed (exit $rc):" >&2
     cat "$work/$name.err" >&2
     exit 1
