@@ -581,23 +581,6 @@ static void dash_end(struct ui *u)
 
 /* ---- explore ---- */
 
-static int summarize(struct cc_explorer *x, const char *dir)
-{
-    struct cc_explore_summary s;
-    cc_explorer_summary(x, &s);
-    printf("explored %u rounds, %" PRIu64 " branches in %.1f s: %zu edges, %zu assertion "
-           "states, frontier %zu, %u bug%s\n", s.rounds_done, s.branches, s.wall_s, s.edges,
-           s.assert_bits, s.frontier, s.bugs, s.bugs == 1 ? "" : "s");
-    if (s.bugs)
-        printf("first bug after %" PRIu64 " branches, %.1f s\n", s.first_bug_branch,
-               s.first_bug_wall_s);
-    printf("report: %s/report.txt\n", dir);
-    return s.bugs ? 1 : 0;
-}
-
-
-/* ---- a shared exploration (docs/distributed.md) ---- */
-
 static void print_summary(const struct cc_explore_summary *s, const char *dir)
 {
     printf("explored %u rounds, %" PRIu64 " branches in %.1f s: %zu edges, %zu assertion "
@@ -608,6 +591,17 @@ static void print_summary(const struct cc_explore_summary *s, const char *dir)
                s->first_bug_wall_s);
     printf("report: %s/report.txt\n", dir);
 }
+
+static int summarize(struct cc_explorer *x, const char *dir)
+{
+    struct cc_explore_summary s;
+    cc_explorer_summary(x, &s);
+    print_summary(&s, dir);
+    return s.bugs ? 1 : 0;
+}
+
+
+/* ---- a shared exploration (docs/distributed.md) ---- */
 
 /* explore run --workers N [--redis URL]: create (or join) the exploration,
  * start N `explore worker` processes on this machine and keep the output
@@ -785,8 +779,9 @@ static int explore_worker(int argc, char **argv)
         gethostname(host, sizeof(host) - 1);
         snprintf(id, sizeof(id), "%s-%d", host, (int)getpid());
     }
-    snprintf(wd, sizeof(wd), "%s", o.work_dir ? o.work_dir : id);
-    if (!o.work_dir)
+    if (o.work_dir)
+        snprintf(wd, sizeof(wd), "%s", o.work_dir);
+    else
         snprintf(wd, sizeof(wd), "chaoscontrol-worker-%s", id);
     struct ui u = {.cmd = o.cmd, .tty = cli_is_tty(), .quiet = o.quiet};
     struct cc_explore_opts eo;

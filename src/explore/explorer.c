@@ -250,14 +250,6 @@ int cc_explorer_resume(const char *dir, const struct cc_explore_opts *o,
 
 /* ---- rounds ---- */
 
-static uint64_t round_seed(uint64_t seed, unsigned round)
-{
-    uint64_t z = seed ^ (0x9e3779b97f4a7c15ull * (round + 1));
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static void progress(struct cc_explorer *x, unsigned round, unsigned b, double t0,
                      uint64_t b0)
 {
@@ -324,7 +316,8 @@ int cc_explorer_run(struct cc_explorer *x, struct cc_err *err)
     int rc = save(x, true, err);
     while (rc == 0 && !x->stop && st->rounds_done < x->rounds_target) {
         unsigned round = st->rounds_done + 1;
-        struct xmut *m = xmut_new(round_seed(st->set.seed, round), &st->set.weights);
+        struct xmut *m = xmut_new(xseed_mix(st->set.seed, 0x9e3779b97f4a7c15ull, round),
+                                  &st->set.weights);
         if (!m)
             return cc_err_set(err, ENOMEM, "out of memory");
         double t0 = explore_now();

@@ -54,18 +54,32 @@ struct round_stats {
 };
 
 /* A message through the caller's log callback (none: dropped). */
+static inline void explore_logv(const struct cc_explore_opts *o, const char *fmt, va_list ap)
+{
+    if (!o->log)
+        return;
+    char msg[1024];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    o->log(o->log_opaque, msg);
+}
 static inline void explorer_log(struct cc_explorer *x, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static inline void explorer_log(struct cc_explorer *x, const char *fmt, ...)
 {
-    if (!x->o.log)
-        return;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    explore_logv(&x->o, fmt, ap);
     va_end(ap);
-    x->o.log(x->o.log_opaque, msg);
+}
+
+/* The seed of one round's (or one shared branch's) mutation stream: the
+ * exploration's seed mixed with k (splitmix64's finalizer). */
+static inline uint64_t xseed_mix(uint64_t seed, uint64_t mul, uint64_t k)
+{
+    uint64_t z = seed ^ (mul * (k + 1));
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
 }
 
 /* Wall time of every session until now. */

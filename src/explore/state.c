@@ -5,6 +5,7 @@
  * writes it, report.c renders it, the explorer runs on it. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -450,6 +451,17 @@ static void counters_json(json_t *o, const struct cc_xstate *st)
     json_object_set_new(o, "plateau_since", json_integer(st->plateau_since));
 }
 
+const struct xlink_field xlink_fields[XLINK_FIELDS] = {
+    {"sent", offsetof(struct xlink, sent)},
+    {"delivered", offsetof(struct xlink, delivered)},
+    {"dropped_partition", offsetof(struct xlink, dropped_partition)},
+    {"dropped_loss", offsetof(struct xlink, dropped_loss)},
+    {"dropped_queue", offsetof(struct xlink, dropped_queue)},
+    {"dropped_down", offsetof(struct xlink, dropped_down)},
+    {"dropped_rx", offsetof(struct xlink, dropped_rx)},
+    {"duplicated", offsetof(struct xlink, duplicated)},
+};
+
 json_t *xstate_links_json(const struct cc_xstate *st)
 {
     json_t *ls = json_array();
@@ -461,14 +473,8 @@ json_t *xstate_links_json(const struct cc_xstate *st)
         json_t *e = json_object();
         json_object_set_new(e, "from", json_integer(i / n));
         json_object_set_new(e, "to", json_integer(i % n));
-        json_object_set_new(e, "sent", xj_u64(l->sent));
-        json_object_set_new(e, "delivered", xj_u64(l->delivered));
-        json_object_set_new(e, "dropped_partition", xj_u64(l->dropped_partition));
-        json_object_set_new(e, "dropped_loss", xj_u64(l->dropped_loss));
-        json_object_set_new(e, "dropped_queue", xj_u64(l->dropped_queue));
-        json_object_set_new(e, "dropped_down", xj_u64(l->dropped_down));
-        json_object_set_new(e, "dropped_rx", xj_u64(l->dropped_rx));
-        json_object_set_new(e, "duplicated", xj_u64(l->duplicated));
+        for (unsigned k = 0; k < XLINK_FIELDS; k++)
+            json_object_set_new(e, xlink_fields[k].name, xj_u64(xlink_get(l, k)));
         json_array_append_new(ls, e);
     }
     return ls;

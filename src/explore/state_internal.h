@@ -127,6 +127,18 @@ struct xlink {
     uint64_t sent, delivered, dropped_partition, dropped_loss, dropped_queue, dropped_down,
         dropped_rx, duplicated;
 };
+/* Its counters by index, with their JSON names (the checkpoint's "links"),
+ * in the struct's order. */
+#define XLINK_FIELDS 8
+struct xlink_field {
+    const char *name;
+    size_t offset;
+};
+extern const struct xlink_field xlink_fields[XLINK_FIELDS];
+static inline uint64_t xlink_get(const struct xlink *l, unsigned k)
+{
+    return *(const uint64_t *)((const char *)l + xlink_fields[k].offset);
+}
 
 /* The largest value any branch reported for a cc_guidance_maximize message
  * (over every VM; values reached by setup count as seen). */

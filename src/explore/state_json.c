@@ -392,21 +392,19 @@ static int load_traffic(struct cc_xstate *st, const json_t *o, const char *src,
     st->links = calloc((size_t)n * n, sizeof(*st->links));
     if (!st->links)
         return cc_err_set(err, ENOMEM, "out of memory");
-    static const char *const keys[] = {"sent", "delivered", "dropped_partition",
-                                       "dropped_loss", "dropped_queue", "dropped_down",
-                                       "dropped_rx", "duplicated"};
     for (size_t i = 0; i < json_array_size(ls); i++) {
         json_t *e = json_array_get(ls, i);
-        uint64_t from, to, c[8];
+        uint64_t from, to;
+        struct xlink l;
         bool ok = xj_get_u64(json_object_get(e, "from"), &from) == 0 &&
                   xj_get_u64(json_object_get(e, "to"), &to) == 0 && from < n && to < n;
-        for (unsigned q = 0; ok && q < 8; q++)
-            ok = xj_get_u64(json_object_get(e, keys[q]), &c[q]) == 0;
+        for (unsigned q = 0; ok && q < XLINK_FIELDS; q++)
+            ok = xj_get_u64(json_object_get(e, xlink_fields[q].name),
+                            (uint64_t *)((char *)&l + xlink_fields[q].offset)) == 0;
         if (!ok)
             return cc_err_set(err, EINVAL, "%s: links[%zu]: from/to (below %u) or a counter "
                               "missing or malformed", src, i, n);
-        st->links[from * n + to] = (struct xlink){c[0], c[1], c[2], c[3], c[4], c[5], c[6],
-                                                  c[7]};
+        st->links[from * n + to] = l;
     }
     return 0;
 }

@@ -349,13 +349,6 @@ static int before_take(const struct cc_xstate *st, struct before *b)
     return 0;
 }
 
-static json_t *hexj(uint64_t v)
-{
-    char b[24];
-    snprintf(b, sizeof(b), "%016" PRIx64, v);
-    return json_string(b);
-}
-
 static json_t *pair(json_t *a, json_t *b)
 {
     json_t *e = json_array();
@@ -370,7 +363,7 @@ static json_t *assert_delta(const struct xassert *a, const struct xassert *was)
     if (!was)
         was = &z;
     json_t *e = json_object();
-    json_object_set_new(e, "id", hexj(a->id));
+    json_object_set_new(e, "id", xj_hex(a->id));
     json_object_set_new(e, "kind", json_integer(a->kind));
     json_object_set_new(e, "line", json_integer(a->line));
     json_object_set_new(e, "message", json_string(a->message ? a->message : ""));
@@ -402,7 +395,7 @@ static json_t *bug_delta(struct cc_explorer *x, const struct xbug *xb, uint64_t 
                          char **path_out, struct cc_err *err)
 {
     json_t *b = json_object();
-    json_object_set_new(b, "assertion", hexj(xb->id));
+    json_object_set_new(b, "assertion", xj_hex(xb->id));
     json_object_set_new(b, "vm", json_integer(xb->vm));
     json_object_set_new(b, "message", json_string(xb->message ? xb->message : ""));
     json_object_set_new(b, "where", json_string(xb->where ? xb->where : ""));
@@ -448,23 +441,18 @@ static json_t *bug_delta(struct cc_explorer *x, const struct xbug *xb, uint64_t 
     return b;
 }
 
-static const char *const link_keys[] = {"sent", "delivered", "dropped_partition",
-                                        "dropped_loss", "dropped_queue", "dropped_down",
-                                        "dropped_rx", "duplicated"};
-
 static json_t *links_delta(const struct cc_xstate *st, const struct before *b)
 {
     json_t *ls = json_array();
     unsigned n = st->target.n_vms;
     for (unsigned i = 0; st->links && i < n * n; i++) {
-        const uint64_t *now = (const uint64_t *)&st->links[i];
-        const uint64_t *was = (const uint64_t *)&b->links[i];
-        for (unsigned q = 0; q < 8; q++) {
-            if (now[q] == was[q])
+        for (unsigned q = 0; q < XLINK_FIELDS; q++) {
+            uint64_t now = xlink_get(&st->links[i], q), was = xlink_get(&b->links[i], q);
+            if (now == was)
                 continue;
             char k[64];
-            snprintf(k, sizeof(k), "%u:%u:%s", i / n, i % n, link_keys[q]);
-            json_array_append_new(ls, pair(json_string(k), xj_u64(now[q] - was[q])));
+            snprintf(k, sizeof(k), "%u:%u:%s", i / n, i % n, xlink_fields[q].name);
+            json_array_append_new(ls, pair(json_string(k), xj_u64(now - was)));
         }
     }
     return ls;
@@ -556,14 +544,6 @@ static json_t *branch_delta(struct cc_explorer *x, const struct before *b, uint6
     return d;
 }
 
-static uint64_t branch_seed(uint64_t seed, uint64_t g)
-{
-    uint64_t z = seed ^ (0xd1b54a32d192ed03ull * (g + 1));
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 struct worker {
     const struct cc_worker_opts *w;
     const struct cc_explore_opts *o;
@@ -579,14 +559,10 @@ struct worker {
 static void wlog(struct worker *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void wlog(struct worker *k, const char *fmt, ...)
 {
-    if (!k->o->log)
-        return;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    explore_logv(k->o, fmt, ap);
     va_end(ap);
-    k->o->log(k->o->log_opaque, msg);
 }
 
 /* Join: the recorded target with this machine's paths (hashes checked),
@@ -608,44 +584,35 @@ static int join(struct worker *k, struct cc_err *err)
     }
     char src[300];
     snprintf(src, sizeof(src), "%s (exploration %s)", w->url, w->name);
-    struct cc_xstate *st = calloc(1, sizeof(*st));
-    if (!st) {
-        json_decref(meta);
-        return cc_err_set(err, ENOMEM, "out of memory");
-    }
-    covmap_init(&st->cov);
-    st->next_id = 1;
-    rc = xtarget_from_json(json_object_get(meta, "target"), src, "target", &st->target,
-                           &st->strings, err);
+    /* the recorded target, with this machine's paths where given */
+    struct cc_xtarget t;
+    struct xtarget_strings ts;
+    struct xsettings set;
+    rc = xtarget_from_json(json_object_get(meta, "target"), src, "target", &t, &ts, err);
     if (rc == 0)
-        rc = xsettings_from_json(json_object_get(meta, "options"), src, &st->set, err);
+        rc = xsettings_from_json(json_object_get(meta, "options"), src, &set, err);
     json_decref(meta);
-    if (rc == 0) {
-        if (w->kernel)
-            st->target.kernel = w->kernel;
-        if (w->initrd)
-            st->target.initrd = w->initrd;
-        if (w->disk_image)
-            st->target.disk_image = w->disk_image;
-        struct xtarget_strings was = st->strings;   /* the target points into it */
-        if (xtarget_own(&st->target, &st->strings) < 0) {
-            st->strings = was;
-            rc = cc_err_set(err, ENOMEM, "out of memory");
-        } else {
-            xtarget_strings_free(&was);
-        }
-    }
-    if (rc == 0 && st->target.factory &&
-        (!k->o->factory || strcmp(k->o->factory->name, st->target.factory)))
-        rc = cc_err_set(err, EINVAL, "the exploration's target is made by code (factory "
-                        "'%s'): only a program with that factory can work on it",
-                        st->target.factory);
-    if (rc == 0 && !st->target.factory)
-        rc = cc_xtarget_check(&st->target, err);
     if (rc < 0) {
-        cc_xstate_free(st);
+        xtarget_strings_free(&ts);
         return rc;
     }
+    if (w->kernel)
+        t.kernel = w->kernel;
+    if (w->initrd)
+        t.initrd = w->initrd;
+    if (w->disk_image)
+        t.disk_image = w->disk_image;
+    if (t.factory && (!k->o->factory || strcmp(k->o->factory->name, t.factory)))
+        rc = cc_err_set(err, EINVAL, "the exploration's target is made by code (factory "
+                        "'%s'): only a program with that factory can work on it", t.factory);
+    if (rc == 0 && !t.factory)
+        rc = cc_xtarget_check(&t, err);
+    struct cc_xstate *st = rc == 0 ? xstate_new(&t, &set) : NULL;     /* copies t's strings */
+    xtarget_strings_free(&ts);
+    if (rc < 0)
+        return rc;
+    if (!st)
+        return cc_err_set(err, ENOMEM, "out of memory");
     k->per_round = st->set.branches;
     st->set.stop_after_bugs = 0;    /* the store counts bugs for everyone */
     struct cc_explore_opts o = *k->o;
@@ -715,7 +682,8 @@ static int one_branch(struct worker *k, uint64_t g, struct cc_worker_summary *su
     struct before b;
     if (before_take(st, &b) < 0)
         return cc_err_set(err, ENOMEM, "out of memory");
-    struct xmut *m = xmut_new(branch_seed(st->set.seed, g), &st->set.weights);
+    struct xmut *m = xmut_new(xseed_mix(st->set.seed, 0xd1b54a32d192ed03ull, g),
+                              &st->set.weights);
     if (!m) {
         before_free(&b);
         return cc_err_set(err, ENOMEM, "out of memory");
