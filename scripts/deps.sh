@@ -12,6 +12,10 @@ PKGS=(
   libmicrohttpd-dev
   # distributed exploration: Redis and its C client (src/dist)
   libhiredis-dev redis-server
+  # chaoscontrol test: YAML test files, JUnit XML reports (src/cli/test*.c);
+  # their test validates the XML (xmllint) and the examples against the
+  # JSON schema (tests/cli/ctest.sh)
+  libyaml-dev libxml2-dev libxml2-utils python3-jsonschema
   # guest kernel build
   linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils patch
   # KVM test host (QEMU TCG with an emulated SVM CPU) and its tiny initramfs

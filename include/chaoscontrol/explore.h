@@ -64,6 +64,7 @@
 #ifndef CHAOSCONTROL_EXPLORE_H
 #define CHAOSCONTROL_EXPLORE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -444,6 +445,13 @@ struct cc_explore_opts {
     /* The target's factory (NULL: boot the target's kernel); must outlive
      * the explorer. Resuming an exploration of a factory target needs it. */
     const struct cc_xfactory *factory;
+    /* Stop after the branch that is running once this many wall-clock
+     * seconds have passed since the explorer started (0: no limit), or once
+     * *interrupt is non-zero (a signal handler's flag; NULL: none). What is
+     * done by then is saved as after a round; each branch is the same as
+     * without the limit, only how many run depends on the wall clock. */
+    double time_limit_s;
+    const volatile sig_atomic_t *interrupt;
     /* A status line (round, branches/s, edges, bugs) before each branch,
      * and "" when it should be cleared (before log lines, at the end); the
      * caller decides where it goes (the CLI: stderr, on terminals only).

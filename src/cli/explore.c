@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ enum {
     OPT_SETUP_MARKER, OPT_SETUP_AFTER, OPT_CHECK, OPT_CLIENTS, OPT_SNAPSHOT_MEM, OPT_FAULTS,
     OPT_DLOG, OPT_DLOG_BUGS, OPT_DLOG_REGS, OPT_CPUS, OPT_VCPU_SCHEDULE, OPT_VCPU_QUANTUM,
     OPT_DASHBOARD, OPT_DASHBOARD_PORT, OPT_DASHBOARD_BIND, OPT_REDIS, OPT_NAME, OPT_WORKERS,
-    OPT_ID, OPT_WORK_DIR, OPT_LEASE,
+    OPT_ID, OPT_WORK_DIR, OPT_LEASE, OPT_TIME_LIMIT, OPT_LATENCY,
 };
 
 static const struct option long_opts[] = {
@@ -88,6 +89,8 @@ static const struct option long_opts[] = {
     {"id", required_argument, NULL, OPT_ID},
     {"work-dir", required_argument, NULL, OPT_WORK_DIR},
     {"lease", required_argument, NULL, OPT_LEASE},
+    {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
+    {"latency", required_argument, NULL, OPT_LATENCY},
     {NULL, 0, NULL, 0},
 };
 
@@ -110,6 +113,8 @@ struct xopts {
     bool react_set;
     enum cc_xmode mode;
     uint64_t seed, disk, mem, branch_ns;
+    uint64_t time_limit_ns;         /* --time-limit: wall time (0: none) */
+    uint64_t latency_ns;            /* --latency: every link's at start (0: default) */
     bool serial, force, quiet, help;
     bool dashboard;                 /* --dashboard (--dashboard-port/-bind imply it) */
     unsigned dashboard_port;        /* default 8080 */
@@ -134,9 +139,11 @@ static void usage_run(FILE *f)
             "           [--setup-marker TEXT] [--setup-after T] [--check MODEL]\n"
             "           [--clients LIST] [--faults KINDS] [--snapshot-mem SIZE]\n"
             "           [--dlog-bugs [--dlog-regs N]] [--dashboard [--dashboard-port P]\n"
-            "           [--dashboard-bind ADDR]] [--force] [--quiet]\n"
+            "           [--dashboard-bind ADDR]] [--time-limit T] [--latency T] [--force]\n"
+            "           [--quiet]\n"
             "       chaoscontrol explore resume --corpus DIR --rounds R [--stop-after N]\n"
             "           [--snapshot-mem SIZE] [--dlog-bugs [--dlog-regs N]] [--dashboard ...]\n"
+            "           [--time-limit T]\n"
             "       chaoscontrol explore run ... --workers N [--redis URL] [--name NAME]\n"
             "           [--lease T]\n"
             "       chaoscontrol explore worker --redis URL [--name NAME] [--id ID]\n"
@@ -189,6 +196,9 @@ static void usage_run(FILE *f)
             "                     least recently used are re-made by replay when needed\n"
             "  --branch-time T    virtual time each branch runs (default 1s)\n"
             "  --stop-after N     stop once N distinct bugs were found (default: never)\n"
+            "  --time-limit T     wall time (e.g. 30m): stop after the branch running then,\n"
+            "                     as SIGINT or SIGTERM do; what was done is saved\n"
+            "  --latency T        one-way latency of every link at start (default 100us)\n"
             "  --react PCT        share of fault branches that also cut off or pause each\n"
             "                     VM that starts talking to every other (a leader, most\n"
             "                     likely) shortly after it does (default 40, or 0 when\n"
@@ -358,6 +368,17 @@ static int parse(int argc, char **argv, struct xopts *o)
             o->workers_set = true;
             break;
         }
+        case OPT_TIME_LIMIT:
+            if (!cc_time_parse(optarg, &o->time_limit_ns) || o->time_limit_ns < CC_SEC)
+                return bad(o, "--time-limit '%s' is not a time of at least 1s (e.g. 30m, 2h)",
+                           optarg);
+            break;
+        case OPT_LATENCY:
+            if (!cc_time_parse(optarg, &o->latency_ns) || !o->latency_ns ||
+                o->latency_ns > 10 * CC_SEC)
+                return bad(o, "--latency '%s' is not a positive time up to 10s (e.g. 100us, "
+                           "2ms)", optarg);
+            break;
         case OPT_LEASE:
             if (!cc_time_parse(optarg, &o->lease_ns) || o->lease_ns < CC_MSEC * 100)
                 return bad(o, "--lease '%s' is not a time of at least 100ms (e.g. 10m, 30s)",
@@ -580,6 +601,24 @@ static void dash_end(struct ui *u)
 }
 
 /* ---- explore ---- */
+
+/* SIGINT and SIGTERM during explore run/resume: stop after the branch that
+ * is running, save, print the summary (a second signal kills as usual). */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = 1;
+    signal(sig, SIG_DFL);
+}
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
 static void print_summary(const struct cc_explore_summary *s, const char *dir)
 {
@@ -858,7 +897,7 @@ static int explore_run(int argc, char **argv)
     if (only(&o, "kernel initrd vms rounds branches output mode seed disk-image disk cmdline "
              "append mem branch-time stop-after react setup-marker setup-after check clients "
              "snapshot-mem faults dlog-bugs dlog-regs cpus vcpu-schedule vcpu-quantum force quiet "
-             "dashboard dashboard-port dashboard-bind redis name workers lease",
+             "dashboard dashboard-port dashboard-bind redis name workers lease time-limit latency",
              argc, argv))
         return 2;
     bool shared = o.workers_set || o.redis;
@@ -874,6 +913,8 @@ static int explore_run(int argc, char **argv)
         return bad(&o, "%s", "--workers 0 only creates the exploration: no --dashboard");
     if (o.dlog_regs_set && !o.dlog_bugs)
         return bad(&o, "%s", "--dlog-regs needs --dlog-bugs");
+    if (shared && o.time_limit_ns)
+        return bad(&o, "%s", "--time-limit is not available with --workers/--redis yet");
     if (!o.kernel)
         return bad(&o, "%s", "--kernel is required");
     if (!o.initrd)
@@ -932,6 +973,7 @@ static int explore_run(int argc, char **argv)
     t.disk_image = image;
     t.disk_size = o.disk_image ? 0 : o.disk ? o.disk : 1u << 20;
     t.seed = o.seed;
+    t.latency_ns = o.latency_ns;
 
     struct ui u = {.cmd = o.cmd, .tty = cli_is_tty(), .quiet = o.quiet};
     if (o.output && dash_begin(&o, o.output, &u) < 0) {
@@ -973,6 +1015,8 @@ static int explore_run(int argc, char **argv)
     eo.progress = ui_progress;
     eo.log = ui_log;
     eo.log_opaque = &u;
+    eo.time_limit_s = (double)o.time_limit_ns / CC_SEC;
+    eo.interrupt = &stop_signal;
 
     if (shared) {
         rc = run_shared(&o, &t, &eo, &u);
@@ -987,6 +1031,7 @@ static int explore_run(int argc, char **argv)
     double t0 = wall_now();
     if (u.tty)
         ui_progress(&u, "booting and running to setup_complete ...");
+    catch_stop_signals();
     rc = cc_explorer_new(&t, &eo, &x, &err);
     free(kernel);
     free(initrd);
@@ -1023,7 +1068,7 @@ static int explore_resume(int argc, char **argv)
     if (rc)
         return rc == 3 ? 0 : rc;
     if (only(&o, "corpus rounds stop-after snapshot-mem dlog-bugs dlog-regs force quiet "
-             "dashboard dashboard-port dashboard-bind", argc, argv))
+             "dashboard dashboard-port dashboard-bind time-limit", argc, argv))
         return 2;
     if (o.dlog_regs_set && !o.dlog_bugs)
         return bad(&o, "%s", "--dlog-regs needs --dlog-bugs");
@@ -1054,6 +1099,9 @@ static int explore_resume(int argc, char **argv)
     eo.progress = ui_progress;
     eo.log = ui_log;
     eo.log_opaque = &u;
+    eo.time_limit_s = (double)o.time_limit_ns / CC_SEC;
+    eo.interrupt = &stop_signal;
+    catch_stop_signals();
     struct cc_explorer *x;
     if (u.tty)
         ui_progress(&u, "booting and running to setup_complete ...");

@@ -309,6 +309,22 @@ static int end_round(struct cc_explorer *x, unsigned round, const struct xround 
     return rc;
 }
 
+/* The time limit or an interrupt (cc_explore_opts): true, after saying so,
+ * when the exploration should stop after branch b of this round. */
+static bool cut_short(struct cc_explorer *x, unsigned round, unsigned b)
+{
+    const char *why = NULL;
+    if (x->o.interrupt && *x->o.interrupt)
+        why = "interrupted";
+    else if (x->o.time_limit_s > 0 && explore_now() - x->t_start >= x->o.time_limit_s)
+        why = "time limit reached";
+    if (!why)
+        return false;
+    explorer_log(x, "%s: stopping after branch %u of round %u (%.0f s)", why, b, round,
+                 explore_now() - x->t_start);
+    return true;
+}
+
 int cc_explorer_run(struct cc_explorer *x, struct cc_err *err)
 {
     struct cc_xstate *st = x->st;
@@ -329,6 +345,8 @@ int cc_explorer_run(struct cc_explorer *x, struct cc_err *err)
         for (unsigned b = 0; b < st->set.branches && rc == 0 && !x->stop; b++) {
             progress(x, round, b + 1, t0, start.branches);
             rc = branch_run(x, m, &rs, err);
+            if (rc == 0 && !x->stop && cut_short(x, round, b + 1))
+                x->stop = true;
         }
         xmut_free(m);
         if (rc < 0)

@@ -39,7 +39,7 @@ struct cc_explorer {
     double t_start;                 /* this session */
     uint64_t clock;                 /* LRU counter */
     unsigned materialized, diverged;    /* this round */
-    bool stop;                      /* stop_after_bugs reached */
+    bool stop;                      /* stop_after_bugs reached, or cut short */
     /* For a distributed worker (worker.c): the last branch's coverage is
      * copied here when set, and whether it was new to this state. */
     struct xcov *keep_cov;

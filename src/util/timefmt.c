@@ -55,7 +55,11 @@ bool timefmt_parse(const char *s, bool allow_neg, int64_t *out, const char **why
         }
     }
     uint64_t unit;
-    if (!strcmp(p, "s"))
+    if (!strcmp(p, "h"))
+        unit = 3600 * CC_SEC;
+    else if (!strcmp(p, "m"))
+        unit = 60 * CC_SEC;
+    else if (!strcmp(p, "s"))
         unit = CC_SEC;
     else if (!strcmp(p, "ms"))
         unit = CC_MSEC;
@@ -64,11 +68,11 @@ bool timefmt_parse(const char *s, bool allow_neg, int64_t *out, const char **why
     else if (!strcmp(p, "ns"))
         unit = 1;
     else {
-        *why = "is not a time (a number and a unit: ns, us, ms or s, e.g. \"1.5s\")";
+        *why = "is not a time (a number and a unit: ns, us, ms, s, m or h, e.g. \"1.5s\")";
         return false;
     }
     if (!digits) {
-        *why = "is not a time (a number and a unit: ns, us, ms or s, e.g. \"1.5s\")";
+        *why = "is not a time (a number and a unit: ns, us, ms, s, m or h, e.g. \"1.5s\")";
         return false;
     }
     unsigned __int128 num = fp * unit;

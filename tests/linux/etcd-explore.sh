@@ -41,7 +41,7 @@ part=${1:-both}
 case $part in
   s) tap_plan 10 ;;
   l) tap_plan 3 ;;
-  both) tap_plan 12 ;;
+  both) tap_plan 13 ;;
   *) echo "usage: $0 [s|l|both]" >&2; exit 2 ;;
 esac
 
@@ -49,45 +49,46 @@ etcd_bin=$(command -v etcd) etcdctl_bin=$(command -v etcdctl)
 if [ -z "$etcd_bin" ] || [ -z "$etcdctl_bin" ]; then
   tap_bail "etcd or etcdctl missing: scripts/deps.sh installs etcd-server and etcd-client"
 fi
-"$cc" pack --output "$work/etcd.initrd" --add "$etcd_bin" --add "$etcdctl_bin" \
-  --file "$src/examples/etcd/start.sh:/etc/etcd-example/start.sh" \
-  --file "$src/examples/etcd/test:/opt/chaoscontrol/test/v1/kv" \
-  --cmd /etc/etcd-example/start.sh 2>"$work/pack.err"
-rc=$?
-diag_file "$work/pack.err"
-check "pack: etcd, etcdctl, start.sh and the test template" test $rc = 0 -a -s "$work/etcd.initrd"
 
-setup_wait='etcdctl --endpoints http://10.0.0.1:2379,http://10.0.0.2:2379,http://10.0.0.3:2379 endpoint health'
-explore() {   # explore NAME CONSISTENCY ROUNDS [ARGS...]
-  local name=$1 cons=$2 rounds=$3
-  shift 3
+# Each exploration is a declarative test (docs/tests.md): the example's
+# file says the image (chaoscontrol pack of etcd, etcdctl, start.sh and the
+# template), the VMs, the faults, the budget and the verdict expected.
+export ETCD_X_SEED=$SEED ETCD_X_BRANCH=$BRANCH ETCD_X_S_ROUNDS=$S_ROUNDS ETCD_X_L_ROUNDS=$L_ROUNDS
+ctest() {   # ctest NAME: chaoscontrol test examples/NAME.yaml into $work/NAME
   local t0=$SECONDS
-  "$cc" explore run --kernel "$kernel" --initrd "$work/etcd.initrd" --vms 4 --clients 3 \
-    --mem 512M --mode fault --seed "$SEED" --rounds "$rounds" --branches 3 \
-    --faults partition,heal,kill,pause \
-    --branch-time "$BRANCH" --check linearizable --output "$work/$name" \
-    --append "ETCD_WORKLOAD=none etcd_members=3 etcd_consistency=$cons cc.tests=3
-              cc.test_template=kv cc.test_duration=60 cc.test_parallel=3
-              cc.setup_wait=\"$setup_wait\"" "$@" >"$work/$name.out" 2>"$work/$name.err"
+  "$cc" test --output "$work" --junit "$work/$1.xml" "$src/examples/$1.yaml" \
+    >"$work/$1.out" 2>"$work/$1.err"
   local rc=$?
-  echo "# explore $name (etcd_consistency=$cons): exit $rc, $((SECONDS - t0)) s wall"
-  grep -E "^(explored|first bug)" "$work/$name.out" | sed 's/^/#   /'
+  echo "# chaoscontrol test examples/$1.yaml: exit $rc, $((SECONDS - t0)) s wall"
+  sed 's/^/#   /' "$work/$1.out"
+  grep -E "^chaoscontrol explore run: (booted|round)" "$work/$1/test.log" 2>/dev/null |
+    sed 's/^/#   /'
   return $rc
+}
+junit_ok() {  # junit_ok FILE FAILURES: valid JUnit XML, one test, so many failures
+  xmllint --noout --schema "$src/tests/fixtures/junit/junit.xsd" "$1" 2>/dev/null &&
+    python3 -c 'import sys, xml.etree.ElementTree as E
+s = E.parse(sys.argv[1]).getroot().find("testsuite")
+sys.exit(not (s.get("tests") == "1" and s.get("failures") == sys.argv[2] and s.get("errors") == "0"))' "$1" "$2"
 }
 py() { python3 -c "$1" "${@:2}"; }
 
 if [ $part != l ]; then
 # S: serializable reads
-explore s s "$S_ROUNDS" --stop-after 1
+ctest etcd-stale-read
 rc=$?
-bug=$work/s/bug_1.json
-if [ $rc = 1 ] && [ -f "$bug" ]; then
-  ok "S: the explorer finds a bug with serializable reads (exit 1, bug_1.json)"
+sdir=$work/etcd-stale-read
+bug=$sdir/bug_1.json
+if [ $rc = 0 ] && [ -f "$bug" ] && grep -q "^PASS  *etcd-stale-read  *found the expected bug" "$work/etcd-stale-read.out"; then
+  ok "S: the test passes: the explorer finds the expected bug with serializable reads (bug_1.json)"
 else
-  not_ok "S: the explorer finds a bug with serializable reads (exit 1, bug_1.json)" "exit $rc"
-  diag_file "$work/s.err"
+  not_ok "S: the test passes: the explorer finds the expected bug with serializable reads (bug_1.json)" "exit $rc"
+  diag_file "$work/etcd-stale-read.err"
+  tail -n 30 "$sdir/test.log" 2>/dev/null | sed 's/^/#   /'
 fi
-sed -n '1,40p' "$work/s/bug_1.txt" 2>/dev/null | sed 's/^/#   /'
+check "S: its JUnit report is valid (the JUnit schema), one test, no failure" \
+  junit_ok "$work/etcd-stale-read.xml" 0
+sed -n '1,40p' "$sdir/bug_1.txt" 2>/dev/null | sed 's/^/#   /'
 check "S: it is the checker's property, a stale read" py '
 import json, sys
 b = json.load(open(sys.argv[1]))
@@ -104,7 +105,7 @@ for f in fs:
         ok &= f.get("bridge") == [3] and all(3 not in s for s in f["sides"])
 sys.exit(0 if ok else 1)' "$bug"
 readable() {   # the report in words: sub-history, schedule, command
-  local t=$work/s/bug_1.txt
+  local t=$sdir/bug_1.txt
   grep -q "^failing sub-history" "$t" && grep -q '"f":"read"' "$t" &&
     grep -q "fault    at " "$t" && grep -q "^reproduce: chaoscontrol reproduce --bug $bug$" "$t"
 }
@@ -143,10 +144,12 @@ fi
 
 if [ $part != s ]; then
 # L: linearizable reads, the control
-explore l l "$L_ROUNDS"
+ctest etcd-linearizable
 rc=$?
-check "L: linearizable reads: no bug in $L_ROUNDS rounds of 3 branches (exit 0)" \
-  test $rc = 0 -a -z "$(ls "$work/l"/bug_*.json 2>/dev/null)"
+ldir=$work/etcd-linearizable
+check "L: linearizable reads: the test passes, no bug in $L_ROUNDS rounds of 3 branches" \
+  test $rc = 0 -a -z "$(ls "$ldir"/bug_*.json 2>/dev/null)"
+check "L: its JUnit report is valid, one test, no failure" junit_ok "$work/etcd-linearizable.xml" 0
 check "L: every branch's history was judged linearizable, and partitions were among its faults" py '
 import json, sys
 a = json.load(open(sys.argv[1]))["assertions"]
@@ -154,6 +157,6 @@ r = [x for x in a if x["message"] == "the operation history is linearizable"]
 print("#", r)
 ok = len(r) >= 1 and all(x["verdict"] == "passed" for x in r) and max(x["branches_hit"] for x in r) == 3 * int(sys.argv[3])
 rep = open(sys.argv[2]).read()
-sys.exit(0 if ok and "partition" in rep else 1)' "$work/l/assertions.json" "$work/l/checkpoint.json" "$L_ROUNDS"
+sys.exit(0 if ok and "partition" in rep else 1)' "$ldir/assertions.json" "$ldir/checkpoint.json" "$L_ROUNDS"
 fi
 tap_done

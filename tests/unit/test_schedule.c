@@ -370,8 +370,29 @@ static void test_errors(void)
                  "vm 64 never is");
 }
 
+/* Times on command lines: every unit, minutes and hours too (--lease 10m,
+ * --time-limit 2h), and what is not a time. */
+static void test_time_parse(void)
+{
+    static const struct { const char *s; uint64_t ns; } good[] = {
+        {"250", 250}, {"3ns", 3}, {"2us", 2000}, {"1.5ms", 1500000}, {"1s", CC_SEC},
+        {"10m", 600 * CC_SEC}, {"0.5m", 30 * CC_SEC}, {"2h", 7200 * CC_SEC},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        uint64_t v = 0;
+        ok(cc_time_parse(good[i].s, &v) && v == good[i].ns, "time '%s' is %" PRIu64 " ns",
+           good[i].s, good[i].ns);
+    }
+    static const char *const bad[] = {"", "m", "10 m", "10min", "1d", "-1s", "1.5", "s"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint64_t v;
+        ok(!cc_time_parse(bad[i], &v), "'%s' is not a time", bad[i]);
+    }
+}
+
 int main(void)
 {
+    test_time_parse();
     test_builder();
     test_every_type();
     test_errors();
