@@ -617,7 +617,7 @@ static int check_whole(struct doc *d, const yaml_node_t *root, struct ctest *t)
             mask |= 1ull << v;
             c += *c == ',';
         }
-        if (__builtin_popcountll(mask) >= t->vms)
+        if ((unsigned)__builtin_popcountll(mask) >= t->vms)
             return fail(d, root, "clients", "not every VM can be a client");
     }
     if ((t->vcpu_schedule || t->vcpu_quantum) && t->cpus <= 1)
