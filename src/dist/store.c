@@ -263,7 +263,7 @@ static const char lua_status[] = LUA_PRELUDE
 
 
 /* ARGV: p, have (next_point the caller has seen), seq (the coverage
- * version it has). {meta, stats, frontier, ptparent, picks, wins, new
+ * version it has), the rounds it has (complete: later ones are sent). {meta, stats, frontier, ptparent, picks, wins, new
  * points [id, json, ...], edge chunks [off, bytes, ...] and assertion
  * chunks changed since seq, ahits, asserts [id, {hash}, ...], bugs
  * [{hash}...], rounds [{hash}...], faults, links, guidance, {next, ndone,
@@ -311,7 +311,7 @@ static const char lua_view[] = LUA_PRELUDE
     "local nr = 0\n"
     "if nxt > 0 then nr = math.floor((nxt - 1) / per) + 1 end\n"
     "local rounds = {}\n"
-    "for r = 1, nr do rounds[#rounds + 1] = flat(p..'round:'..r) end\n"
+    "for r = tonumber(ARGV[4]) + 1, nr do rounds[#rounds + 1] = flat(p..'round:'..r) end\n"
     "return {meta, flat(p..'stats'), fr, flat(p..'ptparent'), flat(p..'picks'),\n"
     "  flat(p..'wins'), pts, ce, ca, flat(p..'cov:ahits'), as, bugs, rounds,\n"
     "  flat(p..'faults'), flat(p..'links'), flat(p..'guidance'),\n"
@@ -908,6 +908,7 @@ int cc_store_hgetall(struct cc_store *s, const char *key, json_t **obj, struct c
 void cc_store_cache_free(struct cc_store_cache *c)
 {
     json_decref(c->pts);
+    json_decref(c->history);
     free(c->edges);
     free(c->asserts);
     free(c->edges_ver);
@@ -1106,17 +1107,18 @@ static json_t *view_bugs(const redisReply *bugs)
     return a;
 }
 
-/* The rounds complete so far, in order, up to the first incomplete one. */
-static json_t *view_history(const redisReply *rounds, unsigned per, unsigned *done)
+/* The rounds complete so far, in order, up to the first incomplete one:
+ * the cache's, then those of rounds (the rounds after the cache's), which
+ * join the cache. */
+static void view_history(json_t *a, const redisReply *rounds, unsigned per)
 {
-    json_t *a = json_array();
-    *done = 0;
+    size_t first = json_array_size(a);
     for (size_t i = 0; i < rounds->elements; i++) {
         const redisReply *h = rounds->element[i];
         if (fu64(h, "branches") < per)
             break;
         json_t *e = json_object();
-        json_object_set_new(e, "round", json_integer((json_int_t)i + 1));
+        json_object_set_new(e, "round", json_integer((json_int_t)(first + i + 1)));
         json_object_set_new(e, "branches", ju64(fu64(h, "branches")));
         json_object_set_new(e, "wall_s",
                             json_real((double)(fu64(h, "end_ms") - fu64(h, "start_ms")) / 1000));
@@ -1128,9 +1130,7 @@ static json_t *view_history(const redisReply *rounds, unsigned per, unsigned *do
         if (fu64(h, "new_maxima"))
             json_object_set_new(e, "new_maxima", ju64(fu64(h, "new_maxima")));
         json_array_append_new(a, e);
-        *done = (unsigned)i + 1;
     }
-    return a;
 }
 
 static json_t *view_links(const redisReply *ls)
@@ -1179,11 +1179,14 @@ int cc_store_view(struct cc_store *s, struct cc_store_cache *c, json_t **out,
         if (!c->pts)
             return cc_err_set(err, ENOMEM, "out of memory");
     }
-    char have[24], seq[24];
+    if (!c->history && !(c->history = json_array()))
+        return cc_err_set(err, ENOMEM, "out of memory");
+    char have[24], seq[24], nr[24];
     snprintf(have, sizeof(have), "%" PRIu64, c->have);
     snprintf(seq, sizeof(seq), "%" PRIu64, c->seq);
-    const char *a[] = {have, seq};
-    redisReply *r = script(s, S_VIEW, 2, a, NULL, err);
+    snprintf(nr, sizeof(nr), "%zu", json_array_size(c->history));
+    const char *a[] = {have, seq, nr};
+    redisReply *r = script(s, S_VIEW, 3, a, NULL, err);
     if (!r)
         return -err->code;
     if (!is_array(r, 17) || !is_array(r->element[16], 7))
@@ -1221,7 +1224,9 @@ int cc_store_view(struct cc_store *s, struct cc_store_cache *c, json_t **out,
     json_object_set_new(o, "version", json_integer(1));
     json_object_set(o, "target", json_object_get(m, "target"));
     json_object_set(o, "options", json_object_get(m, "options"));
-    json_t *hist = view_history(r->element[12], per ? per : 1, &rounds_done);
+    view_history(c->history, r->element[12], per ? per : 1);
+    json_t *hist = json_deep_copy(c->history);
+    rounds_done = (unsigned)json_array_size(c->history);
     json_object_set_new(o, "rounds_done", json_integer(rounds_done));
     json_object_set_new(o, "branches_done", ju64(fu64(stats, "branches_done")));
     json_object_set_new(o, "react_branches", ju64(fu64(stats, "react_branches")));

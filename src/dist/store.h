@@ -132,7 +132,9 @@ int cc_store_status(struct cc_store *s, struct cc_store_status *st, struct cc_er
 /* What a worker (or an export) has already fetched, so that a view sends
  * only what changed: point JSON by id (immutable once written), the
  * coverage maps as of version seq (each merge bumps the version of the
- * chunks it changed). Zero-initialize; cc_store_cache_free. */
+ * chunks it changed), the rounds complete (they change no more). A view's
+ * size so grows with the frontier and the bugs, not with the rounds run.
+ * Zero-initialize; cc_store_cache_free. */
 struct cc_store_cache {
     json_t *pts;                    /* "id" -> the point's JSON text */
     uint64_t have;                  /* next_point as of the last view */
@@ -141,6 +143,7 @@ struct cc_store_cache {
     uint64_t *edges_ver, *asserts_ver;  /* each chunk's version */
     size_t n_edges_ver, n_asserts_ver;
     uint64_t seq;                   /* their version (chunks newer are sent) */
+    json_t *history;                /* the rounds complete so far (only later ones are sent) */
     bool init;
 };
 void cc_store_cache_free(struct cc_store_cache *c);
