@@ -17,7 +17,8 @@ int cc_file_write_atomic(const char *path, const void *data, size_t len, struct 
 /* A file that comes with this program, by its path REL in the build tree
  * relative to the binary (build/chaoscontrol: "kernel/bzImage" for
  * build/kernel/bzImage), or where make install put it
- * (DATADIR/chaoscontrol/REL, found relative to the installed binary).
+ * (LIBDIR/chaoscontrol/REL or DATADIR/chaoscontrol/REL, found relative to
+ * the installed binary).
  * Copies the first that is a regular file to buf and returns buf; NULL if
  * neither is. */
 const char *cc_file_beside_program(const char *rel, char *buf, size_t len);

@@ -25,27 +25,24 @@ int selfpath_candidates(const char *rel, char out[SELFPATH_MAX][PATH_MAX])
     int n = 0;
     if (snprintf(out[n], PATH_MAX, "%s/%s", exe, rel) < PATH_MAX)
         n++;
+    if (snprintf(out[n], PATH_MAX, "%s/%s/%s", exe, CC_BIN_TO_LIB, rel) < PATH_MAX)
+        n++;
     if (snprintf(out[n], PATH_MAX, "%s/%s/%s", exe, CC_BIN_TO_DATA, rel) < PATH_MAX)
         n++;
     return n;
 }
 
-const char *selfpath_find(const char *rel, int want_dir, char *buf, size_t len)
+const char *cc_file_beside_program(const char *rel, char *buf, size_t len)
 {
     char cand[SELFPATH_MAX][PATH_MAX];
     int n = selfpath_candidates(rel, cand);
     for (int i = 0; i < n; i++) {
         struct stat sb;
-        if (stat(cand[i], &sb) == 0 && (want_dir ? S_ISDIR(sb.st_mode) : S_ISREG(sb.st_mode)) &&
+        if (stat(cand[i], &sb) == 0 && S_ISREG(sb.st_mode) &&
             strlen(cand[i]) < len) {
             memcpy(buf, cand[i], strlen(cand[i]) + 1);
             return buf;
         }
     }
     return NULL;
-}
-
-const char *cc_file_beside_program(const char *rel, char *buf, size_t len)
-{
-    return selfpath_find(rel, 0, buf, len);
 }

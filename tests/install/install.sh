@@ -48,7 +48,7 @@ musllib=$root/$libdir/chaoscontrol/musl
 expected=(
   "$bindir/chaoscontrol" "$bindir/chaoscontrol-kvm-host"
   "$libexecdir/chaoscontrol/kvm-host" "$libexecdir/chaoscontrol/kvm-probe"
-  "$datadir/chaoscontrol/kernel/bzImage" "$datadir/chaoscontrol/kernel/vmlinux"
+  "$libdir/chaoscontrol/kernel/bzImage" "$libdir/chaoscontrol/kernel/vmlinux"
   "$includedir/chaoscontrol/chaoscontrol.h"
   "$libdir/chaoscontrol/musl/libchaoscontrol-sdk.a" "$libdir/chaoscontrol/musl/libvoidstar.so"
   "$libdir/pkgconfig/chaoscontrol-sdk.pc"
@@ -68,8 +68,8 @@ else
   not_ok "the expected files are installed" "missing under $root:" "${missing[@]}"
   find "$dest" -type f | sed "s|^$dest|#   |"
 fi
-if cmp -s "$root/$datadir/chaoscontrol/kernel/bzImage" "$build/kernel/bzImage" &&
-   [ ! -L "$root/$datadir/chaoscontrol/kernel/bzImage" ]; then
+if cmp -s "$root/$libdir/chaoscontrol/kernel/bzImage" "$build/kernel/bzImage" &&
+   [ ! -L "$root/$libdir/chaoscontrol/kernel/bzImage" ]; then
   ok "the kernel is a copy of build/kernel/bzImage (not a link into the cache)"
 else
   not_ok "the kernel is a copy of build/kernel/bzImage (not a link into the cache)"
@@ -193,7 +193,7 @@ d = json.load(open(sys.argv[1]))
 k = d["run"]["kernel"]
 assert os.path.realpath(k) == os.path.realpath(sys.argv[2]), "kernel %s, want %s" % (k, sys.argv[2])
 assert any(e["kind"] == "setup_complete" for e in d["events"]), "no setup_complete event"
-' "$work/run.json" "$root/$datadir/chaoscontrol/kernel/bzImage" 2>"$work/py.err"; then
+' "$work/run.json" "$root/$libdir/chaoscontrol/kernel/bzImage" 2>"$work/py.err"; then
   ok "without --kernel the installed CLI booted the installed kernel"
 else
   not_ok "without --kernel the installed CLI booted the installed kernel"
