@@ -22,7 +22,7 @@ work=$(mktemp -d "$build/install-test.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 dest=$work/dest
 
-tap_plan 16
+tap_plan 17
 
 # The build's directories (meson introspect): prefix, and the others
 # relative to it.
@@ -100,6 +100,32 @@ if grep -q -- '--kernel K' "$work/run.man" && grep -q 'SYNOPSIS' "$work/run.man"
 else
   not_ok "chaoscontrol-run(1) has the synopsis and the options of 'run --help'"
   diag_file "$work/run.man"
+fi
+
+# ---- the dashboard serves the installed web files ----------------------------
+if [ "$web" = yes ]; then
+  mkdir -p "$work/corpus"
+  "$cc" serve --corpus "$work/corpus" --port 0 >"$work/serve.out" 2>&1 &
+  spid=$!
+  addr=
+  for _ in $(seq 100); do
+    addr=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$work/serve.out" | head -1)
+    [ -n "$addr" ] && break
+    sleep 0.1
+  done
+  if [ -n "$addr" ] && python3 -c '
+import sys, urllib.request
+page = urllib.request.urlopen(sys.argv[1], timeout=10).read()
+sys.exit(0 if page == open(sys.argv[2], "rb").read() else 1)' "$addr" "$root/$datadir/chaoscontrol/web/index.html"; then
+    ok "the installed serve serves the installed index.html"
+  else
+    not_ok "the installed serve serves the installed index.html"
+    diag_file "$work/serve.out"
+  fi
+  kill "$spid" 2>/dev/null
+  wait "$spid" 2>/dev/null
+else
+  ok "the installed serve serves the installed index.html # SKIP built with -Dweb=false"
 fi
 
 # ---- bash completion -----------------------------------------------------
