@@ -6,6 +6,8 @@
 #   make demo   the same build, then the main demo job
 #   make bench  the same build, then the benchmarks in bench/
 #   make fuzz   build the libFuzzer targets and run each for FUZZ_SECONDS
+#   make install  the same build, then meson install into DESTDIR/PREFIX
+#               (PREFIX default /usr/local; docs/install.md)
 #   make clean  remove the build directories (the kernel cache stays)
 
 BUILD      ?= build
@@ -13,8 +15,10 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 MESON_OPTS ?=
 FUZZ_SECONDS ?= 60
+PREFIX     ?= /usr/local
+DESTDIR    ?=
 
-.PHONY: all deps build kernel test test-unit test-asan demo bench fuzz clean
+.PHONY: all deps build kernel test test-unit test-asan demo bench fuzz install clean
 
 all: build
 
@@ -50,6 +54,12 @@ bench: build
 
 fuzz: deps
 	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# The prefix is a Meson option of $(BUILD) (changing it rebuilds nothing:
+# the programs find their files relative to themselves).
+install: build
+	meson configure $(BUILD) -Dprefix=$(PREFIX)
+	meson install -C $(BUILD) $(if $(DESTDIR),--destdir $(abspath $(DESTDIR)))
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

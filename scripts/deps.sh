@@ -31,6 +31,9 @@ PKGS=(
   golang-go etcd-server etcd-client
   # the dashboard's browser test drives Debian's Chromium (tests/web)
   chromium
+  # the man pages (man -l) and the Debian package: its build and its check
+  # (tests/install: man-db, debhelper, lintian)
+  man-db debhelper lintian
 )
 
 # The dashboard's front end is built with Node.js and npm packages (web/):

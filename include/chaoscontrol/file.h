@@ -1,4 +1,5 @@
-/* libchaoscontrol: writing result files safely. */
+/* libchaoscontrol: writing result files safely; files that come with the
+ * program. */
 #ifndef CHAOSCONTROL_FILE_H
 #define CHAOSCONTROL_FILE_H
 
@@ -12,5 +13,14 @@
  * one, never a mix. What every long run uses for reports, checkpoints, bug
  * files and snapshots. */
 int cc_file_write_atomic(const char *path, const void *data, size_t len, struct cc_err *err);
+
+/* A file that comes with this program, by its path REL in the build tree
+ * relative to the binary (build/chaoscontrol: "kernel/bzImage" for
+ * build/kernel/bzImage), or where make install put it
+ * (LIBDIR/chaoscontrol/REL or DATADIR/chaoscontrol/REL, found relative to
+ * the installed binary).
+ * Copies the first that is a regular file to buf and returns buf; NULL if
+ * neither is. */
+const char *cc_file_beside_program(const char *rel, char *buf, size_t len);
 
 #endif

@@ -4,12 +4,14 @@
 #include <getopt.h>
 #include <linux/kvm.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "chaoscontrol/file.h"
 #include "chaoscontrol/probe.h"
 #include "chaoscontrol/virtio.h"
 #include "cli.h"
@@ -126,11 +128,12 @@ static void usage(FILE *f, const char *cmd)
 {
     bool verify = !strcmp(cmd, "verify");
     fprintf(f,
-            "usage: chaoscontrol %s --kernel K [--initrd I] [--mem 256M] [--seed N]\n"
+            "usage: chaoscontrol %s [--kernel K] [--initrd I] [--mem 256M] [--seed N]\n"
             "       [--cpus N] [--vcpu-schedule rr|random] [--vcpu-quantum N]\n"
             "       [--cmdline ARGS | --append ARGS] [--serial-out F] [--until PATTERN]\n"
             "       [--max-exits N] [--trace F]%s [--force] [--quiet]\n\n"
-            "  --kernel K        bzImage or ELF vmlinux\n"
+            "  --kernel K        bzImage or ELF vmlinux (default: the kernel built or\n"
+            "                    installed with this program, kernel/bzImage)\n"
             "  --initrd I        initramfs (newc cpio, optionally gzip)\n"
             "  --mem SIZE        guest RAM (default 256M, at most 3G)\n"
             "  --cpus N          vCPUs (1-%d, default 1); more than one: a local APIC each,\n"
@@ -216,12 +219,20 @@ static int finish_vm_opts(int argc, char **argv, const char *cmd, struct cli_vm_
                o->cmdline_extra ? " " : "", o->cmdline_extra ? o->cmdline_extra : "");
         exit(0);
     }
-    if (!o->kernel && !o->snapshot_mode) {
-        fprintf(stderr, "chaoscontrol %s: --kernel is required\n", cmd);
+    if (!o->snapshot_mode && cli_default_kernel(&o->kernel) < 0) {
+        fprintf(stderr, "chaoscontrol %s: " CLI_NO_KERNEL "\n", cmd);
         usage(stderr, cmd);
         return 2;
     }
     return 0;
+}
+
+int cli_default_kernel(const char **kernel)
+{
+    static char path[PATH_MAX];
+    if (!*kernel)
+        *kernel = cc_file_beside_program("kernel/bzImage", path, sizeof(path));
+    return *kernel ? 0 : -1;
 }
 
 /* Returns 0, or 2 for a usage error (after printing why). */

@@ -77,6 +77,14 @@ void cli_log(void *opaque, const char *msg);
 
 void cli_vm_opts_default(struct cli_vm_opts *o);
 
+/* --kernel's default: kernel/bzImage beside the program (build/kernel/ in the
+ * build tree) or the installed one (DATADIR/chaoscontrol/kernel/bzImage,
+ * src/util/selfpath.h). Sets *kernel when it is NULL; returns -1 if there is
+ * none, and CLI_NO_KERNEL is the error to print then. */
+int cli_default_kernel(const char **kernel);
+#define CLI_NO_KERNEL "--kernel is required (no default kernel: no kernel/bzImage beside " \
+                      "the program or installed with it)"
+
 /* --cpus N (1-CC_VM_MAX_VCPUS), --vcpu-schedule rr|random, --vcpu-quantum N
  * (exits, >= 1): the options of every command that creates VMs. Each
  * parses its value, or prints "chaoscontrol CMD: --cpus 'x' is not ..."

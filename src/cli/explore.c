@@ -131,7 +131,7 @@ struct xopts {
 static void usage_run(FILE *f)
 {
     fprintf(f,
-            "usage: chaoscontrol explore run --kernel K --initrd I --vms N --rounds R\n"
+            "usage: chaoscontrol explore run [--kernel K] --initrd I --vms N --rounds R\n"
             "           --branches B --output DIR [--mode fault|input-tree|hybrid] [--seed S]\n"
             "           [--disk-image F | --disk SIZE] [--cmdline ARGS] [--append ARGS]\n"
             "           [--mem SIZE] [--cpus N] [--vcpu-schedule rr|random]\n"
@@ -160,6 +160,9 @@ static void usage_run(FILE *f)
             "operation history) and, with --dlog-bugs, bug_N.dlog beside it. DIR also\n"
             "gets checkpoint.json (for resume), report.txt, assertions.json and\n"
             "coverage.svg, rewritten after every round.\n\n"
+            "  --kernel K         bzImage or ELF vmlinux (default: the kernel built or\n"
+            "                     installed with this program, kernel/bzImage)\n"
+            "  --initrd I         initramfs with the program under test as /init\n"
             "  --vms N            VMs in the simulation (1-%u)\n"
             "  --cpus N           vCPUs per VM (1-%d, default 1; one runs at a time)\n"
             "  --vcpu-schedule S  which vCPU runs next (--cpus > 1): rr (round robin, the\n"
@@ -915,8 +918,8 @@ static int explore_run(int argc, char **argv)
         return bad(&o, "%s", "--dlog-regs needs --dlog-bugs");
     if (shared && o.time_limit_ns)
         return bad(&o, "%s", "--time-limit is not available with --workers/--redis yet");
-    if (!o.kernel)
-        return bad(&o, "%s", "--kernel is required");
+    if (cli_default_kernel(&o.kernel) < 0)
+        return bad(&o, "%s", CLI_NO_KERNEL);
     if (!o.initrd)
         return bad(&o, "%s", "--initrd is required");
     if (!o.vms)

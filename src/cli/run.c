@@ -59,14 +59,15 @@ static const struct option long_opts[] = {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: chaoscontrol run --kernel K [--initrd I] [--seed N] [--json F]\n"
+            "usage: chaoscontrol run [--kernel K] [--initrd I] [--seed N] [--json F]\n"
             "       [--mem 256M] [--cpus N] [--vcpu-schedule rr|random] [--vcpu-quantum N]\n"
             "       [--cmdline ARGS | --append ARGS] [--serial | --serial-out F]\n"
             "       [--max-exits N] [--replay F] [--override INDEX=VALUE]...\n"
             "       [--trigger auto|port] [--force] [--quiet]\n\n"
             "Runs a guest that uses the ChaosControl SDK to the end (power-off, or the\n"
             "first failed assertion) and prints its assertion table.\n\n"
-            "  --kernel K          bzImage or ELF vmlinux\n"
+            "  --kernel K          bzImage or ELF vmlinux (default: the kernel built or\n"
+            "                      installed with this program, kernel/bzImage)\n"
             "  --initrd I          initramfs with the program under test as /init\n"
             "  --seed N            seed for every source of randomness (default 0)\n"
             "  --json F            write the run's SDK record (assertions, failure, events,\n"
@@ -209,8 +210,8 @@ static int parse(int argc, char **argv, struct run_opts *o)
         usage(stderr);
         return 2;
     }
-    if (!o->vm.kernel) {
-        fprintf(stderr, "chaoscontrol run: --kernel is required\n");
+    if (cli_default_kernel(&o->vm.kernel) < 0) {
+        fprintf(stderr, "chaoscontrol run: " CLI_NO_KERNEL "\n");
         usage(stderr);
         return 2;
     }

@@ -79,7 +79,7 @@ static const struct option long_opts[] = {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: chaoscontrol sim --vms N --kernel K --initrd I [--schedule F.json]\n"
+            "usage: chaoscontrol sim --vms N [--kernel K] --initrd I [--schedule F.json]\n"
             "       [--seed N] [--duration 10s] [--disk SIZE | --disk-image F] [--append ARGS]\n"
             "       [--json F] [--mem 256M] [--quantum 100us] [--latency 100us]\n"
             "       [--cpus N] [--vcpu-schedule rr|random] [--vcpu-quantum N]\n"
@@ -93,7 +93,8 @@ static void usage(FILE *f)
             "assertion table. The same seed and schedule give the same run.\n\n"
             "  --vms N             number of VMs (1-%u); VM i has MAC 52:54:00:00:00:(i+1)\n"
             "                      and \"cc_vm_id=i\" on its kernel command line\n"
-            "  --kernel K          bzImage or ELF vmlinux\n"
+            "  --kernel K          bzImage or ELF vmlinux (default: the kernel built or\n"
+            "                      installed with this program, kernel/bzImage)\n"
             "  --initrd I          initramfs with the program under test as /init\n"
             "  --schedule F        fault schedule (JSON; see include/chaoscontrol/schedule.h)\n"
             "  --seed N            seed of every random stream (default 0)\n"
@@ -270,8 +271,8 @@ static int parse(int argc, char **argv, struct sim_opts *o)
         fprintf(stderr, "chaoscontrol sim: --vms is required\n");
         return 2;
     }
-    if (!o->kernel) {
-        fprintf(stderr, "chaoscontrol sim: --kernel is required\n");
+    if (cli_default_kernel(&o->kernel) < 0) {
+        fprintf(stderr, "chaoscontrol sim: " CLI_NO_KERNEL "\n");
         return 2;
     }
     if (o->disk && o->disk_image)

@@ -75,23 +75,6 @@ static char *self_path(void)
     return strdup(buf);
 }
 
-/* build/kernel/bzImage beside build/chaoscontrol, or
- * PREFIX/share/chaoscontrol/kernel/bzImage beside PREFIX/bin/chaoscontrol. */
-static char *default_kernel(const char *self)
-{
-    static const char *const rel[] = {"kernel/bzImage", "../share/chaoscontrol/kernel/bzImage"};
-    const char *slash = strrchr(self, '/');
-    for (size_t i = 0; slash && i < 2; i++) {
-        char *p;
-        if (asprintf(&p, "%.*s/%s", (int)(slash - self), self, rel[i]) < 0)
-            return NULL;
-        if (access(p, R_OK) == 0)
-            return p;
-        free(p);
-    }
-    return NULL;
-}
-
 /* What to call this program in a command printed for a person: its name
  * when $PATH finds this very program, else its full path. */
 static const char *prog_for_user(const char *self)
@@ -365,8 +348,9 @@ static void run_one(struct run *r, struct result *res)
     res->v = V_ERROR;
     const char *kernel = t->kernel ? t->kernel : r->kernel ? r->kernel : r->def_kernel;
     if (!kernel) {
-        set_str(&res->why, "%s: no kernel: the test names none and ours was not found next to "
-                "%s (give --kernel K or 'kernel:' in the file)", res->file, r->self);
+        set_str(&res->why, "%s: no kernel: the test names none and ours was not found beside "
+                "%s or installed with it (give --kernel K or 'kernel:' in the file)", res->file,
+                r->self);
         return;
     }
     struct strlist pack = {0}, ex = {0};
@@ -656,7 +640,9 @@ int cmd_test(int argc, char **argv)
         fprintf(stderr, "chaoscontrol test: cannot find this program (/proc/self/exe)\n");
         return 1;
     }
-    r.def_kernel = default_kernel(r.self);
+    const char *dk = NULL;
+    if (cli_default_kernel(&dk) == 0 && dk)
+        r.def_kernel = strdup(dk);
     r.user_prog = prog_for_user(r.self);
     size_t n = (size_t)(argc - optind);
     struct result *res = calloc(n, sizeof(*res));

@@ -32,6 +32,7 @@
 
 #include "chaoscontrol/dash.h"
 #include "explore/dash_internal.h"
+#include "util/selfpath.h"
 
 #define DASH_KEEPALIVE_S 15
 #define DASH_POLL_MS 500
@@ -437,25 +438,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
 static int open_web(const char *given)
 {
-    char cand[3][PATH_MAX];
+    char cand[SELFPATH_MAX][PATH_MAX];
     int n = 0;
     const char *env = getenv("CC_DASHBOARD_WEB");
     if (given)
         snprintf(cand[n++], PATH_MAX, "%s", given);
     else if (env && *env)
         snprintf(cand[n++], PATH_MAX, "%s", env);
-    else {
-        char exe[PATH_MAX];
-        ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-        if (l > 0) {
-            exe[l] = 0;
-            char *slash = strrchr(exe, '/');
-            if (slash)
-                *slash = 0;
-            snprintf(cand[n++], PATH_MAX, "%.*s/web", PATH_MAX - 8, exe);
-            snprintf(cand[n++], PATH_MAX, "%.*s/../share/chaoscontrol/web", PATH_MAX - 32, exe);
-        }
-    }
+    else
+        n = selfpath_candidates("web", cand);  /* build/web, or the installed copy */
     for (int i = 0; i < n; i++) {
         int fd = open(cand[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         struct stat sb;

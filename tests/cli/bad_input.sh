@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 
 command -v strace >/dev/null || { echo "Bail out! strace not found (scripts/deps.sh installs it)"; exit 1; }
 
-tap_plan 54
+tap_plan 56
 
 # expect NAME STATUS PATTERN ARGS...: exit status STATUS, PATTERN in stderr,
 # and no attempt to open /dev/kvm
@@ -76,7 +76,18 @@ expect "a directory as disk image" 1 "is not a regular file" \
 expect "a malformed --mem" 2 "is not a size" boot --kernel "$kernel" --mem lots
 expect "an unknown option" 2 "unknown option '--frobnicate'" boot --kernel "$kernel" --frobnicate
 expect "a missing option value" 2 "needs a value" boot --kernel
-expect "no --kernel" 2 "--kernel is required" boot
+# Without --kernel: kernel/bzImage beside the program (build/kernel/ here, or
+# the installed one). A copy of the program elsewhere has none, or the one
+# put beside it.
+mkdir -p "$work/alone"
+cp "$cc" "$work/alone/chaoscontrol"
+cc=$work/alone/chaoscontrol expect "no --kernel and no default kernel" 2 "--kernel is required (no default kernel" boot
+mkdir "$work/alone/kernel"
+echo "not a kernel" >"$work/alone/kernel/bzImage"
+cc=$work/alone/chaoscontrol expect "no --kernel: the default kernel beside the program" 1 \
+  "kernel '$work/alone/kernel/bzImage' is not a Linux kernel" boot --initrd "$initrd"
+expect "no --kernel: build/kernel/bzImage (the next error, the disk image's)" 1 \
+  "cannot open disk image $work/nope" boot --initrd "$initrd" --disk-image "$work/nope"
 expect "--runs outside verify" 2 "only for 'verify'" boot --kernel "$kernel" --runs 3
 expect "an unknown command" 2 "unknown command 'bogus'" bogus
 

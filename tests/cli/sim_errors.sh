@@ -69,7 +69,10 @@ expect "--cpus out of range" "--cpus '9' is not a number of vCPUs (1-8)" \
 expect "--vms out of range" "--vms '0' is not a number from 1 to 64" --vms 0 --kernel "$kernel"
 expect "--duration malformed" "--duration '10 sec' is not a positive time" \
   --vms 3 --kernel "$kernel" --duration "10 sec"
-expect "--kernel required" "--kernel is required" --vms 3
+# without --kernel and no kernel/bzImage beside the program (a copy of it)
+mkdir -p "$work/alone" && cp "$cc" "$work/alone/chaoscontrol"
+cc=$work/alone/chaoscontrol expect "--kernel required without a default kernel" \
+  "--kernel is required (no default kernel" --vms 3
 expect "unknown option" "unknown option '--partition'" --vms 3 --kernel "$kernel" --partition
 
 tap_done
