@@ -117,5 +117,6 @@ int cmd_dlog(int argc, char **argv);      /* dlog.c */
 int cmd_replay(int argc, char **argv);    /* replay.c */
 int cmd_debug(int argc, char **argv);     /* debug.c */
 int cmd_triage(int argc, char **argv);
+int cmd_trace(int argc, char **argv);     /* trace.c */
 
 #endif
