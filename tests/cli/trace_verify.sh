@@ -12,7 +12,7 @@ cc=$build/chaoscontrol
 work=$(mktemp -d "${TMPDIR:-/tmp}/trace-verify.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 17
+tap_plan 18
 
 # run NAME STATUS PATTERN STREAM ARGS...: exit status STATUS and PATTERN
 # (fixed string) in STREAM (out or err)
@@ -78,6 +78,18 @@ run "a difference: the events before it" 1 "line 20: 0 exit reason=svm:io rip=0x
 # B stops early: a prefix is a difference too.
 header "$work/d" 7; events 0x21 | head -7 >>"$work/d"
 run "one recording ends early: where" 1 "different: thread 0, event 7 of that thread: B ends there (7 events), the other goes on" out verify "$work/a" "$work/d"
+
+# An interrupt window SVM reported inside an STI shadow, which the VMM
+# stepped out of (#DB at the instruction after), is the window exit there.
+win() {  # win RIP: a window exit at RIP
+  printf '0 exit reason=svm:vintr rip=%s info1=0x0 info2=0x0 intr=- err=- vcpu=0\n0 uexit reason=irq_window_open errno=0\n' "$1"
+}
+header "$work/w1" 15; { events 0x21 | head -3; win 0xffffffff81000010
+  echo '0 exit reason=svm:excp_DB rip=0xffffffff81000020 info1=0x0 info2=0x0 intr=- err=- vcpu=0'
+  echo '0 uexit reason=debug errno=0'; echo '0 virq vector=0x30 soft=0'; events 0x21 | tail -7; } >>"$work/w1"
+header "$work/w2" 13; { events 0x21 | head -3; win 0xffffffff81000020
+  echo '0 virq vector=0x30 soft=0'; events 0x21 | tail -7; } >>"$work/w2"
+run "an STI-shadow window and its step read as the window after the step" 0 "interrupt windows reported in an STI shadow and stepped out of (counted where the VMM takes them; docs/trace.md): 1/0" out verify "$work/w1" "$work/w2"
 
 # Malformed recordings: file and line.
 header "$work/m1" 10; events 0x21 | sed '5s/port=0x3f8 //' >>"$work/m1"
