@@ -44,9 +44,8 @@ static void usage(FILE *f)
             "           hypercalls. Host-induced events (host interrupt and nested page\n"
             "           fault exits, entries, KVM's page faults, re-injections, signals)\n"
             "           are only counted: they differ from run to run of one execution.\n"
-            "           With -- CMD, CMD starts only once every\n"
-            "           probe is attached and is recorded to its end; the exit status is\n"
-            "           CMD's. With --pid P, the running process P is recorded until it\n"
+            "           With -- CMD, CMD starts only once every probe is attached and is\n"
+            "           recorded to its end; the exit status is CMD's. With --pid P, the running process P is recorded until it\n"
             "           exits or until SIGINT/SIGTERM. The recording (text, one event a\n"
             "           line, no host timestamps) is written atomically to F (default\n"
             "           kvm-trace.txt). A recording that lost events is written with its\n"
@@ -54,11 +53,14 @@ static void usage(FILE *f)
             "           when bpftrace fails). tracefs is mounted if it is not.\n"
             "  verify   whether two recordings are the same execution: exit 0 and\n"
             "           'same: N events (...)', or exit 1 and the first difference (thread,\n"
-            "           its compared event number, both events and --context N compared\n"
-            "           events before it, default 5); 2 for a malformed, incomplete or\n"
+            "           the event's index in it, both events and the --context N events\n"
+            "           before it, default 5); 2 for a malformed, incomplete or\n"
             "           unreadable recording (named with its line). The counts of the\n"
             "           host-induced events are printed, A/B where they differ.\n\n"
-            "environment: CC_BPFTRACE  the bpftrace to run (default: bpftrace on PATH)\n");
+            "environment: CC_BPFTRACE    the bpftrace to run (default: bpftrace on PATH)\n"
+            "             CC_KVM_PROBE=skip  chaoscontrol's own commands skip their KVM probe,\n"
+            "                          whose tiny VMs read the host TSC (a recording of\n"
+            "                          them differs in every run)\n");
 }
 
 /* ---- recording state ---- */
