@@ -26,6 +26,8 @@ PKGS=(
   python3-yaml
   # the time-travel debugger's test drives Debian's GDB (tests/linux/replay.sh)
   gdb
+  # host-side KVM traces: chaoscontrol trace record runs bpftrace (src/cli/trace.c)
+  bpftrace
   # Linux-tier tests with real software: a Go program (tests/linux/gotime)
   # and the reference case, a 3-node etcd cluster (tests/linux/etcd.sh)
   golang-go etcd-server etcd-client

@@ -126,5 +126,6 @@ int cmd_replay(int argc, char **argv);    /* replay.c */
 int cmd_debug(int argc, char **argv);     /* debug.c */
 int cmd_triage(int argc, char **argv);
 int cmd_test(int argc, char **argv);      /* test.c */
+int cmd_trace(int argc, char **argv);     /* trace.c */
 
 #endif

@@ -35,6 +35,7 @@ static const struct command commands[] = {
     {"snapshot", cmd_snapshot, "save, load, inspect and diff snapshot files"},
     {"snapshot-demo", cmd_snapshot_demo, "snapshot, restore and fork a guest, with checks and timings"},
     {"test", cmd_test, "run declarative simulation tests (YAML files); JUnit XML for CI"},
+    {"trace", cmd_trace, "record a VMM process's KVM events with bpftrace; compare two recordings"},
     {"triage", cmd_triage, "a bug report (Markdown, JSON, SVG): faults that matter, consoles, traffic"},
     {"verify", cmd_verify, "boot a guest N times and check the runs are bit-identical"},
     {"version", cmd_version, "print the version"},
