@@ -14,6 +14,13 @@
  * files and snapshots. */
 int cc_file_write_atomic(const char *path, const void *data, size_t len, struct cc_err *err);
 
+/* Read a whole file (at most max bytes) into a new buffer with a NUL
+ * after its len bytes (*out, for free()). Errors name the file: "PATH:
+ * cannot read the WHAT: ...", "PATH: larger than N MiB: not a WHAT",
+ * "PATH: read error". */
+int cc_file_read(const char *path, const char *what, size_t max, char **out, size_t *len,
+                 struct cc_err *err);
+
 /* A file that comes with this program, by its path REL in the build tree
  * relative to the binary (build/chaoscontrol: "kernel/bzImage" for
  * build/kernel/bzImage), or where make install put it

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chaoscontrol/file.h"
 #include "check/check_internal.h"
 #include "util/buf.h"
 #include "util/cjson.h"
@@ -564,31 +565,11 @@ int cc_history_parse(const char *text, size_t len, const char *src, struct cc_hi
 int cc_history_load(const char *path, struct cc_history **out, struct cc_err *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return cc_err_set(err, errno, "%s: cannot read the history: %s", path, strerror(errno));
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 65536 > cap) {
-            cap = cap ? cap * 2 : 1 << 20;
-            char *n = realloc(text, cap);
-            if (!n) {
-                free(text);
-                fclose(f);
-                return cc_err_set(err, ENOMEM, "%s: out of memory", path);
-            }
-            text = n;
-        }
-        size_t k = fread(text + len, 1, 65536, f);
-        len += k;
-        if (k < 65536)
-            break;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    int rc = bad ? cc_err_set(err, EIO, "%s: read error", path)
-                 : cc_history_parse(text, len, path, out, err);
+    char *text;
+    size_t len;
+    int rc = cc_file_read(path, "history", (size_t)1 << 32, &text, &len, err);
+    if (rc == 0)
+        rc = cc_history_parse(text, len, path, out, err);
     free(text);
     return rc;
 }

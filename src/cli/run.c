@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "chaoscontrol/sdk_host.h"
+#include "chaoscontrol/file.h"
 #include "cli.h"
 
 enum {
@@ -218,34 +219,6 @@ static int parse(int argc, char **argv, struct run_opts *o)
     return 0;
 }
 
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 65536, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t k = fread(buf + len, 1, cap - len - 1, f);
-        len += k;
-        if (k == 0)
-            break;
-        if (len + 1 == cap) {
-            char *n = realloc(buf, cap * 2);
-            if (!n) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = n;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[len] = 0;
-    return buf;
-}
 
 static bool stop_is_clean(enum cc_stop s)
 {
@@ -337,11 +310,11 @@ static int write_json(const char *path, struct cc_vm *vm, const struct run_opts 
 static int make_script(const struct run_opts *o, struct cc_choice_script *script)
 {
     if (o->replay) {
-        char *text = read_text(o->replay);
+        char *text;
+        size_t len;
         struct cc_err err = {0};
-        if (!text) {
-            fprintf(stderr, "chaoscontrol run: cannot read --replay '%s': %s\n", o->replay,
-                    strerror(errno));
+        if (cc_file_read(o->replay, "--replay file", 64u << 20, &text, &len, &err) < 0) {
+            fprintf(stderr, "chaoscontrol run: %s\n", err.msg);
             return -1;
         }
         int rc = cc_choice_script_from_json(text, script, &err);

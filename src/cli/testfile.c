@@ -10,6 +10,7 @@
 #include <yaml.h>
 
 #include "chaoscontrol/explore.h"
+#include "chaoscontrol/file.h"
 #include "chaoscontrol/schedule.h"
 #include "cli.h"
 #include "testfile.h"
@@ -683,34 +684,12 @@ int ctest_parse(const char *path, const char *text, size_t len, struct ctest *t,
 int ctest_load(const char *path, struct ctest *t, struct cc_err *err)
 {
     memset(t, 0, sizeof(*t));
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return cc_err_set(err, errno, "%s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            char *nb = cap > (16u << 20) ? NULL : realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return cc_err_set(err, EFBIG, "%s: larger than 16 MiB: not a test file", path);
-            }
-            buf = nb;
-        }
-        size_t k = fread(buf + len, 1, cap - len, f);
-        len += k;
-        if (k == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return cc_err_set(err, EIO, "%s: read error", path);
-    }
-    int rc = ctest_parse(path, buf, len, t, err);
+    char *buf;
+    size_t len;
+    int rc = cc_file_read(path, "test file", 16u << 20, &buf, &len, err);
+    if (rc < 0)
+        return rc;
+    rc = ctest_parse(path, buf, len, t, err);
     free(buf);
     return rc;
 }

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "chaoscontrol/explore.h"
+#include "chaoscontrol/file.h"
 #include "chaoscontrol/sim.h"
 #include "explore/explore_internal.h"
 #include "util/buf.h"
@@ -357,44 +358,16 @@ out:
 int cc_bug_load(const char *path, struct cc_bug **out, struct cc_err *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return cc_err_set(err, errno, "%s: %s", path, strerror(errno));
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 16384;
-            if (cap > (64u << 20)) {
-                free(text);
-                fclose(f);
-                return cc_err_set(err, EFBIG, "%s: larger than 64 MiB: not a bug file", path);
-            }
-            char *n = realloc(text, cap);
-            if (!n) {
-                free(text);
-                fclose(f);
-                return cc_err_set(err, ENOMEM, "out of memory");
-            }
-            text = n;
-        }
-        size_t k = fread(text + len, 1, 4096, f);
-        len += k;
-        if (k < 4096)
-            break;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(text);
-        return cc_err_set(err, EIO, "%s: read error", path);
-    }
-    text[len] = 0;
+    char *text;
+    size_t len;
+    int rc = cc_file_read(path, "bug file", 64u << 20, &text, &len, err);
+    if (rc < 0)
+        return rc;
     if (strlen(text) != len) {
         free(text);
         return cc_err_set(err, EINVAL, "%s: contains NUL bytes: not a JSON bug file", path);
     }
-    int rc = cc_bug_parse(text, path, out, err);
+    rc = cc_bug_parse(text, path, out, err);
     free(text);
     return rc;
 }

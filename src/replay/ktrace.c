@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chaoscontrol/file.h"
 #include "chaoscontrol/ktrace.h"
 
 /* ---- the bpftrace program ---- */
@@ -436,30 +437,10 @@ static int krec_load(struct krec *r, const char *path, struct cc_err *err)
 {
     memset(r, 0, sizeof(*r));
     r->path = path;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return cc_err_set(err, errno, "cannot open the recording %s: %s", path, strerror(errno));
-    size_t sz = 0, cap = 0;
-    for (;;) {
-        if (cap - sz < 65536) {
-            cap = cap ? 2 * cap : 1 << 20;
-            char *nd = realloc(r->data, cap + 1);
-            if (!nd) {
-                fclose(f);
-                return cc_err_set(err, ENOMEM, "%s: out of memory", path);
-            }
-            r->data = nd;
-        }
-        size_t k = fread(r->data + sz, 1, cap - sz, f);
-        sz += k;
-        if (!k)
-            break;
-    }
-    int rerr = ferror(f) ? errno : 0;
-    fclose(f);
-    if (rerr)
-        return cc_err_set(err, rerr ? rerr : EIO, "cannot read %s: %s", path, strerror(rerr));
-    r->data[sz] = 0;
+    size_t sz;
+    int rc = cc_file_read(path, "recording", (size_t)4 << 30, &r->data, &sz, err);
+    if (rc < 0)
+        return rc;
     r->size = sz;
     if (memchr(r->data, 0, sz))
         return cc_err_set(err, EINVAL, "%s: not a text file (a NUL byte)", path);

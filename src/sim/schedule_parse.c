@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "chaoscontrol/file.h"
 #include "sim/schedule_internal.h"
 #include "util/cjson.h"
 
@@ -557,44 +558,15 @@ int cc_schedule_load(const char *path, unsigned n_vms, struct cc_schedule **out,
                      struct cc_err *err)
 {
     *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return cc_err_set(err, errno, "%s: cannot read the schedule: %s", path, strerror(errno));
-    size_t cap = 65536, len = 0;
-    char *buf = malloc(cap);
-    int rc = 0;
-    while (buf) {
-        size_t k = fread(buf + len, 1, cap - len - 1, fp);
-        len += k;
-        if (k == 0)
-            break;
-        if (len + 1 == cap) {
-            if (cap >= (64u << 20)) {
-                rc = cc_err_set(err, EFBIG, "%s: larger than 64 MiB: not a schedule", path);
-                break;
-            }
-            char *n = realloc(buf, cap * 2);
-            if (!n) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = n;
-            cap *= 2;
-        }
-    }
-    bool ioerr = ferror(fp);
-    fclose(fp);
-    if (!buf)
-        return cc_err_set(err, ENOMEM, "out of memory");
-    if (rc == 0 && ioerr)
-        rc = cc_err_set(err, EIO, "%s: read error", path);
-    if (rc == 0 && memchr(buf, 0, len))
+    char *buf;
+    size_t len;
+    int rc = cc_file_read(path, "schedule", 64u << 20, &buf, &len, err);
+    if (rc < 0)
+        return rc;
+    if (memchr(buf, 0, len))
         rc = cc_err_set(err, EINVAL, "%s: contains a NUL byte: not a JSON schedule", path);
-    if (rc == 0) {
-        buf[len] = 0;
+    if (rc == 0)
         rc = cc_schedule_parse(buf, path, n_vms, out, err);
-    }
     free(buf);
     return rc;
 }

@@ -111,3 +111,49 @@ int cc_file_write_atomic(const char *path, const void *data, size_t len, struct 
     }
     return afile_commit(&f, err);
 }
+
+int cc_file_read(const char *path, const char *what, size_t max, char **out, size_t *len,
+                 struct cc_err *err)
+{
+    *out = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cc_err_set(err, errno, "%s: cannot read the %s: %s", path, what, strerror(errno));
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (;;) {
+        if (cap - n < 65536) {
+            if (cap > max) {
+                rc = cc_err_set(err, EFBIG, "%s: larger than %zu MiB: not a %s", path,
+                                max >> 20, what);
+                break;
+            }
+            cap = cap ? cap * 2 : 65536 * 2;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) {
+                rc = cc_err_set(err, ENOMEM, "%s: out of memory", path);
+                break;
+            }
+            buf = nb;
+        }
+        size_t k = fread(buf + n, 1, cap - n, f);
+        n += k;
+        if (!k)
+            break;
+    }
+    if (rc == 0 && ferror(f))
+        rc = cc_err_set(err, EIO, "%s: read error", path);
+    if (rc == 0 && n > max)
+        rc = cc_err_set(err, EFBIG, "%s: larger than %zu MiB: not a %s", path, max >> 20, what);
+    fclose(f);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    buf[n] = 0;
+    *out = buf;
+    *len = n;
+    return 0;
+}

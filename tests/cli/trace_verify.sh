@@ -104,7 +104,7 @@ header "$work/m5" 10 5; events 0x21 >>"$work/m5"
 run "an incomplete recording (lost events) is refused" 2 "$work/m5: an incomplete recording: 5 events were lost" err verify "$work/m5" "$work/a"
 printf 'hello\n' >"$work/m6"
 run "not a recording: file:1" 2 "$work/m6:1: not a chaoscontrol kvm trace" err verify "$work/a" "$work/m6"
-run "a missing file is named" 2 "cannot open the recording $work/nope" err verify "$work/a" "$work/nope"
+run "a missing file is named" 2 "$work/nope: cannot read the recording" err verify "$work/a" "$work/nope"
 
 # Options.
 run "verify wants two files" 2 "want two recordings" err verify "$work/a"
