@@ -5,6 +5,7 @@
 # (and AVX-512 as the host allows). --pin-cpu pins every thread of the VMM
 # (read from /proc/PID/task/*/status while it runs) and changes nothing the
 # guest sees: the same exits, trace, console and RAM as an unpinned run.
+# explore run records the processor and explore resume uses the record.
 #   tools/kvm-host --cpus 2 -- bash tests/linux/cpu.sh
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,7 +17,7 @@ prog=$build/tests/linux/cpuinfo_prog
 work=$(mktemp -d "${TMPDIR:-/tmp}/cpu-test.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 15
+tap_plan 17
 
 "$cc" pack --output "$work/ci.initrd" --add "$prog" --cmd "$prog" 2>"$work/pack.err" ||
   diag_file "$work/pack.err"
@@ -99,6 +100,39 @@ else
   check "--avx512 on a host without it: exit 1 and the error says so" \
     test $rc = 1 -a -n "$(grep 'asks for AVX-512, which this host' "$work/avx512.err")"
 fi
+# 5. recorded: explore run keeps the processor in its target (checkpoint,
+# bug files) and explore resume boots with the recorded one: its setup
+# marker is a line only --tsc-khz 1234567 makes the guest print (the
+# program stays: a VM that powered off would count as set up anyway)
+"$cc" pack --output "$work/stay.initrd" --add "$prog" --cmd "$prog stay" 2>"$work/pack.err" ||
+  diag_file "$work/pack.err"
+xmodel=(--cpu-vendor ChaosCtlTest --cpu-family 25 --cpu-model 33 --tsc-khz 1234567)
+"$cc" explore run --kernel "$kernel" --initrd "$work/stay.initrd" --vms 1 --rounds 1 \
+  --branches 1 --branch-time 100ms --setup-marker "tsc 1234567 kHz" --output "$work/ex" \
+  --quiet "${xmodel[@]}" >"$work/ex.out" 2>&1
+rc=$?
+diag_file "$work/ex.out"
+check "explore run with the processor options: set up by the marker only it prints (exit 0)" \
+  python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert sys.argv[2] == "0", "explore exit " + sys.argv[2]
+c = d["target"]["cpu"]
+assert c["vendor"] == "ChaosCtlTest" and c["family"] == 25 and c["model"] == 33, c
+assert c["tsc_khz"] == 1234567 and c["avx2"] is False, c
+assert int(d["setup_ns"]) > 0, d
+' "$work/ex/checkpoint.json" "$rc"
+"$cc" explore resume --corpus "$work/ex" --rounds 1 --quiet >"$work/res.out" 2>&1
+rc=$?
+diag_file "$work/res.out"
+check "explore resume boots with the recorded processor (the marker again; exit 0)" \
+  python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert sys.argv[2] == "0", "resume exit " + sys.argv[2]
+assert int(d["branches_done"]) == 2, d["branches_done"]
+' "$work/ex/checkpoint.json" "$rc"
+
 # a value out of range, before any VM
 "$cc" boot --kernel "$kernel" --cpu-family 5 --cpu-model 20 2>"$work/bad.err"
 rc=$?

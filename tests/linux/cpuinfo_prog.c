@@ -1,11 +1,15 @@
 /* What a guest sees of its processor (tests/linux/cpu.sh): the TSC
  * frequency CPUID leaves 0x15 and 0x16 report (the kernel does not use the
  * TSC, DESIGN.md section 3, so it prints no frequency of its own), then
- * /proc/cpuinfo (vendor, family, model, stepping, model name, flags). */
+ * /proc/cpuinfo (vendor, family, model, stepping, model name, flags).
+ * With the argument "stay", it then sleeps instead of exiting (a VM that
+ * powered off would count as set up whatever it printed). */
 #include <cpuid.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
-int main(void)
+int main(int argc, char **argv)
 {
     unsigned a, b, c, d;
     __cpuid(0x15, a, b, c, d);
@@ -22,5 +26,8 @@ int main(void)
     while (fgets(line, sizeof(line), f))
         fputs(line, stdout);
     fclose(f);
+    fflush(stdout);
+    while (argc > 1 && !strcmp(argv[1], "stay"))
+        pause();
     return 0;
 }
