@@ -61,3 +61,16 @@ qemu_hmp_time() {
   wait "$pid" 2>/dev/null
   echo $(((end - start) / 1000000))
 }
+
+# spread N1 N2 ...: "median p10 p90 stdev" of integers (nearest-rank
+# percentiles, population standard deviation, rounded).
+spread() {
+  printf '%s\n' "$@" | sort -n | awk '
+    { a[NR] = $1; s += $1; q += $1 * $1 }
+    function pct(p,  k) { k = int(p * NR + 0.999999); if (k < 1) k = 1; return a[k] }
+    END {
+      med = (NR % 2) ? a[(NR + 1) / 2] : int((a[NR / 2] + a[NR / 2 + 1]) / 2)
+      m = s / NR; v = q / NR - m * m; if (v < 0) v = 0
+      printf "%d %d %d %d\n", med, pct(0.1), pct(0.9), sqrt(v) + 0.5
+    }'
+}

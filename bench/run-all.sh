@@ -7,7 +7,7 @@ build=${1:-build}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 export CC_BUILD_DIR=$repo/$build
 status=0
-for b in boot snapshot sdk etcd lincheck dlog dashboard dist; do
+for b in boot snapshot sdk etcd lincheck dlog dashboard dist pin; do
   [ -x "$repo/bench/$b.sh" ] || continue
   echo "=== bench/$b ==="
   "$repo/bench/$b.sh" || status=1

@@ -98,6 +98,10 @@ struct cc_xtarget {
     unsigned vcpus;                 /* 0 or 1: one vCPU per VM (sim.h) */
     enum cc_vcpu_sched vcpu_sched;
     uint32_t vcpu_quantum;          /* 0: the default */
+    /* The processor the VMs present (vm.h; cc_xtarget_init: the default).
+     * Recorded as "cpu" in bug files and checkpoints when not the default;
+     * files without it load with the default. */
+    struct cc_cpu_model cpu;
     const char *cmdline, *append;   /* as in struct cc_sim_config */
     uint64_t disk_size;
     const char *disk_image;

@@ -141,6 +141,9 @@ struct cc_sim_config {
     unsigned vcpus;
     enum cc_vcpu_sched vcpu_sched;
     uint32_t vcpu_quantum;
+    /* The processor every VM presents (vm.h; cc_sim_config_default: the
+     * default model). */
+    struct cc_cpu_model cpu;
     uint64_t disk_size;         /* each VM's disk: copy-on-write over zeros or ... */
     const char *disk_image;     /* ... over this read-only image (each VM its own
                                    overlay) */

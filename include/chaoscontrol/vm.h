@@ -33,6 +33,7 @@
 struct cc_vm;
 struct cc_vm_ext_ops;
 struct cc_dlog;
+struct cc_vm_config;
 
 /* Virtual-time cost of each exit kind, in nanoseconds. */
 struct cc_exit_costs {
@@ -48,6 +49,31 @@ struct cc_cpu_identity {
     uint32_t family, model, stepping;
     char brand[49];         /* brand string for leaves 0x80000002-4 */
 };
+
+/* The processor a VM presents, as one value (the same fields as
+ * cc_vm_config's cpu, tsc_khz, avx2 and avx512): what simulations and
+ * exploration targets carry and bug files record (docs/cpu.md). */
+struct cc_cpu_model {
+    struct cc_cpu_identity id;
+    uint32_t tsc_khz;
+    bool avx2, avx512;
+};
+/* Bounds that cc_cpu_model_check enforces. Family: 1-15 in CPUID.1:EAX's
+ * family field, 16-270 as 15 plus the extended family. Model: 0-255 for
+ * families 6 and 15 and above (with the extended model), else 0-15.
+ * Stepping 0-15. Vendor exactly 12 and brand at most 48 printable ASCII
+ * characters. */
+#define CC_CPU_MAX_FAMILY (0xfu + 0xffu)
+#define CC_CPU_MIN_TSC_KHZ 1000u            /* 1 MHz */
+#define CC_CPU_MAX_TSC_KHZ 10000000u        /* 10 GHz */
+void cc_cpu_model_default(struct cc_cpu_model *m);
+bool cc_cpu_model_is_default(const struct cc_cpu_model *m);
+/* Copy between a model and a VM configuration. */
+void cc_cpu_model_apply(struct cc_vm_config *cfg, const struct cc_cpu_model *m);
+void cc_cpu_model_of(const struct cc_vm_config *cfg, struct cc_cpu_model *m);
+/* -EINVAL with a message naming the field and the allowed values when the
+ * model cannot be presented (cc_vm_create checks the same). */
+int cc_cpu_model_check(const struct cc_cpu_model *m, struct cc_err *err);
 
 /* SMP (vcpus > 1): which vCPU runs next at a switch point. */
 enum cc_vcpu_sched {
@@ -71,7 +97,11 @@ struct cc_vm_config {
     uint32_t vcpu_quantum;  /* exits; 0 = CC_VM_DEFAULT_QUANTUM */
     uint32_t tsc_khz;       /* default 3,000,000 */
     struct cc_cpu_identity cpu;
-    bool avx2, avx512;      /* expose AVX2 / AVX-512 when the host has them */
+    /* Expose AVX2 / AVX-512 (default off). cc_vm_create fails when asked
+     * for one the host's KVM cannot give the guest, rather than run a
+     * guest that differs from the one asked for (a recording would then
+     * replay differently on another host). */
+    bool avx2, avx512;
     const char *cmdline_extra;   /* appended to the kernel command line */
     uint64_t rtc_epoch;     /* Unix seconds at virtual time 0 */
     struct cc_exit_costs costs;

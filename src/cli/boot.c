@@ -22,6 +22,7 @@ void cli_vm_opts_default(struct cli_vm_opts *o)
     o->mem = 256ull << 20;
     o->seed = 0;
     o->dlog_regs = CC_DLOG_DEFAULT_REGS_EVERY;
+    cli_cpu_opts_default(&o->cpu);
 }
 
 bool cli_parse_cpus(const char *cmd, const char *arg, unsigned *out)
@@ -127,6 +128,8 @@ static const struct option long_opts[] = {
     {"cpus", required_argument, NULL, OPT_CPUS},
     {"vcpu-schedule", required_argument, NULL, OPT_VCPU_SCHEDULE},
     {"vcpu-quantum", required_argument, NULL, OPT_VCPU_QUANTUM},
+    CLI_CPU_MODEL_LONG_OPTS,
+    CLI_PIN_LONG_OPTS,
     {NULL, 0, NULL, 0},
 };
 
@@ -136,6 +139,9 @@ static void usage(FILE *f, const char *cmd)
     fprintf(f,
             "usage: chaoscontrol %s [--kernel K] [--initrd I] [--mem 256M] [--seed N]\n"
             "       [--cpus N] [--vcpu-schedule rr|random] [--vcpu-quantum N]\n"
+            "       [--cpu-vendor S] [--cpu-family N] [--cpu-model N] [--cpu-stepping N]\n"
+            "       [--cpu-brand S] [--tsc-khz N] [--[no-]avx2] [--[no-]avx512]\n"
+            "       [--pin-cpu LIST]\n"
             "       [--cmdline ARGS | --append ARGS] [--serial-out F] [--until PATTERN]\n"
             "       [--max-exits N] [--trace F]%s [--force] [--quiet]\n\n"
             "  --kernel K        bzImage or ELF vmlinux (default: the kernel built or\n"
@@ -179,6 +185,7 @@ static void usage(FILE *f, const char *cmd)
                      "                    with 'chaoscontrol dlog'; docs/dlog.md)\n"
                      "  --dlog-regs N     a register dump every N exits (default 100000, 0 none)\n"
                      : "");
+    cli_cpu_usage(f, 17, strcmp(cmd, "snapshot load") != 0, true);
 }
 
 /* --seeds A,B,...: one seed per verify run. Returns 0, or 2 after printing
@@ -220,6 +227,13 @@ static int finish_vm_opts(int argc, char **argv, const char *cmd, struct cli_vm_
                 "apply: the snapshot's VM keeps the vCPUs it was saved with\n", cmd);
         return 2;
     }
+    if (o->snapshot_mode && o->cpu.model_given) {
+        fprintf(stderr, "chaoscontrol %s: --cpu-*, --tsc-khz and --avx* do not apply: the "
+                "snapshot's VM keeps the processor it was saved with\n", cmd);
+        return 2;
+    }
+    if (cli_cpu_opts_check(cmd, &o->cpu) < 0)
+        return 2;
     if (o->print_cmdline) {
         printf("%s%s%s\n", o->cmdline ? o->cmdline : cc_vm_default_cmdline_for(o->vcpus),
                o->cmdline_extra ? " " : "", o->cmdline_extra ? o->cmdline_extra : "");
@@ -344,7 +358,12 @@ int cli_parse_vm_opts(int argc, char **argv, const char *cmd, struct cli_vm_opts
             if (parse_seeds(cmd, optarg, o))
                 return 2;
             break;
-        default:
+        default: {
+            int r = cli_cpu_opt(cmd, c, optarg, &o->cpu);
+            if (r < 0)
+                return 2;
+            if (r > 0)
+                break;
             if (optopt >= OPT_KERNEL)
                 fprintf(stderr, "chaoscontrol %s: option '%s' needs a value\n", cmd,
                         argv[optind - 1]);
@@ -352,6 +371,7 @@ int cli_parse_vm_opts(int argc, char **argv, const char *cmd, struct cli_vm_opts
                 fprintf(stderr, "chaoscontrol %s: unknown option '%s'\n", cmd, argv[optind - 1]);
             usage(stderr, cmd);
             return 2;
+        }
         }
     }
     return finish_vm_opts(argc, argv, cmd, o);
@@ -397,6 +417,7 @@ int cli_prepare_vm(const struct cli_vm_opts *o, int serial_fd, const char *trace
     cfg.vcpus = o->vcpus;
     cfg.vcpu_sched = o->vcpu_sched;
     cfg.vcpu_quantum = o->vcpu_quantum;
+    cc_cpu_model_apply(&cfg, &o->cpu.model);
     cfg.cmdline_extra = o->cmdline_extra;
     cfg.serial_fd = serial_fd;
     cfg.trace_keep = keep_trace;
@@ -408,6 +429,8 @@ int cli_prepare_vm(const struct cli_vm_opts *o, int serial_fd, const char *trace
     struct cc_err err = {0};
     struct cc_vm *vm = NULL;
     struct cc_blk_config disk = {.size = o->disk_size, .image_path = o->disk_image};
+    if (cli_pin(NULL, &o->cpu, 0, o->quiet) < 0)
+        return -1;
     if (cc_vm_create(&cfg, &vm, &err) < 0 ||
         (o->rng && cc_vm_add_virtio_rng(vm, NULL, &err) < 0) ||
         ((o->disk_image || o->disk_size) && cc_vm_add_virtio_blk(vm, &disk, NULL, &err) < 0) ||

@@ -7,7 +7,54 @@
 #include <stdio.h>
 
 #include "chaoscontrol/dlog.h"
+#include "chaoscontrol/pin.h"
 #include "chaoscontrol/vm.h"
+
+/* The processor the VMs present and host core pinning (cpuopts.c,
+ * docs/cpu.md): options of every command that creates VMs. */
+struct cli_cpu_opts {
+    struct cc_cpu_model model;  /* --cpu-vendor ... --avx512 */
+    bool model_given;           /* any of them */
+    struct cc_cpulist pin;      /* --pin-cpu (n == 0: none) */
+};
+enum {
+    CLI_OPT_CPU_VENDOR = 0x1000, CLI_OPT_CPU_FAMILY, CLI_OPT_CPU_MODEL, CLI_OPT_CPU_STEPPING,
+    CLI_OPT_CPU_BRAND, CLI_OPT_TSC_KHZ, CLI_OPT_AVX2, CLI_OPT_NO_AVX2, CLI_OPT_AVX512,
+    CLI_OPT_NO_AVX512, CLI_OPT_PIN_CPU,
+};
+/* Entries for a getopt_long table. */
+#define CLI_CPU_MODEL_LONG_OPTS \
+    {"cpu-vendor", required_argument, NULL, CLI_OPT_CPU_VENDOR}, \
+    {"cpu-family", required_argument, NULL, CLI_OPT_CPU_FAMILY}, \
+    {"cpu-model", required_argument, NULL, CLI_OPT_CPU_MODEL}, \
+    {"cpu-stepping", required_argument, NULL, CLI_OPT_CPU_STEPPING}, \
+    {"cpu-brand", required_argument, NULL, CLI_OPT_CPU_BRAND}, \
+    {"tsc-khz", required_argument, NULL, CLI_OPT_TSC_KHZ}, \
+    {"avx2", no_argument, NULL, CLI_OPT_AVX2}, \
+    {"no-avx2", no_argument, NULL, CLI_OPT_NO_AVX2}, \
+    {"avx512", no_argument, NULL, CLI_OPT_AVX512}, \
+    {"no-avx512", no_argument, NULL, CLI_OPT_NO_AVX512}
+#define CLI_PIN_LONG_OPTS {"pin-cpu", required_argument, NULL, CLI_OPT_PIN_CPU}
+/* The option names, for explore.c's per-command lists. */
+#define CLI_CPU_MODEL_NAMES "cpu-vendor cpu-family cpu-model cpu-stepping cpu-brand tsc-khz " \
+                            "avx2 no-avx2 avx512 no-avx512"
+
+void cli_cpu_opts_default(struct cli_cpu_opts *o);
+/* Option c (getopt_long's value) with argument arg: 1 when it is one of
+ * these and valid, 0 when it is not one of these, -1 after printing
+ * "chaoscontrol CMD: --opt 'arg': why" on stderr. */
+int cli_cpu_opt(const char *cmd, int c, const char *arg, struct cli_cpu_opts *o);
+/* After all options: the model as a whole (a model above 15 needs family
+ * 6 or >= 15). 0, or -1 after printing why. */
+int cli_cpu_opts_check(const char *cmd, const struct cli_cpu_opts *o);
+/* --pin-cpu: pin the calling thread (the one that will run the vCPUs) to
+ * the k-th core of the list (round robin); nothing without --pin-cpu.
+ * Says so on stderr (once) unless quiet; cmd NULL: messages start with
+ * "chaoscontrol:". 0, or -1 after printing why. Call it before the VMs are
+ * made: their watchdog threads inherit the pinning. */
+int cli_pin(const char *cmd, const struct cli_cpu_opts *o, unsigned k, bool quiet);
+/* Help lines for the options, their names in a column of width w. */
+void cli_cpu_usage(FILE *f, int w, bool model, bool pin);
 
 /* Options common to every command that boots a Linux guest. */
 struct cli_vm_opts {
@@ -43,6 +90,7 @@ struct cli_vm_opts {
     const char *dlog;           /* boot --dlog F */
     uint64_t dlog_regs;         /* boot --dlog-regs N */
     struct cc_dlog *dlog_writer;    /* the open writer, for cli_prepare_vm */
+    struct cli_cpu_opts cpu;    /* --cpu-*, --tsc-khz, --avx*, --pin-cpu */
 };
 
 /* Parse the options shared by boot, verify and the snapshot commands.

@@ -91,6 +91,8 @@ static const struct option long_opts[] = {
     {"lease", required_argument, NULL, OPT_LEASE},
     {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
     {"latency", required_argument, NULL, OPT_LATENCY},
+    CLI_CPU_MODEL_LONG_OPTS,
+    CLI_PIN_LONG_OPTS,
     {NULL, 0, NULL, 0},
 };
 
@@ -110,6 +112,7 @@ struct xopts {
     unsigned vcpus;                 /* --cpus (0: one) */
     enum cc_vcpu_sched vcpu_sched;
     uint32_t vcpu_quantum;
+    struct cli_cpu_opts cpu;        /* the processor (explore run) and --pin-cpu */
     bool react_set;
     enum cc_xmode mode;
     uint64_t seed, disk, mem, branch_ns;
@@ -136,6 +139,9 @@ static void usage_run(FILE *f)
             "           [--disk-image F | --disk SIZE] [--cmdline ARGS] [--append ARGS]\n"
             "           [--mem SIZE] [--cpus N] [--vcpu-schedule rr|random]\n"
             "           [--vcpu-quantum N] [--branch-time T] [--stop-after N] [--react PCT]\n"
+            "           [--cpu-vendor S] [--cpu-family N] [--cpu-model N] [--cpu-stepping N]\n"
+            "           [--cpu-brand S] [--tsc-khz N] [--[no-]avx2] [--[no-]avx512]\n"
+            "           [--pin-cpu LIST]\n"
             "           [--setup-marker TEXT] [--setup-after T] [--check MODEL]\n"
             "           [--clients LIST] [--faults KINDS] [--snapshot-mem SIZE]\n"
             "           [--dlog-bugs [--dlog-regs N]] [--dashboard [--dashboard-port P]\n"
@@ -143,12 +149,12 @@ static void usage_run(FILE *f)
             "           [--quiet]\n"
             "       chaoscontrol explore resume --corpus DIR --rounds R [--stop-after N]\n"
             "           [--snapshot-mem SIZE] [--dlog-bugs [--dlog-regs N]] [--dashboard ...]\n"
-            "           [--time-limit T]\n"
+            "           [--time-limit T] [--pin-cpu LIST]\n"
             "       chaoscontrol explore run ... --workers N [--redis URL] [--name NAME]\n"
             "           [--lease T]\n"
             "       chaoscontrol explore worker --redis URL [--name NAME] [--id ID]\n"
             "           [--work-dir DIR] [--lease T] [--kernel K] [--initrd I]\n"
-            "           [--disk-image F] [--snapshot-mem SIZE] [--quiet]\n"
+            "           [--disk-image F] [--snapshot-mem SIZE] [--pin-cpu LIST] [--quiet]\n"
             "       chaoscontrol explore status --redis URL [--name NAME]\n"
             "       chaoscontrol explore export --redis URL [--name NAME] --output DIR\n\n"
             "Boots N VMs in one simulation, runs them to setup_complete and snapshots\n"
@@ -232,24 +238,31 @@ static void usage_run(FILE *f)
             "                     --initrd, --disk-image: this machine's copies of the\n"
             "                     target's files (checked by SHA-256; exit 2 if they differ)\n"
             "  explore status     progress; explore export: write DIR from the shared state\n"
-            "Exit status: 0 no bug found, 1 bugs found (or an error), 2 usage errors.\n",
+            "The processor the VMs present (recorded in the target: bug files, checkpoints;\n"
+            "reproduce, minimize, replay, triage, debug and resume use the recorded one):\n",
             CC_SIM_MAX_VMS, CC_VM_MAX_VCPUS, CC_VM_DEFAULT_QUANTUM);
+    cli_cpu_usage(f, 18, true, true);
+    fprintf(f, "  %-18s with --workers N: worker i is pinned to the i-th core of LIST\n"
+            "Exit status: 0 no bug found, 1 bugs found (or an error), 2 usage errors.\n", "");
 }
 
 static void usage_minimize(FILE *f)
 {
     fprintf(f,
-            "usage: chaoscontrol minimize --bug bug_N.json --output min.json [--quiet]\n\n"
+            "usage: chaoscontrol minimize --bug bug_N.json --output min.json [--pin-cpu LIST]\n"
+            "       [--quiet]\n\n"
             "Delta debugging over the bug's faults, then its choice overrides; every\n"
             "candidate is replayed from the setup snapshot and kept when it fails the\n"
             "same assertion. The result is replayed from a fresh boot and must fail the\n"
             "same way before it is written (atomically) as a new bug file.\n");
+    cli_cpu_usage(f, 14, false, true);
 }
 
 static void usage_reproduce(FILE *f)
 {
     fprintf(f,
-            "usage: chaoscontrol reproduce --bug F [--serial] [--dlog D [--dlog-regs N]]\n\n"
+            "usage: chaoscontrol reproduce --bug F [--serial] [--dlog D [--dlog-regs N]]\n"
+            "       [--pin-cpu LIST]\n\n"
             "Boots the bug's target (the kernel, initrd and disk image must have the\n"
             "recorded SHA-256), replays its recipe and checks that the same assertion\n"
             "fails in the same VM at the same virtual time and exit.\n"
@@ -257,8 +270,9 @@ static void usage_reproduce(FILE *f)
             "  --dlog D       write a determinism log of the replay from setup to its end\n"
             "                 (the boot is not in it): the same records as the bug_N.dlog\n"
             "                 of 'explore run --dlog-bugs' ('chaoscontrol dlog diff')\n"
-            "  --dlog-regs N  a register dump every N exits of a VM (default 100000, 0 none)\n"
-            "Exit status: 0 reproduced, 1 not (or an error), 2 unusable bug file.\n");
+            "  --dlog-regs N  a register dump every N exits of a VM (default 100000, 0 none)\n");
+    cli_cpu_usage(f, 14, false, true);
+    fprintf(f, "Exit status: 0 reproduced, 1 not (or an error), 2 unusable bug file.\n");
 }
 
 static void usage(FILE *f, const char *cmd)
@@ -322,6 +336,7 @@ static int parse(int argc, char **argv, struct xopts *o)
 {
     optind = 1;
     opterr = 0;
+    cli_cpu_opts_default(&o->cpu);
     int c;
     while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
         switch (c) {
@@ -479,7 +494,12 @@ static int parse(int argc, char **argv, struct xopts *o)
         case OPT_HELP:
             usage(stdout, o->cmd);
             return 3;
-        default:
+        default: {
+            int r = cli_cpu_opt(o->cmd, c, optarg, &o->cpu);
+            if (r < 0)
+                return 2;
+            if (r > 0)
+                break;
             if (optopt >= OPT_KERNEL)
                 fprintf(stderr, "chaoscontrol %s: option '%s' needs a value\n", o->cmd,
                         argv[optind - 1]);
@@ -489,7 +509,10 @@ static int parse(int argc, char **argv, struct xopts *o)
             usage(stderr, o->cmd);
             return 2;
         }
+        }
     }
+    if (cli_cpu_opts_check(o->cmd, &o->cpu) < 0)
+        return 2;
     if (optind < argc)
         return bad(o, "unexpected argument '%s'", argv[optind]);
     return 0;
@@ -507,7 +530,7 @@ static int only(const struct xopts *o, const char *allowed, int argc, char **arg
         if (n >= sizeof(name) - 2)
             n = sizeof(name) - 3;
         snprintf(name, sizeof(name), " %.*s ", (int)n, a + 2);
-        char list[512];
+        char list[1024];
         snprintf(list, sizeof(list), " %s help ", allowed);
         if (!strstr(list, name))
             return bad(o, "option '%s' does not apply to this command", a);
@@ -722,6 +745,12 @@ static int run_shared(const struct xopts *o, const struct cc_xtarget *t,
             argv[n++] = "--lease";
             argv[n++] = lease;
         }
+        char core[16];
+        if (o->cpu.pin.n) {     /* worker i: the i-th core of --pin-cpu */
+            snprintf(core, sizeof(core), "%u", o->cpu.pin.cpu[i % o->cpu.pin.n]);
+            argv[n++] = "--pin-cpu";
+            argv[n++] = core;
+        }
         argv[n] = NULL;
         fflush(stdout);
         fflush(stderr);
@@ -807,11 +836,11 @@ static int explore_worker(int argc, char **argv)
     if (rc)
         return rc == 3 ? 0 : rc;
     if (only(&o, "redis name id work-dir lease kernel initrd disk-image snapshot-mem quiet "
-             "force", argc, argv))
+             "force pin-cpu", argc, argv))
         return 2;
     if (!o.redis)
         return bad(&o, "%s", "--redis URL is required (redis://HOST:PORT or unix:///PATH)");
-    if (cli_check_kvm(o.force) < 0)
+    if (cli_check_kvm(o.force) < 0 || cli_pin(o.cmd, &o.cpu, 0, o.quiet) < 0)
         return 1;
     char wd[4200], id[128];
     if (o.id)
@@ -900,8 +929,8 @@ static int explore_run(int argc, char **argv)
     if (only(&o, "kernel initrd vms rounds branches output mode seed disk-image disk cmdline "
              "append mem branch-time stop-after react setup-marker setup-after check clients "
              "snapshot-mem faults dlog-bugs dlog-regs cpus vcpu-schedule vcpu-quantum force quiet "
-             "dashboard dashboard-port dashboard-bind redis name workers lease time-limit latency",
-             argc, argv))
+             "dashboard dashboard-port dashboard-bind redis name workers lease time-limit latency "
+             "pin-cpu " CLI_CPU_MODEL_NAMES, argc, argv))
         return 2;
     bool shared = o.workers_set || o.redis;
     if (shared && o.dlog_bugs)
@@ -968,6 +997,7 @@ static int explore_run(int argc, char **argv)
     t.vcpus = o.vcpus;
     t.vcpu_sched = o.vcpu_sched;
     t.vcpu_quantum = o.vcpu_quantum;
+    t.cpu = o.cpu.model;
     t.cmdline = o.cmdline;
     t.append = o.append;
     t.setup_marker = o.setup_marker;
@@ -1032,6 +1062,13 @@ static int explore_run(int argc, char **argv)
     struct cc_err err = {0};
     struct cc_explorer *x;
     double t0 = wall_now();
+    if (cli_pin(o.cmd, &o.cpu, 0, o.quiet) < 0) {
+        free(kernel);
+        free(initrd);
+        free(image);
+        dash_end(&u);
+        return 1;
+    }
     if (u.tty)
         ui_progress(&u, "booting and running to setup_complete ...");
     catch_stop_signals();
@@ -1071,7 +1108,7 @@ static int explore_resume(int argc, char **argv)
     if (rc)
         return rc == 3 ? 0 : rc;
     if (only(&o, "corpus rounds stop-after snapshot-mem dlog-bugs dlog-regs force quiet "
-             "dashboard dashboard-port dashboard-bind time-limit", argc, argv))
+             "dashboard dashboard-port dashboard-bind time-limit pin-cpu", argc, argv))
         return 2;
     if (o.dlog_regs_set && !o.dlog_bugs)
         return bad(&o, "%s", "--dlog-regs needs --dlog-bugs");
@@ -1106,6 +1143,10 @@ static int explore_resume(int argc, char **argv)
     eo.interrupt = &stop_signal;
     catch_stop_signals();
     struct cc_explorer *x;
+    if (cli_pin(o.cmd, &o.cpu, 0, o.quiet) < 0) {
+        dash_end(&u);
+        return 1;
+    }
     if (u.tty)
         ui_progress(&u, "booting and running to setup_complete ...");
     if (cc_explorer_resume(o.corpus, &eo, &x, &err) < 0) {
@@ -1207,6 +1248,11 @@ static int bug_command(int argc, char **argv, struct xopts *o, const char *allow
     rc = cli_load_bug(o->cmd, o->bug, o->force, b);
     if (rc)
         return rc;
+    if (cli_pin(o->cmd, &o->cpu, 0, o->quiet) < 0) {
+        cc_bug_free(*b);
+        *b = NULL;
+        return 1;
+    }
     *u = (struct ui){.cmd = o->cmd, .quiet = o->quiet};
     cc_xrun_opts_default(ro);
     ro->log = ui_plain;
@@ -1220,7 +1266,7 @@ int cmd_minimize(int argc, char **argv)
     struct ui u;
     struct cc_xrun_opts ro;
     struct cc_bug *b;
-    int rc = bug_command(argc, argv, &o, "bug output force quiet", &u, &ro, &b);
+    int rc = bug_command(argc, argv, &o, "bug output force quiet pin-cpu", &u, &ro, &b);
     if (rc)
         return rc < 0 ? 0 : rc;
     struct cc_err err = {0};
@@ -1259,7 +1305,8 @@ int cmd_reproduce(int argc, char **argv)
     struct cc_xrun_opts ro;
     struct cc_bug *b;
     o.dlog_regs = CC_DLOG_DEFAULT_REGS_EVERY;
-    int rc = bug_command(argc, argv, &o, "bug serial dlog dlog-regs force quiet", &u, &ro, &b);
+    int rc = bug_command(argc, argv, &o, "bug serial dlog dlog-regs force quiet pin-cpu", &u,
+                         &ro, &b);
     if (rc)
         return rc < 0 ? 0 : rc;
     struct cc_err err = {0};

@@ -54,6 +54,8 @@ static const struct option long_opts[] = {
     {"cpus", required_argument, NULL, OPT_CPUS},
     {"vcpu-schedule", required_argument, NULL, OPT_VCPU_SCHEDULE},
     {"vcpu-quantum", required_argument, NULL, OPT_VCPU_QUANTUM},
+    CLI_CPU_MODEL_LONG_OPTS,
+    CLI_PIN_LONG_OPTS,
     {NULL, 0, NULL, 0},
 };
 
@@ -62,6 +64,9 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: chaoscontrol run [--kernel K] [--initrd I] [--seed N] [--json F]\n"
             "       [--mem 256M] [--cpus N] [--vcpu-schedule rr|random] [--vcpu-quantum N]\n"
+            "       [--cpu-vendor S] [--cpu-family N] [--cpu-model N] [--cpu-stepping N]\n"
+            "       [--cpu-brand S] [--tsc-khz N] [--[no-]avx2] [--[no-]avx512]\n"
+            "       [--pin-cpu LIST]\n"
             "       [--cmdline ARGS | --append ARGS] [--serial | --serial-out F]\n"
             "       [--max-exits N] [--replay F] [--override INDEX=VALUE]...\n"
             "       [--trigger auto|port] [--force] [--quiet]\n\n"
@@ -92,6 +97,7 @@ static void usage(FILE *f)
             "  --force             run even if this host's KVM fails the capability probe\n"
             "  --quiet             print only the failure line, if any\n",
             CC_VM_MAX_VCPUS, CC_VM_DEFAULT_QUANTUM);
+    cli_cpu_usage(f, 19, true, true);
 }
 
 struct run_opts {
@@ -196,7 +202,12 @@ static int parse(int argc, char **argv, struct run_opts *o)
         case OPT_HELP:
             usage(stdout);
             return 3;
-        default:
+        default: {
+            int r = cli_cpu_opt("run", c, optarg, &o->vm.cpu);
+            if (r < 0)
+                return 2;
+            if (r > 0)
+                break;
             if (optopt >= OPT_KERNEL)
                 fprintf(stderr, "chaoscontrol run: option '%s' needs a value\n",
                         argv[optind - 1]);
@@ -205,7 +216,10 @@ static int parse(int argc, char **argv, struct run_opts *o)
             usage(stderr);
             return 2;
         }
+        }
     }
+    if (cli_cpu_opts_check("run", &o->vm.cpu) < 0)
+        return 2;
     if (optind < argc) {
         fprintf(stderr, "chaoscontrol run: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
@@ -369,10 +383,13 @@ static int make_vm(const struct run_opts *o, int serial_fd,
     cfg.vcpus = o->vm.vcpus;
     cfg.vcpu_sched = o->vm.vcpu_sched;
     cfg.vcpu_quantum = o->vm.vcpu_quantum;
+    cc_cpu_model_apply(&cfg, &o->vm.cpu.model);
     cfg.cmdline_extra = o->vm.cmdline_extra;
     cfg.serial_fd = serial_fd;
     cfg.watchdog_s = 30;
     struct cc_err err = {0};
+    if (cli_pin("run", &o->vm.cpu, 0, o->vm.quiet) < 0)
+        return -1;
     if (cc_vm_create(&cfg, out, &err) < 0 ||
         cc_vm_load_linux(*out, o->vm.kernel, o->vm.initrd, o->vm.cmdline, &err) < 0 ||
         cc_vm_sdk_set_script(*out, script, &err) < 0) {

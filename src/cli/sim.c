@@ -67,6 +67,8 @@ static const struct option long_opts[] = {
     {"cpus", required_argument, NULL, OPT_CPUS},
     {"vcpu-schedule", required_argument, NULL, OPT_VCPU_SCHEDULE},
     {"vcpu-quantum", required_argument, NULL, OPT_VCPU_QUANTUM},
+    CLI_CPU_MODEL_LONG_OPTS,
+    CLI_PIN_LONG_OPTS,
     {"no-stop-on-failure", no_argument, NULL, OPT_NO_STOP},
     {"no-rng", no_argument, NULL, OPT_NO_RNG},
     {"no-balloon", no_argument, NULL, OPT_NO_BALLOON},
@@ -83,6 +85,9 @@ static void usage(FILE *f)
             "       [--seed N] [--duration 10s] [--disk SIZE | --disk-image F] [--append ARGS]\n"
             "       [--json F] [--mem 256M] [--quantum 100us] [--latency 100us]\n"
             "       [--cpus N] [--vcpu-schedule rr|random] [--vcpu-quantum N]\n"
+            "       [--cpu-vendor S] [--cpu-family N] [--cpu-model N] [--cpu-stepping N]\n"
+            "       [--cpu-brand S] [--tsc-khz N] [--[no-]avx2] [--[no-]avx512]\n"
+            "       [--pin-cpu LIST]\n"
             "       [--setup-marker TEXT] [--setup-after T] [--serial-dir DIR]\n"
             "       [--history F] [--check linearizable|set] [--no-stop-on-failure]\n"
             "       [--dlog F] [--dlog-regs N] [--no-rng] [--no-balloon] [--force] [--quiet]\n"
@@ -141,6 +146,7 @@ static void usage(FILE *f)
             "  --force             run even if this host's KVM fails the capability probe\n"
             "  --quiet             print only failures and the final line\n",
             CC_SIM_MAX_VMS, CC_VM_MAX_VCPUS, CC_VM_DEFAULT_QUANTUM);
+    cli_cpu_usage(f, 19, true, true);
 }
 
 struct sim_opts {
@@ -154,6 +160,7 @@ struct sim_opts {
     unsigned vcpus;
     enum cc_vcpu_sched vcpu_sched;
     uint32_t vcpu_quantum;
+    struct cli_cpu_opts cpu;        /* the processor (every VM) and --pin-cpu */
     bool latency_set, no_stop, no_rng, no_balloon, force, quiet;
 };
 
@@ -254,7 +261,12 @@ static int parse(int argc, char **argv, struct sim_opts *o)
         case OPT_HELP:
             usage(stdout);
             return 3;
-        default:
+        default: {
+            int r = cli_cpu_opt("sim", c, optarg, &o->cpu);
+            if (r < 0)
+                return 2;
+            if (r > 0)
+                break;
             if (optopt >= OPT_VMS)
                 fprintf(stderr, "chaoscontrol sim: option '%s' needs a value\n", argv[optind - 1]);
             else
@@ -262,7 +274,10 @@ static int parse(int argc, char **argv, struct sim_opts *o)
             usage(stderr);
             return 2;
         }
+        }
     }
+    if (cli_cpu_opts_check("sim", &o->cpu) < 0)
+        return 2;
     if (optind < argc) {
         fprintf(stderr, "chaoscontrol sim: unexpected argument '%s'\n", argv[optind]);
         return 2;
@@ -296,6 +311,7 @@ static int record_bug(const struct sim_opts *o, const struct cc_schedule *sched,
     t.vcpus = o->vcpus;
     t.vcpu_sched = o->vcpu_sched;
     t.vcpu_quantum = o->vcpu_quantum;
+    t.cpu = o->cpu.model;
     t.cmdline = o->cmdline;
     t.append = o->append;
     t.disk_size = o->disk;
@@ -551,6 +567,7 @@ static void make_config(const struct sim_opts *o, struct cc_sim_config *cfg)
     cfg->vcpus = o->vcpus;
     cfg->vcpu_sched = o->vcpu_sched;
     cfg->vcpu_quantum = o->vcpu_quantum;
+    cfg->cpu = o->cpu.model;
     cfg->disk_size = o->disk;
     cfg->disk_image = o->disk_image;
     cfg->rng = !o->no_rng;
@@ -705,6 +722,7 @@ static int close_dlog(struct cc_sim *sim, const struct sim_opts *o, struct cc_si
 int cmd_sim(int argc, char **argv)
 {
     struct sim_opts o = {0};
+    cli_cpu_opts_default(&o.cpu);
     o.duration = 10 * CC_SEC;
     o.mem = 256ull << 20;
     o.dlog_regs = CC_DLOG_DEFAULT_REGS_EVERY;
@@ -723,7 +741,7 @@ int cmd_sim(int argc, char **argv)
     struct cc_err err = {0};
     int status = 1;
     struct cc_sim *sim = NULL;
-    if (open_serial_logs(&o, &cfg) < 0)
+    if (open_serial_logs(&o, &cfg) < 0 || cli_pin("sim", &o.cpu, 0, o.quiet) < 0)
         goto out;
     if (o.dlog) {
         struct cc_dlog_opts dop = {.n_vms = o.vms, .seed = o.seed, .regs_every = o.dlog_regs,

@@ -127,7 +127,7 @@ static int cmd_load(int argc, char **argv)
         fprintf(stderr, "chaoscontrol: %s\n", err.msg);
         return 1;
     }
-    if (cli_check_kvm(o.force) < 0) {
+    if (cli_check_kvm(o.force) < 0 || cli_pin(NULL, &o.cpu, 0, o.quiet) < 0) {
         cc_snapshot_put(s);
         return 1;
     }

@@ -29,6 +29,7 @@ void cc_xtarget_init(struct cc_xtarget *t)
     memset(t, 0, sizeof(*t));
     t->n_vms = 3;
     t->setup_timeout_ns = 120 * CC_SEC;
+    cc_cpu_model_default(&t->cpu);
 }
 
 static int sha256_file(const char *path, char out[65], struct cc_err *err)
@@ -127,6 +128,20 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
+static json_t *cpu_to_json(const struct cc_cpu_model *m)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "vendor", json_string(m->id.vendor));
+    json_object_set_new(o, "family", json_integer(m->id.family));
+    json_object_set_new(o, "model", json_integer(m->id.model));
+    json_object_set_new(o, "stepping", json_integer(m->id.stepping));
+    json_object_set_new(o, "brand", json_string(m->id.brand));
+    json_object_set_new(o, "tsc_khz", json_integer(m->tsc_khz));
+    json_object_set_new(o, "avx2", json_boolean(m->avx2));
+    json_object_set_new(o, "avx512", json_boolean(m->avx512));
+    return o;
+}
+
 json_t *xtarget_to_json(const struct cc_xtarget *t)
 {
     json_t *o = json_object();
@@ -145,6 +160,8 @@ json_t *xtarget_to_json(const struct cc_xtarget *t)
         json_object_set_new(o, "vcpu_schedule", json_string(cc_vcpu_sched_name(t->vcpu_sched)));
         json_object_set_new(o, "vcpu_quantum", json_integer(t->vcpu_quantum));
     }
+    if (!cc_cpu_model_is_default(&t->cpu))  /* default-CPU targets keep their old form */
+        json_object_set_new(o, "cpu", cpu_to_json(&t->cpu));
     json_object_set_new(o, "cmdline", str_or_null(t->cmdline));
     json_object_set_new(o, "append", str_or_null(t->append));
     json_object_set_new(o, "disk_size", xj_u64(t->disk_size));
@@ -265,6 +282,79 @@ static int get_num(const json_t *j, const char *key, bool required, uint64_t *ou
     return 0;
 }
 
+/* A string that fits in out[size] (at most size - 1 characters). */
+static int get_fixed_str(const json_t *j, const char *key, char *out, size_t size,
+                         const char *src, const char *path, struct cc_err *err)
+{
+    json_t *v = json_object_get(j, key);
+    if (!v)
+        return 0;
+    if (!json_is_string(v))
+        return cc_err_set(err, EINVAL, "%s: %s.%s: not a string", src, path, key);
+    if (json_string_length(v) >= size || strlen(json_string_value(v)) != json_string_length(v))
+        return cc_err_set(err, EINVAL, "%s: %s.%s: longer than %zu characters", src, path, key,
+                          size - 1);
+    memcpy(out, json_string_value(v), json_string_length(v) + 1);
+    return 0;
+}
+
+static int get_u32(const json_t *j, const char *key, uint32_t *out, const char *src,
+                   const char *path, struct cc_err *err)
+{
+    uint64_t v = *out;
+    int rc = get_num(j, key, false, &v, src, path, err);
+    if (rc == 0 && v > UINT32_MAX)
+        rc = cc_err_set(err, EINVAL, "%s: %s.%s: %" PRIu64 " is too large", src, path, key, v);
+    if (rc == 0)
+        *out = (uint32_t)v;
+    return rc;
+}
+
+static int get_bool(const json_t *j, const char *key, bool *out, const char *src,
+                    const char *path, struct cc_err *err)
+{
+    json_t *v = json_object_get(j, key);
+    if (!v)
+        return 0;
+    if (!json_is_boolean(v))
+        return cc_err_set(err, EINVAL, "%s: %s.%s: not true or false", src, path, key);
+    *out = json_is_true(v);
+    return 0;
+}
+
+/* "cpu": absent means the default model; a field left out keeps its
+ * default. */
+static int cpu_from_json(const json_t *j, const char *src, const char *path,
+                         struct cc_cpu_model *m, struct cc_err *err)
+{
+    cc_cpu_model_default(m);
+    json_t *c = json_object_get(j, "cpu");
+    if (!c)
+        return 0;
+    char p[128];
+    snprintf(p, sizeof(p), "%s.cpu", path);
+    if (!json_is_object(c))
+        return cc_err_set(err, EINVAL, "%s: %s: not an object", src, p);
+    int rc = get_fixed_str(c, "vendor", m->id.vendor, sizeof(m->id.vendor), src, p, err);
+    if (rc == 0)
+        rc = get_u32(c, "family", &m->id.family, src, p, err);
+    if (rc == 0)
+        rc = get_u32(c, "model", &m->id.model, src, p, err);
+    if (rc == 0)
+        rc = get_u32(c, "stepping", &m->id.stepping, src, p, err);
+    if (rc == 0)
+        rc = get_fixed_str(c, "brand", m->id.brand, sizeof(m->id.brand), src, p, err);
+    if (rc == 0)
+        rc = get_u32(c, "tsc_khz", &m->tsc_khz, src, p, err);
+    if (rc == 0)
+        rc = get_bool(c, "avx2", &m->avx2, src, p, err);
+    if (rc == 0)
+        rc = get_bool(c, "avx512", &m->avx512, src, p, err);
+    if (rc == 0 && cc_cpu_model_check(m, err) < 0)
+        rc = cc_err_prefix(err, "%s: %s", src, p);
+    return rc;
+}
+
 int xtarget_from_json(const json_t *j, const char *src, const char *path, struct cc_xtarget *t,
                       struct xtarget_strings *s, struct cc_err *err)
 {
@@ -309,6 +399,9 @@ int xtarget_from_json(const json_t *j, const char *src, const char *path, struct
             rc = cc_err_set(err, EINVAL, "%s: %s.vcpu_schedule: not \"rr\" or \"random\"", src,
                             path);
     }
+    struct cc_cpu_model cpu;
+    if (rc == 0)
+        rc = cpu_from_json(j, src, path, &cpu, err);
     if (rc == 0)
         rc = get_str(j, "cmdline", false, &s->cmdline, src, path, err);
     if (rc == 0)
@@ -360,6 +453,7 @@ int xtarget_from_json(const json_t *j, const char *src, const char *path, struct
     t->vcpus = (unsigned)vcpus;
     t->vcpu_sched = vs;
     t->vcpu_quantum = (uint32_t)vq;
+    t->cpu = cpu;
     t->disk_size = disk;
     t->seed = seed;
     t->quantum_ns = q;

@@ -67,6 +67,7 @@ static int create_sim(const struct cc_xtarget *t, const struct cc_xrun_opts *o,
     cfg.log = o->log;
     cfg.log_opaque = o->log_opaque;
     cfg.dlog = o->dlog;
+    cfg.cpu = t->cpu;       /* a factory's VMs should present it too */
     for (unsigned i = 0; i < CC_SIM_MAX_VMS; i++)
         cfg.serial_fd[i] = o->serial_fd[i];
     if (fa) {

@@ -27,6 +27,7 @@ void cc_sim_config_default(struct cc_sim_config *cfg)
     cfg->mem_size = 256ull << 20;
     cfg->rng = true;
     cfg->balloon = true;
+    cc_cpu_model_default(&cfg->cpu);
     for (unsigned i = 0; i < CC_SIM_MAX_VMS; i++)
         cfg->serial_fd[i] = -1;
 }
@@ -420,6 +421,7 @@ static int make_linux_vm(struct cc_sim *sim, const struct cc_sim_config *cfg, un
     vc.vcpus = cfg->vcpus;
     vc.vcpu_sched = cfg->vcpu_sched;
     vc.vcpu_quantum = cfg->vcpu_quantum;
+    cc_cpu_model_apply(&vc, &cfg->cpu);
     vc.seed = sim_vm_seed(cfg->seed, i);
     vc.cmdline_extra = extra;
     vc.serial_fd = cfg->serial_fd[i];

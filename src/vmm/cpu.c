@@ -9,7 +9,8 @@
  *    time), x2APIC and (one vCPU) the local APIC (SMP guests get ours, smp.c),
  *    the hypervisor bit and every 0x4000_00xx leaf (no kvmclock), the PMU,
  *    transactional memory (aborts are timing-dependent), and MCE/MCA;
- *  - AVX2 and AVX-512 only when the config asks for them;
+ *  - AVX2 and AVX-512 only when the config asks for them (and then the
+ *    host must offer them: cc_vm_create fails otherwise);
  *  - leaves 0x15 and 0x16 report the pinned TSC frequency. */
 #include <errno.h>
 #include <stdlib.h>
@@ -294,7 +295,7 @@ static void set_extended_leaves(struct kvm_cpuid2 *c, uint32_t cap,
     }
     char brand[48];
     memset(brand, 0, sizeof(brand));
-    memcpy(brand, cfg->cpu.brand, strnlen(cfg->cpu.brand, 47));
+    memcpy(brand, cfg->cpu.brand, strnlen(cfg->cpu.brand, 48));
     for (uint32_t fn = 0x80000002; fn <= 0x80000004; fn++) {
         if ((e = add_leaf(c, cap, fn))) {
             uint32_t *r[4] = {&e->eax, &e->ebx, &e->ecx, &e->edx};
@@ -389,6 +390,17 @@ static int setup_cpuid(struct cc_vm *vm, struct cc_err *err)
             return cc_err_set(err, e, "KVM_GET_SUPPORTED_CPUID: %s", strerror(e));
         cap *= 2;
     }
+    /* AVX asked for but not offered: fail, rather than run a guest other
+     * than the one asked for (a recording would replay differently). */
+    const struct kvm_cpuid_entry2 *l7s = find_leaf(c, 7, 0);
+    const char *missing = vm->cfg.avx2 && !(l7s && (l7s->ebx & BIT(5))) ? "AVX2" :
+                          vm->cfg.avx512 && !(l7s && (l7s->ebx & BIT(16))) ? "AVX-512" : NULL;
+    if (missing) {
+        free(c);
+        return cc_err_set(err, ENOTSUP, "the VM asks for %s, which this host's KVM does not "
+                          "offer (KVM_GET_SUPPORTED_CPUID): run it without %s, or on a host "
+                          "with it", missing, missing);
+    }
     apply_policy(vm, c, cap);
     if (getenv("CC_DEBUG_CPUID"))
         for (uint32_t i = 0; i < c->nent; i++)
@@ -408,6 +420,14 @@ static int setup_cpuid(struct cc_vm *vm, struct cc_err *err)
             l7->ebx &= ~(BIT(5) | BIT(16) | BIT(17) | BIT(21) | BIT(26) | BIT(27) | BIT(28) |
                          BIT(30) | BIT(31));
         fix_xsave_leaf(c);
+        if (vm->cfg.avx2 || vm->cfg.avx512) {
+            free(c);
+            return cc_err_set(err, ENOTSUP, "the VM asks for %s, but this host's XSAVE sizes "
+                              "are inconsistent for AVX state (seen with QEMU TCG as the host "
+                              "CPU), so AVX cannot be given to the guest: run it without %s",
+                              vm->cfg.avx2 ? "AVX2" : "AVX-512",
+                              vm->cfg.avx2 ? "AVX2" : "AVX-512");
+        }
         vm_log(vm, "host XSAVE sizes are inconsistent for AVX state; AVX hidden from the guest");
         if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, c) < 0)
             rc = cc_err_set(err, errno, "KVM_SET_CPUID2: %s", strerror(errno));

@@ -23,17 +23,88 @@
 #include "vm_virtio.h"
 
 
+void cc_cpu_model_default(struct cc_cpu_model *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->tsc_khz = 3000000;
+    memcpy(m->id.vendor, "GenuineIntel", 13);
+    m->id.family = 6;
+    m->id.model = 0x55;
+    m->id.stepping = 7;
+    snprintf(m->id.brand, sizeof(m->id.brand), "ChaosControl deterministic vCPU");
+}
+
+bool cc_cpu_model_is_default(const struct cc_cpu_model *m)
+{
+    struct cc_cpu_model d;
+    cc_cpu_model_default(&d);
+    return !strcmp(m->id.vendor, d.id.vendor) && m->id.family == d.id.family &&
+           m->id.model == d.id.model && m->id.stepping == d.id.stepping &&
+           !strcmp(m->id.brand, d.id.brand) && m->tsc_khz == d.tsc_khz &&
+           m->avx2 == d.avx2 && m->avx512 == d.avx512;
+}
+
+void cc_cpu_model_apply(struct cc_vm_config *cfg, const struct cc_cpu_model *m)
+{
+    cfg->cpu = m->id;
+    cfg->tsc_khz = m->tsc_khz;
+    cfg->avx2 = m->avx2;
+    cfg->avx512 = m->avx512;
+}
+
+void cc_cpu_model_of(const struct cc_vm_config *cfg, struct cc_cpu_model *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->id = cfg->cpu;
+    m->tsc_khz = cfg->tsc_khz;
+    m->avx2 = cfg->avx2;
+    m->avx512 = cfg->avx512;
+}
+
+/* Printable ASCII only: what CPUID strings hold and /proc/cpuinfo shows. */
+static bool printable(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e)
+            return false;
+    return true;
+}
+
+int cc_cpu_model_check(const struct cc_cpu_model *m, struct cc_err *err)
+{
+    const struct cc_cpu_identity *id = &m->id;
+    size_t vl = strnlen(id->vendor, sizeof(id->vendor));
+    if (vl != 12 || !printable(id->vendor, vl))
+        return cc_err_set(err, EINVAL, "CPU vendor '%.*s' must be exactly 12 printable ASCII "
+                          "characters (e.g. GenuineIntel, AuthenticAMD)", (int)vl, id->vendor);
+    size_t bl = strnlen(id->brand, sizeof(id->brand));
+    if (bl == sizeof(id->brand) || !printable(id->brand, bl))
+        return cc_err_set(err, EINVAL, "CPU brand string must be at most 48 printable ASCII "
+                          "characters");
+    if (id->family < 1 || id->family > CC_CPU_MAX_FAMILY)
+        return cc_err_set(err, EINVAL, "CPU family %u is not in 1-%u", id->family,
+                          CC_CPU_MAX_FAMILY);
+    uint32_t max_model = id->family == 6 || id->family >= 0xf ? 255 : 15;
+    if (id->model > max_model)
+        return cc_err_set(err, EINVAL, "CPU model %u is not in 0-%u (models above 15 need "
+                          "family 6 or 15 and above: CPUID's extended model field)", id->model,
+                          max_model);
+    if (id->stepping > 15)
+        return cc_err_set(err, EINVAL, "CPU stepping %u is not in 0-15", id->stepping);
+    if (m->tsc_khz < CC_CPU_MIN_TSC_KHZ || m->tsc_khz > CC_CPU_MAX_TSC_KHZ)
+        return cc_err_set(err, EINVAL, "TSC frequency %u kHz is not in %u-%u kHz (1 MHz to "
+                          "10 GHz)", m->tsc_khz, CC_CPU_MIN_TSC_KHZ, CC_CPU_MAX_TSC_KHZ);
+    return 0;
+}
+
 void cc_vm_config_default(struct cc_vm_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->mem_size = 256ull << 20;
     cfg->seed = 0;
-    cfg->tsc_khz = 3000000;
-    memcpy(cfg->cpu.vendor, "GenuineIntel", 13);
-    cfg->cpu.family = 6;
-    cfg->cpu.model = 0x55;
-    cfg->cpu.stepping = 7;
-    snprintf(cfg->cpu.brand, sizeof(cfg->cpu.brand), "ChaosControl deterministic vCPU");
+    struct cc_cpu_model m;
+    cc_cpu_model_default(&m);
+    cc_cpu_model_apply(cfg, &m);
     cfg->rtc_epoch = CC_CMOS_DEFAULT_EPOCH;
     cfg->costs.pio = 1000;
     cfg->costs.mmio = 1000;
@@ -254,8 +325,10 @@ int cc_vm_create(const struct cc_vm_config *cfg, struct cc_vm **out, struct cc_e
     if (cfg->mem_size < CC_VM_MIN_MEM || cfg->mem_size > CC_VM_MAX_MEM || (cfg->mem_size & 0xfff))
         return cc_err_set(err, EINVAL, "memory size %llu bytes is invalid: it must be a multiple "
                           "of 4 KiB between 2 MiB and 3 GiB", (unsigned long long)cfg->mem_size);
-    if (cfg->tsc_khz == 0)
-        return cc_err_set(err, EINVAL, "TSC frequency must not be 0");
+    struct cc_cpu_model model;
+    cc_cpu_model_of(cfg, &model);
+    if (cc_cpu_model_check(&model, err) < 0)
+        return -EINVAL;
     if (cfg->rtc_epoch > CC_CMOS_MAX_EPOCH)
         return cc_err_set(err, EINVAL, "RTC epoch %llu s is past the year 9999",
                           (unsigned long long)cfg->rtc_epoch);

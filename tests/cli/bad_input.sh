@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 
 command -v strace >/dev/null || { echo "Bail out! strace not found (scripts/deps.sh installs it)"; exit 1; }
 
-tap_plan 56
+tap_plan 76
 
 # expect NAME STATUS PATTERN ARGS...: exit status STATUS, PATTERN in stderr,
 # and no attempt to open /dev/kvm
@@ -157,6 +157,52 @@ for c in boot run sim "explore run"; do
   check "$c --help lists --cpus, --vcpu-schedule and --vcpu-quantum" \
     bash -c 'grep -q -- "--cpus N" "$1" && grep -q -- "--vcpu-schedule S" "$1" &&
              grep -q -- "--vcpu-quantum N" "$1"' _ "$work/help"
+done
+
+# The processor (--cpu-*, --tsc-khz, --avx*) and --pin-cpu (docs/cpu.md)
+expect "boot: --cpu-vendor of 3 characters" 2 \
+  "boot: --cpu-vendor 'AMD': a CPU vendor is exactly 12 characters" \
+  boot --kernel "$kernel" --cpu-vendor AMD
+expect "verify: --cpu-family 0" 2 "verify: --cpu-family '0': not a CPU family (1-270)" \
+  verify --kernel "$kernel" --cpu-family 0
+expect "boot: --cpu-model 20 with --cpu-family 5" 2 \
+  "boot: CPU model 20 is not in 0-15 (models above 15 need family 6 or 15 and above" \
+  boot --kernel "$kernel" --cpu-family 5 --cpu-model 20
+expect "snapshot save: --cpu-stepping 16" 2 "snapshot save: --cpu-stepping '16': not a stepping (0-15)" \
+  snapshot save --kernel "$kernel" --output "$work/s.snap" --cpu-stepping 16
+expect "run: --cpu-brand of 49 characters" 2 "run: --cpu-brand '.*': a brand string is at most 48" \
+  run --kernel "$kernel" --cpu-brand "$(printf 'b%.0s' $(seq 49))"
+expect "run: --cpu-vendor with a tab" 2 "must be exactly 12 printable ASCII characters" \
+  run --kernel "$kernel" --cpu-vendor "$(printf 'Genuine\tntel')"
+expect "sim: --tsc-khz 999" 2 "sim: --tsc-khz '999': not a TSC frequency in kHz (1000-10000000" \
+  sim --vms 2 --kernel "$kernel" --tsc-khz 999
+expect "explore run: --cpu-model 256" 2 "explore run: --cpu-model '256': not a CPU model (0-255" \
+  explore run --kernel "$kernel" --initrd "$initrd" --vms 2 --rounds 1 --branches 1 \
+  --output "$work/x4" --cpu-model 256
+expect "snapshot load: the snapshot fixes the processor" 2 \
+  "the snapshot's VM keeps the processor it was saved with" \
+  snapshot load "$work/garbage.snap" --tsc-khz 2000000
+expect "explore worker: the target fixes the processor" 2 \
+  "option '--avx2' does not apply to this command" explore worker --redis unix:///nope --avx2
+expect "boot: --pin-cpu 3-1" 2 "boot: --pin-cpu '3-1': the range '3-1' is backwards" \
+  boot --kernel "$kernel" --pin-cpu 3-1
+expect "run: --pin-cpu 0,0" 2 "run: --pin-cpu '0,0': core 0 is listed twice" \
+  run --kernel "$kernel" --pin-cpu 0,0
+expect "sim: --pin-cpu x" 2 "sim: --pin-cpu 'x': 'x' is not a core number" \
+  sim --vms 2 --kernel "$kernel" --pin-cpu x
+expect "explore run: --pin-cpu 1023 (not an allowed core)" 2 \
+  "explore run: --pin-cpu '1023': core 1023 is not one this process may run on" \
+  explore run --kernel "$kernel" --initrd "$initrd" --vms 2 --rounds 1 --branches 1 \
+  --output "$work/x5" --pin-cpu 1023
+expect "reproduce: --pin-cpu ''" 2 "reproduce: --pin-cpu '': an empty list of cores" \
+  reproduce --bug "$work/meteor.json" --pin-cpu ''
+for c in boot verify run sim "explore run"; do
+  $cc $c --help >"$work/help" 2>&1
+  check "$c --help lists the processor options and --pin-cpu" \
+    bash -c 'for o in "--cpu-vendor S" "--cpu-family N" "--cpu-model N" "--cpu-stepping N" \
+                      "--cpu-brand S" "--tsc-khz N" "--\[no-\]avx2" "--\[no-\]avx512" \
+                      "--pin-cpu LIST"; do
+               grep -q -- "^  $o " "$1" || { echo "no $o"; exit 1; }; done' _ "$work/help"
 done
 
 tap_done

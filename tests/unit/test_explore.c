@@ -354,6 +354,109 @@ static void test_bug_files(void)
     cc_bug_free(b);
 }
 
+/* ---- the target's processor (issue 20): recorded when not the default ---- */
+
+static void test_bug_cpu(void)
+{
+    struct cc_bug *b = sample_bug(path_in("bzImage"), path_in("raft.initrd"));
+    struct cc_err err = {0};
+    char *plain = cc_bug_to_json(b);
+    ok(plain && !strstr(plain, "\"cpu\""), "a target with the default processor has no \"cpu\" "
+       "(old files read back byte for byte)");
+    struct cc_cpu_model *m = &b->target.cpu;
+    memcpy(m->id.vendor, "AuthenticAMD", 13);
+    m->id.family = 25;
+    m->id.model = 0x21;
+    m->id.stepping = 2;
+    snprintf(m->id.brand, sizeof(m->id.brand), "%s", "AMD EPYC-like 48 characters long brand string!!!");
+    m->tsc_khz = 2450000;
+    m->avx2 = true;
+    char *t1 = cc_bug_to_json(b);
+    ok(t1 && strstr(t1, "\"cpu\": {") && strstr(t1, "\"vendor\": \"AuthenticAMD\"") &&
+       strstr(t1, "\"tsc_khz\": 2450000") && strstr(t1, "\"avx2\": true"),
+       "another processor is recorded as target.cpu");
+    struct cc_bug *l = NULL;
+    int rc = cc_bug_parse(t1, "cpu.json", &l, &err);
+    char *t2 = rc == 0 ? cc_bug_to_json(l) : NULL;
+    ok(rc == 0 && t2 && !strcmp(t1, t2), "it round-trips exactly (%s)", rc ? err.msg : "ok");
+    ok(l && !strcmp(l->target.cpu.id.vendor, "AuthenticAMD") && l->target.cpu.id.family == 25 &&
+       l->target.cpu.id.model == 0x21 && l->target.cpu.id.stepping == 2 &&
+       strlen(l->target.cpu.id.brand) == 48 && l->target.cpu.tsc_khz == 2450000 &&
+       l->target.cpu.avx2 && !l->target.cpu.avx512,
+       "every field comes back (a 48-character brand too)");
+    cc_bug_free(l);
+    l = NULL;
+    rc = cc_bug_parse(plain, "old.json", &l, &err);
+    struct cc_cpu_model d;
+    cc_cpu_model_default(&d);
+    ok(rc == 0 && l && cc_cpu_model_is_default(&l->target.cpu) && l->target.cpu.tsc_khz == 3000000,
+       "a file without \"cpu\" loads with the default processor");
+    cc_bug_free(l);
+    /* only some fields: the rest keep their defaults */
+    char *part = replace(plain, "\"cmdline\"", "\"cpu\": {\"tsc_khz\": 1000000}, \"cmdline\"");
+    l = NULL;
+    rc = cc_bug_parse(part, "part.json", &l, &err);
+    ok(rc == 0 && l && l->target.cpu.tsc_khz == 1000000 &&
+       !strcmp(l->target.cpu.id.vendor, d.id.vendor) && l->target.cpu.id.model == d.id.model,
+       "a partial \"cpu\" keeps the defaults of the fields it leaves out (%s)",
+       rc ? err.msg : "ok");
+    cc_bug_free(l);
+    free(part);
+    static const struct { const char *what, *from, *to, *needle; } bad[] = {
+        {"cpu not an object", "\"cpu\": {", "\"cpu\": 5, \"x\": {", "target.cpu: not an object"},
+        {"a vendor of 3 characters", "\"AuthenticAMD\"", "\"AMD\"",
+         "target.cpu: CPU vendor 'AMD' must be exactly 12"},
+        {"a vendor that is not a string", "\"AuthenticAMD\"", "12", "target.cpu.vendor: not a string"},
+        {"a brand of 49 characters", "brand string!!!\"", "brand string!!!!\"",
+         "target.cpu.brand: longer than 48"},
+        {"a family that is not a number", "\"family\": 25", "\"family\": \"six\"",
+         "target.cpu.family: not a non-negative integer"},
+        {"family 0", "\"family\": 25", "\"family\": 0", "CPU family 0 is not in 1-270"},
+        {"model 256", "\"model\": 33", "\"model\": 256", "CPU model 256 is not in 0-255"},
+        {"stepping 16", "\"stepping\": 2", "\"stepping\": 16", "CPU stepping 16 is not in 0-15"},
+        {"tsc_khz beyond 32 bits", "\"tsc_khz\": 2450000", "\"tsc_khz\": 5000000000",
+         "target.cpu.tsc_khz: 5000000000 is too large"},
+        {"tsc_khz 0", "\"tsc_khz\": 2450000", "\"tsc_khz\": 0", "TSC frequency 0 kHz is not in"},
+        {"avx2 not a boolean", "\"avx2\": true", "\"avx2\": 1", "target.cpu.avx2: not true or false"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *t = replace(t1, bad[i].from, bad[i].to);
+        ok(strcmp(t, t1) != 0, "%s: the file was changed", bad[i].what);
+        expect_error(bad[i].what, "badcpu.json", t, bad[i].needle);
+        free(t);
+    }
+    free(plain);
+    free(t1);
+    free(t2);
+    cc_bug_free(b);
+
+    /* cc_cpu_model_check on its own */
+    struct cc_cpu_model c = d;
+    ok(cc_cpu_model_check(&c, &err) == 0, "the default model is valid");
+    c.id.family = 15;
+    c.id.model = 255;
+    ok(cc_cpu_model_check(&c, &err) == 0, "family 15 takes model 255 (extended model)");
+    c.id.family = 14;
+    memset(&err, 0, sizeof(err));
+    ok(cc_cpu_model_check(&c, &err) < 0 && strstr(err.msg, "not in 0-15"),
+       "family 14 does not: %s", err.msg);
+    c = d;
+    c.id.family = CC_CPU_MAX_FAMILY;
+    ok(cc_cpu_model_check(&c, &err) == 0, "family 270 (15 + 255) is the largest");
+    c.id.family = CC_CPU_MAX_FAMILY + 1;
+    ok(cc_cpu_model_check(&c, &err) < 0, "271 is not");
+    c = d;
+    memcpy(c.id.vendor, "Genuine\tntel", 13);
+    memset(&err, 0, sizeof(err));
+    ok(cc_cpu_model_check(&c, &err) < 0 && strstr(err.msg, "printable"),
+       "a control character in the vendor is refused: %s", err.msg);
+    c = d;
+    c.tsc_khz = CC_CPU_MAX_TSC_KHZ + 1;
+    ok(cc_cpu_model_check(&c, &err) < 0, "a TSC above 10 GHz is refused");
+    c.tsc_khz = CC_CPU_MIN_TSC_KHZ;
+    ok(cc_cpu_model_check(&c, &err) == 0, "1 MHz is accepted");
+}
+
 /* ---- checkpoints ---- */
 
 static struct cc_xstate *sample_state(void)
@@ -1185,6 +1288,7 @@ int main(int argc, char **argv)
     tap_plan(0);
     test_recipe();
     test_bug_files();
+    test_bug_cpu();
     test_checkpoint();
     test_fixtures();
     test_guidance_state();
