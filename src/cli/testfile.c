@@ -482,6 +482,58 @@ FIELD(f_vcpu_quantum)
     return 0;
 }
 FIELD(f_memory) { return get_size(d, n, f, &t->memory); }
+
+static int get_bool(struct doc *d, const yaml_node_t *n, const char *field, bool *out)
+{
+    const char *s;
+    if (want_scalar(d, n, field, "true or false", &s) < 0)
+        return -EINVAL;
+    if (!strcmp(s, "true") || !strcmp(s, "yes"))
+        *out = true;
+    else if (!strcmp(s, "false") || !strcmp(s, "no"))
+        *out = false;
+    else
+        return fail(d, n, field, "'%s' is not true or false", s);
+    return 0;
+}
+
+static int get_chars(struct doc *d, const yaml_node_t *n, const char *field, char *out,
+                     size_t size)
+{
+    const char *s;
+    if (want_scalar(d, n, field, "a string", &s) < 0)
+        return -EINVAL;
+    if (strlen(s) >= size)
+        return fail(d, n, field, "'%s' is longer than %zu characters", s, size - 1);
+    strcpy(out, s);
+    return 0;
+}
+
+FIELD(c_vendor) { return get_chars(d, n, f, t->cpu.id.vendor, sizeof(t->cpu.id.vendor)); }
+FIELD(c_brand) { return get_chars(d, n, f, t->cpu.id.brand, sizeof(t->cpu.id.brand)); }
+FIELD(c_family) { return get_unsigned(d, n, f, 0, UINT32_MAX, &t->cpu.id.family); }
+FIELD(c_model) { return get_unsigned(d, n, f, 0, UINT32_MAX, &t->cpu.id.model); }
+FIELD(c_stepping) { return get_unsigned(d, n, f, 0, UINT32_MAX, &t->cpu.id.stepping); }
+FIELD(c_tsc_khz) { return get_unsigned(d, n, f, 0, UINT32_MAX, &t->cpu.tsc_khz); }
+FIELD(c_avx2) { return get_bool(d, n, f, &t->cpu.avx2); }
+FIELD(c_avx512) { return get_bool(d, n, f, &t->cpu.avx512); }
+static const struct field cpu_fields[] = {
+    {"vendor", c_vendor}, {"family", c_family}, {"model", c_model}, {"stepping", c_stepping},
+    {"brand", c_brand}, {"tsc_khz", c_tsc_khz}, {"avx2", c_avx2}, {"avx512", c_avx512},
+    {NULL, NULL},
+};
+/* The processor the guests see: cc_cpu_model_check's rules, at its line. */
+FIELD(f_cpu)
+{
+    t->cpu_set = true;
+    cc_cpu_model_default(&t->cpu);
+    if (walk(d, n, f, cpu_fields, t) < 0)
+        return -EINVAL;
+    struct cc_err e = {0};
+    if (cc_cpu_model_check(&t->cpu, &e) < 0)
+        return fail(d, n, f, "%s", e.msg);
+    return 0;
+}
 FIELD(f_cmdline) { return get_str(d, n, f, &t->cmdline); }
 FIELD(f_append) { return get_str(d, n, f, &t->append); }
 
@@ -578,7 +630,7 @@ FIELD(f_expect_property) { return get_str(d, n, f, &t->expect_property); }
 static const struct field top_fields[] = {
     {"name", f_name}, {"description", f_description}, {"kernel", f_kernel},
     {"initrd", f_initrd}, {"image", f_image}, {"disk_image", f_disk_image}, {"disk", f_disk},
-    {"vms", f_vms}, {"cpus", f_cpus}, {"vcpu_schedule", f_vcpu_schedule},
+    {"vms", f_vms}, {"cpus", f_cpus}, {"cpu", f_cpu}, {"vcpu_schedule", f_vcpu_schedule},
     {"vcpu_quantum", f_vcpu_quantum}, {"memory", f_memory}, {"cmdline", f_cmdline},
     {"append", f_append}, {"clients", f_clients}, {"network", f_network},
     {"faults", f_faults}, {"mode", f_mode}, {"rounds", f_rounds}, {"branches", f_branches},
@@ -760,6 +812,17 @@ int ctest_explore_args(const struct ctest *t, const char *kernel, const char *in
         arg_u(&a, "--vcpu-quantum", t->vcpu_quantum);
     if (t->memory)
         arg_u(&a, "--mem", t->memory);
+    if (t->cpu_set) {
+        const struct cc_cpu_model *c = &t->cpu;
+        arg(&a, "--cpu-vendor", c->id.vendor);
+        arg_u(&a, "--cpu-family", c->id.family);
+        arg_u(&a, "--cpu-model", c->id.model);
+        arg_u(&a, "--cpu-stepping", c->id.stepping);
+        arg(&a, "--cpu-brand", c->id.brand);
+        arg_u(&a, "--tsc-khz", c->tsc_khz);
+        arg(&a, c->avx2 ? "--avx2" : "--no-avx2", NULL);
+        arg(&a, c->avx512 ? "--avx512" : "--no-avx512", NULL);
+    }
     if (t->cmdline)
         arg(&a, "--cmdline", t->cmdline);
     if (t->append)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "chaoscontrol/err.h"
+#include "chaoscontrol/vm.h"
 
 struct strlist {
     char **v;
@@ -37,6 +38,8 @@ struct ctest {
     char *disk_image;
     uint64_t disk;              /* bytes, 0: explore's default */
     unsigned vms, cpus;         /* cpus 0: one */
+    bool cpu_set;               /* cpu: the processor model (docs/cpu.md) */
+    struct cc_cpu_model cpu;
     char *vcpu_schedule;
     uint32_t vcpu_quantum;
     uint64_t memory;            /* 0: default */

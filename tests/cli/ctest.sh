@@ -14,7 +14,7 @@ build=$(cd "${CC_BUILD_DIR:-$src/build}" && pwd)
 cc=$build/chaoscontrol
 work=$(mktemp -d "${TMPDIR:-/tmp}/ctest-cli.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
-tap_plan 36
+tap_plan 40
 
 # ---- the schema ------------------------------------------------------------
 check "every example validates against the JSON schema (after \${VAR:-default})" \
@@ -45,7 +45,7 @@ for k in sys.argv[2:]:
     s = s["properties"][k]
 print(" ".join(sorted(s["properties"])) + " ")' "$src/docs/test-file.schema.json" "$@"
 }
-for part in "" image network setup; do
+for part in "" image network setup cpu; do
   if [ -z "$part" ]; then y='zzzzzzzzzz: 1'; else y="$part:
   zzzzzzzzzz: 1"; fi
   a=$(known "$y") b=$(schema_keys $part)
@@ -64,6 +64,12 @@ check "raft-double-vote: input-tree on 3 VMs, stops at its first bug, a time lim
 check "etcd-stale-read: packs etcd and etcdctl, then 4 VMs with a client, the checker" \
   bash -c 'grep -Eq "pack --output [^ ]*/etcd-stale-read/image.initrd --cmd /etc/etcd-example/start.sh --add etcd --add etcdctl --file examples/etcd/start.sh:/etc/etcd-example/start.sh" "$1" &&
            grep -Eq "explore run .*--vms 4 .*--clients 3 --faults partition,heal,kill,pause --branch-time 2s .*--check linearizable --stop-after 1" "$1"' _ "$work/dry.txt"
+printf '%s\n' "$(printf 'name: c\nvms: 1\ninitrd: /dev/null\nrounds: 1\nbranches: 1')" 'cpu:' \
+  '  vendor: AuthenticAMD' '  family: 25' '  model: 33' '  brand: Test CPU' '  tsc_khz: 2500000' \
+  '  avx2: true' >"$work/cpu.yaml"
+"$cc" test --dry-run "$work/cpu.yaml" >"$work/cpu.txt" 2>&1
+check "cpu: becomes the processor options (the rest at their defaults)" \
+  grep -q -- "--cpu-vendor AuthenticAMD --cpu-family 25 --cpu-model 33 --cpu-stepping 7 --cpu-brand 'Test CPU' --tsc-khz 2500000 --avx2 --no-avx512" "$work/cpu.txt"
 (cd "$src" && RAFT_ROUNDS=7 CC_BUILD_DIR=/x "$cc" test --dry-run examples/raft-control.yaml) \
   >"$work/env.txt" 2>&1
 check "\${VAR:-default} takes the environment's value (RAFT_ROUNDS=7, CC_BUILD_DIR=/x)" \
@@ -119,6 +125,14 @@ clients: [5]"
 bad "expect_property without expect: bug" "1: expect_property: needs 'expect: bug'" "$base
 expect_property: x"
 bad "a bad name" "1: name: '../x' is not a test name" "${base/name: t/name: ../x}"
+bad "a processor the CPU model check refuses" "7: cpu: CPU model 200 is not in 0-15" "$base
+cpu:
+  vendor: AuthenticAMD
+  family: 5
+  model: 200"
+bad "a vendor string of the wrong length" "7: cpu: CPU vendor 'Intel' must be exactly 12" "$base
+cpu:
+  vendor: Intel"
 bad "YAML that does not parse" "3: not valid YAML" "name: t
 vms: [3
 rounds: 1"
