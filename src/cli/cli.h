@@ -157,6 +157,9 @@ int cli_load_bug(const char *cmd, const char *path, bool force, struct cc_bug **
 /* Progress output goes to stderr only when it is a terminal. */
 bool cli_is_tty(void);
 
+/* vmlinux beside the kernel file, if there is one (malloc'd, or NULL). */
+char *cli_vmlinux_beside(const char *kernel);
+
 int cmd_boot(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_snapshot_demo(int argc, char **argv);

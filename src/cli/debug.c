@@ -49,7 +49,7 @@ static void usage(FILE *f)
             "A time-travel debugger: boots the bug's target (checked against the recorded\n"
             "hashes), then serves the GDB remote protocol for VM V of the bug's replay,\n"
             "which starts at the setup snapshot and ends at the failure:\n"
-            "    gdb build/kernel/vmlinux -ex 'target remote 127.0.0.1:PORT'\n"
+            "    gdb VMLINUX -ex 'target remote 127.0.0.1:PORT'   (vmlinux beside the kernel)\n"
             "registers, memory, breakpoints (break: INT3 in guest memory; hbreak: debug\n"
             "registers, any address space), watch and awatch (debug registers, at most 4\n"
             "hardware breakpoints and watchpoints together), stepi, continue, and\n"
@@ -170,10 +170,13 @@ int cmd_debug(int argc, char **argv)
     socklen_t sl = sizeof(sa);
     getsockname(lfd, (struct sockaddr *)&sa, &sl);
     unsigned port = ntohs(sa.sin_port);
-    if (!o.quiet)
+    if (!o.quiet) {
+        char *vml = cli_vmlinux_beside(b->target.kernel);
         fprintf(stderr, "chaoscontrol debug: vm %u of %s; listening on %s:%u\n"
-                "    gdb build/kernel/vmlinux -ex 'target remote %s:%u'\n", o.vm, o.bug,
-                o.listen, port, o.listen, port);
+                "    gdb %s -ex 'target remote %s:%u'\n", o.vm, o.bug, o.listen, port,
+                vml ? vml : "VMLINUX", o.listen, port);
+        free(vml);
+    }
     if (o.port_file) {
         char buf[16];
         int n = snprintf(buf, sizeof(buf), "%u\n", port);

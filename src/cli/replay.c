@@ -224,8 +224,7 @@ static void log_quiet(void *opaque, const char *msg)
         fprintf(stderr, "chaoscontrol %s: %s\n", o->cmd, msg);
 }
 
-/* vmlinux beside the kernel, if there is one (malloc'd, or NULL). */
-static char *default_vmlinux(const char *kernel)
+char *cli_vmlinux_beside(const char *kernel)
 {
     if (!kernel)
         return NULL;
@@ -364,7 +363,7 @@ int cmd_replay(int argc, char **argv)
         cc_bug_free(b);
         return 2;
     }
-    char *vmlinux = o.vmlinux ? strdup(o.vmlinux) : default_vmlinux(b->target.kernel);
+    char *vmlinux = o.vmlinux ? strdup(o.vmlinux) : cli_vmlinux_beside(b->target.kernel);
     struct cc_err err = {0};
     struct cc_xrun_opts ro;
     cc_xrun_opts_default(&ro);
