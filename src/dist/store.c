@@ -1,6 +1,7 @@
 /* The shared store of a distributed exploration on Redis (store.h). Every
  * change is one Lua script, so Redis applies it whole or not at all; the
  * scripts use Redis's clock (TIME), never a worker's, for leases. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -328,43 +329,108 @@ struct cc_store {
     char prefix[80];
     char sha[S_N][48];              /* SCRIPT LOAD's answers; "" until loaded */
     struct cc_store_cost cost;
-    /* where to (re)connect */
+    /* where to (re)connect; url is the URL as given with its password as
+     * "***" (it goes into messages) */
     char *host, *path;
     int port, db;
+    char *user, *pass;              /* AUTH [user] pass, or NULL */
 };
 
 /* ---- connection ---- */
+
+/* %XX in a URL's user or password. */
+static char *url_decode(const char *p, size_t n)
+{
+    char *r = malloc(n + 1), *o = r;
+    if (!r)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '%' && i + 2 < n && isxdigit((unsigned char)p[i + 1]) &&
+            isxdigit((unsigned char)p[i + 2])) {
+            char hex[3] = {p[i + 1], p[i + 2], 0};
+            *o++ = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else {
+            *o++ = p[i];
+        }
+    }
+    *o = 0;
+    return r;
+}
+
+/* The URL for messages: redis://USER:***@HOST... (no password shown; a
+ * URL with only USER@ keeps it). */
+static char *url_redacted(const char *url)
+{
+    const char *h = strstr(url, "://");
+    if (!h)
+        return strdup(url);
+    h += 3;
+    const char *at = NULL;
+    for (const char *p = h; *p && *p != '/'; p++)
+        if (*p == '@')
+            at = p;
+    if (!at)
+        return strdup(url);
+    const char *colon = memchr(h, ':', (size_t)(at - h));
+    if (!colon)
+        return strdup(url);
+    char *r;
+    if (asprintf(&r, "%.*s%.*s***%s", (int)(h - url), url, (int)(colon - h + 1), h, at) < 0)
+        return NULL;
+    return r;
+}
 
 static int parse_url(struct cc_store *s, const char *url, struct cc_err *err)
 {
     s->port = 6379;
     s->db = 0;
+    const char *env = getenv("CC_REDIS_PASSWORD");
+    if (env && *env && !(s->pass = strdup(env)))
+        return cc_err_set(err, ENOMEM, "out of memory");
     if (!strncmp(url, "unix://", 7)) {
         const char *path = url + 7;
         const char *q = strchr(path, '?');
         size_t len = q ? (size_t)(q - path) : strlen(path);
         if (!len || path[0] != '/')
             return cc_err_set(err, EINVAL, "redis URL '%s': unix:// needs an absolute path "
-                              "(unix:///run/redis.sock)", url);
+                              "(unix:///run/redis.sock)", s->url);
         s->path = strndup(path, len);
         if (q) {
             char *end;
             if (strncmp(q, "?db=", 4) || (s->db = (int)strtol(q + 4, &end, 10), *end) ||
                 s->db < 0)
-                return cc_err_set(err, EINVAL, "redis URL '%s': after the path only ?db=N", url);
+                return cc_err_set(err, EINVAL, "redis URL '%s': after the path only ?db=N",
+                                  s->url);
         }
         return s->path ? 0 : cc_err_set(err, ENOMEM, "out of memory");
     }
     if (strncmp(url, "redis://", 8))
         return cc_err_set(err, EINVAL, "redis URL '%s': expected redis://HOST[:PORT][/DB] "
-                          "or unix:///PATH", url);
+                          "or unix:///PATH", s->url);
     const char *h = url + 8;
-    if (strchr(h, '@'))
-        return cc_err_set(err, EINVAL, "redis URL '%s': passwords in the URL are not "
-                          "supported (use a Unix socket or a private network)", url);
+    const char *at = NULL;
+    for (const char *p = h; *p && *p != '/'; p++)
+        if (*p == '@')
+            at = p;
+    if (at) {
+        /* [USER]:PASSWORD@, or USER@ with the password in CC_REDIS_PASSWORD */
+        const char *colon = memchr(h, ':', (size_t)(at - h));
+        const char *ue = colon ? colon : at;
+        if (ue > h && !(s->user = url_decode(h, (size_t)(ue - h))))
+            return cc_err_set(err, ENOMEM, "out of memory");
+        if (colon) {
+            free(s->pass);
+            if (!(s->pass = url_decode(colon + 1, (size_t)(at - colon - 1))))
+                return cc_err_set(err, ENOMEM, "out of memory");
+            if (!*s->pass)
+                return cc_err_set(err, EINVAL, "redis URL '%s': an empty password", s->url);
+        }
+        h = at + 1;
+    }
     size_t hl = strcspn(h, ":/");
     if (!hl)
-        return cc_err_set(err, EINVAL, "redis URL '%s': no host", url);
+        return cc_err_set(err, EINVAL, "redis URL '%s': no host", s->url);
     s->host = strndup(h, hl);
     if (!s->host)
         return cc_err_set(err, ENOMEM, "out of memory");
@@ -373,17 +439,17 @@ static int parse_url(struct cc_store *s, const char *url, struct cc_err *err)
     if (*r == ':') {
         long port = strtol(r + 1, &end, 10);
         if (end == r + 1 || port <= 0 || port > 65535)
-            return cc_err_set(err, EINVAL, "redis URL '%s': bad port", url);
+            return cc_err_set(err, EINVAL, "redis URL '%s': bad port", s->url);
         s->port = (int)port;
         r = end;
     }
     if (*r == '/' && r[1]) {
         long db = strtol(r + 1, &end, 10);
         if (end == r + 1 || *end || db < 0 || db > 1000)
-            return cc_err_set(err, EINVAL, "redis URL '%s': bad database number", url);
+            return cc_err_set(err, EINVAL, "redis URL '%s': bad database number", s->url);
         s->db = (int)db;
     } else if (*r && strcmp(r, "/")) {
-        return cc_err_set(err, EINVAL, "redis URL '%s': unexpected '%s'", url, r);
+        return cc_err_set(err, EINVAL, "redis URL '%s': unexpected '%s'", s->url, r);
     }
     return 0;
 }
@@ -423,6 +489,18 @@ static int connect_once(struct cc_store *s, struct cc_err *err)
         return cc_err_set(err, ECONNREFUSED, "redis %s: %s", s->url, s->c->errstr);
     struct timeval rt = {.tv_sec = STORE_TIMEOUT_S};
     redisSetTimeout(s->c, rt);
+    if (s->pass) {
+        redisReply *r = s->user ? redisCommand(s->c, "AUTH %s %s", s->user, s->pass)
+                                : redisCommand(s->c, "AUTH %s", s->pass);
+        bool bad = !r || r->type == REDIS_REPLY_ERROR;
+        int rc = bad ? cc_err_set(err, EACCES, "redis %s: AUTH%s%s failed: %s", s->url,
+                                  s->user ? " as " : "", s->user ? s->user : "",
+                                  r ? r->str : s->c->errstr)
+                     : 0;
+        freeReplyObject(r);
+        if (rc < 0)
+            return rc;
+    }
     if (s->db) {
         redisReply *r = redisCommand(s->c, "SELECT %d", s->db);
         bool bad = !r || r->type == REDIS_REPLY_ERROR;
@@ -486,7 +564,7 @@ int cc_store_open(const char *url, const char *name, struct cc_store **out, stru
     if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
         signal(SIGPIPE, SIG_IGN);
     struct cc_store *s = calloc(1, sizeof(*s));
-    if (!s || !(s->url = strdup(url))) {
+    if (!s || !(s->url = url_redacted(url))) {
         free(s);
         return cc_err_set(err, ENOMEM, "out of memory");
     }
@@ -511,6 +589,10 @@ void cc_store_close(struct cc_store *s)
     free(s->url);
     free(s->host);
     free(s->path);
+    free(s->user);
+    if (s->pass)
+        memset(s->pass, 0, strlen(s->pass));
+    free(s->pass);
     free(s);
 }
 

@@ -44,8 +44,11 @@
 
 struct cc_store;
 
-/* Connect to url (redis://HOST[:PORT][/DB] or unix:///PATH[?db=N]) for the
- * exploration `name` ([A-Za-z0-9._-], at most 64). Errors name the URL. */
+/* Connect to url (redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or
+ * unix:///PATH[?db=N]) for the exploration `name` ([A-Za-z0-9._-], at most
+ * 64). The password (%XX-decoded) may come from CC_REDIS_PASSWORD instead,
+ * which keeps it out of command lines; a URL's wins. Errors name the URL
+ * with the password as ***. */
 int cc_store_open(const char *url, const char *name, struct cc_store **out,
                   struct cc_err *err);
 void cc_store_close(struct cc_store *s);

@@ -42,7 +42,7 @@ static void bad_urls(void)
     } t[] = {
         {"http://x", "expected redis://"}, {"redis://", "no host"},
         {"redis://h:0", "bad port"},       {"redis://h:99999", "bad port"},
-        {"redis://h/x", "bad database"},   {"redis://u:pw@h", "passwords"},
+        {"redis://h/x", "bad database"},
         {"unix://rel/path", "absolute"},   {"unix:///x.sock?foo=1", "?db=N"},
         {"redis://h:12x", "unexpected"},
     };
@@ -61,6 +61,47 @@ static void bad_urls(void)
        "no server there: an error naming the URL (%s)", err.msg);
     ok(cc_store_open("unix:///tmp/x.sock", "a b", &s, &err) == -EINVAL && has(err.msg, "a b"),
        "a bad exploration name is refused (%s)", err.msg);
+}
+
+/* A server with a password: from the URL (redis://[USER]:PASSWORD@HOST)
+ * or CC_REDIS_PASSWORD, never shown in messages. */
+static void passwords(void)
+{
+    struct cc_err err = {0};
+    struct cc_store *s = NULL;
+    ok(cc_store_open("redis://ops:s%40cret@127.0.0.1:1", "x", &s, &err) < 0 &&
+           has(err.msg, "redis://ops:***@127.0.0.1:1") && !has(err.msg, "cret"),
+       "a URL's password is shown as *** (%s)", err.msg);
+    s = NULL;
+    ok(cc_store_open("redis://u:@h", "x", &s, &err) == -EINVAL &&
+           has(err.msg, "redis://u:***@h") && has(err.msg, "an empty password"),
+       "an empty password is refused (%s)", err.msg);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "redis-cli -s '%s' CONFIG SET requirepass 'p@ss w' >/dev/null",
+             url + 7);
+    ok(system(cmd) == 0, "the server now wants a password");
+    struct cc_store_status st;
+    s = NULL;
+    ok(cc_store_open(url, "t1", &s, &err) == 0 && cc_store_status(s, &st, &err) < 0 &&
+           has(err.msg, "NOAUTH"),
+       "without it: the server's refusal (%s)", err.msg);
+    cc_store_close(s);
+    setenv("CC_REDIS_PASSWORD", "wrong", 1);
+    s = NULL;
+    ok(cc_store_open(url, "t1", &s, &err) == -EACCES && has(err.msg, "AUTH failed") &&
+           !has(err.msg, "wrong"),
+       "a wrong password: AUTH failed, the password not shown (%s)", err.msg);
+    cc_store_close(s);
+    setenv("CC_REDIS_PASSWORD", "p@ss w", 1);
+    s = NULL;
+    ok(cc_store_open(url, "t1", &s, &err) == 0 && cc_store_status(s, &st, &err) == 0 &&
+           st.done == 5,
+       "CC_REDIS_PASSWORD: in (%s)", err.msg);
+    cc_store_close(s);
+    unsetenv("CC_REDIS_PASSWORD");
+    snprintf(cmd, sizeof(cmd), "redis-cli -s '%s' -a 'p@ss w' --no-auth-warning CONFIG SET "
+             "requirepass '' >/dev/null", url + 7);
+    ok(system(cmd) == 0, "and no password again");
 }
 
 static struct cc_store *open_or_bail(const char *url, const char *name)
@@ -389,6 +430,7 @@ int main(void)
        (unsigned long long)c1.round_trips, (unsigned long long)c1.bytes_out,
        (unsigned long long)c1.bytes_in);
     cc_store_close(s);
+    passwords();
     cleanup();
     free(url);
     return tap_exit();
