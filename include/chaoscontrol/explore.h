@@ -562,6 +562,9 @@ int cc_explore_status(const char *url, const char *name, struct cc_shared_status
                       struct cc_err *err);
 int cc_explore_export(const char *url, const char *name, const char *dir,
                       struct cc_explore_summary *sum, struct cc_err *err);
+/* Hand out no more branches (a time limit, an interrupt): workers finish
+ * the branches they run and exit as when the budget is done. */
+int cc_explore_stop(const char *url, const char *name, struct cc_err *err);
 /* An output directory kept up to date from the shared state: sync
  * rewrites the files when the state changed since the last sync (1), else
  * does nothing (0); it fetches only what its earlier syncs did not. */

@@ -206,7 +206,8 @@ static void usage_run(FILE *f)
             "  --branch-time T    virtual time each branch runs (default 1s)\n"
             "  --stop-after N     stop once N distinct bugs were found (default: never)\n"
             "  --time-limit T     wall time (e.g. 30m): stop after the branch running then,\n"
-            "                     as SIGINT or SIGTERM do; what was done is saved\n"
+            "                     as SIGINT or SIGTERM do; what was done is saved (with\n"
+            "                     --workers: no new branches, the running ones finish)\n"
             "  --latency T        one-way latency of every link at start (default 100us)\n"
             "  --react PCT        share of fault branches that also cut off or pause each\n"
             "                     VM that starts talking to every other (a leader, most\n"
@@ -776,7 +777,23 @@ static int run_shared(const struct xopts *o, const struct cc_xtarget *t,
         fprintf(stderr, "chaoscontrol %s: %s\n", o->cmd, err.msg);
         fol = NULL;
     }
+    bool stopped = false;
+    catch_stop_signals();
     while (alive) {
+        /* a time limit or SIGINT/SIGTERM: no new branches, the running
+         * ones finish (the workers exit as at the end of the budget) */
+        const char *why = stop_signal ? "interrupted"
+                          : o->time_limit_ns && wall_now() - t0 >= (double)o->time_limit_ns / CC_SEC
+                          ? "time limit reached" : NULL;
+        if (why && !stopped) {
+            stopped = true;
+            ui_progress(u, "");
+            if (cc_explore_stop(url, name, &err) < 0)
+                fprintf(stderr, "chaoscontrol %s: %s\n", o->cmd, err.msg);
+            else
+                fprintf(stderr, "chaoscontrol %s: %s: no new branches; waiting for the %u "
+                        "workers' running ones (%.0f s)\n", o->cmd, why, alive, wall_now() - t0);
+        }
         for (unsigned i = 0; i < running; i++) {
             int st;
             if (pids[i] > 0 && waitpid(pids[i], &st, WNOHANG) == pids[i]) {
@@ -947,8 +964,6 @@ static int explore_run(int argc, char **argv)
         return bad(&o, "%s", "--workers 0 only creates the exploration: no --dashboard");
     if (o.dlog_regs_set && !o.dlog_bugs)
         return bad(&o, "%s", "--dlog-regs needs --dlog-bugs");
-    if (shared && o.time_limit_ns)
-        return bad(&o, "%s", "--time-limit is not available with --workers/--redis yet");
     if (cli_default_kernel(&o.kernel) < 0)
         return bad(&o, "%s", CLI_NO_KERNEL);
     if (!o.initrd)

@@ -675,8 +675,6 @@ static int check_whole(struct doc *d, const yaml_node_t *root, struct ctest *t)
     }
     if ((t->vcpu_schedule || t->vcpu_quantum) && t->cpus <= 1)
         return fail(d, root, "vcpu_schedule", "vcpu_schedule and vcpu_quantum need cpus > 1");
-    if (t->workers && t->time_budget_ns)
-        return fail(d, root, "time_budget", "not available with workers yet");
     if (t->expect == CTEST_EXPECT_BUG && !t->stop_after)
         t->stop_after = 1;
     return 0;

@@ -145,6 +145,7 @@ static const char lua_claim[] = LUA_PRELUDE
     "redis.call('HSET', p..'workers', w, I(ms))\n"
     "local stop = tonumber(redis.call('HGET', p..'meta', 'stop_after') or '0')\n"
     "if stop > 0 and tonumber(redis.call('GET', p..'nbug') or '0') >= stop then return {1} end\n"
+    "if redis.call('HEXISTS', p..'meta', 'stopped') == 1 then return {1} end\n"
     "local exp = redis.call('ZRANGEBYSCORE', p..'leases', '-inf', I(ms), 'LIMIT', 0, 1)\n"
     "if #exp > 0 then\n"
     "  local g = exp[1]\n"
@@ -931,6 +932,22 @@ int cc_store_status(struct cc_store *s, struct cc_store_status *st, struct cc_er
     };
     freeReplyObject(r);
     return 0;
+}
+
+int cc_store_stop(struct cc_store *s, struct cc_err *err)
+{
+    char k[128], ms[32];
+    snprintf(k, sizeof(k), "%smeta", s->prefix);
+    snprintf(ms, sizeof(ms), "%lld", (long long)time(NULL));
+    const char *a[] = {"HSET", k, "stopped", ms};
+    size_t l[] = {4, strlen(k), 7, strlen(ms)};
+    redisReply *r = cmd(s, 4, a, l, err);
+    if (!r)
+        return -err->code;
+    int rc = r->type == REDIS_REPLY_ERROR ? bad_reply(s, r, "stop", err) : 0;
+    if (rc == 0)
+        freeReplyObject(r);
+    return rc;
 }
 
 int cc_store_get(struct cc_store *s, const char *key, char **val, size_t *len,

@@ -165,6 +165,10 @@ struct cc_store_progress {
 int cc_store_view(struct cc_store *s, struct cc_store_cache *c, json_t **out,
                   struct cc_store_progress *pg, struct cc_err *err);
 
+/* No new branches from now on (a time limit, an interrupt): claims answer
+ * "done"; the branches running finish and count. */
+int cc_store_stop(struct cc_store *s, struct cc_err *err);
+
 /* Raw reads for export and for a worker's view (the caller owns the
  * result): a bug file's JSON; one key's hash as a JSON object of strings;
  * a string key's bytes. ENOENT when missing. */

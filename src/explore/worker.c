@@ -123,6 +123,21 @@ int cc_explore_status(const char *url, const char *name, struct cc_shared_status
     return 0;
 }
 
+int cc_explore_stop(const char *url, const char *name, struct cc_err *err)
+{
+    struct cc_store *s;
+    int rc = cc_store_open(url, name, &s, err);
+    if (rc < 0)
+        return rc;
+    char *meta = NULL;
+    rc = cc_store_join(s, NULL, &meta, err);
+    free(meta);
+    if (rc == 0)
+        rc = cc_store_stop(s, err);
+    cc_store_close(s);
+    return rc;
+}
+
 /* A bug file's text written as bug_N.json (and .txt) in dir, with its
  * number set to N (the shared numbering). */
 static int save_bug(const char *text, unsigned n, const char *dir, struct cc_err *err)

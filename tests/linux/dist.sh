@@ -176,6 +176,21 @@ hunt() {   # hunt BUG PROPERTY
     diag_file "$work/h-$1.err"
   fi
 }
+# a time limit on 2 workers: no new branches after it, the running ones end
+t0=$SECONDS
+"$cc" explore run --kernel "$kernel" --initrd "$initrd" --vms 3 --mode fault --seed 0 \
+  --append "raft_id={id} raft_bug=none" --rounds 100 --branches 8 --workers 2 \
+  --time-limit 20s --quiet --output "$work/tl" >"$work/tl.out" 2>"$work/tl.err"
+rc=$?
+echo "# --time-limit 20s on 2 workers: exit $rc in $((SECONDS - t0)) s: $(head -n 1 "$work/tl.out")"
+check "--time-limit on 2 workers: exit 0, stopped early, every worker exits cleanly" \
+  bash -c '[ "$1" = 0 ] && grep -q "time limit reached: no new branches" "$2" &&
+           ! grep -q "worker local-" "$2" &&
+           python3 -c "import json,sys
+d = json.load(open(sys.argv[1]))
+sys.exit(not (d[\"branches_done\"] < 800))" "$3/checkpoint.json"' _ $rc "$work/tl.err" "$work/tl"
+[ $rc = 0 ] || diag_file "$work/tl.err"
+
 hunt skip_truncate "state machine safety: nodes agree on committed entries"
 hunt leader_no_stepdown "leader completeness: a leader holds every committed entry"
 hunt premature_commit "state machine safety: a committed entry is never overwritten"

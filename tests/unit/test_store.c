@@ -409,6 +409,17 @@ int main(void)
     ok(cc_store_claim(s2, "A", 60000, &job, &wait, &err) == 1, "after its bug: no more work");
     cc_store_close(s2);
 
+    /* ---- stopped (a time limit) ---- */
+    struct cc_store *s4 = open_or_bail(url, "t4");
+    struct cc_store_meta m4 = m;
+    m4.budget = 100;
+    ok(cc_store_create(s4, &m4, &created, &err) == 0 && created, "t4: a budget of 100");
+    ok(cc_store_claim(s4, "A", 60000, &job, &wait, &err) == 0, "a branch is handed out");
+    ok(cc_store_stop(s4, &err) == 0, "stop");
+    ok(cc_store_claim(s4, "B", 60000, &job, &wait, &err) == 1,
+       "after a stop: no more work for anyone");
+    cc_store_close(s4);
+
     /* ---- Redis restarts from its AOF ---- */
     struct cc_store_cost c0;
     cc_store_cost(s, &c0);
