@@ -99,19 +99,32 @@ void cc_explore_redis_stop(int pid, const char *url)
 
 /* ---- status and export ---- */
 
+/* The store of an exploration that exists (ENOENT naming it if not). */
+static int open_existing(const char *url, const char *name, struct cc_store **s,
+                         struct cc_err *err)
+{
+    int rc = cc_store_open(url, name, s, err);
+    if (rc < 0)
+        return rc;
+    char *meta = NULL;
+    rc = cc_store_join(*s, NULL, &meta, err);
+    free(meta);
+    if (rc < 0) {
+        cc_store_close(*s);
+        *s = NULL;
+    }
+    return rc;
+}
+
 int cc_explore_status(const char *url, const char *name, struct cc_shared_status *out,
                       struct cc_err *err)
 {
     struct cc_store *s;
-    int rc = cc_store_open(url, name, &s, err);
+    int rc = open_existing(url, name, &s, err);
     if (rc < 0)
         return rc;
-    char *meta = NULL;
-    rc = cc_store_join(s, NULL, &meta, err);
-    free(meta);
     struct cc_store_status st;
-    if (rc == 0)
-        rc = cc_store_status(s, &st, err);
+    rc = cc_store_status(s, &st, err);
     cc_store_close(s);
     if (rc < 0)
         return rc;
@@ -126,14 +139,10 @@ int cc_explore_status(const char *url, const char *name, struct cc_shared_status
 int cc_explore_stop(const char *url, const char *name, struct cc_err *err)
 {
     struct cc_store *s;
-    int rc = cc_store_open(url, name, &s, err);
+    int rc = open_existing(url, name, &s, err);
     if (rc < 0)
         return rc;
-    char *meta = NULL;
-    rc = cc_store_join(s, NULL, &meta, err);
-    free(meta);
-    if (rc == 0)
-        rc = cc_store_stop(s, err);
+    rc = cc_store_stop(s, err);
     cc_store_close(s);
     return rc;
 }
