@@ -21,6 +21,10 @@ int cc_file_write_atomic(const char *path, const void *data, size_t len, struct 
 int cc_file_read(const char *path, const char *what, size_t max, char **out, size_t *len,
                  struct cc_err *err);
 
+/* This program's own path (/proc/self/exe) in buf; NULL if it cannot be
+ * read or does not fit. */
+const char *cc_program_path(char *buf, size_t len);
+
 /* A file that comes with this program, by its path REL in the build tree
  * relative to the binary (build/chaoscontrol: "kernel/bzImage" for
  * build/kernel/bzImage), or where make install put it

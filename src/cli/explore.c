@@ -30,6 +30,7 @@
 #include "chaoscontrol/dash.h"
 #include "chaoscontrol/dlog.h"
 #include "chaoscontrol/explore.h"
+#include "chaoscontrol/file.h"
 #include "chaoscontrol/sdk_host.h"
 #include "chaoscontrol/sim.h"
 #include "chaoscontrol/virtio.h"
@@ -719,14 +720,12 @@ static int run_shared(const struct xopts *o, const struct cc_xtarget *t,
         fprintf(stderr, "chaoscontrol %s: joining exploration '%s' at %s (same target)\n",
                 o->cmd, name, url);
     char self[4096];
-    ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (sl <= 0) {
+    if (!cc_program_path(self, sizeof(self))) {
         fprintf(stderr, "chaoscontrol %s: cannot find this program (/proc/self/exe): %s\n",
                 o->cmd, strerror(errno));
         status = 1;
         goto out;
     }
-    self[sl] = 0;
     pid_t pids[256];
     unsigned running = 0, failed = 0;
     for (unsigned i = 0; i < o->workers; i++) {

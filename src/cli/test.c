@@ -63,18 +63,6 @@ static void usage(FILE *f)
             "2 usage errors.\n");
 }
 
-/* ---- the default kernel: ours ---- */
-
-static char *self_path(void)
-{
-    char buf[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-    if (n <= 0)
-        return NULL;
-    buf[n] = 0;
-    return strdup(buf);
-}
-
 /* What to call this program in a command printed for a person: its name
  * when $PATH finds this very program, else its full path. */
 static const char *prog_for_user(const char *self)
@@ -635,7 +623,8 @@ int cmd_test(int argc, char **argv)
     }
     r.tty &= !quiet;
     r.outdir = outdir;
-    r.self = self_path();
+    char self[PATH_MAX];
+    r.self = cc_program_path(self, sizeof(self)) ? strdup(self) : NULL;
     if (!r.self) {
         fprintf(stderr, "chaoscontrol test: cannot find this program (/proc/self/exe)\n");
         return 1;

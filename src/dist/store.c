@@ -359,6 +359,16 @@ static char *url_decode(const char *p, size_t n)
     return r;
 }
 
+/* The '@' that ends a URL's USER[:PASSWORD] (h: after "://"), or NULL. */
+static const char *userinfo_end(const char *h)
+{
+    const char *at = NULL;
+    for (const char *p = h; *p && *p != '/'; p++)
+        if (*p == '@')
+            at = p;
+    return at;
+}
+
 /* The URL for messages: redis://USER:***@HOST... (no password shown; a
  * URL with only USER@ keeps it). */
 static char *url_redacted(const char *url)
@@ -367,10 +377,7 @@ static char *url_redacted(const char *url)
     if (!h)
         return strdup(url);
     h += 3;
-    const char *at = NULL;
-    for (const char *p = h; *p && *p != '/'; p++)
-        if (*p == '@')
-            at = p;
+    const char *at = userinfo_end(h);
     if (!at)
         return strdup(url);
     const char *colon = memchr(h, ':', (size_t)(at - h));
@@ -410,10 +417,7 @@ static int parse_url(struct cc_store *s, const char *url, struct cc_err *err)
         return cc_err_set(err, EINVAL, "redis URL '%s': expected redis://HOST[:PORT][/DB] "
                           "or unix:///PATH", s->url);
     const char *h = url + 8;
-    const char *at = NULL;
-    for (const char *p = h; *p && *p != '/'; p++)
-        if (*p == '@')
-            at = p;
+    const char *at = userinfo_end(h);
     if (at) {
         /* [USER]:PASSWORD@, or USER@ with the password in CC_REDIS_PASSWORD */
         const char *colon = memchr(h, ':', (size_t)(at - h));

@@ -11,13 +11,20 @@
 
 #include "selfpath_config.h"  /* generated: src/meson.build */
 
+const char *cc_program_path(char *buf, size_t len)
+{
+    ssize_t l = len ? readlink("/proc/self/exe", buf, len - 1) : -1;
+    if (l <= 0)
+        return NULL;
+    buf[l] = 0;
+    return buf;
+}
+
 int selfpath_candidates(const char *rel, char out[SELFPATH_MAX][PATH_MAX])
 {
     char exe[PATH_MAX];
-    ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (l <= 0)
+    if (!cc_program_path(exe, sizeof(exe)))
         return 0;
-    exe[l] = 0;
     char *slash = strrchr(exe, '/');
     if (!slash)
         return 0;
