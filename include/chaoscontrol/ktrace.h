@@ -23,7 +23,7 @@
 
 #include "chaoscontrol/err.h"
 
-#define CC_KTRACE_MAGIC "# chaoscontrol kvm-trace 1"
+#define CC_KTRACE_MAGIC "# chaoscontrol kvm-trace 2"
 
 /* The bpftrace program that records the KVM events of process $1 (all its
  * threads). Each event is one line "E TID SEQ EVENT FIELDS", SEQ counting

@@ -155,7 +155,8 @@ static void usage_run(FILE *f)
             "           [--lease T]\n"
             "       chaoscontrol explore worker --redis URL [--name NAME] [--id ID]\n"
             "           [--work-dir DIR] [--lease T] [--kernel K] [--initrd I]\n"
-            "           [--disk-image F] [--snapshot-mem SIZE] [--pin-cpu LIST] [--quiet]\n"
+            "           [--disk-image F] [--snapshot-mem SIZE] [--dlog-bugs [--dlog-regs N]]\n"
+            "           [--pin-cpu LIST] [--quiet]\n"
             "       chaoscontrol explore status --redis URL [--name NAME]\n"
             "       chaoscontrol explore export --redis URL [--name NAME] --output DIR\n\n"
             "Boots N VMs in one simulation, runs them to setup_complete and snapshots\n"
@@ -240,7 +241,8 @@ static void usage_run(FILE *f)
             "                     killed worker's branch goes to another after it\n"
             "  explore worker     leases branches until the budget is done; --kernel,\n"
             "                     --initrd, --disk-image: this machine's copies of the\n"
-            "                     target's files (checked by SHA-256; exit 2 if they differ)\n"
+            "                     target's files (checked by SHA-256; exit 2 if they differ);\n"
+            "                     a bug's history and --dlog-bugs log go through Redis too\n"
             "  explore status     progress; explore export: write DIR from the shared state\n"
             "The processor the VMs present (recorded in the target: bug files, checkpoints;\n"
             "reproduce, minimize, replay, triage, debug and resume use the recorded one):\n",
@@ -747,6 +749,14 @@ static int run_shared(const struct xopts *o, const struct cc_xtarget *t,
             argv[n++] = "--lease";
             argv[n++] = lease;
         }
+        char regs[32];
+        if (o->dlog_bugs)
+            argv[n++] = "--dlog-bugs";
+        if (o->dlog_regs_set) {
+            snprintf(regs, sizeof(regs), "%" PRIu64, o->dlog_regs);
+            argv[n++] = "--dlog-regs";
+            argv[n++] = regs;
+        }
         char core[16];
         if (o->cpu.pin.n) {     /* worker i: the i-th core of --pin-cpu */
             snprintf(core, sizeof(core), "%u", o->cpu.pin.cpu[i % o->cpu.pin.n]);
@@ -854,8 +864,10 @@ static int explore_worker(int argc, char **argv)
     if (rc)
         return rc == 3 ? 0 : rc;
     if (only(&o, "redis name id work-dir lease kernel initrd disk-image snapshot-mem quiet "
-             "force pin-cpu", argc, argv))
+             "force pin-cpu dlog-bugs dlog-regs", argc, argv))
         return 2;
+    if (o.dlog_regs_set && !o.dlog_bugs)
+        return bad(&o, "%s", "--dlog-regs needs --dlog-bugs");
     if (!o.redis)
         return bad(&o, "%s", "--redis URL is required (redis://HOST:PORT or unix:///PATH)");
     if (cli_check_kvm(o.force) < 0 || cli_pin(o.cmd, &o.cpu, 0, o.quiet) < 0)
@@ -876,6 +888,9 @@ static int explore_worker(int argc, char **argv)
     struct cc_explore_opts eo;
     cc_explore_opts_default(&eo);
     eo.snapshot_mem = o.snapshot_mem;
+    eo.dlog_bugs = o.dlog_bugs;
+    if (o.dlog_regs_set)
+        eo.dlog_regs = o.dlog_regs;
     eo.progress = ui_progress;
     eo.log = ui_log;
     eo.log_opaque = &u;
@@ -951,8 +966,6 @@ static int explore_run(int argc, char **argv)
              "pin-cpu " CLI_CPU_MODEL_NAMES, argc, argv))
         return 2;
     bool shared = o.workers_set || o.redis;
-    if (shared && o.dlog_bugs)
-        return bad(&o, "%s", "--dlog-bugs is not available with --workers/--redis yet");
     if (shared && !o.workers_set)
         return bad(&o, "%s", "--redis needs --workers N (0: only create the exploration there)");
     if ((o.name || o.lease_ns) && !shared)

@@ -217,6 +217,8 @@ static const char lua_complete[] = LUA_PRELUDE LUA_APPLY
     "    n = redis.call('INCR', p..'nbug')\n"
     "    redis.call('HSET', p..'bugs:by', b.assertion, n)\n"
     "    redis.call('SET', p..'bug:'..n, b.json)\n"
+    "    if type(b.history) == 'string' then redis.call('SET', p..'bug:'..n..':history', b.history) end\n"
+    "    if type(b.dlog) == 'string' then redis.call('SET', p..'bug:'..n..':dlog', b.dlog) end\n"
     "    redis.call('HSET', p..'bugmeta:'..n, 'assertion', b.assertion, 'vm', I(b.vm),\n"
     "      'message', b.message, 'where', b.where, 'round', I(round), 'branch', I(g + 1),\n"
     "      'wall_ms', I(ms - created), 'sim_ns', b.sim_ns, 'size', I(b.size), 'dups', 0,\n"

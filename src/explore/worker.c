@@ -24,6 +24,7 @@
 #include <sodium.h>
 #include <xxhash.h>
 
+#include "chaoscontrol/file.h"
 #include "dist/store.h"
 #include "explore/explorer_internal.h"
 #include "util/afile.h"
@@ -147,9 +148,81 @@ int cc_explore_stop(const char *url, const char *name, struct cc_err *err)
     return rc;
 }
 
+/* What a bug file has beside it: its operation history
+ * (bug_N.history.jsonl) and its determinism log (bug_N.dlog, with
+ * --dlog-bugs); NULL when it has none. */
+struct bug_files {
+    char *hist, *dlog;
+    size_t hlen, dlen;
+};
+
+static void bug_files_free(struct bug_files *f)
+{
+    free(f->hist);
+    free(f->dlog);
+    memset(f, 0, sizeof(*f));
+}
+
+/* The files beside the bug file bug_path in the worker's directory. */
+static int local_bug_files(const char *bug_path, struct bug_files *f, struct cc_err *err)
+{
+    memset(f, 0, sizeof(*f));
+    static const struct { const char *ext, *what; } kinds[] = {
+        {".history.jsonl", "operation history"}, {".dlog", "determinism log"},
+    };
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < 2; i++) {
+        char *p = NULL;
+        if (asprintf(&p, "%.*s%s", (int)xbug_stem(bug_path), bug_path, kinds[i].ext) < 0)
+            return cc_err_set(err, ENOMEM, "out of memory");
+        if (access(p, F_OK) == 0)
+            rc = cc_file_read(p, kinds[i].what, (size_t)256 << 20, i ? &f->dlog : &f->hist,
+                              i ? &f->dlen : &f->hlen, err);
+        free(p);
+    }
+    if (rc < 0)
+        bug_files_free(f);
+    return rc;
+}
+
+/* The files of bug n in the store (bug:N:history, bug:N:dlog in base64),
+ * each NULL when it has none. */
+static int stored_bug_files(struct cc_store *s, unsigned n, struct bug_files *f,
+                            struct cc_err *err)
+{
+    memset(f, 0, sizeof(*f));
+    char key[48], *b64 = NULL;
+    size_t len = 0;
+    for (int i = 0; i < 2; i++) {
+        snprintf(key, sizeof(key), "bug:%u:%s", n, i ? "dlog" : "history");
+        struct cc_err e2 = {0};
+        int rc = cc_store_get(s, key, i ? &b64 : &f->hist, i ? &len : &f->hlen, &e2);
+        if (rc < 0 && rc != -ENOENT) {
+            *err = e2;
+            bug_files_free(f);
+            return rc;
+        }
+    }
+    if (b64) {
+        size_t max = len / 4 * 3 + 3;
+        f->dlog = malloc(max);
+        if (!f->dlog || sodium_base642bin((unsigned char *)f->dlog, max, b64, len, NULL,
+                                          &f->dlen, NULL, sodium_base64_VARIANT_ORIGINAL)) {
+            free(b64);
+            bug_files_free(f);
+            return cc_err_set(err, EIO, "redis %s: bug %u: its determinism log is not base64",
+                              cc_store_url(s), n);
+        }
+        free(b64);
+    }
+    return 0;
+}
+
 /* A bug file's text written as bug_N.json (and .txt) in dir, with its
- * number set to N (the shared numbering). */
-static int save_bug(const char *text, unsigned n, const char *dir, struct cc_err *err)
+ * number set to N (the shared numbering), and the files beside it as
+ * bug_N.history.jsonl and bug_N.dlog. */
+static int save_bug(const char *text, const struct bug_files *bf, unsigned n, const char *dir,
+                    struct cc_err *err)
 {
     struct cc_bug *b;
     char name[64];
@@ -158,9 +231,27 @@ static int save_bug(const char *text, unsigned n, const char *dir, struct cc_err
     if (rc < 0)
         return rc;
     b->number = n;
+    free(b->dlog_file);     /* the name the finder gave it, or none */
+    b->dlog_file = NULL;
+    if (bf->hist) {
+        free(b->history_text);
+        if (!(b->history_text = malloc(bf->hlen ? bf->hlen : 1))) {
+            cc_bug_free(b);
+            return cc_err_set(err, ENOMEM, "out of memory");
+        }
+        memcpy(b->history_text, bf->hist, bf->hlen);
+        b->history_len = bf->hlen;
+    }
     char path[4200];
+    if (bf->dlog) {
+        snprintf(path, sizeof(path), "%s/bug_%u.dlog", dir, n);
+        rc = cc_file_write_atomic(path, bf->dlog, bf->dlen, err);
+        if (rc == 0 && asprintf(&b->dlog_file, "bug_%u.dlog", n) < 0)
+            rc = cc_err_set(err, ENOMEM, "out of memory");
+    }
     snprintf(path, sizeof(path), "%s/bug_%u.json", dir, n);
-    rc = cc_bug_save(b, path, err);
+    if (rc == 0)
+        rc = cc_bug_save(b, path, err);
     cc_bug_free(b);
     return rc;
 }
@@ -247,9 +338,13 @@ int cc_explore_follow_sync(struct cc_explore_follow *f, struct cc_explore_summar
         char key[32], *text = NULL;
         snprintf(key, sizeof(key), "bug:%u", st->bugs[i].number);
         rc = cc_store_get(f->s, key, &text, NULL, err);
+        struct bug_files bf = {0};
         if (rc == 0)
-            rc = save_bug(text, st->bugs[i].number, f->dir, err);
+            rc = stored_bug_files(f->s, st->bugs[i].number, &bf, err);
+        if (rc == 0)
+            rc = save_bug(text, &bf, st->bugs[i].number, f->dir, err);
         free(text);
+        bug_files_free(&bf);
         if (rc == 0)
             f->bugs_written = (unsigned)i + 1;
     }
@@ -446,14 +541,45 @@ static json_t *bug_delta(struct cc_explorer *x, const struct xbug *xb, uint64_t 
     char *text = file ? json_dumps(file, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     char *rec = file ? json_dumps(json_object_get(file, "recipe"),
                                   JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+    /* the files beside it: its operation history, its determinism log */
+    struct bug_files bf;
+    int frc = local_bug_files(path, &bf, err);
     json_decref(file);
-    if (!text || !rec) {
+    if (!text || !rec || frc < 0) {
         free(text);
         free(rec);
         json_decref(b);
-        cc_err_set(err, EIO, "%s: cannot read the bug file just written: %s", path, je.text);
+        if (frc == 0)
+            cc_err_set(err, EIO, "%s: cannot read the bug file just written: %s", path, je.text);
         free(path);
         return NULL;
+    }
+    json_t *h = bf.hist ? json_stringn(bf.hist, bf.hlen) : NULL;
+    char *b64 = NULL;
+    if (bf.dlog) {
+        size_t bl = sodium_base64_ENCODED_LEN(bf.dlen, sodium_base64_VARIANT_ORIGINAL);
+        if ((b64 = malloc(bl)))
+            sodium_bin2base64(b64, bl, (const unsigned char *)bf.dlog, bf.dlen,
+                              sodium_base64_VARIANT_ORIGINAL);
+    }
+    bool hist_bad = bf.hist && !h, dlog_bad = bf.dlog && !b64;
+    bug_files_free(&bf);
+    if (hist_bad || dlog_bad) {
+        free(text);
+        free(rec);
+        json_decref(h);
+        free(b64);
+        json_decref(b);
+        cc_err_set(err, hist_bad ? EIO : ENOMEM, "%s: %s", path,
+                   hist_bad ? "its operation history is not UTF-8 text" : "out of memory");
+        free(path);
+        return NULL;
+    }
+    if (h)
+        json_object_set_new(b, "history", h);
+    if (b64) {
+        json_object_set_new(b, "dlog", json_string(b64));
+        free(b64);
     }
     char sch[24];
     snprintf(sch, sizeof(sch), "%016llx", (unsigned long long)XXH64(rec, strlen(rec), 0));
@@ -771,17 +897,23 @@ static int one_branch(struct worker *k, uint64_t g, struct cc_worker_summary *su
                 char *text = f ? json_dumps(f, JSON_COMPACT) : NULL;
                 json_decref(f);
                 struct cc_err e2 = {0};
-                if (!text || save_bug(text, rep.bug, x->dir, &e2) < 0)
+                struct bug_files bf;
+                int frc = local_bug_files(bug_path, &bf, &e2);
+                if (!text || frc < 0 || save_bug(text, &bf, rep.bug, x->dir, &e2) < 0)
                     wlog(k, "warning: bug %u: %s", rep.bug, text ? e2.msg : "out of memory");
                 free(text);
+                bug_files_free(&bf);
             }
             if (local != rep.bug) {
                 size_t l = strlen(bug_path);
-                char *txt = NULL;
+                static const char *const ext[] = {".txt", ".history.jsonl", ".dlog"};
+                for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+                    char *p = NULL;
+                    if (asprintf(&p, "%.*s%s", (int)(l - 5), bug_path, ext[i]) >= 0)
+                        unlink(p);
+                    free(p);
+                }
                 unlink(bug_path);
-                if (asprintf(&txt, "%.*s.txt", (int)(l - 5), bug_path) >= 0)
-                    unlink(txt);
-                free(txt);
             }
         }
         if (k->o->progress) {

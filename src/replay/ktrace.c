@@ -40,9 +40,12 @@ static const char script_exit_print[] =
 static const char script_tail[] =
     KPROBE("kvm_entry", "@n[tid, \"entry\"] = count(); ")
     KPROBE("kvm_page_fault", "@n[tid, \"pf\"] = count(); ")
+    /* A userspace exit carries the guest rip of the exit that led to it
+     * (@rip, set by kvm_exit): an interrupt window opens at a window exit
+     * or, when a host exit came at that very instruction, at that one. */
     KPROBE("kvm_userspace_exit",
            "if (args->errno == 0 && args->reason != 10) { "
-           PRINT("uexit %u errno=%d", "args->reason, args->errno")
+           PRINT("uexit %u errno=%d rip=0x%lx", "args->reason, args->errno, @rip[tid]")
            "} else { @n[tid, \"uexit-interrupted\"] = count(); } ")
     /* KVM_INTERRUPT queues an interrupt that KVM then injects through its
      * re-injection path (reinjected=1): an injection is ours when a
@@ -70,7 +73,7 @@ static const char script_tail[] =
     KPROBE("kvm_hypercall", PRINT("hcall nr=0x%lx a0=0x%lx a1=0x%lx a2=0x%lx a3=0x%lx",
                                   "args->nr, args->a0, args->a1, args->a2, args->a3"))
     "tracepoint:syscalls:sys_exit_getppid /pid == $2/ { printf(\"S2\\n\"); }\n"
-    "END { print(@seq); print(@x); print(@n); clear(@seq); clear(@x); clear(@n); clear(@irq); "
+    "END { print(@seq); print(@x); print(@n); clear(@seq); clear(@x); clear(@n); clear(@irq); clear(@rip); "
     "printf(\"@@end\\n\"); }\n";
 
 const char *cc_ktrace_bpftrace_script(void)
@@ -81,7 +84,8 @@ const char *cc_ktrace_bpftrace_script(void)
     /* kvm_exit: count every exit; print those that are not host-induced. */
     size_t n = (size_t)snprintf(script, sizeof(script),
                                 "%stracepoint:kvm:kvm_exit /pid == $1/ { "
-                                "@x[tid, args->isa, args->exit_reason] = count(); if (!(",
+                                "@x[tid, args->isa, args->exit_reason] = count(); "
+                                "@rip[tid] = args->guest_rip; if (!(",
                                 script_head);
     for (size_t i = 0; i < N_HOST_EXITS; i++)
         n += (size_t)snprintf(script + n, sizeof(script) - n,
@@ -244,7 +248,7 @@ static const struct {
     const char *keys[8];
 } events[] = {
     {"exit", "exits", {"reason", "rip", "info1", "info2", "intr", "err", "vcpu"}},
-    {"uexit", "userspace exits", {"reason", "errno"}},
+    {"uexit", "userspace exits", {"reason", "errno", "rip"}},
     {"virq", "injected interrupts", {"vector", "soft"}},
     {"exc", "injected exceptions", {"vector", "has_error", "err"}},
     {"pio", "pio", {"write", "port", "size", "count", "val"}},
@@ -273,8 +277,8 @@ struct krec {
     size_t size;
     struct kthread *th;
     unsigned nth;
-    uint64_t n_events, stepped_windows;
-    char **synth;           /* texts made by normalize_sti_windows */
+    uint64_t n_events, stepped_windows, window_exits;
+    char **synth;           /* texts made by normalize_windows */
     size_t nsynth;
     bool interrupted;
     /* "# counted T NAME N" lines, summed over the threads */
@@ -386,45 +390,62 @@ static int alloc_threads(struct krec *r, uint64_t n, size_t line, struct cc_err 
     return 0;
 }
 
-/* SVM can report an interrupt window inside an STI shadow, depending on
- * host-induced exits around the STI; our VMM then steps one instruction
- * and takes the window where hardware would (src/vmm/run.c,
- * step_out_of_sti_shadow). In the trace: "exit svm:vintr (rip X), uexit
- * irq_window_open", then the step's #DB "exit svm:excp_DB (rip Y), uexit
- * debug", which the VMM takes as the window exit at Y. That becomes what a
- * run without the early window shows: "exit svm:vintr (rip Y), uexit
- * irq_window_open". (A step that ends in another exit, HLT or port I/O, is
- * left as it is: not seen in the measurements, docs/trace.md.) */
+/* Two normalizations of interrupt windows (docs/trace.md, measured):
+ *
+ * 1. A window opens either at a window exit (SVM vintr, VMX
+ *    INTERRUPT_WINDOW) followed by "uexit irq_window_open", or, when a
+ *    host exit (an interrupt) comes at that very instruction, at the host
+ *    exit, which is not recorded: then the uexit comes alone. The uexit
+ *    carries the rip either way, so the window exit is dropped (counted).
+ *
+ * 2. SVM can report an interrupt window inside an STI shadow, depending on
+ *    host-induced exits around the STI; our VMM then steps one
+ *    instruction and takes the window where hardware would
+ *    (src/vmm/run.c, step_out_of_sti_shadow). In the trace: "uexit
+ *    irq_window_open rip=X", then the step's #DB "exit svm:excp_DB (rip
+ *    Y), uexit debug rip=Y", which the VMM takes as the window exit at Y.
+ *    That becomes what a run without the early window shows: "uexit
+ *    irq_window_open rip=Y". (A step that ends in another exit, HLT or
+ *    port I/O, is left as it is: not seen in the measurements.) */
 static bool is_ev(const struct kthread *th, size_t i, const char *prefix)
 {
     return i < th->n && !strncmp(th->ev[i].text, prefix, strlen(prefix));
 }
 
-static int normalize_sti_windows(struct krec *r, struct kthread *th)
+static int normalize_windows(struct krec *r, struct kthread *th)
 {
+    static const char window[] = "uexit reason=irq_window_open ", debug[] = "uexit reason=debug";
     size_t w = 0;
     for (size_t i = 0; i < th->n; i++) {
-        if (is_ev(th, i, "exit reason=svm:vintr ") &&
-            is_ev(th, i + 1, "uexit reason=irq_window_open ") &&
-            is_ev(th, i + 2, "exit reason=svm:excp_DB ") && is_ev(th, i + 3, "uexit reason=debug ")) {
+        if ((is_ev(th, i, "exit reason=svm:vintr ") ||
+             is_ev(th, i, "exit reason=vmx:INTERRUPT_WINDOW ")) && is_ev(th, i + 1, window)) {
+            r->window_exits++;
+            continue;
+        }
+        th->ev[w++] = th->ev[i];
+    }
+    th->n = w;
+    w = 0;
+    for (size_t i = 0; i < th->n; i++) {
+        if (is_ev(th, i, window) && is_ev(th, i + 1, "exit reason=svm:excp_DB ") &&
+            is_ev(th, i + 2, "uexit reason=debug ")) {
             r->stepped_windows++;
-            /* The #DB's text with the window's reason. */
-            const char *db = th->ev[i + 2].text + strlen("exit reason=svm:excp_DB");
+            /* The step's uexit with the window's reason. */
+            const char *rest = th->ev[i + 2].text + strlen(debug);
             char **ns = realloc(r->synth, (r->nsynth + 1) * sizeof(*ns));
             if (!ns)
                 return -1;
             r->synth = ns;
-            size_t len = strlen("exit reason=svm:vintr") + strlen(db) + 1;
+            size_t len = strlen(window) + strlen(rest);
             char *t = malloc(len);
             if (!t)
                 return -1;
-            snprintf(t, len, "exit reason=svm:vintr%s", db);
+            snprintf(t, len, "uexit reason=irq_window_open%s", rest);
             r->synth[r->nsynth++] = t;
             struct kevent e = th->ev[i + 2];
             e.text = t;
             th->ev[w++] = e;
-            th->ev[w++] = th->ev[i + 1];
-            i += 3;
+            i += 2;
             continue;
         }
         th->ev[w++] = th->ev[i];
@@ -457,6 +478,9 @@ static int krec_load(struct krec *r, const char *path, struct cc_err *err)
         *nl = 0;
         line++;
         if (line == 1) {
+            if (!strcmp(p, "# chaoscontrol kvm-trace 1"))
+                return bad(r, 1, err, "a recording in format 1, whose userspace exits have "
+                           "no rip: record it again with this chaoscontrol", NULL);
             if (strcmp(p, CC_KTRACE_MAGIC))
                 return bad(r, 1, err, "not a chaoscontrol kvm trace (want '" CC_KTRACE_MAGIC
                            "' as the first line)", p);
@@ -536,7 +560,7 @@ static int krec_load(struct krec *r, const char *path, struct cc_err *err)
                           " (truncated or edited?)",
                           path, hdr_events, r->n_events);
     for (unsigned t = 0; t < r->nth; t++)
-        if (normalize_sti_windows(r, &r->th[t]) < 0)
+        if (normalize_windows(r, &r->th[t]) < 0)
             return cc_err_set(err, ENOMEM, "%s: out of memory", path);
     return 0;
 }
@@ -653,6 +677,9 @@ int cc_ktrace_verify(const char *path_a, const char *path_b,
         }
         fprintf(out, ") in %u thread%s\n", nth, nth == 1 ? "" : "s");
         print_counted(out, &a, &b);
+        fprintf(out, "interrupt windows opened at a window exit, not at a host exit (not "
+                "compared; the window's rip is in its uexit): %" PRIu64 "/%" PRIu64 "\n",
+                a.window_exits, b.window_exits);
         if (a.stepped_windows || b.stepped_windows)
             fprintf(out, "interrupt windows reported in an STI shadow and stepped out of "
                     "(counted where the VMM takes them; docs/trace.md): %" PRIu64 "/%" PRIu64 "\n",

@@ -12,7 +12,7 @@ cc=$build/chaoscontrol
 work=$(mktemp -d "${TMPDIR:-/tmp}/trace-verify.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 18
+tap_plan 22
 
 # run NAME STATUS PATTERN STREAM ARGS...: exit status STATUS and PATTERN
 # (fixed string) in STREAM (out or err)
@@ -34,7 +34,7 @@ run() {
 # header FILE EVENTS [LOST]: a recording header for one thread
 header() {
   cat >"$1" <<H
-# chaoscontrol kvm-trace 1
+# chaoscontrol kvm-trace 2
 # command: build/chaoscontrol boot --seed 1
 # pid: 4242
 # recorder: hand-written
@@ -53,14 +53,14 @@ events() {  # events PIO_VALUE_OF_THE_THIRD
   cat <<E
 0 exit reason=svm:io rip=0xffffffff81001234 info1=0x3f80210 info2=0xffffffff81001236 intr=0x0 err=0x0 vcpu=0
 0 pio write=1 port=0x3f8 size=1 count=1 val=0x68
-0 uexit reason=io errno=0
+0 uexit reason=io errno=0 rip=0xffffffff81001234
 0 exit reason=svm:io rip=0xffffffff81001234 info1=0x3f80210 info2=0xffffffff81001236 intr=0x0 err=0x0 vcpu=0
 0 pio write=1 port=0x3f8 size=1 count=1 val=0x69
-0 uexit reason=io errno=0
+0 uexit reason=io errno=0 rip=0xffffffff81001234
 0 virq vector=0x30 soft=0
 0 exit reason=svm:io rip=0xffffffff81001234 info1=0x3f80210 info2=0xffffffff81001236 intr=0x0 err=0x0 vcpu=0
 0 pio write=1 port=0x3f8 size=1 count=1 val=$1
-0 uexit reason=io errno=0
+0 uexit reason=io errno=0 rip=0xffffffff81001234
 E
 }
 
@@ -79,29 +79,48 @@ run "a difference: the events before it" 1 "line 20: 0 exit reason=svm:io rip=0x
 header "$work/d" 7; events 0x21 | head -7 >>"$work/d"
 run "one recording ends early: where" 1 "different: thread 0, event 7 of that thread: B ends there (7 events), the other goes on" out verify "$work/a" "$work/d"
 
-# An interrupt window SVM reported inside an STI shadow, which the VMM
-# stepped out of (#DB at the instruction after), is the window exit there.
+# An interrupt window opens at a window exit, or at a host exit (not
+# recorded) that came at that instruction: the uexit carries the rip.
 win() {  # win RIP: a window exit at RIP
-  printf '0 exit reason=svm:vintr rip=%s info1=0x0 info2=0x0 intr=- err=- vcpu=0\n0 uexit reason=irq_window_open errno=0\n' "$1"
+  printf '0 exit reason=svm:vintr rip=%s info1=0x0 info2=0x0 intr=- err=- vcpu=0\n0 uexit reason=irq_window_open errno=0 rip=%s\n' "$1" "$1"
 }
+header "$work/h1" 13; { events 0x21 | head -3; win 0xffffffff81000020
+  echo '0 virq vector=0x30 soft=0'; events 0x21 | tail -7; } >>"$work/h1"
+header "$work/h2" 12; { events 0x21 | head -3
+  echo '0 uexit reason=irq_window_open errno=0 rip=0xffffffff81000020'
+  echo '0 virq vector=0x30 soft=0'; events 0x21 | tail -7; } >>"$work/h2"
+run "a window opened at a host exit is the window exit's window" 0 "interrupt windows opened at a window exit, not at a host exit (not compared; the window's rip is in its uexit): 1/0" out verify "$work/h1" "$work/h2"
+header "$work/h3" 12; { events 0x21 | head -3
+  echo '0 uexit reason=irq_window_open errno=0 rip=0xffffffff81000024'
+  echo '0 virq vector=0x30 soft=0'; events 0x21 | tail -7; } >>"$work/h3"
+run "a window at another rip is a difference" 1 "line 16: 0 uexit reason=irq_window_open errno=0 rip=0xffffffff81000024" out verify "$work/h1" "$work/h3"
+
+# An interrupt window SVM reported inside an STI shadow, which the VMM
+# stepped out of (#DB at the instruction after), is the window exit there,
+# whether the early window came at a window exit or at a host exit.
 header "$work/w1" 15; { events 0x21 | head -3; win 0xffffffff81000010
   echo '0 exit reason=svm:excp_DB rip=0xffffffff81000020 info1=0x0 info2=0x0 intr=- err=- vcpu=0'
-  echo '0 uexit reason=debug errno=0'; echo '0 virq vector=0x30 soft=0'; events 0x21 | tail -7; } >>"$work/w1"
-header "$work/w2" 13; { events 0x21 | head -3; win 0xffffffff81000020
-  echo '0 virq vector=0x30 soft=0'; events 0x21 | tail -7; } >>"$work/w2"
-run "an STI-shadow window and its step read as the window after the step" 0 "interrupt windows reported in an STI shadow and stepped out of (counted where the VMM takes them; docs/trace.md): 1/0" out verify "$work/w1" "$work/w2"
+  echo '0 uexit reason=debug errno=0 rip=0xffffffff81000020'; echo '0 virq vector=0x30 soft=0'; events 0x21 | tail -7; } >>"$work/w1"
+run "an STI-shadow window and its step read as the window after the step" 0 "interrupt windows reported in an STI shadow and stepped out of (counted where the VMM takes them; docs/trace.md): 1/0" out verify "$work/w1" "$work/h1"
+header "$work/w3" 14; { events 0x21 | head -3
+  echo '0 uexit reason=irq_window_open errno=0 rip=0xffffffff81000010'
+  echo '0 exit reason=svm:excp_DB rip=0xffffffff81000020 info1=0x0 info2=0x0 intr=- err=- vcpu=0'
+  echo '0 uexit reason=debug errno=0 rip=0xffffffff81000020'; echo '0 virq vector=0x30 soft=0'; events 0x21 | tail -7; } >>"$work/w3"
+run "an STI-shadow window opened at a host exit, and its step" 0 "same: 12 events (3 exits, 4 userspace exits, 2 injected interrupts, 3 pio)" out verify "$work/w3" "$work/h2"
 
 # Malformed recordings: file and line.
 header "$work/m1" 10; events 0x21 | sed '5s/port=0x3f8 //' >>"$work/m1"
 run "a line without a field: file:line" 2 "$work/m1:17: pio event without its field 'port'" err verify "$work/a" "$work/m1"
 header "$work/m2" 10; events 0x21 | sed '3s/uexit/vmexit/' >>"$work/m2"
-run "an unknown event: file:line" 2 "$work/m2:15: unknown event: 'vmexit reason=io errno=0'" err verify "$work/m2" "$work/a"
+run "an unknown event: file:line" 2 "$work/m2:15: unknown event: 'vmexit reason=io errno=0 rip=0xffffffff81001234'" err verify "$work/m2" "$work/a"
 header "$work/m3" 10; events 0x21 | sed '2s/^0 /x /' >>"$work/m3"
 run "no thread number: file:line" 2 "$work/m3:14: an event line must start with its thread number" err verify "$work/a" "$work/m3"
 header "$work/m4" 11; events 0x21 >>"$work/m4"
 run "a truncated recording (event count)" 2 "$work/m4: the header says 11 events but the file has 10 (truncated or edited?)" err verify "$work/a" "$work/m4"
 header "$work/m5" 10 5; events 0x21 >>"$work/m5"
 run "an incomplete recording (lost events) is refused" 2 "$work/m5: an incomplete recording: 5 events were lost" err verify "$work/m5" "$work/a"
+sed '1s/kvm-trace 2/kvm-trace 1/' "$work/a" >"$work/m7"
+run "a format-1 recording: record again" 2 "$work/m7:1: a recording in format 1" err verify "$work/m7" "$work/a"
 printf 'hello\n' >"$work/m6"
 run "not a recording: file:1" 2 "$work/m6:1: not a chaoscontrol kvm trace" err verify "$work/a" "$work/m6"
 run "a missing file is named" 2 "$work/nope: cannot read the recording" err verify "$work/a" "$work/nope"

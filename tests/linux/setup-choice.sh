@@ -23,7 +23,7 @@ initrd=$build/guests/setup-choice.initrd
 work=$(mktemp -d "${TMPDIR:-/tmp}/setup-choice.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 16
+tap_plan 20
 
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
@@ -107,3 +107,24 @@ check "minimize keeps the checker's failure (one override left: the first choice
   python3 -c "import json,sys; d=json.load(open(sys.argv[1])); r=d['recipe']; sys.exit(0 if d['failure']['message']=='the operation history is linearizable' and len(r['overrides'])==1 and r['overrides'][0]['index']==0 else 1)" "$work/lmin.json"
 check "the control of case 3 (choice_bug=0, same budget) has no history violation" \
   python3 -c "import json,sys; a=json.load(open(sys.argv[1]))['assertions']; r=[x for x in a if x['message']=='the operation history is linearizable'][0]; sys.exit(0 if r['verdict']=='passed' else 1)" "$work/ctl/assertions.json"
+
+# 4. the same with 2 workers sharing the exploration through a private
+# Redis, --dlog-bugs: the bug's operation history and its determinism log
+# travel through Redis with the bug file (the worker that found it may be
+# on another machine), and come out as bug_1.history.jsonl and bug_1.dlog
+t0=$SECONDS
+explore "$work/wlin" 2 --check linearizable --workers 2 --dlog-bugs
+rc=$?
+echo "# explore --workers 2 choice_bug=2: exit $rc in $((SECONDS - t0)) s"
+check "2 workers find the stale read (exit 1), with the history and the dlog beside the bug" \
+  python3 -c "import json,sys,os; p=sys.argv[1]; d=json.load(open(p)); h=d['history']; print('#', h['file']); sys.exit(0 if $rc==1 and d['failure']['message']=='the operation history is linearizable' and h['file']=='bug_1.history.jsonl' and 'bug_1.dlog' in open(p[:-5]+'.txt').read() and os.path.getsize(os.path.join(os.path.dirname(p), 'bug_1.history.jsonl'))>0 and os.path.getsize(os.path.join(os.path.dirname(p), 'bug_1.dlog'))>0 else 1)" "$work/wlin/bug_1.json"
+check "the exported history holds the witness's operations" \
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); ops=[json.loads(l) for l in open(sys.argv[2]) if l.strip()]; w=d['history']['witness']; sys.exit(0 if w and all(any(all(o.get(k)==x.get(k) for k in ('f','type','value','process')) for o in ops) for x in w) else 1)" "$work/wlin/bug_1.json" "$work/wlin/bug_1.history.jsonl"
+"$cc" reproduce --bug "$work/wlin/bug_1.json" --dlog "$work/wrep.dlog" >"$work/wrep.out" 2>&1
+rc=$?
+check "the exported bug reproduces, its history re-checked (exit $rc)" \
+  sh -c "test $rc = 0 && grep -q '^reproduced' '$work/wrep.out' && grep -q 'failing sub-history' '$work/wrep.out'"
+"$cc" dlog diff "$work/wlin/bug_1.dlog" "$work/wrep.dlog" >"$work/wdiff.out" 2>&1
+rc=$?
+sed 's/^/#   /' "$work/wdiff.out" | head -5
+check "the exported dlog is the reproduction's (dlog diff: exit 0)" test $rc = 0
