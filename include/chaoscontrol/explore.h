@@ -565,6 +565,12 @@ int cc_explore_export(const char *url, const char *name, const char *dir,
 /* Hand out no more branches (a time limit, an interrupt): workers finish
  * the branches they run and exit as when the budget is done. */
 int cc_explore_stop(const char *url, const char *name, struct cc_err *err);
+/* More rounds for a shared exploration (explore resume --workers): its
+ * budget becomes the rounds begun so far plus rounds, a stop mark goes,
+ * and stop_after > 0 stops it after that many more bugs (0: never).
+ * *budget gets the budget in branches, *bugs the bugs found so far. */
+int cc_explore_extend(const char *url, const char *name, unsigned rounds, unsigned stop_after,
+                      uint64_t *budget, uint64_t *bugs, struct cc_err *err);
 /* An output directory kept up to date from the shared state: sync
  * rewrites the files when the state changed since the last sync (1), else
  * does nothing (0); it fetches only what its earlier syncs did not. */

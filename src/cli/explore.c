@@ -153,6 +153,8 @@ static void usage_run(FILE *f)
             "           [--time-limit T] [--pin-cpu LIST]\n"
             "       chaoscontrol explore run ... --workers N [--redis URL] [--name NAME]\n"
             "           [--lease T]\n"
+            "       chaoscontrol explore resume --corpus DIR --rounds R --workers N\n"
+            "           [--redis URL] [--name NAME] [--lease T] [--stop-after N] ...\n"
             "       chaoscontrol explore worker --redis URL [--name NAME] [--id ID]\n"
             "           [--work-dir DIR] [--lease T] [--kernel K] [--initrd I]\n"
             "           [--disk-image F] [--snapshot-mem SIZE] [--dlog-bugs [--dlog-regs N]]\n"
@@ -244,6 +246,8 @@ static void usage_run(FILE *f)
             "                     target's files (checked by SHA-256; exit 2 if they differ);\n"
             "                     a bug's history and --dlog-bugs log go through Redis too\n"
             "  explore status     progress; explore export: write DIR from the shared state\n"
+            "  explore resume --workers N: R more rounds of the shared exploration (DIR/redis,\n"
+            "                     or --redis), run by N workers here (0: only add them)\n"
             "The processor the VMs present (recorded in the target: bug files, checkpoints;\n"
             "reproduce, minimize, replay, triage, debug and resume use the recorded one):\n",
             CC_SIM_MAX_VMS, CC_VM_MAX_VCPUS, CC_VM_DEFAULT_QUANTUM);
@@ -677,7 +681,9 @@ static int summarize(struct cc_explorer *x, const char *dir)
 /* explore run --workers N [--redis URL]: create (or join) the exploration,
  * start N `explore worker` processes on this machine and keep the output
  * directory up to date from the shared state until they are done. Without
- * --redis, a private redis-server runs in OUTPUT/redis for the run. */
+ * --redis, a private redis-server runs in OUTPUT/redis for the run.
+ * explore resume --workers N (t NULL): the same on an exploration there,
+ * given o->rounds more rounds (OUTPUT/redis: the one the run left). */
 static int run_shared(const struct xopts *o, const struct cc_xtarget *t,
                       const struct cc_explore_opts *eo, struct ui *u)
 {
@@ -688,6 +694,12 @@ static int run_shared(const struct xopts *o, const struct cc_xtarget *t,
     char rdir[4200];
     if (!o->redis) {
         snprintf(rdir, sizeof(rdir), "%s/redis", o->output);
+        if (!t && access(rdir, F_OK) < 0) {
+            fprintf(stderr, "chaoscontrol %s: '%s' has no redis/ (its Redis's data): it was not "
+                    "explored with --workers without --redis. Resume it without --workers (one "
+                    "process), or give --redis URL\n", o->cmd, o->output);
+            return 2;
+        }
         if ((mkdir(o->output, 0755) < 0 && errno != EEXIST) ||
             (mkdir(rdir, 0700) < 0 && errno != EEXIST)) {
             fprintf(stderr, "chaoscontrol %s: cannot create '%s': %s\n", o->cmd, rdir,
@@ -706,7 +718,24 @@ static int run_shared(const struct xopts *o, const struct cc_xtarget *t,
     }
     int status = 0;
     bool created = false;
-    if (cc_explore_create(t, eo, url, name, &created, &err) < 0) {
+    if (!t) {
+        uint64_t budget, bugs;
+        if (cc_explore_extend(url, name, o->rounds, o->stop_after, &budget, &bugs, &err) < 0) {
+            fprintf(stderr, "chaoscontrol %s: %s\n", o->cmd, err.msg);
+            status = err.code == ENOENT || err.code == EINVAL ? 2 : 1;
+            goto out;
+        }
+        if (!o->workers) {
+            printf("exploration '%s' at %s: %u more rounds, %" PRIu64 " branches in all\n"
+                   "start workers with: chaoscontrol explore worker --redis %s --name %s\n",
+                   name, url, o->rounds, budget, url, name);
+            goto out;
+        }
+        if (!o->quiet)
+            fprintf(stderr, "chaoscontrol %s: exploration '%s' at %s: %u more rounds, %" PRIu64
+                    " branches in all (%" PRIu64 " bug%s so far)\n", o->cmd, name, url,
+                    o->rounds, budget, bugs, bugs == 1 ? "" : "s");
+    } else if (cc_explore_create(t, eo, url, name, &created, &err) < 0) {
         fprintf(stderr, "chaoscontrol %s: %s\n", o->cmd, err.msg);
         status = err.code == EEXIST || err.code == EINVAL ? 2 : 1;
         goto out;
@@ -718,7 +747,7 @@ static int run_shared(const struct xopts *o, const struct cc_xtarget *t,
                eo->branches, url, name);
         goto out;
     }
-    if (!created && !o->quiet)
+    if (t && !created && !o->quiet)
         fprintf(stderr, "chaoscontrol %s: joining exploration '%s' at %s (same target)\n",
                 o->cmd, name, url);
     char self[4096];
@@ -1137,7 +1166,8 @@ static int explore_resume(int argc, char **argv)
     if (rc)
         return rc == 3 ? 0 : rc;
     if (only(&o, "corpus rounds stop-after snapshot-mem dlog-bugs dlog-regs force quiet "
-             "dashboard dashboard-port dashboard-bind time-limit pin-cpu", argc, argv))
+             "dashboard dashboard-port dashboard-bind time-limit pin-cpu workers redis name "
+             "lease", argc, argv))
         return 2;
     if (o.dlog_regs_set && !o.dlog_bugs)
         return bad(&o, "%s", "--dlog-regs needs --dlog-bugs");
@@ -1145,6 +1175,24 @@ static int explore_resume(int argc, char **argv)
         return bad(&o, "%s", "--corpus DIR is required (the --output of 'explore run')");
     if (!o.rounds_set)
         return bad(&o, "%s", "--rounds is required (how many more rounds to run)");
+    if (o.workers_set || o.redis) {
+        /* a shared exploration: more rounds in Redis, N workers here */
+        if (!o.workers_set)
+            return bad(&o, "%s", "--redis needs --workers N (0: only add the rounds)");
+        if (!o.workers && !o.redis)
+            return bad(&o, "%s", "--workers 0 (only add the rounds) needs --redis URL");
+        if (o.workers && cli_check_kvm(o.force) < 0)
+            return 1;
+        struct ui u = {.cmd = o.cmd, .tty = cli_is_tty(), .quiet = o.quiet};
+        if (o.workers && dash_begin(&o, o.corpus, &u) < 0)
+            return 1;
+        o.output = o.corpus;
+        int st = run_shared(&o, NULL, NULL, &u);
+        dash_end(&u);
+        return st;
+    }
+    if (o.name || o.lease_ns)
+        return bad(&o, "%s", "--name and --lease need --workers");
     struct cc_err err = {0};
     unsigned done, bugs;
     if (cc_checkpoint_peek(o.corpus, &done, &bugs, &err) < 0 ||

@@ -322,9 +322,25 @@ static const char lua_view[] = LUA_PRELUDE
     "  {nxt, tonumber(redis.call('GET', p..'ndone') or '0'),\n"
     "   tonumber(redis.call('GET', p..'next_point') or '0'), buckets, abits, ms, cseq}}\n";
 
-enum { S_CREATE, S_ROOT, S_CLAIM, S_RENEW, S_COMPLETE, S_STATUS, S_VIEW, S_N };
+/* ARGV: p, more rounds, stop_after (0: none; else that many more bugs).
+ * The budget grows by that many rounds past the rounds begun so far, a
+ * 'stopped' mark goes. {budget, bugs so far} */
+static const char lua_extend[] = LUA_PRELUDE
+    "local budget = redis.call('HGET', p..'meta', 'budget')\n"
+    "if not budget then return redis.error_reply('ENOENT no such exploration') end\n"
+    "local per = tonumber(redis.call('HGET', p..'meta', 'per_round') or '1')\n"
+    "local nxt = tonumber(redis.call('GET', p..'next') or '0')\n"
+    "local base = math.ceil(nxt / per) * per\n"
+    "local nb = tonumber(redis.call('GET', p..'nbug') or '0')\n"
+    "local more, stop = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "budget = base + more * per\n"
+    "redis.call('HSET', p..'meta', 'budget', I(budget), 'stop_after', I(stop > 0 and nb + stop or 0))\n"
+    "redis.call('HDEL', p..'meta', 'stopped')\n"
+    "return {budget, nb}\n";
+
+enum { S_CREATE, S_ROOT, S_CLAIM, S_RENEW, S_COMPLETE, S_STATUS, S_VIEW, S_EXTEND, S_N };
 static const char *const scripts[S_N] = {lua_create, lua_root,   lua_claim, lua_renew,
-                                         lua_complete, lua_status, lua_view};
+                                         lua_complete, lua_status, lua_view, lua_extend};
 
 struct cc_store {
     redisContext *c;
@@ -954,6 +970,24 @@ int cc_store_stop(struct cc_store *s, struct cc_err *err)
     if (rc == 0)
         freeReplyObject(r);
     return rc;
+}
+
+int cc_store_extend(struct cc_store *s, unsigned rounds, unsigned stop_after,
+                    uint64_t *budget, uint64_t *bugs, struct cc_err *err)
+{
+    char more[16], stop[16];
+    snprintf(more, sizeof(more), "%u", rounds);
+    snprintf(stop, sizeof(stop), "%u", stop_after);
+    const char *a[] = {more, stop};
+    redisReply *r = script(s, S_EXTEND, 2, a, NULL, err);
+    if (!r)
+        return -err->code;
+    if (!is_array(r, 2))
+        return bad_reply(s, r, "extend", err);
+    *budget = (uint64_t)el_int(r, 0);
+    *bugs = (uint64_t)el_int(r, 1);
+    freeReplyObject(r);
+    return 0;
 }
 
 int cc_store_get(struct cc_store *s, const char *key, char **val, size_t *len,

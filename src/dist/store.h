@@ -169,6 +169,13 @@ int cc_store_view(struct cc_store *s, struct cc_store_cache *c, json_t **out,
  * "done"; the branches running finish and count. */
 int cc_store_stop(struct cc_store *s, struct cc_err *err);
 
+/* More rounds (explore resume): the budget becomes the rounds begun so
+ * far plus rounds; stop_after > 0 stops after that many more bugs, 0
+ * never; a stop mark goes. *budget gets the new budget in branches, *bugs
+ * the bugs so far. */
+int cc_store_extend(struct cc_store *s, unsigned rounds, unsigned stop_after,
+                    uint64_t *budget, uint64_t *bugs, struct cc_err *err);
+
 /* Raw reads for export and for a worker's view (the caller owns the
  * result): a bug file's JSON; one key's hash as a JSON object of strings;
  * a string key's bytes. ENOENT when missing. */

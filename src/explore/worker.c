@@ -148,6 +148,18 @@ int cc_explore_stop(const char *url, const char *name, struct cc_err *err)
     return rc;
 }
 
+int cc_explore_extend(const char *url, const char *name, unsigned rounds, unsigned stop_after,
+                      uint64_t *budget, uint64_t *bugs, struct cc_err *err)
+{
+    struct cc_store *s;
+    int rc = open_existing(url, name, &s, err);
+    if (rc < 0)
+        return rc;
+    rc = cc_store_extend(s, rounds, stop_after, budget, bugs, err);
+    cc_store_close(s);
+    return rc;
+}
+
 /* What a bug file has beside it: its operation history
  * (bug_N.history.jsonl) and its determinism log (bug_N.dlog, with
  * --dlog-bugs); NULL when it has none. */

@@ -15,10 +15,15 @@
  * nested page faults on first touch of guest RAM and on MMIO, pause-loop
  * exits, machine checks, #PF under shadow paging; VMX's EXCEPTION_NMI is
  * the host's when it is an NMI, #PF or #MC): they differ from run to run of
- * one execution (docs/trace.md has the measurements). isa: 1 VMX, 2 SVM. */
+ * one execution (docs/trace.md has the measurements). Interrupt-window
+ * exits (SVM vintr, VMX INTERRUPT_WINDOW) too: a window can open at a host
+ * exit instead, and SVM may take two window exits where it takes one in
+ * another run; the window the guest sees is its "uexit irq_window_open"
+ * with the rip. isa: 1 VMX, 2 SVM. */
 static const struct { unsigned isa; uint32_t reason; } host_exits[] = {
     {2, 0x060}, {2, 0x061}, {2, 0x062}, {2, 0x077}, {2, 0x400}, {2, 0x052}, {2, 0x04e},
-    {1, 1}, {1, 40}, {1, 41}, {1, 48}, {1, 49}, {1, 52}, {1, 62},
+    {2, 0x064},
+    {1, 1}, {1, 7}, {1, 40}, {1, 41}, {1, 48}, {1, 49}, {1, 52}, {1, 62},
 };
 #define N_HOST_EXITS (sizeof(host_exits) / sizeof(host_exits[0]))
 
@@ -277,8 +282,8 @@ struct krec {
     size_t size;
     struct kthread *th;
     unsigned nth;
-    uint64_t n_events, stepped_windows, window_exits;
-    char **synth;           /* texts made by normalize_windows */
+    uint64_t n_events, stepped_windows;
+    char **synth;           /* texts made by normalize_sti_windows */
     size_t nsynth;
     bool interrupted;
     /* "# counted T NAME N" lines, summed over the threads */
@@ -390,42 +395,24 @@ static int alloc_threads(struct krec *r, uint64_t n, size_t line, struct cc_err 
     return 0;
 }
 
-/* Two normalizations of interrupt windows (docs/trace.md, measured):
- *
- * 1. A window opens either at a window exit (SVM vintr, VMX
- *    INTERRUPT_WINDOW) followed by "uexit irq_window_open", or, when a
- *    host exit (an interrupt) comes at that very instruction, at the host
- *    exit, which is not recorded: then the uexit comes alone. The uexit
- *    carries the rip either way, so the window exit is dropped (counted).
- *
- * 2. SVM can report an interrupt window inside an STI shadow, depending on
- *    host-induced exits around the STI; our VMM then steps one
- *    instruction and takes the window where hardware would
- *    (src/vmm/run.c, step_out_of_sti_shadow). In the trace: "uexit
- *    irq_window_open rip=X", then the step's #DB "exit svm:excp_DB (rip
- *    Y), uexit debug rip=Y", which the VMM takes as the window exit at Y.
- *    That becomes what a run without the early window shows: "uexit
- *    irq_window_open rip=Y". (A step that ends in another exit, HLT or
- *    port I/O, is left as it is: not seen in the measurements.) */
+/* SVM can report an interrupt window inside an STI shadow, depending on
+ * host-induced exits around the STI; our VMM then steps one instruction
+ * and takes the window where hardware would (src/vmm/run.c,
+ * step_out_of_sti_shadow). In the trace: "uexit irq_window_open rip=X",
+ * then the step's #DB "exit svm:excp_DB (rip Y), uexit debug rip=Y", which
+ * the VMM takes as the window exit at Y. That becomes what a run without
+ * the early window shows: "uexit irq_window_open rip=Y". (A step that ends
+ * in another exit, HLT or port I/O, is left as it is: not seen in the
+ * measurements, docs/trace.md.) */
 static bool is_ev(const struct kthread *th, size_t i, const char *prefix)
 {
     return i < th->n && !strncmp(th->ev[i].text, prefix, strlen(prefix));
 }
 
-static int normalize_windows(struct krec *r, struct kthread *th)
+static int normalize_sti_windows(struct krec *r, struct kthread *th)
 {
     static const char window[] = "uexit reason=irq_window_open ", debug[] = "uexit reason=debug";
     size_t w = 0;
-    for (size_t i = 0; i < th->n; i++) {
-        if ((is_ev(th, i, "exit reason=svm:vintr ") ||
-             is_ev(th, i, "exit reason=vmx:INTERRUPT_WINDOW ")) && is_ev(th, i + 1, window)) {
-            r->window_exits++;
-            continue;
-        }
-        th->ev[w++] = th->ev[i];
-    }
-    th->n = w;
-    w = 0;
     for (size_t i = 0; i < th->n; i++) {
         if (is_ev(th, i, window) && is_ev(th, i + 1, "exit reason=svm:excp_DB ") &&
             is_ev(th, i + 2, "uexit reason=debug ")) {
@@ -560,7 +547,7 @@ static int krec_load(struct krec *r, const char *path, struct cc_err *err)
                           " (truncated or edited?)",
                           path, hdr_events, r->n_events);
     for (unsigned t = 0; t < r->nth; t++)
-        if (normalize_windows(r, &r->th[t]) < 0)
+        if (normalize_sti_windows(r, &r->th[t]) < 0)
             return cc_err_set(err, ENOMEM, "%s: out of memory", path);
     return 0;
 }
@@ -677,9 +664,6 @@ int cc_ktrace_verify(const char *path_a, const char *path_b,
         }
         fprintf(out, ") in %u thread%s\n", nth, nth == 1 ? "" : "s");
         print_counted(out, &a, &b);
-        fprintf(out, "interrupt windows opened at a window exit, not at a host exit (not "
-                "compared; the window's rip is in its uexit): %" PRIu64 "/%" PRIu64 "\n",
-                a.window_exits, b.window_exits);
         if (a.stepped_windows || b.stepped_windows)
             fprintf(out, "interrupt windows reported in an STI shadow and stepped out of "
                     "(counted where the VMM takes them; docs/trace.md): %" PRIu64 "/%" PRIu64 "\n",

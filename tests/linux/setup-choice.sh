@@ -23,7 +23,7 @@ initrd=$build/guests/setup-choice.initrd
 work=$(mktemp -d "${TMPDIR:-/tmp}/setup-choice.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 20
+tap_plan 23
 
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
@@ -128,3 +128,19 @@ check "the exported bug reproduces, its history re-checked (exit $rc)" \
 rc=$?
 sed 's/^/#   /' "$work/wdiff.out" | head -5
 check "the exported dlog is the reproduction's (dlog diff: exit 0)" test $rc = 0
+
+# 5. explore resume --workers: 2 more rounds of the shared exploration of
+# case 4 (its Redis restarted from wlin/redis), on 2 workers; and a
+# single-process directory is not resumed with --workers
+b0=$(json "$work/wlin/checkpoint.json" 'd["branches_done"]' 2>/dev/null)
+"$cc" explore resume --corpus "$work/wlin" --rounds 2 --workers 2 >"$work/wres.out" 2>"$work/wres.err"
+rc=$?
+sed 's/^/#   /' "$work/wres.err" | grep -v "^#   \[" | head -5
+check "explore resume --workers 2: 2 more rounds after round $(( (${b0:-0} + 7) / 8 )) (exit $rc: the bug so far)" \
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); b=d['branches_done']; print('#', $b0, '->', b); sys.exit(0 if $rc==1 and b==(($b0+7)//8+2)*8 and sum(h['branches'] for h in d['history'])==b else 1)" "$work/wlin/checkpoint.json"
+check "... the bug files are still there (the property is found once)" \
+  sh -c "test -s '$work/wlin/bug_1.json' && test ! -e '$work/wlin/bug_2.json'"
+"$cc" explore resume --corpus "$work/lin" --rounds 1 --workers 2 >"$work/wres2.out" 2>&1
+rc=$?
+check "a directory explored by one process is not resumed with --workers (exit 2, says so)" \
+  sh -c "test $rc = 2 && grep -q 'has no redis/' '$work/wres2.out'"
