@@ -12,6 +12,8 @@ PKGS=(
   libmicrohttpd-dev
   # distributed exploration: Redis and its C client (src/dist)
   libhiredis-dev redis-server
+  # Redis over TLS through stunnel (Debian's hiredis has none; tests/cli/redis_tls.sh)
+  stunnel4
   # chaoscontrol test: YAML test files, JUnit XML reports (src/cli/test*.c);
   # their test validates the XML (xmllint) and the examples against the
   # JSON schema (tests/cli/ctest.sh)
