@@ -401,9 +401,11 @@ static int alloc_threads(struct krec *r, uint64_t n, size_t line, struct cc_err 
  * step_out_of_sti_shadow). In the trace: "uexit irq_window_open rip=X",
  * then the step's #DB "exit svm:excp_DB (rip Y), uexit debug rip=Y", which
  * the VMM takes as the window exit at Y. That becomes what a run without
- * the early window shows: "uexit irq_window_open rip=Y". (A step that ends
- * in another exit, HLT or port I/O, is left as it is: not seen in the
- * measurements, docs/trace.md.) */
+ * the early window shows: "uexit irq_window_open rip=Y". A step that ends
+ * in an exit of the instruction itself (the HLT of "sti; hlt", port I/O)
+ * is that exit, which every run makes: the early window goes. A window
+ * the VMM takes is always followed by its injection (virq), so a window
+ * followed by an exit is such an early one. */
 static bool is_ev(const struct kthread *th, size_t i, const char *prefix)
 {
     return i < th->n && !strncmp(th->ev[i].text, prefix, strlen(prefix));
@@ -433,6 +435,10 @@ static int normalize_sti_windows(struct krec *r, struct kthread *th)
             e.text = t;
             th->ev[w++] = e;
             i += 2;
+            continue;
+        }
+        if (is_ev(th, i, window) && is_ev(th, i + 1, "exit ")) {
+            r->stepped_windows++;   /* the step ended in the instruction's exit */
             continue;
         }
         th->ev[w++] = th->ev[i];

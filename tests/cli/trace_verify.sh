@@ -12,7 +12,7 @@ cc=$build/chaoscontrol
 work=$(mktemp -d "${TMPDIR:-/tmp}/trace-verify.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-tap_plan 22
+tap_plan 23
 
 # run NAME STATUS PATTERN STREAM ARGS...: exit status STATUS and PATTERN
 # (fixed string) in STREAM (out or err)
@@ -101,6 +101,14 @@ run "... and compare equal event by event" 0 "same: 12 events (3 exits, 4 usersp
 header "$work/w2" 14; { events 0x21 | head -3; win 0xffffffff81000010
   echo '0 exit reason=svm:excp_DB rip=0xffffffff81000022 info1=0x0 info2=0x0 intr=- err=- vcpu=0'
   echo '0 uexit reason=debug errno=0 rip=0xffffffff81000022'; echo '0 virq vector=0x30 soft=0'; events 0x21 | tail -7; } >>"$work/w2"
+# ... or whose step ends in the instruction's own exit (sti; hlt): that
+# exit is what every run makes
+hlt() { printf '0 exit reason=svm:hlt rip=%s info1=0x0 info2=0x0 intr=- err=- vcpu=0\n0 uexit reason=hlt errno=0 rip=%s\n' "$1" "$1"; }
+header "$work/s1" 14; { events 0x21 | head -3; win 0xffffffff81000030; hlt 0xffffffff81000030
+  echo '0 virq vector=0x30 soft=0'; events 0x21 | tail -7; } >>"$work/s1"
+header "$work/s2" 13; { events 0x21 | head -3; hlt 0xffffffff81000030
+  echo '0 virq vector=0x30 soft=0'; events 0x21 | tail -7; } >>"$work/s2"
+run "an STI-shadow window whose step ends in the HLT is that HLT" 0 "same: 13 events (4 exits, 4 userspace exits, 2 injected interrupts, 3 pio)" out verify "$work/s1" "$work/s2"
 run "a step that ends elsewhere is a difference" 1 "uexit reason=irq_window_open errno=0 rip=0xffffffff81000022" out verify "$work/w2" "$work/h1"
 
 # Malformed recordings: file and line.
