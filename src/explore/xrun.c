@@ -128,7 +128,18 @@ int cc_xrun_boot(const struct cc_xtarget *t, const struct cc_xrun_opts *o, struc
     struct cc_sim_limits lim = {.until_setup = true, .until_ns = t->setup_timeout_ns};
     struct cc_sim_result res;
     rc = cc_sim_run(x->sim, &lim, &res, err);
-    if (rc == 0 && res.stop != CC_SIM_STOP_SETUP) {
+    /* The run also stops at setup when the VMs that did not set up are all
+     * down. A VM that powered off is the target's business; one that
+     * crashed (triple fault, a KVM error, halted for good) before setup
+     * would sit dead in every branch: an error, with its console. */
+    bool crashed = false;
+    for (unsigned i = 0; rc == 0 && i < t->n_vms; i++) {
+        struct cc_sim_vm_status st;
+        cc_sim_vm_status(x->sim, i, &st);
+        crashed = crashed || (!st.setup_done && st.state == CC_SIM_VM_EXITED &&
+                              st.exit_reason != CC_STOP_POWEROFF);
+    }
+    if (rc == 0 && (res.stop != CC_SIM_STOP_SETUP || crashed)) {
         char why[400] = "";
         for (unsigned i = 0; i < t->n_vms; i++) {
             struct cc_sim_vm_status st;

@@ -318,6 +318,11 @@ GUEST_CODE static void guest_node(uint64_t arg)
 {
     G.me = arg & 3;
     G.flags = arg;
+    if ((G.flags & F_CRASH) && G.me == 1) {
+        /* an empty IDT, then a breakpoint: #GP, #DF, triple fault */
+        struct __attribute__((packed)) { uint16_t limit; uint64_t base; } none = {0, 0};
+        __asm__ volatile("lidt %0; int3" : : "m"(none));
+    }
     kt_irq_hook = kt_eoi_hook;
     kt_pic_init(0xfe, 0xff);                /* the PIT only; the NIC is polled */
     net_init();

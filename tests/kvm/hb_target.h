@@ -11,6 +11,7 @@
 #define F_COV 0x200u
 #define F_GUIDE 0x400u
 #define F_TRACK 0x800u          /* suspicion, draws and the ALWAYS */
+#define F_CRASH 0x1000u         /* VM 1 triple-faults before setup */
 #define ID_FRESH 0x5eed0001f2e5b001ull
 #define ID_SUSPECT 0x5eed0002f2e5b002ull
 #define SUSPECT_TICKS 3

@@ -335,6 +335,28 @@ static void test_one_sided(void)
     }
 }
 
+/* A VM that crashes before setup (VM 1 triple-faults) is an error naming
+ * it, not an exploration with a dead VM in every branch (before: the run
+ * to setup stopped once the VMs still running had set up). */
+static void test_crash_before_setup(void)
+{
+    struct hb_factory *f = malloc(sizeof(*f));
+    hb_init(f, "tiny-heartbeat", F_TRACK | F_COV | F_CRASH);
+    struct cc_explore_opts o;
+    opts_of(&o, dir_in("crash"), f, CC_XMODE_HYBRID, 1, 1, XSEED);
+    struct cc_xtarget t;
+    target_of(&t, SEED);
+    struct cc_explorer *x = NULL;
+    struct cc_err err = {0};
+    int rc = cc_explorer_new(&t, &o, &x, &err);
+    ok(rc < 0 && strstr(err.msg, "vm 1 is exited: triple-fault without completing setup"),
+       "a VM that triple-faults before setup: the exploration does not start (%s)",
+       rc < 0 ? err.msg : "it started");
+    cc_explorer_free(x);
+    hb_free(f);
+    free(f);
+}
+
 static void test_control(void)
 {
     struct hb_factory *f = malloc(sizeof(*f));
@@ -607,6 +629,7 @@ int main(void)
     tap_plan(0);
     test_find();
     test_one_sided();
+    test_crash_before_setup();
     test_control();
     test_plateau();
     test_guidance();
