@@ -24,8 +24,10 @@ initrd=$build/guests/raft.initrd
 work=$(mktemp -d "${TMPDIR:-/tmp}/dist-test.XXXXXX") || exit 1
 rpid=
 cleanup() {
-  [ -n "$rpid" ] && kill -9 "$rpid" 2>/dev/null
+  # reaped here, so bash prints no "Killed" job line into the TAP stream
+  [ -n "$rpid" ] && { kill -9 "$rpid"; wait "$rpid"; } >/dev/null 2>&1
   jobs -p | xargs -r kill -9 2>/dev/null
+  wait >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
