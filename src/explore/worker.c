@@ -175,21 +175,26 @@ static void bug_files_free(struct bug_files *f)
     memset(f, 0, sizeof(*f));
 }
 
+/* The files beside a bug file bug_N.json: bug_N.txt, then those of
+ * struct bug_files in its order. */
+static const struct { const char *ext, *what; } bug_sidecars[] = {
+    {".txt", "report"}, {".history.jsonl", "operation history"}, {".dlog", "determinism log"},
+};
+#define N_BUG_SIDECARS (sizeof(bug_sidecars) / sizeof(bug_sidecars[0]))
+
 /* The files beside the bug file bug_path in the worker's directory. */
 static int local_bug_files(const char *bug_path, struct bug_files *f, struct cc_err *err)
 {
     memset(f, 0, sizeof(*f));
-    static const struct { const char *ext, *what; } kinds[] = {
-        {".history.jsonl", "operation history"}, {".dlog", "determinism log"},
-    };
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < 2; i++) {
+    for (size_t i = 1; rc == 0 && i < N_BUG_SIDECARS; i++) {
         char *p = NULL;
-        if (asprintf(&p, "%.*s%s", (int)xbug_stem(bug_path), bug_path, kinds[i].ext) < 0)
+        if (asprintf(&p, "%.*s%s", (int)xbug_stem(bug_path), bug_path, bug_sidecars[i].ext) < 0)
             return cc_err_set(err, ENOMEM, "out of memory");
+        bool dlog = i == 2;
         if (access(p, F_OK) == 0)
-            rc = cc_file_read(p, kinds[i].what, (size_t)256 << 20, i ? &f->dlog : &f->hist,
-                              i ? &f->dlen : &f->hlen, err);
+            rc = cc_file_read(p, bug_sidecars[i].what, (size_t)256 << 20,
+                              dlog ? &f->dlog : &f->hist, dlog ? &f->dlen : &f->hlen, err);
         free(p);
     }
     if (rc < 0)
@@ -917,11 +922,10 @@ static int one_branch(struct worker *k, uint64_t g, struct cc_worker_summary *su
                 bug_files_free(&bf);
             }
             if (local != rep.bug) {
-                size_t l = strlen(bug_path);
-                static const char *const ext[] = {".txt", ".history.jsonl", ".dlog"};
-                for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+                for (size_t i = 0; i < N_BUG_SIDECARS; i++) {
                     char *p = NULL;
-                    if (asprintf(&p, "%.*s%s", (int)(l - 5), bug_path, ext[i]) >= 0)
+                    if (asprintf(&p, "%.*s%s", (int)xbug_stem(bug_path), bug_path,
+                                 bug_sidecars[i].ext) >= 0)
                         unlink(p);
                     free(p);
                 }

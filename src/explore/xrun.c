@@ -131,28 +131,31 @@ int cc_xrun_boot(const struct cc_xtarget *t, const struct cc_xrun_opts *o, struc
     /* The run also stops at setup when the VMs that did not set up are all
      * down. A VM that powered off is the target's business; one that
      * crashed (triple fault, a KVM error, halted for good) before setup
-     * would sit dead in every branch: an error, with its console. */
+     * would sit dead in every branch: an error, with its console. The VM
+     * named is the first crashed one, else the first not set up. */
+    int culprit = -1;
     bool crashed = false;
-    for (unsigned i = 0; rc == 0 && i < t->n_vms; i++) {
+    struct cc_sim_vm_status cst;
+    for (unsigned i = 0; rc == 0 && i < t->n_vms && !crashed; i++) {
         struct cc_sim_vm_status st;
         cc_sim_vm_status(x->sim, i, &st);
-        crashed = crashed || (!st.setup_done && st.state == CC_SIM_VM_EXITED &&
-                              st.exit_reason != CC_STOP_POWEROFF);
+        if (st.setup_done)
+            continue;
+        crashed = st.state == CC_SIM_VM_EXITED && st.exit_reason != CC_STOP_POWEROFF;
+        if (culprit < 0 || crashed) {
+            culprit = (int)i;
+            cst = st;
+        }
     }
     if (rc == 0 && (res.stop != CC_SIM_STOP_SETUP || crashed)) {
         char why[400] = "";
-        for (unsigned i = 0; i < t->n_vms; i++) {
-            struct cc_sim_vm_status st;
-            cc_sim_vm_status(x->sim, i, &st);
-            if (!st.setup_done) {
-                char tail[320];
-                tail_of_console(x->sim, i, tail, sizeof(tail));
-                snprintf(why, sizeof(why), "vm %u is %s%s%s without completing setup; its "
-                         "console ends: %s", i, cc_sim_vm_state_name(st.state),
-                         st.state == CC_SIM_VM_EXITED ? ": " : "",
-                         st.state == CC_SIM_VM_EXITED ? cc_stop_name(st.exit_reason) : "", tail);
-                break;
-            }
+        if (culprit >= 0) {
+            char tail[320];
+            tail_of_console(x->sim, (unsigned)culprit, tail, sizeof(tail));
+            snprintf(why, sizeof(why), "vm %d is %s%s%s without completing setup; its "
+                     "console ends: %s", culprit, cc_sim_vm_state_name(cst.state),
+                     cst.state == CC_SIM_VM_EXITED ? ": " : "",
+                     cst.state == CC_SIM_VM_EXITED ? cc_stop_name(cst.exit_reason) : "", tail);
         }
         rc = cc_err_set(err, EIO, "the guests did not all reach setup_complete (stop: %s at "
                         "%.3f s virtual): %s", cc_sim_stop_name(res.stop), res.vtime / 1e9, why);
